@@ -1,0 +1,85 @@
+package convspark.common.nn;
+
+/** Element-wise activation: ReLU, sigmoid or tanh. */
+public final class Activation implements Layer {
+  private static final long serialVersionUID = 1L;
+
+  /** The supported functions. */
+  public enum Kind {
+    RELU,
+    SIGMOID,
+    TANH
+  }
+
+  private final Shape shape;
+  private final Kind kind;
+
+  public Activation(Shape shape, Kind kind) {
+    this.shape = shape;
+    this.kind = kind;
+  }
+
+  public Kind kind() {
+    return kind;
+  }
+
+  @Override
+  public Shape inShape() {
+    return shape;
+  }
+
+  @Override
+  public Shape outShape() {
+    return shape;
+  }
+
+  @Override
+  public void forward(Pass pass, Context ctx, float[] x, float[] y, int n) {
+    int len = n * shape.size();
+    switch (kind) {
+      case RELU -> {
+        for (int i = 0; i < len; i++) {
+          y[i] = x[i] > 0 ? x[i] : 0f;
+        }
+      }
+      case SIGMOID -> {
+        for (int i = 0; i < len; i++) {
+          y[i] = (float) (1.0 / (1.0 + Math.exp(-x[i])));
+        }
+      }
+      case TANH -> {
+        for (int i = 0; i < len; i++) {
+          y[i] = (float) Math.tanh(x[i]);
+        }
+      }
+      default -> throw new AssertionError(kind);
+    }
+  }
+
+  @Override
+  public void backward(Pass pass, Context ctx, float[] x, float[] y, float[] gy, float[] gx,
+      int n) {
+    if (gx == null) {
+      return;
+    }
+    int len = n * shape.size();
+    switch (kind) {
+      case RELU -> {
+        for (int i = 0; i < len; i++) {
+          gx[i] = x[i] > 0 ? gy[i] : 0f;
+        }
+      }
+      case SIGMOID -> {
+        for (int i = 0; i < len; i++) {
+          gx[i] = gy[i] * y[i] * (1f - y[i]);
+        }
+      }
+      case TANH -> {
+        for (int i = 0; i < len; i++) {
+          gx[i] = gy[i] * (1f - y[i] * y[i]);
+        }
+      }
+      default -> throw new AssertionError(kind);
+    }
+  }
+}

@@ -1,0 +1,91 @@
+package convspark.common.nn;
+
+import java.util.Arrays;
+
+/**
+ * Average pooling without padding (floor mode). With the kernel equal to the input's height and
+ * width it is global average pooling.
+ */
+public final class AvgPool2d implements Layer {
+  private static final long serialVersionUID = 1L;
+  private final Shape in;
+  private final Shape out;
+  private final int kh;
+  private final int kw;
+  private final int stride;
+
+  public AvgPool2d(Shape in, int kh, int kw, int stride) {
+    this.in = in;
+    this.kh = kh;
+    this.kw = kw;
+    this.stride = stride;
+    this.out = new Shape(in.channels(), Conv2d.outSize(in.height(), kh, stride, 0),
+        Conv2d.outSize(in.width(), kw, stride, 0));
+  }
+
+  @Override
+  public Shape inShape() {
+    return in;
+  }
+
+  @Override
+  public Shape outShape() {
+    return out;
+  }
+
+  @Override
+  public void forward(Pass pass, Context ctx, float[] x, float[] y, int n) {
+    int h = in.height();
+    int w = in.width();
+    int oh = out.height();
+    int ow = out.width();
+    float scale = 1f / (kh * kw);
+    int planes = n * in.channels();
+    int o = 0;
+    for (int pl = 0; pl < planes; pl++) {
+      int base = pl * h * w;
+      for (int yo = 0; yo < oh; yo++) {
+        for (int xo = 0; xo < ow; xo++, o++) {
+          float s = 0;
+          for (int yy = 0; yy < kh; yy++) {
+            int r = base + (yo * stride + yy) * w + xo * stride;
+            for (int xx = 0; xx < kw; xx++) {
+              s += x[r + xx];
+            }
+          }
+          y[o] = s * scale;
+        }
+      }
+    }
+  }
+
+  @Override
+  public void backward(Pass pass, Context ctx, float[] x, float[] y, float[] gy, float[] gx,
+      int n) {
+    if (gx == null) {
+      return;
+    }
+    int h = in.height();
+    int w = in.width();
+    int oh = out.height();
+    int ow = out.width();
+    float scale = 1f / (kh * kw);
+    Arrays.fill(gx, 0, n * in.size(), 0f);
+    int planes = n * in.channels();
+    int o = 0;
+    for (int pl = 0; pl < planes; pl++) {
+      int base = pl * h * w;
+      for (int yo = 0; yo < oh; yo++) {
+        for (int xo = 0; xo < ow; xo++, o++) {
+          float g = gy[o] * scale;
+          for (int yy = 0; yy < kh; yy++) {
+            int r = base + (yo * stride + yy) * w + xo * stride;
+            for (int xx = 0; xx < kw; xx++) {
+              gx[r + xx] += g;
+            }
+          }
+        }
+      }
+    }
+  }
+}

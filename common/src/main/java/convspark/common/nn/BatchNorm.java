@@ -1,0 +1,203 @@
+package convspark.common.nn;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * Batch normalisation: per channel for conv activations (statistics over N, H, W), per feature
+ * for dense activations (H = W = 1). PyTorch semantics: the batch variance used to normalise is
+ * biased, the one folded into the running estimate is unbiased, and {@code running = (1 -
+ * momentum) * running + momentum * batch}.
+ *
+ * <p>Training uses the batch's statistics (per worker, as Goyal et al.); the step reports them,
+ * count-weighted, in {@link Pass#bnStats()} so the driver can average them across workers and
+ * update the running statistics with {@link #updateRunningStats}. Evaluation uses the running
+ * statistics. Parameters: gamma [C], beta [C]. State: running mean [C], running var [C].
+ */
+public final class BatchNorm implements Layer {
+  private static final long serialVersionUID = 1L;
+  private final Shape shape;
+  private final double momentum;
+  private final double epsilon;
+  private final int paramOffset;
+  private final int stateOffset;
+
+  public BatchNorm(Shape shape, double momentum, double epsilon, int paramOffset,
+      int stateOffset) {
+    this.shape = shape;
+    this.momentum = momentum;
+    this.epsilon = epsilon;
+    this.paramOffset = paramOffset;
+    this.stateOffset = stateOffset;
+  }
+
+  @Override
+  public Shape inShape() {
+    return shape;
+  }
+
+  @Override
+  public Shape outShape() {
+    return shape;
+  }
+
+  @Override
+  public int paramOffset() {
+    return paramOffset;
+  }
+
+  @Override
+  public int paramCount() {
+    return 2 * shape.channels();
+  }
+
+  @Override
+  public int stateOffset() {
+    return stateOffset;
+  }
+
+  @Override
+  public int stateCount() {
+    return 2 * shape.channels();
+  }
+
+  private record Ctx(float[] xhat, float[] invStd, boolean[] trained) implements Context {}
+
+  @Override
+  public Context newContext(int maxBatch) {
+    return new Ctx(new float[maxBatch * shape.size()], new float[shape.channels()],
+        new boolean[1]);
+  }
+
+  @Override
+  public void forward(Pass pass, Context context, float[] x, float[] y, int n) {
+    Ctx ctx = (Ctx) context;
+    int ch = shape.channels();
+    int hw = shape.spatial();
+    int per = ch * hw;
+    float[] p = pass.params();
+    float[] s = pass.state();
+    long m = (long) n * hw;
+    ctx.trained()[0] = pass.training();
+    for (int c = 0; c < ch; c++) {
+      double mean;
+      double var;
+      if (pass.training()) {
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+          int b = i * per + c * hw;
+          for (int j = 0; j < hw; j++) {
+            sum += x[b + j];
+          }
+        }
+        mean = sum / m;
+        double sq = 0;
+        for (int i = 0; i < n; i++) {
+          int b = i * per + c * hw;
+          for (int j = 0; j < hw; j++) {
+            double d = x[b + j] - mean;
+            sq += d * d;
+          }
+        }
+        var = sq / m;
+        float[] stats = pass.bnStats();
+        if (stats != null) {
+          double unbiased = m > 1 ? sq / (m - 1) : var;
+          stats[stateOffset + c] += (float) (n * mean);
+          stats[stateOffset + ch + c] += (float) (n * unbiased);
+        }
+      } else {
+        mean = s[stateOffset + c];
+        var = s[stateOffset + ch + c];
+      }
+      float inv = (float) (1.0 / Math.sqrt(var + epsilon));
+      ctx.invStd()[c] = inv;
+      float gamma = p[paramOffset + c];
+      float beta = p[paramOffset + ch + c];
+      float fm = (float) mean;
+      for (int i = 0; i < n; i++) {
+        int b = i * per + c * hw;
+        for (int j = 0; j < hw; j++) {
+          float xh = (x[b + j] - fm) * inv;
+          ctx.xhat()[b + j] = xh;
+          y[b + j] = gamma * xh + beta;
+        }
+      }
+    }
+  }
+
+  @Override
+  public void backward(Pass pass, Context context, float[] x, float[] y, float[] gy, float[] gx,
+      int n) {
+    Ctx ctx = (Ctx) context;
+    int ch = shape.channels();
+    int hw = shape.spatial();
+    int per = ch * hw;
+    float[] p = pass.params();
+    float[] g = pass.grads();
+    float[] xhat = ctx.xhat();
+    double m = (double) n * hw;
+    for (int c = 0; c < ch; c++) {
+      double sumDy = 0;
+      double sumDyXhat = 0;
+      for (int i = 0; i < n; i++) {
+        int b = i * per + c * hw;
+        for (int j = 0; j < hw; j++) {
+          sumDy += gy[b + j];
+          sumDyXhat += gy[b + j] * xhat[b + j];
+        }
+      }
+      g[paramOffset + c] += (float) sumDyXhat;
+      g[paramOffset + ch + c] += (float) sumDy;
+      if (gx == null) {
+        continue;
+      }
+      float gamma = p[paramOffset + c];
+      float inv = ctx.invStd()[c];
+      if (ctx.trained()[0]) {
+        // dx = gamma*inv/m * (m*dy - sum(dy) - xhat*sum(dy*xhat))
+        float k = (float) (gamma * inv / m);
+        float a = (float) sumDy;
+        float bb = (float) sumDyXhat;
+        float mm = (float) m;
+        for (int i = 0; i < n; i++) {
+          int b = i * per + c * hw;
+          for (int j = 0; j < hw; j++) {
+            gx[b + j] = k * (mm * gy[b + j] - a - xhat[b + j] * bb);
+          }
+        }
+      } else {
+        float k = gamma * inv;
+        for (int i = 0; i < n; i++) {
+          int b = i * per + c * hw;
+          for (int j = 0; j < hw; j++) {
+            gx[b + j] = k * gy[b + j];
+          }
+        }
+      }
+    }
+  }
+
+  @Override
+  public void init(float[] params, float[] state, SplittableRandom rng) {
+    int ch = shape.channels();
+    Arrays.fill(params, paramOffset, paramOffset + ch, 1f);
+    Arrays.fill(params, paramOffset + ch, paramOffset + 2 * ch, 0f);
+    Arrays.fill(state, stateOffset, stateOffset + ch, 0f);
+    Arrays.fill(state, stateOffset + ch, stateOffset + 2 * ch, 1f);
+  }
+
+  @Override
+  public void otherParamRanges(List<ParamRange> ranges) {
+    ranges.add(new ParamRange(paramOffset, 2 * shape.channels()));
+  }
+
+  @Override
+  public void updateRunningStats(float[] state, float[] averaged) {
+    int ch = shape.channels();
+    for (int i = stateOffset; i < stateOffset + 2 * ch; i++) {
+      state[i] = (float) ((1 - momentum) * state[i] + momentum * averaged[i]);
+    }
+  }
+}

@@ -1,0 +1,250 @@
+package convspark.common.nn;
+
+import convspark.common.blas.Blas;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * 2-D convolution by im2col + GEMM, batched: the columns of all n images of a batch form one
+ * [C*k*k, n*P] matrix (P = output pixels per image), so each pass is a single large {@code sgemm}
+ * instead of n skinny ones.
+ *
+ * <p>Parameters: weight [out, in, k, k] (PyTorch layout) then bias [out].
+ */
+public final class Conv2d implements Layer {
+  private static final long serialVersionUID = 1L;
+  private final Shape in;
+  private final Shape out;
+  private final int kernel;
+  private final int stride;
+  private final int padding;
+  private final boolean bias;
+  private final Init init;
+  private final int paramOffset;
+
+  public Conv2d(Shape in, int filters, int kernel, int stride, int padding, boolean bias,
+      Init init, int paramOffset) {
+    this.in = in;
+    this.kernel = kernel;
+    this.stride = stride;
+    this.padding = padding;
+    this.bias = bias;
+    this.init = init;
+    this.paramOffset = paramOffset;
+    this.out = new Shape(filters, outSize(in.height(), kernel, stride, padding),
+        outSize(in.width(), kernel, stride, padding));
+  }
+
+  /** Output size along one axis (floor mode); non-positive when the kernel does not fit. */
+  public static int outSize(int size, int kernel, int stride, int padding) {
+    return Math.floorDiv(size + 2 * padding - kernel, stride) + 1;
+  }
+
+  private int ckk() {
+    return in.channels() * kernel * kernel;
+  }
+
+  @Override
+  public Shape inShape() {
+    return in;
+  }
+
+  @Override
+  public Shape outShape() {
+    return out;
+  }
+
+  @Override
+  public int paramOffset() {
+    return paramOffset;
+  }
+
+  @Override
+  public int paramCount() {
+    return out.channels() * ckk() + (bias ? out.channels() : 0);
+  }
+
+  private static final class Ctx implements Context {
+    final float[] cols;
+    final float[] tmp;
+
+    Ctx(int colsSize, int tmpSize) {
+      cols = new float[colsSize];
+      tmp = new float[tmpSize];
+    }
+  }
+
+  @Override
+  public Context newContext(int maxBatch) {
+    int p = out.spatial();
+    return new Ctx(ckk() * maxBatch * p, out.channels() * maxBatch * p);
+  }
+
+  @Override
+  public void forward(Pass pass, Context context, float[] x, float[] y, int n) {
+    Ctx ctx = (Ctx) context;
+    int p = out.spatial();
+    int np = n * p;
+    int oc = out.channels();
+    for (int i = 0; i < n; i++) {
+      im2col(x, i * in.size(), ctx.cols, i * p, np);
+    }
+    float[] w = pass.params();
+    Blas.gemm(false, false, oc, np, ckk(), 1f, w, paramOffset, ckk(), ctx.cols, 0, np, 0f,
+        ctx.tmp, 0, np);
+    int biasOff = paramOffset + oc * ckk();
+    for (int i = 0; i < n; i++) {
+      for (int c = 0; c < oc; c++) {
+        float b = bias ? w[biasOff + c] : 0f;
+        int src = c * np + i * p;
+        int dst = (i * oc + c) * p;
+        for (int j = 0; j < p; j++) {
+          y[dst + j] = ctx.tmp[src + j] + b;
+        }
+      }
+    }
+  }
+
+  @Override
+  public void backward(Pass pass, Context context, float[] x, float[] y, float[] gy, float[] gx,
+      int n) {
+    Ctx ctx = (Ctx) context;
+    int p = out.spatial();
+    int np = n * p;
+    int oc = out.channels();
+    int ckk = ckk();
+    float[] g = pass.grads();
+    int biasOff = paramOffset + oc * ckk;
+    // gy (NCHW) -> tmp [oc, n*p]
+    for (int i = 0; i < n; i++) {
+      for (int c = 0; c < oc; c++) {
+        System.arraycopy(gy, (i * oc + c) * p, ctx.tmp, c * np + i * p, p);
+      }
+    }
+    if (bias) {
+      for (int c = 0; c < oc; c++) {
+        double s = 0;
+        int base = c * np;
+        for (int j = 0; j < np; j++) {
+          s += ctx.tmp[base + j];
+        }
+        g[biasOff + c] += (float) s;
+      }
+    }
+    // dW += tmp . cols^T
+    Blas.gemm(false, true, oc, ckk, np, 1f, ctx.tmp, 0, np, ctx.cols, 0, np, 1f, g, paramOffset,
+        ckk);
+    if (gx == null) {
+      return;
+    }
+    // dCols = W^T . tmp (cols no longer needed: reuse its buffer)
+    Blas.gemm(true, false, ckk, np, oc, 1f, pass.params(), paramOffset, ckk, ctx.tmp, 0, np, 0f,
+        ctx.cols, 0, np);
+    Arrays.fill(gx, 0, n * in.size(), 0f);
+    for (int i = 0; i < n; i++) {
+      col2im(ctx.cols, i * p, np, gx, i * in.size());
+    }
+  }
+
+  /** Writes image {@code xOff}'s columns into {@code cols} at column {@code colOff}, row stride ld. */
+  private void im2col(float[] x, int xOff, float[] cols, int colOff, int ld) {
+    int h = in.height();
+    int w = in.width();
+    int oh = out.height();
+    int ow = out.width();
+    int row = 0;
+    for (int c = 0; c < in.channels(); c++) {
+      int chan = xOff + c * h * w;
+      for (int kh = 0; kh < kernel; kh++) {
+        for (int kw = 0; kw < kernel; kw++, row++) {
+          int dst = row * ld + colOff;
+          // valid ow range: 0 <= ow*stride - padding + kw < w
+          int owLo = Math.max(0, ceilDiv(padding - kw, stride));
+          int owHi = Math.min(ow, ceilDiv(w + padding - kw, stride));
+          for (int y = 0; y < oh; y++, dst += ow) {
+            int ih = y * stride - padding + kh;
+            if (ih < 0 || ih >= h || owLo >= owHi) {
+              Arrays.fill(cols, dst, dst + ow, 0f);
+              continue;
+            }
+            int srcRow = chan + ih * w - padding + kw;
+            for (int xo = 0; xo < owLo; xo++) {
+              cols[dst + xo] = 0f;
+            }
+            if (stride == 1) {
+              System.arraycopy(x, srcRow + owLo, cols, dst + owLo, owHi - owLo);
+            } else {
+              for (int xo = owLo; xo < owHi; xo++) {
+                cols[dst + xo] = x[srcRow + xo * stride];
+              }
+            }
+            for (int xo = owHi; xo < ow; xo++) {
+              cols[dst + xo] = 0f;
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /** Adds image columns back into the image gradient (the transpose of im2col). */
+  private void col2im(float[] cols, int colOff, int ld, float[] gx, int xOff) {
+    int h = in.height();
+    int w = in.width();
+    int oh = out.height();
+    int ow = out.width();
+    int row = 0;
+    for (int c = 0; c < in.channels(); c++) {
+      int chan = xOff + c * h * w;
+      for (int kh = 0; kh < kernel; kh++) {
+        for (int kw = 0; kw < kernel; kw++, row++) {
+          int src = row * ld + colOff;
+          int owLo = Math.max(0, ceilDiv(padding - kw, stride));
+          int owHi = Math.min(ow, ceilDiv(w + padding - kw, stride));
+          for (int y = 0; y < oh; y++, src += ow) {
+            int ih = y * stride - padding + kh;
+            if (ih < 0 || ih >= h) {
+              continue;
+            }
+            int dstRow = chan + ih * w - padding + kw;
+            for (int xo = owLo; xo < owHi; xo++) {
+              gx[dstRow + xo * stride] += cols[src + xo];
+            }
+          }
+        }
+      }
+    }
+  }
+
+  private static int ceilDiv(int a, int b) {
+    return -Math.floorDiv(-a, b);
+  }
+
+  @Override
+  public void init(float[] params, float[] state, SplittableRandom rng) {
+    int fanIn = ckk();
+    int fanOut = out.channels() * kernel * kernel;
+    init.fill(params, paramOffset, out.channels() * ckk(), fanIn, fanOut, rng);
+    if (bias) {
+      Arrays.fill(params, paramOffset + out.channels() * ckk(), paramOffset + paramCount(), 0f);
+    }
+  }
+
+  @Override
+  public void weightRanges(List<ParamRange> ranges) {
+    ranges.add(new ParamRange(paramOffset, out.channels() * ckk()));
+  }
+
+  @Override
+  public void otherParamRanges(List<ParamRange> ranges) {
+    if (bias) {
+      ranges.add(new ParamRange(paramOffset + out.channels() * ckk(), out.channels()));
+    }
+  }
+
+  /** Multiply-adds of one forward pass for one image (for GFLOP/s reports: x2 for FLOPs). */
+  public long macsPerImage() {
+    return (long) out.channels() * ckk() * out.spatial();
+  }
+}

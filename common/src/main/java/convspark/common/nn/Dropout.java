@@ -1,0 +1,76 @@
+package convspark.common.nn;
+
+import java.util.SplittableRandom;
+
+/**
+ * Inverted dropout: in training each unit is kept with probability 1-rate and scaled by
+ * 1/(1-rate); at inference it is the identity. The mask is drawn from the pass seed mixed with
+ * this layer's index, so a given (seed, step, partition) always gives the same mask.
+ */
+public final class Dropout implements Layer {
+  private static final long serialVersionUID = 1L;
+  private final Shape shape;
+  private final double rate;
+  private final int index;
+
+  public Dropout(Shape shape, double rate, int index) {
+    this.shape = shape;
+    this.rate = rate;
+    this.index = index;
+  }
+
+  @Override
+  public Shape inShape() {
+    return shape;
+  }
+
+  @Override
+  public Shape outShape() {
+    return shape;
+  }
+
+  private record Ctx(float[] mask, boolean[] active) implements Context {}
+
+  @Override
+  public Context newContext(int maxBatch) {
+    return new Ctx(new float[maxBatch * shape.size()], new boolean[1]);
+  }
+
+  @Override
+  public void forward(Pass pass, Context context, float[] x, float[] y, int n) {
+    Ctx ctx = (Ctx) context;
+    int len = n * shape.size();
+    boolean active = pass.training() && rate > 0;
+    ctx.active()[0] = active;
+    if (!active) {
+      System.arraycopy(x, 0, y, 0, len);
+      return;
+    }
+    SplittableRandom rng = new SplittableRandom(pass.seed() * 0x9E3779B97F4A7C15L + index);
+    float scale = (float) (1.0 / (1.0 - rate));
+    float[] mask = ctx.mask();
+    for (int i = 0; i < len; i++) {
+      float mk = rng.nextDouble() >= rate ? scale : 0f;
+      mask[i] = mk;
+      y[i] = x[i] * mk;
+    }
+  }
+
+  @Override
+  public void backward(Pass pass, Context context, float[] x, float[] y, float[] gy, float[] gx,
+      int n) {
+    if (gx == null) {
+      return;
+    }
+    Ctx ctx = (Ctx) context;
+    int len = n * shape.size();
+    if (!ctx.active()[0]) {
+      System.arraycopy(gy, 0, gx, 0, len);
+      return;
+    }
+    float[] mask = ctx.mask();
+    for (int i = 0; i < len; i++) {
+      gx[i] = gy[i] * mask[i];
+    }
+  }
+}

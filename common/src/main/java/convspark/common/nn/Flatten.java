@@ -1,0 +1,34 @@
+package convspark.common.nn;
+
+/** Reads C x H x W as a vector of C*H*W values in C, H, W order (as torch.nn.Flatten). */
+public final class Flatten implements Layer {
+  private static final long serialVersionUID = 1L;
+  private final Shape in;
+
+  public Flatten(Shape in) {
+    this.in = in;
+  }
+
+  @Override
+  public Shape inShape() {
+    return in;
+  }
+
+  @Override
+  public Shape outShape() {
+    return Shape.vector(in.size());
+  }
+
+  @Override
+  public void forward(Pass pass, Context ctx, float[] x, float[] y, int n) {
+    System.arraycopy(x, 0, y, 0, n * in.size());
+  }
+
+  @Override
+  public void backward(Pass pass, Context ctx, float[] x, float[] y, float[] gy, float[] gx,
+      int n) {
+    if (gx != null) {
+      System.arraycopy(gy, 0, gx, 0, n * in.size());
+    }
+  }
+}

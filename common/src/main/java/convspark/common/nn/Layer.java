@@ -1,0 +1,63 @@
+package convspark.common.nn;
+
+import java.io.Serializable;
+
+/**
+ * A runtime layer bound to its input shape and to its slices of the flat parameter and state
+ * vectors. Layers are immutable and re-entrant: everything a call caches for its backward pass
+ * lives in a {@link Context} made by {@link #newContext(int)}, one per workspace.
+ *
+ * <p>Activations are NCHW float32 in flat arrays: sample i starts at {@code i * shape.size()}.
+ * {@code backward} accumulates parameter gradients into {@code pass.grads()} (+=) and overwrites
+ * {@code gradIn} (which is null for the first layer, whose input gradient nobody needs).
+ */
+public interface Layer extends Serializable {
+  /** Per-workspace buffers a layer keeps between its forward and backward calls. */
+  interface Context {}
+
+  /** Context with no buffers. */
+  Context NO_CONTEXT = new Context() {};
+
+  Shape inShape();
+
+  Shape outShape();
+
+  /** First index of this layer's parameters in the flat vector. */
+  default int paramOffset() {
+    return 0;
+  }
+
+  default int paramCount() {
+    return 0;
+  }
+
+  default int stateOffset() {
+    return 0;
+  }
+
+  default int stateCount() {
+    return 0;
+  }
+
+  /** Buffers for batches of up to {@code maxBatch} samples. */
+  default Context newContext(int maxBatch) {
+    return NO_CONTEXT;
+  }
+
+  void forward(Pass pass, Context ctx, float[] in, float[] out, int n);
+
+  void backward(Pass pass, Context ctx, float[] in, float[] out, float[] gradOut, float[] gradIn,
+      int n);
+
+  /** Writes initial values of this layer's parameters and state. */
+  default void init(float[] params, float[] state, java.util.SplittableRandom rng) {}
+
+  /** The parameter slices that count as weights for L1/L2 (not biases, not BN). */
+  default void weightRanges(java.util.List<ParamRange> out) {}
+
+  /** The parameter slices that are biases or normalisation parameters. */
+  default void otherParamRanges(java.util.List<ParamRange> out) {}
+
+  /** Folds averaged batch statistics into the running statistics (batch norm only). */
+  default void updateRunningStats(float[] state, float[] averagedStats) {}
+}

@@ -1,0 +1,94 @@
+package convspark.common.nn;
+
+import java.util.Arrays;
+
+/**
+ * Max pooling, floor mode (as PyTorch's default {@code ceil_mode=False}); padding counts as
+ * minus infinity. The forward pass records the arg-max of every output for the backward pass.
+ */
+public final class MaxPool2d implements Layer {
+  private static final long serialVersionUID = 1L;
+  private final Shape in;
+  private final Shape out;
+  private final int kernel;
+  private final int stride;
+  private final int padding;
+
+  public MaxPool2d(Shape in, int kernel, int stride, int padding) {
+    this.in = in;
+    this.kernel = kernel;
+    this.stride = stride;
+    this.padding = padding;
+    this.out = new Shape(in.channels(), Conv2d.outSize(in.height(), kernel, stride, padding),
+        Conv2d.outSize(in.width(), kernel, stride, padding));
+  }
+
+  @Override
+  public Shape inShape() {
+    return in;
+  }
+
+  @Override
+  public Shape outShape() {
+    return out;
+  }
+
+  private record Ctx(int[] argmax) implements Context {}
+
+  @Override
+  public Context newContext(int maxBatch) {
+    return new Ctx(new int[maxBatch * out.size()]);
+  }
+
+  @Override
+  public void forward(Pass pass, Context context, float[] x, float[] y, int n) {
+    int[] arg = ((Ctx) context).argmax();
+    int h = in.height();
+    int w = in.width();
+    int oh = out.height();
+    int ow = out.width();
+    int planes = n * in.channels();
+    int o = 0;
+    for (int pl = 0; pl < planes; pl++) {
+      int base = pl * h * w;
+      for (int yo = 0; yo < oh; yo++) {
+        int h0 = yo * stride - padding;
+        int hs = Math.max(h0, 0);
+        int he = Math.min(h0 + kernel, h);
+        for (int xo = 0; xo < ow; xo++, o++) {
+          int w0 = xo * stride - padding;
+          int ws = Math.max(w0, 0);
+          int we = Math.min(w0 + kernel, w);
+          float best = Float.NEGATIVE_INFINITY;
+          int bi = base + hs * w + ws;
+          for (int yy = hs; yy < he; yy++) {
+            int r = base + yy * w;
+            for (int xx = ws; xx < we; xx++) {
+              float v = x[r + xx];
+              if (v > best || Float.isNaN(v)) {
+                best = v;
+                bi = r + xx;
+              }
+            }
+          }
+          y[o] = best;
+          arg[o] = bi;
+        }
+      }
+    }
+  }
+
+  @Override
+  public void backward(Pass pass, Context context, float[] x, float[] y, float[] gy, float[] gx,
+      int n) {
+    if (gx == null) {
+      return;
+    }
+    int[] arg = ((Ctx) context).argmax();
+    Arrays.fill(gx, 0, n * in.size(), 0f);
+    int total = n * out.size();
+    for (int o = 0; o < total; o++) {
+      gx[arg[o]] += gy[o];
+    }
+  }
+}

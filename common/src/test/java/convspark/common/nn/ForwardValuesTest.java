@@ -1,0 +1,133 @@
+package convspark.common.nn;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+/** Forward values against small cases computed by hand. */
+class ForwardValuesTest {
+  static final float[] X33 = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+
+  @Test
+  void convStride1() {
+    Conv2d c = new Conv2d(new Shape(1, 3, 3), 1, 2, 1, 0, true, Init.HE, 0);
+    float[] params = {1, 0, 0, 1, 0.5f};
+    float[] y = new float[4];
+    c.forward(Pass.inference(params, new float[0]), c.newContext(1), X33, y, 1);
+    assertArrayEquals(new float[] {6.5f, 8.5f, 12.5f, 14.5f}, y);
+  }
+
+  @Test
+  void convStride2Padding1() {
+    Conv2d c = new Conv2d(new Shape(1, 3, 3), 1, 2, 2, 1, true, Init.HE, 0);
+    assertEquals(new Shape(1, 2, 2), c.outShape());
+    float[] params = {1, 0, 0, 1, 0.5f};
+    float[] y = new float[4];
+    c.forward(Pass.inference(params, new float[0]), c.newContext(1), X33, y, 1);
+    assertArrayEquals(new float[] {1.5f, 3.5f, 7.5f, 14.5f}, y);
+  }
+
+  @Test
+  void convTwoChannelsTwoFiltersTwoImages() {
+    // filter 0 sums channel 0's 1x1 pixel, filter 1 = 2*ch1 - ch0; kernel 1
+    Conv2d c = new Conv2d(new Shape(2, 1, 2), 2, 1, 1, 0, false, Init.HE, 0);
+    float[] params = {1, 0, -1, 2};
+    float[] x = {1, 2, 3, 4, /* image 2 */ 5, 6, 7, 8};
+    float[] y = new float[8];
+    c.forward(Pass.inference(params, new float[0]), c.newContext(2), x, y, 2);
+    assertArrayEquals(new float[] {1, 2, 5, 6, 5, 6, 9, 10}, y);
+  }
+
+  @Test
+  void maxAndAvgPool() {
+    float[] x = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+    MaxPool2d mp = new MaxPool2d(new Shape(1, 4, 4), 2, 2, 0);
+    float[] y = new float[4];
+    mp.forward(Pass.inference(new float[0], new float[0]), mp.newContext(1), x, y, 1);
+    assertArrayEquals(new float[] {6, 8, 14, 16}, y);
+    AvgPool2d ap = new AvgPool2d(new Shape(1, 4, 4), 2, 2, 2);
+    ap.forward(Pass.inference(new float[0], new float[0]), ap.newContext(1), x, y, 1);
+    assertArrayEquals(new float[] {3.5f, 5.5f, 11.5f, 13.5f}, y);
+    // floor mode: 3x3 max pool stride 2 on 4x4 gives 1x1
+    MaxPool2d mp3 = new MaxPool2d(new Shape(1, 4, 4), 3, 2, 0);
+    assertEquals(new Shape(1, 1, 1), mp3.outShape());
+  }
+
+  @Test
+  void batchNormTrainAndEval() {
+    // one channel, 4 samples of 1 value: 1, 2, 3, 4 -> mean 2.5, biased var 1.25
+    BatchNorm bn = new BatchNorm(Shape.vector(1), 0.1, 0.0, 0, 0);
+    float[] params = {2f, 1f}; // gamma, beta
+    float[] state = {0f, 1f};
+    float[] stats = new float[2];
+    float[] x = {1, 2, 3, 4};
+    float[] y = new float[4];
+    bn.forward(new Pass(params, null, state, true, 0, stats), bn.newContext(4), x, y, 4);
+    double inv = 1 / Math.sqrt(1.25);
+    for (int i = 0; i < 4; i++) {
+      assertEquals(2 * (x[i] - 2.5) * inv + 1, y[i], 1e-5);
+    }
+    // count-weighted batch mean 4*2.5, unbiased variance 4*(5/3)
+    assertEquals(10f, stats[0], 1e-5);
+    assertEquals(4 * 5.0 / 3, stats[1], 1e-5);
+    bn.updateRunningStats(state, new float[] {2.5f, 5f / 3});
+    assertEquals(0.25f, state[0], 1e-6);
+    assertEquals(0.9 + 0.1 * 5.0 / 3, state[1], 1e-6);
+    // eval mode uses the running stats
+    bn.forward(Pass.inference(params, state), bn.newContext(4), x, y, 4);
+    assertEquals(2 * (1 - 0.25) / Math.sqrt(state[1]) + 1, y[0], 1e-5);
+  }
+
+  @Test
+  void softmaxCrossEntropyWithLabelSmoothing() {
+    float[] logits = {1, 2, 3};
+    float[] g = new float[3];
+    double loss = SoftmaxCrossEntropy.lossAndGrad(logits, new int[] {2}, 0, 1, 3, 0.3, g);
+    double lse = Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3));
+    double[] t = {0.1, 0.1, 0.8};
+    double expect = 0;
+    for (int c = 0; c < 3; c++) {
+      expect -= t[c] * (logits[c] - lse);
+      assertEquals(Math.exp(logits[c] - lse) - t[c], g[c], 1e-6);
+    }
+    assertEquals(expect, loss, 1e-9);
+    // hand value: lse = 3.40760596; loss = 3.40760596 - (0.1*1 + 0.1*2 + 0.8*3) = 0.70760596
+    assertEquals(0.70760596, loss, 1e-7);
+  }
+
+  @Test
+  void softmaxCrossEntropyStaysFiniteForHugeLogits() {
+    float[] logits = {1e4f, -1e4f, 0f, -1e4f, 1e4f, 1e4f};
+    float[] g = new float[6];
+    double loss = SoftmaxCrossEntropy.lossAndGrad(logits, new int[] {1, 0}, 0, 2, 3, 0.0, g);
+    assertTrue(Double.isFinite(loss));
+    // row 0: lse = 1e4, true logit -1e4 -> 2e4; row 1: lse = 1e4 + log 2, true logit -1e4
+    assertEquals(4e4 + Math.log(2), loss, 1e-3);
+    for (float v : g) {
+      assertTrue(Float.isFinite(v));
+    }
+    assertEquals(1f, g[0], 1e-6);
+    assertEquals(-1f, g[1], 1e-6);
+  }
+
+  @Test
+  void dropoutIsInvertedAndIdentityAtInference() {
+    Dropout d = new Dropout(Shape.vector(10000), 0.25, 0);
+    float[] x = new float[10000];
+    java.util.Arrays.fill(x, 1f);
+    float[] y = new float[10000];
+    d.forward(new Pass(new float[0], null, new float[0], true, 5, null), d.newContext(1), x, y, 1);
+    int kept = 0;
+    for (float v : y) {
+      if (v != 0) {
+        assertEquals(1 / 0.75f, v, 1e-6);
+        kept++;
+      }
+    }
+    assertEquals(7500, kept, 200);
+    d.forward(Pass.inference(new float[0], new float[0]), d.newContext(1), x, y, 1);
+    assertArrayEquals(x, y);
+  }
+}

@@ -1,0 +1,230 @@
+package convspark.common.nn;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import convspark.common.spec.LayerSpec;
+import convspark.common.spec.ModelSpec;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Finite-difference gradient checks (centred differences, as Deeplearning4j's GradientCheckUtil):
+ * for each layer type, a small network [layer under test, ..., dense] is evaluated with the
+ * softmax cross-entropy (label smoothing 0.1) and every parameter gradient and every input
+ * gradient is compared with (L(x+h) - L(x-h)) / 2h. Relative error |a-n| / max(|a|+|n|, floor)
+ * must stay under 2e-2 with h = 1e-2 in float32 (the forward is float32, so tighter h would
+ * measure rounding, not the derivative); with floor 1e-3 tiny gradients are compared absolutely.
+ */
+class GradientCheckTest {
+  static final double H = 1e-2;
+  static final double TOL = 2e-2;
+  static final double FLOOR = 1e-3;
+
+  static ModelSpec spec(Shape in, LayerSpec... layers) {
+    List<LayerSpec> ls = new ArrayList<>(List.of(layers));
+    ls.add(new LayerSpec.FlattenSpec());
+    ls.add(new LayerSpec.Dense(3, true, Init.XAVIER));
+    return new ModelSpec(in, ls);
+  }
+
+  static double loss(Network net, Workspace ws, float[] params, float[] state, float[] x,
+      int[] labels, int n, boolean training) {
+    System.arraycopy(x, 0, ws.input(), 0, x.length);
+    float[] logits = ws.forward(new Pass(params, null, state, training, 7L, null), n);
+    return SoftmaxCrossEntropy.lossAndGrad(logits, labels, 0, n, net.classes(), 0.1, null);
+  }
+
+  static void check(ModelSpec spec, int n, boolean training) {
+    check(spec, n, training, H, FLOOR);
+  }
+
+  /**
+   * {@code h}: the finite-difference step; {@code floor}: below this size gradients are compared
+   * absolutely (a deep float32 net's loss carries ~1e-7 relative rounding, so tiny gradients
+   * need a larger floor).
+   */
+  static void check(ModelSpec spec, int n, boolean training, double h, double floor) {
+    Network net = new Network(spec);
+    SplittableRandom rng = new SplittableRandom(42);
+    float[] params = net.initParams(3);
+    // randomise BN gamma/beta and biases too, so their gradients are not trivially special
+    for (ParamRange r : net.otherParamRanges()) {
+      for (int i = r.offset(); i < r.offset() + r.length(); i++) {
+        params[i] = (float) (0.5 + rng.nextDouble());
+      }
+    }
+    float[] state = net.initState();
+    for (int i = 0; i < state.length; i++) {
+      state[i] = (float) (0.2 + rng.nextDouble());
+    }
+    int inSize = net.inputShape().size();
+    float[] x = new float[n * inSize];
+    // Distinct, evenly spaced inputs in random order, none within 0.05 of 0: a +-h step can
+    // neither cross ReLU's kink nor swap which input of a pooling window is the largest.
+    for (int i = 0; i < x.length; i++) {
+      double u = 0.05 + 0.95 * (i / 2) / Math.max(1, (x.length - 1) / 2);
+      x[i] = (float) (i % 2 == 0 ? u : -u);
+    }
+    for (int i = x.length - 1; i > 0; i--) {
+      int j = rng.nextInt(i + 1);
+      float t = x[i];
+      x[i] = x[j];
+      x[j] = t;
+    }
+    int[] labels = new int[n];
+    for (int i = 0; i < n; i++) {
+      labels[i] = rng.nextInt(net.classes());
+    }
+    Workspace ws = net.newWorkspace(n);
+    float[] grads = new float[params.length];
+    System.arraycopy(x, 0, ws.input(), 0, x.length);
+    System.arraycopy(labels, 0, ws.labels(), 0, n);
+    Pass pass = new Pass(params, grads, state, training, 7L, null);
+    ws.trainStep(pass, n, 0.1);
+    // input gradient: rerun forward, then backward to input
+    System.arraycopy(x, 0, ws.input(), 0, x.length);
+    float[] logits = ws.forward(pass, n);
+    float[] gl = new float[logits.length];
+    SoftmaxCrossEntropy.lossAndGrad(logits, labels, 0, n, net.classes(), 0.1, gl);
+    float[] gx = ws.backwardToInput(new Pass(params, new float[params.length], state, training,
+        7L, null), n, gl, new float[x.length]);
+
+    int bad = 0;
+    StringBuilder report = new StringBuilder();
+    for (int i = 0; i < params.length; i++) {
+      float old = params[i];
+      params[i] = (float) (old + h);
+      double lp = loss(net, ws, params, state, x, labels, n, training);
+      params[i] = (float) (old - h);
+      double lm = loss(net, ws, params, state, x, labels, n, training);
+      params[i] = old;
+      double num = (lp - lm) / (2 * h);
+      double rel = Math.abs(num - grads[i]) / Math.max(Math.abs(num) + Math.abs(grads[i]), floor);
+      if (rel > TOL) {
+        bad++;
+        if (bad < 5) {
+          report.append(String.format(" param %d: analytic %.6g numeric %.6g;", i, grads[i], num));
+        }
+      }
+    }
+    for (int i = 0; i < x.length; i++) {
+      float old = x[i];
+      x[i] = (float) (old + h);
+      double lp = loss(net, ws, params, state, x, labels, n, training);
+      x[i] = (float) (old - h);
+      double lm = loss(net, ws, params, state, x, labels, n, training);
+      x[i] = old;
+      double num = (lp - lm) / (2 * h);
+      double rel = Math.abs(num - gx[i]) / Math.max(Math.abs(num) + Math.abs(gx[i]), floor);
+      if (rel > TOL) {
+        bad++;
+        if (bad < 5) {
+          report.append(String.format(" input %d: analytic %.6g numeric %.6g;", i, gx[i], num));
+        }
+      }
+    }
+    assertTrue(bad == 0, bad + " gradient mismatches:" + report);
+  }
+
+  @Test
+  void conv() {
+    check(spec(new Shape(2, 5, 5), new LayerSpec.Conv(3, 3, 1, 0, true, Init.HE)), 3, true);
+  }
+
+  @Test
+  void convStride2Padding1() {
+    check(spec(new Shape(2, 6, 5), new LayerSpec.Conv(3, 3, 2, 1, true, Init.HE)), 2, true);
+  }
+
+  @Test
+  void convNoBiasKernel1() {
+    check(spec(new Shape(3, 4, 4), new LayerSpec.Conv(2, 1, 1, 0, false, Init.HE)), 2, true);
+  }
+
+  @Test
+  void dense() {
+    check(spec(new Shape(2, 3, 3), new LayerSpec.FlattenSpec(),
+        new LayerSpec.Dense(5, true, Init.HE)), 4, true);
+  }
+
+  @Test
+  void maxPool() {
+    check(spec(new Shape(2, 6, 6), new LayerSpec.MaxPool(2, 2, 0)), 2, true);
+  }
+
+  @Test
+  void maxPoolOverlappingPadded() {
+    check(spec(new Shape(1, 5, 5), new LayerSpec.MaxPool(3, 2, 1)), 2, true);
+  }
+
+  @Test
+  void avgPool() {
+    check(spec(new Shape(2, 6, 6), new LayerSpec.AvgPool(2, 2)), 2, true);
+  }
+
+  @Test
+  void globalAvgPool() {
+    check(spec(new Shape(3, 4, 4), new LayerSpec.GlobalAvgPool()), 2, true);
+  }
+
+  @Test
+  void relu() {
+    check(spec(new Shape(2, 3, 3), new LayerSpec.Act(Activation.Kind.RELU)), 3, true);
+  }
+
+  @Test
+  void sigmoid() {
+    check(spec(new Shape(2, 3, 3), new LayerSpec.Act(Activation.Kind.SIGMOID)), 3, true);
+  }
+
+  @Test
+  void tanh() {
+    check(spec(new Shape(2, 3, 3), new LayerSpec.Act(Activation.Kind.TANH)), 3, true);
+  }
+
+  @Test
+  void batchNormConvTrainMode() {
+    check(spec(new Shape(3, 3, 3), new LayerSpec.BatchNorm(0.1, 1e-5)), 4, true);
+  }
+
+  @Test
+  void batchNormDenseTrainMode() {
+    check(spec(new Shape(2, 3, 3), new LayerSpec.FlattenSpec(),
+        new LayerSpec.Dense(4, true, Init.HE), new LayerSpec.BatchNorm(0.1, 1e-5)), 5, true);
+  }
+
+  @Test
+  void batchNormEvalMode() {
+    check(spec(new Shape(3, 3, 3), new LayerSpec.BatchNorm(0.1, 1e-5)), 3, false);
+  }
+
+  @Test
+  void dropoutWithFixedMask() {
+    check(spec(new Shape(2, 4, 4), new LayerSpec.Dropout(0.4)), 3, true);
+  }
+
+  @Test
+  void convThenMaxPool() {
+    check(spec(new Shape(1, 6, 6), new LayerSpec.Conv(2, 3, 1, 1, true, Init.HE),
+        new LayerSpec.Act(Activation.Kind.RELU), new LayerSpec.MaxPool(2, 2, 0)), 2, true);
+  }
+
+  /** Avg-pool here: in a deep stack a +-h step on a first-layer weight moves every activation,
+   * and somewhere a max-pool window's two largest values swap, which a finite difference
+   * cannot see past; max-pool is checked on its own and right after a conv above. */
+  @Test
+  void wholeConvNet() {
+    check(spec(new Shape(1, 8, 8),
+        new LayerSpec.Conv(3, 3, 1, 1, true, Init.HE),
+        new LayerSpec.BatchNorm(0.1, 1e-5),
+        new LayerSpec.Act(Activation.Kind.TANH),
+        new LayerSpec.AvgPool(2, 2),
+        new LayerSpec.Conv(4, 3, 2, 1, true, Init.HE),
+        new LayerSpec.Dropout(0.3),
+        new LayerSpec.FlattenSpec(),
+        new LayerSpec.Dense(6, true, Init.HE),
+        new LayerSpec.Act(Activation.Kind.SIGMOID)), 3, true, 3e-3, 1e-2);
+  }
+}
