@@ -1,0 +1,96 @@
+package convspark.driver.cli;
+
+import convspark.common.BadInputException;
+import convspark.common.io.Checkpoint;
+import convspark.common.nn.Network;
+import convspark.driver.config.RunConfig;
+import convspark.driver.data.ImageSet;
+import convspark.driver.data.Inputs;
+import convspark.driver.metrics.Json;
+import convspark.driver.train.Distributed;
+import convspark.driver.train.SparkSessions;
+import convspark.driver.train.Trainer;
+import convspark.worker.Evaluation;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code convspark evaluate}: loss, accuracy, per-class accuracy and confusion matrix. */
+@Command(name = "evaluate", mixinStandardHelpOptions = true,
+    description = "Evaluate a checkpoint on the data set of config keys data.test.*")
+public final class EvaluateCommand implements Callable<Integer> {
+  @Mixin CommonOptions common;
+
+  @Option(names = "--checkpoint", required = true, paramLabel = "FILE|RUN_DIR",
+      description = "A checkpoint file, or a run's output directory (uses its final.bin).")
+  String checkpoint;
+
+  @Option(names = "--out", paramLabel = "FILE", description = "Also write the result as JSON.")
+  Path out;
+
+  @Override
+  public Integer call() throws Exception {
+    Checkpoint c = Checkpoints.load(checkpoint);
+    RunConfig cfg = Checkpoints.config(common, c);
+    if (!cfg.data().test().present()) {
+      throw new BadInputException("config keys data.test.*: no data to evaluate (set "
+          + "data.test.images and data.test.labels, or data.test.path for csv)");
+    }
+    Network net = new Network(cfg.model());
+    checkParams(c, net);
+    ImageSet set = Inputs.read(cfg, cfg.data().test(), "data.test", new Configuration());
+    set = Trainer.normalization(c, net.inputShape().channels()).apply(set);
+    SparkSession spark = SparkSessions.start(cfg.spark(), common.master);
+    try {
+      JavaSparkContext jsc = SparkSessions.context(spark);
+      int parts = cfg.train().workers() > 0 ? cfg.train().workers() : jsc.defaultParallelism();
+      var blocks = Distributed.blocks(jsc, set.pixels(), set.labels(), set.sampleSize(), parts,
+          "evaluate");
+      Evaluation ev = Distributed.evaluate(jsc, blocks.rdd(), net, c.params(), c.state(),
+          cfg.train().evalBatch(), cfg.train().labelSmoothing());
+      System.out.printf("samples %d  loss %.4f  accuracy %.4f%n", ev.count, ev.meanLoss(),
+          ev.accuracy());
+      double[] per = ev.perClassAccuracy();
+      StringBuilder b = new StringBuilder("per-class accuracy:");
+      for (int i = 0; i < per.length; i++) {
+        b.append(String.format(" %d:%.3f", i, per[i]));
+      }
+      System.out.println(b);
+      System.out.println("confusion matrix (rows: true class, columns: predicted):");
+      for (int i = 0; i < ev.classes; i++) {
+        StringBuilder row = new StringBuilder();
+        for (int j = 0; j < ev.classes; j++) {
+          row.append(String.format("%6d", ev.confusion[i * ev.classes + j]));
+        }
+        System.out.println(row);
+      }
+      if (out != null) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("count", ev.count);
+        m.put("loss", ev.meanLoss());
+        m.put("accuracy", ev.accuracy());
+        m.put("per_class_accuracy", per);
+        m.put("confusion", ev.confusion);
+        Files.writeString(out, Json.pretty(m) + "\n");
+      }
+    } finally {
+      spark.stop();
+    }
+    return Main.OK;
+  }
+
+  static void checkParams(Checkpoint c, Network net) {
+    if (c.params().length != net.paramCount() || c.state().length != net.stateCount()) {
+      throw new BadInputException("--checkpoint: holds " + c.params().length
+          + " parameters but the model (config key model) has " + net.paramCount());
+    }
+  }
+}

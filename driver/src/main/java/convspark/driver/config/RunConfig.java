@@ -1,0 +1,160 @@
+package convspark.driver.config;
+
+import com.typesafe.config.Config;
+import convspark.common.BadInputException;
+import convspark.common.optim.LrSchedule;
+import convspark.common.optim.ScalingRule;
+import convspark.common.spec.ModelSpec;
+import java.io.Serializable;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * A run's configuration, parsed once from the merged HOCON ({@link Settings#load}) into immutable
+ * records, each value validated with an error that names its key.
+ */
+public record RunConfig(Data data, ModelSpec model, Train train, Spark spark, Config raw)
+    implements Serializable {
+
+  /** Input formats. */
+  public enum Format {
+    IDX,
+    CSV
+  }
+
+  /** One input: IDX image and label files, or one CSV file. */
+  public record Input(String images, String labels, String path) implements Serializable {
+    public boolean present() {
+      return !images.isEmpty() || !labels.isEmpty() || !path.isEmpty();
+    }
+  }
+
+  /** Normalisation modes. */
+  public enum NormalizeMode {
+    AUTO,
+    NONE,
+    GIVEN
+  }
+
+  public record Data(Format format, Input train, Input test, Input validation,
+      double validationFraction, boolean csvHeader, float scale, NormalizeMode normalize,
+      float[] mean, float[] std) implements Serializable {}
+
+  /** Optimizer choice. */
+  public enum OptimizerType {
+    SGD,
+    ADAM
+  }
+
+  public record Optimizer(OptimizerType type, double momentum, boolean nesterov, double beta1,
+      double beta2, double epsilon, double weightDecay) implements Serializable {}
+
+  /** Early-stopping metric. */
+  public enum StopMetric {
+    VAL_LOSS,
+    VAL_ACCURACY
+  }
+
+  public record EarlyStopping(StopMetric metric, int patience, double minDelta)
+      implements Serializable {}
+
+  public record Train(int epochs, int workers, int globalBatch, double baseLr, int baseBatch,
+      ScalingRule scaling, double warmupEpochs, LrSchedule.Decay decay, double stepEvery,
+      double stepGamma, double minLr, Optimizer optimizer, double l1, double l2,
+      boolean regularizeAll, double labelSmoothing, long seed, double clipGradNorm,
+      boolean flip, int translate, EarlyStopping earlyStopping, int evalBatch, int logEvery,
+      int checkpointEvery, int keepLast) implements Serializable {
+
+    /** The learning-rate schedule for this many partitions' global batch. */
+    public LrSchedule lrSchedule() {
+      return new LrSchedule(baseLr, baseBatch, globalBatch, scaling, warmupEpochs, decay,
+          epochs, stepEvery, stepGamma, minLr);
+    }
+  }
+
+  public record Spark(String master, String appName, Map<String, String> conf)
+      implements Serializable {}
+
+  /** Parses and validates a merged config. */
+  public static RunConfig parse(Config c) {
+    Keys k = new Keys(c);
+    Data data = new Data(
+        k.choice("data.format", Format.class),
+        input(k, "data.train"),
+        input(k, "data.test"),
+        input(k, "data.validation"),
+        k.fraction("data.validation-fraction"),
+        k.bool("data.csv.header"),
+        (float) k.positive("data.scale"),
+        k.choice("data.normalize.mode", NormalizeMode.class),
+        k.floats("data.normalize.mean"),
+        k.floats("data.normalize.std"));
+    if (data.normalize() == NormalizeMode.GIVEN && data.mean().length == 0) {
+      throw new BadInputException(
+          "config key data.normalize.mean: required (a list, one per channel) when mode = given");
+    }
+    if (!c.hasPath("model") || c.getConfig("model").root().isEmpty()) {
+      throw new BadInputException("config key model: missing; the config must describe the "
+          + "network (model { input { ... }, layers = [ ... ] }), see conf/fashion-mnist.conf");
+    }
+    ModelSpec model = ModelSpec.fromConfig(c.getConfig("model"), "model");
+    if (data.normalize() == NormalizeMode.GIVEN
+        && (data.mean().length != model.input().channels()
+            || data.std().length != model.input().channels())) {
+      throw new BadInputException("config keys data.normalize.mean/std: expected "
+          + model.input().channels() + " values each (one per input channel), found "
+          + data.mean().length + " and " + data.std().length);
+    }
+    Optimizer opt = new Optimizer(
+        k.choice("train.optimizer.type", OptimizerType.class),
+        k.fraction("train.optimizer.momentum"),
+        k.bool("train.optimizer.nesterov"),
+        k.fraction("train.optimizer.beta1"),
+        k.fraction("train.optimizer.beta2"),
+        k.positive("train.optimizer.epsilon"),
+        k.nonNegative("train.optimizer.weight-decay"));
+    if (opt.type() == OptimizerType.SGD && opt.nesterov() && opt.momentum() == 0) {
+      throw new BadInputException(
+          "config key train.optimizer.nesterov: Nesterov needs train.optimizer.momentum > 0");
+    }
+    Train train = new Train(
+        k.positiveInt("train.epochs"),
+        k.nonNegativeInt("train.workers"),
+        k.positiveInt("train.global-batch"),
+        k.positive("train.base-lr"),
+        k.positiveInt("train.base-batch"),
+        k.choice("train.scaling", ScalingRule.class),
+        k.nonNegative("train.warmup-epochs"),
+        k.choice("train.schedule", LrSchedule.Decay.class),
+        k.positive("train.step-every-epochs"),
+        k.positive("train.step-gamma"),
+        k.nonNegative("train.min-lr"),
+        opt,
+        k.nonNegative("train.l1"),
+        k.nonNegative("train.l2"),
+        k.bool("train.regularize-all"),
+        k.fraction("train.label-smoothing"),
+        k.integer("train.seed"),
+        k.nonNegative("train.clip-grad-norm"),
+        k.bool("train.augment.flip"),
+        k.nonNegativeInt("train.augment.translate"),
+        new EarlyStopping(k.choice("train.early-stopping.metric", StopMetric.class),
+            k.nonNegativeInt("train.early-stopping.patience"),
+            k.nonNegative("train.early-stopping.min-delta")),
+        k.positiveInt("train.eval-batch"),
+        k.nonNegativeInt("train.log-every-steps"),
+        k.positiveInt("train.checkpoint.every-epochs"),
+        k.positiveInt("train.checkpoint.keep-last"));
+    Map<String, String> sparkConf = new LinkedHashMap<>();
+    c.getConfig("spark.conf").entrySet()
+        .forEach(e -> sparkConf.put(e.getKey().replace("\"", ""),
+            String.valueOf(e.getValue().unwrapped())));
+    Spark spark = new Spark(k.string("spark.master"), k.string("spark.app-name"), sparkConf);
+    return new RunConfig(data, model, train, spark, c);
+  }
+
+  private static Input input(Keys k, String key) {
+    return new Input(k.string(key + ".images"), k.string(key + ".labels"),
+        k.string(key + ".path"));
+  }
+}

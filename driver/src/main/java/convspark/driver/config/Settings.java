@@ -1,0 +1,124 @@
+package convspark.driver.config;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigRenderOptions;
+import com.typesafe.config.ConfigValue;
+import com.typesafe.config.ConfigValueFactory;
+import com.typesafe.config.ConfigValueType;
+import convspark.common.BadInputException;
+import java.io.File;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Loads a run's configuration: the defaults ({@code convspark-defaults.conf}, the one place each
+ * default lives), the user's HOCON file, and {@code --set key=value} overrides, in that order of
+ * increasing precedence. Unknown keys are errors naming the key and the file.
+ */
+public final class Settings {
+  private Settings() {}
+
+  private static final String DEFAULTS = "convspark-defaults.conf";
+
+  /** The defaults alone. */
+  public static Config defaults() {
+    return ConfigFactory.parseResources(Settings.class.getClassLoader(), DEFAULTS);
+  }
+
+  /**
+   * Loads {@code file} (may be null: defaults and overrides only) with overrides; the result is
+   * resolved and has every key.
+   */
+  public static Config load(String file, List<String> overrides) {
+    Config user = ConfigFactory.empty();
+    String source = "--set";
+    if (file != null) {
+      File f = new File(file);
+      if (!f.isFile()) {
+        throw new BadInputException(file + ": config file not found");
+      }
+      try {
+        user = ConfigFactory.parseFile(f);
+      } catch (ConfigException e) {
+        throw new BadInputException(file + ": " + oneLine(e.getMessage()));
+      }
+      source = file;
+    }
+    Config sets = ConfigFactory.empty();
+    for (String o : overrides) {
+      int eq = o.indexOf('=');
+      if (eq <= 0) {
+        throw new BadInputException("--set " + o + ": expected key=value");
+      }
+      String key = o.substring(0, eq).trim();
+      String value = o.substring(eq + 1).trim();
+      Config one;
+      try {
+        one = ConfigFactory.parseString(key + " = " + value);
+      } catch (ConfigException e) {
+        try {
+          one = ConfigFactory.empty().withValue(key, ConfigValueFactory.fromAnyRef(value));
+        } catch (ConfigException e2) {
+          throw new BadInputException("--set " + o + ": " + oneLine(e2.getMessage()));
+        }
+      }
+      checkKnown(one, "--set");
+      sets = one.withFallback(sets);
+    }
+    checkKnown(user, source);
+    Config merged = sets.withFallback(user);
+    // a model given by the user replaces the (empty) default model wholesale
+    try {
+      return merged.withFallback(defaults()).resolve();
+    } catch (ConfigException e) {
+      throw new BadInputException(source + ": " + oneLine(e.getMessage()));
+    }
+  }
+
+  /** Rejects keys that the defaults do not have (outside model and spark.conf). */
+  static void checkKnown(Config user, String source) {
+    Config defaults = defaults();
+    List<String> unknown = new ArrayList<>();
+    walk(user.root(), "", defaults, unknown);
+    if (!unknown.isEmpty()) {
+      throw new BadInputException(source + ": unknown config key '" + unknown.get(0) + "'"
+          + (unknown.size() > 1 ? " (and " + (unknown.size() - 1) + " more)" : "")
+          + "; see driver/src/main/resources/" + DEFAULTS + " for the known keys");
+    }
+  }
+
+  private static void walk(com.typesafe.config.ConfigObject obj, String prefix, Config defaults,
+      List<String> unknown) {
+    for (Map.Entry<String, ConfigValue> e : obj.entrySet()) {
+      String path = prefix.isEmpty() ? quote(e.getKey()) : prefix + "." + quote(e.getKey());
+      if (path.equals("model") || path.equals("spark.conf")) {
+        continue; // validated by the model parser / passed through to Spark
+      }
+      if (!defaults.hasPathOrNull(path)) {
+        unknown.add(path);
+        continue;
+      }
+      ConfigValue dv = defaults.getValue(path);
+      if (e.getValue().valueType() == ConfigValueType.OBJECT
+          && dv.valueType() == ConfigValueType.OBJECT) {
+        walk((com.typesafe.config.ConfigObject) e.getValue(), path, defaults, unknown);
+      }
+    }
+  }
+
+  private static String quote(String key) {
+    return key.matches("[A-Za-z0-9_-]+") ? key : "\"" + key + "\"";
+  }
+
+  static String oneLine(String s) {
+    return s == null ? "" : s.replace('\n', ' ');
+  }
+
+  /** The config rendered as JSON, for summaries and checkpoints. */
+  public static String renderJson(Config c) {
+    return c.root().render(ConfigRenderOptions.concise().setFormatted(true));
+  }
+}

@@ -1,0 +1,178 @@
+package convspark.driver.data;
+
+import convspark.common.BadInputException;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import org.apache.hadoop.conf.Configuration;
+
+/**
+ * Reads labelled images from CSV, plain or gzip (detected by the magic bytes), from any Hadoop file
+ * system. Each data row is {@code label,p0,p1,...} with channels*height*width pixel columns in NCHW
+ * order; the label is a non-negative integer ({@code 3} or {@code 3.0}), pixels are numbers, kept
+ * unscaled. Blank lines are skipped; with {@code header} the first non-blank line is skipped. In
+ * messages lines and columns are 1-based and the label is column 1.
+ */
+public final class CsvReader {
+  private static final int MAX_SHOWN = 40;
+
+  private CsvReader() {}
+
+  /**
+   * Reads {@code path}.
+   *
+   * @throws BadInputException (one line, naming path:line[:column]) for a wrong column count, a
+   *     non-numeric or non-finite pixel, a label that is not a non-negative integer, no data rows,
+   *     or a missing or corrupted file
+   */
+  public static ImageSet read(
+      String path, int channels, int height, int width, boolean header, Configuration conf) {
+    if (channels <= 0 || height <= 0 || width <= 0) {
+      throw new IllegalArgumentException(
+          "image shape must be positive, found " + channels + "x" + height + "x" + width);
+    }
+    long sampleLong = (long) channels * height * width;
+    if (sampleLong > DataFiles.MAX_ARRAY - 1) {
+      throw new IllegalArgumentException(
+          "image shape " + channels + "x" + height + "x" + width + " is too large");
+    }
+    int sample = (int) sampleLong;
+    int expectedCols = sample + 1;
+    DataFiles.Opened f = DataFiles.open(path, conf);
+    float[] pixels = new float[(int) Math.min(DataFiles.MAX_ARRAY, sampleLong * 16)];
+    int[] labels = new int[16];
+    int rows = 0;
+    try (f;
+        BufferedReader r =
+            new BufferedReader(
+                new InputStreamReader(f.in(), StandardCharsets.UTF_8), DataFiles.BUFFER)) {
+      String line;
+      int lineNo = 0;
+      boolean skipHeader = header;
+      while ((line = r.readLine()) != null) {
+        lineNo++;
+        if (lineNo == 1 && line.startsWith("\uFEFF")) {
+          line = line.substring(1); // UTF-8 byte order mark
+        }
+        if (line.isBlank()) {
+          continue;
+        }
+        if (skipHeader) {
+          skipHeader = false;
+          continue;
+        }
+        int cols = 1;
+        for (int i = 0, n = line.length(); i < n; i++) {
+          if (line.charAt(i) == ',') {
+            cols++;
+          }
+        }
+        if (cols != expectedCols) {
+          throw new BadInputException(
+              path + ":" + lineNo + ": expected 1+" + sample + " columns, found " + cols);
+        }
+        long need = (long) (rows + 1) * sample;
+        if (need > DataFiles.MAX_ARRAY) {
+          throw new BadInputException(
+              path + ":" + lineNo + ": too many pixel values for one array (more than "
+                  + DataFiles.MAX_ARRAY + "); expected a smaller file");
+        }
+        if (need > pixels.length) {
+          pixels = Arrays.copyOf(pixels, (int) Math.min(DataFiles.MAX_ARRAY, 2 * need));
+        }
+        if (rows == labels.length) {
+          labels = Arrays.copyOf(labels, 2 * labels.length);
+        }
+        int comma = line.indexOf(',');
+        labels[rows] = parseLabel(line, 0, comma, path, lineNo);
+        int base = rows * sample;
+        int start = comma + 1;
+        for (int c = 0; c < sample; c++) {
+          int end = line.indexOf(',', start);
+          if (end < 0) {
+            end = line.length();
+          }
+          pixels[base + c] = parsePixel(line, start, end, path, lineNo, c + 2);
+          start = end + 1;
+        }
+        rows++;
+      }
+    } catch (IOException e) {
+      throw f.error(e);
+    }
+    if (rows == 0) {
+      throw new BadInputException(path + ": no data rows");
+    }
+    return new ImageSet(
+        rows,
+        channels,
+        height,
+        width,
+        pixels.length == rows * sample ? pixels : Arrays.copyOf(pixels, rows * sample),
+        Arrays.copyOf(labels, rows));
+  }
+
+  private static int parseLabel(String line, int start, int end, String path, int lineNo) {
+    int v = parseDigits(line, start, end);
+    if (v >= 0) {
+      return v;
+    }
+    String s = line.substring(start, end).trim();
+    try {
+      double d = Double.parseDouble(s);
+      if (d >= 0 && d <= Integer.MAX_VALUE && d == Math.rint(d)) {
+        return (int) d;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new BadInputException(
+        path + ":" + lineNo + ": label '" + shown(s) + "' is not a non-negative integer");
+  }
+
+  private static float parsePixel(
+      String line, int start, int end, String path, int lineNo, int col) {
+    int v = parseDigits(line, start, end);
+    if (v >= 0) {
+      return v;
+    }
+    String s = line.substring(start, end).trim();
+    float x;
+    try {
+      x = Float.parseFloat(s);
+    } catch (NumberFormatException e) {
+      throw new BadInputException(
+          path + ":" + lineNo + ":" + col + ": pixel value '" + shown(s) + "' is not a number");
+    }
+    if (!Float.isFinite(x)) {
+      throw new BadInputException(
+          path + ":" + lineNo + ":" + col + ": pixel value '" + shown(s)
+              + "' is not a finite number");
+    }
+    return x;
+  }
+
+  /** Fast path: 1 to 9 ASCII digits and nothing else; -1 if the field is anything else. */
+  private static int parseDigits(String line, int start, int end) {
+    int n = end - start;
+    if (n < 1 || n > 9) {
+      return -1;
+    }
+    int v = 0;
+    for (int i = start; i < end; i++) {
+      int d = line.charAt(i) - '0';
+      if (d < 0 || d > 9) {
+        return -1;
+      }
+      v = v * 10 + d;
+    }
+    return v;
+  }
+
+  private static String shown(String s) {
+    String t = s.replaceAll("\\p{Cntrl}", "?");
+    return t.length() <= MAX_SHOWN ? t : t.substring(0, MAX_SHOWN) + "...";
+  }
+}

@@ -1,0 +1,39 @@
+package convspark.driver.metrics;
+
+/**
+ * One epoch's numbers, as printed on the console and written as a JSON line to {@code
+ * metrics.jsonl}. Validation fields are NaN when there is no validation set.
+ *
+ * @param epoch 1-based epoch
+ * @param step global steps done at the end of this epoch
+ * @param trainLoss mean training loss over the epoch (without the regularisation penalty)
+ * @param trainAccuracy training accuracy over the epoch (with dropout and augmentation on)
+ * @param valLoss validation loss (eval mode)
+ * @param valAccuracy validation accuracy
+ * @param lr learning rate at the end of the epoch
+ * @param imagesPerSecond training samples per wall-clock second of the epoch's steps
+ * @param trainSeconds wall time of the epoch's steps
+ * @param computeSeconds mean time per partition spent in forward/backward, summed over steps
+ * @param broadcastSeconds driver time creating and destroying broadcasts
+ * @param updateSeconds driver time averaging, regularising and applying the optimizer
+ * @param validationSeconds wall time of the validation pass
+ */
+public record EpochMetrics(int epoch, long step, double trainLoss, double trainAccuracy,
+    double valLoss, double valAccuracy, double lr, double imagesPerSecond, double trainSeconds,
+    double computeSeconds, double broadcastSeconds, double updateSeconds,
+    double validationSeconds) {
+
+  /** The console line. */
+  public String line(int epochs) {
+    return String.format(
+        "epoch %d/%d  train loss %.4f acc %.4f  val loss %s acc %s  lr %.4g  %.0f img/s  "
+            + "train %.1fs (compute %.1fs, broadcast %.2fs, update %.2fs) val %.1fs",
+        epoch, epochs, trainLoss, trainAccuracy, fmt(valLoss), fmt(valAccuracy), lr,
+        imagesPerSecond, trainSeconds, computeSeconds, broadcastSeconds, updateSeconds,
+        validationSeconds);
+  }
+
+  private static String fmt(double v) {
+    return Double.isNaN(v) ? "-" : String.format("%.4f", v);
+  }
+}

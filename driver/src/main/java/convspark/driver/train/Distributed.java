@@ -1,0 +1,145 @@
+package convspark.driver.train;
+
+import convspark.common.nn.Network;
+import convspark.worker.Evaluation;
+import convspark.worker.PartitionStep;
+import convspark.worker.SampleBlock;
+import convspark.worker.StepPlan;
+import convspark.worker.StepResult;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.List;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.api.java.function.Function2;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.storage.StorageLevel;
+
+/**
+ * The Spark side of a step and of an evaluation: the functions shipped to executors (static
+ * classes, so no driver object is captured) and the helpers that run them.
+ */
+public final class Distributed {
+  private Distributed() {}
+
+  /** A cached data set: one block per partition, and the broadcast it was built from. */
+  public record Blocks(JavaRDD<SampleBlock> rdd, Broadcast<SampleBlock[]> source) {
+    /** Frees the cached blocks and the broadcast. */
+    public void release() {
+      rdd.unpersist(false);
+      source.destroy();
+    }
+  }
+
+  /**
+   * Packs samples into one balanced block per partition and caches them on the executors.
+   *
+   * <p>The blocks travel by broadcast and each partition picks its own, rather than through
+   * {@code parallelize}: a parallelized collection keeps its data inside the partition objects,
+   * which Spark serializes into every task of every step, even when the RDD is cached. The
+   * broadcast is kept while the RDD is in use, so a block lost with an executor is rebuilt from
+   * lineage.
+   */
+  public static Blocks blocks(JavaSparkContext jsc, float[] features, int[] labels,
+      int sampleSize, int partitions, String name) {
+    SampleBlock[] blocks = SampleBlock.split(features, labels, sampleSize, partitions);
+    Broadcast<SampleBlock[]> b = jsc.broadcast(blocks);
+    List<Integer> ids = new java.util.ArrayList<>();
+    for (int i = 0; i < partitions; i++) {
+      ids.add(i);
+    }
+    JavaRDD<SampleBlock> rdd = jsc.parallelize(ids, partitions)
+        .map(new PickBlock(b))
+        .setName(name).persist(StorageLevel.MEMORY_ONLY());
+    rdd.count();
+    return new Blocks(rdd, b);
+  }
+
+  /** Executor side of {@link #blocks}: partition i takes block i of the broadcast. */
+  static final class PickBlock
+      implements org.apache.spark.api.java.function.Function<Integer, SampleBlock> {
+    private static final long serialVersionUID = 1L;
+    private final Broadcast<SampleBlock[]> blocks;
+
+    PickBlock(Broadcast<SampleBlock[]> blocks) {
+      this.blocks = blocks;
+    }
+
+    @Override
+    public SampleBlock call(Integer i) {
+      return blocks.value()[i];
+    }
+  }
+
+  /** One partition's step: the executor-side closure. */
+  static final class StepFn
+      implements Function2<Integer, Iterator<SampleBlock>, Iterator<StepResult>> {
+    private static final long serialVersionUID = 1L;
+    private final StepPlan plan;
+    private final Broadcast<Weights> weights;
+
+    StepFn(StepPlan plan, Broadcast<Weights> weights) {
+      this.plan = plan;
+      this.weights = weights;
+    }
+
+    @Override
+    public Iterator<StepResult> call(Integer partition, Iterator<SampleBlock> it) {
+      Weights w = weights.value();
+      Network net = plan.network();
+      StepResult total = null;
+      while (it.hasNext()) {
+        StepResult r = PartitionStep.compute(it.next(), partition, plan, w.params(), w.state());
+        total = total == null ? r : total.merge(r);
+      }
+      if (total == null) {
+        total = new StepResult(new float[net.paramCount()], new float[net.stateCount()]);
+      }
+      return Collections.singletonList(total).iterator();
+    }
+  }
+
+  /** Runs one step on every partition and sums the results with {@code allReduce}. */
+  public static StepResult step(JavaRDD<SampleBlock> blocks, StepPlan plan,
+      Broadcast<Weights> weights, AllReduce allReduce) {
+    return allReduce.sum(blocks.mapPartitionsWithIndex(new StepFn(plan, weights), true));
+  }
+
+  static final class EvalFn
+      implements Function2<Integer, Iterator<SampleBlock>, Iterator<Evaluation>> {
+    private static final long serialVersionUID = 1L;
+    private final Network net;
+    private final Broadcast<Weights> weights;
+    private final int batch;
+    private final double smoothing;
+
+    EvalFn(Network net, Broadcast<Weights> weights, int batch, double smoothing) {
+      this.net = net;
+      this.weights = weights;
+      this.batch = batch;
+      this.smoothing = smoothing;
+    }
+
+    @Override
+    public Iterator<Evaluation> call(Integer partition, Iterator<SampleBlock> it) {
+      Weights w = weights.value();
+      Evaluation total = new Evaluation(net.classes());
+      while (it.hasNext()) {
+        total.merge(Evaluation.of(it.next(), net, w.params(), w.state(), batch, smoothing));
+      }
+      return List.of(total).iterator();
+    }
+  }
+
+  /** Evaluates the model on every cached block, in inference mode. */
+  public static Evaluation evaluate(JavaSparkContext jsc, JavaRDD<SampleBlock> blocks,
+      Network net, float[] params, float[] state, int batch, double smoothing) {
+    Broadcast<Weights> b = jsc.broadcast(new Weights(params.clone(), state.clone()));
+    try {
+      return blocks.mapPartitionsWithIndex(new EvalFn(net, b, batch, smoothing), true)
+          .reduce(Evaluation::merge);
+    } finally {
+      b.destroy();
+    }
+  }
+}

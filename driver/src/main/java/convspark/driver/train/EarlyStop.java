@@ -1,0 +1,86 @@
+package convspark.driver.train;
+
+import convspark.driver.config.RunConfig;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Early-stopping bookkeeping: the best validation metric so far, its epoch, and how many epochs
+ * since it improved by more than min-delta. Without validation (NaN metrics) every epoch counts
+ * as the best and training never stops early. Saved in checkpoints so a resumed run continues
+ * the count.
+ */
+final class EarlyStop {
+  private final RunConfig.EarlyStopping cfg;
+  private double best = Double.NaN;
+  private double bestLoss = Double.NaN;
+  private double bestAccuracy = Double.NaN;
+  private int bestEpoch;
+  private int badEpochs;
+
+  EarlyStop(RunConfig.EarlyStopping cfg) {
+    this.cfg = cfg;
+  }
+
+  /** Records an epoch's validation metrics; true when this epoch is the new best. */
+  boolean observe(int epoch, double valLoss, double valAcc) {
+    if (Double.isNaN(valLoss)) {
+      bestEpoch = epoch;
+      return true;
+    }
+    boolean lossMetric = cfg.metric() == RunConfig.StopMetric.VAL_LOSS;
+    double v = lossMetric ? valLoss : valAcc;
+    boolean improved = Double.isNaN(best)
+        || (lossMetric ? v < best - cfg.minDelta() : v > best + cfg.minDelta());
+    if (improved) {
+      best = v;
+      bestLoss = valLoss;
+      bestAccuracy = valAcc;
+      bestEpoch = epoch;
+      badEpochs = 0;
+    } else {
+      badEpochs++;
+    }
+    return improved;
+  }
+
+  boolean shouldStop() {
+    return cfg.patience() > 0 && badEpochs >= cfg.patience();
+  }
+
+  double best() {
+    return best;
+  }
+
+  int bestEpoch() {
+    return bestEpoch;
+  }
+
+  Double bestLoss() {
+    return Double.isNaN(bestLoss) ? null : bestLoss;
+  }
+
+  Double bestAccuracy() {
+    return Double.isNaN(bestAccuracy) ? null : bestAccuracy;
+  }
+
+  Map<String, String> toMeta() {
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put("early.best", Double.toString(best));
+    m.put("early.best-loss", Double.toString(bestLoss));
+    m.put("early.best-accuracy", Double.toString(bestAccuracy));
+    m.put("early.best-epoch", Integer.toString(bestEpoch));
+    m.put("early.bad-epochs", Integer.toString(badEpochs));
+    return m;
+  }
+
+  void restore(Map<String, String> meta) {
+    if (meta.containsKey("early.best")) {
+      best = Double.parseDouble(meta.get("early.best"));
+      bestLoss = Double.parseDouble(meta.get("early.best-loss"));
+      bestAccuracy = Double.parseDouble(meta.get("early.best-accuracy"));
+      bestEpoch = Integer.parseInt(meta.get("early.best-epoch"));
+      badEpochs = Integer.parseInt(meta.get("early.bad-epochs"));
+    }
+  }
+}

@@ -1,0 +1,41 @@
+package convspark.driver.train;
+
+import convspark.driver.config.RunConfig;
+import java.util.Map;
+import org.apache.spark.SparkConf;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
+
+/** Starts (or joins) the Spark session a command runs in. */
+public final class SparkSessions {
+  private SparkSessions() {}
+
+  /**
+   * Under spark-submit {@code spark.master} is already set and wins unless {@code master} is
+   * given; otherwise {@code master} or the config's {@code spark.master} (default local[*]).
+   */
+  public static SparkSession start(RunConfig.Spark cfg, String master) {
+    SparkConf conf = new SparkConf().setAppName(cfg.appName());
+    if (master != null) {
+      conf.setMaster(master);
+    } else if (!conf.contains("spark.master")) {
+      conf.setMaster(cfg.master());
+    }
+    conf.setIfMissing("spark.ui.showConsoleProgress", "false");
+    if (conf.get("spark.master").startsWith("local")) {
+      conf.setIfMissing("spark.ui.enabled", "false");
+    }
+    // one BLAS thread per task: tasks already fill the cores
+    conf.setIfMissing("spark.executorEnv.OPENBLAS_NUM_THREADS", "1");
+    for (Map.Entry<String, String> e : cfg.conf().entrySet()) {
+      conf.set(e.getKey(), e.getValue());
+    }
+    SparkSession s = SparkSession.builder().config(conf).getOrCreate();
+    s.sparkContext().setLogLevel("WARN");
+    return s;
+  }
+
+  public static JavaSparkContext context(SparkSession s) {
+    return JavaSparkContext.fromSparkContext(s.sparkContext());
+  }
+}

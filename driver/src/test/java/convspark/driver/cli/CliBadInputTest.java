@@ -1,0 +1,178 @@
+package convspark.driver.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import convspark.driver.TestData;
+import java.io.DataOutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Bad input to {@code convspark train}: each case exits with code 2 and one line on stderr
+ * naming what was wrong, before any training, and leaves an existing run untouched.
+ */
+class CliBadInputTest {
+  @TempDir static Path dir;
+  static Path config;
+  static Path[] train;
+
+  @BeforeAll
+  static void data() throws Exception {
+    train = TestData.writeIdx(dir, "train", 200, 1);
+    Path[] test = TestData.writeIdx(dir, "test", 50, 2);
+    config = dir.resolve("ok.conf");
+    Files.writeString(config, TestData.config(train[0], train[1], test[0], test[1]));
+  }
+
+  static String fails(String... set) {
+    List<String> a = new ArrayList<>(List.of("train", "--config", config.toString(), "--out",
+        dir.resolve("out-" + System.nanoTime()).toString()));
+    for (String s : set) {
+      a.add("--set");
+      a.add(s);
+    }
+    CliTrainTest.Run r = CliTrainTest.run(a.toArray(new String[0]));
+    assertEquals(2, r.code(), "exit code; stderr: " + r.err() + " stdout: " + r.out());
+    String err = r.err().strip();
+    assertEquals(1, err.lines().count(), "one line: " + err);
+    assertTrue(err.startsWith("convspark: error: "), err);
+    return err;
+  }
+
+  static Path write(String name, byte[] bytes) throws Exception {
+    Path p = dir.resolve(name);
+    Files.write(p, bytes);
+    return p;
+  }
+
+  @Test
+  void missingFile() {
+    String e = fails("data.train.images=" + dir.resolve("nope.gz"));
+    assertTrue(e.contains("nope.gz") && e.contains("no such file"), e);
+  }
+
+  @Test
+  void truncatedIdx() throws Exception {
+    byte[] all = Files.readAllBytes(train[0]);
+    // an uncompressed IDX header for 200 images of 12x12, with only 1000 pixel bytes
+    java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+    DataOutputStream o = new DataOutputStream(b);
+    o.writeInt(0x803);
+    o.writeInt(200);
+    o.writeInt(12);
+    o.writeInt(12);
+    o.write(new byte[1000]);
+    Path p = write("trunc.idx", b.toByteArray());
+    String e = fails("data.train.images=" + p);
+    assertTrue(e.contains("trunc.idx") && e.contains("truncated"), e);
+    assertTrue(all.length > 0);
+  }
+
+  @Test
+  void wrongMagic() throws Exception {
+    Path p = write("magic.idx", new byte[] {0, 0, 9, 9, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 5});
+    String e = fails("data.train.images=" + p);
+    assertTrue(e.contains("magic.idx") && e.contains("magic"), e);
+  }
+
+  @Test
+  void labelOutsideTheClasses() throws Exception {
+    java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+    DataOutputStream o = new DataOutputStream(b);
+    o.writeInt(0x801);
+    o.writeInt(200);
+    byte[] labels = new byte[200];
+    labels[17] = 7;
+    o.write(labels);
+    Path p = write("labels7.idx", b.toByteArray());
+    String e = fails("data.train.labels=" + p);
+    assertTrue(e.contains("labels7.idx") && e.contains("7"), e);
+  }
+
+  @Test
+  void imagesOfTheWrongSizeForTheModel() {
+    String e = fails("model.input.height=14", "model.input.width=14");
+    assertTrue(e.contains("1x12x12") && e.contains("1x14x14") && e.contains("model.input"), e);
+  }
+
+  @Test
+  void nanFeatures() throws Exception {
+    StringBuilder csv = new StringBuilder();
+    for (int i = 0; i < 20; i++) {
+      csv.append(i % 4);
+      for (int p = 0; p < 144; p++) {
+        csv.append(',').append(i == 5 && p == 3 ? "NaN" : "1");
+      }
+      csv.append('\n');
+    }
+    Path p = write("nan.csv", csv.toString().getBytes());
+    String e = fails("data.format=csv", "data.train.path=" + p, "data.test.path=" + p);
+    assertTrue(e.contains("nan.csv") && e.contains("NaN"), e);
+  }
+
+  @Test
+  void emptyDataSet() throws Exception {
+    java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+    DataOutputStream o = new DataOutputStream(b);
+    o.writeInt(0x803);
+    o.writeInt(0);
+    o.writeInt(12);
+    o.writeInt(12);
+    Path p = write("empty.idx", b.toByteArray());
+    String e = fails("data.train.images=" + p);
+    assertTrue(e.contains("empty.idx"), e);
+  }
+
+  @Test
+  void globalBatchNotDivisibleByTheWorkers() {
+    String e = fails("train.global-batch=33");
+    assertTrue(e.contains("train.global-batch") && e.contains("33") && e.contains("2 workers"),
+        e);
+  }
+
+  @Test
+  void unknownConfigKey() {
+    String e = fails("train.epoch=3");
+    assertTrue(e.contains("unknown config key 'train.epoch'"), e);
+  }
+
+  @Test
+  void negativeLearningRateAndZeroBatch() {
+    assertTrue(fails("train.base-lr=-0.1").contains("train.base-lr"));
+    assertTrue(fails("train.global-batch=0").contains("train.global-batch"));
+  }
+
+  @Test
+  void badModelLayer() throws Exception {
+    Path bad = dir.resolve("bad-model.conf");
+    Files.writeString(bad, Files.readString(config).replace("kernel = 3", "kernel = -3"));
+    CliTrainTest.Run r = CliTrainTest.run("train", "--config", bad.toString(), "--out",
+        dir.resolve("out-bad-model").toString());
+    assertEquals(2, r.code());
+    String e = r.err().strip();
+    assertTrue(e.contains("model.layers[0] (conv)") && e.contains("'kernel'"), e);
+  }
+
+  @Test
+  void existingOutputIsNotOverwrittenSilently() throws Exception {
+    Path out = dir.resolve("existing");
+    Files.createDirectories(out.resolve("checkpoints"));
+    Path ck = Files.writeString(out.resolve("checkpoints/ckpt-000000000001.bin"), "precious");
+    CliTrainTest.Run r = CliTrainTest.run("train", "--config", config.toString(), "--out",
+        out.toString());
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("--overwrite"), r.err());
+    // bad data with --overwrite: the old run must survive, as data is checked first
+    r = CliTrainTest.run("train", "--config", config.toString(), "--out", out.toString(),
+        "--overwrite", "--set", "data.train.images=" + dir.resolve("missing"));
+    assertEquals(2, r.code());
+    assertArrayEquals("precious".getBytes(), Files.readAllBytes(ck));
+  }
+}

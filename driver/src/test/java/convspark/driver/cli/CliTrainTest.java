@@ -1,0 +1,163 @@
+package convspark.driver.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import convspark.common.io.Checkpoint;
+import convspark.driver.TestData;
+import convspark.driver.metrics.Json;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * End-to-end runs of {@code convspark train} in local[2] on generated data (see {@link
+ * TestData}): accuracy, outputs, resume, early stopping, determinism, divergence.
+ */
+class CliTrainTest {
+  @TempDir static Path dir;
+  static Path config;
+
+  @BeforeAll
+  static void data() throws Exception {
+    Path[] train = TestData.writeIdx(dir, "train", 1600, 1);
+    Path[] test = TestData.writeIdx(dir, "test", 400, 2);
+    config = dir.resolve("test.conf");
+    Files.writeString(config, TestData.config(train[0], train[1], test[0], test[1]));
+  }
+
+  record Run(int code, String out, String err) {}
+
+  static Run run(String... args) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    PrintStream oldOut = System.out;
+    PrintStream po = new PrintStream(out, true, StandardCharsets.UTF_8);
+    System.setOut(po);
+    int code;
+    try {
+      code = Main.run(args, po, new PrintStream(err, true, StandardCharsets.UTF_8));
+    } finally {
+      System.setOut(oldOut);
+    }
+    return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  }
+
+  static Run train(Path out, String... extra) {
+    List<String> a = new ArrayList<>(List.of("train", "--config", config.toString(), "--out",
+        out.toString()));
+    a.addAll(List.of(extra));
+    return run(a.toArray(new String[0]));
+  }
+
+  static JsonNode summary(Path out) throws Exception {
+    return Json.MAPPER.readTree(out.resolve("summary.json").toFile());
+  }
+
+  static Checkpoint ckpt(Path p) throws Exception {
+    return Checkpoint.fromBytes(Files.readAllBytes(p), p.toString());
+  }
+
+  @Test
+  void trainsGeneratedDataToHighAccuracyAndWritesItsOutputs() throws Exception {
+    Path out = dir.resolve("run-acc");
+    Run r = train(out);
+    assertEquals(0, r.code(), r.err());
+    JsonNode s = summary(out);
+    assertTrue(s.get("best_val").get("accuracy").asDouble() >= 0.9, s.toString());
+    assertTrue(s.get("test").get("accuracy").asDouble() >= 0.9, s.toString());
+    assertEquals(4, s.get("epochs_run").asInt());
+    assertEquals(32, s.get("global_batch").asInt());
+    assertEquals(0.05, s.get("scaled_lr").asDouble(), 1e-12);
+    assertEquals(7, s.get("seed").asInt());
+    assertTrue(s.get("blas").asText().length() > 0);
+    assertTrue(s.get("train_images_per_second").asDouble() > 0);
+    assertEquals(4, s.get("config").get("train").get("epochs").asInt());
+    assertEquals(4, Files.readAllLines(out.resolve("metrics.jsonl")).size());
+    assertTrue(Files.size(out.resolve("training.png")) > 1000);
+    assertTrue(Files.exists(out.resolve("checkpoints/final.bin")));
+    assertTrue(r.out().contains("test accuracy"), r.out());
+    // keep-last = 3 of the 4 epoch checkpoints
+    try (var files = Files.list(out.resolve("checkpoints"))) {
+      assertEquals(3, files.filter(p -> p.getFileName().toString().startsWith("ckpt-")).count());
+    }
+  }
+
+  @Test
+  void linearScalingAndWarmupFollowTheGlobalBatch() throws Exception {
+    Path out = dir.resolve("run-scale");
+    Run r = train(out, "--set", "train.global-batch=128", "--set", "train.epochs=1",
+        "--set", "train.base-batch=32", "--set", "train.scaling=sqrt");
+    assertEquals(0, r.code(), r.err());
+    JsonNode s = summary(out);
+    assertEquals(4.0, s.get("k").asDouble(), 1e-12);
+    assertEquals(0.1, s.get("scaled_lr").asDouble(), 1e-12); // 0.05 * sqrt(4)
+    assertTrue(r.out().contains("k = 4.00, scaling sqrt -> 0.1000"), r.out());
+  }
+
+  @Test
+  void resumedRunEndsWithTheSameParametersAsAnUninterruptedOne() throws Exception {
+    Path a = dir.resolve("run-whole");
+    assertEquals(0, train(a, "--set", "train.epochs=3").code());
+    Path b = dir.resolve("run-split");
+    Run first = train(b, "--set", "train.epochs=3", "--stop-after", "1");
+    assertEquals(0, first.code(), first.err());
+    Run second = train(b, "--set", "train.epochs=3", "--resume");
+    assertEquals(0, second.code(), second.err());
+    assertTrue(second.out().contains("resumed from"), second.out());
+    Checkpoint ca = ckpt(a.resolve("checkpoints/final.bin"));
+    Checkpoint cb = ckpt(b.resolve("checkpoints/final.bin"));
+    assertArrayEquals(ca.params(), cb.params());
+    assertArrayEquals(ca.state(), cb.state());
+    assertArrayEquals(ca.optimizerState()[0], cb.optimizerState()[0]);
+    assertEquals(3, Files.readAllLines(b.resolve("metrics.jsonl")).size());
+    // the same seed gives the same final metrics
+    assertEquals(summary(a).get("test").get("accuracy").asDouble(),
+        summary(b).get("test").get("accuracy").asDouble());
+    assertEquals(summary(a).get("test").get("loss").asDouble(),
+        summary(b).get("test").get("loss").asDouble());
+  }
+
+  @Test
+  void earlyStoppingStopsAndRestoresTheBestWeights() throws Exception {
+    Path out = dir.resolve("run-early");
+    // min-delta 100: no later epoch can beat the first by that much
+    Run r = train(out, "--set", "train.early-stopping.patience=2",
+        "--set", "train.early-stopping.min-delta=100", "--set", "train.epochs=6");
+    assertEquals(0, r.code(), r.err());
+    JsonNode s = summary(out);
+    assertEquals(3, s.get("epochs_run").asInt());
+    assertEquals(1, s.get("best_val").get("epoch").asInt());
+    assertTrue(r.out().contains("early stopping after epoch 3"), r.out());
+    Checkpoint fin = ckpt(out.resolve("checkpoints/final.bin"));
+    Checkpoint best = ckpt(out.resolve("checkpoints/best.bin"));
+    assertArrayEquals(best.params(), fin.params());
+    Checkpoint last = ckpt(out.resolve("checkpoints/ckpt-000000000120.bin"));
+    assertFalse(Arrays.equals(last.params(), fin.params()));
+  }
+
+  @Test
+  void divergenceStopsWithExitCode3AndKeepsTheLastGoodCheckpoint() throws Exception {
+    Path out = dir.resolve("run-diverge");
+    assertEquals(0, train(out, "--set", "train.epochs=2", "--stop-after", "1").code());
+    Path good = out.resolve("checkpoints/ckpt-000000000040.bin");
+    byte[] before = Files.readAllBytes(good);
+    Run r = train(out, "--set", "train.epochs=2", "--resume", "--set", "train.base-lr=1e12",
+        "--set", "train.label-smoothing=0");
+    assertEquals(3, r.code(), r.out() + r.err());
+    assertTrue(r.err().contains("diverged at step") && r.err().contains("(epoch 2)"), r.err());
+    assertTrue(r.err().contains("not finite"), r.err());
+    assertArrayEquals(before, Files.readAllBytes(good));
+  }
+}

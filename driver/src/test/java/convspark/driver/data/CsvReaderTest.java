@@ -1,0 +1,193 @@
+package convspark.driver.data;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import convspark.common.BadInputException;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.zip.GZIPOutputStream;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CsvReaderTest {
+  private static Configuration conf;
+
+  @TempDir Path dir;
+
+  @BeforeAll
+  static void setUp() {
+    conf = new Configuration();
+  }
+
+  private String write(String name, String text) throws IOException {
+    Path p = dir.resolve(name);
+    Files.writeString(p, text, StandardCharsets.UTF_8);
+    return p.toString();
+  }
+
+  private String writeGzip(String name, String text) throws IOException {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    try (GZIPOutputStream gz = new GZIPOutputStream(bytes)) {
+      gz.write(text.getBytes(StandardCharsets.UTF_8));
+    }
+    Path p = dir.resolve(name);
+    Files.write(p, bytes.toByteArray());
+    return p.toString();
+  }
+
+  private BadInputException bad(String path, int c, int h, int w, boolean header) {
+    return assertThrows(BadInputException.class, () -> CsvReader.read(path, c, h, w, header, conf));
+  }
+
+  private static void assertOneLine(BadInputException e, String... parts) {
+    String m = e.getMessage();
+    assertFalse(m.contains("\n") || m.contains("\r"), "message must be one line: " + m);
+    for (String p : parts) {
+      assertTrue(m.contains(p), "message should contain '" + p + "': " + m);
+    }
+  }
+
+  // 2 channels x 1 x 2: columns label, c0p0, c0p1, c1p0, c1p1
+  private static final String DATA =
+      "label,a,b,c,d\n"
+          + "3,0,255,1.5,-2\n"
+          + "\n"
+          + "0, 7 ,1e2,0.25,12345678\n"
+          + "9.0,1,2,3,4\r\n";
+
+  private static void assertData(ImageSet s) {
+    assertEquals(3, s.count());
+    assertEquals(2, s.channels());
+    assertEquals(1, s.height());
+    assertEquals(2, s.width());
+    assertArrayEquals(new int[] {3, 0, 9}, s.labels());
+    assertArrayEquals(
+        new float[] {0, 255, 1.5f, -2, 7, 100, 0.25f, 12345678, 1, 2, 3, 4}, s.pixels());
+  }
+
+  @Test
+  void readsWithHeaderBlankLinesAndCrlf() throws IOException {
+    assertData(CsvReader.read(write("d.csv", DATA), 2, 1, 2, true, conf));
+  }
+
+  @Test
+  void readsGzipDetectedByMagic() throws IOException {
+    assertData(CsvReader.read(writeGzip("d.csv", DATA), 2, 1, 2, true, conf));
+  }
+
+  @Test
+  void readsWithoutHeaderAndWithByteOrderMark() throws IOException {
+    ImageSet s = CsvReader.read(write("bom.csv", "\uFEFF1,2\n4,5\n"), 1, 1, 1, false, conf);
+    assertArrayEquals(new int[] {1, 4}, s.labels());
+    assertArrayEquals(new float[] {2, 5}, s.pixels());
+  }
+
+  @Test
+  void readsManyRows() throws IOException {
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < 1000; i++) {
+      sb.append(i % 10);
+      for (int j = 0; j < 16; j++) {
+        sb.append(',').append((i + j) % 256);
+      }
+      sb.append('\n');
+    }
+    ImageSet s = CsvReader.read(write("many.csv", sb.toString()), 1, 4, 4, false, conf);
+    assertEquals(1000, s.count());
+    assertEquals(16000, s.pixels().length);
+    assertEquals(7, s.labels()[997]);
+    assertEquals((997 + 5) % 256, s.pixels()[997 * 16 + 5]);
+  }
+
+  @Test
+  void wrongColumnCount() throws IOException {
+    String p = write("cols.csv", "1,2,3,4,5\n1,2,3\n");
+    assertOneLine(bad(p, 1, 2, 2, false), p + ":2: expected 1+4 columns, found 3");
+  }
+
+  @Test
+  void wrongColumnCountMnistShape() throws IOException {
+    StringBuilder sb = new StringBuilder("5");
+    for (int i = 0; i < 699; i++) {
+      sb.append(",0");
+    }
+    String p = write("mnist.csv", "label\n" + sb + "\n");
+    assertOneLine(bad(p, 1, 28, 28, true), p + ":2: expected 1+784 columns, found 700");
+  }
+
+  @Test
+  void nonNumericPixel() throws IOException {
+    String p = write("nan.csv", "1,2,3,4,5\n2,0,abc,0,0\n");
+    assertOneLine(bad(p, 1, 2, 2, false), p + ":2:3: pixel value 'abc' is not a number");
+  }
+
+  @Test
+  void emptyPixel() throws IOException {
+    String p = write("empty-cell.csv", "2,0,0,,0\n");
+    assertOneLine(bad(p, 1, 2, 2, false), p + ":1:4: pixel value '' is not a number");
+  }
+
+  @Test
+  void nonFinitePixel() throws IOException {
+    String p = write("inf.csv", "2,0,0,0,NaN\n");
+    assertOneLine(bad(p, 1, 2, 2, false), p + ":1:5: pixel value 'NaN' is not a finite number");
+  }
+
+  @Test
+  void negativeLabel() throws IOException {
+    String p = write("neg.csv", "h\n1,2\n-1,3\n");
+    assertOneLine(bad(p, 1, 1, 1, true), p + ":3: label '-1' is not a non-negative integer");
+  }
+
+  @Test
+  void fractionalAndTextLabels() throws IOException {
+    String frac = write("frac.csv", "2.5,3\n");
+    assertOneLine(bad(frac, 1, 1, 1, false), frac + ":1: label '2.5' is not a non-negative integer");
+    String text = write("text.csv", "cat,3\n");
+    assertOneLine(bad(text, 1, 1, 1, false), text + ":1: label 'cat' is not a non-negative integer");
+  }
+
+  @Test
+  void headerWithoutHeaderFlagIsAnError() throws IOException {
+    String p = write("h.csv", "label,p0\n1,2\n");
+    assertOneLine(bad(p, 1, 1, 1, false), p + ":1: label 'label' is not a non-negative integer");
+  }
+
+  @Test
+  void noDataRows() throws IOException {
+    String empty = write("empty.csv", "");
+    assertOneLine(bad(empty, 1, 1, 1, false), empty + ": no data rows");
+    String onlyHeader = write("header.csv", "label,p0\n\n");
+    assertOneLine(bad(onlyHeader, 1, 1, 1, true), onlyHeader + ": no data rows");
+  }
+
+  @Test
+  void missingFile() {
+    String p = dir.resolve("absent.csv").toString();
+    assertOneLine(bad(p, 1, 1, 1, false), p + ": no such file");
+  }
+
+  @Test
+  void corruptedGzip() throws IOException {
+    StringBuilder sb = new StringBuilder();
+    java.util.Random r = new java.util.Random(7);
+    for (int i = 0; i < 2000; i++) {
+      sb.append(r.nextInt(10)).append(',').append(r.nextInt(256)).append('\n');
+    }
+    String p = writeGzip("c.csv.gz", sb.toString());
+    byte[] b = Files.readAllBytes(Path.of(p));
+    byte[] cut = Arrays.copyOf(b, b.length / 2);
+    Files.write(Path.of(p), cut);
+    assertOneLine(bad(p, 1, 1, 1, false), p, "gzip");
+  }
+}

@@ -1,0 +1,98 @@
+package convspark.worker;
+
+import convspark.common.Seeds;
+import convspark.common.nn.Pass;
+import convspark.common.nn.Shape;
+import convspark.common.nn.Workspace;
+import java.util.SplittableRandom;
+
+/**
+ * The work of one partition in one training step: take this step's slice of the partition's
+ * epoch shuffle (seeded by run seed, epoch and partition), gather those samples into the
+ * workspace (augmenting them if configured), run forward and backward, and return the gradient
+ * sum with loss and counts. Pure computation: no Spark here.
+ */
+public final class PartitionStep {
+  private PartitionStep() {}
+
+  /** Number of samples partition {@code blockCount} contributes to step {@code step}. */
+  public static int samplesAt(int blockCount, int localBatch, int step) {
+    return Math.max(0, Math.min(localBatch, blockCount - step * localBatch));
+  }
+
+  public static StepResult compute(SampleBlock block, int partition, StepPlan plan,
+      float[] params, float[] state) {
+    long t0 = System.nanoTime();
+    var net = plan.network();
+    StepResult result = new StepResult(new float[net.paramCount()], new float[net.stateCount()]);
+    int n = samplesAt(block.count(), plan.localBatch(), plan.stepInEpoch());
+    if (n == 0) {
+      return result;
+    }
+    WorkspaceCache.Entry entry = WorkspaceCache.borrow(net, plan.localBatch());
+    try {
+      int[] perm = permutation(entry, block.count(), plan.seed(), plan.epoch(), partition);
+      Workspace ws = entry.workspace;
+      gather(block, perm, plan.stepInEpoch() * plan.localBatch(), n, ws, net.inputShape(),
+          plan.augment(), Seeds.derive(plan.seed(), 2, plan.globalStep(), partition));
+      long passSeed = Seeds.derive(plan.seed(), 3, plan.globalStep(), partition);
+      Pass pass = new Pass(params, result.gradSum, state, true, passSeed, result.bnStats);
+      Workspace.Outcome out = ws.trainStep(pass, n, plan.labelSmoothing());
+      result.lossSum = out.lossSum();
+      result.correct = out.correct();
+      result.count = n;
+    } finally {
+      WorkspaceCache.giveBack(net, plan.localBatch(), entry);
+    }
+    result.computeSeconds = (System.nanoTime() - t0) / 1e9;
+    return result;
+  }
+
+  /** The partition's shuffle for this epoch, cached in the workspace entry. */
+  static int[] permutation(WorkspaceCache.Entry e, int count, long seed, int epoch,
+      int partition) {
+    long key = Seeds.derive(seed, 1, epoch, partition);
+    if (e.permutationKey == key && e.permutationSize == count) {
+      return e.permutation;
+    }
+    if (e.permutation.length < count) {
+      e.permutation = new int[count];
+    }
+    shuffle(e.permutation, count, key);
+    e.permutationKey = key;
+    e.permutationSize = count;
+    return e.permutation;
+  }
+
+  /** Fills {@code perm[0..count)} with a Fisher-Yates shuffle of 0..count-1 seeded by key. */
+  public static void shuffle(int[] perm, int count, long key) {
+    for (int i = 0; i < count; i++) {
+      perm[i] = i;
+    }
+    SplittableRandom rng = new SplittableRandom(key);
+    for (int i = count - 1; i > 0; i--) {
+      int j = rng.nextInt(i + 1);
+      int t = perm[i];
+      perm[i] = perm[j];
+      perm[j] = t;
+    }
+  }
+
+  static void gather(SampleBlock block, int[] perm, int from, int n, Workspace ws, Shape shape,
+      Augment augment, long augmentSeed) {
+    int size = block.sampleSize();
+    float[] in = ws.input();
+    int[] labels = ws.labels();
+    SplittableRandom rng = augment.active() ? new SplittableRandom(augmentSeed) : null;
+    for (int i = 0; i < n; i++) {
+      int s = perm[from + i];
+      labels[i] = block.labels()[s];
+      if (rng != null) {
+        augment.apply(block.features(), s * size, in, i * size, shape.channels(), shape.height(),
+            shape.width(), rng);
+      } else {
+        System.arraycopy(block.features(), s * size, in, i * size, size);
+      }
+    }
+  }
+}

@@ -1,0 +1,45 @@
+package convspark.worker;
+
+import java.io.Serializable;
+
+/**
+ * What one partition returns for one training step, and what the allreduce sums: the gradient
+ * of the <b>summed</b> loss over its samples, the summed loss, the sample count, the number of
+ * correct predictions, and count-weighted batch-norm batch statistics (state layout). The driver
+ * divides by the global count.
+ */
+public final class StepResult implements Serializable {
+  private static final long serialVersionUID = 1L;
+  public final float[] gradSum;
+  public final float[] bnStats;
+  public double lossSum;
+  public long count;
+  public long correct;
+  /** Seconds spent computing in tasks, summed over partitions (for the step-time breakdown). */
+  public double computeSeconds;
+
+  public StepResult(float[] gradSum, float[] bnStats) {
+    this.gradSum = gradSum;
+    this.bnStats = bnStats;
+  }
+
+  /** Adds {@code other} into this result, in place, and returns this. */
+  public StepResult merge(StepResult other) {
+    if (other.gradSum.length != gradSum.length || other.bnStats.length != bnStats.length) {
+      throw new IllegalArgumentException("cannot merge step results of different models");
+    }
+    float[] g = gradSum;
+    float[] o = other.gradSum;
+    for (int i = 0; i < g.length; i++) {
+      g[i] += o[i];
+    }
+    for (int i = 0; i < bnStats.length; i++) {
+      bnStats[i] += other.bnStats[i];
+    }
+    lossSum += other.lossSum;
+    count += other.count;
+    correct += other.correct;
+    computeSeconds += other.computeSeconds;
+    return this;
+  }
+}
