@@ -1,0 +1,97 @@
+package convspark.worker;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import convspark.common.nn.Network;
+import convspark.common.spec.ModelSpec;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class PartitionStepTest {
+  @Test
+  void stepsOfAnEpochCoverEverySampleOnceAndTheLastStepTakesWhatIsLeft() {
+    assertEquals(10, PartitionStep.samplesAt(25, 10, 0));
+    assertEquals(10, PartitionStep.samplesAt(25, 10, 1));
+    assertEquals(5, PartitionStep.samplesAt(25, 10, 2));
+    assertEquals(0, PartitionStep.samplesAt(25, 10, 3));
+    int[] perm = new int[25];
+    PartitionStep.shuffle(perm, 25, 42);
+    Set<Integer> seen = new HashSet<>();
+    for (int v : perm) {
+      seen.add(v);
+    }
+    assertEquals(25, seen.size());
+    int[] again = new int[25];
+    PartitionStep.shuffle(again, 25, 42);
+    assertArrayEquals(perm, again);
+    PartitionStep.shuffle(again, 25, 43);
+    assertFalse(Arrays.equals(perm, again));
+  }
+
+  @Test
+  void blocksAreBalanced() {
+    float[] f = new float[11 * 2];
+    int[] y = new int[11];
+    for (int i = 0; i < 11; i++) {
+      y[i] = i;
+      f[2 * i] = i;
+    }
+    SampleBlock[] b = SampleBlock.split(f, y, 2, 3);
+    assertEquals(4, b[0].count());
+    assertEquals(4, b[1].count());
+    assertEquals(3, b[2].count());
+    assertEquals(8f, b[2].features()[0]);
+    assertEquals(8, b[2].labels()[0]);
+  }
+
+  @Test
+  void stepResultsMergeInPlace() {
+    StepResult a = new StepResult(new float[] {1, 2}, new float[] {3});
+    a.lossSum = 1;
+    a.count = 2;
+    a.correct = 1;
+    StepResult b = new StepResult(new float[] {10, 20}, new float[] {30});
+    b.lossSum = 2;
+    b.count = 3;
+    b.correct = 3;
+    assertTrue(a == a.merge(b));
+    assertArrayEquals(new float[] {11, 22}, a.gradSum);
+    assertArrayEquals(new float[] {33}, a.bnStats);
+    assertEquals(3, a.lossSum);
+    assertEquals(5, a.count);
+    assertEquals(4, a.correct);
+  }
+
+  @Test
+  void aStepIsReproducibleAndDependsOnTheStep() {
+    Network net = new Network(ModelSpec.parse("""
+        input { channels = 1, height = 4, width = 4 }
+        layers = [ { type = flatten }, { type = dropout, rate = 0.5 }, { type = dense, units = 2 } ]
+        """));
+    float[] f = new float[40 * 16];
+    int[] y = new int[40];
+    for (int i = 0; i < f.length; i++) {
+      f[i] = (i % 7) / 7f;
+    }
+    for (int i = 0; i < 40; i++) {
+      y[i] = i % 2;
+    }
+    SampleBlock block = new SampleBlock(40, 16, f, y);
+    float[] p = net.initParams(1);
+    StepPlan plan = new StepPlan(net, 8, 0, 1, 1, 3, 0, Augment.NONE);
+    StepResult a = PartitionStep.compute(block, 0, plan, p, new float[0]);
+    StepResult b = PartitionStep.compute(block, 0, plan, p, new float[0]);
+    assertArrayEquals(a.gradSum, b.gradSum);
+    assertEquals(8, a.count);
+    StepResult c = PartitionStep.compute(block, 0, plan.at(0, 2, 2), p, new float[0]);
+    assertFalse(Arrays.equals(a.gradSum, c.gradSum));
+    StepResult other = PartitionStep.compute(block, 1, plan, p, new float[0]);
+    assertNotEquals(a.lossSum, other.lossSum, "another partition draws another shuffle");
+  }
+}
