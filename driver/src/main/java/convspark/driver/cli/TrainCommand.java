@@ -46,7 +46,17 @@ public final class TrainCommand implements Callable<Integer> {
     RunConfig cfg = RunConfig.parse(Settings.load(common.config, common.set));
     boolean clear = checkOut();
     // read and check the data before touching an existing output directory
-    Trainer.Prepared data = Trainer.prepare(cfg, new Configuration());
+    boolean frames = cfg.data().format() == RunConfig.Format.DATAFRAME;
+    Trainer.Prepared data = frames ? null : Trainer.prepare(cfg, new Configuration());
+    SparkSession spark = SparkSessions.start(cfg.spark(), common.master);
+    try {
+      if (frames) {
+        data = Trainer.prepareFrames(cfg, spark);
+      }
+    } catch (RuntimeException e) {
+      spark.stop();
+      throw e;
+    }
     if (clear) {
       try (Stream<Path> s = Files.walk(out)) {
         for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
@@ -59,9 +69,9 @@ public final class TrainCommand implements Callable<Integer> {
     Files.createDirectories(out);
     String ckpt = checkpointDir != null ? checkpointDir : out.resolve("checkpoints").toUri()
         .toString();
-    SparkSession spark = SparkSessions.start(cfg.spark(), common.master);
     try {
-      new Trainer(cfg, SparkSessions.context(spark), out, ckpt, System.out).run(data, resume, stopAfter);
+      new Trainer(cfg, SparkSessions.context(spark), out, ckpt, System.out)
+          .run(data, resume, stopAfter);
     } finally {
       spark.stop();
     }

@@ -19,7 +19,8 @@ public record RunConfig(Data data, ModelSpec model, Train train, Spark spark, Co
   /** Input formats. */
   public enum Format {
     IDX,
-    CSV
+    CSV,
+    DATAFRAME
   }
 
   /** One input: IDX image and label files, or one CSV file. */
@@ -38,7 +39,11 @@ public record RunConfig(Data data, ModelSpec model, Train train, Spark spark, Co
 
   public record Data(Format format, Input train, Input test, Input validation,
       double validationFraction, boolean csvHeader, float scale, NormalizeMode normalize,
-      float[] mean, float[] std) implements Serializable {}
+      float[] mean, float[] std, Frame frame) implements Serializable {}
+
+  /** Settings of data.format = dataframe. */
+  public record Frame(String source, Map<String, String> options, String labelCol,
+      String featuresCol) implements Serializable {}
 
   /** Optimizer choice. */
   public enum OptimizerType {
@@ -88,7 +93,9 @@ public record RunConfig(Data data, ModelSpec model, Train train, Spark spark, Co
         (float) k.positive("data.scale"),
         k.choice("data.normalize.mode", NormalizeMode.class),
         k.floats("data.normalize.mean"),
-        k.floats("data.normalize.std"));
+        k.floats("data.normalize.std"),
+        new Frame(k.string("data.dataframe.source"), strings(c, "data.dataframe.options"),
+            k.string("data.dataframe.label-col"), k.string("data.dataframe.features-col")));
     if (data.normalize() == NormalizeMode.GIVEN && data.mean().length == 0) {
       throw new BadInputException(
           "config key data.normalize.mean: required (a list, one per channel) when mode = given");
@@ -145,12 +152,17 @@ public record RunConfig(Data data, ModelSpec model, Train train, Spark spark, Co
         k.nonNegativeInt("train.log-every-steps"),
         k.positiveInt("train.checkpoint.every-epochs"),
         k.positiveInt("train.checkpoint.keep-last"));
-    Map<String, String> sparkConf = new LinkedHashMap<>();
-    c.getConfig("spark.conf").entrySet()
-        .forEach(e -> sparkConf.put(e.getKey().replace("\"", ""),
-            String.valueOf(e.getValue().unwrapped())));
-    Spark spark = new Spark(k.string("spark.master"), k.string("spark.app-name"), sparkConf);
+    Spark spark = new Spark(k.string("spark.master"), k.string("spark.app-name"),
+        strings(c, "spark.conf"));
     return new RunConfig(data, model, train, spark, c);
+  }
+
+  /** A map of string values under {@code key} (keys as written, dots kept). */
+  private static Map<String, String> strings(Config c, String key) {
+    Map<String, String> m = new LinkedHashMap<>();
+    c.getConfig(key).entrySet().forEach(e -> m.put(e.getKey().replace("\"", ""),
+        String.valueOf(e.getValue().unwrapped())));
+    return m;
   }
 
   private static Input input(Keys k, String key) {

@@ -94,7 +94,8 @@ public final class Settings {
       List<String> unknown) {
     for (Map.Entry<String, ConfigValue> e : obj.entrySet()) {
       String path = prefix.isEmpty() ? quote(e.getKey()) : prefix + "." + quote(e.getKey());
-      if (path.equals("model") || path.equals("spark.conf")) {
+      if (path.equals("model") || path.equals("spark.conf")
+          || path.equals("data.dataframe.options")) {
         continue; // validated by the model parser / passed through to Spark
       }
       if (!defaults.hasPathOrNull(path)) {

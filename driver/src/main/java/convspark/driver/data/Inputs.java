@@ -37,7 +37,8 @@ public final class Inputs {
         source = in.path();
         labelSource = in.path();
       }
-      default -> throw new AssertionError(cfg.data().format());
+      default -> throw new IllegalStateException("data.format = dataframe is read on the "
+          + "executors (Frames), not by Inputs");
     }
     return check(set, shape, cfg.model().classes(), source, labelSource);
   }

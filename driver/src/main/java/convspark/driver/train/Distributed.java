@@ -22,12 +22,19 @@ import org.apache.spark.storage.StorageLevel;
 public final class Distributed {
   private Distributed() {}
 
-  /** A cached data set: one block per partition, and the broadcast it was built from. */
-  public record Blocks(JavaRDD<SampleBlock> rdd, Broadcast<SampleBlock[]> source) {
+  /**
+   * A cached data set: one block per partition, the number of samples, the size of the largest
+   * block (which sets the steps per epoch), and the broadcast it was built from (null when the
+   * executors built the blocks themselves).
+   */
+  public record Blocks(JavaRDD<SampleBlock> rdd, long count, int maxBlock,
+      Broadcast<SampleBlock[]> source) {
     /** Frees the cached blocks and the broadcast. */
     public void release() {
       rdd.unpersist(false);
-      source.destroy();
+      if (source != null) {
+        source.destroy();
+      }
     }
   }
 
@@ -52,7 +59,11 @@ public final class Distributed {
         .map(new PickBlock(b))
         .setName(name).persist(StorageLevel.MEMORY_ONLY());
     rdd.count();
-    return new Blocks(rdd, b);
+    int max = 0;
+    for (SampleBlock block : blocks) {
+      max = Math.max(max, block.count());
+    }
+    return new Blocks(rdd, labels.length, max, b);
   }
 
   /** Executor side of {@link #blocks}: partition i takes block i of the broadcast. */

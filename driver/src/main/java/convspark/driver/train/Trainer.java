@@ -12,6 +12,7 @@ import convspark.common.optim.Regularization;
 import convspark.common.optim.Sgd;
 import convspark.driver.config.RunConfig;
 import convspark.driver.config.Settings;
+import convspark.driver.data.Frames;
 import convspark.driver.data.ImageSet;
 import convspark.driver.data.Inputs;
 import convspark.driver.data.Normalization;
@@ -20,7 +21,6 @@ import convspark.driver.metrics.Json;
 import convspark.driver.metrics.Plots;
 import convspark.worker.Augment;
 import convspark.worker.Evaluation;
-import convspark.worker.PartitionStep;
 import convspark.worker.StepPlan;
 import convspark.worker.StepResult;
 import java.io.IOException;
@@ -37,6 +37,9 @@ import java.util.Map;
 import java.util.Optional;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
 
 /**
  * The training loop on the driver. Each step: broadcast the weights, let every partition compute
@@ -62,11 +65,79 @@ public final class Trainer {
     this.log = log;
   }
 
-  /** The data a run trains on, read, checked, split and normalised. */
-  public record Prepared(ImageSet train, ImageSet validation, ImageSet test,
+  /**
+   * One split of a run's data, not yet distributed: either samples read on the driver (IDX, CSV)
+   * or a DataFrame whose rows the executors pack themselves.
+   */
+  public interface Split {
+    /** Number of samples. */
+    long count();
+
+    /** Packs the samples into {@code partitions} balanced, cached blocks. */
+    Distributed.Blocks toBlocks(JavaSparkContext jsc, int partitions, String name);
+  }
+
+  /** A split read on the driver, already normalised. */
+  public record ArraySplit(ImageSet set) implements Split {
+    public long count() {
+      return set.count();
+    }
+
+    public Distributed.Blocks toBlocks(JavaSparkContext jsc, int partitions, String name) {
+      return Distributed.blocks(jsc, set.pixels(), set.labels(), set.sampleSize(), partitions,
+          name);
+    }
+  }
+
+  /** The data a run trains on: train, validation (may be null), test (may be null). */
+  public record Prepared(Split train, Split validation, Split test,
       Normalization normalization) {}
 
-  /** Reads and prepares the configured data (on the driver). */
+  /**
+   * Reads and prepares a DataFrame source (data.format = dataframe): schema checks now,
+   * normalisation statistics from one distributed pass, packing when training starts.
+   */
+  public static Prepared prepareFrames(RunConfig cfg, SparkSession spark) {
+    RunConfig.Data d = cfg.data();
+    RunConfig.Frame f = d.frame();
+    Frames.Columns cols = new Frames.Columns(f.labelCol(), f.featuresCol());
+    Dataset<Row> train = frame(spark, f, d.train(), "data.train");
+    Dataset<Row> val = null;
+    if (d.validation().present()) {
+      val = frame(spark, f, d.validation(), "data.validation");
+    } else if (d.validationFraction() > 0) {
+      List<Dataset<Row>> parts = Frames.split(train, d.validationFraction(), cfg.train().seed());
+      train = parts.get(0);
+      val = parts.get(1);
+    }
+    Dataset<Row> test = d.test().present() ? frame(spark, f, d.test(), "data.test") : null;
+    var shape = cfg.model().input();
+    Normalization norm = switch (d.normalize()) {
+      case AUTO -> Frames.fit(train, cols, shape, d.scale(), d.train().path());
+      case NONE -> Normalization.scaleOnly(d.scale(), shape.channels());
+      case GIVEN -> Normalization.of(d.scale(), d.mean(), d.std(), shape.channels());
+    };
+    int classes = cfg.model().classes();
+    return new Prepared(
+        new Frames.FrameSplit(train, cols, shape, classes, norm, d.train().path()),
+        val == null ? null : new Frames.FrameSplit(val, cols, shape, classes, norm,
+            d.validation().present() ? d.validation().path() : "validation split"),
+        test == null ? null : new Frames.FrameSplit(test, cols, shape, classes, norm,
+            d.test().path()), norm);
+  }
+
+  private static Dataset<Row> frame(SparkSession spark, RunConfig.Frame f, RunConfig.Input in,
+      String key) {
+    if (in.path().isEmpty()) {
+      throw new BadInputException("config key " + key + ".path: required for data.format = "
+          + "dataframe");
+    }
+    Dataset<Row> df = Frames.read(spark, f.source(), f.options(), in.path(), key + ".path");
+    Frames.checkSchema(df.schema(), new Frames.Columns(f.labelCol(), f.featuresCol()));
+    return df;
+  }
+
+  /** Reads and prepares the configured files on the driver (IDX, CSV). */
   public static Prepared prepare(RunConfig cfg, org.apache.hadoop.conf.Configuration conf) {
     RunConfig.Data d = cfg.data();
     ImageSet train = Inputs.read(cfg, d.train(), "data.train", conf);
@@ -90,8 +161,9 @@ public final class Trainer {
       case NONE -> Normalization.scaleOnly(d.scale(), channels);
       case GIVEN -> Normalization.of(d.scale(), d.mean(), d.std(), channels);
     };
-    return new Prepared(norm.apply(train), val == null ? null : norm.apply(val),
-        test == null ? null : norm.apply(test), norm);
+    return new Prepared(new ArraySplit(norm.apply(train)),
+        val == null ? null : new ArraySplit(norm.apply(val)),
+        test == null ? null : new ArraySplit(norm.apply(test)), norm);
   }
 
   /** What a run reports at the end (also written as summary.json). */
@@ -116,9 +188,11 @@ public final class Trainer {
           + (t.workers() == 0 ? " = 0, i.e. Spark's default parallelism" : "") + ")");
     }
     int localBatch = t.globalBatch() / partitions;
-    int n = data.train().count();
-    int maxBlock = (n + partitions - 1) / partitions;
-    int stepsPerEpoch = (maxBlock + localBatch - 1) / localBatch;
+    Distributed.Blocks trainBlocks = data.train().toBlocks(jsc, partitions, "train");
+    Distributed.Blocks valBlocks = data.validation() == null ? null
+        : data.validation().toBlocks(jsc, partitions, "validation");
+    long n = trainBlocks.count();
+    int stepsPerEpoch = (trainBlocks.maxBlock() + localBatch - 1) / localBatch;
     LrSchedule schedule = t.lrSchedule();
     log.printf("convspark: BLAS %s%n", Blas.describe());
     log.printf("convspark: model %d parameters, %d layers, input %s, %d classes%n",
@@ -133,11 +207,6 @@ public final class Trainer {
         t.baseLr(), t.baseBatch(), schedule.k(), t.scaling().name().toLowerCase(),
         schedule.scaledLr(), t.warmupEpochs(), t.decay().name().toLowerCase());
 
-    Distributed.Blocks trainBlocks = Distributed.blocks(jsc, data.train().pixels(),
-        data.train().labels(), data.train().sampleSize(), partitions, "train");
-    Distributed.Blocks valBlocks = data.validation() == null ? null
-        : Distributed.blocks(jsc, data.validation().pixels(), data.validation().labels(),
-            data.validation().sampleSize(), partitions, "validation");
 
     float[] params = net.initParams(t.seed());
     float[] state = net.initState();
@@ -281,8 +350,7 @@ public final class Trainer {
     Map<String, Object> summary = new LinkedHashMap<>();
     Evaluation test = null;
     if (data.test() != null) {
-      Distributed.Blocks testBlocks = Distributed.blocks(jsc, data.test().pixels(),
-          data.test().labels(), data.test().sampleSize(), partitions, "test");
+      Distributed.Blocks testBlocks = data.test().toBlocks(jsc, partitions, "test");
       test = Distributed.evaluate(jsc, testBlocks.rdd(), net, params, state, t.evalBatch(),
           t.labelSmoothing());
       testBlocks.release();
@@ -458,13 +526,4 @@ public final class Trainer {
     return h;
   }
 
-  /** Public for tests: the step count of an epoch. */
-  public static int stepsPerEpoch(int samples, int partitions, int localBatch) {
-    int maxBlock = (samples + partitions - 1) / partitions;
-    return (maxBlock + localBatch - 1) / localBatch;
-  }
-
-  static int unused(int blockCount, int localBatch, int step) {
-    return PartitionStep.samplesAt(blockCount, localBatch, step);
-  }
 }

@@ -1,0 +1,129 @@
+package convspark.driver.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import convspark.driver.SparkTestSession;
+import convspark.driver.TestData;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.spark.ml.linalg.Vectors;
+import org.apache.spark.ml.linalg.VectorUDT;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Training from DataFrame sources (data.format = dataframe): Parquet with an array column, and
+ * Parquet with an ML Vector column; bad columns fail with Spark-style messages naming them.
+ */
+class CliDataFrameTest {
+  @TempDir static Path dir;
+  static Path conf;
+
+  @BeforeAll
+  static void data() throws Exception {
+    SparkSession spark = SparkTestSession.start();
+    try {
+      for (String split : new String[] {"train", "test"}) {
+        int n = split.equals("train") ? 1200 : 300;
+        int[] labels = new int[n];
+        byte[][] images = TestData.generate(n, split.equals("train") ? 1 : 2, labels);
+        List<Row> arrays = new ArrayList<>();
+        List<Row> vectors = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+          List<Float> a = new ArrayList<>();
+          double[] v = new double[images[i].length];
+          for (int p = 0; p < images[i].length; p++) {
+            a.add((float) (images[i][p] & 0xff));
+            v[p] = images[i][p] & 0xff;
+          }
+          arrays.add(RowFactory.create((double) labels[i], a, "x" + i));
+          vectors.add(RowFactory.create(labels[i], Vectors.dense(v)));
+        }
+        StructType arraySchema = new StructType()
+            .add("y", DataTypes.DoubleType)
+            .add("pixels", DataTypes.createArrayType(DataTypes.FloatType))
+            .add("name", DataTypes.StringType);
+        StructType vectorSchema = new StructType()
+            .add("label", DataTypes.IntegerType)
+            .add("features", new VectorUDT());
+        Dataset<Row> da = spark.createDataFrame(arrays, arraySchema).repartition(3);
+        da.write().parquet(dir.resolve(split + "-array.parquet").toString());
+        spark.createDataFrame(vectors, vectorSchema).repartition(2).write()
+            .parquet(dir.resolve(split + "-vector.parquet").toString());
+      }
+    } finally {
+      spark.stop();
+    }
+    conf = dir.resolve("df.conf");
+    Path[] unused = TestData.writeIdx(dir, "unused", 10, 9);
+    Files.writeString(conf, TestData.config(unused[0], unused[1], unused[0], unused[1])
+        + "\ndata.format = dataframe\n");
+  }
+
+  static CliTrainTest.Run train(Path out, String... sets) {
+    List<String> a = new ArrayList<>(List.of("train", "--config", conf.toString(), "--out",
+        out.toString()));
+    for (String s : sets) {
+      a.add("--set");
+      a.add(s);
+    }
+    return CliTrainTest.run(a.toArray(new String[0]));
+  }
+
+  @Test
+  void trainsFromParquetWithAnArrayColumn() throws Exception {
+    Path out = dir.resolve("run-array");
+    CliTrainTest.Run r = train(out, "data.train.path=" + dir.resolve("train-array.parquet"),
+        "data.test.path=" + dir.resolve("test-array.parquet"), "data.dataframe.label-col=y",
+        "data.dataframe.features-col=pixels", "train.epochs=3");
+    assertEquals(0, r.code(), r.err());
+    JsonNode s = CliTrainTest.summary(out);
+    assertTrue(s.get("test").get("accuracy").asDouble() >= 0.9, s.toString());
+    assertEquals(300, s.get("test").get("count").asInt());
+  }
+
+  @Test
+  void trainsFromParquetWithAVectorColumn() throws Exception {
+    Path out = dir.resolve("run-vector");
+    CliTrainTest.Run r = train(out, "data.train.path=" + dir.resolve("train-vector.parquet"),
+        "data.test.path=" + dir.resolve("test-vector.parquet"), "train.epochs=3");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(CliTrainTest.summary(out).get("test").get("accuracy").asDouble() >= 0.9);
+  }
+
+  @Test
+  void missingAndWronglyTypedColumnsAreNamed() {
+    CliTrainTest.Run r = train(dir.resolve("run-bad1"),
+        "data.train.path=" + dir.resolve("train-array.parquet"),
+        "data.test.path=" + dir.resolve("test-array.parquet"), "data.dataframe.label-col=y");
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("Column features") && r.err().contains("does not exist"),
+        r.err());
+    r = train(dir.resolve("run-bad2"), "data.train.path=" + dir.resolve("train-array.parquet"),
+        "data.test.path=" + dir.resolve("test-array.parquet"), "data.dataframe.label-col=y",
+        "data.dataframe.features-col=name");
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("Column name must be"), r.err());
+  }
+
+  @Test
+  void wrongImageSizeIsNamed() {
+    CliTrainTest.Run r = train(dir.resolve("run-bad3"),
+        "data.train.path=" + dir.resolve("train-vector.parquet"),
+        "data.test.path=" + dir.resolve("test-vector.parquet"), "model.input.height=10",
+        "model.input.width=10", "data.normalize.mode=none");
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("144 values") && r.err().contains("1x10x10"), r.err());
+  }
+}
