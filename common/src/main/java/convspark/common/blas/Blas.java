@@ -53,6 +53,10 @@ public final class Blas {
       blas = NativeBLAS.getInstance();
       nat = true;
       desc = "native " + lib + " via " + blas.getClass().getSimpleName();
+      String core = System.getenv("OPENBLAS_CORETYPE");
+      if (core != null && !core.isEmpty()) {
+        desc += ", OPENBLAS_CORETYPE=" + core;
+      }
       if (!lib.contains("openblas")) {
         desc += " (not OpenBLAS: may be the slow reference BLAS; install libopenblas0)";
       }

@@ -84,21 +84,15 @@ public final class BatchNorm implements Layer {
       double mean;
       double var;
       if (pass.training()) {
+        // two passes (mean, then squared deviations): robust when |mean| >> std
         double sum = 0;
         for (int i = 0; i < n; i++) {
-          int b = i * per + c * hw;
-          for (int j = 0; j < hw; j++) {
-            sum += x[b + j];
-          }
+          sum += Kernels.sum(x, i * per + c * hw, hw);
         }
         mean = sum / m;
         double sq = 0;
         for (int i = 0; i < n; i++) {
-          int b = i * per + c * hw;
-          for (int j = 0; j < hw; j++) {
-            double d = x[b + j] - mean;
-            sq += d * d;
-          }
+          sq += Kernels.sumSqDiff(x, i * per + c * hw, hw, (float) mean);
         }
         var = sq / m;
         float[] stats = pass.bnStats();
@@ -116,12 +110,13 @@ public final class BatchNorm implements Layer {
       float gamma = p[paramOffset + c];
       float beta = p[paramOffset + ch + c];
       float fm = (float) mean;
+      float[] xhat = ctx.xhat();
       for (int i = 0; i < n; i++) {
         int b = i * per + c * hw;
-        for (int j = 0; j < hw; j++) {
-          float xh = (x[b + j] - fm) * inv;
-          ctx.xhat()[b + j] = xh;
-          y[b + j] = gamma * xh + beta;
+        for (int j = b; j < b + hw; j++) {
+          float xh = (x[j] - fm) * inv;
+          xhat[j] = xh;
+          y[j] = gamma * xh + beta;
         }
       }
     }
@@ -139,15 +134,12 @@ public final class BatchNorm implements Layer {
     float[] xhat = ctx.xhat();
     double m = (double) n * hw;
     for (int c = 0; c < ch; c++) {
-      double sumDy = 0;
-      double sumDyXhat = 0;
+      double[] sums = new double[2];
       for (int i = 0; i < n; i++) {
-        int b = i * per + c * hw;
-        for (int j = 0; j < hw; j++) {
-          sumDy += gy[b + j];
-          sumDyXhat += gy[b + j] * xhat[b + j];
-        }
+        Kernels.sumAndDot(xhat, gy, i * per + c * hw, hw, sums);
       }
+      double sumDy = sums[0];
+      double sumDyXhat = sums[1];
       g[paramOffset + c] += (float) sumDyXhat;
       g[paramOffset + ch + c] += (float) sumDy;
       if (gx == null) {

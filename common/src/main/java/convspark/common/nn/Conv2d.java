@@ -124,12 +124,7 @@ public final class Conv2d implements Layer {
     }
     if (bias) {
       for (int c = 0; c < oc; c++) {
-        double s = 0;
-        int base = c * np;
-        for (int j = 0; j < np; j++) {
-          s += ctx.tmp[base + j];
-        }
-        g[biasOff + c] += (float) s;
+        g[biasOff + c] += (float) Kernels.sum(ctx.tmp, c * np, np);
       }
     }
     // dW += tmp . cols^T

@@ -35,6 +35,10 @@ public final class MaxPool2d implements Layer {
 
   private record Ctx(int[] argmax) implements Context {}
 
+  private boolean fast2x2() {
+    return kernel == 2 && stride == 2 && padding == 0;
+  }
+
   @Override
   public Context newContext(int maxBatch) {
     return new Ctx(new int[maxBatch * out.size()]);
@@ -42,12 +46,16 @@ public final class MaxPool2d implements Layer {
 
   @Override
   public void forward(Pass pass, Context context, float[] x, float[] y, int n) {
-    int[] arg = ((Ctx) context).argmax();
     int h = in.height();
     int w = in.width();
     int oh = out.height();
     int ow = out.width();
     int planes = n * in.channels();
+    int[] arg = ((Ctx) context).argmax();
+    if (fast2x2()) {
+      forward2x2(x, y, arg, planes, h, w, oh, ow);
+      return;
+    }
     int o = 0;
     for (int pl = 0; pl < planes; pl++) {
       int base = pl * h * w;
@@ -78,14 +86,42 @@ public final class MaxPool2d implements Layer {
     }
   }
 
+  /**
+   * The common 2x2/2 case, written as selects the JIT turns into conditional moves (the
+   * comparisons are data-dependent and would be mispredicted as branches). The first of equal
+   * maxima wins; a NaN propagates to the output.
+   */
+  private static void forward2x2(float[] x, float[] y, int[] arg, int planes, int h, int w,
+      int oh, int ow) {
+    int o = 0;
+    for (int pl = 0; pl < planes; pl++) {
+      int base = pl * h * w;
+      for (int yo = 0; yo < oh; yo++) {
+        int r = base + 2 * yo * w;
+        for (int xo = 0; xo < ow; xo++, o++, r += 2) {
+          float a = x[r];
+          float b = x[r + 1];
+          float c = x[r + w];
+          float d = x[r + w + 1];
+          float m1 = Math.max(a, b);
+          float m2 = Math.max(c, d);
+          int i1 = b > a ? r + 1 : r;
+          int i2 = d > c ? r + w + 1 : r + w;
+          arg[o] = m2 > m1 ? i2 : i1;
+          y[o] = Math.max(m1, m2);
+        }
+      }
+    }
+  }
+
   @Override
   public void backward(Pass pass, Context context, float[] x, float[] y, float[] gy, float[] gx,
       int n) {
     if (gx == null) {
       return;
     }
-    int[] arg = ((Ctx) context).argmax();
     Arrays.fill(gx, 0, n * in.size(), 0f);
+    int[] arg = ((Ctx) context).argmax();
     int total = n * out.size();
     for (int o = 0; o < total; o++) {
       gx[arg[o]] += gy[o];

@@ -27,6 +27,11 @@ public final class SparkSessions {
     }
     // one BLAS thread per task: tasks already fill the cores
     conf.setIfMissing("spark.executorEnv.OPENBLAS_NUM_THREADS", "1");
+    String core = System.getenv("OPENBLAS_CORETYPE");
+    if (core != null && !core.isEmpty()) {
+      // executors on other machines of a homogeneous cluster get the driver's choice
+      conf.setIfMissing("spark.executorEnv.OPENBLAS_CORETYPE", core);
+    }
     for (Map.Entry<String, String> e : cfg.conf().entrySet()) {
       conf.set(e.getKey(), e.getValue());
     }
