@@ -7,6 +7,12 @@ import convspark.common.io.Checkpoint;
 import convspark.common.io.CheckpointFormatException;
 import convspark.driver.config.RunConfig;
 import convspark.driver.config.Settings;
+import convspark.common.nn.Network;
+import convspark.common.spec.ModelSpec;
+import convspark.driver.data.Normalization;
+import convspark.driver.interop.TorchModel;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.io.IOException;
 import java.io.InputStream;
 import org.apache.hadoop.conf.Configuration;
@@ -16,6 +22,80 @@ import org.apache.hadoop.fs.Path;
 /** Loading a checkpoint named on the command line, and the config that goes with it. */
 final class Checkpoints {
   private Checkpoints() {}
+
+  /**
+   * A model from a safetensors file (as written by {@code export} or by PyTorch), as a
+   * checkpoint: the spec from the file's metadata or else the config's {@code model}; the
+   * normalisation from the metadata or else config keys data.normalize.* (mode none or given).
+   */
+  static Checkpoint fromSafetensors(String file, CommonOptions common) {
+    java.nio.file.Path p = java.nio.file.Path.of(file);
+    if (!java.nio.file.Files.isRegularFile(p)) {
+      throw new BadInputException("--init-from " + file + ": no such file");
+    }
+    ModelSpec spec = TorchModel.readSpec(p);
+    Config merged = Settings.load(common.config, common.set);
+    if (spec == null) {
+      if (merged.getConfig("model").root().isEmpty()) {
+        throw new BadInputException("--init-from " + file + ": the file does not say which "
+            + "model it holds (no convspark.model metadata); give it with --config (key model)");
+      }
+      spec = ModelSpec.fromConfig(merged.getConfig("model"), "model");
+    }
+    Network net = new Network(spec);
+    TorchModel.Loaded l = TorchModel.load(net, p);
+    Map<String, String> meta = new LinkedHashMap<>();
+    for (String k : new String[] {"norm.scale", "norm.mean", "norm.std"}) {
+      String v = l.metadata().get("convspark." + k);
+      if (v != null) {
+        meta.put(k, v);
+      }
+    }
+    if (meta.size() < 3) {
+      RunConfig cfg = RunConfig.parse(merged.withValue("model",
+          ConfigFactory.parseString(spec.render()).root()));
+      int ch = spec.input().channels();
+      Normalization norm = switch (cfg.data().normalize()) {
+        case NONE -> Normalization.scaleOnly(cfg.data().scale(), ch);
+        case GIVEN -> Normalization.of(cfg.data().scale(), cfg.data().mean(), cfg.data().std(),
+            ch);
+        case AUTO -> throw new BadInputException("--init-from " + file + ": the file has no "
+            + "input normalisation; set config key data.normalize.mode to none or given");
+      };
+      meta.put("norm.scale", Float.toString(norm.scale()));
+      meta.put("norm.mean", join(norm.mean()));
+      meta.put("norm.std", join(norm.std()));
+    }
+    return new Checkpoint(spec.render(), 0, l.numBatchesTracked(), l.params(), l.state(), "none",
+        new float[0][], 0, meta);
+  }
+
+  private static String join(float[] a) {
+    StringBuilder b = new StringBuilder();
+    for (float f : a) {
+      b.append(b.length() == 0 ? "" : ",").append(f);
+    }
+    return b.toString();
+  }
+
+  /** The model of {@code --checkpoint} or {@code --init-from}, whichever was given. */
+  static Checkpoint load(ModelSource src, CommonOptions common) throws IOException {
+    if (src.initFrom != null) {
+      return fromSafetensors(src.initFrom, common);
+    }
+    return load(src.checkpoint);
+  }
+
+  /** The two ways a command is told which model to use. */
+  static final class ModelSource {
+    @picocli.CommandLine.Option(names = "--checkpoint", paramLabel = "FILE|RUN_DIR",
+        description = "A checkpoint file, or a run's output directory (uses its final.bin).")
+    String checkpoint;
+
+    @picocli.CommandLine.Option(names = "--init-from", paramLabel = "FILE",
+        description = "A safetensors model (from export, or a PyTorch state_dict).")
+    String initFrom;
+  }
 
   /** {@code where} is a checkpoint file, or a run directory (its checkpoints/final.bin). */
   static Checkpoint load(String where) throws IOException {

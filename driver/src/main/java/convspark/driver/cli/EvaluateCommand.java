@@ -29,16 +29,15 @@ import picocli.CommandLine.Option;
 public final class EvaluateCommand implements Callable<Integer> {
   @Mixin CommonOptions common;
 
-  @Option(names = "--checkpoint", required = true, paramLabel = "FILE|RUN_DIR",
-      description = "A checkpoint file, or a run's output directory (uses its final.bin).")
-  String checkpoint;
+  @picocli.CommandLine.ArgGroup(exclusive = true, multiplicity = "1")
+  Checkpoints.ModelSource model;
 
   @Option(names = "--out", paramLabel = "FILE", description = "Also write the result as JSON.")
   Path out;
 
   @Override
   public Integer call() throws Exception {
-    Checkpoint c = Checkpoints.load(checkpoint);
+    Checkpoint c = Checkpoints.load(model, common);
     RunConfig cfg = Checkpoints.config(common, c);
     if (!cfg.data().test().present()) {
       throw new BadInputException("config keys data.test.*: no data to evaluate (set "

@@ -13,7 +13,8 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "convspark", mixinStandardHelpOptions = true, version = "convspark 0.1.0",
     description = "Data-parallel CNN training on Apache Spark.",
-    subcommands = {TrainCommand.class, EvaluateCommand.class, PredictCommand.class})
+    subcommands = {TrainCommand.class, EvaluateCommand.class, PredictCommand.class,
+        ExportCommand.class})
 public final class Main implements Runnable {
   public static final int OK = 0;
   public static final int BAD_INPUT = 2;
@@ -22,7 +23,7 @@ public final class Main implements Runnable {
   @Override
   public void run() {
     throw new CommandLine.ParameterException(new CommandLine(this),
-        "missing command: train, evaluate or predict");
+        "missing command: train, evaluate, predict or export");
   }
 
   public static void main(String[] args) {

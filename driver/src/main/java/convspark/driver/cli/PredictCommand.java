@@ -37,9 +37,8 @@ import picocli.CommandLine.Option;
 public final class PredictCommand implements Callable<Integer> {
   @Mixin CommonOptions common;
 
-  @Option(names = "--checkpoint", required = true, paramLabel = "FILE|RUN_DIR",
-      description = "A checkpoint file, or a run's output directory (uses its final.bin).")
-  String checkpoint;
+  @picocli.CommandLine.ArgGroup(exclusive = true, multiplicity = "1")
+  Checkpoints.ModelSource model;
 
   @Option(names = "--output", required = true, paramLabel = "FILE",
       description = "CSV file to write.")
@@ -47,7 +46,7 @@ public final class PredictCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Checkpoint c = Checkpoints.load(checkpoint);
+    Checkpoint c = Checkpoints.load(model, common);
     RunConfig cfg = Checkpoints.config(common, c);
     if (!cfg.data().test().present()) {
       throw new BadInputException("config keys data.test.*: no data to predict");

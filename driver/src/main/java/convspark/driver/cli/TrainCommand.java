@@ -1,6 +1,8 @@
 package convspark.driver.cli;
 
 import convspark.common.BadInputException;
+import convspark.common.nn.Network;
+import convspark.driver.interop.TorchModel;
 import convspark.driver.config.RunConfig;
 import convspark.driver.config.Settings;
 import convspark.driver.train.SparkSessions;
@@ -30,6 +32,10 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--checkpoint-dir", paramLabel = "URI",
       description = "Where checkpoints go (any Hadoop FileSystem URI); default OUT/checkpoints.")
   String checkpointDir;
+
+  @Option(names = "--init-from", paramLabel = "FILE",
+      description = "Start from the weights of a safetensors file (export, or PyTorch).")
+  String initFrom;
 
   @Option(names = "--resume", description = "Continue from the newest good checkpoint.")
   boolean resume;
@@ -70,8 +76,12 @@ public final class TrainCommand implements Callable<Integer> {
     String ckpt = checkpointDir != null ? checkpointDir : out.resolve("checkpoints").toUri()
         .toString();
     try {
-      new Trainer(cfg, SparkSessions.context(spark), out, ckpt, System.out)
-          .run(data, resume, stopAfter);
+      Trainer trainer = new Trainer(cfg, SparkSessions.context(spark), out, ckpt, System.out);
+      if (initFrom != null && !resume) {
+        TorchModel.Loaded l = TorchModel.load(new Network(cfg.model()), Path.of(initFrom));
+        trainer.initialWeights(l.params(), l.state());
+      }
+      trainer.run(data, resume, stopAfter);
     } finally {
       spark.stop();
     }

@@ -55,6 +55,8 @@ public final class Trainer {
   private final Path out;
   private final String checkpointDir;
   private final PrintStream log;
+  private float[] initialParams;
+  private float[] initialState;
 
   public Trainer(RunConfig cfg, JavaSparkContext jsc, Path out, String checkpointDir,
       PrintStream log) {
@@ -166,6 +168,12 @@ public final class Trainer {
         test == null ? null : new ArraySplit(norm.apply(test)), norm);
   }
 
+  /** Starts from these weights instead of a seeded initialisation (not used on resume). */
+  public void initialWeights(float[] params, float[] state) {
+    this.initialParams = params.clone();
+    this.initialState = state.clone();
+  }
+
   /** What a run reports at the end (also written as summary.json). */
   public record Result(Map<String, Object> summary, float[] params, float[] state) {}
 
@@ -208,8 +216,12 @@ public final class Trainer {
         schedule.scaledLr(), t.warmupEpochs(), t.decay().name().toLowerCase());
 
 
-    float[] params = net.initParams(t.seed());
-    float[] state = net.initState();
+    float[] params = initialParams != null ? initialParams.clone() : net.initParams(t.seed());
+    float[] state = initialState != null ? initialState.clone() : net.initState();
+    if (params.length != net.paramCount() || state.length != net.stateCount()) {
+      throw new BadInputException("initial weights have " + params.length + " parameters, the "
+          + "model has " + net.paramCount());
+    }
     Optimizer opt = optimizer(net);
     List<ParamRange> regRanges = new ArrayList<>(net.weightRanges());
     if (t.regularizeAll()) {

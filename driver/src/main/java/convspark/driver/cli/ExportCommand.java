@@ -1,0 +1,51 @@
+package convspark.driver.cli;
+
+import convspark.common.io.Checkpoint;
+import convspark.common.nn.Network;
+import convspark.common.spec.ModelSpec;
+import convspark.driver.interop.SafeTensors;
+import convspark.driver.interop.TorchModel;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code convspark export}: a checkpoint's weights as safetensors with the state_dict names of
+ * the equivalent {@code torch.nn.Sequential} (docs/PYTORCH.md). The metadata keeps the model
+ * spec and the input normalisation, so {@code --init-from} can use the file alone.
+ */
+@Command(name = "export", mixinStandardHelpOptions = true,
+    description = "Export a checkpoint as safetensors for PyTorch.")
+public final class ExportCommand implements Callable<Integer> {
+  @Option(names = "--checkpoint", required = true, paramLabel = "FILE|RUN_DIR",
+      description = "A checkpoint file, or a run's output directory (uses its final.bin).")
+  String checkpoint;
+
+  @Option(names = "--out", required = true, paramLabel = "FILE", description = "safetensors file")
+  Path out;
+
+  @Option(names = "--verbose", description = "Print stack traces of errors.")
+  boolean verbose;
+
+  @Override
+  public Integer call() throws Exception {
+    Checkpoint c = Checkpoints.load(checkpoint);
+    Network net = new Network(ModelSpec.parse(c.modelSpec()));
+    EvaluateCommand.checkParams(c, net);
+    Map<String, String> meta = new LinkedHashMap<>();
+    meta.put(TorchModel.SPEC_KEY, net.spec().render());
+    meta.put("format", "pt");
+    for (String k : new String[] {"norm.scale", "norm.mean", "norm.std"}) {
+      if (c.meta().containsKey(k)) {
+        meta.put("convspark." + k, c.meta().get(k));
+      }
+    }
+    SafeTensors.write(out, TorchModel.tensors(net, c.params(), c.state(), c.step()), meta);
+    System.out.printf("exported %d parameters of %d layers to %s%n", net.paramCount(),
+        net.layers().size(), out);
+    return Main.OK;
+  }
+}

@@ -1,0 +1,83 @@
+package convspark.driver.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import convspark.common.io.Checkpoint;
+import convspark.common.nn.Network;
+import convspark.common.spec.ModelSpec;
+import convspark.driver.TestData;
+import convspark.driver.interop.TorchModel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** export to safetensors, then evaluate and train --init-from the exported file. */
+class CliExportTest {
+  @TempDir static Path dir;
+
+  @Test
+  void exportedModelEvaluatesLikeItsCheckpointAndSeedsTraining() throws Exception {
+    Path[] train = TestData.writeIdx(dir, "train", 800, 1);
+    Path[] test = TestData.writeIdx(dir, "test", 200, 2);
+    Path conf = dir.resolve("c.conf");
+    Files.writeString(conf, TestData.config(train[0], train[1], test[0], test[1]));
+    Path run = dir.resolve("run");
+    assertEquals(0, CliTrainTest.run("train", "--config", conf.toString(), "--out",
+        run.toString(), "--set", "train.epochs=2").code());
+
+    Path st = dir.resolve("model.safetensors");
+    CliTrainTest.Run ex = CliTrainTest.run("export", "--checkpoint", run.toString(), "--out",
+        st.toString());
+    assertEquals(0, ex.code(), ex.err());
+    Checkpoint c = CliTrainTest.ckpt(run.resolve("checkpoints/final.bin"));
+    TorchModel.Loaded l = TorchModel.load(new Network(ModelSpec.parse(c.modelSpec())), st);
+    assertArrayEquals(c.params(), l.params(), "export is bit-exact");
+    assertArrayEquals(c.state(), l.state());
+
+    CliTrainTest.Run a = CliTrainTest.run("evaluate", "--config", conf.toString(),
+        "--checkpoint", run.toString());
+    CliTrainTest.Run b = CliTrainTest.run("evaluate", "--config", conf.toString(),
+        "--init-from", st.toString());
+    assertEquals(0, a.code(), a.err());
+    assertEquals(0, b.code(), b.err());
+    String lineA = a.out().lines().filter(s -> s.startsWith("samples")).findFirst().orElseThrow();
+    String lineB = b.out().lines().filter(s -> s.startsWith("samples")).findFirst().orElseThrow();
+    assertEquals(lineA, lineB);
+    assertTrue(lineA.startsWith("samples 200"), lineA);
+
+    // training from the exported weights starts where the first run ended
+    Path run2 = dir.resolve("run2");
+    CliTrainTest.Run t = CliTrainTest.run("train", "--config", conf.toString(), "--out",
+        run2.toString(), "--init-from", st.toString(), "--set", "train.epochs=1",
+        "--set", "train.base-lr=1e-6");
+    assertEquals(0, t.code(), t.err());
+    Checkpoint c2 = CliTrainTest.ckpt(run2.resolve("checkpoints/final.bin"));
+    float maxDiff = 0;
+    for (int i = 0; i < c.params().length; i++) {
+      maxDiff = Math.max(maxDiff, Math.abs(c.params()[i] - c2.params()[i]));
+    }
+    assertTrue(maxDiff < 1e-3, "a tiny learning rate keeps the imported weights: " + maxDiff);
+    assertTrue(!Arrays.equals(c.params(), c2.params()));
+  }
+
+  @Test
+  void initFromAFileOfAnotherModelIsRejected() throws Exception {
+    Path[] train = TestData.writeIdx(dir, "t2", 100, 1);
+    Path conf = dir.resolve("c2.conf");
+    Files.writeString(conf, TestData.config(train[0], train[1], train[0], train[1]));
+    Network other = new Network(ModelSpec.parse("""
+        input { channels = 1, height = 12, width = 12 }
+        layers = [ { type = flatten }, { type = dense, units = 4 } ]
+        """));
+    Path st = dir.resolve("other.safetensors");
+    TorchModel.export(other, other.initParams(1), other.initState(), 0, st);
+    CliTrainTest.Run r = CliTrainTest.run("train", "--config", conf.toString(), "--out",
+        dir.resolve("run3").toString(), "--init-from", st.toString());
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("other.safetensors"), r.err());
+  }
+}
