@@ -106,8 +106,10 @@ public final class CheckpointStore {
     for (int i = all.size() - 1; i >= 0; i--) {
       try {
         return Optional.of(read(all.get(i)));
-      } catch (CheckpointFormatException e) {
-        System.err.println("convspark: skipping unusable checkpoint: " + e.getMessage());
+      } catch (CheckpointFormatException | org.apache.hadoop.fs.ChecksumException e) {
+        // our own length/CRC check, or the local FileSystem's .crc side file, caught a torn file
+        System.err.println("convspark: skipping unusable checkpoint " + all.get(i) + ": "
+            + e.getMessage());
       }
     }
     return Optional.empty();

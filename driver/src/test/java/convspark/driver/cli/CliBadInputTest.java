@@ -175,4 +175,57 @@ class CliBadInputTest {
     assertEquals(2, r.code());
     assertArrayEquals("precious".getBytes(), Files.readAllBytes(ck));
   }
+
+  @Test
+  void corruptedGzip() throws Exception {
+    byte[] gz = Files.readAllBytes(train[0]);
+    for (int i = gz.length / 3; i < gz.length / 3 + 40; i++) {
+      gz[i] ^= 0x5a;
+    }
+    Path p = write("corrupt.idx.gz", gz);
+    String e = fails("data.train.images=" + p);
+    assertTrue(e.contains("corrupt.idx.gz"), e);
+  }
+
+  @Test
+  void headerClaimingABillionImages() throws Exception {
+    java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+    DataOutputStream o = new DataOutputStream(b);
+    o.writeInt(0x803);
+    o.writeInt(1_000_000_000);
+    o.writeInt(12);
+    o.writeInt(12);
+    o.write(new byte[144]);
+    Path p = write("billion.idx", b.toByteArray());
+    long t0 = System.nanoTime();
+    String e = fails("data.train.images=" + p);
+    assertTrue(e.contains("billion.idx"), e);
+    assertTrue(System.nanoTime() - t0 < 5_000_000_000L, "rejected without reading or allocating");
+  }
+
+  static String csv(String bad, int badRow, int badCol) {
+    StringBuilder csv = new StringBuilder();
+    for (int i = 0; i < 10; i++) {
+      csv.append(i == badRow && badCol == 0 ? bad : String.valueOf(i % 4));
+      for (int p = 1; p <= 144; p++) {
+        csv.append(',').append(i == badRow && p == badCol ? bad : "3");
+      }
+      csv.append('\n');
+    }
+    return csv.toString();
+  }
+
+  @Test
+  void csvWithANonNumericPixel() throws Exception {
+    Path p = write("text.csv", csv("abc", 4, 17).getBytes());
+    String e = fails("data.format=csv", "data.train.path=" + p, "data.test.path=" + p);
+    assertTrue(e.contains("text.csv") && e.contains("abc"), e);
+  }
+
+  @Test
+  void negativeLabels() throws Exception {
+    Path p = write("neg.csv", csv("-2", 6, 0).getBytes());
+    String e = fails("data.format=csv", "data.train.path=" + p, "data.test.path=" + p);
+    assertTrue(e.contains("neg.csv") && e.contains("-2"), e);
+  }
 }

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The linear scaling rule, reproduced: trains conf/fashion-mnist.conf in local[2] with global
+# batch 64*k for each k, once per scaling rule (linear and sqrt with gradual warmup, none
+# without), the same number of epochs for all, and writes docs/SCALING.md (tables and plots;
+# each run's metrics.jsonl and summary.json are kept under docs/scaling/<rule>-k<k>/).
+#   KS="1 2 4 8 16" RULES="linear sqrt none" EPOCHS=8 scripts/experiment-scaling.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+scripts/build.sh
+ks="${KS:-1 2 4 8 16}"
+rules="${RULES:-linear sqrt none}"
+epochs="${EPOCHS:-8}"
+base_lr="${BASE_LR:-0.025}"
+warmup="${WARMUP:-2}"
+work="${WORK:-target/scaling}"
+mkdir -p "$work" docs/scaling
+for rule in $rules; do
+  for k in $ks; do
+    run="$work/$rule-k$k"
+    if [ -f "$run/summary.json" ]; then
+      echo "== $rule k=$k: done already ($run)"
+      continue
+    fi
+    w="$warmup"
+    [ "$rule" = none ] && w=0
+    echo "== $rule k=$k: global batch $((64 * k))"
+    scripts/convspark train --config conf/fashion-mnist.conf --out "$run" --overwrite \
+      --master 'local[2]' \
+      --set train.workers=2 --set train.global-batch=$((64 * k)) --set train.base-batch=64 \
+      --set train.base-lr="$base_lr" --set train.scaling="$rule" --set train.warmup-epochs="$w" \
+      --set train.epochs="$epochs" --set train.early-stopping.patience=0 \
+      --set train.log-every-steps=0 | grep -E '^epoch|test accuracy|learning rate'
+    mkdir -p "docs/scaling/$rule-k$k"
+    cp "$run/summary.json" "$run/metrics.jsonl" "docs/scaling/$rule-k$k/"
+  done
+done
+. scripts/java-flags.sh
+# shellcheck disable=SC2086
+java $SPARK_JAVA17_FLAGS -cp "$(cat driver/target/classpath.txt)" \
+  convspark.driver.tools.ScalingReport docs/scaling docs \
+  "KS=\"$ks\" RULES=\"$rules\" EPOCHS=$epochs BASE_LR=$base_lr WARMUP=$warmup scripts/experiment-scaling.sh"
