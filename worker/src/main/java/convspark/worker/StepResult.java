@@ -17,6 +17,10 @@ public final class StepResult implements Serializable {
   public long correct;
   /** Seconds spent computing in tasks, summed over partitions (for the step-time breakdown). */
   public double computeSeconds;
+  /** Seconds tasks spent obtaining the broadcast weights, summed over partitions. */
+  public double fetchSeconds;
+  /** Seconds the driver spent summing the partials (set by the allreduce, not merged). */
+  public double mergeSeconds;
 
   public StepResult(float[] gradSum, float[] bnStats) {
     this.gradSum = gradSum;
@@ -40,6 +44,7 @@ public final class StepResult implements Serializable {
     count += other.count;
     correct += other.correct;
     computeSeconds += other.computeSeconds;
+    fetchSeconds += other.fetchSeconds;
     return this;
   }
 }

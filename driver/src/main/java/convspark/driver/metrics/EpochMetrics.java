@@ -17,19 +17,22 @@ package convspark.driver.metrics;
  * @param broadcastSeconds driver time creating and destroying broadcasts
  * @param updateSeconds driver time averaging, regularising and applying the optimizer
  * @param validationSeconds wall time of the validation pass
+ * @param jobSeconds wall time of the steps' Spark jobs (tasks, results, allreduce)
+ * @param fetchSeconds mean time per partition tasks spent getting the broadcast weights
+ * @param mergeSeconds driver time summing the partial results (the allreduce's arithmetic)
  */
 public record EpochMetrics(int epoch, long step, double trainLoss, double trainAccuracy,
     double valLoss, double valAccuracy, double lr, double imagesPerSecond, double trainSeconds,
     double computeSeconds, double broadcastSeconds, double updateSeconds,
-    double validationSeconds) {
+    double validationSeconds, double jobSeconds, double fetchSeconds, double mergeSeconds) {
 
   /** The console line. */
   public String line(int epochs) {
     return String.format(
         "epoch %d/%d  train loss %.4f acc %.4f  val loss %s acc %s  lr %.4g  %.0f img/s  "
-            + "train %.1fs (compute %.1fs, broadcast %.2fs, update %.2fs) val %.1fs",
+            + "train %.1fs (compute %.1fs, other %.1fs) val %.1fs",
         epoch, epochs, trainLoss, trainAccuracy, fmt(valLoss), fmt(valAccuracy), lr,
-        imagesPerSecond, trainSeconds, computeSeconds, broadcastSeconds, updateSeconds,
+        imagesPerSecond, trainSeconds, computeSeconds, trainSeconds - computeSeconds,
         validationSeconds);
   }
 

@@ -20,10 +20,12 @@ public interface AllReduce {
   static AllReduce ordered() {
     return partials -> {
       List<StepResult> parts = partials.collect();
+      long t0 = System.nanoTime();
       StepResult total = parts.get(0);
       for (int i = 1; i < parts.size(); i++) {
         total.merge(parts.get(i));
       }
+      total.mergeSeconds = (System.nanoTime() - t0) / 1e9;
       return total;
     };
   }

@@ -96,7 +96,9 @@ public final class Distributed {
 
     @Override
     public Iterator<StepResult> call(Integer partition, Iterator<SampleBlock> it) {
+      long t0 = System.nanoTime();
       Weights w = weights.value();
+      double fetch = (System.nanoTime() - t0) / 1e9;
       Network net = plan.network();
       StepResult total = null;
       while (it.hasNext()) {
@@ -106,6 +108,7 @@ public final class Distributed {
       if (total == null) {
         total = new StepResult(new float[net.paramCount()], new float[net.stateCount()]);
       }
+      total.fetchSeconds += fetch;
       return Collections.singletonList(total).iterator();
     }
   }

@@ -278,6 +278,9 @@ public final class Trainer {
       double compute = 0;
       double broadcast = 0;
       double update = 0;
+      double job = 0;
+      double fetch = 0;
+      double merge = 0;
       for (int s = 0; s < stepsPerEpoch; s++, step++) {
         double lr = schedule.lr(step, stepsPerEpoch);
         lastLr = lr;
@@ -301,6 +304,9 @@ public final class Trainer {
         broadcast += (b1 - b0 + u0 - b2) / 1e9;
         update += (u1 - u0) / 1e9;
         compute += r.computeSeconds / partitions;
+        fetch += r.fetchSeconds / partitions;
+        merge += r.mergeSeconds;
+        job += (b2 - b1) / 1e9;
         lossSum += r.lossSum;
         count += r.count;
         correct += r.correct;
@@ -323,7 +329,7 @@ public final class Trainer {
       double valSeconds = (System.nanoTime() - v0) / 1e9;
       EpochMetrics m = new EpochMetrics(epoch + 1, step, lossSum / count,
           (double) correct / count, valLoss, valAcc, lastLr, count / trainSeconds, trainSeconds,
-          compute, broadcast, update, valSeconds);
+          compute, broadcast, update, valSeconds, job, fetch, merge);
       history.add(m);
       log.println(m.line(t.epochs()));
       Files.writeString(metricsFile, Json.write(m) + "\n", StandardCharsets.UTF_8,

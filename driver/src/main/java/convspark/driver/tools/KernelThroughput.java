@@ -1,0 +1,76 @@
+package convspark.driver.tools;
+
+import com.typesafe.config.ConfigFactory;
+import convspark.common.nn.Network;
+import convspark.common.nn.Pass;
+import convspark.common.nn.Workspace;
+import convspark.common.spec.ModelSpec;
+import java.io.File;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Single-process training throughput of a config's model without Spark: {@code threads}
+ * data-parallel threads (one workspace each, as Spark tasks would) each running forward+backward
+ * steps of {@code batch} random samples for {@code seconds}; prints images/s. The reference
+ * that scripts/bench-train.sh sets the local[2] throughput against.
+ * Usage: {@code KernelThroughput CONFIG BATCH_PER_THREAD THREADS SECONDS}.
+ */
+public final class KernelThroughput {
+  private KernelThroughput() {}
+
+  public static void main(String[] args) throws Exception {
+    ModelSpec spec = ModelSpec.fromConfig(
+        ConfigFactory.parseFile(new File(args[0])).getConfig("model"), "model");
+    int batch = Integer.parseInt(args[1]);
+    int threads = Integer.parseInt(args[2]);
+    double seconds = Double.parseDouble(args[3]);
+    Network net = new Network(spec);
+    float[] params = net.initParams(1);
+    float[] state = net.initState();
+    AtomicLong images = new AtomicLong();
+    long[] window = new long[2];
+    List<Thread> ts = new ArrayList<>();
+    long start = System.nanoTime();
+    long warm = start + (long) (seconds * 0.3e9);
+    long end = start + (long) (seconds * 1.3e9);
+    for (int t = 0; t < threads; t++) {
+      final int id = t;
+      Thread th = new Thread(() -> {
+        Workspace ws = net.newWorkspace(batch);
+        SplittableRandom rng = new SplittableRandom(id);
+        for (int i = 0; i < ws.input().length; i++) {
+          ws.input()[i] = (float) (rng.nextDouble() * 2 - 1);
+        }
+        for (int i = 0; i < batch; i++) {
+          ws.labels()[i] = rng.nextInt(net.classes());
+        }
+        float[] grads = new float[net.paramCount()];
+        float[] bn = new float[net.stateCount()];
+        long step = 0;
+        while (true) {
+          long now = System.nanoTime();
+          if (now > end) {
+            break;
+          }
+          ws.trainStep(new Pass(params, grads, state, true, step++, bn), batch, 0.1);
+          if (System.nanoTime() > warm) {
+            images.addAndGet(batch);
+          }
+        }
+      });
+      ts.add(th);
+      th.start();
+    }
+    for (Thread th : ts) {
+      th.join();
+    }
+    window[0] = warm;
+    window[1] = end;
+    double secs = (window[1] - window[0]) / 1e9;
+    System.out.printf("images/s %.1f (threads %d, batch %d per thread, %s)%n",
+        images.get() / secs, threads, batch, convspark.common.blas.Blas.describe());
+  }
+}
