@@ -13,7 +13,9 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileContext;
 import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Options;
 import org.apache.hadoop.fs.Path;
 
 /**
@@ -46,12 +48,10 @@ public final class CheckpointStore {
     try (OutputStream out = fs.create(tmp, true)) {
       c.write(out);
     }
-    if (fs.exists(target) && !fs.delete(target, false)) {
-      throw new IOException("cannot replace " + target);
-    }
-    if (!fs.rename(tmp, target)) {
-      throw new IOException("cannot rename " + tmp + " to " + target);
-    }
+    // one atomic rename that replaces the old file: a crash leaves the old or the new, never
+    // neither (FileSystem.rename would need a delete first)
+    FileContext.getFileContext(fs.getUri(), fs.getConf())
+        .rename(tmp, target, Options.Rename.OVERWRITE);
     return target;
   }
 

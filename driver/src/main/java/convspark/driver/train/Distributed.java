@@ -150,10 +150,16 @@ public final class Distributed {
       Network net, float[] params, float[] state, int batch, double smoothing) {
     Broadcast<Weights> b = jsc.broadcast(new Weights(params.clone(), state.clone()));
     try {
-      return blocks.mapPartitionsWithIndex(new EvalFn(net, b, batch, smoothing), true)
-          .reduce(Evaluation::merge);
+      // merged in partition order, so the summed loss is the same every run
+      List<Evaluation> parts =
+          blocks.mapPartitionsWithIndex(new EvalFn(net, b, batch, smoothing), true).collect();
+      Evaluation total = parts.get(0);
+      for (int i = 1; i < parts.size(); i++) {
+        total.merge(parts.get(i));
+      }
+      return total;
     } finally {
-      b.destroy();
+      b.destroy(true);
     }
   }
 }

@@ -295,7 +295,9 @@ public final class Trainer {
               + ") failed: " + e.getMessage(), e);
         }
         long b2 = System.nanoTime();
-        bw.destroy();
+        // non-blocking, except for the last step of the epoch: nothing is left in flight when
+        // validation or shutdown follows
+        bw.destroy(s == stepsPerEpoch - 1);
         long u0 = System.nanoTime();
         if (r.count > 0) {
           applyUpdate(net, r, params, state, grad, reg, opt, lr, step, epoch);

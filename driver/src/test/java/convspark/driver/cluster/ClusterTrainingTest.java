@@ -1,0 +1,351 @@
+package convspark.driver.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import convspark.common.io.Checkpoint;
+import convspark.driver.TestData;
+import convspark.driver.cluster.LocalCluster.Driver;
+import convspark.driver.cluster.LocalCluster.Run;
+import convspark.driver.metrics.Json;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.function.BooleanSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * convspark on a real multi-process Spark standalone cluster (master + 2 workers x 1 core, each
+ * executor its own JVM), submitted in client mode as the jar for spark-submit through {@code
+ * scripts/submit.sh}: the same result as local[2], executor loss mid-training, a killed driver
+ * resumed from its checkpoints, and a torn checkpoint skipped on resume.
+ *
+ * <p>Tolerance: with a fixed seed the per-partition work is deterministic (shuffles, dropout
+ * masks and augmentation are seeded by step and partition, not by executor) and the ordered
+ * allreduce sums the partitions' results in partition order, so every run below must end with
+ * <em>bitwise identical</em> parameters, and hence identical accuracies; the accuracy check
+ * (at most {@value #ACCURACY_TOLERANCE} apart) is the looser statement of the issue, kept so a
+ * failure says how far apart the runs ended.
+ *
+ * <p>Tagged {@code cluster}: run after {@code package} (mvn verify), not in the unit-test phase.
+ */
+@Tag("cluster")
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class ClusterTrainingTest {
+  static final double ACCURACY_TOLERANCE = 0.01;
+  static final int EPOCHS = 4;
+  static final int GLOBAL_BATCH = 64;
+  static final long RUN_TIMEOUT_S = 300;
+  static final List<String> NO_UI = List.of("--conf", "spark.ui.enabled=false");
+
+  static Path dir;
+  static Path config;
+  static LocalCluster cluster;
+  private static Run localRun;
+  private static Run clusterRun;
+  private static Path killedDriverOut;
+
+  @BeforeAll
+  static void startCluster() throws Exception {
+    Path target = LocalCluster.root().resolve("driver/target");
+    dir = target.resolve("cluster-test-runs");
+    deleteTree(dir);
+    Files.createDirectories(dir);
+    Path[] train = TestData.writeIdx(dir, "train", 1600, 1);
+    Path[] test = TestData.writeIdx(dir, "test", 400, 2);
+    config = dir.resolve("test.conf");
+    Files.writeString(config, TestData.config(train[0], train[1], test[0], test[1]));
+    cluster = new LocalCluster(target.resolve("cluster-test"));
+    cluster.start();
+  }
+
+  @AfterAll
+  static void stopCluster() {
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  static List<String> train(Path out, String... extra) {
+    List<String> a = new ArrayList<>(List.of("train", "--config", config.toString(), "--out",
+        out.toString(), "--set", "train.epochs=" + EPOCHS,
+        "--set", "train.global-batch=" + GLOBAL_BATCH,
+        "--set", "train.base-batch=" + GLOBAL_BATCH));
+    a.addAll(List.of(extra));
+    return a;
+  }
+
+  static Run run(List<String> sparkArgs, List<String> appArgs, String name) throws Exception {
+    Run r = cluster.submit(sparkArgs, appArgs, dir.resolve(name)).await(RUN_TIMEOUT_S);
+    assertEquals(0, r.code(), name + ": " + r.describe());
+    return r;
+  }
+
+  /** The undisturbed reference runs, once per class. */
+  static synchronized Run localRun() throws Exception {
+    if (localRun == null) {
+      List<String> spark = new ArrayList<>(List.of("--master", "local[2]"));
+      spark.addAll(NO_UI);
+      localRun = run(spark, train(dir.resolve("local")), "local");
+      report("local[2] (submit.sh --master local[2])", dir.resolve("local"), localRun);
+    }
+    return localRun;
+  }
+
+  static synchronized Run clusterRun() throws Exception {
+    if (clusterRun == null) {
+      clusterRun = run(NO_UI, train(dir.resolve("cluster")), "cluster");
+      report("standalone cluster, 2 executors", dir.resolve("cluster"), clusterRun);
+    }
+    return clusterRun;
+  }
+
+  @Test
+  @Order(1)
+  void clusterRunEndsWhereTheLocalRunEnds() throws Exception {
+    localRun();
+    clusterRun();
+    Path local = dir.resolve("local");
+    Path onCluster = dir.resolve("cluster");
+    assertSameAccuracy(local, onCluster);
+    assertArrayEquals(finalParams(local), finalParams(onCluster),
+        "local[2] and the cluster ended with different parameters");
+    // and took the same path there: every epoch's validation loss is the same
+    assertEquals(column(local, "valLoss"), column(onCluster, "valLoss"));
+  }
+
+  @Test
+  @Order(2)
+  void trainingSurvivesTheLossOfAnExecutor() throws Exception {
+    clusterRun();
+    Path out = dir.resolve("executor-lost");
+    Driver d = cluster.submit(NO_UI, train(out), dir.resolve("executor-lost"));
+    Path metrics = out.resolve("metrics.jsonl");
+    waitFor(d, () -> lines(metrics) >= 1, "the first epoch's metrics line");
+    // into the second epoch, where the steps' tasks keep the executors busy
+    double firstEpoch;
+    try {
+      firstEpoch = column(out, "trainSeconds").get(0);
+    } catch (IOException | RuntimeException e) {
+      firstEpoch = 1; // the line was still being written
+    }
+    Thread.sleep((long) Math.min(1500, Math.max(100, 200 * firstEpoch)));
+    List<ProcessHandle> executors = cluster.executors();
+    assertFalse(executors.isEmpty(), "no executor JVM found under " + cluster.dir);
+    ProcessHandle victim = executors.get(executors.size() - 1);
+    String appId = LocalCluster.appId(victim);
+    int epochsBefore = lines(metrics);
+    assertTrue(victim.destroyForcibly(), "could not kill executor " + victim.pid());
+    System.out.printf("killed executor pid %d of %s (%d executors running) after %d of %d "
+        + "epochs%n", victim.pid(), appId, executors.size(), epochsBefore, EPOCHS);
+    assertTrue(epochsBefore < EPOCHS, "the run ended before the executor was killed");
+
+    Run r = d.await(RUN_TIMEOUT_S);
+    assertEquals(0, r.code(), "executor-lost: " + r.describe());
+    report("standalone cluster, executor killed", out, r);
+    r.err().lines().filter(l -> l.contains("Lost executor") || l.contains("Lost task"))
+        .limit(4).forEach(l -> System.out.println("  driver: " + l));
+    // the worker launched a replacement: the app has a third executor directory
+    List<Path> execDirs = cluster.executorDirs(appId);
+    assertTrue(execDirs.size() >= 3, "no replacement executor was launched: " + execDirs);
+    assertEquals(EPOCHS, lines(metrics));
+    assertSameAccuracy(dir.resolve("cluster"), out);
+    assertArrayEquals(finalParams(dir.resolve("cluster")), finalParams(out),
+        "the run that lost an executor ended with other parameters than the undisturbed one");
+  }
+
+  /** A driver killed (SIGKILL) once it has written two checkpoints; a copy of its output. */
+  static synchronized Path killedDriver() throws Exception {
+    if (killedDriverOut == null) {
+      Path out = dir.resolve("driver-killed");
+      Driver d = cluster.submit(NO_UI, train(out), dir.resolve("driver-killed"));
+      waitFor(d, () -> checkpoints(out).size() >= 2, "two checkpoints");
+      d.process().destroyForcibly().waitFor();
+      List<Path> left = checkpoints(out);
+      System.out.printf("killed the driver after %d epochs' checkpoints: %s%n", left.size(),
+          left.stream().map(p -> p.getFileName().toString()).toList());
+      assertTrue(stepOf(left.get(left.size() - 1)) < (long) EPOCHS * stepsPerEpoch(),
+          "the run ended before the driver was killed");
+      copyTree(out, dir.resolve("driver-killed-torn"));
+      killedDriverOut = out;
+    }
+    return killedDriverOut;
+  }
+
+  @Test
+  @Order(3)
+  void aKilledDriverResumesToTheSameParameters() throws Exception {
+    clusterRun();
+    Path out = killedDriver();
+    long newest = stepOf(checkpoints(out).get(checkpoints(out).size() - 1));
+    Run r = run(NO_UI, train(out, "--resume"), "driver-killed-resume");
+    report("cluster, driver killed, --resume", out, r);
+    assertEquals(newest, resumedStep(r), r.out());
+    assertEquals(EPOCHS, lines(out.resolve("metrics.jsonl")));
+    assertSameAccuracy(dir.resolve("cluster"), out);
+    assertArrayEquals(finalParams(dir.resolve("cluster")), finalParams(out),
+        "the resumed run ended with other parameters than the undisturbed one");
+  }
+
+  @Test
+  @Order(4)
+  void aTornCheckpointIsSkippedOnResume() throws Exception {
+    clusterRun();
+    killedDriver();
+    Path out = dir.resolve("driver-killed-torn");
+    List<Path> ckpts = checkpoints(out);
+    Path newest = ckpts.get(ckpts.size() - 1);
+    long previous = stepOf(ckpts.get(ckpts.size() - 2));
+    try (FileChannel ch = FileChannel.open(newest, StandardOpenOption.WRITE)) {
+      ch.truncate(ch.size() / 2); // as if the machine died mid-write without the atomic rename
+    }
+    Run r = run(NO_UI, train(out, "--resume"), "driver-killed-torn-resume");
+    report("cluster, newest checkpoint torn, --resume", out, r);
+    assertTrue(r.err().contains("skipping unusable checkpoint")
+        && r.err().contains(newest.getFileName().toString()), r.err());
+    assertEquals(previous, resumedStep(r), r.out());
+    assertEquals(EPOCHS, lines(out.resolve("metrics.jsonl")));
+    assertArrayEquals(finalParams(dir.resolve("cluster")), finalParams(out),
+        "the run resumed past a torn checkpoint ended with other parameters");
+  }
+
+  // ---------------------------------------------------------------------------------------
+
+  static void assertSameAccuracy(Path expected, Path actual) throws IOException {
+    JsonNode a = summary(expected);
+    JsonNode b = summary(actual);
+    assertEquals(a.get("best_val").get("accuracy").asDouble(),
+        b.get("best_val").get("accuracy").asDouble(), ACCURACY_TOLERANCE, "validation accuracy");
+    assertEquals(a.get("test").get("accuracy").asDouble(),
+        b.get("test").get("accuracy").asDouble(), ACCURACY_TOLERANCE, "test accuracy");
+    assertTrue(b.get("best_val").get("accuracy").asDouble() >= 0.9, b.toString());
+  }
+
+  static void report(String what, Path out, Run r) throws IOException {
+    JsonNode s = summary(out);
+    List<Double> valLoss = column(out, "valLoss");
+    System.out.printf("%-42s %5.1f s wall (driver %5.1f s)  val acc %.4f  test acc %.4f  "
+            + "final val loss %.6f%n", what, r.seconds(), s.get("wall_seconds").asDouble(),
+        s.get("best_val").get("accuracy").asDouble(), s.get("test").get("accuracy").asDouble(),
+        valLoss.get(valLoss.size() - 1));
+  }
+
+  static JsonNode summary(Path out) throws IOException {
+    return Json.MAPPER.readTree(out.resolve("summary.json").toFile());
+  }
+
+  static List<Double> column(Path out, String field) throws IOException {
+    List<Double> v = new ArrayList<>();
+    for (String line : Files.readAllLines(out.resolve("metrics.jsonl"))) {
+      if (!line.isBlank()) {
+        v.add(Json.MAPPER.readTree(line).get(field).asDouble());
+      }
+    }
+    return v;
+  }
+
+  static float[] finalParams(Path out) throws IOException {
+    Path p = out.resolve("checkpoints/final.bin");
+    return Checkpoint.fromBytes(Files.readAllBytes(p), p.toString()).params();
+  }
+
+  static int stepsPerEpoch() {
+    return 1280 / GLOBAL_BATCH; // 1600 samples less the 20% validation split
+  }
+
+  static final Pattern CKPT = Pattern.compile("ckpt-(\\d+)\\.bin");
+  static final Pattern RESUMED = Pattern.compile("resumed from .* at epoch \\d+, step (\\d+)");
+
+  static long stepOf(Path ckpt) {
+    Matcher m = CKPT.matcher(ckpt.getFileName().toString());
+    assertTrue(m.matches(), ckpt.toString());
+    return Long.parseLong(m.group(1));
+  }
+
+  static long resumedStep(Run r) {
+    Matcher m = RESUMED.matcher(r.out());
+    assertTrue(m.find(), "no 'resumed from' line: " + r.out());
+    return Long.parseLong(m.group(1));
+  }
+
+  /** ckpt-*.bin in out/checkpoints, oldest first (empty while there is none). */
+  static List<Path> checkpoints(Path out) {
+    Path d = out.resolve("checkpoints");
+    if (!Files.isDirectory(d)) {
+      return List.of();
+    }
+    try (Stream<Path> s = Files.list(d)) {
+      return s.filter(p -> CKPT.matcher(p.getFileName().toString()).matches())
+          .sorted(Comparator.comparingLong(ClusterTrainingTest::stepOf)).toList();
+    } catch (IOException e) {
+      return List.of(); // listed while being renamed: try again
+    }
+  }
+
+  static int lines(Path f) {
+    try {
+      return Files.exists(f) ? (int) Files.readAllLines(f).stream()
+          .filter(l -> !l.isBlank()).count() : 0;
+    } catch (IOException e) {
+      return 0;
+    }
+  }
+
+  /** Polls until {@code cond}; fails if the driver exits first or RUN_TIMEOUT_S passes. */
+  static void waitFor(Driver d, BooleanSupplier cond, String what) throws Exception {
+    long deadline = System.nanoTime() + RUN_TIMEOUT_S * 1_000_000_000L;
+    while (!cond.getAsBoolean()) {
+      if (!d.process().isAlive()) {
+        throw new AssertionError("the driver exited before " + what + ": "
+            + d.await(1).describe());
+      }
+      if (System.nanoTime() > deadline) {
+        d.process().destroyForcibly();
+        throw new AssertionError("no " + what + " after " + RUN_TIMEOUT_S + " s");
+      }
+      Thread.sleep(50);
+    }
+  }
+
+  static void copyTree(Path from, Path to) throws IOException {
+    deleteTree(to);
+    try (Stream<Path> s = Files.walk(from)) {
+      for (Path p : s.toList()) {
+        Path t = to.resolve(from.relativize(p).toString());
+        if (Files.isDirectory(p)) {
+          Files.createDirectories(t);
+        } else if (!p.getFileName().toString().contains(".tmp")) {
+          Files.copy(p, t); // with Hadoop's .crc files, but not a half-written temp file
+        }
+      }
+    }
+  }
+
+  static void deleteTree(Path d) throws IOException {
+    if (!Files.exists(d)) {
+      return;
+    }
+    try (Stream<Path> s = Files.walk(d)) {
+      for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
+    }
+  }
+}

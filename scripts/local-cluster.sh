@@ -1,0 +1,274 @@
+#!/usr/bin/env bash
+# A Spark standalone cluster on this machine, from the Spark jars Maven already resolved for the
+# build (no Spark download):  scripts/local-cluster.sh start | stop | status | home
+#
+#   start   a master and CONVSPARK_CLUSTER_WORKERS (2) workers on 127.0.0.1, each worker with
+#           1 core and CONVSPARK_WORKER_MEMORY (1g); returns once every worker has registered.
+#           Ports are chosen by the system (nothing fixed to collide with); the master's URL is
+#           written to $CONVSPARK_CLUSTER_DIR/master-url and printed.
+#   stop    stops the workers (they kill their executors), the master, and any executor left
+#           behind in this cluster's work directories.
+#   status  what runs; exit code 0 all running, 3 nothing running, 1 partly running.
+#   home    assembles the SPARK_HOME the cluster and scripts/submit.sh use and prints its path.
+#
+# SPARK_HOME is target/spark-home: jars/ holds links to the jars of the driver's provided
+# dependencies (Spark, Scala, Hadoop; listed by the build in driver/target/spark-classpath.txt),
+# conf/ holds log4j2 configs. Workers launch executors with SPARK_HOME/conf and SPARK_HOME/jars/*
+# as their class path, exactly as in a Spark installation.
+#
+# Environment: CONVSPARK_CLUSTER_DIR (default target/cluster: master-url, run/*.pid, logs/,
+# work/), CONVSPARK_CLUSTER_WORKERS (2), CONVSPARK_WORKER_CORES (1), CONVSPARK_WORKER_MEMORY
+# (1g), SPARK_DAEMON_MEMORY (512m, heap of master and workers), CONVSPARK_MASTER_PORT (0 = any
+# free port), CONVSPARK_NO_BUILD=1 (do not run Maven; fail if the build outputs are missing).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+. "$here/java-flags.sh"
+
+cluster_dir="${CONVSPARK_CLUSTER_DIR:-$root/target/cluster}"
+spark_home="$root/target/spark-home"
+workers="${CONVSPARK_CLUSTER_WORKERS:-2}"
+worker_cores="${CONVSPARK_WORKER_CORES:-1}"
+worker_memory="${CONVSPARK_WORKER_MEMORY:-1g}"
+daemon_memory="${SPARK_DAEMON_MEMORY:-512m}"
+spark_cp_file="$root/driver/target/spark-classpath.txt"
+timeout_s=90
+
+die() { echo "local-cluster: $*" >&2; exit 1; }
+
+# The build outputs the cluster and submit.sh need: the jar for spark-submit and the list of
+# Spark's jars. Builds (skipping tests) when they are missing or older than a source.
+ensure_built() {
+  local jar
+  jar="$(ls "$root"/driver/target/convspark-driver-*-submit.jar 2>/dev/null | head -1 || true)"
+  if [ "${CONVSPARK_NO_BUILD:-}" = 1 ]; then
+    [ -n "$jar" ] && [ -f "$spark_cp_file" ] || die "driver/target has no *-submit.jar or \
+spark-classpath.txt: build with mvn -DskipTests install -pl common,worker,driver"
+    return
+  fi
+  "$here/build.sh"
+  if [ -z "$jar" ] || [ ! -f "$spark_cp_file" ] || [ -n "$(cd "$root" && find pom.xml */pom.xml \
+      */src/main -newer "$jar" -print -quit 2>/dev/null)" ]; then
+    echo "local-cluster: building the jar for spark-submit (mvn install -DskipTests)" >&2
+    (cd "$root" && mvn -q -B -DskipTests install -pl common,worker,driver)
+  fi
+}
+
+write_conf() {
+  local conf="$1/conf"
+  mkdir -p "$conf"
+  # driver (under submit.sh) and executors: warnings only, like convspark's own log4j2.properties
+  cat > "$conf/log4j2.properties" <<'EOF'
+rootLogger.level = warn
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
+logger.netlib.name = dev.ludovic.netlib
+logger.netlib.level = error
+EOF
+  # master and workers: INFO (registrations, executor launches and exits) into their log files
+  cat > "$conf/log4j2-daemons.properties" <<'EOF'
+rootLogger.level = info
+rootLogger.appenderRef.stdout.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_OUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{HH:mm:ss.SSS} %p %c{1}: %m%n
+logger.jetty.name = org.sparkproject.jetty
+logger.jetty.level = warn
+EOF
+}
+
+# The jars of target/spark-home/jars: the provided classpath, where the build's
+# driver/target/spark-jars-override/ (slf4j-api as Spark ships it) replaces same-named jars.
+spark_jars() {
+  local override="$root/driver/target/spark-jars-override" jar name
+  local -A over=()
+  for jar in "$override"/*.jar; do
+    [ -f "$jar" ] || continue
+    over["$(basename "$jar" | sed 's/-[0-9][^-]*\.jar$//')"]=1
+    echo "$jar"
+  done
+  for jar in $(tr ':' ' ' < "$spark_cp_file"); do
+    name="$(basename "$jar" | sed 's/-[0-9][^-]*\.jar$//')"
+    [ -z "${over[$name]:-}" ] && echo "$jar"
+  done
+  return 0
+}
+
+# (Re)builds target/spark-home when its list of jars changed; replaced atomically.
+assemble_home() {
+  ensure_built
+  local list tmp="$spark_home.tmp.$$" jar
+  list="$(spark_jars)"
+  if [ -f "$spark_home/jars/.list" ] && [ "$list" = "$(cat "$spark_home/jars/.list")" ]; then
+    return
+  fi
+  rm -rf "$tmp"
+  mkdir -p "$tmp/jars"
+  for jar in $list; do
+    [ -f "$jar" ] || die "missing jar $jar (run mvn -DskipTests install -pl common,worker,driver)"
+    ln -s "$jar" "$tmp/jars/$(basename "$jar")"
+  done
+  write_conf "$tmp"
+  echo "$list" > "$tmp/jars/.list"
+  rm -rf "$spark_home"
+  mv "$tmp" "$spark_home"
+}
+
+# pid from a pid file if that process is alive and still the daemon we started
+alive_pid() {
+  local f="$1" pid
+  [ -f "$f" ] || return 1
+  pid="$(cat "$f")"
+  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
+  tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q 'org\.apache\.spark\.deploy\.' || return 1
+  echo "$pid"
+}
+
+# executor JVMs whose working directory is inside this cluster's work directory
+executor_pids() {
+  local p cwd
+  for p in /proc/[0-9]*; do
+    cwd="$(readlink "$p/cwd" 2>/dev/null)" || continue
+    case "$cwd" in "$cluster_dir"/work/*) ;; *) continue ;; esac
+    tr '\0' ' ' 2>/dev/null < "$p/cmdline" | grep -q CoarseGrainedExecutorBackend \
+      && echo "${p#/proc/}"
+  done
+  return 0
+}
+
+# starts a daemon in its own session with output to a log; its pid goes to a pid file
+daemon() {
+  local name="$1"; shift
+  SPARK_HOME="$spark_home" SPARK_SCALA_VERSION=2.12 SPARK_LOCAL_IP=127.0.0.1 \
+  SPARK_CONF_DIR="$spark_home/conf" \
+    setsid sh -c 'echo $$ > "$1"; shift; exec "$@"' sh "$cluster_dir/run/$name.pid" \
+    java -Xms"$daemon_memory" -Xmx"$daemon_memory" $SPARK_JAVA17_FLAGS \
+      -Dlog4j2.configurationFile="$spark_home/conf/log4j2-daemons.properties" \
+      -cp "$spark_home/conf:$spark_home/jars/*" "$@" \
+    < /dev/null > "$cluster_dir/logs/$name.log" 2>&1 &
+  local i
+  for i in $(seq 50); do
+    [ -s "$cluster_dir/run/$name.pid" ] && return 0
+    sleep 0.1
+  done
+  die "$name did not start"
+}
+
+# waits until grep -q PATTERN FILE succeeds while the daemon of pid file NAME lives
+wait_for() {
+  local name="$1" pattern="$2" file="$3" deadline=$((SECONDS + timeout_s))
+  while ! grep -q "$pattern" "$file" 2>/dev/null; do
+    if ! alive_pid "$cluster_dir/run/$name.pid" > /dev/null; then
+      tail -20 "$cluster_dir/logs/$name.log" >&2
+      die "$name exited; log: $cluster_dir/logs/$name.log"
+    fi
+    [ "$SECONDS" -lt "$deadline" ] \
+      || die "timed out waiting for $name ($pattern); log: $cluster_dir/logs/$name.log"
+    sleep 0.2
+  done
+}
+
+start() {
+  if alive_pid "$cluster_dir/run/master.pid" > /dev/null; then
+    echo "local-cluster: already running"
+    status
+    return
+  fi
+  stop_quiet > /dev/null
+  assemble_home
+  # a start that fails half-way stops what it started (the logs stay for reading)
+  trap 'rc=$?; [ "$rc" -eq 0 ] || stop_quiet > /dev/null; exit "$rc"' EXIT
+  rm -rf "$cluster_dir/run" "$cluster_dir/logs" "$cluster_dir/work" "$cluster_dir/master-url"
+  mkdir -p "$cluster_dir/run" "$cluster_dir/logs" "$cluster_dir/work"
+  local t0=$SECONDS url i
+  daemon master org.apache.spark.deploy.master.Master --host 127.0.0.1 \
+    --port "${CONVSPARK_MASTER_PORT:-0}" --webui-port 0
+  wait_for master 'Starting Spark master at spark://' "$cluster_dir/logs/master.log"
+  url="$(grep -o 'Starting Spark master at spark://[^ ]*' "$cluster_dir/logs/master.log" \
+    | head -1 | sed 's/.* at //')"
+  for i in $(seq "$workers"); do
+    daemon "worker-$i" org.apache.spark.deploy.worker.Worker --host 127.0.0.1 --port 0 \
+      --webui-port 0 --cores "$worker_cores" --memory "$worker_memory" \
+      --work-dir "$cluster_dir/work/worker-$i" "$url"
+  done
+  for i in $(seq "$workers"); do
+    wait_for "worker-$i" 'Successfully registered with master' "$cluster_dir/logs/worker-$i.log"
+  done
+  echo "$url" > "$cluster_dir/master-url"
+  trap - EXIT
+  echo "local-cluster: $url: $workers workers x $worker_cores core, $worker_memory, started in \
+$((SECONDS - t0)) s; logs in $cluster_dir/logs, executors' in $cluster_dir/work"
+}
+
+# sends TERM, waits up to 20 s, then KILL
+stop_pid() {
+  local pid="$1" i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for i in $(seq 100); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.2
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+stop_quiet() {
+  local f pid n=0
+  for f in "$cluster_dir"/run/worker-*.pid "$cluster_dir/run/master.pid"; do
+    if pid="$(alive_pid "$f")"; then
+      stop_pid "$pid"
+      n=$((n + 1))
+    fi
+    rm -f "$f"
+  done
+  for pid in $(executor_pids); do
+    kill -KILL "$pid" 2>/dev/null && n=$((n + 1))
+  done
+  rm -f "$cluster_dir/master-url"
+  echo "$n"
+}
+
+stop() {
+  local n
+  n="$(stop_quiet)"
+  echo "local-cluster: stopped $n processes"
+}
+
+status() {
+  local f pid name up=0 total=0
+  if [ -f "$cluster_dir/master-url" ]; then
+    echo "master url: $(cat "$cluster_dir/master-url")"
+  fi
+  for f in "$cluster_dir/run/master.pid" "$cluster_dir"/run/worker-*.pid; do
+    [ -e "$f" ] || continue
+    name="$(basename "$f" .pid)"
+    total=$((total + 1))
+    if pid="$(alive_pid "$f")"; then
+      up=$((up + 1))
+      echo "$name: running, pid $pid, log $cluster_dir/logs/$name.log"
+    else
+      echo "$name: not running"
+    fi
+  done
+  for pid in $(executor_pids); do
+    echo "executor: pid $pid, $(readlink "/proc/$pid/cwd" | sed "s|$cluster_dir/work/||")"
+  done
+  if [ "$total" -eq 0 ] || [ "$up" -eq 0 ]; then
+    echo "local-cluster: not running ($cluster_dir)"
+    return 3
+  fi
+  [ "$up" -eq "$total" ] || return 1
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  home) assemble_home; echo "$spark_home" ;;
+  *) echo "usage: $0 start|stop|status|home" >&2; exit 2 ;;
+esac
