@@ -3,141 +3,230 @@ package convspark.driver.cli;
 import convspark.common.BadInputException;
 import convspark.common.io.Checkpoint;
 import convspark.common.nn.Network;
-import convspark.common.nn.Pass;
-import convspark.common.nn.Workspace;
 import convspark.driver.config.RunConfig;
+import convspark.driver.data.Frames;
 import convspark.driver.data.ImageSet;
 import convspark.driver.data.Inputs;
+import convspark.driver.ml.CnnClassificationModel;
 import convspark.driver.train.SparkSessions;
-import convspark.driver.train.Trainer;
-import convspark.worker.SampleBlock;
-import convspark.worker.WorkspaceCache;
-import java.io.BufferedWriter;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.api.java.function.FlatMapFunction;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SaveMode;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * {@code convspark predict}: class probabilities and predictions for the samples of config keys
- * data.test.*, computed batched on the executors, written as CSV (index, label, prediction,
- * p0..pK-1).
+ * {@code convspark predict}: scores the data set of config keys data.test.* with a checkpoint,
+ * through the same {@link CnnClassificationModel} as the Spark ML API (batched forward passes on
+ * the executors), and writes one row per sample: an id column when there is one ({@code index}
+ * for idx and csv inputs, the file for images), the label when present, {@code prediction} and
+ * the class probabilities ({@code probability}, array&lt;double&gt;, in Parquet; {@code
+ * p0..pK-1} in CSV, which has no arrays). Prints rows/s.
  */
 @Command(name = "predict", mixinStandardHelpOptions = true,
     description = "Predict classes for the data set of config keys data.test.*")
 public final class PredictCommand implements Callable<Integer> {
   @Mixin CommonOptions common;
 
-  @picocli.CommandLine.ArgGroup(exclusive = true, multiplicity = "1")
-  Checkpoints.ModelSource model;
+  @Option(names = "--checkpoint", required = true, paramLabel = "FILE|RUN_DIR",
+      description = "A checkpoint file, or a run's output directory (uses its final.bin).")
+  String checkpoint;
 
-  @Option(names = "--output", required = true, paramLabel = "FILE",
-      description = "CSV file to write.")
-  Path output;
+  @Option(names = "--output", required = true, paramLabel = "PATH",
+      description = "Where the predictions go (a directory of part files, as Spark writes; "
+          + "any Hadoop FileSystem URI).")
+  String output;
+
+  /** Output formats. */
+  enum Format {
+    parquet,
+    csv
+  }
+
+  @Option(names = "--format", paramLabel = "parquet|csv",
+      description = "Output format (default: from the --output extension, else parquet).")
+  Format format;
+
+  @Option(names = "--id-col", paramLabel = "COLUMN",
+      description = "For data.format = dataframe: a column copied to the output to identify "
+          + "rows (default: the image's origin for source = image, else a column named id if "
+          + "there is one).")
+  String idCol;
+
+  @Option(names = "--overwrite", description = "Replace an existing --output.")
+  boolean overwrite;
 
   @Override
   public Integer call() throws Exception {
-    Checkpoint c = Checkpoints.load(model, common);
+    Checkpoint c = Checkpoints.load(checkpoint);
     RunConfig cfg = Checkpoints.config(common, c);
     if (!cfg.data().test().present()) {
-      throw new BadInputException("config keys data.test.*: no data to predict");
+      throw new BadInputException("config keys data.test.*: no data to predict (set "
+          + "data.test.images and data.test.labels for idx, data.test.path for csv and "
+          + "dataframe)");
     }
-    Network net = new Network(cfg.model());
-    EvaluateCommand.checkParams(c, net);
-    ImageSet set = Inputs.read(cfg, cfg.data().test(), "data.test", new Configuration());
-    set = Trainer.normalization(c, net.inputShape().channels()).apply(set);
+    EvaluateCommand.checkParams(c, new Network(cfg.model()));
+    CnnClassificationModel model = CnnClassificationModel.fromCheckpoint(c);
+    Format fmt = format != null ? format
+        : output.toLowerCase(Locale.ROOT).replaceAll("/+$", "").endsWith(".csv") ? Format.csv
+            : Format.parquet;
+    checkOutput();
+    boolean frames = cfg.data().format() == RunConfig.Format.DATAFRAME;
+    // idx and csv are read (and checked) on the driver before Spark starts
+    ImageSet set = frames ? null
+        : Inputs.read(cfg, cfg.data().test(), "data.test", new Configuration());
     SparkSession spark = SparkSessions.start(cfg.spark(), common.master);
     try {
-      JavaSparkContext jsc = SparkSessions.context(spark);
-      int parts = cfg.train().workers() > 0 ? cfg.train().workers() : jsc.defaultParallelism();
-      long t0 = System.nanoTime();
-      SampleBlock[] blocks = SampleBlock.split(set.pixels(), set.labels(), set.sampleSize(),
-          parts);
-      var bc = jsc.broadcast(new float[][] {c.params(), c.state()});
-      int batch = cfg.train().evalBatch();
-      List<float[]> probs = jsc.parallelize(Arrays.asList(blocks), parts)
-          .mapPartitions((Iterator<SampleBlock> it) -> {
-            List<float[]> outRows = new ArrayList<>();
-            while (it.hasNext()) {
-              outRows.add(probabilities(it.next(), net, bc.value()[0], bc.value()[1], batch));
-            }
-            return outRows.iterator();
-          }).collect();
-      double secs = (System.nanoTime() - t0) / 1e9;
-      bc.destroy();
-      int k = net.classes();
-      try (BufferedWriter w = Files.newBufferedWriter(output)) {
-        StringBuilder h = new StringBuilder("index,label,prediction");
-        for (int j = 0; j < k; j++) {
-          h.append(",p").append(j);
+      List<Column> keep = new ArrayList<>();
+      Dataset<Row> in;
+      if (frames) {
+        RunConfig.Frame f = cfg.data().frame();
+        in = Frames.read(spark, f.source(), f.options(), cfg.data().test().path(),
+            "data.test.path");
+        List<String> names = Arrays.asList(in.schema().fieldNames());
+        String features = f.featuresCol();
+        if (!names.contains(features) && f.source().equals("image") && names.contains("image")) {
+          features = "image";
         }
-        w.write(h.append('\n').toString());
-        int index = 0;
-        for (float[] p : probs) {
-          for (int i = 0; i < p.length / k; i++, index++) {
-            int best = 0;
-            for (int j = 1; j < k; j++) {
-              if (p[i * k + j] > p[i * k + best]) {
-                best = j;
-              }
-            }
-            StringBuilder row = new StringBuilder().append(index).append(',')
-                .append(set.labels()[index]).append(',').append(best);
-            for (int j = 0; j < k; j++) {
-              row.append(',').append(p[i * k + j]);
-            }
-            w.write(row.append('\n').toString());
+        model.setFeaturesCol(features);
+        if (idCol != null) {
+          if (!names.contains(idCol)) {
+            throw new BadInputException("--id-col: Column " + idCol + " does not exist; "
+                + "available columns: " + names);
           }
+          keep.add(column(idCol));
+        } else if (features.equals("image") && names.contains("image")) {
+          keep.add(functions.col("image.origin").as("origin"));
+        } else if (names.contains("id")) {
+          keep.add(column("id"));
         }
+        if (names.contains(f.labelCol()) && !f.labelCol().equals(idCol)) {
+          keep.add(column(f.labelCol()));
+        }
+      } else {
+        JavaSparkContext jsc = SparkSessions.context(spark);
+        int parts = cfg.train().workers() > 0 ? cfg.train().workers() : jsc.defaultParallelism();
+        in = imageFrame(spark, set, parts);
+        model.setFeaturesCol("features");
+        keep.add(functions.col("index"));
+        keep.add(functions.col("label"));
       }
-      System.out.printf("predicted %d rows in %.2f s (%.0f rows/s); written to %s%n",
-          set.count(), secs, set.count() / secs, output);
+      Dataset<Row> scored = model.setRawPredictionCol("").transform(in);
+      keep.add(functions.col(model.getPredictionCol()));
+      Column prob = org.apache.spark.ml.functions.vector_to_array(
+          functions.col(model.getProbabilityCol()), "float64");
+      if (fmt == Format.csv) {
+        for (int j = 0; j < model.numClasses(); j++) {
+          keep.add(prob.getItem(j).as("p" + j));
+        }
+      } else {
+        keep.add(prob.as("probability"));
+      }
+      long t0 = System.nanoTime();
+      scored.select(keep.toArray(new Column[0])).write()
+          .mode(overwrite ? SaveMode.Overwrite : SaveMode.ErrorIfExists)
+          .option("header", "true")
+          .format(fmt.name())
+          .save(output);
+      double secs = (System.nanoTime() - t0) / 1e9;
+      long rows = set != null ? set.count()
+          : spark.read().option("header", "true").format(fmt.name()).load(output).count();
+      System.out.printf("predicted %d rows in %.2f s (%.0f rows/s); written to %s (%s)%n",
+          rows, secs, rows / secs, output, fmt);
     } finally {
       spark.stop();
     }
     return Main.OK;
   }
 
-  /** Softmax probabilities of every sample of a block, n x classes. */
-  static float[] probabilities(SampleBlock b, Network net, float[] params, float[] state,
-      int batch) {
-    int k = net.classes();
-    float[] out = new float[b.count() * k];
-    WorkspaceCache.Entry e = WorkspaceCache.borrow(net, batch);
-    try {
-      Workspace ws = e.workspace;
-      Pass pass = Pass.inference(params, state);
-      int size = b.sampleSize();
-      for (int start = 0; start < b.count(); start += batch) {
-        int n = Math.min(batch, b.count() - start);
-        System.arraycopy(b.features(), start * size, ws.input(), 0, n * size);
-        float[] logits = ws.forward(pass, n);
-        for (int i = 0; i < n; i++) {
-          double max = Double.NEGATIVE_INFINITY;
-          for (int j = 0; j < k; j++) {
-            max = Math.max(max, logits[i * k + j]);
-          }
-          double sum = 0;
-          for (int j = 0; j < k; j++) {
-            sum += Math.exp(logits[i * k + j] - max);
-          }
-          for (int j = 0; j < k; j++) {
-            out[(start + i) * k + j] = (float) (Math.exp(logits[i * k + j] - max) / sum);
-          }
-        }
-      }
-    } finally {
-      WorkspaceCache.giveBack(net, batch, e);
+  /** A top-level column by name (dots are part of the name), resolved on the scored frame. */
+  private static Column column(String name) {
+    return functions.col("`" + name.replace("`", "``") + "`");
+  }
+
+  private void checkOutput() throws IOException {
+    Path p = new Path(output);
+    FileSystem fs = p.getFileSystem(new Configuration());
+    if (fs.exists(p) && !overwrite) {
+      throw new BadInputException("--output " + output + ": exists; pass --overwrite to "
+          + "replace it");
     }
-    return out;
+  }
+
+  /**
+   * Samples read on the driver (idx, csv) as a DataFrame of (index, label, features
+   * array&lt;float&gt;, unscaled), built on the executors from one broadcast.
+   */
+  static Dataset<Row> imageFrame(SparkSession spark, ImageSet set, int parts) {
+    JavaSparkContext jsc = SparkSessions.context(spark);
+    Broadcast<ImageSet> b = jsc.broadcast(set);
+    List<Integer> ids = new ArrayList<>();
+    for (int i = 0; i < parts; i++) {
+      ids.add(i);
+    }
+    JavaRDD<Row> rows = jsc.parallelize(ids, parts).flatMap(new Rows(b, parts));
+    StructType schema = new StructType()
+        .add("index", DataTypes.LongType, false)
+        .add("label", DataTypes.IntegerType, false)
+        .add("features", DataTypes.createArrayType(DataTypes.FloatType, false), false);
+    return spark.createDataFrame(rows, schema);
+  }
+
+  /** Partition p of {@link #imageFrame}: samples [p*n/parts, (p+1)*n/parts). */
+  static final class Rows implements FlatMapFunction<Integer, Row> {
+    private static final long serialVersionUID = 1L;
+    private final Broadcast<ImageSet> set;
+    private final int parts;
+
+    Rows(Broadcast<ImageSet> set, int parts) {
+      this.set = set;
+      this.parts = parts;
+    }
+
+    @Override
+    public Iterator<Row> call(Integer p) {
+      ImageSet s = set.value();
+      long n = s.count();
+      int from = (int) (p * n / parts);
+      int to = (int) ((p + 1) * n / parts);
+      int size = s.sampleSize();
+      return new Iterator<>() {
+        int i = from;
+
+        @Override
+        public boolean hasNext() {
+          return i < to;
+        }
+
+        @Override
+        public Row next() {
+          float[] f = Arrays.copyOfRange(s.pixels(), i * size, (i + 1) * size);
+          Row r = RowFactory.create((long) i, s.labels()[i], f);
+          i++;
+          return r;
+        }
+      };
+    }
   }
 }

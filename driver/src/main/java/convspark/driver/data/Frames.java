@@ -77,7 +77,12 @@ public final class Frames {
       throw new BadInputException("Column " + cols.label() + " must be of a numeric type but "
           + "was actually of type " + lt.simpleString());
     }
-    DataType ft = schema.apply(cols.features()).dataType();
+    return featuresKind(schema, cols.features());
+  }
+
+  /** How column {@code col} holds features; the column must exist. */
+  public static Kind featuresKind(StructType schema, String col) {
+    DataType ft = schema.apply(col).dataType();
     if (ft instanceof VectorUDT) {
       return Kind.VECTOR;
     }
@@ -88,12 +93,17 @@ public final class Frames {
         List.of("height", "width", "nChannels", "data"))) {
       return Kind.IMAGE;
     }
-    throw new BadInputException("Column " + cols.features() + " must be a vector, an array of "
-        + "numbers or an image struct but was actually of type " + ft.simpleString());
+    throw new BadInputException("Column " + col + " must be of type vector, array<numeric> or "
+        + "an image struct (height, width, nChannels, data) but was actually of type "
+        + ft.simpleString());
   }
 
-  /** Reads one row's features into {@code dst[off..off+shape.size())}. */
-  static void features(Row row, int idx, Kind kind, Shape shape, float[] dst, int off,
+  /**
+   * Reads one row's features into {@code dst[off..off+shape.size())}, unscaled, rejecting
+   * missing and non-finite values; {@code where} names the row in errors. Training and scoring
+   * both read rows through here, so a model scores rows exactly as it saw them.
+   */
+  public static void features(Row row, int idx, Kind kind, Shape shape, float[] dst, int off,
       String where) {
     int size = shape.size();
     if (row.isNullAt(idx)) {
@@ -145,6 +155,11 @@ public final class Frames {
       }
       default -> throw new AssertionError(kind);
     }
+    for (int i = off; i < off + size; i++) {
+      if (!Float.isFinite(dst[i])) {
+        throw new BadInputException(where + ": feature " + (i - off) + " is " + dst[i]);
+      }
+    }
   }
 
   static int label(Row row, int idx, int classes, String where) {
@@ -192,11 +207,6 @@ public final class Frames {
             + org.apache.spark.TaskContext.getPartitionId();
         y[n] = label(r, 0, classes, where);
         features(r, 1, kind, shape, f, n * size, where);
-        for (int i = n * size; i < (n + 1) * size; i++) {
-          if (!Float.isFinite(f[i])) {
-            throw new BadInputException(where + ": feature " + (i - n * size) + " is " + f[i]);
-          }
-        }
         n++;
       }
       f = Arrays.copyOf(f, n * size);

@@ -1,0 +1,115 @@
+package convspark.driver.ml;
+
+import convspark.common.BadInputException;
+import convspark.common.nn.Shape;
+import convspark.driver.data.Frames;
+import java.util.Arrays;
+import java.util.List;
+import org.apache.spark.ml.attribute.Attribute;
+import org.apache.spark.ml.attribute.AttributeGroup;
+import org.apache.spark.ml.attribute.NominalAttribute;
+import org.apache.spark.ml.linalg.Vector;
+import org.apache.spark.ml.linalg.VectorUDT;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.types.ArrayType;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.NumericType;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+import scala.Option;
+
+/**
+ * Schema checks of the Spark ML API (errors name the column, in the style of Spark ML's
+ * SchemaUtils) and the executor-side conversion of one row's features to floats.
+ *
+ * <p>{@link #read} is {@link Frames#features}, the conversion training uses.
+ */
+final class FeatureColumns {
+  private FeatureColumns() {}
+
+  private static StructField field(StructType schema, String col, String role) {
+    List<String> names = Arrays.asList(schema.fieldNames());
+    if (!names.contains(col)) {
+      throw new BadInputException("Column " + col + " (the " + role + " column) does not exist;"
+          + " available columns: " + names);
+    }
+    return schema.apply(col);
+  }
+
+  /** The kind of the features column: a Vector, an array of numbers or an image struct. */
+  static Frames.Kind featuresKind(StructType schema, String col) {
+    field(schema, col, "features");
+    return Frames.featuresKind(schema, col);
+  }
+
+  /**
+   * Checks a Vector column's size against the model input when its ML metadata knows it (as
+   * after VectorAssembler); other columns are checked row by row when the rows are read.
+   */
+  static void checkSize(StructType schema, String col, Shape shape) {
+    StructField f = field(schema, col, "features");
+    if (!(f.dataType() instanceof VectorUDT)) {
+      return;
+    }
+    int n = AttributeGroup.fromStructField(f).size(); // -1: unknown
+    if (n >= 0 && n != shape.size()) {
+      throw new BadInputException("Column " + col + " holds vectors of size " + n
+          + " but the model input " + shape + " needs " + shape.size() + " values");
+    }
+  }
+
+  /** Checks the label column: numeric, and at most {@code classes} values per its metadata. */
+  static void checkLabel(StructType schema, String col, int classes) {
+    DataType lt = field(schema, col, "label").dataType();
+    if (!(lt instanceof NumericType)) {
+      throw new BadInputException("Column " + col + " must be of type numeric but was actually "
+          + "of type " + lt.simpleString() + " (index string labels with StringIndexer)");
+    }
+    Attribute a = Attribute.fromStructField(schema.apply(col));
+    if (a instanceof NominalAttribute nominal) {
+      Option<Object> nv = nominal.getNumValues();
+      if (nv.isDefined() && (Integer) nv.get() > classes) {
+        throw new BadInputException("Column " + col + " has " + nv.get() + " classes (per its "
+            + "metadata) but the model outputs " + classes + " class scores");
+      }
+    }
+  }
+
+  /** Checks that an output column does not exist yet (empty name: column not wanted). */
+  static void checkOutput(StructType schema, String col) {
+    if (!col.isEmpty() && Arrays.asList(schema.fieldNames()).contains(col)) {
+      throw new BadInputException("Output column " + col + " already exists.");
+    }
+  }
+
+  /** The schema with the output columns (those with non-empty names) appended. */
+  static StructType withOutputs(StructType schema, String raw, String prob, String pred,
+      int classes) {
+    checkOutput(schema, raw);
+    checkOutput(schema, prob);
+    checkOutput(schema, pred);
+    if (!raw.isEmpty() && raw.equals(prob) || !raw.isEmpty() && raw.equals(pred)
+        || !prob.isEmpty() && prob.equals(pred)) {
+      throw new BadInputException("Output columns must have distinct names, found rawPrediction"
+          + "Col " + raw + ", probabilityCol " + prob + ", predictionCol " + pred);
+    }
+    StructType out = schema;
+    if (!raw.isEmpty()) {
+      out = out.add(new AttributeGroup(raw, classes).toStructField());
+    }
+    if (!prob.isEmpty()) {
+      out = out.add(new AttributeGroup(prob, classes).toStructField());
+    }
+    if (!pred.isEmpty()) {
+      out = out.add(NominalAttribute.defaultAttr().withName(pred).withNumValues(classes)
+          .toStructField());
+    }
+    return out;
+  }
+
+  /** Reads one row's features: the conversion training uses ({@link Frames#features}). */
+  static void read(Row row, int idx, Frames.Kind kind, Shape shape, float[] dst, int off,
+      String where) {
+    Frames.features(row, idx, kind, shape, dst, off, where);
+  }
+}

@@ -1,0 +1,273 @@
+package convspark.driver.ml;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import convspark.common.BadInputException;
+import convspark.driver.SparkTestSession;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import org.apache.spark.ml.Pipeline;
+import org.apache.spark.ml.PipelineModel;
+import org.apache.spark.ml.PipelineStage;
+import org.apache.spark.ml.attribute.AttributeGroup;
+import org.apache.spark.ml.attribute.NominalAttribute;
+import org.apache.spark.ml.feature.StringIndexer;
+import org.apache.spark.ml.feature.VectorAssembler;
+import org.apache.spark.ml.feature.VectorSizeHint;
+import org.apache.spark.ml.linalg.Vector;
+import org.apache.spark.ml.linalg.VectorUDT;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
+import org.apache.spark.sql.types.StructType;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * CnnClassifier in a Spark ML Pipeline after StringIndexer and VectorAssembler: accuracy on a
+ * held-out frame, save and load with identical predictions, and Spark-style errors naming the
+ * column or param.
+ */
+class CnnClassifierPipelineTest {
+  @TempDir static Path dir;
+  static SparkSession spark;
+  static Dataset<Row> train;
+  static Dataset<Row> heldOut;
+  static PipelineModel fitted;
+
+  @BeforeAll
+  static void start() {
+    spark = SparkTestSession.start();
+    train = MlTestData.images(spark, 480, 1, 2).cache();
+    heldOut = MlTestData.images(spark, 300, 2, 3).cache();
+  }
+
+  @AfterAll
+  static void stop() {
+    spark.stop();
+  }
+
+  static CnnClassifier classifier() {
+    return new CnnClassifier()
+        .setModelSpec(MlTestData.MODEL)
+        .setEpochs(2)
+        .setNumWorkers(2)
+        .setGlobalBatch(32)
+        .setBaseBatch(32)
+        .setBaseLr(0.05)
+        .setWarmupEpochs(1)
+        .setNesterov(true)
+        .setValidationFraction(0.1)
+        .setSeed(7)
+        .setExtraConfig("train.schedule = cosine, data.scale = 0.00392156862745098");
+  }
+
+  static Pipeline pipeline(CnnClassifier cnn) {
+    return new Pipeline().setStages(new PipelineStage[] {
+        new StringIndexer().setInputCol("letter").setOutputCol("label"),
+        new VectorSizeHint().setInputCol("pixels").setSize(144),
+        new VectorAssembler().setInputCols(new String[] {"pixels"}).setOutputCol("features"),
+        cnn});
+  }
+
+  static synchronized PipelineModel fitted() {
+    if (fitted == null) {
+      fitted = pipeline(classifier()).fit(train);
+    }
+    return fitted;
+  }
+
+  /** (id, label, prediction, probability, rawPrediction) of every row, by id. */
+  static List<Row> score(PipelineModel model) {
+    List<Row> rows = new ArrayList<>(model.transform(heldOut)
+        .select("id", "label", "prediction", "probability", "rawPrediction").collectAsList());
+    rows.sort(Comparator.comparingLong(r -> r.getLong(0)));
+    return rows;
+  }
+
+  @Test
+  void pipelineFitsSavesLoadsAndPredictsIdentically() throws Exception {
+    long t0 = System.nanoTime();
+    PipelineModel model = fitted();
+    List<Row> a = score(model);
+    long right = a.stream().filter(r -> r.getDouble(1) == r.getDouble(2)).count();
+    double acc = (double) right / a.size();
+    assertEquals(300, a.size());
+    assertTrue(acc >= 0.9, "held-out accuracy " + acc);
+    // Spark ML conventions: vectors of K values, probabilities summing to 1, argmax prediction
+    for (Row r : a) {
+      Vector p = r.getAs(3);
+      assertEquals(4, ((Vector) r.getAs(4)).size());
+      assertEquals(1.0, p.toArray()[0] + p.toArray()[1] + p.toArray()[2] + p.toArray()[3],
+          1e-9);
+      assertEquals((double) p.argmax(), r.getDouble(2));
+      assertEquals(((Vector) r.getAs(4)).argmax(), p.argmax());
+    }
+    // ML metadata: attribute groups of size K; the label's StringIndexer metadata survives
+    StructType schema = model.transform(heldOut).schema();
+    assertEquals(4, AttributeGroup.fromStructField(schema.apply("probability")).size());
+    assertEquals("nominal", schema.apply("label").metadata().getMetadata("ml_attr")
+        .getString("type"));
+    CnnClassificationModel cnn = (CnnClassificationModel) model.stages()[3];
+    assertTrue(cnn.hasSummary());
+    assertEquals(2, ((Number) cnn.trainingSummary().get("epochs_run")).intValue());
+
+    String path = dir.resolve("pipeline-model").toString();
+    model.write().overwrite().save(path);
+    PipelineModel loaded = PipelineModel.load(path);
+    CnnClassificationModel back = (CnnClassificationModel) loaded.stages()[3];
+    assertEquals(cnn.uid(), back.uid());
+    assertEquals(cnn.getFeaturesCol(), back.getFeaturesCol());
+    assertArrayEquals(cnn.checkpoint().params(), back.checkpoint().params());
+    assertEquals(cnn.normalization(), back.normalization());
+    assertEquals(a, score(loaded));
+    System.out.printf("pipeline (fit if first), score, save, load, score: %.1f s; "
+        + "held-out accuracy %.3f%n", (System.nanoTime() - t0) / 1e9, acc);
+  }
+
+  @Test
+  void unfittedPipelineSavesAndLoadsWithItsParams() throws Exception {
+    CnnClassifier cnn = classifier().setL2(1e-4).setOptimizer("adam");
+    String path = dir.resolve("pipeline").toString();
+    pipeline(cnn).write().overwrite().save(path);
+    CnnClassifier back = (CnnClassifier) Pipeline.load(path).getStages()[3];
+    assertEquals(cnn.uid(), back.uid());
+    assertEquals(1e-4, back.getL2());
+    assertEquals("adam", back.getOptimizer());
+    assertEquals(MlTestData.MODEL, back.getModelSpec());
+    assertEquals(cnn.runConfig().train(), back.runConfig().train());
+  }
+
+  @Test
+  void paramsMapToConfigKeysAndExplicitParamsWinOverExtraConfig() throws Exception {
+    CnnClassifier c = classifier().setExtraConfig("train.epochs = 9, train.l2 = 0.001, "
+        + "train.optimizer.type = adam");
+    // epochs is set explicitly: the param wins; l2 and optimizer are defaults: extraConfig wins
+    var cfg = c.runConfig();
+    assertEquals(2, cfg.train().epochs());
+    assertEquals(0.001, cfg.train().l2());
+    assertEquals("ADAM", cfg.train().optimizer().type().name());
+    assertEquals("train.global-batch", c.configKeys().get("globalBatch"));
+    // modelSpecPath: a run config's model block (its other keys are not used)
+    Path conf = dir.resolve("run.conf");
+    Files.writeString(conf, "train.epochs = 5\nmodel {\n" + MlTestData.MODEL + "}\n");
+    var fromFile = classifier().setModelSpec("").setModelSpecPath(conf.toString()).runConfig();
+    assertEquals(cfg.model(), fromFile.model());
+    assertEquals(2, fromFile.train().epochs());
+    // defaults are convspark's
+    assertEquals(128, new CnnClassifier().getGlobalBatch());
+  }
+
+  static String message(Throwable t) {
+    StringBuilder b = new StringBuilder();
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      b.append(c.getMessage()).append(" | ");
+    }
+    return b.toString();
+  }
+
+  @Test
+  void missingAndWronglyTypedColumnsAreNamedAtFit() {
+    Pipeline p = pipeline(classifier().setFeaturesCol("nope"));
+    Exception e = assertThrows(BadInputException.class, () -> p.fit(train));
+    assertTrue(e.getMessage().contains("Column nope") && e.getMessage().contains("does not "
+        + "exist"), e.getMessage());
+
+    e = assertThrows(BadInputException.class,
+        () -> classifier().setFeaturesCol("letter").setLabelCol("y").fit(train));
+    assertTrue(e.getMessage().startsWith("Column letter must be of type vector"),
+        e.getMessage());
+    assertTrue(e.getMessage().contains("but was actually of type string"), e.getMessage());
+
+    e = assertThrows(BadInputException.class,
+        () -> classifier().setFeaturesCol("pixels").setLabelCol("letter").fit(train));
+    assertTrue(e.getMessage().startsWith("Column letter must be of type numeric"),
+        e.getMessage());
+  }
+
+  @Test
+  void wrongImageSizeIsNamedAtFitAndTransform() {
+    String small = MlTestData.MODEL.replace("height = 12, width = 12", "height = 10, width = 10");
+    // a Vector with ML metadata (VectorAssembler): checked from the schema
+    Exception e = assertThrows(BadInputException.class,
+        () -> pipeline(classifier().setModelSpec(small)).fit(train));
+    assertTrue(e.getMessage().contains("Column features holds vectors of size 144 but the model"
+        + " input 1x10x10 needs 100"), e.getMessage());
+    // an array column: checked row by row, the job's error names the column
+    e = assertThrows(BadInputException.class, () -> classifier().setModelSpec(small)
+        .setFeaturesCol("arr").setLabelCol("y").fit(train));
+    assertTrue(e.getMessage().contains("featuresCol arr") && e.getMessage().contains(
+        "features have 144 values, the model input 1x10x10 needs 100"), e.getMessage());
+
+    // transform: a row of the wrong size fails the job with the column's name
+    CnnClassificationModel cnn = (CnnClassificationModel) fitted().stages()[3];
+    Dataset<Row> wrong = heldOut.withColumn("arr", functions.slice(functions.col("arr"), 1, 100));
+    Exception t = assertThrows(Exception.class,
+        () -> cnn.copy(new org.apache.spark.ml.param.ParamMap()).setFeaturesCol("arr")
+            .transform(wrong).collect());
+    assertTrue(message(t).contains("Column arr (row 0 of partition")
+        && message(t).contains("features have 100 values, the model input 1x12x12 needs 144"),
+        message(t));
+    // missing column and existing output column fail at transform, before any job
+    e = assertThrows(BadInputException.class, () -> cnn.transform(heldOut));
+    assertTrue(e.getMessage().contains("Column features (the features column) does not exist"),
+        e.getMessage());
+    e = assertThrows(BadInputException.class, () -> cnn.copy(
+        new org.apache.spark.ml.param.ParamMap()).setFeaturesCol("pixels")
+        .setPredictionCol("letter").transform(heldOut));
+    assertTrue(e.getMessage().contains("Output column letter already exists"), e.getMessage());
+  }
+
+  @Test
+  void invalidParamsFailWithTheirNames() {
+    Exception e = assertThrows(IllegalArgumentException.class,
+        () -> new CnnClassifier().setEpochs(0));
+    assertTrue(e.getMessage().contains("epochs given invalid value 0"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class,
+        () -> new CnnClassifier().setScaling("cubic"));
+    assertTrue(e.getMessage().contains("scaling given invalid value cubic"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class,
+        () -> new CnnClassifier().setLabelSmoothing(1.0));
+
+    e = assertThrows(IllegalArgumentException.class,
+        () -> new CnnClassifier().transformSchema(train.schema()));
+    assertTrue(e.getMessage().contains("set modelSpec"), e.getMessage());
+
+    e = assertThrows(BadInputException.class, () -> classifier().setExtraConfig("train.foo = 1")
+        .runConfig());
+    assertTrue(e.getMessage().contains("CnnClassifier extraConfig: unknown config key "
+        + "'train.foo'"), e.getMessage());
+
+    e = assertThrows(BadInputException.class, () -> classifier().setMomentum(0).runConfig());
+    assertTrue(e.getMessage().contains("Nesterov needs train.optimizer.momentum > 0"),
+        e.getMessage());
+
+    e = assertThrows(BadInputException.class, () -> classifier().setModelSpec(
+        "input { channels = 1, height = 12, width = 12 }, layers = [ { type = conv } ]")
+        .runConfig());
+    assertTrue(e.getMessage().contains("model.layers[0]"), e.getMessage());
+
+    // StringIndexer metadata with more classes than the model has outputs
+    StructType five = new StructType()
+        .add(NominalAttribute.defaultAttr().withName("label").withNumValues(5).toStructField())
+        .add("features", new VectorUDT());
+    e = assertThrows(BadInputException.class, () -> classifier().transformSchema(five));
+    assertTrue(e.getMessage().contains("Column label has 5 classes (per its metadata) but the "
+        + "model outputs 4"), e.getMessage());
+
+    e = assertThrows(BadInputException.class,
+        () -> classifier().setGlobalBatch(33).setFeaturesCol("pixels").setLabelCol("y")
+            .fit(train));
+    assertTrue(e.getMessage().contains("train.global-batch") && e.getMessage()
+        .contains("does not divide evenly"), e.getMessage());
+  }
+}
