@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stamp=driver/target/classpath.txt
-if [ -f "$stamp" ] && [ -z "$(find pom.xml */pom.xml */src/main -newer "$stamp" -print -quit 2>/dev/null)" ]; then
+if [ -f "$stamp" ] && [ -z "$(find pom.xml common worker driver -path "*/target" -prune -o \( -name pom.xml -o -path "*/src/main/*" \) -newer "$stamp" -print -quit 2>/dev/null)" ]; then
   exit 0
 fi
 echo "build: compiling convspark (mvn install -DskipTests)" >&2
