@@ -22,6 +22,14 @@ for rule in $rules; do
       echo "== $rule k=$k: done already ($run)"
       continue
     fi
+    # at k = 1 every rule gives the base rate (and warmup from base to base is none): one run
+    # serves all three rules
+    if [ "$k" = 1 ] && [ "$rule" != linear ] && [ -f "$work/linear-k1/summary.json" ]; then
+      echo "== $rule k=1: the same run as linear k=1"
+      mkdir -p "docs/scaling/$rule-k1"
+      cp "$work/linear-k1/summary.json" "$work/linear-k1/metrics.jsonl" "docs/scaling/$rule-k1/"
+      continue
+    fi
     w="$warmup"
     [ "$rule" = none ] && w=0
     echo "== $rule k=$k: global batch $((64 * k))"
