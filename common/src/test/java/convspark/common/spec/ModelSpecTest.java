@@ -94,7 +94,7 @@ class ModelSpecTest {
 
   @Test
   void shippedExampleConfigsParse() throws Exception {
-    for (String name : new String[] {"fashion-mnist.conf", "lenet5.conf"}) {
+    for (String name : new String[] {"fashion-mnist.conf", "fashion-mnist-best.conf", "lenet5.conf"}) {
       Path p = Path.of("..", "conf", name);
       ModelSpec spec = ModelSpec.parse(Files.readString(p));
       assertEquals(10, spec.classes(), name);
