@@ -1,0 +1,74 @@
+package convspark.bench;
+
+import convspark.bench.ExampleNet.Gemm;
+import convspark.bench.ExampleNet.GemmLayer;
+import convspark.common.blas.Blas;
+import convspark.common.nn.Network;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Prints, as one JSON object on stdout, what the kernel benchmark report needs besides timings:
+ * which BLAS loaded, the JVM, and per conv/dense layer of the example network at batch
+ * {@link ExampleNet#BATCH} its shape, its GEMMs and the FLOPs of its forward+backward.
+ *
+ * <p>{@code java -cp bench/target/benchmarks.jar convspark.bench.KernelInfo}
+ */
+public final class KernelInfo {
+  private KernelInfo() {}
+
+  public static void main(String[] args) {
+    Network net = ExampleNet.network();
+    int batch = ExampleNet.BATCH;
+    StringBuilder sb = new StringBuilder();
+    sb.append("{\n");
+    field(sb, "blas", Blas.describe()).append(",\n");
+    field(sb, "blasNative", Blas.isNative()).append(",\n");
+    field(sb, "java", System.getProperty("java.vm.name") + " "
+        + System.getProperty("java.runtime.version")).append(",\n");
+    field(sb, "model", ExampleNet.source()).append(",\n");
+    field(sb, "batch", batch).append(",\n");
+    field(sb, "params", net.paramCount()).append(",\n");
+    sb.append("  \"layers\": [\n");
+    List<String> items = new ArrayList<>();
+    for (GemmLayer g : ExampleNet.gemmLayers(net, batch)) {
+      StringBuilder l = new StringBuilder("    {");
+      l.append("\"name\": ").append(quote(g.name()));
+      l.append(", \"index\": ").append(g.index());
+      l.append(", \"shape\": ").append(quote(g.shape()));
+      l.append(", \"first\": ").append(g.first());
+      l.append(", \"forwardFlops\": ").append(g.forwardFlops());
+      l.append(", \"backwardFlops\": ").append(g.backwardFlops());
+      l.append(", \"flops\": ").append(g.flops());
+      List<String> gs = new ArrayList<>();
+      List<Gemm> all = new ArrayList<>(g.forward());
+      all.addAll(g.backward());
+      for (Gemm m : all) {
+        gs.add(quote(m.role() + " " + m.describe()));
+      }
+      l.append(", \"gemms\": [").append(String.join(", ", gs)).append("]}");
+      items.add(l.toString());
+    }
+    sb.append(String.join(",\n", items)).append("\n  ]\n}");
+    System.out.println(sb);
+  }
+
+  private static StringBuilder field(StringBuilder sb, String k, Object v) {
+    sb.append("  ").append(quote(k)).append(": ");
+    return sb.append(v instanceof String s ? quote(s) : String.valueOf(v));
+  }
+
+  private static String quote(String s) {
+    StringBuilder q = new StringBuilder("\"");
+    for (char c : s.toCharArray()) {
+      if (c == '"' || c == '\\') {
+        q.append('\\').append(c);
+      } else if (c < 0x20) {
+        q.append(String.format("\\u%04x", (int) c));
+      } else {
+        q.append(c);
+      }
+    }
+    return q.append('"').toString();
+  }
+}
