@@ -62,12 +62,13 @@ public final class BatchNorm implements Layer {
     return 2 * shape.channels();
   }
 
-  private record Ctx(float[] xhat, float[] invStd, boolean[] trained) implements Context {}
+  private record Ctx(float[] xhat, float[] invStd, boolean[] trained, double[] sums)
+      implements Context {}
 
   @Override
   public Context newContext(int maxBatch) {
     return new Ctx(new float[maxBatch * shape.size()], new float[shape.channels()],
-        new boolean[1]);
+        new boolean[1], new double[2]);
   }
 
   @Override
@@ -134,7 +135,9 @@ public final class BatchNorm implements Layer {
     float[] xhat = ctx.xhat();
     double m = (double) n * hw;
     for (int c = 0; c < ch; c++) {
-      double[] sums = new double[2];
+      double[] sums = ctx.sums();
+      sums[0] = 0;
+      sums[1] = 0;
       for (int i = 0; i < n; i++) {
         Kernels.sumAndDot(xhat, gy, i * per + c * hw, hw, sums);
       }
