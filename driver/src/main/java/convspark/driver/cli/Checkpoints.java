@@ -11,6 +11,7 @@ import convspark.common.nn.Network;
 import convspark.common.spec.ModelSpec;
 import convspark.driver.data.Normalization;
 import convspark.driver.interop.TorchModel;
+import convspark.driver.train.Trainer;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.io.IOException;
@@ -63,19 +64,11 @@ final class Checkpoints {
             + "input normalisation; set config key data.normalize.mode to none or given");
       };
       meta.put("norm.scale", Float.toString(norm.scale()));
-      meta.put("norm.mean", join(norm.mean()));
-      meta.put("norm.std", join(norm.std()));
+      meta.put("norm.mean", Trainer.floats(norm.mean()));
+      meta.put("norm.std", Trainer.floats(norm.std()));
     }
     return new Checkpoint(spec.render(), 0, l.numBatchesTracked(), l.params(), l.state(), "none",
         new float[0][], 0, meta);
-  }
-
-  private static String join(float[] a) {
-    StringBuilder b = new StringBuilder();
-    for (float f : a) {
-      b.append(b.length() == 0 ? "" : ",").append(f);
-    }
-    return b.toString();
   }
 
   /** The model of {@code --checkpoint} or {@code --init-from}, whichever was given. */

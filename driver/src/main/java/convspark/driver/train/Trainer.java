@@ -492,7 +492,8 @@ public final class Trainer {
         opt.name(), copy, opt.steps(), meta);
   }
 
-  static String floats(float[] a) {
+  /** Comma-separated values, as the checkpoint metadata stores float vectors. */
+  public static String floats(float[] a) {
     StringBuilder b = new StringBuilder();
     for (float f : a) {
       b.append(b.length() == 0 ? "" : ",").append(f);
