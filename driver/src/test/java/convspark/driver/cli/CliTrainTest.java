@@ -7,11 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import convspark.common.io.Checkpoint;
+import convspark.driver.CliRunner;
 import convspark.driver.TestData;
 import convspark.driver.metrics.Json;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -37,21 +35,12 @@ class CliTrainTest {
     Files.writeString(config, TestData.config(train[0], train[1], test[0], test[1]));
   }
 
+  /** The shared runner, under the name these tests use. */
   record Run(int code, String out, String err) {}
 
   static Run run(String... args) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    PrintStream oldOut = System.out;
-    PrintStream po = new PrintStream(out, true, StandardCharsets.UTF_8);
-    System.setOut(po);
-    int code;
-    try {
-      code = Main.run(args, po, new PrintStream(err, true, StandardCharsets.UTF_8));
-    } finally {
-      System.setOut(oldOut);
-    }
-    return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    CliRunner.Run r = CliRunner.run(args);
+    return new Run(r.code(), r.out(), r.err());
   }
 
   static Run train(Path out, String... extra) {

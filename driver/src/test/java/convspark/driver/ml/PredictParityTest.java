@@ -1,5 +1,7 @@
 package convspark.driver.ml;
 
+import convspark.driver.CliRunner;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,13 +11,9 @@ import convspark.common.nn.Pass;
 import convspark.common.nn.Workspace;
 import convspark.driver.SparkTestSession;
 import convspark.driver.TestData;
-import convspark.driver.cli.Main;
 import convspark.driver.data.IdxReader;
 import convspark.driver.data.ImageSet;
 import java.awt.image.BufferedImage;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -114,22 +112,8 @@ class PredictParityTest {
         """.formatted(idx[0], idx[1]));
   }
 
-  record Run(int code, String out, String err) {}
-
-  static Run cli(String... args) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    PrintStream oldOut = System.out;
-    PrintStream po = new PrintStream(out, true, StandardCharsets.UTF_8);
-    System.setOut(po);
-    int code;
-    try {
-      code = Main.run(args, po, new PrintStream(err, true, StandardCharsets.UTF_8));
-    } finally {
-      System.setOut(oldOut);
-    }
-    return new Run(code, out.toString(StandardCharsets.UTF_8),
-        err.toString(StandardCharsets.UTF_8));
+  static CliRunner.Run cli(String... args) {
+    return CliRunner.run(args);
   }
 
   /** Rows of the CSV part files Spark wrote into {@code dirOut}, header first. */
@@ -183,7 +167,7 @@ class PredictParityTest {
   @Test
   void transformCliAndSingleProcessForwardPassAgree() throws Exception {
     Path parquet = dir.resolve("pred.parquet");
-    Run r = cli("predict", "--checkpoint", ckpt.toString(), "--config", conf.toString(),
+    CliRunner.Run r = cli("predict", "--checkpoint", ckpt.toString(), "--config", conf.toString(),
         "--output", parquet.toString());
     assertEquals(0, r.code(), r.err());
     assertTrue(r.out().contains("predicted " + N + " rows") && r.out().contains("rows/s"),
