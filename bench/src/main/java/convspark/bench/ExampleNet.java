@@ -146,7 +146,9 @@ public final class ExampleNet {
           bwd.add(new Gemm("igrad", true, false, ckk, np, oc, ckk, np, 0f, np));
         }
         out.add(new GemmLayer("conv" + (++convs), i, l,
-            c.inShape() + " -> " + c.outShape() + " k" + k, first, fwd, List.copyOf(bwd)));
+            c.inShape() + " -> " + c.outShape() + " k" + k
+                + (c.perImage() ? " (issued as " + batch + " per-image GEMMs)" : ""),
+            first, fwd, List.copyOf(bwd)));
       } else if (l instanceof Dense d) {
         int ni = d.inShape().size();
         int no = d.outShape().size();

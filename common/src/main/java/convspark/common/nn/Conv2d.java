@@ -6,9 +6,18 @@ import java.util.List;
 import java.util.SplittableRandom;
 
 /**
- * 2-D convolution by im2col + GEMM, batched: the columns of all n images of a batch form one
- * [C*k*k, n*P] matrix (P = output pixels per image), so each pass is a single large {@code sgemm}
- * instead of n skinny ones.
+ * 2-D convolution by im2col + GEMM.
+ *
+ * <p>Two strategies, chosen by the depth C*k*k of the column matrix:
+ * <ul>
+ *   <li><b>batched</b> (deep columns, e.g. every conv after the first): the columns of all n images
+ *       form one [C*k*k, n*P] matrix (P = output pixels per image), so each pass is a single large
+ *       {@code sgemm}; the price is a copy between that [out, n*P] layout and NCHW each way.
+ *   <li><b>per image</b> (shallow columns, C*k*k below {@link #PER_IMAGE_MAX_CKK}, e.g. a first
+ *       layer on grayscale input with K = 9): one {@code sgemm} per image that reads and writes
+ *       NCHW directly. With K that small the GEMM is cheap and the layout copies and the bias sum
+ *       over the [out, n*P] matrix dominated; per image they disappear.
+ * </ul>
  *
  * <p>Parameters: weight [out, in, k, k] (PyTorch layout) then bias [out].
  */
@@ -22,6 +31,13 @@ public final class Conv2d implements Layer {
   private final boolean bias;
   private final Init init;
   private final int paramOffset;
+
+  /**
+   * Column depths below this use one GEMM per image; at or above it, one batched GEMM. Set by the
+   * system property {@code convspark.conv.perImageMaxCkk} (for benchmarks); default 64.
+   */
+  public static final int PER_IMAGE_MAX_CKK =
+      Integer.getInteger("convspark.conv.perImageMaxCkk", 64);
 
   public Conv2d(Shape in, int filters, int kernel, int stride, int padding, boolean bias,
       Init init, int paramOffset) {
@@ -43,6 +59,11 @@ public final class Conv2d implements Layer {
 
   private int ckk() {
     return in.channels() * kernel * kernel;
+  }
+
+  /** Whether this layer issues one GEMM per image rather than one per batch. */
+  public boolean perImage() {
+    return ckk() < PER_IMAGE_MAX_CKK;
   }
 
   @Override
@@ -78,12 +99,16 @@ public final class Conv2d implements Layer {
   @Override
   public Context newContext(int maxBatch) {
     int p = out.spatial();
-    return new Ctx(ckk() * maxBatch * p, out.channels() * maxBatch * p);
+    return new Ctx(ckk() * maxBatch * p, perImage() ? 0 : out.channels() * maxBatch * p);
   }
 
   @Override
   public void forward(Pass pass, Context context, float[] x, float[] y, int n) {
     Ctx ctx = (Ctx) context;
+    if (perImage()) {
+      forwardPerImage(pass, ctx, x, y, n);
+      return;
+    }
     int p = out.spatial();
     int np = n * p;
     int oc = out.channels();
@@ -110,6 +135,10 @@ public final class Conv2d implements Layer {
   public void backward(Pass pass, Context context, float[] x, float[] y, float[] gy, float[] gx,
       int n) {
     Ctx ctx = (Ctx) context;
+    if (perImage()) {
+      backwardPerImage(pass, ctx, gy, gx, n);
+      return;
+    }
     int p = out.spatial();
     int np = n * p;
     int oc = out.channels();
@@ -139,6 +168,61 @@ public final class Conv2d implements Layer {
     Arrays.fill(gx, 0, n * in.size(), 0f);
     for (int i = 0; i < n; i++) {
       col2im(ctx.cols, i * p, np, gx, i * in.size());
+    }
+  }
+
+  /** Per-image forward: image i's columns are the [ckk, p] block at i*ckk*p. */
+  private void forwardPerImage(Pass pass, Ctx ctx, float[] x, float[] y, int n) {
+    int p = out.spatial();
+    int oc = out.channels();
+    int ckk = ckk();
+    float[] w = pass.params();
+    int biasOff = paramOffset + oc * ckk;
+    for (int i = 0; i < n; i++) {
+      int colOff = i * ckk * p;
+      int yOff = i * oc * p;
+      im2col(x, i * in.size(), ctx.cols, colOff, p);
+      if (bias) {
+        for (int c = 0; c < oc; c++) {
+          Arrays.fill(y, yOff + c * p, yOff + (c + 1) * p, w[biasOff + c]);
+        }
+      }
+      Blas.gemm(false, false, oc, p, ckk, 1f, w, paramOffset, ckk, ctx.cols, colOff, p,
+          bias ? 1f : 0f, y, yOff, p);
+    }
+  }
+
+  /** Per-image backward: reads gy in NCHW directly, accumulates dW image by image. */
+  private void backwardPerImage(Pass pass, Ctx ctx, float[] gy, float[] gx, int n) {
+    int p = out.spatial();
+    int oc = out.channels();
+    int ckk = ckk();
+    float[] g = pass.grads();
+    if (bias) {
+      int biasOff = paramOffset + oc * ckk;
+      for (int c = 0; c < oc; c++) {
+        double s = 0;
+        for (int i = 0; i < n; i++) {
+          s += Kernels.sum(gy, (i * oc + c) * p, p);
+        }
+        g[biasOff + c] += (float) s;
+      }
+    }
+    for (int i = 0; i < n; i++) {
+      // dW += gy_i [oc, p] . cols_i^T [p, ckk]
+      Blas.gemm(false, true, oc, ckk, p, 1f, gy, i * oc * p, p, ctx.cols, i * ckk * p, p, 1f, g,
+          paramOffset, ckk);
+    }
+    if (gx == null) {
+      return;
+    }
+    Arrays.fill(gx, 0, n * in.size(), 0f);
+    for (int i = 0; i < n; i++) {
+      int colOff = i * ckk * p;
+      // dCols_i = W^T . gy_i (cols_i no longer needed: reuse its buffer)
+      Blas.gemm(true, false, ckk, p, oc, 1f, pass.params(), paramOffset, ckk, gy, i * oc * p, p,
+          0f, ctx.cols, colOff, p);
+      col2im(ctx.cols, colOff, p, gx, i * in.size());
     }
   }
 

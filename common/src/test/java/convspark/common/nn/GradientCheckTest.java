@@ -1,5 +1,6 @@
 package convspark.common.nn;
 
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import convspark.common.spec.LayerSpec;
@@ -128,9 +129,24 @@ class GradientCheckTest {
     assertTrue(bad == 0, bad + " gradient mismatches:" + report);
   }
 
+  /** C*k*k = 18: the one-GEMM-per-image strategy. */
   @Test
   void conv() {
+    assertTrue(new Conv2d(new Shape(2, 5, 5), 3, 3, 1, 0, true, Init.HE, 0).perImage());
     check(spec(new Shape(2, 5, 5), new LayerSpec.Conv(3, 3, 1, 0, true, Init.HE)), 3, true);
+  }
+
+  /** C*k*k = 72: the batched strategy (one GEMM over all images, NCHW copies each way). */
+  @Test
+  void convDeepColumnsBatched() {
+    assertFalse(new Conv2d(new Shape(8, 5, 4), 3, 3, 1, 1, true, Init.HE, 0).perImage());
+    check(spec(new Shape(8, 5, 4), new LayerSpec.Conv(3, 3, 1, 1, true, Init.HE)), 3, true);
+  }
+
+  @Test
+  void convDeepColumnsStride2NoBias() {
+    assertFalse(new Conv2d(new Shape(8, 6, 5), 2, 3, 2, 1, false, Init.HE, 0).perImage());
+    check(spec(new Shape(8, 6, 5), new LayerSpec.Conv(2, 3, 2, 1, false, Init.HE)), 2, true);
   }
 
   @Test
