@@ -21,10 +21,27 @@ public final class StepResult implements Serializable {
   public double fetchSeconds;
   /** Seconds the driver spent summing the partials (set by the allreduce, not merged). */
   public double mergeSeconds;
+  /**
+   * Seconds from the driver submitting the step to each task starting (scheduling, task
+   * deserialisation), summed over partitions. Wall clocks: exact in local mode, subject to clock
+   * skew between machines on a cluster.
+   */
+  public double launchSeconds;
+  /** Seconds each task ran (start of the task function to its result), summed over partitions. */
+  public double taskSeconds;
+  /** Wall-clock end of the tasks (epoch seconds): summed, and the latest. */
+  public double endSum;
+  public double endMax;
 
   public StepResult(float[] gradSum, float[] bnStats) {
     this.gradSum = gradSum;
     this.bnStats = bnStats;
+  }
+
+  /** Wall-clock time in epoch seconds, to microsecond precision where the OS gives it. */
+  public static double wallSeconds() {
+    java.time.Instant t = java.time.Instant.now();
+    return t.getEpochSecond() + t.getNano() * 1e-9;
   }
 
   /** Adds {@code other} into this result, in place, and returns this. */
@@ -45,6 +62,10 @@ public final class StepResult implements Serializable {
     correct += other.correct;
     computeSeconds += other.computeSeconds;
     fetchSeconds += other.fetchSeconds;
+    launchSeconds += other.launchSeconds;
+    taskSeconds += other.taskSeconds;
+    endSum += other.endSum;
+    endMax = Math.max(endMax, other.endMax);
     return this;
   }
 }

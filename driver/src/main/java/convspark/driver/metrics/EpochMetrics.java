@@ -20,11 +20,21 @@ package convspark.driver.metrics;
  * @param jobSeconds wall time of the steps' Spark jobs (tasks, results, allreduce)
  * @param fetchSeconds mean time per partition tasks spent getting the broadcast weights
  * @param mergeSeconds driver time summing the partial results (the allreduce's arithmetic)
+ * @param launchSeconds mean time per partition from the driver submitting a step's job to the
+ *     task starting: scheduling, task serialisation, shipping and deserialisation
+ * @param taskOtherSeconds mean time per partition inside the task that is neither compute nor
+ *     broadcast fetch (reading the cached block, building the result)
+ * @param stragglerSeconds time the job waited for its slowest task: latest task end minus the
+ *     mean task end
+ * @param resultSeconds time from the last task's end to the driver holding all results, minus
+ *     the driver sum: result serialisation, transfer and deserialisation
  */
 public record EpochMetrics(int epoch, long step, double trainLoss, double trainAccuracy,
     double valLoss, double valAccuracy, double lr, double imagesPerSecond, double trainSeconds,
     double computeSeconds, double broadcastSeconds, double updateSeconds,
-    double validationSeconds, double jobSeconds, double fetchSeconds, double mergeSeconds) {
+    double validationSeconds, double jobSeconds, double fetchSeconds, double mergeSeconds,
+    double launchSeconds, double taskOtherSeconds, double stragglerSeconds,
+    double resultSeconds) {
 
   /** The console line. */
   public String line(int epochs) {

@@ -88,14 +88,17 @@ public final class Distributed {
     private static final long serialVersionUID = 1L;
     private final StepPlan plan;
     private final Broadcast<Weights> weights;
+    private final double submitted;
 
-    StepFn(StepPlan plan, Broadcast<Weights> weights) {
+    StepFn(StepPlan plan, Broadcast<Weights> weights, double submitted) {
       this.plan = plan;
       this.weights = weights;
+      this.submitted = submitted;
     }
 
     @Override
     public Iterator<StepResult> call(Integer partition, Iterator<SampleBlock> it) {
+      double start = StepResult.wallSeconds();
       long t0 = System.nanoTime();
       Weights w = weights.value();
       double fetch = (System.nanoTime() - t0) / 1e9;
@@ -109,6 +112,11 @@ public final class Distributed {
         total = new StepResult(new float[net.paramCount()], new float[net.stateCount()]);
       }
       total.fetchSeconds += fetch;
+      double end = StepResult.wallSeconds();
+      total.launchSeconds = start - submitted;
+      total.taskSeconds = end - start;
+      total.endSum = end;
+      total.endMax = end;
       return Collections.singletonList(total).iterator();
     }
   }
@@ -116,7 +124,8 @@ public final class Distributed {
   /** Runs one step on every partition and sums the results with {@code allReduce}. */
   public static StepResult step(JavaRDD<SampleBlock> blocks, StepPlan plan,
       Broadcast<Weights> weights, AllReduce allReduce) {
-    return allReduce.sum(blocks.mapPartitionsWithIndex(new StepFn(plan, weights), true));
+    return allReduce.sum(blocks.mapPartitionsWithIndex(
+        new StepFn(plan, weights, StepResult.wallSeconds()), true));
   }
 
   static final class EvalFn

@@ -25,6 +25,12 @@ public final class SparkSessions {
     if (conf.get("spark.master").startsWith("local")) {
       conf.setIfMissing("spark.ui.enabled", "false");
     }
+    // A step's result is the partition's whole gradient (4 bytes per parameter: 1.7 MB for the
+    // default model). Above spark.task.maxDirectResultSize (default 1 MiB) Spark stores each
+    // result in the executor's BlockManager and the driver fetches it in a second round trip,
+    // even in local mode. Results up to the RPC message limit (128 MiB by default; Spark caps
+    // the direct size there) travel inside the task's status update instead.
+    conf.setIfMissing("spark.task.maxDirectResultSize", "128m");
     // one BLAS thread per task: tasks already fill the cores
     conf.setIfMissing("spark.executorEnv.OPENBLAS_NUM_THREADS", "1");
     String core = System.getenv("OPENBLAS_CORETYPE");

@@ -281,6 +281,10 @@ public final class Trainer {
       double job = 0;
       double fetch = 0;
       double merge = 0;
+      double launch = 0;
+      double taskOther = 0;
+      double straggler = 0;
+      double results = 0;
       for (int s = 0; s < stepsPerEpoch; s++, step++) {
         double lr = schedule.lr(step, stepsPerEpoch);
         lastLr = lr;
@@ -295,6 +299,7 @@ public final class Trainer {
               + ") failed: " + e.getMessage(), e);
         }
         long b2 = System.nanoTime();
+        double jobEnd = StepResult.wallSeconds();
         // non-blocking, except for the last step of the epoch: nothing is left in flight when
         // validation or shutdown follows
         bw.destroy(s == stepsPerEpoch - 1);
@@ -309,6 +314,11 @@ public final class Trainer {
         fetch += r.fetchSeconds / partitions;
         merge += r.mergeSeconds;
         job += (b2 - b1) / 1e9;
+        // wall-clock spans (clamped: the clocks differ from nanoTime's by rounding)
+        launch += Math.max(0, r.launchSeconds / partitions);
+        taskOther += Math.max(0, (r.taskSeconds - r.computeSeconds - r.fetchSeconds) / partitions);
+        straggler += Math.max(0, r.endMax - r.endSum / partitions);
+        results += Math.max(0, jobEnd - r.endMax - r.mergeSeconds);
         lossSum += r.lossSum;
         count += r.count;
         correct += r.correct;
@@ -331,7 +341,8 @@ public final class Trainer {
       double valSeconds = (System.nanoTime() - v0) / 1e9;
       EpochMetrics m = new EpochMetrics(epoch + 1, step, lossSum / count,
           (double) correct / count, valLoss, valAcc, lastLr, count / trainSeconds, trainSeconds,
-          compute, broadcast, update, valSeconds, job, fetch, merge);
+          compute, broadcast, update, valSeconds, job, fetch, merge, launch, taskOther, straggler,
+          results);
       history.add(m);
       log.println(m.line(t.epochs()));
       Files.writeString(metricsFile, Json.write(m) + "\n", StandardCharsets.UTF_8,

@@ -73,7 +73,23 @@ class CliTrainTest {
     assertTrue(s.get("blas").asText().length() > 0);
     assertTrue(s.get("train_images_per_second").asDouble() > 0);
     assertEquals(4, s.get("config").get("train").get("epochs").asInt());
-    assertEquals(4, Files.readAllLines(out.resolve("metrics.jsonl")).size());
+    List<String> lines = Files.readAllLines(out.resolve("metrics.jsonl"));
+    assertEquals(4, lines.size());
+    for (String line : lines) {
+      // the step-time breakdown: every part measured, none negative, together within the
+      // epoch's wall time (the parts are disjoint spans of it; 1% slack for clock rounding)
+      JsonNode m = Json.MAPPER.readTree(line);
+      double parts = 0;
+      for (String k : List.of("compute", "broadcast", "fetch", "launch", "taskOther", "straggler",
+          "result", "merge", "update")) {
+        double v = m.get(k + "Seconds").asDouble(Double.NaN);
+        assertTrue(v >= 0, k + "Seconds = " + v + " in " + line);
+        parts += v;
+      }
+      assertTrue(m.get("computeSeconds").asDouble() > 0, line);
+      assertTrue(m.get("launchSeconds").asDouble() > 0, line);
+      assertTrue(parts <= m.get("trainSeconds").asDouble() * 1.01, parts + " > train in " + line);
+    }
     assertTrue(Files.size(out.resolve("training.png")) > 1000);
     assertTrue(Files.exists(out.resolve("checkpoints/final.bin")));
     assertTrue(r.out().contains("test accuracy"), r.out());
