@@ -231,10 +231,12 @@ L.append("")
 L.append("FLOPs = 2 x multiply-adds of the GEMMs only (im2col/col2im, layout copies and bias sums are overhead, not counted). "
          "Conv forward MACs = OC x CKK x P x N; backward = weight-gradient + input-gradient GEMMs = 2 x forward, except for the "
          "first layer (conv1), which computes no input gradient, so its backward = 1 x forward. Dense: forward N x out x in, backward 2 x forward. "
-         "`raw sgemm` runs exactly the layer's GEMM calls (same shapes, transposes, leading dimensions, betas) through the same "
-         "`Blas.gemm` in the same JVM run; ratio = kernel rate / raw rate (target >= 0.60).")
+         "`raw sgemm` runs the layer's GEMMs batched over the whole mini-batch (the shapes, transposes, leading dimensions and betas "
+         "listed) through the same `Blas.gemm` in the same JVM run; ratio = kernel rate / raw rate (target >= 0.70, issue 7). "
+         "A conv layer with shallow columns (C x k x k < 64, here conv1) issues the same work as one GEMM per image that reads and "
+         "writes NCHW directly (`Conv2d.perImage`), which avoids the layout copies and can beat the batched reference.")
 L.append("")
-L.append("| layer | shape | GEMMs (M x N x K, row-major ops) | GFLOP per call | kernel fwd+bwd ms | kernel GFLOP/s | raw sgemm ms | raw sgemm GFLOP/s | ratio | >= 0.60 | kernel B/op |")
+L.append("| layer | shape | GEMMs (M x N x K, row-major ops) | GFLOP per call | kernel fwd+bwd ms | kernel GFLOP/s | raw sgemm ms | raw sgemm GFLOP/s | ratio | >= 0.70 | kernel B/op |")
 L.append("|---|---|---|---:|---:|---:|---:|---:|---:|:-:|---:|")
 misses = []
 for l in info["layers"]:
@@ -248,7 +250,7 @@ for l in info["layers"]:
     kr = gf / (km / 1e3)
     sr = gf / (sm / 1e3)
     ratio = kr / sr
-    ok = ratio >= 0.6
+    ok = ratio >= 0.7
     if not ok:
         misses.append(f"{l['name']} ({ratio:.2f})")
     L.append(f"| {l['name']} | {l['shape']}{' (first layer: no input grad)' if l['first'] else ''} | "
@@ -256,9 +258,9 @@ for l in info["layers"]:
              f"{sm:.3f} ({smin:.3f}-{smax:.3f}) | {sr:.1f} | **{ratio:.2f}** | {'yes' if ok else '**no**'} | {fmt_bytes(alloc(k))} |")
 L.append("")
 if misses:
-    L.append(f"Target missed (ratio < 0.60): {', '.join(misses)}.")
+    L.append(f"Target missed (ratio < 0.70): {', '.join(misses)}.")
 else:
-    L.append("All layers meet the 0.60 target.")
+    L.append("All layers meet the 0.70 target.")
 L.append("")
 
 parts = [(l, m) for l in info["layers"] for m in ("kernelFwd", "kernelBwd", "sgemmFwd", "sgemmBwd") if (l["name"], m) in layer]

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Peers benchmark (issue 7): convspark next to PyTorch (CPU), Deeplearning4j and Spark MLlib on
-# the same machine, same network (conf/fashion-mnist.conf's model) and same batch. Rewrites the
-# "## Peers" section of docs/BENCHMARKS.md between <!-- peers:begin --> and <!-- peers:end -->;
-# every other section of that file is kept.
+# The whole benchmark in one invocation (issue 7). First the two convspark-only parts, each
+# rewriting its own section of docs/BENCHMARKS.md:
+#   0a. scripts/bench-kernel.sh: per-layer kernel efficiency vs raw sgemm, step images/s
+#   0b. scripts/bench-train.sh: local[2] throughput and step-time breakdown at global batch
+#       128, 512, 2048
+# then the peers: convspark next to PyTorch (CPU), Deeplearning4j and Spark MLlib on the same
+# machine, same network (conf/fashion-mnist.conf's model) and same batch, rewriting the
+# "## Peers" section between <!-- peers:begin --> and <!-- peers:end -->:
 #
 #   1. single-process training throughput, batch 64, 1 and 2 threads: convspark's kernel
 #      (convspark.driver.tools.KernelThroughput) vs PyTorch vs DL4J
@@ -12,7 +16,7 @@
 #      accuracy, wall time) next to convspark's default config
 #   4. loss sanity check: the same number of steps from the same kind of init in each
 #
-# Usage: scripts/bench.sh            (about 30-40 minutes on 2 idle cores; run it on an idle
+# Usage: scripts/bench.sh            (about 45-55 minutes on 2 idle cores; run it on an idle
 #                                     machine: the report states how much CPU others used)
 #   QUICK=1                  smoke run of every part (a few minutes): checks the script and the
 #                            peers, not the numbers
@@ -29,7 +33,8 @@
 #                            of training one (about 10-15 minutes); QUICK without it trains 1
 #                            epoch and says so
 #   PEERS_LOSS_STEPS=n       steps of the loss sanity check (default 100; QUICK 20)
-#   PEERS_SKIP="..."         leave out peers: any of torch dl4j dl4j-spark mllib convspark-default
+#   PEERS_SKIP="..."         leave out parts: any of kernel train torch dl4j dl4j-spark mllib
+#                            convspark-default
 #   PEERS_DOC=path           write somewhere other than docs/BENCHMARKS.md
 #   PEERS_WORK=dir           logs and raw results (default target/bench-peers)
 #   OMP_WAIT_POLICY          if set, reaches PyTorch and DL4J unchanged (and is shown in the
@@ -79,6 +84,18 @@ if ! skipped torch && ! "$PY" -c 'import torch' 2>/dev/null; then
   fi
 fi
 scripts/build.sh
+
+# --- 0. convspark alone: kernel (bench-kernel.sh) and step-time breakdown (bench-train.sh) ---
+if ! skipped kernel; then
+  log "kernel: scripts/bench-kernel.sh"
+  BENCH_DOC="$DOC" BENCH_QUICK="$QUICK" scripts/bench-kernel.sh > "$WORK/bench-kernel.log" 2>&1 \
+    || log "scripts/bench-kernel.sh failed: see $WORK/bench-kernel.log"
+fi
+if ! skipped train; then
+  log "training throughput: scripts/bench-train.sh"
+  BENCH_DOC="$DOC" scripts/bench-train.sh > "$WORK/bench-train.log" 2>&1 \
+    || log "scripts/bench-train.sh failed: see $WORK/bench-train.log"
+fi
 . scripts/java-flags.sh
 CP_DRIVER="$(cat driver/target/classpath.txt)"
 
@@ -267,7 +284,7 @@ else
   EPOCHS=()
   if [ "$QUICK" = 1 ]; then
     EPOCHS=(--set train.epochs=1)
-    CONVSPARK_DEFAULT_NOTE="QUICK: 1 epoch instead of the config's 12"
+    CONVSPARK_DEFAULT_NOTE="QUICK: 1 epoch instead of the config's $(sed -n 's/^ *epochs *= *\([0-9]*\).*/\1/p' "$CONF" | head -1)"
   fi
   run convspark-default "convspark, conf/fashion-mnist.conf, local[2]" -- \
     scripts/convspark train --config "$CONF" --out "$WORK/default" --overwrite --master 'local[2]' "${EPOCHS[@]}"
