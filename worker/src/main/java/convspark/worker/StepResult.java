@@ -1,6 +1,10 @@
 package convspark.worker;
 
-import java.io.Serializable;
+import convspark.common.io.FloatArrays;
+import java.io.Externalizable;
+import java.io.IOException;
+import java.io.ObjectInput;
+import java.io.ObjectOutput;
 
 /**
  * What one partition returns for one training step, and what the allreduce sums: the gradient
@@ -8,10 +12,10 @@ import java.io.Serializable;
  * correct predictions, and count-weighted batch-norm batch statistics (state layout). The driver
  * divides by the global count.
  */
-public final class StepResult implements Serializable {
+public final class StepResult implements Externalizable {
   private static final long serialVersionUID = 1L;
-  public final float[] gradSum;
-  public final float[] bnStats;
+  public float[] gradSum;
+  public float[] bnStats;
   public double lossSum;
   public long count;
   public long correct;
@@ -36,6 +40,45 @@ public final class StepResult implements Serializable {
   public StepResult(float[] gradSum, float[] bnStats) {
     this.gradSum = gradSum;
     this.bnStats = bnStats;
+  }
+
+  /** For deserialization only. */
+  public StepResult() {}
+
+  /**
+   * Every step moves one result per partition (4 bytes per parameter) to the driver: the
+   * gradient goes through {@link FloatArrays} rather than element-by-element Java serialization.
+   */
+  @Override
+  public void writeExternal(ObjectOutput out) throws IOException {
+    FloatArrays.write(out, gradSum);
+    FloatArrays.write(out, bnStats);
+    out.writeDouble(lossSum);
+    out.writeLong(count);
+    out.writeLong(correct);
+    out.writeDouble(computeSeconds);
+    out.writeDouble(fetchSeconds);
+    out.writeDouble(mergeSeconds);
+    out.writeDouble(launchSeconds);
+    out.writeDouble(taskSeconds);
+    out.writeDouble(endSum);
+    out.writeDouble(endMax);
+  }
+
+  @Override
+  public void readExternal(ObjectInput in) throws IOException {
+    gradSum = FloatArrays.read(in);
+    bnStats = FloatArrays.read(in);
+    lossSum = in.readDouble();
+    count = in.readLong();
+    correct = in.readLong();
+    computeSeconds = in.readDouble();
+    fetchSeconds = in.readDouble();
+    mergeSeconds = in.readDouble();
+    launchSeconds = in.readDouble();
+    taskSeconds = in.readDouble();
+    endSum = in.readDouble();
+    endMax = in.readDouble();
   }
 
   /** Wall-clock time in epoch seconds, to microsecond precision where the OS gives it. */

@@ -15,6 +15,42 @@ import org.junit.jupiter.api.Test;
 
 class PartitionStepTest {
   @Test
+  void stepResultSurvivesJavaSerializationWithEveryField() throws Exception {
+    StepResult r = new StepResult(new float[] {1f, -2.5f, Float.NaN}, new float[] {0.25f});
+    r.lossSum = 3.5;
+    r.count = 7;
+    r.correct = 5;
+    r.computeSeconds = 0.1;
+    r.fetchSeconds = 0.2;
+    r.mergeSeconds = 0.3;
+    r.launchSeconds = 0.4;
+    r.taskSeconds = 0.5;
+    r.endSum = 1.7e9;
+    r.endMax = 1.8e9;
+    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+    try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(bytes)) {
+      out.writeObject(r);
+    }
+    StepResult b;
+    try (java.io.ObjectInputStream in = new java.io.ObjectInputStream(
+        new java.io.ByteArrayInputStream(bytes.toByteArray()))) {
+      b = (StepResult) in.readObject();
+    }
+    assertArrayEquals(r.gradSum, b.gradSum);
+    assertArrayEquals(r.bnStats, b.bnStats);
+    assertEquals(3.5, b.lossSum);
+    assertEquals(7, b.count);
+    assertEquals(5, b.correct);
+    assertEquals(0.1, b.computeSeconds);
+    assertEquals(0.2, b.fetchSeconds);
+    assertEquals(0.3, b.mergeSeconds);
+    assertEquals(0.4, b.launchSeconds);
+    assertEquals(0.5, b.taskSeconds);
+    assertEquals(1.7e9, b.endSum);
+    assertEquals(1.8e9, b.endMax);
+  }
+
+  @Test
   void stepsOfAnEpochCoverEverySampleOnceAndTheLastStepTakesWhatIsLeft() {
     assertEquals(10, PartitionStep.samplesAt(25, 10, 0));
     assertEquals(10, PartitionStep.samplesAt(25, 10, 1));
