@@ -16,7 +16,7 @@
 #      accuracy, wall time) next to convspark's default config
 #   4. loss sanity check: the same number of steps from the same kind of init in each
 #
-# Usage: scripts/bench.sh            (about 45-55 minutes on 2 idle cores; run it on an idle
+# Usage: scripts/bench.sh            (about 20 minutes with PEERS_CONVSPARK_RUN, 28 without, on 2 idle cores; run it on an idle
 #                                     machine: the report states how much CPU others used)
 #   QUICK=1                  smoke run of every part (a few minutes): checks the script and the
 #                            peers, not the numbers
@@ -336,7 +336,8 @@ export PB_RESULTS="$RESULTS" PB_DOC="$DOC" PB_QUICK="$QUICK" PB_SECONDS="$SECOND
   PB_DIST_IMAGES="$DIST_IMAGES" PB_DL4J_SPARK_IMAGES="$DL4J_SPARK_IMAGES" PB_MLP_ITER="$MLP_ITER" \
   PB_MLP_IMAGES="$MLP_IMAGES" PB_LOSS_STEPS="$LOSS_STEPS" PB_ELAPSED="$ELAPSED" \
   PB_OTHERS="$OTHERS_CPU" PB_LOAD="$LOAD_BEFORE" PB_DEFAULT_NOTE="$CONVSPARK_DEFAULT_NOTE" \
-  PB_ENV_CMD="$(env | grep -E '^(QUICK|PEERS_[A-Z_]+|OMP_WAIT_POLICY)=' | sort | tr '\n' ' ')" \
+  PB_ENV_CMD="$(env | grep -E '^(QUICK|PEERS_[A-Z_]+|OMP_WAIT_POLICY)=' | sort \
+    | sed -E "s/^([A-Z_]+)=(.*[[:space:]].*)$/\1='\2'/" | tr '\n' ' ')" \
   PB_CORETYPE="${OPENBLAS_CORETYPE:-}" PB_JAVA="$(java -version 2>&1 | head -1)" \
   PB_TORCH="$("$PY" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo 'not installed')" \
   PB_MAVEN="$(mvn -v 2>/dev/null | head -1 | sed 's/\x1b\[[0-9;]*m//g')"

@@ -154,8 +154,9 @@ def main():
                              if dl_env else "not run")
              + ". MLlib MLP: " + (mllib_blas or "not run") + " (double precision).")
     env_cmd = E.get("PB_ENV_CMD", "").strip()
-    L.append(f"- Command: `{env_cmd + ' ' if env_cmd else ''}scripts/bench.sh` ({elapsed // 60} min {elapsed % 60} s); "
-             f"the commands of each measurement are listed at the end of this section")
+    L.append(f"- Command: `{env_cmd + ' ' if env_cmd else ''}scripts/bench.sh` (the peers part: {elapsed // 60} min {elapsed % 60} s; "
+             "the same invocation first rewrites the Kernel and Training throughput sections unless PEERS_SKIP names "
+             "`kernel`/`train`); the commands of each measurement are listed at the end of this section")
     load = f"load average {E.get('PB_LOAD', '?')} before the run; other processes used {others} CPU-seconds during its {elapsed} s ({others / max(elapsed, 1):.0%} of one core)"
     L.append(f"- Machine load: {load}" + (" -- **figures disturbed by concurrent work, rerun on an idle machine**" if disturbed else ""))
     L.append("")
@@ -231,7 +232,7 @@ def main():
           "[784, 256, 128, 10], sigmoid hidden layers and softmax output, its only choice; L-BFGS, its default "
           f"solver; block size 128; seed 42; {E.get('PB_MLP_ITER')} iterations"
           + (f"; trained on the first {int(E.get('PB_MLP_IMAGES')):,} images" if int(E.get("PB_MLP_IMAGES", "0") or 0) else "")
-          + ") against convspark's default config (`conf/fashion-mnist.conf`: the CNN above, 12 epochs with early "
+          + ") against convspark's default config (`conf/fashion-mnist.conf`: the CNN above, 15 epochs with early "
           "stopping, 10% validation split). Inputs prepared alike (pixels / 255, normalised with the training mean "
           "and std). Wall time: Spark session start to test accuracy (JVM start excluded), and convspark's "
           "`wall_seconds` from summary.json.", "",
@@ -303,7 +304,7 @@ def main():
     L += ["### The peer programs", "",
           "Written for this benchmark with the architecture and hyper-parameters spelled out as in "
           "`conf/fashion-mnist.conf` (conv 32 3x3 pad 1, batch norm, max-pool 2, ReLU, conv 64 3x3 pad 1, batch "
-          "norm, max-pool 2, ReLU, dropout 0.25, flatten, dense 128, ReLU, dropout 0.3, dense 10; float32; "
+          "norm, max-pool 2, ReLU, dropout 0.2, flatten, dense 128, ReLU, dropout 0.25, dense 10; float32; "
           "He-normal weights, zero biases; batch norm eps 1e-5, momentum 0.1; SGD Nesterov 0.9; L2 5e-4 as "
           "penalty = weight decay 1e-3 on weights only; label smoothing 0.1):", "",
           "- PyTorch: `bench/peers/torch_peer.py`. Every feature native (`CrossEntropyLoss(label_smoothing=0.1)`, "
@@ -311,7 +312,7 @@ def main():
           "- DL4J: `peers/src/main/java/convspark/peers/Dl4jNet.java` (network), `Dl4jPeer` (single process), "
           "`Dl4jSparkPeer` (Spark). DL4J has no label smoothing: the programs feed smoothed target vectors "
           "(0.91 / 0.01) to MCXENT, the same loss. DL4J applies a layer's dropout to its input and takes the "
-          "retain probability, so dropout 0.25 and 0.3 are `dropOut(0.75)` on dense 128 and `dropOut(0.7)` on the "
+          "retain probability, so dropout 0.2 and 0.25 are `dropOut(0.8)` on dense 128 and `dropOut(0.75)` on the "
           "output layer; flatten is its implicit CNN-to-dense preprocessor; `WeightInit.RELU` is N(0, 2/fanIn); "
           "`l2(1e-3)` is added to the gradient before the updater (weights only; not batch norm); its Nesterovs "
           "is the Sutskever form. The `linux-x86_64` natives are a generic x86-64 build without oneDNN (the "

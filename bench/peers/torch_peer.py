@@ -2,7 +2,7 @@
 """PyTorch (CPU) peer of convspark for scripts/bench.sh: conf/fashion-mnist.conf's network.
 
   conv 32 3x3 pad 1 -> batchnorm -> maxpool 2 -> relu -> conv 64 3x3 pad 1 -> batchnorm ->
-  maxpool 2 -> relu -> dropout 0.25 -> flatten -> dense 128 -> relu -> dropout 0.3 -> dense 10
+  maxpool 2 -> relu -> dropout 0.2 -> flatten -> dense 128 -> relu -> dropout 0.25 -> dense 10
 
 float32, conv/dense weights He-normal N(0, 2/fan_in) (kaiming_normal_, fan_in, relu) as
 convspark's default init, biases 0, BatchNorm2d eps 1e-5 momentum 0.1, SGD Nesterov momentum
@@ -42,8 +42,8 @@ def net():
         nn.MaxPool2d(2), nn.ReLU(),
         nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64, eps=1e-5, momentum=0.1),
         nn.MaxPool2d(2), nn.ReLU(),
-        nn.Dropout(0.25), nn.Flatten(),
-        nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.3),
+        nn.Dropout(0.2), nn.Flatten(),
+        nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.25),
         nn.Linear(128, 10))
     for mod in m.modules():
         if isinstance(mod, (nn.Conv2d, nn.Linear)):
