@@ -10,6 +10,9 @@ import org.apache.spark.sql.SparkSession;
 public final class SparkSessions {
   private SparkSessions() {}
 
+  /** Our default for {@code spark.task.maxDirectResultSize}: see {@link #start}. */
+  public static final String MAX_DIRECT_RESULT_SIZE = "128m";
+
   /**
    * Under spark-submit {@code spark.master} is already set and wins unless {@code master} is
    * given; otherwise {@code master} or the config's {@code spark.master} (default local[*]).
@@ -30,7 +33,7 @@ public final class SparkSessions {
     // result in the executor's BlockManager and the driver fetches it in a second round trip,
     // even in local mode. Results up to the RPC message limit (128 MiB by default; Spark caps
     // the direct size there) travel inside the task's status update instead.
-    conf.setIfMissing("spark.task.maxDirectResultSize", "128m");
+    conf.setIfMissing("spark.task.maxDirectResultSize", MAX_DIRECT_RESULT_SIZE);
     // one BLAS thread per task: tasks already fill the cores
     conf.setIfMissing("spark.executorEnv.OPENBLAS_NUM_THREADS", "1");
     String core = System.getenv("OPENBLAS_CORETYPE");
