@@ -37,11 +37,11 @@ public final class ExampleNet {
           { type = batchnorm }
           { type = maxpool, kernel = 2 }
           { type = relu }
-          { type = dropout, rate = 0.25 }
+          { type = dropout, rate = 0.2 }
           { type = flatten }
           { type = dense, units = 128 }
           { type = relu }
-          { type = dropout, rate = 0.3 }
+          { type = dropout, rate = 0.25 }
           { type = dense, units = 10 }
         ]
       }
