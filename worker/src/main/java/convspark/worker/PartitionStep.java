@@ -2,7 +2,7 @@ package convspark.worker;
 
 import convspark.common.Seeds;
 import convspark.common.nn.Pass;
-import convspark.common.nn.Shape;
+import convspark.common.spec.Shape;
 import convspark.common.nn.Workspace;
 import java.util.SplittableRandom;
 

@@ -1,25 +1,21 @@
 package convspark.common.nn;
 
+import convspark.common.spec.Nonlinearity;
+import convspark.common.spec.Shape;
+
 /** Element-wise activation: ReLU, sigmoid or tanh. */
 public final class Activation implements Layer {
   private static final long serialVersionUID = 1L;
 
-  /** The supported functions. */
-  public enum Kind {
-    RELU,
-    SIGMOID,
-    TANH
-  }
-
   private final Shape shape;
-  private final Kind kind;
+  private final Nonlinearity kind;
 
-  public Activation(Shape shape, Kind kind) {
+  public Activation(Shape shape, Nonlinearity kind) {
     this.shape = shape;
     this.kind = kind;
   }
 
-  public Kind kind() {
+  public Nonlinearity kind() {
     return kind;
   }
 

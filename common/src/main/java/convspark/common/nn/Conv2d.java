@@ -1,6 +1,8 @@
 package convspark.common.nn;
 
 import convspark.common.blas.Blas;
+import convspark.common.spec.Init;
+import convspark.common.spec.Shape;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -54,7 +56,7 @@ public final class Conv2d implements Layer {
 
   /** Output size along one axis (floor mode); non-positive when the kernel does not fit. */
   public static int outSize(int size, int kernel, int stride, int padding) {
-    return Math.floorDiv(size + 2 * padding - kernel, stride) + 1;
+    return Shape.outSize(size, kernel, stride, padding);
   }
 
   private int ckk() {

@@ -1,6 +1,8 @@
 package convspark.common.nn;
 
 import convspark.common.blas.Blas;
+import convspark.common.spec.Init;
+import convspark.common.spec.Shape;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;

@@ -1,5 +1,7 @@
 package convspark.common.nn;
 
+import convspark.common.spec.Shape;
+
 /** Reads C x H x W as a vector of C*H*W values in C, H, W order (as torch.nn.Flatten). */
 public final class Flatten implements Layer {
   private static final long serialVersionUID = 1L;

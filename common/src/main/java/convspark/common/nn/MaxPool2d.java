@@ -1,5 +1,6 @@
 package convspark.common.nn;
 
+import convspark.common.spec.Shape;
 import java.util.Arrays;
 
 /**

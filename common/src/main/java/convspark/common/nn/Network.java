@@ -2,6 +2,7 @@ package convspark.common.nn;
 
 import convspark.common.spec.LayerSpec;
 import convspark.common.spec.ModelSpec;
+import convspark.common.spec.Shape;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -29,7 +30,7 @@ public final class Network implements Serializable {
     int st = 0;
     for (int i = 0; i < spec.layers().size(); i++) {
       LayerSpec l = spec.layers().get(i);
-      Layer layer = l.bind(s, i, p, st);
+      Layer layer = Layers.bind(l, s, i, p, st);
       ls.add(layer);
       p += layer.paramCount();
       st += layer.stateCount();

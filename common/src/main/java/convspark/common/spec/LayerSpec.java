@@ -1,24 +1,20 @@
 package convspark.common.spec;
 
-import convspark.common.nn.Activation;
-import convspark.common.nn.AvgPool2d;
-import convspark.common.nn.BatchNorm;
-import convspark.common.nn.Conv2d;
-import convspark.common.nn.Dense;
-import convspark.common.nn.Dropout;
-import convspark.common.nn.Flatten;
-import convspark.common.nn.Init;
-import convspark.common.nn.Layer;
-import convspark.common.nn.MaxPool2d;
-import convspark.common.nn.Shape;
+import com.typesafe.config.Config;
+import convspark.common.BadInputException;
 import java.io.Serializable;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
- * The immutable description of one layer, as written in a model config. {@link #bind} turns it
- * into a runtime {@link Layer} for a given input shape and parameter/state offsets; {@link
- * #check} says why an input shape does not fit (or null when it does).
+ * The immutable description of one layer, as written in a model config. Each layer type owns its
+ * config keys ({@code KEYS}), their defaults and parsing ({@code parse}), the shapes it accepts
+ * ({@link #check}), its output shape ({@link #outShape}), how many parameters and state values
+ * it has, and how it is written back ({@link #toMap}). Specs know nothing of the runtime layers:
+ * {@code convspark.common.nn} builds those from specs (the dependency goes nn -> spec only).
  */
 public sealed interface LayerSpec extends Serializable {
   /** The config name of this layer type. */
@@ -29,10 +25,30 @@ public sealed interface LayerSpec extends Serializable {
     return null;
   }
 
-  Layer bind(Shape in, int index, int paramOffset, int stateOffset);
+  /** The shape of one output sample for input {@code in} (which must pass {@link #check}). */
+  Shape outShape(Shape in);
+
+  /** Number of trainable parameters for input {@code in}. */
+  default int paramCount(Shape in) {
+    return 0;
+  }
+
+  /** Number of non-trainable state values (batch-norm running statistics) for {@code in}. */
+  default int stateCount(Shape in) {
+    return 0;
+  }
 
   /** The config keys and values that describe this layer (for checkpoints and export). */
   Map<String, Object> toMap();
+
+  /**
+   * Parses one layer object; {@code where} (e.g. {@code model.layers[3]}) starts every error.
+   *
+   * @throws BadInputException naming the layer, the key, what was expected and what was found
+   */
+  static LayerSpec parse(Config layer, String where) {
+    return LayerTypes.parse(layer, where);
+  }
 
   private static Map<String, Object> map(String type, Object... kv) {
     Map<String, Object> m = new LinkedHashMap<>();
@@ -43,50 +59,88 @@ public sealed interface LayerSpec extends Serializable {
     return m;
   }
 
-  private static String fits(Shape in, int kernelH, int kernelW, int stride, int padding) {
-    if (Conv2d.outSize(in.height(), kernelH, stride, padding) < 1
-        || Conv2d.outSize(in.width(), kernelW, stride, padding) < 1) {
-      return "kernel " + kernelH + "x" + kernelW + " with padding " + padding
+  private static String fits(Shape in, int kernel, int stride, int padding) {
+    if (Shape.outSize(in.height(), kernel, stride, padding) < 1
+        || Shape.outSize(in.width(), kernel, stride, padding) < 1) {
+      return "kernel " + kernel + "x" + kernel + " with padding " + padding
           + " does not fit input " + in;
     }
     return null;
   }
 
+  private static Shape window(Shape in, int channels, int kernel, int stride, int padding) {
+    return new Shape(channels, Shape.outSize(in.height(), kernel, stride, padding),
+        Shape.outSize(in.width(), kernel, stride, padding));
+  }
+
+  /** 2-D convolution; weight [filters, in, kernel, kernel] then bias [filters]. */
   record Conv(int filters, int kernel, int stride, int padding, boolean bias, Init init)
       implements LayerSpec {
+    static final Set<String> KEYS = Set.of("filters", "kernel", "stride", "padding", "bias",
+        "init");
+
+    static Conv parse(Fields f) {
+      return new Conv(f.posInt("filters", null), f.posInt("kernel", null), f.posInt("stride", 1),
+          f.nonNegInt("padding", 0), f.bool("bias", true), f.init());
+    }
+
     public String type() {
       return "conv";
     }
 
     public String check(Shape in) {
-      return fits(in, kernel, kernel, stride, padding);
+      return fits(in, kernel, stride, padding);
     }
 
-    public Layer bind(Shape in, int index, int p, int s) {
-      return new Conv2d(in, filters, kernel, stride, padding, bias, init, p);
+    public Shape outShape(Shape in) {
+      return window(in, filters, kernel, stride, padding);
+    }
+
+    public int paramCount(Shape in) {
+      return filters * in.channels() * kernel * kernel + (bias ? filters : 0);
     }
 
     public Map<String, Object> toMap() {
       return map(type(), "filters", filters, "kernel", kernel, "stride", stride, "padding",
-          padding, "bias", bias, "init", init.name().toLowerCase());
+          padding, "bias", bias, "init", init.name().toLowerCase(java.util.Locale.ROOT));
     }
   }
 
+  /** Fully connected layer over the flattened input; weight [units, in] then bias [units]. */
   record Dense(int units, boolean bias, Init init) implements LayerSpec {
+    static final Set<String> KEYS = Set.of("units", "bias", "init");
+
+    static Dense parse(Fields f) {
+      return new Dense(f.posInt("units", null), f.bool("bias", true), f.init());
+    }
+
     public String type() {
       return "dense";
     }
 
-    public Layer bind(Shape in, int index, int p, int s) {
-      return new convspark.common.nn.Dense(in, units, bias, init, p);
+    public Shape outShape(Shape in) {
+      return Shape.vector(units);
+    }
+
+    public int paramCount(Shape in) {
+      return units * in.size() + (bias ? units : 0);
     }
 
     public Map<String, Object> toMap() {
-      return map(type(), "units", units, "bias", bias, "init", init.name().toLowerCase());
+      return map(type(), "units", units, "bias", bias, "init",
+          init.name().toLowerCase(java.util.Locale.ROOT));
     }
   }
 
+  /** Max pooling; stride defaults to the kernel, padding (at most half the kernel) to 0. */
   record MaxPool(int kernel, int stride, int padding) implements LayerSpec {
+    static final Set<String> KEYS = Set.of("kernel", "stride", "padding");
+
+    static MaxPool parse(Fields f) {
+      int kernel = f.posInt("kernel", null);
+      return new MaxPool(kernel, f.posInt("stride", kernel), f.nonNegInt("padding", 0));
+    }
+
     public String type() {
       return "maxpool";
     }
@@ -95,11 +149,11 @@ public sealed interface LayerSpec extends Serializable {
       if (padding * 2 > kernel) {
         return "padding " + padding + " must be at most half the kernel " + kernel;
       }
-      return fits(in, kernel, kernel, stride, padding);
+      return fits(in, kernel, stride, padding);
     }
 
-    public Layer bind(Shape in, int index, int p, int s) {
-      return new MaxPool2d(in, kernel, stride, padding);
+    public Shape outShape(Shape in) {
+      return window(in, in.channels(), kernel, stride, padding);
     }
 
     public Map<String, Object> toMap() {
@@ -107,17 +161,25 @@ public sealed interface LayerSpec extends Serializable {
     }
   }
 
+  /** Average pooling without padding; stride defaults to the kernel. */
   record AvgPool(int kernel, int stride) implements LayerSpec {
+    static final Set<String> KEYS = Set.of("kernel", "stride");
+
+    static AvgPool parse(Fields f) {
+      int kernel = f.posInt("kernel", null);
+      return new AvgPool(kernel, f.posInt("stride", kernel));
+    }
+
     public String type() {
       return "avgpool";
     }
 
     public String check(Shape in) {
-      return fits(in, kernel, kernel, stride, 0);
+      return fits(in, kernel, stride, 0);
     }
 
-    public Layer bind(Shape in, int index, int p, int s) {
-      return new AvgPool2d(in, kernel, kernel, stride);
+    public Shape outShape(Shape in) {
+      return window(in, in.channels(), kernel, stride, 0);
     }
 
     public Map<String, Object> toMap() {
@@ -125,13 +187,14 @@ public sealed interface LayerSpec extends Serializable {
     }
   }
 
+  /** The mean of each channel: C x H x W to C x 1 x 1. */
   record GlobalAvgPool() implements LayerSpec {
     public String type() {
       return "globalavgpool";
     }
 
-    public Layer bind(Shape in, int index, int p, int s) {
-      return new AvgPool2d(in, in.height(), in.width(), 1);
+    public Shape outShape(Shape in) {
+      return new Shape(in.channels(), 1, 1);
     }
 
     public Map<String, Object> toMap() {
@@ -139,13 +202,28 @@ public sealed interface LayerSpec extends Serializable {
     }
   }
 
+  /** Batch normalisation per channel: gamma, beta [C]; running mean and variance [C] as state. */
   record BatchNorm(double momentum, double epsilon) implements LayerSpec {
+    static final Set<String> KEYS = Set.of("momentum", "epsilon");
+
+    static BatchNorm parse(Fields f) {
+      return new BatchNorm(f.fraction("momentum", 0.1, false), f.positive("epsilon", 1e-5));
+    }
+
     public String type() {
       return "batchnorm";
     }
 
-    public Layer bind(Shape in, int index, int p, int s) {
-      return new convspark.common.nn.BatchNorm(in, momentum, epsilon, p, s);
+    public Shape outShape(Shape in) {
+      return in;
+    }
+
+    public int paramCount(Shape in) {
+      return 2 * in.channels();
+    }
+
+    public int stateCount(Shape in) {
+      return 2 * in.channels();
     }
 
     public Map<String, Object> toMap() {
@@ -153,13 +231,20 @@ public sealed interface LayerSpec extends Serializable {
     }
   }
 
+  /** Inverted dropout with the given rate (default 0.5). */
   record Dropout(double rate) implements LayerSpec {
+    static final Set<String> KEYS = Set.of("rate");
+
+    static Dropout parse(Fields f) {
+      return new Dropout(f.fraction("rate", 0.5, true));
+    }
+
     public String type() {
       return "dropout";
     }
 
-    public Layer bind(Shape in, int index, int p, int s) {
-      return new convspark.common.nn.Dropout(in, rate, index);
+    public Shape outShape(Shape in) {
+      return in;
     }
 
     public Map<String, Object> toMap() {
@@ -167,13 +252,14 @@ public sealed interface LayerSpec extends Serializable {
     }
   }
 
-  record Act(Activation.Kind kind) implements LayerSpec {
+  /** An element-wise function; its config type is the function's name. */
+  record Act(Nonlinearity kind) implements LayerSpec {
     public String type() {
-      return kind.name().toLowerCase();
+      return kind.configName();
     }
 
-    public Layer bind(Shape in, int index, int p, int s) {
-      return new Activation(in, kind);
+    public Shape outShape(Shape in) {
+      return in;
     }
 
     public Map<String, Object> toMap() {
@@ -181,17 +267,164 @@ public sealed interface LayerSpec extends Serializable {
     }
   }
 
+  /** C x H x W read as a vector of C*H*W values. */
   record FlattenSpec() implements LayerSpec {
     public String type() {
       return "flatten";
     }
 
-    public Layer bind(Shape in, int index, int p, int s) {
-      return new Flatten(in);
+    public Shape outShape(Shape in) {
+      return Shape.vector(in.size());
     }
 
     public Map<String, Object> toMap() {
       return map(type());
+    }
+  }
+
+  /**
+   * A residual block: {@code activation(body(x) + shortcut(x))}. The body is the list {@code
+   * layers}; the shortcut is the identity when {@code shortcut} is empty, else that list (a
+   * projection, typically a 1x1 convolution with stride and a batch norm). Both must output the
+   * same shape. {@code activation} is null for none. Config:
+   *
+   * <pre>
+   * { type = residual, activation = relu            # default relu; none for no activation
+   *   layers = [ { type = conv, ... }, ... ]        # the body, required
+   *   shortcut = [ { type = conv, kernel = 1, stride = 2, ... }, { type = batchnorm } ]
+   * }                                               # optional: absent or [] is the identity
+   * </pre>
+   *
+   * As PyTorch: the {@code state_dict()} of a module with {@code body} and {@code shortcut}
+   * {@code nn.Sequential}s (see docs/PYTORCH.md); parameters are laid out body first.
+   */
+  record Residual(List<LayerSpec> layers, List<LayerSpec> shortcut, Nonlinearity activation)
+      implements LayerSpec {
+    static final Set<String> KEYS = Set.of("layers", "shortcut", "activation");
+
+    public Residual {
+      layers = List.copyOf(layers);
+      shortcut = List.copyOf(shortcut);
+      if (layers.isEmpty()) {
+        throw new IllegalArgumentException("a residual block needs at least one body layer");
+      }
+    }
+
+    static Residual parse(Fields f) {
+      List<LayerSpec> body = f.layers("layers", null);
+      if (body.isEmpty()) {
+        throw new BadInputException(f.at() + ".layers: expected at least one layer, found none");
+      }
+      List<LayerSpec> shortcut = f.layers("shortcut", List.of());
+      String act = f.string("activation", "relu").toLowerCase(java.util.Locale.ROOT);
+      Nonlinearity a = null;
+      if (!act.equals("none")) {
+        try {
+          a = Nonlinearity.valueOf(act.toUpperCase(java.util.Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+          throw new BadInputException(f.at() + ": key 'activation' must be one of relu, sigmoid, "
+              + "tanh, none, found '" + act + "'");
+        }
+      }
+      return new Residual(body, shortcut, a);
+    }
+
+    public String type() {
+      return "residual";
+    }
+
+    /** Whether the shortcut is the identity (no layers). */
+    public boolean identity() {
+      return shortcut.isEmpty();
+    }
+
+    public String check(Shape in) {
+      String why = checkList("layers", layers, in);
+      if (why == null) {
+        why = checkList("shortcut", shortcut, in);
+      }
+      if (why != null) {
+        return why;
+      }
+      Shape b = outShape(layers, in);
+      Shape s = outShape(shortcut, in);
+      if (b.equals(s)) {
+        return null;
+      }
+      String hint = "";
+      if (identity()) {
+        int stride = (in.height() + b.height() - 1) / b.height();
+        if (Shape.outSize(in.height(), 1, stride, 0) == b.height()
+            && Shape.outSize(in.width(), 1, stride, 0) == b.width()) {
+          hint = "; a projection shortcut = [ { type = conv, filters = " + b.channels()
+              + ", kernel = 1, stride = " + stride + ", bias = false }, { type = batchnorm } ] "
+              + "would fit";
+        }
+      }
+      return "the body (layers) outputs " + b + " but the "
+          + (identity() ? "identity shortcut passes the input " + in
+              : "shortcut outputs " + s)
+          + "; they are summed, so the shapes must be equal" + hint;
+    }
+
+    private static String checkList(String key, List<LayerSpec> list, Shape in) {
+      Shape s = in;
+      for (int j = 0; j < list.size(); j++) {
+        LayerSpec l = list.get(j);
+        String why = l.check(s);
+        if (why != null) {
+          return key + "[" + j + "] (" + l.type() + "): " + why + " (input shape " + s + ")";
+        }
+        s = l.outShape(s);
+      }
+      return null;
+    }
+
+    private static Shape outShape(List<LayerSpec> list, Shape in) {
+      Shape s = in;
+      for (LayerSpec l : list) {
+        s = l.outShape(s);
+      }
+      return s;
+    }
+
+    private static int count(List<LayerSpec> list, Shape in, boolean state) {
+      Shape s = in;
+      int n = 0;
+      for (LayerSpec l : list) {
+        n += state ? l.stateCount(s) : l.paramCount(s);
+        s = l.outShape(s);
+      }
+      return n;
+    }
+
+    public Shape outShape(Shape in) {
+      return outShape(layers, in);
+    }
+
+    public int paramCount(Shape in) {
+      return count(layers, in, false) + count(shortcut, in, false);
+    }
+
+    public int stateCount(Shape in) {
+      return count(layers, in, true) + count(shortcut, in, true);
+    }
+
+    public Map<String, Object> toMap() {
+      List<Object> body = new ArrayList<>();
+      for (LayerSpec l : layers) {
+        body.add(l.toMap());
+      }
+      Map<String, Object> m = map(type(), "activation",
+          activation == null ? "none" : activation.configName(), "layers", body);
+      if (!shortcut.isEmpty()) {
+        List<Object> sc = new ArrayList<>();
+        for (LayerSpec l : shortcut) {
+          sc.add(l.toMap());
+        }
+        m.put("shortcut", sc);
+      }
+      return m;
     }
   }
 }

@@ -4,6 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import convspark.common.spec.Init;
+import convspark.common.spec.Nonlinearity;
+import convspark.common.spec.Shape;
 import org.junit.jupiter.api.Test;
 
 /** Forward values against small cases computed by hand. */

@@ -4,7 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import convspark.common.spec.LayerSpec;
+import convspark.common.spec.Init;
 import convspark.common.spec.ModelSpec;
+import convspark.common.spec.Nonlinearity;
+import convspark.common.spec.Shape;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -187,17 +190,17 @@ class GradientCheckTest {
 
   @Test
   void relu() {
-    check(spec(new Shape(2, 3, 3), new LayerSpec.Act(Activation.Kind.RELU)), 3, true);
+    check(spec(new Shape(2, 3, 3), new LayerSpec.Act(Nonlinearity.RELU)), 3, true);
   }
 
   @Test
   void sigmoid() {
-    check(spec(new Shape(2, 3, 3), new LayerSpec.Act(Activation.Kind.SIGMOID)), 3, true);
+    check(spec(new Shape(2, 3, 3), new LayerSpec.Act(Nonlinearity.SIGMOID)), 3, true);
   }
 
   @Test
   void tanh() {
-    check(spec(new Shape(2, 3, 3), new LayerSpec.Act(Activation.Kind.TANH)), 3, true);
+    check(spec(new Shape(2, 3, 3), new LayerSpec.Act(Nonlinearity.TANH)), 3, true);
   }
 
   @Test
@@ -224,7 +227,7 @@ class GradientCheckTest {
   @Test
   void convThenMaxPool() {
     check(spec(new Shape(1, 6, 6), new LayerSpec.Conv(2, 3, 1, 1, true, Init.HE),
-        new LayerSpec.Act(Activation.Kind.RELU), new LayerSpec.MaxPool(2, 2, 0)), 2, true);
+        new LayerSpec.Act(Nonlinearity.RELU), new LayerSpec.MaxPool(2, 2, 0)), 2, true);
   }
 
   /** Avg-pool here: in a deep stack a +-h step on a first-layer weight moves every activation,
@@ -235,12 +238,12 @@ class GradientCheckTest {
     check(spec(new Shape(1, 8, 8),
         new LayerSpec.Conv(3, 3, 1, 1, true, Init.HE),
         new LayerSpec.BatchNorm(0.1, 1e-5),
-        new LayerSpec.Act(Activation.Kind.TANH),
+        new LayerSpec.Act(Nonlinearity.TANH),
         new LayerSpec.AvgPool(2, 2),
         new LayerSpec.Conv(4, 3, 2, 1, true, Init.HE),
         new LayerSpec.Dropout(0.3),
         new LayerSpec.FlattenSpec(),
         new LayerSpec.Dense(6, true, Init.HE),
-        new LayerSpec.Act(Activation.Kind.SIGMOID)), 3, true, 3e-3, 1e-2);
+        new LayerSpec.Act(Nonlinearity.SIGMOID)), 3, true, 3e-3, 1e-2);
   }
 }

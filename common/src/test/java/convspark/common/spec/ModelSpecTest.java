@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import convspark.common.BadInputException;
 import convspark.common.nn.Network;
-import convspark.common.nn.Shape;
+import convspark.common.spec.Shape;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;

@@ -1,7 +1,7 @@
 package convspark.driver.data;
 
 import convspark.common.BadInputException;
-import convspark.common.nn.Shape;
+import convspark.common.spec.Shape;
 import convspark.driver.config.RunConfig;
 import org.apache.hadoop.conf.Configuration;
 

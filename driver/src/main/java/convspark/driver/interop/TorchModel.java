@@ -3,7 +3,7 @@ package convspark.driver.interop;
 import convspark.common.BadInputException;
 import convspark.common.nn.Layer;
 import convspark.common.nn.Network;
-import convspark.common.nn.Shape;
+import convspark.common.spec.Shape;
 import convspark.common.spec.LayerSpec;
 import convspark.common.spec.ModelSpec;
 import convspark.driver.interop.SafeTensors.DType;

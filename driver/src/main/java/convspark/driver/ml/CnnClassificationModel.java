@@ -6,7 +6,7 @@ import convspark.common.io.Checkpoint;
 import convspark.common.io.CheckpointFormatException;
 import convspark.common.nn.Network;
 import convspark.common.nn.Pass;
-import convspark.common.nn.Shape;
+import convspark.common.spec.Shape;
 import convspark.common.nn.Workspace;
 import convspark.common.spec.ModelSpec;
 import convspark.driver.data.Frames;

@@ -9,7 +9,7 @@ import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueFactory;
 import convspark.common.BadInputException;
 import convspark.common.io.Checkpoint;
-import convspark.common.nn.Shape;
+import convspark.common.spec.Shape;
 import convspark.driver.config.RunConfig;
 import convspark.driver.config.Settings;
 import convspark.driver.data.Frames;

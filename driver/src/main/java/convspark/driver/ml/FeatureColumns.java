@@ -1,7 +1,7 @@
 package convspark.driver.ml;
 
 import convspark.common.BadInputException;
-import convspark.common.nn.Shape;
+import convspark.common.spec.Shape;
 import convspark.driver.data.Frames;
 import java.util.Arrays;
 import java.util.List;

@@ -1,4 +1,4 @@
-package convspark.common.nn;
+package convspark.common.spec;
 
 import java.io.Serializable;
 
@@ -14,6 +14,15 @@ public record Shape(int channels, int height, int width) implements Serializable
   /** A flat feature vector of {@code n} values. */
   public static Shape vector(int n) {
     return new Shape(n, 1, 1);
+  }
+
+  /**
+   * Output size along one axis of a window (convolution or pooling) of size {@code kernel} moved
+   * by {@code stride} over {@code size} values padded by {@code padding} on both sides, in floor
+   * mode (as PyTorch); non-positive when the window does not fit.
+   */
+  public static int outSize(int size, int kernel, int stride, int padding) {
+    return Math.floorDiv(size + 2 * padding - kernel, stride) + 1;
   }
 
   /** Number of floats in one sample. */

@@ -1,4 +1,4 @@
-package convspark.common.nn;
+package convspark.common.spec;
 
 import java.util.SplittableRandom;
 
@@ -36,7 +36,7 @@ public enum Init {
   }
 
   /** Standard normal by Box-Muller (SplittableRandom has no nextGaussian before Java 17's API). */
-  static double gaussian(SplittableRandom rng) {
+  public static double gaussian(SplittableRandom rng) {
     double u1 = 1.0 - rng.nextDouble();
     double u2 = rng.nextDouble();
     return Math.sqrt(-2.0 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
