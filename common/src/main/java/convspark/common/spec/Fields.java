@@ -17,11 +17,18 @@ import java.util.TreeSet;
  */
 final class Fields {
   private final Config c;
+  private final String path;
   private final String at;
 
-  Fields(Config c, String at) {
+  /** {@code path}: the object's config path (model.layers[3]); {@code at}: how errors name it. */
+  Fields(Config c, String path, String at) {
     this.c = c;
+    this.path = path;
     this.at = at;
+  }
+
+  Fields(Config c, String path) {
+    this(c, path, path);
   }
 
   String at() {
@@ -145,10 +152,10 @@ final class Fields {
 
   /**
    * A list of layer objects under {@code key}, parsed with {@link LayerSpec#parse}; each
-   * element's errors name {@code at.key[i]}. Absent: {@code whenAbsent} (null: required).
+   * element's errors name {@code path.key[i]}. Absent: {@code whenAbsent} (null: required).
    */
   List<LayerSpec> layers(String key, List<LayerSpec> whenAbsent) {
-    String where = at + "." + key;
+    String where = path + "." + key;
     if (!c.hasPath(key)) {
       if (whenAbsent == null) {
         throw new BadInputException(where + ": missing (expected a list of layers)");

@@ -313,7 +313,8 @@ public sealed interface LayerSpec extends Serializable {
     static Residual parse(Fields f) {
       List<LayerSpec> body = f.layers("layers", null);
       if (body.isEmpty()) {
-        throw new BadInputException(f.at() + ".layers: expected at least one layer, found none");
+        throw new BadInputException(f.at() + ": key 'layers': expected at least one layer, found "
+            + "none");
       }
       List<LayerSpec> shortcut = f.layers("shortcut", List.of());
       String act = f.string("activation", "relu").toLowerCase(java.util.Locale.ROOT);

@@ -45,7 +45,7 @@ final class LayerTypes {
       throw new BadInputException(
           where + ": unknown layer type '" + type + "' (expected one of " + TYPES.keySet() + ")");
     }
-    Fields f = new Fields(l, where + " (" + type + ")");
+    Fields f = new Fields(l, where, where + " (" + type + ")");
     f.onlyKeys(t.keys());
     return t.parser().apply(f);
   }

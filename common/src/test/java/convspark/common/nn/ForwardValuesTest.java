@@ -5,8 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import convspark.common.spec.Init;
+import convspark.common.spec.LayerSpec;
 import convspark.common.spec.Nonlinearity;
 import convspark.common.spec.Shape;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** Forward values against small cases computed by hand. */
@@ -132,5 +134,58 @@ class ForwardValuesTest {
     assertEquals(7500, kept, 200);
     d.forward(Pass.inference(new float[0], new float[0]), d.newContext(1), x, y, 1);
     assertArrayEquals(x, y);
+  }
+
+  /**
+   * relu(conv1x1(x) + x) with weight 2, bias -3 on x = [1, 2]: the body gives [-1, 1], the sum
+   * [0, 3], the output [0, 3]. Backward from [1, 1]: the sum's gradient is [0, 1] (ReLU at 0
+   * passes nothing), so dW = 0*1 + 1*2 = 2, db = 1, and dx = body (2 * [0, 1]) + identity [0, 1]
+   * = [0, 3].
+   */
+  @Test
+  void residualIdentityBlockByHand() {
+    LayerSpec.Residual spec = new LayerSpec.Residual(
+        List.of(new LayerSpec.Conv(1, 1, 1, 0, true, Init.HE)), List.of(), Nonlinearity.RELU);
+    Layer r = Layers.bind(spec, new Shape(1, 1, 2), 0, 0, 0);
+    assertEquals(new Shape(1, 1, 2), r.outShape());
+    assertEquals(2, r.paramCount());
+    float[] params = {2, -3};
+    float[] grads = new float[2];
+    Layer.Context ctx = r.newContext(1);
+    Pass pass = new Pass(params, grads, new float[0], true, 0L, null);
+    float[] y = new float[2];
+    r.forward(pass, ctx, new float[] {1, 2}, y, 1);
+    assertArrayEquals(new float[] {0, 3}, y);
+    float[] gx = new float[2];
+    r.backward(pass, ctx, new float[] {1, 2}, y, new float[] {1, 1}, gx, 1);
+    assertArrayEquals(new float[] {2, 1}, grads);
+    assertArrayEquals(new float[] {0, 3}, gx);
+  }
+
+  /**
+   * A projection shortcut and no activation: x = [1, 2; 3, 4] (1x2x2); body conv 1x1 stride 2
+   * weight 1 bias 0.5 reads x[0,0] = 1 and gives 1.5; shortcut conv 1x1 stride 2 weight 3, no
+   * bias, gives 3; the output is 4.5. Backward from [2]: dW_body = 2*1, db = 2, dW_shortcut = 2*1,
+   * dx = [2*1 + 2*3, 0; 0, 0].
+   */
+  @Test
+  void residualProjectionBlockByHand() {
+    LayerSpec.Residual spec = new LayerSpec.Residual(
+        List.of(new LayerSpec.Conv(1, 1, 2, 0, true, Init.HE)),
+        List.of(new LayerSpec.Conv(1, 1, 2, 0, false, Init.HE)), null);
+    Layer r = Layers.bind(spec, new Shape(1, 2, 2), 0, 0, 0);
+    assertEquals(new Shape(1, 1, 1), r.outShape());
+    float[] params = {1, 0.5f, 3};
+    float[] grads = new float[3];
+    Layer.Context ctx = r.newContext(1);
+    Pass pass = new Pass(params, grads, new float[0], true, 0L, null);
+    float[] x = {1, 2, 3, 4};
+    float[] y = new float[1];
+    r.forward(pass, ctx, x, y, 1);
+    assertArrayEquals(new float[] {4.5f}, y);
+    float[] gx = new float[4];
+    r.backward(pass, ctx, x, y, new float[] {2}, gx, 1);
+    assertArrayEquals(new float[] {2, 2, 2}, grads);
+    assertArrayEquals(new float[] {8, 0, 0, 0}, gx);
   }
 }

@@ -246,4 +246,43 @@ class GradientCheckTest {
         new LayerSpec.Dense(6, true, Init.HE),
         new LayerSpec.Act(Nonlinearity.SIGMOID)), 3, true, 3e-3, 1e-2);
   }
+
+  static LayerSpec.Residual block(List<LayerSpec> body, List<LayerSpec> shortcut,
+      Nonlinearity act) {
+    return new LayerSpec.Residual(body, shortcut, act);
+  }
+
+  /** Identity shortcut: the sum's gradient reaches the input both through the body and as is. */
+  @Test
+  void residualIdentityBlock() {
+    LayerSpec.Residual b = block(List.of(new LayerSpec.Conv(2, 3, 1, 1, false, Init.HE),
+        new LayerSpec.BatchNorm(0.1, 1e-5), new LayerSpec.Act(Nonlinearity.TANH),
+        new LayerSpec.Conv(2, 3, 1, 1, true, Init.HE), new LayerSpec.BatchNorm(0.1, 1e-5)),
+        List.of(), Nonlinearity.TANH);
+    check(spec(new Shape(2, 4, 4), b), 3, true);
+    check(spec(new Shape(2, 4, 4), b), 2, false);
+  }
+
+  /** Projection shortcut with stride 2 (1x1 conv + batch norm), after a conv layer. */
+  @Test
+  void residualProjectionBlockStride2() {
+    LayerSpec.Residual b = block(List.of(new LayerSpec.Conv(3, 3, 2, 1, false, Init.HE),
+        new LayerSpec.BatchNorm(0.1, 1e-5), new LayerSpec.Act(Nonlinearity.TANH),
+        new LayerSpec.Conv(3, 3, 1, 1, false, Init.HE), new LayerSpec.BatchNorm(0.1, 1e-5)),
+        List.of(new LayerSpec.Conv(3, 1, 2, 0, false, Init.HE),
+            new LayerSpec.BatchNorm(0.1, 1e-5)), Nonlinearity.SIGMOID);
+    check(spec(new Shape(2, 6, 6), b), 3, true);
+    check(spec(new Shape(1, 6, 6), new LayerSpec.Conv(2, 3, 1, 1, true, Init.HE), b), 2, true);
+  }
+
+  /** Two blocks in a row, the second with a ReLU after the sum and no batch norm. */
+  @Test
+  void residualBlocksInARow() {
+    LayerSpec.Residual a = block(List.of(new LayerSpec.Conv(2, 3, 1, 1, true, Init.HE)),
+        List.of(), null);
+    LayerSpec.Residual b = block(List.of(new LayerSpec.Conv(3, 3, 2, 1, true, Init.HE),
+        new LayerSpec.Act(Nonlinearity.TANH)),
+        List.of(new LayerSpec.Conv(3, 1, 2, 0, true, Init.HE)), Nonlinearity.RELU);
+    check(spec(new Shape(2, 4, 4), a, b), 2, true);
+  }
 }

@@ -1,6 +1,7 @@
 package convspark.common.spec;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -99,5 +100,99 @@ class ModelSpecTest {
       ModelSpec spec = ModelSpec.parse(Files.readString(p));
       assertEquals(10, spec.classes(), name);
     }
+  }
+
+  static final String RESNET = """
+      model {
+        input { channels = 1, height = 8, width = 8 }
+        layers = [
+          { type = conv, filters = 4, kernel = 3, padding = 1, bias = false }
+          { type = batchnorm }
+          { type = relu }
+          { type = residual, layers = [
+              { type = conv, filters = 4, kernel = 3, padding = 1, bias = false }
+              { type = batchnorm }
+              { type = relu }
+              { type = conv, filters = 4, kernel = 3, padding = 1, bias = false }
+              { type = batchnorm }
+            ] }
+          { type = residual, layers = [
+              { type = conv, filters = 8, kernel = 3, stride = 2, padding = 1, bias = false }
+              { type = batchnorm }
+              { type = relu }
+              { type = conv, filters = 8, kernel = 3, padding = 1, bias = false }
+              { type = batchnorm }
+            ], shortcut = [
+              { type = conv, filters = 8, kernel = 1, stride = 2, bias = false }
+              { type = batchnorm }
+            ] }
+          { type = globalavgpool }
+          { type = flatten }
+          { type = dense, units = 10 }
+        ]
+      }
+      """;
+
+  @Test
+  void residualShapesAndCounts() {
+    ModelSpec spec = ModelSpec.parse(RESNET);
+    Network net = new Network(spec);
+    assertEquals(new Shape(4, 8, 8), net.layers().get(3).outShape());
+    assertEquals(new Shape(8, 4, 4), net.layers().get(4).outShape());
+    int block1 = 2 * (4 * 4 * 9 + 8);
+    int block2 = 8 * 4 * 9 + 16 + 8 * 8 * 9 + 16 + 8 * 4 + 16;
+    assertEquals(4 * 9 + 8 + block1 + block2 + 10 * 8 + 10, net.paramCount());
+    assertEquals(spec.paramCount(), net.paramCount());
+    assertEquals(8 + 16 + 3 * 16, net.stateCount());
+    assertEquals(spec.stateCount(), net.stateCount());
+    LayerSpec.Residual r = (LayerSpec.Residual) spec.layers().get(4);
+    assertEquals(Nonlinearity.RELU, r.activation());
+    assertTrue(((LayerSpec.Residual) spec.layers().get(3)).identity());
+    assertEquals(spec, ModelSpec.parse(spec.render()));
+  }
+
+  @Test
+  void residualActivationNone() {
+    ModelSpec spec = ModelSpec.parse(RESNET.replace("{ type = residual, layers",
+        "{ type = residual, activation = none, layers"));
+    assertEquals(null, ((LayerSpec.Residual) spec.layers().get(3)).activation());
+    assertEquals(spec, ModelSpec.parse(spec.render()));
+    String m = msg(RESNET.replace("{ type = residual, layers",
+        "{ type = residual, activation = gelu, layers"));
+    assertTrue(m.startsWith("model.layers[3] (residual): key 'activation'"), m);
+  }
+
+  @Test
+  void residualWhoseShortcutDoesNotFitIsNamedInOneLine() {
+    // the second block without its projection: identity 4x8x8 against the body's 8x4x4
+    int a = RESNET.indexOf("], shortcut = [");
+    int b = RESNET.indexOf("] }", a + 5);
+    String m = msg(RESNET.substring(0, a) + RESNET.substring(b));
+    assertEquals("model.layers[4] (residual): the body (layers) outputs 8x4x4 but the identity "
+        + "shortcut passes the input 4x8x8; they are summed, so the shapes must be equal; a "
+        + "projection shortcut = [ { type = conv, filters = 8, kernel = 1, stride = 2, bias = "
+        + "false }, { type = batchnorm } ] would fit (input shape 4x8x8)", m);
+    assertFalse(m.contains("\n"));
+    // a projection with the wrong stride
+    m = msg(RESNET.replace("filters = 8, kernel = 1, stride = 2", "filters = 8, kernel = 1"));
+    assertTrue(m.startsWith("model.layers[4] (residual): the body (layers) outputs 8x4x4 but "
+        + "the shortcut outputs 8x8x8"), m);
+  }
+
+  @Test
+  void residualInnerLayerErrorsNameBlockAndLayer() {
+    String m = msg(RESNET.replace("filters = 8, kernel = 3, padding = 1, bias = false",
+        "filters = 8, kernel = 3, padding = 1, bias = false, groups = 2"));
+    assertTrue(m.startsWith("model.layers[4].layers[3] (conv): unknown key 'groups'"), m);
+    m = msg(RESNET.replace("kernel = 1, stride = 2", "kernel = 9, stride = 2"));
+    assertTrue(m.startsWith("model.layers[4] (residual): shortcut[0] (conv): kernel 9x9 with "
+        + "padding 0 does not fit input 4x8x8"), m);
+    m = msg(RESNET.replace("{ type = residual, layers", "{ type = residual, layer"));
+    assertTrue(m.startsWith("model.layers[3] (residual): unknown key 'layer'"), m);
+    m = msg(RESNET.replace("], shortcut = [", "], shortcut = 3, x = ["));
+    assertTrue(m.contains("model.layers[4] (residual)"), m);
+    m = msg(RESNET.replace("{ type = residual, layers = [\n", "{ type = residual, layers = [\n"
+        + "              { type = avgpool, kernel = 16 }\n"));
+    assertTrue(m.startsWith("model.layers[3] (residual): layers[0] (avgpool): kernel 16x16"), m);
   }
 }
