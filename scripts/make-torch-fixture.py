@@ -28,6 +28,9 @@ The references are computed in float64 from the float32 weights and inputs (so t
 depend on PyTorch's float32 kernels or thread count) and stored as F64; the script also runs
 the same passes in float32 and prints how far PyTorch's own float32 results are from them.
 
+Model "resnet" (directory resnet/) is a small residual network built from the Residual module
+below, the PyTorch class that mirrors convspark's `residual` layer; its inputs are F32.
+
 The inputs are stored as F16 (model "cnn") and BF16 (model "mixed"), their values rounded to
 those types first, to exercise those readers; dtypes.safetensors holds special values of F16,
 BF16 and F64 next to their float32 conversions, for the reader's unit test.
@@ -165,6 +168,71 @@ def mixed():
     return model, conf, (2, 10, 10), torch.bfloat16
 
 
+class Residual(nn.Module):
+    """The PyTorch module that mirrors convspark's `residual` layer spec (docs/PYTORCH.md):
+    activation(body(x) + shortcut(x)); an empty shortcut is the identity. Its state_dict names
+    are body.<j>.* and shortcut.<j>.*, as convspark's TorchModel reads and writes them."""
+
+    def __init__(self, body, shortcut=(), activation=nn.ReLU()):
+        super().__init__()
+        self.body = nn.Sequential(*body)
+        self.shortcut = nn.Sequential(*shortcut)
+        self.activation = activation if activation is not None else nn.Identity()
+
+    def forward(self, x):
+        return self.activation(self.body(x) + self.shortcut(x))
+
+
+def resnet():
+    """conv-bn-relu stem, a residual block with an identity shortcut, one with a projection
+    shortcut (1x1 conv stride 2 + batch norm), global average pool, dense."""
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1, bias=False),  # 0: 3x8x8 -> 4x8x8
+        nn.BatchNorm2d(4),                      # 1
+        nn.ReLU(),                              # 2
+        Residual([                              # 3: identity shortcut
+            nn.Conv2d(4, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
+            nn.Conv2d(4, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4)]),
+        Residual([                              # 4: -> 6x4x4, projection shortcut
+            nn.Conv2d(4, 6, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(6), nn.ReLU(),
+            nn.Conv2d(6, 6, 3, padding=1, bias=False), nn.BatchNorm2d(6)],
+            [nn.Conv2d(4, 6, 1, stride=2, bias=False), nn.BatchNorm2d(6)]),
+        nn.AdaptiveAvgPool2d(1),                # 5
+        nn.Flatten(),                           # 6
+        nn.Linear(6, 5),                        # 7
+    )
+    conf = """model {
+  input { channels = 3, height = 8, width = 8 }
+  layers = [
+    { type = conv, filters = 4, kernel = 3, padding = 1, bias = false }
+    { type = batchnorm }
+    { type = relu }
+    { type = residual, layers = [
+        { type = conv, filters = 4, kernel = 3, padding = 1, bias = false }
+        { type = batchnorm }
+        { type = relu }
+        { type = conv, filters = 4, kernel = 3, padding = 1, bias = false }
+        { type = batchnorm }
+      ] }
+    { type = residual, layers = [
+        { type = conv, filters = 6, kernel = 3, stride = 2, padding = 1, bias = false }
+        { type = batchnorm }
+        { type = relu }
+        { type = conv, filters = 6, kernel = 3, padding = 1, bias = false }
+        { type = batchnorm }
+      ], shortcut = [
+        { type = conv, filters = 6, kernel = 1, stride = 2, bias = false }
+        { type = batchnorm }
+      ] }
+    { type = globalavgpool }
+    { type = flatten }
+    { type = dense, units = 5 }
+  ]
+}
+"""
+    return model, conf, (3, 8, 8), torch.float32
+
+
 def randomise_bn(model, gen):
     for m in model.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
@@ -270,6 +338,7 @@ def main():
     torch.set_num_threads(1)
     make("cnn", cnn, root)
     make("mixed", mixed, root)
+    make("resnet", resnet, root)
     dtypes(root)
 
 

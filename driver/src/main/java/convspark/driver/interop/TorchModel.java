@@ -3,6 +3,7 @@ package convspark.driver.interop;
 import convspark.common.BadInputException;
 import convspark.common.nn.Layer;
 import convspark.common.nn.Network;
+import convspark.common.nn.Residual;
 import convspark.common.spec.Shape;
 import convspark.common.spec.LayerSpec;
 import convspark.common.spec.ModelSpec;
@@ -25,6 +26,9 @@ import java.util.stream.Collectors;
  * torch.nn.Sequential} built from the same layer list in the same order (see docs/PYTORCH.md):
  *
  * <ul>
+ *   <li>a residual block at index i: its body layers as {@code i.body.j.*}, its shortcut layers
+ *       as {@code i.shortcut.j.*} (the state dict of a module with two {@code nn.Sequential}
+ *       attributes {@code body} and {@code shortcut}), recursively
  *   <li>conv at index i: {@code i.weight} [out, in, k, k], {@code i.bias} [out] (when it has one)
  *   <li>dense at index i: {@code i.weight} [out, in], {@code i.bias} [out] (when it has one)
  *   <li>batchnorm at index i: {@code i.weight} (gamma) [C], {@code i.bias} (beta) [C], {@code
@@ -56,13 +60,13 @@ public final class TorchModel {
    * values live ({@code offset} into the {@code source} vector, {@code numel} values, row-major).
    */
   public record Entry(String name, DType dtype, long[] shape, Source source, int offset,
-      int numel, int layer, String layerType) {
+      int numel, String layer, String layerType) {
     @Override
     public long[] shape() {
       return shape.clone();
     }
 
-    /** "layer 3 (conv)". */
+    /** "layer 3 (conv)", "layer 4.body.0 (conv)". */
     public String where() {
       return "layer " + layer + " (" + layerType + ")";
     }
@@ -79,47 +83,57 @@ public final class TorchModel {
   /** The tensors of {@code net}'s state dict, in PyTorch's order. */
   public static List<Entry> layout(Network net) {
     List<Entry> out = new ArrayList<>();
-    List<LayerSpec> specs = net.spec().layers();
-    List<Layer> layers = net.layers();
-    for (int i = 0; i < specs.size(); i++) {
-      LayerSpec s = specs.get(i);
-      Layer l = layers.get(i);
-      String type = s.type();
-      int p = l.paramOffset();
-      if (s instanceof LayerSpec.Conv c) {
-        int in = l.inShape().channels();
-        int w = c.filters() * in * c.kernel() * c.kernel();
-        out.add(new Entry(i + ".weight", DType.F32,
-            new long[] {c.filters(), in, c.kernel(), c.kernel()}, Source.PARAMS, p, w, i, type));
-        if (c.bias()) {
-          out.add(new Entry(i + ".bias", DType.F32, new long[] {c.filters()}, Source.PARAMS,
-              p + w, c.filters(), i, type));
-        }
-      } else if (s instanceof LayerSpec.Dense d) {
-        int in = l.inShape().size();
-        int w = d.units() * in;
-        out.add(new Entry(i + ".weight", DType.F32, new long[] {d.units(), in}, Source.PARAMS, p,
-            w, i, type));
-        if (d.bias()) {
-          out.add(new Entry(i + ".bias", DType.F32, new long[] {d.units()}, Source.PARAMS, p + w,
-              d.units(), i, type));
-        }
-      } else if (s instanceof LayerSpec.BatchNorm) {
-        int ch = l.inShape().channels();
-        long[] c = {ch};
-        int st = l.stateOffset();
-        out.add(new Entry(i + ".weight", DType.F32, c, Source.PARAMS, p, ch, i, type));
-        out.add(new Entry(i + ".bias", DType.F32, c, Source.PARAMS, p + ch, ch, i, type));
-        out.add(new Entry(i + ".running_mean", DType.F32, c, Source.STATE, st, ch, i, type));
-        out.add(new Entry(i + ".running_var", DType.F32, c, Source.STATE, st + ch, ch, i, type));
-        out.add(new Entry(i + ".num_batches_tracked", DType.I64, new long[0], Source.COUNTER, 0, 1,
-            i, type));
-      } else if (l.paramCount() != 0 || l.stateCount() != 0) {
-        throw new IllegalStateException("layer " + i + " (" + type + ") has parameters but no "
-            + "PyTorch mapping");
-      }
-    }
+    addAll(out, "", net.spec().layers(), net.layers());
     return out;
+  }
+
+  /** Entries of a chain of layers whose state-dict names start with {@code prefix}. */
+  private static void addAll(List<Entry> out, String prefix, List<LayerSpec> specs,
+      List<Layer> layers) {
+    for (int i = 0; i < specs.size(); i++) {
+      add(out, prefix + i, specs.get(i), layers.get(i));
+    }
+  }
+
+  private static void add(List<Entry> out, String at, LayerSpec s, Layer l) {
+    String type = s.type();
+    int p = l.paramOffset();
+    if (s instanceof LayerSpec.Conv c) {
+      int in = l.inShape().channels();
+      int w = c.filters() * in * c.kernel() * c.kernel();
+      out.add(new Entry(at + ".weight", DType.F32,
+          new long[] {c.filters(), in, c.kernel(), c.kernel()}, Source.PARAMS, p, w, at, type));
+      if (c.bias()) {
+        out.add(new Entry(at + ".bias", DType.F32, new long[] {c.filters()}, Source.PARAMS,
+            p + w, c.filters(), at, type));
+      }
+    } else if (s instanceof LayerSpec.Dense d) {
+      int in = l.inShape().size();
+      int w = d.units() * in;
+      out.add(new Entry(at + ".weight", DType.F32, new long[] {d.units(), in}, Source.PARAMS, p,
+          w, at, type));
+      if (d.bias()) {
+        out.add(new Entry(at + ".bias", DType.F32, new long[] {d.units()}, Source.PARAMS, p + w,
+            d.units(), at, type));
+      }
+    } else if (s instanceof LayerSpec.BatchNorm) {
+      int ch = l.inShape().channels();
+      long[] c = {ch};
+      int st = l.stateOffset();
+      out.add(new Entry(at + ".weight", DType.F32, c, Source.PARAMS, p, ch, at, type));
+      out.add(new Entry(at + ".bias", DType.F32, c, Source.PARAMS, p + ch, ch, at, type));
+      out.add(new Entry(at + ".running_mean", DType.F32, c, Source.STATE, st, ch, at, type));
+      out.add(new Entry(at + ".running_var", DType.F32, c, Source.STATE, st + ch, ch, at, type));
+      out.add(new Entry(at + ".num_batches_tracked", DType.I64, new long[0], Source.COUNTER, 0, 1,
+          at, type));
+    } else if (s instanceof LayerSpec.Residual r && l instanceof Residual rl) {
+      // as a module with attributes body and shortcut (nn.Sequential each); see docs/PYTORCH.md
+      addAll(out, at + ".body.", r.layers(), rl.body());
+      addAll(out, at + ".shortcut.", r.shortcut(), rl.shortcut());
+    } else if (l.paramCount() != 0 || l.stateCount() != 0) {
+      throw new IllegalStateException("layer " + at + " (" + type + ") has parameters but no "
+          + "PyTorch mapping");
+    }
   }
 
   /** The tensors {@link #export} writes, in order. */

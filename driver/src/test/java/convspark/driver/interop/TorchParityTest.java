@@ -99,6 +99,19 @@ class TorchParityTest {
     assertEquals(17, err.size());
   }
 
+  /**
+   * A residual network saved by PyTorch (the fixture script's {@code Residual} module): an
+   * identity block and a projection block (1x1 conv stride 2 + batch norm), state-dict names
+   * {@code 3.body.0.weight}, {@code 4.shortcut.0.weight}, ...
+   */
+  @Test
+  void residualNetMatchesPyTorch() throws IOException {
+    Map<String, Double> err = check("resnet/");
+    assertEquals(35, err.size());
+    assertTrue(err.containsKey("train.grad.4.shortcut.0.weight"), err.keySet().toString());
+    assertTrue(err.containsKey("train.state.4.shortcut.1.running_var"), err.keySet().toString());
+  }
+
   /** Runs one fixture; returns the relative error (max|a-b| / S_T) of every compared tensor. */
   private Map<String, Double> check(String dir) throws IOException {
     ModelSpec spec = ModelSpec.parse(Files.readString(resource(dir + "model.conf")));
