@@ -44,7 +44,7 @@ class EquivalenceTest {
 
   @Test
   void oneStepOnOneTwoAndFourPartitionsEqualsSingleProcess() {
-    ModelSpec spec = ModelSpec.parse("""
+    assertEquivalent(ModelSpec.parse("""
         input { channels = 1, height = 12, width = 12 }
         layers = [
           { type = conv, filters = 4, kernel = 3, stride = 2, padding = 1 }
@@ -55,7 +55,34 @@ class EquivalenceTest {
           { type = relu }
           { type = dense, units = 4 }
         ]
-        """);
+        """));
+  }
+
+  /** The same for a residual net: an identity block, then a projection block with stride 2. */
+  @Test
+  void residualNetOnOneTwoAndFourPartitionsEqualsSingleProcess() {
+    assertEquivalent(ModelSpec.parse("""
+        input { channels = 1, height = 12, width = 12 }
+        layers = [
+          { type = conv, filters = 4, kernel = 3, padding = 1 }
+          { type = tanh }
+          { type = residual, activation = tanh, layers = [
+              { type = conv, filters = 4, kernel = 3, padding = 1 }
+              { type = tanh }
+              { type = conv, filters = 4, kernel = 3, padding = 1 } ] }
+          { type = residual, layers = [
+              { type = conv, filters = 6, kernel = 3, stride = 2, padding = 1 }
+              { type = tanh }
+              { type = conv, filters = 6, kernel = 3, padding = 1 } ],
+            shortcut = [ { type = conv, filters = 6, kernel = 1, stride = 2 } ] }
+          { type = globalavgpool }
+          { type = flatten }
+          { type = dense, units = 4 }
+        ]
+        """));
+  }
+
+  private static void assertEquivalent(ModelSpec spec) {
     Network net = new Network(spec);
     int n = 48;
     int[] labels = new int[n];
