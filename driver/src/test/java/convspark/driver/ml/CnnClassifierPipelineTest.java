@@ -270,4 +270,37 @@ class CnnClassifierPipelineTest {
     assertTrue(e.getMessage().contains("train.global-batch") && e.getMessage()
         .contains("does not divide evenly"), e.getMessage());
   }
+
+  /** A residual net through the Estimator and Model: fit, transform, save, load, same scores. */
+  @Test
+  void residualNetFitsTransformsSavesAndLoads() throws Exception {
+    String resnet = """
+        input { channels = 1, height = 12, width = 12 }
+        layers = [
+          { type = conv, filters = 6, kernel = 3, padding = 1, bias = false }
+          { type = batchnorm }
+          { type = relu }
+          { type = residual, layers = [
+              { type = conv, filters = 8, kernel = 3, stride = 2, padding = 1, bias = false }
+              { type = batchnorm }
+              { type = relu }
+              { type = conv, filters = 8, kernel = 3, padding = 1, bias = false }
+              { type = batchnorm } ],
+            shortcut = [ { type = conv, filters = 8, kernel = 1, stride = 2, bias = false }
+                         { type = batchnorm } ] }
+          { type = globalavgpool }
+          { type = flatten }
+          { type = dense, units = 4 }
+        ]
+        """;
+    PipelineModel model = pipeline(classifier().setModelSpec(resnet).setEpochs(3)).fit(train);
+    List<Row> a = score(model);
+    assertEquals(300, a.size());
+    long right = a.stream().filter(r -> r.getDouble(1) == r.getDouble(2)).count();
+    // it learns (chance is 0.25); accuracy targets are benchmarks, not tests
+    assertTrue(right >= 0.6 * a.size(), "held-out accuracy " + right / 300.0);
+    String path = dir.resolve("resnet-model").toString();
+    model.write().overwrite().save(path);
+    assertEquals(a, score(PipelineModel.load(path)));
+  }
 }
