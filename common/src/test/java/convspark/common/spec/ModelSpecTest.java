@@ -49,6 +49,18 @@ class ModelSpecTest {
     assertEquals(spec, ModelSpec.parse(spec.render()));
   }
 
+  /** Checkpoints store the rendered spec: the rendering of existing layer types must not move. */
+  @Test
+  void renderIsStableForExistingCheckpoints() {
+    assertEquals("{\"input\":{\"channels\":1,\"height\":28,\"width\":28},\"layers\":["
+        + "{\"bias\":true,\"filters\":8,\"init\":\"he\",\"kernel\":3,\"padding\":1,\"stride\":1,"
+        + "\"type\":\"conv\"},{\"epsilon\":1.0E-5,\"momentum\":0.1,\"type\":\"batchnorm\"},"
+        + "{\"type\":\"relu\"},{\"kernel\":2,\"padding\":0,\"stride\":2,\"type\":\"maxpool\"},"
+        + "{\"rate\":0.25,\"type\":\"dropout\"},{\"type\":\"flatten\"},"
+        + "{\"bias\":true,\"init\":\"he\",\"type\":\"dense\",\"units\":10}]}",
+        ModelSpec.parse(GOOD).render());
+  }
+
   @Test
   void unknownLayerType() {
     String m = msg(GOOD.replace("type = relu", "type = relux"));
@@ -95,11 +107,16 @@ class ModelSpecTest {
 
   @Test
   void shippedExampleConfigsParse() throws Exception {
-    for (String name : new String[] {"fashion-mnist.conf", "fashion-mnist-best.conf", "lenet5.conf"}) {
+    for (String name : new String[] {"fashion-mnist.conf", "fashion-mnist-best.conf", "lenet5.conf",
+        "fashion-mnist-resnet.conf"}) {
       Path p = Path.of("..", "conf", name);
       ModelSpec spec = ModelSpec.parse(Files.readString(p));
       assertEquals(10, spec.classes(), name);
+      assertEquals(spec, ModelSpec.parse(spec.render()), name);
     }
+    // the count its comment states
+    assertEquals(308_074, new Network(ModelSpec.parse(Files.readString(
+        Path.of("..", "conf", "fashion-mnist-resnet.conf")))).paramCount());
   }
 
   static final String RESNET = """
