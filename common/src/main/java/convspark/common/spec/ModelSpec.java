@@ -26,6 +26,7 @@ import java.util.Set;
  *     { type = batchnorm }
  *     { type = relu }
  *     { type = maxpool, kernel = 2 }
+ *     { type = residual, layers = [ ... ], shortcut = [ ... ] }   # see LayerSpec.Residual
  *     { type = flatten }
  *     { type = dense, units = 10 }
  *   ]
@@ -33,7 +34,10 @@ import java.util.Set;
  * </pre>
  *
  * Every layer's keys are checked (unknown keys are errors) and shapes are inferred when the
- * spec is built; errors name the layer index, its type and the key. The last layer's output is
+ * spec is built; errors name the layer index, its type and the key (inside a residual block:
+ * the block, then the inner layer, e.g. {@code model.layers[4] (residual): shortcut[0] (conv):
+ * ...}). Each layer type's keys, defaults, parsing and output shape live in its {@link
+ * LayerSpec} record; runtime layers are built from specs in {@code convspark.common.nn}. The last layer's output is
  * the class scores, so its size is the number of classes.
  */
 public record ModelSpec(Shape input, List<LayerSpec> layers) implements Serializable {
