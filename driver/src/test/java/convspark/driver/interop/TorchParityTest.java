@@ -80,11 +80,22 @@ class TorchParityTest {
 
   /** The same spec with every dropout rate 0 (as the fixture's dropout-in-eval train pass). */
   static ModelSpec withoutDropout(ModelSpec spec) {
+    return new ModelSpec(spec.input(), withoutDropout(spec.layers()));
+  }
+
+  static List<LayerSpec> withoutDropout(List<LayerSpec> layers) {
     List<LayerSpec> ls = new ArrayList<>();
-    for (LayerSpec l : spec.layers()) {
-      ls.add(l instanceof LayerSpec.Dropout ? new LayerSpec.Dropout(0.0) : l);
+    for (LayerSpec l : layers) {
+      if (l instanceof LayerSpec.Dropout) {
+        ls.add(new LayerSpec.Dropout(0.0));
+      } else if (l instanceof LayerSpec.Residual r) {
+        ls.add(new LayerSpec.Residual(withoutDropout(r.layers()), withoutDropout(r.shortcut()),
+            r.activation()));
+      } else {
+        ls.add(l);
+      }
     }
-    return new ModelSpec(spec.input(), ls);
+    return ls;
   }
 
   @Test
