@@ -4,6 +4,7 @@ import convspark.common.nn.Conv2d;
 import convspark.common.nn.Dense;
 import convspark.common.nn.Layer;
 import convspark.common.nn.Network;
+import convspark.common.nn.Residual;
 import convspark.common.spec.ModelSpec;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -124,15 +125,23 @@ public final class ExampleNet {
     }
   }
 
-  /** The conv and dense layers of {@code net}, named conv1, conv2, ..., dense1, ... */
+  /**
+   * The conv and dense layers of {@code net}, named conv1, conv2, ..., dense1, ... in execution
+   * order; those inside a residual block (body, then shortcut) carry the block's index.
+   */
   public static List<GemmLayer> gemmLayers(Network net, int batch) {
     List<GemmLayer> out = new ArrayList<>();
     int convs = 0;
     int denses = 0;
-    List<Layer> layers = net.layers();
-    for (int i = 0; i < layers.size(); i++) {
-      Layer l = layers.get(i);
-      boolean first = i == 0; // the first layer's input gradient is never computed
+    List<Layer> layers = new ArrayList<>();
+    List<Integer> index = new ArrayList<>();
+    for (int i = 0; i < net.layers().size(); i++) {
+      flatten(net.layers().get(i), i, layers, index);
+    }
+    for (int j = 0; j < layers.size(); j++) {
+      Layer l = layers.get(j);
+      int i = index.get(j);
+      boolean first = j == 0; // the first layer's input gradient is never computed
       if (l instanceof Conv2d c) {
         int oc = c.outShape().channels();
         int p = c.outShape().spatial();
@@ -165,6 +174,16 @@ public final class ExampleNet {
       }
     }
     return out;
+  }
+
+  private static void flatten(Layer l, int i, List<Layer> layers, List<Integer> index) {
+    if (l instanceof Residual r) {
+      r.body().forEach(x -> flatten(x, i, layers, index));
+      r.shortcut().forEach(x -> flatten(x, i, layers, index));
+    } else {
+      layers.add(l);
+      index.add(i);
+    }
   }
 
   public static GemmLayer gemmLayer(Network net, int batch, String name) {
