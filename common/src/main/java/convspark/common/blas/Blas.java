@@ -166,6 +166,14 @@ public final class Blas {
 
   private Blas() {}
 
+  /**
+   * The configured choice ({@value #PROPERTY}, else {@value #ENV}, else bundled), without loading
+   * anything: what the driver passes on to its executors.
+   */
+  public static String requestedChoice() {
+    return requested();
+  }
+
   /** The configured choice, lower case: the property, else the environment, else bundled. */
   static String requested() {
     String v = System.getProperty(PROPERTY);
