@@ -1,5 +1,6 @@
 package convspark.common.nn;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -168,6 +169,45 @@ class GradientCheckTest {
   @Test
   void maxPool() {
     check(spec(new Shape(2, 6, 6), new LayerSpec.MaxPool(2, 2, 0)), 2, true);
+  }
+
+  /** 2x2/2 on odd sizes: the row and column no window covers get a zero gradient. */
+  @Test
+  void maxPool2x2OddSizes() {
+    check(spec(new Shape(2, 7, 5), new LayerSpec.MaxPool(2, 2, 0)), 2, true);
+  }
+
+  /**
+   * Ties, which finite differences cannot see: the 2x2/2 path's gradient goes to the first of
+   * equal maxima (top-left, top-right, bottom-left, bottom-right), and every element of the
+   * input gradient is written.
+   */
+  @Test
+  void maxPool2x2TiesGoToTheFirstMaximumLikeTheGeneralPath() {
+    Shape in = new Shape(1, 4, 4);
+    float[] x = {
+      1, 1, 0, 2,
+      1, 1, 2, 2,
+      3, 0, 0, 0,
+      3, 3, 0, 5};
+    float[] gy = {10, 20, 30, 40};
+    // winners: top-left of four equal values, top-right of three equal 2s, top-left of three 3s,
+    // the single 5
+    float[] expected = {
+      10, 0, 0, 20,
+      0, 0, 0, 0,
+      30, 0, 0, 0,
+      0, 0, 0, 40};
+    MaxPool2d pool = new MaxPool2d(in, 2, 2, 0);
+    Layer.Context ctx = pool.newContext(1);
+    float[] y = new float[4];
+    Pass pass = new Pass(new float[0], new float[0], new float[0], true, 0, null);
+    pool.forward(pass, ctx, x, y, 1);
+    assertArrayEquals(new float[] {1, 2, 3, 5}, y);
+    float[] gx = new float[16];
+    java.util.Arrays.fill(gx, Float.NaN); // every element must be written
+    pool.backward(pass, ctx, x, y, gy, gx, 1);
+    assertArrayEquals(expected, gx);
   }
 
   @Test
