@@ -160,6 +160,59 @@ class GradientCheckTest {
     check(spec(new Shape(3, 4, 4), new LayerSpec.Conv(2, 1, 1, 0, false, Init.HE)), 2, true);
   }
 
+  /**
+   * The batched conv strategy split into chunks of images (here 2, 2 and 1 of a batch of 5), the
+   * columns rebuilt per chunk in backward; then a single chunk, whose columns forward keeps.
+   */
+  /** The parameter gradient of one training step on fixed inputs. */
+  private static float[] trainStepGrads(ModelSpec spec, int n) {
+    Network net = new Network(spec);
+    float[] params = net.initParams(3);
+    SplittableRandom rng = new SplittableRandom(5);
+    Workspace ws = net.newWorkspace(n);
+    for (int i = 0; i < n * net.inputShape().size(); i++) {
+      ws.input()[i] = (float) rng.nextDouble(-1, 1);
+    }
+    for (int i = 0; i < n; i++) {
+      ws.labels()[i] = rng.nextInt(net.classes());
+    }
+    float[] grads = new float[params.length];
+    ws.trainStep(new Pass(params, grads, net.initState(), true, 7L, null), n, 0.0);
+    return grads;
+  }
+
+  private static ModelSpec chunkedNet() {
+    // tanh first, so that the conv computes an input gradient (col2im per chunk) too
+    return spec(new Shape(8, 5, 5), new LayerSpec.Act(Activation.Kind.TANH),
+        new LayerSpec.Conv(3, 3, 1, 1, true, Init.HE));
+  }
+
+  @Test
+  void convBatchedInChunks() {
+    // C*k*k = 8*3*3 = 72 >= 64, the batched strategy; 25 output pixels: 1,800 column values
+    // per image, so a budget of 4,000 makes chunks of 2 images
+    String before = System.getProperty(Conv2d.CHUNK_FLOATS);
+    try {
+      System.setProperty(Conv2d.CHUNK_FLOATS, "4000");
+      check(chunkedNet(), 5, true);
+      float[] chunked = trainStepGrads(chunkedNet(), 5);
+      System.setProperty(Conv2d.CHUNK_FLOATS, "1000000");
+      check(chunkedNet(), 5, true);
+      float[] whole = trainStepGrads(chunkedNet(), 5);
+      // the same sums in another order: equal up to float rounding
+      for (int i = 0; i < whole.length; i++) {
+        assertTrue(Math.abs(chunked[i] - whole[i]) <= 1e-5 + 1e-4 * Math.abs(whole[i]),
+            "param " + i + ": chunked " + chunked[i] + ", one chunk " + whole[i]);
+      }
+    } finally {
+      if (before == null) {
+        System.clearProperty(Conv2d.CHUNK_FLOATS);
+      } else {
+        System.setProperty(Conv2d.CHUNK_FLOATS, before);
+      }
+    }
+  }
+
   @Test
   void dense() {
     check(spec(new Shape(2, 3, 3), new LayerSpec.FlattenSpec(),
