@@ -120,7 +120,10 @@ public final class Blas {
         System.setProperty(NETLIB_PATH, path);
         blas = NativeBLAS.getInstance();
         library = "bundled";
-        version = org.bytedeco.openblas.global.openblas_nolapack.OPENBLAS_VERSION.trim();
+        // read at run time (a constant would be inlined at compile time): the binding on the
+        // class path may be another build, e.g. nd4j's next to ours in the peers module
+        version = String.valueOf(org.bytedeco.openblas.global.openblas_nolapack.class
+            .getField("OPENBLAS_VERSION").get(null)).trim();
         threads = configureThreads();
       } catch (Throwable t) {
         failures.add("bundled OpenBLAS did not load: " + t);
