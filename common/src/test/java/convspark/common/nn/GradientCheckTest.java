@@ -186,7 +186,7 @@ class GradientCheckTest {
 
   private static ModelSpec chunkedNet() {
     // tanh first, so that the conv computes an input gradient (col2im per chunk) too
-    return spec(new Shape(8, 5, 5), new LayerSpec.Act(Activation.Kind.TANH),
+    return spec(new Shape(8, 5, 5), new LayerSpec.Act(Nonlinearity.TANH),
         new LayerSpec.Conv(3, 3, 1, 1, true, Init.HE));
   }
 
