@@ -7,9 +7,10 @@ import convspark.driver.config.RunConfig;
 import convspark.driver.data.ImageSet;
 import convspark.driver.data.Inputs;
 import convspark.driver.metrics.Json;
+import convspark.driver.data.Normalization;
 import convspark.driver.exec.Distributed;
+import convspark.driver.exec.Partitions;
 import convspark.driver.train.SparkSessions;
-import convspark.driver.train.Trainer;
 import convspark.worker.Evaluation;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -46,11 +47,11 @@ public final class EvaluateCommand implements Callable<Integer> {
     Network net = new Network(cfg.model());
     checkParams(c, net);
     ImageSet set = Inputs.read(cfg, cfg.data().test(), "data.test", new Configuration());
-    set = Trainer.normalization(c, net.inputShape().channels()).apply(set);
+    set = Normalization.fromMeta(c.meta(), net.inputShape().channels()).apply(set);
     SparkSession spark = SparkSessions.start(cfg.spark(), common.master);
     try {
       JavaSparkContext jsc = SparkSessions.context(spark);
-      int parts = cfg.train().workers() > 0 ? cfg.train().workers() : jsc.defaultParallelism();
+      int parts = Partitions.count(cfg.train().workers(), jsc);
       var blocks = Distributed.blocks(jsc, set.pixels(), set.labels(), set.sampleSize(), parts,
           "evaluate");
       Evaluation ev = Distributed.evaluate(jsc, blocks.rdd(), net, c.params(), c.state(),
