@@ -111,6 +111,14 @@ public record TrainingData(Split train, Split validation, Split test,
         d.test().path());
   }
 
+  /** One configured DataFrame input ({@code key} = data.train, ...) as a split. */
+  public static FrameSplit frameSplit(RunConfig cfg, SparkSession spark, RunConfig.Input in,
+      String key, Normalization norm) {
+    RunConfig.Frame f = cfg.data().frame();
+    return new FrameSplit(frame(spark, f, in, key), new Frames.Columns(f.labelCol(),
+        f.featuresCol()), cfg.model().input(), cfg.model().classes(), norm, in.path());
+  }
+
   private static Dataset<Row> frame(SparkSession spark, RunConfig.Frame f, RunConfig.Input in,
       String key) {
     if (in.path().isEmpty()) {
