@@ -96,41 +96,38 @@ public final class RowBlocks {
   public static Normalization fit(Dataset<Row> df, Frames.Kind kind, Shape shape, float scale,
       String source) {
     JavaRDD<Row> rows = df.javaRDD();
-    int ch = shape.channels();
-    int hw = shape.spatial();
-    Normalization.Moments first = merge(rows.mapPartitions((Iterator<Row> it) -> {
-      Normalization.Moments m = new Normalization.Moments(ch, hw);
-      float[] buf = new float[shape.size()];
-      long i = 0;
-      while (it.hasNext()) {
-        Frames.features(it.next(), 1, kind, shape, buf, 0, source + " row " + i++);
-        m.addSums(buf, 0, 1);
-      }
-      return List.of(m).iterator();
-    }).collect(), ch, hw);
+    Normalization.Moments first = pass(rows, kind, shape, scale, null, source);
     if (first.samples() == 0) {
       throw new BadInputException(source + ": no samples");
     }
     double[] mean = first.means(scale);
-    Normalization.Moments second = merge(rows.mapPartitions((Iterator<Row> it) -> {
-      Normalization.Moments m = new Normalization.Moments(ch, hw);
-      float[] buf = new float[shape.size()];
-      long i = 0;
-      while (it.hasNext()) {
-        Frames.features(it.next(), 1, kind, shape, buf, 0, source + " row " + i++);
-        m.addSquares(buf, 0, 1, scale, mean);
-      }
-      return List.of(m).iterator();
-    }).collect(), ch, hw);
-    Normalization n = second.result(scale, mean, first.samples());
+    Normalization n = pass(rows, kind, shape, scale, mean, source)
+        .result(scale, mean, first.samples());
     if (n == null) {
       throw new BadInputException(source + ": feature values too large to normalize");
     }
     return n;
   }
 
-  private static Normalization.Moments merge(List<Normalization.Moments> parts, int ch,
-      int hw) {
+  /** Pass 1 of {@link Normalization.Moments} ({@code mean} null) or pass 2 over the rows. */
+  private static Normalization.Moments pass(JavaRDD<Row> rows, Frames.Kind kind, Shape shape,
+      float scale, double[] mean, String source) {
+    int ch = shape.channels();
+    int hw = shape.spatial();
+    List<Normalization.Moments> parts = rows.mapPartitions((Iterator<Row> it) -> {
+      Normalization.Moments m = new Normalization.Moments(ch, hw);
+      float[] buf = new float[shape.size()];
+      long i = 0;
+      while (it.hasNext()) {
+        Frames.features(it.next(), 1, kind, shape, buf, 0, source + " row " + i++);
+        if (mean == null) {
+          m.addSums(buf, 0, 1);
+        } else {
+          m.addSquares(buf, 0, 1, scale, mean);
+        }
+      }
+      return List.of(m).iterator();
+    }).collect();
     Normalization.Moments total = new Normalization.Moments(ch, hw);
     for (Normalization.Moments m : parts) {
       total.merge(m);
