@@ -2,6 +2,7 @@ package convspark.driver.train;
 
 import convspark.common.BadInputException;
 import convspark.common.blas.Blas;
+import convspark.common.blas.BlasInfo;
 import convspark.common.io.Checkpoint;
 import convspark.common.nn.Network;
 import convspark.common.optim.LrSchedule;
@@ -12,6 +13,7 @@ import convspark.driver.engine.RoundResult;
 import convspark.driver.engine.StepEngine;
 import convspark.driver.engine.StepEngines;
 import convspark.driver.exec.Distributed;
+import convspark.driver.exec.ExecutorBlas;
 import convspark.driver.exec.Partitions;
 import convspark.driver.metrics.EpochMetrics;
 import convspark.driver.metrics.MetricsLog;
@@ -85,7 +87,8 @@ public final class Trainer {
         : data.validation().toBlocks(jsc, partitions, "validation");
     int stepsPerEpoch = (trainBlocks.maxBlock() + localBatch - 1) / localBatch;
     LrSchedule schedule = t.lrSchedule();
-    describe(net, data, trainBlocks.count(), partitions, localBatch, stepsPerEpoch, schedule);
+    List<BlasInfo> executorBlas = describe(net, data, trainBlocks, partitions, localBatch,
+        stepsPerEpoch, schedule);
 
     UpdateRule rule = t.updateRule();
     String optimizerName = Updater.newOptimizer(rule.optimizer(), net).name();
@@ -190,7 +193,7 @@ public final class Trainer {
     }
     double wall = (System.nanoTime() - wallStart) / 1e9;
     Map<String, Object> summary = new RunSummary(cfg, history, test, stop, epochsRun, step,
-        partitions, localBatch, net.paramCount(), wall).write(out);
+        partitions, localBatch, net.paramCount(), wall, executorBlas).write(out);
     try {
       Plots.trainingCurves(history, out.resolve("training.png"));
     } catch (IOException | RuntimeException e) {
@@ -210,10 +213,17 @@ public final class Trainer {
     return new Result(summary, result.params(), result.state());
   }
 
-  private void describe(Network net, TrainingData data, long n, int partitions, int localBatch,
-      int stepsPerEpoch, LrSchedule schedule) {
+  /** The start-up lines; returns the BLAS the executors loaded. */
+  private List<BlasInfo> describe(Network net, TrainingData data, Distributed.Blocks train,
+      int partitions, int localBatch, int stepsPerEpoch, LrSchedule schedule) {
     RunConfig.Train t = cfg.train();
+    long n = train.count();
     log.info(String.format("convspark: BLAS %s", Blas.describe()));
+    List<BlasInfo> executorBlas = ExecutorBlas.probe(train.rdd());
+    for (BlasInfo e : executorBlas) {
+      log.info(String.format("convspark: BLAS on executor %s (pid %d): %s", e.host(), e.pid(),
+          e.describe()));
+    }
     log.info(String.format("convspark: model %d parameters, %d layers, input %s, %d classes",
         net.paramCount(), net.layers().size(), net.inputShape(), net.classes()));
     log.info(String.format("convspark: %d training samples, %s validation, %s test; %d workers "
@@ -225,6 +235,7 @@ public final class Trainer {
             + "scaling %s -> %.4g, warmup %.3g epochs, then %s",
         t.baseLr(), t.baseBatch(), schedule.k(), t.scaling().name().toLowerCase(),
         schedule.scaledLr(), t.warmupEpochs(), t.decay().name().toLowerCase()));
+    return executorBlas;
   }
 
   private static float[] initial(float[] given, float[] otherwise) {
