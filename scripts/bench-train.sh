@@ -14,9 +14,11 @@ batches="${BATCHES:-128 512 2048}"
 work=target/bench-train
 rm -rf "$work"
 mkdir -p "$work"
-cp="$(cat driver/target/classpath.txt)"
+# the benchmark programs live in the bench module (not in the product jar)
+mvn -q -B -o -pl bench compile >&2 || mvn -q -B -pl bench compile >&2
+cp="bench/target/classes:$(cat driver/target/classpath.txt)"
 # shellcheck disable=SC2086
-ref=$(java -Xms2g -Xmx2g $SPARK_JAVA17_FLAGS -cp "$cp" convspark.driver.tools.KernelThroughput \
+ref=$(java -Xms2g -Xmx2g $SPARK_JAVA17_FLAGS -cp "$cp" convspark.bench.KernelThroughput \
   conf/fashion-mnist.conf 64 2 30 | tail -1)
 echo "reference (no Spark, 2 threads x batch 64): $ref"
 for b in $batches; do
@@ -51,7 +53,7 @@ lines = ['<!-- train:begin -->',
          f'- Command: `BATCHES="{" ".join(batches)}" scripts/bench-train.sh` (the second of two epochs of the 60,000 Fashion-MNIST '
          'training images per batch size, `conf/fashion-mnist.conf`, `local[2]`, 2 workers, no validation)',
          f'- Reference, same run: the kernel without Spark, 2 data-parallel threads x batch 64 '
-         f'(`convspark.driver.tools.KernelThroughput`): **{ref_ips:,.0f} images/s** ({ref.split("(",1)[1].rstrip(")")})',
+         f'(`convspark.bench.KernelThroughput`): **{ref_ips:,.0f} images/s** ({ref.split("(",1)[1].rstrip(")")})',
          '',
          '| global batch | images/s | vs no-Spark 2 threads | steps | ms/step | compute | broadcast (driver) | broadcast fetch (tasks) | task launch | task, other | straggler wait | results to driver | allreduce sum (driver) | optimizer update | unaccounted | overhead (step - compute) / step |',
          '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']

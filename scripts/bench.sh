@@ -9,7 +9,7 @@
 # "## Peers" section between <!-- peers:begin --> and <!-- peers:end -->:
 #
 #   1. single-process training throughput, batch 64, 1 and 2 threads: convspark's kernel
-#      (convspark.driver.tools.KernelThroughput) vs PyTorch vs DL4J
+#      (convspark.bench.KernelThroughput) vs PyTorch vs DL4J
 #   2. distributed training throughput in local[2] at global batch 512: convspark vs DL4J's
 #      SparkDl4jMultiLayer (parameter averaging after every minibatch)
 #   3. Spark MLlib's MultilayerPerceptronClassifier [784, 256, 128, 10] on Fashion-MNIST (test
@@ -97,7 +97,9 @@ if ! skipped train; then
     || log "scripts/bench-train.sh failed: see $WORK/bench-train.log"
 fi
 . scripts/java-flags.sh
-CP_DRIVER="$(cat driver/target/classpath.txt)"
+# the benchmark programs live in the bench module (not in the product jar)
+mvn -q -B -o -pl bench compile >&2 || mvn -q -B -pl bench compile >&2
+CP_DRIVER="$(pwd)/bench/target/classes:$(cat driver/target/classpath.txt)"
 
 RESULTS="$WORK/results.jsonl"
 : > "$RESULTS"
@@ -142,7 +144,7 @@ run() {
   shift
   local display
   display="$(shown "${envs[@]}" "$@")"
-  display="${display//$CP_DRIVER/\$(cat driver/target/classpath.txt)}"
+  display="${display//$CP_DRIVER/bench/target/classes:\$(cat driver/target/classpath.txt)}"
   [ -n "$CP_PEERS" ] && display="${display//$CP_PEERS/\$(cat peers/target/classpath.txt)}"
   display="${display//$SPARK_JAVA17_FLAGS/\$SPARK_JAVA17_FLAGS}"
   log "$label: $display"
@@ -185,11 +187,11 @@ JAVA_BLAS_PROP=-Ddev.ludovic.netlib.blas.nativeLib=libopenblas.so.0
 # --- 1. single-process throughput -----------------------------------------------------------
 for t in 1 2; do
   run "convspark-t$t" "convspark, $t thread(s)" OPENBLAS_NUM_THREADS=1 -- \
-    java -Xms2g -Xmx2g $SPARK_JAVA17_FLAGS -cp "$CP_DRIVER" convspark.driver.tools.KernelThroughput \
+    java -Xms2g -Xmx2g $SPARK_JAVA17_FLAGS -cp "$CP_DRIVER" convspark.bench.KernelThroughput \
     "$CONF" 64 "$t" "$SECONDS_RUN"
 done
 run "convspark-t1-blas2" "convspark, 1 thread, OpenBLAS 2 threads" OPENBLAS_NUM_THREADS=2 -- \
-  java -Xms2g -Xmx2g $SPARK_JAVA17_FLAGS -cp "$CP_DRIVER" convspark.driver.tools.KernelThroughput \
+  java -Xms2g -Xmx2g $SPARK_JAVA17_FLAGS -cp "$CP_DRIVER" convspark.bench.KernelThroughput \
   "$CONF" 64 1 "$SECONDS_RUN"
 
 if skipped torch || [ -n "$TORCH_ERROR" ]; then

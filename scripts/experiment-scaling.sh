@@ -45,6 +45,8 @@ for rule in $rules; do
 done
 . scripts/java-flags.sh
 # shellcheck disable=SC2086
-java $SPARK_JAVA17_FLAGS -cp "$(cat driver/target/classpath.txt)" \
-  convspark.driver.tools.ScalingReport docs/scaling docs \
+# the benchmark programs live in the bench module (not in the product jar)
+mvn -q -B -o -pl bench compile >&2 || mvn -q -B -pl bench compile >&2
+java $SPARK_JAVA17_FLAGS -cp "bench/target/classes:$(cat driver/target/classpath.txt)" \
+  convspark.bench.ScalingReport docs/scaling docs \
   "KS=\"$ks\" RULES=\"$rules\" EPOCHS=$epochs BASE_LR=$base_lr WARMUP=$warmup scripts/experiment-scaling.sh"

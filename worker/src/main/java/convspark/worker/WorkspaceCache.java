@@ -42,9 +42,4 @@ public final class WorkspaceCache {
     POOLS.computeIfAbsent(new Key(net.spec(), batch), k -> new ConcurrentLinkedDeque<>())
         .addFirst(e);
   }
-
-  /** Drops every pooled workspace (tests; a long-lived executor switching models). */
-  public static void clear() {
-    POOLS.clear();
-  }
 }

@@ -1,4 +1,4 @@
-package convspark.driver.train;
+package convspark.driver.exec;
 
 import convspark.common.blas.Blas;
 import convspark.common.blas.BlasInfo;
@@ -17,11 +17,11 @@ import org.apache.spark.api.java.function.FlatMapFunction;
  * BlasInfo}; deduplicated by host and process. A wrong or slow kernel on some node shows up in
  * the start-up log and in summary.json.
  */
-final class ExecutorBlas {
+public final class ExecutorBlas {
   private ExecutorBlas() {}
 
   /** The distinct executors' reports, in partition order. */
-  static List<BlasInfo> probe(JavaRDD<SampleBlock> blocks) {
+  public static List<BlasInfo> probe(JavaRDD<SampleBlock> blocks) {
     List<BlasInfo> all = blocks.mapPartitions(new Probe()).collect();
     Map<String, BlasInfo> distinct = new LinkedHashMap<>();
     for (BlasInfo i : all) {

@@ -1,4 +1,4 @@
-package convspark.driver.tools;
+package convspark.bench;
 
 import convspark.driver.train.SparkSessions;
 import java.util.Arrays;

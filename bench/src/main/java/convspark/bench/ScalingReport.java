@@ -1,4 +1,4 @@
-package convspark.driver.tools;
+package convspark.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import convspark.driver.metrics.Json;

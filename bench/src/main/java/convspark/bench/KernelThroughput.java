@@ -1,4 +1,4 @@
-package convspark.driver.tools;
+package convspark.bench;
 
 import com.typesafe.config.ConfigFactory;
 import convspark.common.nn.Network;
