@@ -25,7 +25,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 log() { echo "bench-scale: $*" >&2; }
 
-MAXC=${SCALE_MAX:-$(nproc)}
+NCORES=$(OMP_NUM_THREADS= OMP_THREAD_LIMIT= nproc)   # nproc obeys OMP_NUM_THREADS
+MAXC=${SCALE_MAX:-$NCORES}
 SECS=${SCALE_SECONDS:-20}
 BATCH=${SCALE_BATCH:-64}
 PY=${SCALE_PYTHON:-$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3 )}
@@ -82,7 +83,7 @@ if [ -z "${SCALE_CONFIGS:-}" ]; then
 fi
 
 CPU=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-log "$MODE; CPU $CPU, $(nproc) cores; OpenBLAS core $CORE; configs:$SCALE_CONFIGS"
+log "$MODE; CPU $CPU, $NCORES cores; OpenBLAS core $CORE; configs:$SCALE_CONFIGS"
 JVM=(--add-modules=jdk.incubator.vector -Xms768m -Xmx768m -XX:+UseParallelGC "$BLAS_FLAG")
 ROWS="$OUT/rows.tsv"; : > "$ROWS"
 declare -A DDP_DONE
@@ -108,7 +109,7 @@ for cfg in $SCALE_CONFIGS; do
   printf '%s\t%s\t%s\t%s\n' "$P" "$T" "$LOAD" "$res" >> "$ROWS"
 done
 
-export SC_OUT="$OUT" SC_CPU="$CPU" SC_CORES="$(nproc)" SC_CORE="$CORE" SC_MODE="$MODE" SC_SECS="$SECS" SC_BATCH="$BATCH" \
+export SC_OUT="$OUT" SC_CPU="$CPU" SC_CORES="$NCORES" SC_CORE="$CORE" SC_MODE="$MODE" SC_SECS="$SECS" SC_BATCH="$BATCH" \
   SC_CORETYPE="${OPENBLAS_CORETYPE:-}" SC_DATE="$(date -u '+%Y-%m-%d %H:%M UTC')"
 "$PY" - <<'PY'
 import json, os
