@@ -26,7 +26,7 @@ public record LrSchedule(
     int totalEpochs,
     double stepEvery,
     double stepGamma,
-    double minLr) {
+    double minLr) implements java.io.Serializable {
 
   /** Decay after warmup. */
   public enum Decay {

@@ -7,7 +7,7 @@ import convspark.driver.config.RunConfig;
 import convspark.driver.data.ImageSet;
 import convspark.driver.data.Inputs;
 import convspark.driver.metrics.Json;
-import convspark.driver.train.Distributed;
+import convspark.driver.exec.Distributed;
 import convspark.driver.train.SparkSessions;
 import convspark.driver.train.Trainer;
 import convspark.worker.Evaluation;

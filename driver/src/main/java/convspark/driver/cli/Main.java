@@ -1,7 +1,7 @@
 package convspark.driver.cli;
 
 import convspark.common.BadInputException;
-import convspark.driver.train.TrainingFailedException;
+import convspark.worker.TrainingFailedException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import picocli.CommandLine;

@@ -5,6 +5,8 @@ import convspark.common.BadInputException;
 import convspark.common.optim.LrSchedule;
 import convspark.common.optim.ScalingRule;
 import convspark.common.spec.ModelSpec;
+import convspark.worker.update.OptimizerSettings;
+import convspark.worker.update.UpdateRule;
 import java.io.Serializable;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -45,14 +47,13 @@ public record RunConfig(Data data, ModelSpec model, Train train, Spark spark, Co
   public record Frame(String source, Map<String, String> options, String labelCol,
       String featuresCol) implements Serializable {}
 
-  /** Optimizer choice. */
-  public enum OptimizerType {
-    SGD,
-    ADAM
+  /**
+   * The step engines (config key train.engine): {@code driver} broadcasts the weights every step
+   * and applies the update on the driver ({@code convspark.driver.engine.BroadcastEngine}).
+   */
+  public enum Engine {
+    DRIVER
   }
-
-  public record Optimizer(OptimizerType type, double momentum, boolean nesterov, double beta1,
-      double beta2, double epsilon, double weightDecay) implements Serializable {}
 
   /** Early-stopping metric. */
   public enum StopMetric {
@@ -65,15 +66,20 @@ public record RunConfig(Data data, ModelSpec model, Train train, Spark spark, Co
 
   public record Train(int epochs, int workers, int globalBatch, double baseLr, int baseBatch,
       ScalingRule scaling, double warmupEpochs, LrSchedule.Decay decay, double stepEvery,
-      double stepGamma, double minLr, Optimizer optimizer, double l1, double l2,
+      double stepGamma, double minLr, OptimizerSettings optimizer, double l1, double l2,
       boolean regularizeAll, double labelSmoothing, long seed, double clipGradNorm,
       boolean flip, int translate, EarlyStopping earlyStopping, int evalBatch, int logEvery,
-      int checkpointEvery, int keepLast) implements Serializable {
+      int checkpointEvery, int keepLast, Engine engine) implements Serializable {
 
     /** The learning-rate schedule for this many partitions' global batch. */
     public LrSchedule lrSchedule() {
       return new LrSchedule(baseLr, baseBatch, globalBatch, scaling, warmupEpochs, decay,
           epochs, stepEvery, stepGamma, minLr);
+    }
+
+    /** The update rule: optimizer, regularisation, clipping, learning-rate schedule. */
+    public UpdateRule updateRule() {
+      return new UpdateRule(optimizer, l1, l2, regularizeAll, clipGradNorm, lrSchedule());
     }
   }
 
@@ -112,15 +118,15 @@ public record RunConfig(Data data, ModelSpec model, Train train, Spark spark, Co
           + model.input().channels() + " values each (one per input channel), found "
           + data.mean().length + " and " + data.std().length);
     }
-    Optimizer opt = new Optimizer(
-        k.choice("train.optimizer.type", OptimizerType.class),
+    OptimizerSettings opt = new OptimizerSettings(
+        k.choice("train.optimizer.type", OptimizerSettings.Type.class),
         k.fraction("train.optimizer.momentum"),
         k.bool("train.optimizer.nesterov"),
         k.fraction("train.optimizer.beta1"),
         k.fraction("train.optimizer.beta2"),
         k.positive("train.optimizer.epsilon"),
         k.nonNegative("train.optimizer.weight-decay"));
-    if (opt.type() == OptimizerType.SGD && opt.nesterov() && opt.momentum() == 0) {
+    if (opt.type() == OptimizerSettings.Type.SGD && opt.nesterov() && opt.momentum() == 0) {
       throw new BadInputException(
           "config key train.optimizer.nesterov: Nesterov needs train.optimizer.momentum > 0");
     }
@@ -151,7 +157,8 @@ public record RunConfig(Data data, ModelSpec model, Train train, Spark spark, Co
         k.positiveInt("train.eval-batch"),
         k.nonNegativeInt("train.log-every-steps"),
         k.positiveInt("train.checkpoint.every-epochs"),
-        k.positiveInt("train.checkpoint.keep-last"));
+        k.positiveInt("train.checkpoint.keep-last"),
+        k.choice("train.engine", Engine.class));
     Spark spark = new Spark(k.string("spark.master"), k.string("spark.app-name"),
         strings(c, "spark.conf"));
     return new RunConfig(data, model, train, spark, c);

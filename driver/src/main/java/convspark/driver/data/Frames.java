@@ -2,7 +2,7 @@ package convspark.driver.data;
 
 import convspark.common.BadInputException;
 import convspark.common.nn.Shape;
-import convspark.driver.train.Distributed;
+import convspark.driver.exec.Distributed;
 import convspark.driver.train.Trainer;
 import convspark.worker.SampleBlock;
 import java.io.Serializable;

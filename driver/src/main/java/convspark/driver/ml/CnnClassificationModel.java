@@ -12,7 +12,7 @@ import convspark.common.spec.ModelSpec;
 import convspark.driver.data.Frames;
 import convspark.driver.data.Normalization;
 import convspark.driver.train.Trainer;
-import convspark.driver.train.Weights;
+import convspark.driver.exec.Weights;
 import convspark.worker.WorkspaceCache;
 import java.io.IOException;
 import java.io.InputStream;

@@ -4,15 +4,17 @@ import convspark.common.BadInputException;
 import convspark.common.blas.Blas;
 import convspark.common.io.Checkpoint;
 import convspark.common.nn.Network;
-import convspark.common.nn.ParamRange;
-import convspark.common.optim.Adam;
 import convspark.common.optim.LrSchedule;
-import convspark.common.optim.Optimizer;
-import convspark.common.optim.Regularization;
-import convspark.common.optim.Sgd;
 import convspark.driver.config.RunConfig;
 import convspark.driver.config.Settings;
 import convspark.driver.data.Frames;
+import convspark.driver.engine.Round;
+import convspark.driver.engine.RoundResult;
+import convspark.driver.engine.StepEngine;
+import convspark.driver.engine.StepEngines;
+import convspark.driver.engine.StepListener;
+import convspark.driver.engine.StepTimes;
+import convspark.driver.exec.Distributed;
 import convspark.driver.data.ImageSet;
 import convspark.driver.data.Inputs;
 import convspark.driver.data.Normalization;
@@ -21,8 +23,10 @@ import convspark.driver.metrics.Json;
 import convspark.driver.metrics.Plots;
 import convspark.worker.Augment;
 import convspark.worker.Evaluation;
+import convspark.worker.ModelState;
 import convspark.worker.StepPlan;
-import convspark.worker.StepResult;
+import convspark.worker.update.UpdateRule;
+import convspark.worker.update.Updater;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -36,7 +40,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -216,18 +219,15 @@ public final class Trainer {
         schedule.scaledLr(), t.warmupEpochs(), t.decay().name().toLowerCase());
 
 
-    float[] params = initialParams != null ? initialParams.clone() : net.initParams(t.seed());
-    float[] state = initialState != null ? initialState.clone() : net.initState();
-    if (params.length != net.paramCount() || state.length != net.stateCount()) {
-      throw new BadInputException("initial weights have " + params.length + " parameters, the "
+    float[] params0 = initialParams != null ? initialParams.clone() : net.initParams(t.seed());
+    float[] state0 = initialState != null ? initialState.clone() : net.initState();
+    if (params0.length != net.paramCount() || state0.length != net.stateCount()) {
+      throw new BadInputException("initial weights have " + params0.length + " parameters, the "
           + "model has " + net.paramCount());
     }
-    Optimizer opt = optimizer(net);
-    List<ParamRange> regRanges = new ArrayList<>(net.weightRanges());
-    if (t.regularizeAll()) {
-      regRanges.addAll(net.otherParamRanges());
-    }
-    Regularization reg = new Regularization(t.l1(), t.l2(), regRanges);
+    UpdateRule rule = t.updateRule();
+    String optimizerName = Updater.newOptimizer(rule.optimizer(), net).name();
+    ModelState model = Updater.start(rule, net, params0, state0);
     CheckpointStore store = new CheckpointStore(checkpointDir, t.keepLast(),
         jsc.hadoopConfiguration());
 
@@ -244,9 +244,8 @@ public final class Trainer {
       }
       Checkpoint c = latest.get();
       checkSameModel(c, net, store.dir().toString());
-      params = c.params().clone();
-      state = c.state().clone();
-      opt.loadState(c.optimizerState(), c.optimizerSteps());
+      model = new ModelState(c.params().clone(), c.state().clone(),
+          copy(c.optimizerState()), c.optimizerSteps());
       startEpoch = c.epoch();
       step = c.step();
       stop.restore(c.meta());
@@ -263,71 +262,36 @@ public final class Trainer {
     Augment augment = new Augment(t.flip(), t.translate());
     StepPlan plan = new StepPlan(net, localBatch, 0, 0, 0, t.seed(), t.labelSmoothing(),
         augment);
-    AllReduce allReduce = AllReduce.forPartitions(partitions);
     Path metricsFile = out.resolve("metrics.jsonl");
     int epochsRun = startEpoch;
     double lastLr = schedule.lr(step, stepsPerEpoch);
-    float[] grad = new float[net.paramCount()];
 
     int lastEpoch = (int) Math.min(t.epochs(), (long) startEpoch + stopAfter);
+    StepEngines.Setup setup = new StepEngines.Setup(jsc, trainBlocks, partitions, net, rule,
+        checkpointDir);
+    try (StepEngine engine = StepEngines.open(t.engine(), setup)) {
     for (int epoch = startEpoch; epoch < lastEpoch && !stop.shouldStop(); epoch++) {
       long epochStart = System.nanoTime();
-      double lossSum = 0;
-      long count = 0;
-      long correct = 0;
-      double compute = 0;
-      double broadcast = 0;
-      double update = 0;
-      double job = 0;
-      double fetch = 0;
-      double merge = 0;
-      double launch = 0;
-      double taskOther = 0;
-      double straggler = 0;
-      double results = 0;
-      for (int s = 0; s < stepsPerEpoch; s++, step++) {
-        double lr = schedule.lr(step, stepsPerEpoch);
-        lastLr = lr;
-        long b0 = System.nanoTime();
-        Broadcast<Weights> bw = jsc.broadcast(new Weights(params.clone(), state.clone()));
-        long b1 = System.nanoTime();
-        StepResult r;
-        try {
-          r = Distributed.step(trainBlocks.rdd(), plan.at(epoch, s, step), bw, allReduce);
-        } catch (RuntimeException e) {
-          throw new TrainingFailedException("step " + step + " (epoch " + (epoch + 1)
-              + ") failed: " + e.getMessage(), e);
-        }
-        long b2 = System.nanoTime();
-        double jobEnd = StepResult.wallSeconds();
-        // non-blocking, except for the last step of the epoch: nothing is left in flight when
-        // validation or shutdown follows
-        bw.destroy(s == stepsPerEpoch - 1);
-        long u0 = System.nanoTime();
-        if (r.count > 0) {
-          applyUpdate(net, r, params, state, grad, reg, opt, lr, step, epoch);
-        }
-        long u1 = System.nanoTime();
-        broadcast += (b1 - b0 + u0 - b2) / 1e9;
-        update += (u1 - u0) / 1e9;
-        compute += r.computeSeconds / partitions;
-        fetch += r.fetchSeconds / partitions;
-        merge += r.mergeSeconds;
-        job += (b2 - b1) / 1e9;
-        // wall-clock spans (clamped: the clocks differ from nanoTime's by rounding)
-        launch += Math.max(0, r.launchSeconds / partitions);
-        taskOther += Math.max(0, (r.taskSeconds - r.computeSeconds - r.fetchSeconds) / partitions);
-        straggler += Math.max(0, r.endMax - r.endSum / partitions);
-        results += Math.max(0, jobEnd - r.endMax - r.mergeSeconds);
-        lossSum += r.lossSum;
-        count += r.count;
-        correct += r.correct;
-        if (t.logEvery() > 0 && (s + 1) % t.logEvery() == 0) {
+      StepListener progress = (round, done, lossSum, count, correct, lr) -> {
+        if (t.logEvery() > 0 && done % t.logEvery() == 0) {
           double secs = (System.nanoTime() - epochStart) / 1e9;
-          log.printf("  step %d/%d  loss %.4f  acc %.4f  lr %.4g  %.0f img/s%n", s + 1,
+          log.printf("  step %d/%d  loss %.4f  acc %.4f  lr %.4g  %.0f img/s%n", done,
               stepsPerEpoch, lossSum / count, (double) correct / count, lr, count / secs);
         }
+      };
+      RoundResult rr = engine.run(new Round(epoch, step, 0, stepsPerEpoch, stepsPerEpoch, plan,
+          progress), model);
+      model = rr.state();
+      step += stepsPerEpoch;
+      if (stepsPerEpoch > 0) {
+        lastLr = rr.lastLr();
       }
+      double lossSum = rr.lossSum();
+      long count = rr.count();
+      long correct = rr.correct();
+      StepTimes tm = rr.times();
+      float[] params = model.params();
+      float[] state = model.state();
       double trainSeconds = (System.nanoTime() - epochStart) / 1e9;
       double valLoss = Double.NaN;
       double valAcc = Double.NaN;
@@ -341,8 +305,8 @@ public final class Trainer {
       double valSeconds = (System.nanoTime() - v0) / 1e9;
       EpochMetrics m = new EpochMetrics(epoch + 1, step, lossSum / count,
           (double) correct / count, valLoss, valAcc, lastLr, count / trainSeconds, trainSeconds,
-          compute, broadcast, update, valSeconds, job, fetch, merge, launch, taskOther, straggler,
-          results);
+          tm.compute(), tm.broadcast(), tm.update(), valSeconds, tm.job(), tm.fetch(), tm.merge(),
+          tm.launch(), tm.taskOther(), tm.straggler(), tm.results());
       history.add(m);
       log.println(m.line(t.epochs()));
       Files.writeString(metricsFile, Json.write(m) + "\n", StandardCharsets.UTF_8,
@@ -356,10 +320,10 @@ public final class Trainer {
       boolean last = epoch + 1 == lastEpoch || stop.shouldStop();
       if ((epoch + 1) % t.checkpointEvery() == 0 || last) {
         if (improved) {
-          store.writeNamed(checkpoint(net, epoch + 1, step, bestParams, bestState, opt, stop,
-              data.normalization()), "best.bin");
+          store.writeNamed(checkpoint(net, epoch + 1, step, bestParams, bestState, model,
+              optimizerName, stop, data.normalization()), "best.bin");
         }
-        store.write(checkpoint(net, epoch + 1, step, params, state, opt, stop,
+        store.write(checkpoint(net, epoch + 1, step, params, state, model, optimizerName, stop,
             data.normalization()));
       }
       if (stop.shouldStop()) {
@@ -369,13 +333,16 @@ public final class Trainer {
             stop.best(), stop.bestEpoch());
       }
     }
+    }
+    float[] params = model.params();
+    float[] state = model.state();
 
     if (bestParams != null && stop.bestEpoch() != epochsRun) {
       log.printf("convspark: restoring the best weights (epoch %d)%n", stop.bestEpoch());
       params = bestParams;
       state = bestState;
     }
-    store.writeNamed(checkpoint(net, epochsRun, step, params, state, opt, stop,
+    store.writeNamed(checkpoint(net, epochsRun, step, params, state, model, optimizerName, stop,
         data.normalization()), "final.bin");
 
     Map<String, Object> summary = new LinkedHashMap<>();
@@ -441,45 +408,6 @@ public final class Trainer {
     return new Result(summary, params, state);
   }
 
-  private void applyUpdate(Network net, StepResult r, float[] params, float[] state,
-      float[] grad, Regularization reg, Optimizer opt, double lr, long step, int epoch) {
-    double loss = r.lossSum / r.count;
-    float inv = (float) (1.0 / r.count);
-    double norm2 = 0;
-    for (int i = 0; i < grad.length; i++) {
-      grad[i] = r.gradSum[i] * inv;
-    }
-    reg.addGradient(params, grad);
-    for (float g : grad) {
-      norm2 += (double) g * g;
-    }
-    if (!Double.isFinite(loss) || !Double.isFinite(norm2)) {
-      throw new TrainingFailedException("training diverged at step " + step + " (epoch "
-          + (epoch + 1) + "): " + (Double.isFinite(loss) ? "gradient" : "loss")
-          + " is not finite (learning rate " + String.format("%.4g", lr)
-          + "); lower train.base-lr or set train.clip-grad-norm; the last good checkpoint in "
-          + checkpointDir + " is kept");
-    }
-    double clip = cfg.train().clipGradNorm();
-    if (clip > 0 && norm2 > clip * clip) {
-      float f = (float) (clip / Math.sqrt(norm2));
-      for (int i = 0; i < grad.length; i++) {
-        grad[i] *= f;
-      }
-    }
-    opt.step(params, grad, lr);
-    net.updateRunningStats(state, r.bnStats, r.count);
-  }
-
-  private Optimizer optimizer(Network net) {
-    RunConfig.Optimizer o = cfg.train().optimizer();
-    return switch (o.type()) {
-      case SGD -> new Sgd(net.paramCount(), o.momentum(), o.nesterov());
-      case ADAM -> new Adam(net.paramCount(), o.beta1(), o.beta2(), o.epsilon(),
-          o.weightDecay(), net.weightRanges());
-    };
-  }
-
   private static void checkSameModel(Checkpoint c, Network net, String where) {
     if (!c.modelSpec().equals(net.spec().render())) {
       throw new BadInputException("--resume: the checkpoint in " + where
@@ -488,19 +416,23 @@ public final class Trainer {
   }
 
   private Checkpoint checkpoint(Network net, int epoch, long step, float[] params,
-      float[] state, Optimizer opt, EarlyStop stop, Normalization norm) {
+      float[] state, ModelState opt, String optimizerName, EarlyStop stop,
+      Normalization norm) {
     Map<String, String> meta = new LinkedHashMap<>(stop.toMeta());
     meta.put("norm.scale", Float.toString(norm.scale()));
     meta.put("norm.mean", floats(norm.mean()));
     meta.put("norm.std", floats(norm.std()));
     meta.put("seed", Long.toString(cfg.train().seed()));
-    float[][] os = opt.state();
-    float[][] copy = new float[os.length][];
-    for (int i = 0; i < os.length; i++) {
-      copy[i] = os[i].clone();
-    }
     return new Checkpoint(net.spec().render(), epoch, step, params.clone(), state.clone(),
-        opt.name(), copy, opt.steps(), meta);
+        optimizerName, copy(opt.optimizerState()), opt.optimizerSteps(), meta);
+  }
+
+  private static float[][] copy(float[][] a) {
+    float[][] c = new float[a.length][];
+    for (int i = 0; i < a.length; i++) {
+      c[i] = a[i].clone();
+    }
+    return c;
   }
 
   /** Comma-separated values, as the checkpoint metadata stores float vectors. */

@@ -1,4 +1,4 @@
-package convspark.driver.train;
+package convspark.driver.exec;
 
 import convspark.common.io.FloatArrays;
 import java.io.Externalizable;

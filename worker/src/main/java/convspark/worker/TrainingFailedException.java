@@ -1,6 +1,9 @@
-package convspark.driver.train;
+package convspark.worker;
 
-/** Training could not go on (divergence, a failed Spark job). The CLI exits with code 3. */
+/**
+ * Training cannot go on (it diverged, or a step failed after Spark's retries); the CLI exits
+ * with status 3.
+ */
 public class TrainingFailedException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 

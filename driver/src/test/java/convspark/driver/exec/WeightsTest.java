@@ -1,4 +1,4 @@
-package convspark.driver.train;
+package convspark.driver.exec;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

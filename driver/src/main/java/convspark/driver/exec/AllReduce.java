@@ -1,4 +1,4 @@
-package convspark.driver.train;
+package convspark.driver.exec;
 
 import convspark.worker.StepResult;
 import java.util.List;

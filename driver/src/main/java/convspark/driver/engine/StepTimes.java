@@ -1,0 +1,19 @@
+package convspark.driver.engine;
+
+/**
+ * Where the time of training steps went, in seconds (see {@link
+ * convspark.driver.metrics.EpochMetrics} for each field's meaning). Engines that cannot measure
+ * a part leave it 0.
+ */
+public record StepTimes(double compute, double broadcast, double update, double job,
+    double fetch, double merge, double launch, double taskOther, double straggler,
+    double results) {
+  public static final StepTimes ZERO = new StepTimes(0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+
+  /** The field-wise sum. */
+  public StepTimes plus(StepTimes o) {
+    return new StepTimes(compute + o.compute, broadcast + o.broadcast, update + o.update,
+        job + o.job, fetch + o.fetch, merge + o.merge, launch + o.launch,
+        taskOther + o.taskOther, straggler + o.straggler, results + o.results);
+  }
+}

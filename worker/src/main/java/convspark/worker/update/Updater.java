@@ -1,0 +1,140 @@
+package convspark.worker.update;
+
+import convspark.common.nn.Network;
+import convspark.common.nn.ParamRange;
+import convspark.common.optim.Adam;
+import convspark.common.optim.Optimizer;
+import convspark.common.optim.Regularization;
+import convspark.common.optim.Sgd;
+import convspark.worker.ModelState;
+import convspark.worker.TrainingFailedException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The update rule of one training step, applied to a {@link ModelState} in place: divide the
+ * summed gradient by the <b>global</b> sample count (Goyal et al.: normalise by kn, not n), add
+ * the L1/L2 gradient, stop if the loss or the gradient is not finite, clip the gradient norm,
+ * step the optimizer with the scheduled learning rate, and fold the batch-norm statistics into
+ * the running statistics. Deterministic: replicas that apply it to the same sums stay identical.
+ * Not thread-safe (one gradient buffer, one optimizer).
+ */
+public final class Updater {
+  private final UpdateRule rule;
+  private final Network net;
+  private final Regularization reg;
+  private final Optimizer opt;
+  private final float[] grad;
+  private final String checkpointDir;
+  private ModelState bound;
+
+  /**
+   * @param checkpointDir where the last good checkpoint is kept (named in the divergence error)
+   */
+  public Updater(UpdateRule rule, Network net, String checkpointDir) {
+    this.rule = rule;
+    this.net = net;
+    this.checkpointDir = checkpointDir;
+    List<ParamRange> ranges = new ArrayList<>(net.weightRanges());
+    if (rule.regularizeAll()) {
+      ranges.addAll(net.otherParamRanges());
+    }
+    this.reg = new Regularization(rule.l1(), rule.l2(), ranges);
+    this.opt = newOptimizer(rule.optimizer(), net);
+    this.grad = new float[net.paramCount()];
+  }
+
+  /** A fresh optimizer of the rule's kind for this network. */
+  public static Optimizer newOptimizer(OptimizerSettings o, Network net) {
+    return switch (o.type()) {
+      case SGD -> new Sgd(net.paramCount(), o.momentum(), o.nesterov());
+      case ADAM -> new Adam(net.paramCount(), o.beta1(), o.beta2(), o.epsilon(),
+          o.weightDecay(), net.weightRanges());
+    };
+  }
+
+  /** The optimizer's config name ("sgd", "adam"), as checkpoints record it. */
+  public String optimizerName() {
+    return opt.name();
+  }
+
+  /** The rule this updater applies. */
+  public UpdateRule rule() {
+    return rule;
+  }
+
+  /** A state to start training from: these weights and a fresh optimizer. */
+  public static ModelState start(UpdateRule rule, Network net, float[] params, float[] state) {
+    Optimizer fresh = newOptimizer(rule.optimizer(), net);
+    float[][] os = fresh.state();
+    float[][] copy = new float[os.length][];
+    for (int i = 0; i < os.length; i++) {
+      copy[i] = os[i].clone();
+    }
+    return new ModelState(params, state, copy, fresh.steps());
+  }
+
+  /** The learning rate of global step {@code step}. */
+  public double learningRate(long step, int stepsPerEpoch) {
+    return rule.schedule().lr(step, stepsPerEpoch);
+  }
+
+  /**
+   * Applies one step's update to {@code m} in place. Nothing happens when {@code count} is 0.
+   *
+   * @param gradSum gradient of the summed loss over the step's global batch (not modified)
+   * @param count samples in the global batch
+   * @param lossSum summed loss of those samples
+   * @param bnStats count-weighted batch-norm statistics (state layout)
+   * @param m the state to update
+   * @param step 0-based global step (sets the learning rate)
+   * @param epoch 0-based epoch (for the error message)
+   * @param stepsPerEpoch steps per epoch (sets the learning rate)
+   * @throws TrainingFailedException if the loss or the gradient is not finite
+   */
+  public void apply(float[] gradSum, long count, double lossSum, float[] bnStats, ModelState m,
+      long step, int epoch, int stepsPerEpoch) {
+    if (count <= 0) {
+      return;
+    }
+    bind(m);
+    double lr = learningRate(step, stepsPerEpoch);
+    float[] params = m.params();
+    double loss = lossSum / count;
+    float inv = (float) (1.0 / count);
+    double norm2 = 0;
+    for (int i = 0; i < grad.length; i++) {
+      grad[i] = gradSum[i] * inv;
+    }
+    reg.addGradient(params, grad);
+    for (float g : grad) {
+      norm2 += (double) g * g;
+    }
+    if (!Double.isFinite(loss) || !Double.isFinite(norm2)) {
+      throw new TrainingFailedException("training diverged at step " + step + " (epoch "
+          + (epoch + 1) + "): " + (Double.isFinite(loss) ? "gradient" : "loss")
+          + " is not finite (learning rate " + String.format("%.4g", lr)
+          + "); lower train.base-lr or set train.clip-grad-norm; the last good checkpoint in "
+          + checkpointDir + " is kept");
+    }
+    double clip = rule.clipGradNorm();
+    if (clip > 0 && norm2 > clip * clip) {
+      float f = (float) (clip / Math.sqrt(norm2));
+      for (int i = 0; i < grad.length; i++) {
+        grad[i] *= f;
+      }
+    }
+    opt.step(params, grad, lr);
+    m.setOptimizer(opt.state(), opt.steps());
+    net.updateRunningStats(m.state(), bnStats, count);
+  }
+
+  /** Makes the optimizer step {@code m}'s optimizer state (loading it when {@code m} is new). */
+  private void bind(ModelState m) {
+    if (bound != m) {
+      opt.loadState(m.optimizerState(), m.optimizerSteps());
+      m.setOptimizer(opt.state(), opt.steps());
+      bound = m;
+    }
+  }
+}
