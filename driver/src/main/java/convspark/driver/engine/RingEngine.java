@@ -104,7 +104,7 @@ public final class RingEngine implements StepEngine {
           + o.updateSeconds();
       StepTimes times = new StepTimes(o.computeSeconds(), (t1 - t0) / 1e9, o.updateSeconds(),
           job, 0, o.localSumSeconds(), 0, Math.max(0, job - accounted),
-          o.stragglerSeconds(), 0);
+          o.stragglerSeconds(), 0, o.allreduceSeconds(), o.allreduceBytes());
       lastRound = o;
       round.progress().afterStep(round, round.steps(), o.lossSum(), o.count(), o.correct(),
           o.lastLr());

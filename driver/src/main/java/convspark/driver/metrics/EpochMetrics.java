@@ -28,13 +28,18 @@ package convspark.driver.metrics;
  *     mean task end
  * @param resultSeconds time from the last task's end to the driver holding all results, minus
  *     the driver sum: result serialisation, transfer and deserialisation
+ * @param allreduceSeconds ring engine: rank 0's wall time inside the peer-to-peer allreduce
+ *     (waiting for slower peers included); 0 for the driver engine
+ * @param allreduceBytes ring engine: bytes rank 0 sent to its ring neighbour
+ * @param allreduceGigabytesPerSecond allreduceBytes / allreduceSeconds / 1e9 (0 if none)
  */
 public record EpochMetrics(int epoch, long step, double trainLoss, double trainAccuracy,
     double valLoss, double valAccuracy, double lr, double imagesPerSecond, double trainSeconds,
     double computeSeconds, double broadcastSeconds, double updateSeconds,
     double validationSeconds, double jobSeconds, double fetchSeconds, double mergeSeconds,
     double launchSeconds, double taskOtherSeconds, double stragglerSeconds,
-    double resultSeconds) {
+    double resultSeconds, double allreduceSeconds, long allreduceBytes,
+    double allreduceGigabytesPerSecond) {
 
   /** The console line. */
   public String line(int epochs) {

@@ -306,7 +306,8 @@ public final class Trainer {
       EpochMetrics m = new EpochMetrics(epoch + 1, step, lossSum / count,
           (double) correct / count, valLoss, valAcc, lastLr, count / trainSeconds, trainSeconds,
           tm.compute(), tm.broadcast(), tm.update(), valSeconds, tm.job(), tm.fetch(), tm.merge(),
-          tm.launch(), tm.taskOther(), tm.straggler(), tm.results());
+          tm.launch(), tm.taskOther(), tm.straggler(), tm.results(), tm.allreduce(),
+          tm.allreduceBytes(), tm.allreduce() > 0 ? tm.allreduceBytes() / tm.allreduce() / 1e9 : 0);
       history.add(m);
       log.println(m.line(t.epochs()));
       Files.writeString(metricsFile, Json.write(m) + "\n", StandardCharsets.UTF_8,
@@ -376,6 +377,7 @@ public final class Trainer {
     summary.put("best_val", bestVal);
     summary.put("epochs_run", epochsRun);
     summary.put("steps", step);
+    summary.put("engine", t.engine().name().toLowerCase(java.util.Locale.ROOT));
     summary.put("workers", partitions);
     summary.put("local_batch", localBatch);
     summary.put("global_batch", t.globalBatch());
