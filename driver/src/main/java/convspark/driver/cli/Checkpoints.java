@@ -11,7 +11,6 @@ import convspark.common.nn.Network;
 import convspark.common.spec.ModelSpec;
 import convspark.driver.data.Normalization;
 import convspark.driver.interop.TorchModel;
-import convspark.driver.train.Trainer;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.io.IOException;
@@ -46,7 +45,7 @@ final class Checkpoints {
     Network net = new Network(spec);
     TorchModel.Loaded l = TorchModel.load(net, p);
     Map<String, String> meta = new LinkedHashMap<>();
-    for (String k : new String[] {"norm.scale", "norm.mean", "norm.std"}) {
+    for (String k : Normalization.META_KEYS) {
       String v = l.metadata().get("convspark." + k);
       if (v != null) {
         meta.put(k, v);
@@ -56,16 +55,11 @@ final class Checkpoints {
       RunConfig cfg = RunConfig.parse(merged.withValue("model",
           ConfigFactory.parseString(spec.render()).root()));
       int ch = spec.input().channels();
-      Normalization norm = switch (cfg.data().normalize()) {
-        case NONE -> Normalization.scaleOnly(cfg.data().scale(), ch);
-        case GIVEN -> Normalization.of(cfg.data().scale(), cfg.data().mean(), cfg.data().std(),
-            ch);
-        case AUTO -> throw new BadInputException("--init-from " + file + ": the file has no "
+      Normalization norm = Normalization.resolve(cfg.data(), ch, () -> {
+        throw new BadInputException("--init-from " + file + ": the file has no "
             + "input normalisation; set config key data.normalize.mode to none or given");
-      };
-      meta.put("norm.scale", Float.toString(norm.scale()));
-      meta.put("norm.mean", Trainer.floats(norm.mean()));
-      meta.put("norm.std", Trainer.floats(norm.std()));
+      });
+      meta.putAll(norm.toMeta());
     }
     return new Checkpoint(spec.render(), 0, l.numBatchesTracked(), l.params(), l.state(), "none",
         new float[0][], 0, meta);

@@ -4,12 +4,13 @@ import convspark.common.BadInputException;
 import convspark.common.io.Checkpoint;
 import convspark.common.nn.Network;
 import convspark.driver.config.RunConfig;
-import convspark.driver.data.ImageSet;
 import convspark.driver.data.Inputs;
 import convspark.driver.metrics.Json;
+import convspark.driver.data.Normalization;
 import convspark.driver.exec.Distributed;
+import convspark.driver.train.TrainingData;
+import convspark.driver.exec.Partitions;
 import convspark.driver.train.SparkSessions;
-import convspark.driver.train.Trainer;
 import convspark.worker.Evaluation;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,18 +42,22 @@ public final class EvaluateCommand implements Callable<Integer> {
     RunConfig cfg = Checkpoints.config(common, c);
     if (!cfg.data().test().present()) {
       throw new BadInputException("config keys data.test.*: no data to evaluate (set "
-          + "data.test.images and data.test.labels, or data.test.path for csv)");
+          + "data.test.images and data.test.labels, or data.test.path for csv and dataframe)");
     }
     Network net = new Network(cfg.model());
     checkParams(c, net);
-    ImageSet set = Inputs.read(cfg, cfg.data().test(), "data.test", new Configuration());
-    set = Trainer.normalization(c, net.inputShape().channels()).apply(set);
+    Normalization norm = Normalization.fromMeta(c.meta(), net.inputShape().channels());
+    boolean frames = cfg.data().format() == RunConfig.Format.DATAFRAME;
+    TrainingData.Split split = frames ? null : new TrainingData.ArraySplit(norm.apply(
+        Inputs.read(cfg, cfg.data().test(), "data.test", new Configuration())));
     SparkSession spark = SparkSessions.start(cfg.spark(), common.master);
     try {
+      if (frames) {
+        split = TrainingData.frameSplit(cfg, spark, cfg.data().test(), "data.test", norm);
+      }
       JavaSparkContext jsc = SparkSessions.context(spark);
-      int parts = cfg.train().workers() > 0 ? cfg.train().workers() : jsc.defaultParallelism();
-      var blocks = Distributed.blocks(jsc, set.pixels(), set.labels(), set.sampleSize(), parts,
-          "evaluate");
+      int parts = Partitions.count(cfg.train().workers(), jsc);
+      var blocks = split.toBlocks(jsc, parts, "evaluate");
       Evaluation ev = Distributed.evaluate(jsc, blocks.rdd(), net, c.params(), c.state(),
           cfg.train().evalBatch(), cfg.train().labelSmoothing());
       System.out.printf("samples %d  loss %.4f  accuracy %.4f%n", ev.count, ev.meanLoss(),

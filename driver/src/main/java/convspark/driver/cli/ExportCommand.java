@@ -3,6 +3,7 @@ package convspark.driver.cli;
 import convspark.common.io.Checkpoint;
 import convspark.common.nn.Network;
 import convspark.common.spec.ModelSpec;
+import convspark.driver.data.Normalization;
 import convspark.driver.interop.SafeTensors;
 import convspark.driver.interop.TorchModel;
 import java.nio.file.Path;
@@ -38,7 +39,7 @@ public final class ExportCommand implements Callable<Integer> {
     Map<String, String> meta = new LinkedHashMap<>();
     meta.put(TorchModel.SPEC_KEY, net.spec().render());
     meta.put("format", "pt");
-    for (String k : new String[] {"norm.scale", "norm.mean", "norm.std"}) {
+    for (String k : Normalization.META_KEYS) {
       if (c.meta().containsKey(k)) {
         meta.put("convspark." + k, c.meta().get(k));
       }

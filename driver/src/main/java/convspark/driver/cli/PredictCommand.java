@@ -7,31 +7,26 @@ import convspark.driver.config.RunConfig;
 import convspark.driver.data.Frames;
 import convspark.driver.data.ImageSet;
 import convspark.driver.data.Inputs;
+import convspark.driver.exec.ImageRows;
+import convspark.driver.exec.Partitions;
 import convspark.driver.ml.CnnClassificationModel;
 import convspark.driver.train.SparkSessions;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
-import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.api.java.function.FlatMapFunction;
-import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SaveMode;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
-import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.types.StructType;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -88,6 +83,7 @@ public final class PredictCommand implements Callable<Integer> {
     }
     EvaluateCommand.checkParams(c, new Network(cfg.model()));
     CnnClassificationModel model = CnnClassificationModel.fromCheckpoint(c);
+    model.setInferenceBatch(cfg.predict().inferenceBatch());
     Format fmt = format != null ? format
         : output.toLowerCase(Locale.ROOT).replaceAll("/+$", "").endsWith(".csv") ? Format.csv
             : Format.parquet;
@@ -126,8 +122,7 @@ public final class PredictCommand implements Callable<Integer> {
         }
       } else {
         JavaSparkContext jsc = SparkSessions.context(spark);
-        int parts = cfg.train().workers() > 0 ? cfg.train().workers() : jsc.defaultParallelism();
-        in = imageFrame(spark, set, parts);
+        in = ImageRows.frame(spark, set, Partitions.count(cfg.train().workers(), jsc));
         model.setFeaturesCol("features");
         keep.add(functions.col("index"));
         keep.add(functions.col("label"));
@@ -171,62 +166,6 @@ public final class PredictCommand implements Callable<Integer> {
     if (fs.exists(p) && !overwrite) {
       throw new BadInputException("--output " + output + ": exists; pass --overwrite to "
           + "replace it");
-    }
-  }
-
-  /**
-   * Samples read on the driver (idx, csv) as a DataFrame of (index, label, features
-   * array&lt;float&gt;, unscaled), built on the executors from one broadcast.
-   */
-  static Dataset<Row> imageFrame(SparkSession spark, ImageSet set, int parts) {
-    JavaSparkContext jsc = SparkSessions.context(spark);
-    Broadcast<ImageSet> b = jsc.broadcast(set);
-    List<Integer> ids = new ArrayList<>();
-    for (int i = 0; i < parts; i++) {
-      ids.add(i);
-    }
-    JavaRDD<Row> rows = jsc.parallelize(ids, parts).flatMap(new Rows(b, parts));
-    StructType schema = new StructType()
-        .add("index", DataTypes.LongType, false)
-        .add("label", DataTypes.IntegerType, false)
-        .add("features", DataTypes.createArrayType(DataTypes.FloatType, false), false);
-    return spark.createDataFrame(rows, schema);
-  }
-
-  /** Partition p of {@link #imageFrame}: samples [p*n/parts, (p+1)*n/parts). */
-  static final class Rows implements FlatMapFunction<Integer, Row> {
-    private static final long serialVersionUID = 1L;
-    private final Broadcast<ImageSet> set;
-    private final int parts;
-
-    Rows(Broadcast<ImageSet> set, int parts) {
-      this.set = set;
-      this.parts = parts;
-    }
-
-    @Override
-    public Iterator<Row> call(Integer p) {
-      ImageSet s = set.value();
-      long n = s.count();
-      int from = (int) (p * n / parts);
-      int to = (int) ((p + 1) * n / parts);
-      int size = s.sampleSize();
-      return new Iterator<>() {
-        int i = from;
-
-        @Override
-        public boolean hasNext() {
-          return i < to;
-        }
-
-        @Override
-        public Row next() {
-          float[] f = Arrays.copyOfRange(s.pixels(), i * size, (i + 1) * size);
-          Row r = RowFactory.create((long) i, s.labels()[i], f);
-          i++;
-          return r;
-        }
-      };
     }
   }
 }

@@ -7,6 +7,8 @@ import convspark.driver.config.RunConfig;
 import convspark.driver.config.Settings;
 import convspark.driver.train.SparkSessions;
 import convspark.driver.train.Trainer;
+import convspark.driver.train.TrainingData;
+import convspark.driver.train.TrainingListener;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -53,11 +55,11 @@ public final class TrainCommand implements Callable<Integer> {
     boolean clear = checkOut();
     // read and check the data before touching an existing output directory
     boolean frames = cfg.data().format() == RunConfig.Format.DATAFRAME;
-    Trainer.Prepared data = frames ? null : Trainer.prepare(cfg, new Configuration());
+    TrainingData data = frames ? null : TrainingData.prepare(cfg, new Configuration());
     SparkSession spark = SparkSessions.start(cfg.spark(), common.master);
     try {
       if (frames) {
-        data = Trainer.prepareFrames(cfg, spark);
+        data = TrainingData.prepareFrames(cfg, spark);
       }
     } catch (RuntimeException e) {
       spark.stop();
@@ -76,7 +78,8 @@ public final class TrainCommand implements Callable<Integer> {
     String ckpt = checkpointDir != null ? checkpointDir : out.resolve("checkpoints").toUri()
         .toString();
     try {
-      Trainer trainer = new Trainer(cfg, SparkSessions.context(spark), out, ckpt, System.out);
+      Trainer trainer = new Trainer(cfg, SparkSessions.context(spark), out, ckpt,
+          TrainingListener.printing(System.out));
       if (initFrom != null && !resume) {
         TorchModel.Loaded l = TorchModel.load(new Network(cfg.model()), Path.of(initFrom));
         trainer.initialWeights(l.params(), l.state());

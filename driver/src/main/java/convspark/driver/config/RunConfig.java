@@ -15,7 +15,8 @@ import java.util.Map;
  * A run's configuration, parsed once from the merged HOCON ({@link Settings#load}) into immutable
  * records, each value validated with an error that names its key.
  */
-public record RunConfig(Data data, ModelSpec model, Train train, Spark spark, Config raw)
+public record RunConfig(Data data, ModelSpec model, Train train, Predict predict, Spark spark,
+    Config raw)
     implements Serializable {
 
   /** Input formats. */
@@ -93,6 +94,9 @@ public record RunConfig(Data data, ModelSpec model, Train train, Spark spark, Co
       return new UpdateRule(optimizer, l1, l2, regularizeAll, clipGradNorm, lrSchedule());
     }
   }
+
+  /** Scoring settings (convspark predict, the Spark ML model). */
+  public record Predict(int inferenceBatch) implements Serializable {}
 
   public record Spark(String master, String appName, Map<String, String> conf)
       implements Serializable {}
@@ -174,7 +178,8 @@ public record RunConfig(Data data, ModelSpec model, Train train, Spark spark, Co
             k.positiveInt("train.ring.timeout-seconds")));
     Spark spark = new Spark(k.string("spark.master"), k.string("spark.app-name"),
         strings(c, "spark.conf"));
-    return new RunConfig(data, model, train, spark, c);
+    Predict predict = new Predict(k.positiveInt("predict.inference-batch"));
+    return new RunConfig(data, model, train, predict, spark, c);
   }
 
   /** A map of string values under {@code key} (keys as written, dots kept). */

@@ -2,18 +2,11 @@ package convspark.driver.data;
 
 import convspark.common.BadInputException;
 import convspark.common.nn.Shape;
-import convspark.driver.exec.Distributed;
-import convspark.driver.train.Trainer;
-import convspark.worker.SampleBlock;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import org.apache.spark.api.java.JavaRDD;
-import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.ml.linalg.Vector;
 import org.apache.spark.ml.linalg.VectorUDT;
 import org.apache.spark.sql.Dataset;
@@ -24,14 +17,13 @@ import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.NumericType;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
-import org.apache.spark.storage.StorageLevel;
 
 /**
  * Training data from any Spark DataFrame source (Parquet, ORC, JSON, CSV, the image source, ...)
  * with a numeric label column and a features column that is an ML {@code Vector}, an array of
  * numbers (C,H,W order), or an image struct of {@code spark.read.format("image")} (interleaved
- * BGR(A) bytes, converted to RGB(A) planes). The executors pack their rows into blocks; nothing
- * passes through the driver.
+ * BGR(A) bytes, converted to RGB(A) planes): reading, schema checks and the parsing of one row.
+ * The executor-side functions that pack rows into blocks are in {@code convspark.driver.exec}.
  */
 public final class Frames {
   private Frames() {}
@@ -162,7 +154,8 @@ public final class Frames {
     }
   }
 
-  static int label(Row row, int idx, int classes, String where) {
+  /** One row's label, checked to be a class index; {@code where} names the row in errors. */
+  public static int label(Row row, int idx, int classes, String where) {
     if (row.isNullAt(idx)) {
       throw new BadInputException(where + ": label is null");
     }
@@ -172,132 +165,6 @@ public final class Frames {
           + classes + ")");
     }
     return (int) v;
-  }
-
-  /** Packs a partition's rows into one block, scaled and normalised, validating each row. */
-  static final class Pack implements FlatMapFunction<Iterator<Row>, SampleBlock> {
-    private static final long serialVersionUID = 1L;
-    private final Kind kind;
-    private final Shape shape;
-    private final int classes;
-    private final Normalization norm;
-    private final String source;
-
-    Pack(Kind kind, Shape shape, int classes, Normalization norm, String source) {
-      this.kind = kind;
-      this.shape = shape;
-      this.classes = classes;
-      this.norm = norm;
-      this.source = source;
-    }
-
-    @Override
-    public Iterator<SampleBlock> call(Iterator<Row> rows) {
-      int size = shape.size();
-      float[] f = new float[size * 256];
-      int[] y = new int[256];
-      int n = 0;
-      while (rows.hasNext()) {
-        Row r = rows.next();
-        if (n == y.length) {
-          y = Arrays.copyOf(y, n * 2);
-          f = Arrays.copyOf(f, n * 2 * size);
-        }
-        String where = source + " row " + n + " of partition "
-            + org.apache.spark.TaskContext.getPartitionId();
-        y[n] = label(r, 0, classes, where);
-        features(r, 1, kind, shape, f, n * size, where);
-        n++;
-      }
-      f = Arrays.copyOf(f, n * size);
-      norm.applyInPlace(f, 0, n, shape.channels(), shape.spatial());
-      return List.of(new SampleBlock(n, size, f, Arrays.copyOf(y, n))).iterator();
-    }
-  }
-
-  /** Per-channel sums of scaled features: [sum_c..., sumsq_c..., count]. */
-  static double[] moments(JavaRDD<Row> rows, Kind kind, Shape shape, float scale,
-      String source) {
-    int ch = shape.channels();
-    int hw = shape.spatial();
-    return rows.mapPartitions((Iterator<Row> it) -> {
-      double[] m = new double[2 * ch + 1];
-      float[] buf = new float[shape.size()];
-      long i = 0;
-      while (it.hasNext()) {
-        features(it.next(), 1, kind, shape, buf, 0, source + " row " + i++);
-        for (int c = 0; c < ch; c++) {
-          for (int p = 0; p < hw; p++) {
-            double v = buf[c * hw + p] * (double) scale;
-            m[c] += v;
-            m[ch + c] += v * v;
-          }
-        }
-        m[2 * ch] += 1;
-      }
-      return List.of(m).iterator();
-    }).reduce((a, b) -> {
-      for (int i = 0; i < a.length; i++) {
-        a[i] += b[i];
-      }
-      return a;
-    });
-  }
-
-  /** Per-channel mean and std of the scaled features, computed on the executors. */
-  public static Normalization fit(Dataset<Row> df, Columns cols, Shape shape, float scale,
-      String source) {
-    Kind kind = checkSchema(df.schema(), cols);
-    double[] m = moments(df.select(cols.label(), cols.features()).javaRDD(), kind, shape, scale,
-        source);
-    int ch = shape.channels();
-    double count = m[2 * ch] * shape.spatial();
-    if (count == 0) {
-      throw new BadInputException(source + ": no samples");
-    }
-    float[] mean = new float[ch];
-    float[] std = new float[ch];
-    for (int c = 0; c < ch; c++) {
-      double mu = m[c] / count;
-      mean[c] = (float) mu;
-      std[c] = (float) Math.max(Normalization.STD_FLOOR,
-          Math.sqrt(Math.max(0, m[ch + c] / count - mu * mu)));
-    }
-    return Normalization.of(scale, mean, std, ch);
-  }
-
-  /** A DataFrame split: packed into blocks on the executors when training starts. */
-  public record FrameSplit(Dataset<Row> df, Columns cols, Shape shape, int classes,
-      Normalization norm, String source) implements Trainer.Split {
-    public FrameSplit {
-      checkSchema(df.schema(), cols);
-    }
-
-    @Override
-    public long count() {
-      return df.count();
-    }
-
-    @Override
-    public Distributed.Blocks toBlocks(JavaSparkContext jsc, int partitions, String name) {
-      Kind kind = checkSchema(df.schema(), cols);
-      JavaRDD<SampleBlock> rdd = df.select(cols.label(), cols.features()).javaRDD()
-          .repartition(partitions)
-          .mapPartitions(new Pack(kind, shape, classes, norm, source))
-          .setName(name).persist(StorageLevel.MEMORY_ONLY());
-      List<Integer> sizes = rdd.map(SampleBlock::count).collect();
-      long total = 0;
-      int max = 0;
-      for (int s : sizes) {
-        total += s;
-        max = Math.max(max, s);
-      }
-      if (total == 0) {
-        rdd.unpersist(false);
-        throw new BadInputException(source + ": no samples");
-      }
-      return new Distributed.Blocks(rdd, total, max, null);
-    }
   }
 
   /** Splits off a seeded random validation fraction. */

@@ -1,8 +1,13 @@
 package convspark.driver.data;
 
 import convspark.common.BadInputException;
+import convspark.driver.config.RunConfig;
 import java.io.Serializable;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * Per-channel input normalization {@code x -> (x*scale - mean[c]) / std[c]}, computed in float
@@ -99,8 +104,21 @@ public record Normalization(float scale, float[] mean, float[] std) implements S
   }
 
   /**
+   * The normalization config keys {@code data.normalize.*} ask for: {@code none} (scale only),
+   * {@code given} (the configured mean and std) or {@code auto} ({@code fit}, called only then).
+   */
+  public static Normalization resolve(RunConfig.Data d, int channels,
+      Supplier<Normalization> fit) {
+    return switch (d.normalize()) {
+      case AUTO -> fit.get();
+      case NONE -> scaleOnly(d.scale(), channels);
+      case GIVEN -> of(d.scale(), d.mean(), d.std(), channels);
+    };
+  }
+
+  /**
    * Per-channel mean and population standard deviation of {@code x*scale} over all samples of
-   * {@code set}, accumulated in double precision (two passes); std is at least {@link #STD_FLOOR}.
+   * {@code set} ({@link Moments}); std is at least {@link #STD_FLOOR}.
    *
    * @throws BadInputException if the set holds NaN or infinite pixels
    */
@@ -109,53 +127,173 @@ public record Normalization(float scale, float[] mean, float[] std) implements S
     if (n == 0) {
       throw new IllegalArgumentException("cannot fit a normalization on an empty image set");
     }
-    int channels = set.channels();
     int hw = set.height() * set.width();
-    float[] px = set.pixels();
-    double[] sum = new double[channels];
-    for (int i = 0; i < n; i++) {
-      for (int c = 0; c < channels; c++) {
-        int base = (i * channels + c) * hw;
-        double s = 0;
-        for (int j = 0; j < hw; j++) {
-          s += px[base + j];
-        }
-        sum[c] += s;
-      }
-    }
-    double per = (double) n * hw;
-    double[] m = new double[channels];
-    for (int c = 0; c < channels; c++) {
-      m[c] = sum[c] * scale / per;
-      if (!Double.isFinite(m[c])) {
+    Moments m = new Moments(set.channels(), hw);
+    m.addSums(set.pixels(), 0, n);
+    double[] mean = m.means(scale);
+    for (double v : mean) {
+      if (!Double.isFinite(v)) {
         set.validateFinite("data");
       }
     }
-    double[] sq = new double[channels];
-    for (int i = 0; i < n; i++) {
-      for (int c = 0; c < channels; c++) {
-        int base = (i * channels + c) * hw;
-        double mc = m[c];
-        double s = 0;
-        for (int j = 0; j < hw; j++) {
-          double d = (double) px[base + j] * scale - mc;
-          s += d * d;
+    m.addSquares(set.pixels(), 0, n, scale, mean);
+    Normalization fitted = m.result(scale, mean);
+    if (fitted == null) {
+      set.validateFinite("data");
+      throw new BadInputException("data: pixel values too large to normalize");
+    }
+    return fitted;
+  }
+
+  /**
+   * The one algorithm that estimates the statistics, wherever the samples are (an array on the
+   * driver, rows on the executors): two passes in double precision, the first summing the
+   * unscaled pixels per channel (per sample, then over samples), the second the squared
+   * deviations from the scaled mean. Accumulators of several partitions {@link #merge} in
+   * partition order.
+   */
+  public static final class Moments implements Serializable {
+    private static final long serialVersionUID = 1L;
+    private final int channels;
+    private final int hw;
+    private final double[] sum;
+    private final double[] sq;
+    private long samples;
+
+    public Moments(int channels, int hw) {
+      this.channels = channels;
+      this.hw = hw;
+      this.sum = new double[channels];
+      this.sq = new double[channels];
+    }
+
+    /** Pass 1: adds {@code count} NCHW samples starting at {@code offset}. */
+    public void addSums(float[] px, int offset, int count) {
+      for (int i = 0; i < count; i++) {
+        for (int c = 0; c < channels; c++) {
+          int base = offset + (i * channels + c) * hw;
+          double s = 0;
+          for (int j = 0; j < hw; j++) {
+            s += px[base + j];
+          }
+          sum[c] += s;
         }
-        sq[c] += s;
+      }
+      samples += count;
+    }
+
+    /** The scaled per-channel means after pass 1. */
+    public double[] means(float scale) {
+      double per = (double) samples * hw;
+      double[] m = new double[channels];
+      for (int c = 0; c < channels; c++) {
+        m[c] = sum[c] * scale / per;
+      }
+      return m;
+    }
+
+    /** Pass 2: adds the squared deviations of {@code count} samples from {@code mean}. */
+    public void addSquares(float[] px, int offset, int count, float scale, double[] mean) {
+      for (int i = 0; i < count; i++) {
+        for (int c = 0; c < channels; c++) {
+          int base = offset + (i * channels + c) * hw;
+          double mc = mean[c];
+          double s = 0;
+          for (int j = 0; j < hw; j++) {
+            double d = (double) px[base + j] * scale - mc;
+            s += d * d;
+          }
+          sq[c] += s;
+        }
       }
     }
-    float[] mean = new float[channels];
-    float[] std = new float[channels];
-    for (int c = 0; c < channels; c++) {
-      mean[c] = (float) m[c];
-      std[c] = (float) Math.max(Math.sqrt(sq[c] / per), STD_FLOOR);
-      if (!Float.isFinite(std[c])) {
-        set.validateFinite("data");
-        throw new BadInputException("data: pixel values too large to normalize: channel " + c
-            + " has standard deviation " + std[c]);
+
+    /** Adds another partition's sums (same pass) into this one. */
+    public Moments merge(Moments o) {
+      for (int c = 0; c < channels; c++) {
+        sum[c] += o.sum[c];
+        sq[c] += o.sq[c];
       }
+      samples += o.samples;
+      return this;
     }
-    return new Normalization(scale, mean, std);
+
+    /** Samples seen (pass 1). */
+    public long samples() {
+      return samples;
+    }
+
+    /**
+     * Pass 2's samples are counted by pass 1: call on the pass-2 accumulator after merging.
+     *
+     * @return the normalization, or null when a std is not finite (values too large)
+     */
+    public Normalization result(float scale, double[] mean) {
+      return result(scale, mean, samples);
+    }
+
+    /** As {@link #result(float, double[])} for a pass-2 accumulator that did not count. */
+    public Normalization result(float scale, double[] mean, long n) {
+      double per = (double) n * hw;
+      float[] mf = new float[channels];
+      float[] sf = new float[channels];
+      for (int c = 0; c < channels; c++) {
+        mf[c] = (float) mean[c];
+        sf[c] = (float) Math.max(Math.sqrt(sq[c] / per), STD_FLOOR);
+        if (!Float.isFinite(sf[c])) {
+          return null;
+        }
+      }
+      return new Normalization(scale, mf, sf);
+    }
+  }
+
+  /** The checkpoint metadata keys of the normalization a model was trained with. */
+  public static final List<String> META_KEYS = List.of("norm.scale", "norm.mean", "norm.std");
+
+  /** This normalization as checkpoint metadata ({@link #META_KEYS}). */
+  public Map<String, String> toMeta() {
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put("norm.scale", Float.toString(scale));
+    m.put("norm.mean", floats(mean));
+    m.put("norm.std", floats(std));
+    return m;
+  }
+
+  /** Whether {@code meta} holds every key {@link #toMeta} writes. */
+  public static boolean inMeta(Map<String, String> meta) {
+    return meta.keySet().containsAll(META_KEYS);
+  }
+
+  /**
+   * The normalization a checkpoint's metadata records.
+   *
+   * @throws BadInputException when the metadata has none, or an unusable one
+   */
+  public static Normalization fromMeta(Map<String, String> meta, int channels) {
+    try {
+      return of(Float.parseFloat(meta.get("norm.scale")), parseFloats(meta.get("norm.mean")),
+          parseFloats(meta.get("norm.std")), channels);
+    } catch (RuntimeException e) {
+      throw new BadInputException("checkpoint has no usable normalisation metadata: " + e);
+    }
+  }
+
+  private static String floats(float[] a) {
+    StringBuilder b = new StringBuilder();
+    for (float f : a) {
+      b.append(b.length() == 0 ? "" : ",").append(f);
+    }
+    return b.toString();
+  }
+
+  private static float[] parseFloats(String s) {
+    String[] parts = s.split(",");
+    float[] a = new float[parts.length];
+    for (int i = 0; i < a.length; i++) {
+      a[i] = Float.parseFloat(parts[i]);
+    }
+    return a;
   }
 
   /**

@@ -1,5 +1,7 @@
 package convspark.driver.metrics;
 
+import convspark.driver.engine.StepTimes;
+
 /**
  * One epoch's numbers, as printed on the console and written as a JSON line to {@code
  * metrics.jsonl}. Validation fields are NaN when there is no validation set.
@@ -40,6 +42,17 @@ public record EpochMetrics(int epoch, long step, double trainLoss, double trainA
     double launchSeconds, double taskOtherSeconds, double stragglerSeconds,
     double resultSeconds, double allreduceSeconds, long allreduceBytes,
     double allreduceGigabytesPerSecond) {
+
+  /** An epoch's metrics from its round's sums and times and its validation. */
+  public static EpochMetrics of(int epoch, long step, double lossSum, long count, long correct,
+      double valLoss, double valAccuracy, double lr, double trainSeconds,
+      double validationSeconds, StepTimes t) {
+    return new EpochMetrics(epoch, step, lossSum / count, (double) correct / count, valLoss,
+        valAccuracy, lr, count / trainSeconds, trainSeconds, t.compute(), t.broadcast(),
+        t.update(), validationSeconds, t.job(), t.fetch(), t.merge(), t.launch(),
+        t.taskOther(), t.straggler(), t.results(), t.allreduce(), t.allreduceBytes(),
+        t.allreduce() > 0 ? t.allreduceBytes() / t.allreduce() / 1e9 : 0);
+  }
 
   /** The console line. */
   public String line(int epochs) {

@@ -5,15 +5,13 @@ import convspark.common.BadInputException;
 import convspark.common.io.Checkpoint;
 import convspark.common.io.CheckpointFormatException;
 import convspark.common.nn.Network;
-import convspark.common.nn.Pass;
 import convspark.common.nn.Shape;
 import convspark.common.nn.Workspace;
 import convspark.common.spec.ModelSpec;
 import convspark.driver.data.Frames;
 import convspark.driver.data.Normalization;
-import convspark.driver.train.Trainer;
+import convspark.driver.exec.Scorer;
 import convspark.driver.exec.Weights;
-import convspark.worker.WorkspaceCache;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.ObjectInputStream;
@@ -21,23 +19,15 @@ import java.io.ObjectOutputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.util.Collections;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.NoSuchElementException;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.SparkContext;
-import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.ml.Model;
-import org.apache.spark.ml.linalg.Vectors;
-import org.apache.spark.ml.param.IntParam;
-import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.ParamMap;
-import org.apache.spark.ml.param.ParamValidators;
 import org.apache.spark.ml.util.Identifiable;
 import org.apache.spark.ml.util.MLReader;
 import org.apache.spark.ml.util.MLWritable;
@@ -46,10 +36,8 @@ import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
-import org.apache.spark.util.TaskCompletionListener;
 
 /**
  * A trained convspark CNN as a Spark ML {@link Model}: {@link #transform} appends {@code
@@ -70,7 +58,7 @@ import org.apache.spark.util.TaskCompletionListener;
  * with {@link #load} or as a stage of {@code PipelineModel.load}.
  */
 public final class CnnClassificationModel extends Model<CnnClassificationModel>
-    implements MLWritable {
+    implements ScoringParams<CnnClassificationModel>, MLWritable {
   private static final long serialVersionUID = 1L;
 
   /** Version of the saved layout this build writes and the newest it reads. */
@@ -84,12 +72,7 @@ public final class CnnClassificationModel extends Model<CnnClassificationModel>
   private final Normalization norm;
   private transient Map<String, Object> summary;
 
-  private final Param<String> featuresCol;
-  private final Param<String> labelCol;
-  private final Param<String> predictionCol;
-  private final Param<String> rawPredictionCol;
-  private final Param<String> probabilityCol;
-  private final IntParam inferenceBatch;
+  private final ScoringParams.Declared scoring;
 
   /**
    * A model of checkpoint {@code c}: its model spec, weights and normalisation.
@@ -106,24 +89,8 @@ public final class CnnClassificationModel extends Model<CnnClassificationModel>
           + c.state().length + " state values but its model has " + net.paramCount() + " and "
           + net.stateCount());
     }
-    this.norm = Trainer.normalization(c, net.inputShape().channels());
-    featuresCol = new Param<>(this, "featuresCol", "features column name: a Vector, an array "
-        + "of numbers (C,H,W order) or an image struct", CnnClassifier.nonEmpty());
-    labelCol = new Param<>(this, "labelCol", "label column name (not used by transform)");
-    predictionCol = new Param<>(this, "predictionCol",
-        "prediction column name (empty: not added)");
-    rawPredictionCol = new Param<>(this, "rawPredictionCol",
-        "raw prediction (logits) column name (empty: not added)");
-    probabilityCol = new Param<>(this, "probabilityCol",
-        "class probabilities column name (empty: not added)");
-    inferenceBatch = new IntParam(this, "inferenceBatch",
-        "rows per forward pass when scoring (> 0)", ParamValidators.gt(0));
-    setDefault(featuresCol, "features");
-    setDefault(labelCol, "label");
-    setDefault(predictionCol, "prediction");
-    setDefault(rawPredictionCol, "rawPrediction");
-    setDefault(probabilityCol, "probability");
-    setDefault(inferenceBatch, 256);
+    this.norm = Normalization.fromMeta(c.meta(), net.inputShape().channels());
+    this.scoring = new ScoringParams.Declared(this);
   }
 
   /** The model of a convspark checkpoint (as written by training), with a new uid. */
@@ -136,84 +103,9 @@ public final class CnnClassificationModel extends Model<CnnClassificationModel>
     return uid;
   }
 
-  // ------------------------------------------------------------------------------ params
-
-  public Param<String> featuresCol() {
-    return featuresCol;
-  }
-
-  public Param<String> labelCol() {
-    return labelCol;
-  }
-
-  public Param<String> predictionCol() {
-    return predictionCol;
-  }
-
-  public Param<String> rawPredictionCol() {
-    return rawPredictionCol;
-  }
-
-  public Param<String> probabilityCol() {
-    return probabilityCol;
-  }
-
-  public IntParam inferenceBatch() {
-    return inferenceBatch;
-  }
-
-  public String getFeaturesCol() {
-    return getOrDefault(featuresCol);
-  }
-
-  public String getLabelCol() {
-    return getOrDefault(labelCol);
-  }
-
-  public String getPredictionCol() {
-    return getOrDefault(predictionCol);
-  }
-
-  public String getRawPredictionCol() {
-    return getOrDefault(rawPredictionCol);
-  }
-
-  public String getProbabilityCol() {
-    return getOrDefault(probabilityCol);
-  }
-
-  public int getInferenceBatch() {
-    return (Integer) getOrDefault(inferenceBatch);
-  }
-
-  public CnnClassificationModel setFeaturesCol(String v) {
-    set(featuresCol, v);
-    return this;
-  }
-
-  public CnnClassificationModel setLabelCol(String v) {
-    set(labelCol, v);
-    return this;
-  }
-
-  public CnnClassificationModel setPredictionCol(String v) {
-    set(predictionCol, v);
-    return this;
-  }
-
-  public CnnClassificationModel setRawPredictionCol(String v) {
-    set(rawPredictionCol, v);
-    return this;
-  }
-
-  public CnnClassificationModel setProbabilityCol(String v) {
-    set(probabilityCol, v);
-    return this;
-  }
-
-  public CnnClassificationModel setInferenceBatch(int v) {
-    set(inferenceBatch, v);
-    return this;
+  @Override
+  public ScoringParams.Declared scoring() {
+    return scoring;
   }
 
   // ------------------------------------------------------------------------------ model
@@ -313,163 +205,7 @@ public final class CnnClassificationModel extends Model<CnnClassificationModel>
         + net.classes() + ", params=" + net.paramCount();
   }
 
-  // ------------------------------------------------------------------------------ scoring
 
-  /** Executor side of {@link #transform}: scores a partition batch by batch. */
-  static final class Scorer implements MapPartitionsFunction<Row, Row> {
-    private static final long serialVersionUID = 1L;
-    private final Network net;
-    private final Normalization norm;
-    private final Broadcast<Weights> weights;
-    private final Frames.Kind kind;
-    private final int featuresIdx;
-    private final String featuresCol;
-    private final int width;
-    private final int batch;
-    private final boolean raw;
-    private final boolean prob;
-    private final boolean pred;
-
-    Scorer(Network net, Normalization norm, Broadcast<Weights> weights, Frames.Kind kind,
-        int featuresIdx, String featuresCol, int width, int batch, boolean raw, boolean prob,
-        boolean pred) {
-      this.net = net;
-      this.norm = norm;
-      this.weights = weights;
-      this.kind = kind;
-      this.featuresIdx = featuresIdx;
-      this.featuresCol = featuresCol;
-      this.width = width;
-      this.batch = batch;
-      this.raw = raw;
-      this.prob = prob;
-      this.pred = pred;
-    }
-
-    @Override
-    public Iterator<Row> call(Iterator<Row> rows) {
-      return new Batches(rows);
-    }
-
-    /** Pulls up to {@code batch} rows, scores them with one forward pass, emits them. */
-    private final class Batches implements Iterator<Row> {
-      private final Iterator<Row> rows;
-      private final Row[] pending = new Row[batch];
-      private final int k = net.classes();
-      private final double[] logits = new double[batch * k];
-      private final int partition;
-      private WorkspaceCache.Entry entry;
-      private int n;
-      private int pos;
-      private long seen;
-
-      Batches(Iterator<Row> rows) {
-        this.rows = rows;
-        TaskContext tc = TaskContext.get();
-        this.partition = tc == null ? 0 : tc.partitionId();
-        if (tc != null) {
-          tc.addTaskCompletionListener((TaskCompletionListener) ctx -> release());
-        }
-      }
-
-      private void release() {
-        if (entry != null) {
-          WorkspaceCache.giveBack(net, batch, entry);
-          entry = null;
-        }
-      }
-
-      @Override
-      public boolean hasNext() {
-        if (pos < n) {
-          return true;
-        }
-        if (!rows.hasNext()) {
-          release();
-          return false;
-        }
-        fill();
-        return pos < n;
-      }
-
-      private void fill() {
-        if (entry == null) {
-          entry = WorkspaceCache.borrow(net, batch);
-        }
-        Workspace ws = entry.workspace;
-        Shape shape = net.inputShape();
-        int size = shape.size();
-        float[] x = ws.input();
-        n = 0;
-        pos = 0;
-        while (n < batch && rows.hasNext()) {
-          Row r = rows.next();
-          FeatureColumns.read(r, featuresIdx, kind, shape, x, n * size, "Column " + featuresCol
-              + " (row " + seen + " of partition " + partition + ")");
-          pending[n++] = r;
-          seen++;
-        }
-        norm.applyInPlace(x, 0, n, shape.channels(), shape.spatial());
-        Weights w = weights.value();
-        float[] out = ws.forward(Pass.inference(w.params(), w.state()), n);
-        for (int i = 0; i < n * k; i++) {
-          logits[i] = out[i];
-        }
-      }
-
-      @Override
-      public Row next() {
-        if (!hasNext()) {
-          throw new NoSuchElementException();
-        }
-        int i = pos++;
-        Row r = pending[i];
-        pending[i] = null;
-        Object[] v = new Object[width + (raw ? 1 : 0) + (prob ? 1 : 0) + (pred ? 1 : 0)];
-        for (int j = 0; j < width; j++) {
-          v[j] = r.get(j);
-        }
-        int c = width;
-        int off = i * k;
-        if (raw) {
-          double[] z = new double[k];
-          System.arraycopy(logits, off, z, 0, k);
-          v[c++] = Vectors.dense(z);
-        }
-        int best = 0;
-        for (int j = 1; j < k; j++) {
-          if (logits[off + j] > logits[off + best]) {
-            best = j;
-          }
-        }
-        if (prob) {
-          v[c++] = Vectors.dense(softmax(logits, off, k));
-        }
-        if (pred) {
-          v[c] = (double) best;
-        }
-        return RowFactory.create(v);
-      }
-    }
-  }
-
-  /** Softmax of {@code z[off..off+k)}, computed in double, stable for large logits. */
-  static double[] softmax(double[] z, int off, int k) {
-    double max = Double.NEGATIVE_INFINITY;
-    for (int j = 0; j < k; j++) {
-      max = Math.max(max, z[off + j]);
-    }
-    double[] p = new double[k];
-    double sum = 0;
-    for (int j = 0; j < k; j++) {
-      p[j] = Math.exp(z[off + j] - max);
-      sum += p[j];
-    }
-    for (int j = 0; j < k; j++) {
-      p[j] /= sum;
-    }
-    return p;
-  }
 
   // ------------------------------------------------------------------------------ persistence
 

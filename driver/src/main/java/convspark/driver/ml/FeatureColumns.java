@@ -106,10 +106,4 @@ final class FeatureColumns {
     }
     return out;
   }
-
-  /** Reads one row's features: the conversion training uses ({@link Frames#features}). */
-  static void read(Row row, int idx, Frames.Kind kind, Shape shape, float[] dst, int off,
-      String where) {
-    Frames.features(row, idx, kind, shape, dst, off, where);
-  }
 }

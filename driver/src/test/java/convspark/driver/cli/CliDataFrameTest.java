@@ -99,7 +99,18 @@ class CliDataFrameTest {
     CliTrainTest.Run r = train(out, "data.train.path=" + dir.resolve("train-vector.parquet"),
         "data.test.path=" + dir.resolve("test-vector.parquet"), "train.epochs=3");
     assertEquals(0, r.code(), r.err());
-    assertTrue(CliTrainTest.summary(out).get("test").get("accuracy").asDouble() >= 0.9);
+    JsonNode test = CliTrainTest.summary(out).get("test");
+    assertTrue(test.get("accuracy").asDouble() >= 0.9);
+
+    // evaluate reads the same DataFrame test split and scores it as training's test pass did
+    CliTrainTest.Run ev = CliTrainTest.run("evaluate", "--config", conf.toString(), "--set",
+        "data.test.path=" + dir.resolve("test-vector.parquet"), "--checkpoint", out.toString());
+    assertEquals(0, ev.code(), ev.err());
+    String line = ev.out().lines().filter(l -> l.startsWith("samples")).findFirst()
+        .orElseThrow(() -> new AssertionError(ev.out()));
+    assertEquals(String.format("samples %d  loss %.4f  accuracy %.4f",
+        test.get("count").asInt(), test.get("loss").asDouble(),
+        test.get("accuracy").asDouble()), line);
   }
 
   @Test

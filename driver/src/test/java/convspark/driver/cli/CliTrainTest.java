@@ -101,14 +101,29 @@ class CliTrainTest {
 
   @Test
   void linearScalingAndWarmupFollowTheGlobalBatch() throws Exception {
+    // k = 128 / 32 = 4: linear scaling takes 0.05 to 0.2, reached by warmup over 2 epochs
     Path out = dir.resolve("run-scale");
-    Run r = train(out, "--set", "train.global-batch=128", "--set", "train.epochs=1",
-        "--set", "train.base-batch=32", "--set", "train.scaling=sqrt");
+    Run r = train(out, "--set", "train.global-batch=128", "--set", "train.epochs=3",
+        "--set", "train.base-batch=32", "--set", "train.base-lr=0.05", "--set",
+        "train.scaling=linear", "--set", "train.warmup-epochs=2", "--set",
+        "train.schedule=constant");
     assertEquals(0, r.code(), r.err());
     JsonNode s = summary(out);
     assertEquals(4.0, s.get("k").asDouble(), 1e-12);
-    assertEquals(0.1, s.get("scaled_lr").asDouble(), 1e-12); // 0.05 * sqrt(4)
-    assertTrue(r.out().contains("k = 4.00, scaling sqrt -> 0.1000"), r.out());
+    assertEquals(0.2, s.get("scaled_lr").asDouble(), 1e-12);
+    assertTrue(r.out().contains("k = 4.00, scaling linear -> 0.2000, warmup 2.00 epochs"),
+        r.out());
+    // each epoch's line records the rate of its last step: 0.05 + 0.15 * (epochs done) / 2
+    // during warmup, then 0.2
+    long spe = s.get("steps").asLong() / 3;
+    List<String> lines = Files.readAllLines(out.resolve("metrics.jsonl"));
+    assertEquals(3, lines.size());
+    for (int e = 0; e < 3; e++) {
+      double done = e + 1 - 1.0 / spe;
+      double expected = done < 2 ? 0.05 + 0.15 * done / 2 : 0.2;
+      assertEquals(expected, Json.MAPPER.readTree(lines.get(e)).get("lr").asDouble(), 1e-9,
+          "epoch " + (e + 1));
+    }
   }
 
   @Test

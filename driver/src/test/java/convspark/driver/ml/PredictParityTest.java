@@ -149,7 +149,7 @@ class PredictParityTest {
       for (int j = 0; j < K; j++) {
         z[j] = logits[i * K + j];
       }
-      p[i] = CnnClassificationModel.softmax(z, 0, K);
+      p[i] = convspark.driver.exec.Scorer.softmax(z, 0, K);
     }
     return p;
   }

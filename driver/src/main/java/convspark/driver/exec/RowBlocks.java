@@ -1,0 +1,140 @@
+package convspark.driver.exec;
+
+import convspark.common.BadInputException;
+import convspark.common.nn.Shape;
+import convspark.driver.data.Frames;
+import convspark.driver.data.Normalization;
+import convspark.worker.SampleBlock;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.function.FlatMapFunction;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.storage.StorageLevel;
+
+/**
+ * DataFrame rows on the executors: packing each partition's rows into one normalised block, and
+ * the two passes of {@link Normalization.Moments} over the rows. Rows are (label, features)
+ * pairs, parsed by {@link Frames#label} and {@link Frames#features}.
+ */
+public final class RowBlocks {
+  private RowBlocks() {}
+
+  /**
+   * Packs the (label, features) rows of {@code rows} into one cached block per partition of
+   * {@code partitions}, normalised with {@code norm}.
+   *
+   * @throws BadInputException when there are no rows ({@code source} names the data)
+   */
+  public static Distributed.Blocks pack(JavaRDD<Row> rows, int partitions, Frames.Kind kind,
+      Shape shape, int classes, Normalization norm, String source, String name) {
+    JavaRDD<SampleBlock> rdd = rows.repartition(partitions)
+        .mapPartitions(new Pack(kind, shape, classes, norm, source))
+        .setName(name).persist(StorageLevel.MEMORY_ONLY());
+    List<Integer> sizes = rdd.map(SampleBlock::count).collect();
+    long total = 0;
+    int max = 0;
+    for (int s : sizes) {
+      total += s;
+      max = Math.max(max, s);
+    }
+    if (total == 0) {
+      rdd.unpersist(false);
+      throw new BadInputException(source + ": no samples");
+    }
+    return new Distributed.Blocks(rdd, total, max, null);
+  }
+
+  /** Packs a partition's rows into one block, scaled and normalised, validating each row. */
+  static final class Pack implements FlatMapFunction<Iterator<Row>, SampleBlock> {
+    private static final long serialVersionUID = 1L;
+    private final Frames.Kind kind;
+    private final Shape shape;
+    private final int classes;
+    private final Normalization norm;
+    private final String source;
+
+    Pack(Frames.Kind kind, Shape shape, int classes, Normalization norm, String source) {
+      this.kind = kind;
+      this.shape = shape;
+      this.classes = classes;
+      this.norm = norm;
+      this.source = source;
+    }
+
+    @Override
+    public Iterator<SampleBlock> call(Iterator<Row> rows) {
+      int size = shape.size();
+      float[] f = new float[size * 256];
+      int[] y = new int[256];
+      int n = 0;
+      while (rows.hasNext()) {
+        Row r = rows.next();
+        if (n == y.length) {
+          y = Arrays.copyOf(y, n * 2);
+          f = Arrays.copyOf(f, n * 2 * size);
+        }
+        String where = source + " row " + n + " of partition " + TaskContext.getPartitionId();
+        y[n] = Frames.label(r, 0, classes, where);
+        Frames.features(r, 1, kind, shape, f, n * size, where);
+        n++;
+      }
+      f = Arrays.copyOf(f, n * size);
+      norm.applyInPlace(f, 0, n, shape.channels(), shape.spatial());
+      return List.of(new SampleBlock(n, size, f, Arrays.copyOf(y, n))).iterator();
+    }
+  }
+
+  /**
+   * Per-channel mean and std of the scaled features of {@code df}'s (label, features) rows,
+   * estimated on the executors with {@link Normalization.Moments}: one job per pass, partitions
+   * merged in partition order.
+   */
+  public static Normalization fit(Dataset<Row> df, Frames.Kind kind, Shape shape, float scale,
+      String source) {
+    JavaRDD<Row> rows = df.javaRDD();
+    int ch = shape.channels();
+    int hw = shape.spatial();
+    Normalization.Moments first = merge(rows.mapPartitions((Iterator<Row> it) -> {
+      Normalization.Moments m = new Normalization.Moments(ch, hw);
+      float[] buf = new float[shape.size()];
+      long i = 0;
+      while (it.hasNext()) {
+        Frames.features(it.next(), 1, kind, shape, buf, 0, source + " row " + i++);
+        m.addSums(buf, 0, 1);
+      }
+      return List.of(m).iterator();
+    }).collect(), ch, hw);
+    if (first.samples() == 0) {
+      throw new BadInputException(source + ": no samples");
+    }
+    double[] mean = first.means(scale);
+    Normalization.Moments second = merge(rows.mapPartitions((Iterator<Row> it) -> {
+      Normalization.Moments m = new Normalization.Moments(ch, hw);
+      float[] buf = new float[shape.size()];
+      long i = 0;
+      while (it.hasNext()) {
+        Frames.features(it.next(), 1, kind, shape, buf, 0, source + " row " + i++);
+        m.addSquares(buf, 0, 1, scale, mean);
+      }
+      return List.of(m).iterator();
+    }).collect(), ch, hw);
+    Normalization n = second.result(scale, mean, first.samples());
+    if (n == null) {
+      throw new BadInputException(source + ": feature values too large to normalize");
+    }
+    return n;
+  }
+
+  private static Normalization.Moments merge(List<Normalization.Moments> parts, int ch,
+      int hw) {
+    Normalization.Moments total = new Normalization.Moments(ch, hw);
+    for (Normalization.Moments m : parts) {
+      total.merge(m);
+    }
+    return total;
+  }
+}

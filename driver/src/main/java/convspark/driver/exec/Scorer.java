@@ -1,0 +1,176 @@
+package convspark.driver.exec;
+
+import convspark.common.BadInputException;
+import convspark.common.nn.Network;
+import convspark.common.nn.Pass;
+import convspark.common.nn.Workspace;
+import convspark.driver.data.Frames;
+import convspark.driver.data.Normalization;
+import convspark.worker.WorkspaceCache;
+import java.util.Iterator;
+import java.util.NoSuchElementException;
+import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.function.MapPartitionsFunction;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.ml.linalg.Vectors;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.util.TaskCompletionListener;
+
+/**
+ * Executor side of {@code CnnClassificationModel.transform}: scores a partition batch by batch.
+ */
+public final class Scorer implements MapPartitionsFunction<Row, Row> {
+  private static final long serialVersionUID = 1L;
+  private final Network net;
+  private final Normalization norm;
+  private final Broadcast<Weights> weights;
+  private final Frames.Kind kind;
+  private final int featuresIdx;
+  private final String featuresCol;
+  private final int width;
+  private final int batch;
+  private final boolean raw;
+  private final boolean prob;
+  private final boolean pred;
+
+  public Scorer(Network net, Normalization norm, Broadcast<Weights> weights, Frames.Kind kind,
+      int featuresIdx, String featuresCol, int width, int batch, boolean raw, boolean prob,
+      boolean pred) {
+    this.net = net;
+    this.norm = norm;
+    this.weights = weights;
+    this.kind = kind;
+    this.featuresIdx = featuresIdx;
+    this.featuresCol = featuresCol;
+    this.width = width;
+    this.batch = batch;
+    this.raw = raw;
+    this.prob = prob;
+    this.pred = pred;
+  }
+
+  @Override
+  public Iterator<Row> call(Iterator<Row> rows) {
+    return new Batches(rows);
+  }
+
+  /** Pulls up to {@code batch} rows, scores them with one forward pass, emits them. */
+  private final class Batches implements Iterator<Row> {
+    private final Iterator<Row> rows;
+    private final Row[] pending = new Row[batch];
+    private final int k = net.classes();
+    private final double[] logits = new double[batch * k];
+    private final int partition;
+    private WorkspaceCache.Entry entry;
+    private int n;
+    private int pos;
+    private long seen;
+
+    Batches(Iterator<Row> rows) {
+      this.rows = rows;
+      TaskContext tc = TaskContext.get();
+      this.partition = tc == null ? 0 : tc.partitionId();
+      if (tc != null) {
+        tc.addTaskCompletionListener((TaskCompletionListener) ctx -> release());
+      }
+    }
+
+    private void release() {
+      if (entry != null) {
+        WorkspaceCache.giveBack(net, batch, entry);
+        entry = null;
+      }
+    }
+
+    @Override
+    public boolean hasNext() {
+      if (pos < n) {
+        return true;
+      }
+      if (!rows.hasNext()) {
+        release();
+        return false;
+      }
+      fill();
+      return pos < n;
+    }
+
+    private void fill() {
+      if (entry == null) {
+        entry = WorkspaceCache.borrow(net, batch);
+      }
+      Workspace ws = entry.workspace;
+      var shape = net.inputShape();
+      int size = shape.size();
+      float[] x = ws.input();
+      n = 0;
+      pos = 0;
+      while (n < batch && rows.hasNext()) {
+        Row r = rows.next();
+        Frames.features(r, featuresIdx, kind, shape, x, n * size, "Column " + featuresCol
+            + " (row " + seen + " of partition " + partition + ")");
+        pending[n++] = r;
+        seen++;
+      }
+      norm.applyInPlace(x, 0, n, shape.channels(), shape.spatial());
+      Weights w = weights.value();
+      float[] out = ws.forward(Pass.inference(w.params(), w.state()), n);
+      for (int i = 0; i < n * k; i++) {
+        logits[i] = out[i];
+      }
+    }
+
+    @Override
+    public Row next() {
+      if (!hasNext()) {
+        throw new NoSuchElementException();
+      }
+      int i = pos++;
+      Row r = pending[i];
+      pending[i] = null;
+      Object[] v = new Object[width + (raw ? 1 : 0) + (prob ? 1 : 0) + (pred ? 1 : 0)];
+      for (int j = 0; j < width; j++) {
+        v[j] = r.get(j);
+      }
+      int c = width;
+      int off = i * k;
+      if (raw) {
+        double[] z = new double[k];
+        System.arraycopy(logits, off, z, 0, k);
+        v[c++] = Vectors.dense(z);
+      }
+      int best = 0;
+      for (int j = 1; j < k; j++) {
+        if (logits[off + j] > logits[off + best]) {
+          best = j;
+        }
+      }
+      if (prob) {
+        v[c++] = Vectors.dense(softmax(logits, off, k));
+      }
+      if (pred) {
+        v[c] = (double) best;
+      }
+      return RowFactory.create(v);
+    }
+  }
+
+  /** Softmax of {@code z[off..off+k)}, computed in double, stable for large logits. */
+  public static double[] softmax(double[] z, int off, int k) {
+    double max = Double.NEGATIVE_INFINITY;
+    for (int j = 0; j < k; j++) {
+      max = Math.max(max, z[off + j]);
+    }
+    double[] p = new double[k];
+    double sum = 0;
+    for (int j = 0; j < k; j++) {
+      p[j] = Math.exp(z[off + j] - max);
+      sum += p[j];
+    }
+    for (int j = 0; j < k; j++) {
+      p[j] /= sum;
+    }
+    return p;
+  }
+}

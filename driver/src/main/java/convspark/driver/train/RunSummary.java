@@ -1,0 +1,87 @@
+package convspark.driver.train;
+
+import convspark.common.blas.Blas;
+import convspark.common.optim.LrSchedule;
+import convspark.driver.config.RunConfig;
+import convspark.driver.config.Settings;
+import convspark.driver.metrics.EpochMetrics;
+import convspark.driver.metrics.Json;
+import convspark.worker.Evaluation;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What a finished run reports, written as {@code summary.json}: the test evaluation, the best
+ * validation metrics, how the run was laid out and how fast it trained, and the resolved config.
+ *
+ * @param cfg the run's configuration
+ * @param history the metrics of every epoch run (resumed runs included)
+ * @param test the evaluation of the final weights on the test split, or null
+ * @param stop the early-stopping record (best validation metrics)
+ * @param epochsRun epochs done
+ * @param steps global steps done
+ * @param partitions data partitions
+ * @param localBatch samples per partition per step
+ * @param params trainable parameters of the model
+ * @param wallSeconds wall time of the run
+ */
+public record RunSummary(RunConfig cfg, List<EpochMetrics> history, Evaluation test,
+    EarlyStop stop, int epochsRun, long steps, int partitions, int localBatch, int params,
+    double wallSeconds) {
+
+  /** The summary as ordered JSON-ready values. */
+  public Map<String, Object> toMap() throws IOException {
+    RunConfig.Train t = cfg.train();
+    LrSchedule schedule = t.lrSchedule();
+    double trainTime = 0;
+    long trainImages = 0;
+    for (EpochMetrics m : history) {
+      trainTime += m.trainSeconds();
+      trainImages += (long) Math.round(m.imagesPerSecond() * m.trainSeconds());
+    }
+    Map<String, Object> summary = new LinkedHashMap<>();
+    Map<String, Object> testMap = new LinkedHashMap<>();
+    testMap.put("accuracy", test == null ? null : test.accuracy());
+    testMap.put("loss", test == null ? null : test.meanLoss());
+    testMap.put("count", test == null ? 0 : test.count);
+    if (test != null) {
+      testMap.put("per_class_accuracy", test.perClassAccuracy());
+      testMap.put("confusion", test.confusion);
+    }
+    summary.put("test", testMap);
+    Map<String, Object> bestVal = new LinkedHashMap<>();
+    bestVal.put("accuracy", stop.bestAccuracy());
+    bestVal.put("loss", stop.bestLoss());
+    bestVal.put("epoch", stop.bestEpoch());
+    summary.put("best_val", bestVal);
+    summary.put("epochs_run", epochsRun);
+    summary.put("steps", steps);
+    summary.put("engine", t.engine().name().toLowerCase(java.util.Locale.ROOT));
+    summary.put("workers", partitions);
+    summary.put("local_batch", localBatch);
+    summary.put("global_batch", t.globalBatch());
+    summary.put("k", schedule.k());
+    summary.put("scaling", t.scaling().name().toLowerCase());
+    summary.put("scaled_lr", schedule.scaledLr());
+    summary.put("warmup_epochs", t.warmupEpochs());
+    summary.put("train_images_per_second", trainTime > 0 ? trainImages / trainTime : null);
+    summary.put("wall_seconds", wallSeconds);
+    summary.put("blas", Blas.describe());
+    summary.put("seed", t.seed());
+    summary.put("params", params);
+    summary.put("engine", t.engine().name().toLowerCase());
+    summary.put("config", Json.MAPPER.readTree(Settings.renderJson(cfg.raw())));
+    return summary;
+  }
+
+  /** Writes {@code summary.json} into {@code dir} and returns what it wrote. */
+  public Map<String, Object> write(Path dir) throws IOException {
+    Map<String, Object> m = toMap();
+    Files.writeString(dir.resolve("summary.json"), Json.pretty(m) + "\n");
+    return m;
+  }
+}

@@ -1,0 +1,158 @@
+package convspark.driver.train;
+
+import convspark.common.BadInputException;
+import convspark.common.nn.Shape;
+import convspark.driver.config.RunConfig;
+import convspark.driver.data.Frames;
+import convspark.driver.data.ImageSet;
+import convspark.driver.data.Inputs;
+import convspark.driver.data.Normalization;
+import convspark.driver.exec.Distributed;
+import convspark.driver.exec.RowBlocks;
+import java.util.List;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * The data a run trains on, before it is distributed: train, validation and test splits and the
+ * normalisation fitted on (or configured for) the training split. {@link #prepare} reads files
+ * on the driver (IDX, CSV); {@link #prepareFrames} reads a DataFrame source, whose rows the
+ * executors pack themselves.
+ *
+ * @param train the training split
+ * @param validation the validation split, or null
+ * @param test the test split, or null
+ * @param normalization applied to every split
+ */
+public record TrainingData(Split train, Split validation, Split test,
+    Normalization normalization) {
+
+  /** One split: either samples read on the driver or a DataFrame. */
+  public interface Split {
+    /** Number of samples. */
+    long count();
+
+    /** Packs the samples into {@code partitions} balanced, cached blocks. */
+    Distributed.Blocks toBlocks(JavaSparkContext jsc, int partitions, String name);
+  }
+
+  /** A split read on the driver, already normalised. */
+  public record ArraySplit(ImageSet set) implements Split {
+    public long count() {
+      return set.count();
+    }
+
+    public Distributed.Blocks toBlocks(JavaSparkContext jsc, int partitions, String name) {
+      return Distributed.blocks(jsc, set.pixels(), set.labels(), set.sampleSize(), partitions,
+          name);
+    }
+  }
+
+  /** A DataFrame split: packed into blocks on the executors when training starts. */
+  public record FrameSplit(Dataset<Row> df, Frames.Columns cols, Shape shape, int classes,
+      Normalization norm, String source) implements Split {
+    public FrameSplit {
+      Frames.checkSchema(df.schema(), cols);
+    }
+
+    @Override
+    public long count() {
+      return df.count();
+    }
+
+    @Override
+    public Distributed.Blocks toBlocks(JavaSparkContext jsc, int partitions, String name) {
+      Frames.Kind kind = Frames.checkSchema(df.schema(), cols);
+      return RowBlocks.pack(df.select(cols.label(), cols.features()).javaRDD(), partitions,
+          kind, shape, classes, norm, source, name);
+    }
+  }
+
+  /**
+   * DataFrame splits of {@code train} (and {@code val}, may be null) with the normalisation the
+   * config asks for, fitted on {@code train} when it says auto.
+   */
+  public static TrainingData ofFrames(RunConfig cfg, Dataset<Row> train, Dataset<Row> val,
+      Dataset<Row> test, Frames.Columns cols, String trainSource, String valSource,
+      String testSource) {
+    Shape shape = cfg.model().input();
+    Normalization norm = Normalization.resolve(cfg.data(), shape.channels(),
+        () -> RowBlocks.fit(train.select(cols.label(), cols.features()),
+            Frames.checkSchema(train.schema(), cols), shape, cfg.data().scale(), trainSource));
+    int classes = cfg.model().classes();
+    return new TrainingData(new FrameSplit(train, cols, shape, classes, norm, trainSource),
+        val == null ? null : new FrameSplit(val, cols, shape, classes, norm, valSource),
+        test == null ? null : new FrameSplit(test, cols, shape, classes, norm, testSource),
+        norm);
+  }
+
+  /**
+   * Reads and prepares a DataFrame source (data.format = dataframe): schema checks now,
+   * normalisation statistics from distributed passes, packing when training starts.
+   */
+  public static TrainingData prepareFrames(RunConfig cfg, SparkSession spark) {
+    RunConfig.Data d = cfg.data();
+    RunConfig.Frame f = d.frame();
+    Frames.Columns cols = new Frames.Columns(f.labelCol(), f.featuresCol());
+    Dataset<Row> train = frame(spark, f, d.train(), "data.train");
+    Dataset<Row> val = null;
+    if (d.validation().present()) {
+      val = frame(spark, f, d.validation(), "data.validation");
+    } else if (d.validationFraction() > 0) {
+      List<Dataset<Row>> parts = Frames.split(train, d.validationFraction(), cfg.train().seed());
+      train = parts.get(0);
+      val = parts.get(1);
+    }
+    Dataset<Row> test = d.test().present() ? frame(spark, f, d.test(), "data.test") : null;
+    return ofFrames(cfg, train, val, test, cols, d.train().path(),
+        d.validation().present() ? d.validation().path() : "validation split",
+        d.test().path());
+  }
+
+  /** One configured DataFrame input ({@code key} = data.train, ...) as a split. */
+  public static FrameSplit frameSplit(RunConfig cfg, SparkSession spark, RunConfig.Input in,
+      String key, Normalization norm) {
+    RunConfig.Frame f = cfg.data().frame();
+    return new FrameSplit(frame(spark, f, in, key), new Frames.Columns(f.labelCol(),
+        f.featuresCol()), cfg.model().input(), cfg.model().classes(), norm, in.path());
+  }
+
+  private static Dataset<Row> frame(SparkSession spark, RunConfig.Frame f, RunConfig.Input in,
+      String key) {
+    if (in.path().isEmpty()) {
+      throw new BadInputException("config key " + key + ".path: required for data.format = "
+          + "dataframe");
+    }
+    Dataset<Row> df = Frames.read(spark, f.source(), f.options(), in.path(), key + ".path");
+    Frames.checkSchema(df.schema(), new Frames.Columns(f.labelCol(), f.featuresCol()));
+    return df;
+  }
+
+  /** Reads and prepares the configured files on the driver (IDX, CSV). */
+  public static TrainingData prepare(RunConfig cfg, org.apache.hadoop.conf.Configuration conf) {
+    RunConfig.Data d = cfg.data();
+    ImageSet train = Inputs.read(cfg, d.train(), "data.train", conf);
+    ImageSet val = null;
+    if (d.validation().present()) {
+      val = Inputs.read(cfg, d.validation(), "data.validation", conf);
+    } else if (d.validationFraction() > 0) {
+      ImageSet.Split s = ImageSet.split(train, d.validationFraction(), cfg.train().seed());
+      if (s.train().count() == 0 || s.holdout().count() == 0) {
+        throw new BadInputException("config key data.validation-fraction: "
+            + d.validationFraction() + " of " + train.count()
+            + " samples leaves an empty training or validation set");
+      }
+      train = s.train();
+      val = s.holdout();
+    }
+    ImageSet test = d.test().present() ? Inputs.read(cfg, d.test(), "data.test", conf) : null;
+    ImageSet fitOn = train;
+    Normalization norm = Normalization.resolve(d, cfg.model().input().channels(),
+        () -> Normalization.fit(fitOn, d.scale()));
+    return new TrainingData(new ArraySplit(norm.apply(train)),
+        val == null ? null : new ArraySplit(norm.apply(val)),
+        test == null ? null : new ArraySplit(norm.apply(test)), norm);
+  }
+}

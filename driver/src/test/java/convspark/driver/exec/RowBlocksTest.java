@@ -1,0 +1,124 @@
+package convspark.driver.exec;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import convspark.common.nn.Shape;
+import convspark.driver.SparkTestSession;
+import convspark.driver.TestData;
+import convspark.driver.data.Frames;
+import convspark.driver.data.ImageSet;
+import convspark.driver.data.Normalization;
+import convspark.worker.SampleBlock;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.spark.ml.linalg.VectorUDT;
+import org.apache.spark.ml.linalg.Vectors;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * DataFrame rows on the executors: the normalisation fitted there is the one fitted on the same
+ * samples on the driver (one algorithm), and packed blocks hold the rows normalised with it.
+ */
+class RowBlocksTest {
+  static final int N = 300;
+  static final Shape SHAPE = new Shape(1, 12, 12);
+  static final float SCALE = 1f / 255f;
+  static SparkSession spark;
+  static ImageSet set;
+
+  @BeforeAll
+  static void start() {
+    spark = SparkTestSession.start();
+    int[] labels = new int[N];
+    byte[][] images = TestData.generate(N, 3, labels);
+    float[] px = new float[N * SHAPE.size()];
+    for (int i = 0; i < N; i++) {
+      for (int p = 0; p < SHAPE.size(); p++) {
+        px[i * SHAPE.size() + p] = images[i][p] & 0xff;
+      }
+    }
+    set = new ImageSet(N, 1, 12, 12, px, labels);
+  }
+
+  @AfterAll
+  static void stop() {
+    spark.stop();
+  }
+
+  static Dataset<Row> frame(int partitions) {
+    List<Row> rows = new ArrayList<>();
+    int size = SHAPE.size();
+    for (int i = 0; i < N; i++) {
+      double[] v = new double[size];
+      for (int p = 0; p < size; p++) {
+        v[p] = set.pixels()[i * size + p];
+      }
+      rows.add(RowFactory.create((double) set.labels()[i], Vectors.dense(v)));
+    }
+    StructType schema = new StructType().add("label", DataTypes.DoubleType)
+        .add("features", new VectorUDT());
+    return spark.createDataFrame(rows, schema).coalesce(1).repartition(partitions);
+  }
+
+  @Test
+  void fitOnOnePartitionEqualsTheDriverFitExactly() {
+    Normalization driver = Normalization.fit(set, SCALE);
+    Normalization rows = RowBlocks.fit(frame(1), Frames.Kind.VECTOR, SHAPE, SCALE, "test");
+    assertEquals(driver, rows);
+  }
+
+  @Test
+  void fitOverPartitionsDiffersOnlyBySummationOrder() {
+    Normalization driver = Normalization.fit(set, SCALE);
+    Normalization rows = RowBlocks.fit(frame(3), Frames.Kind.VECTOR, SHAPE, SCALE, "test");
+    assertEquals(driver.mean()[0], rows.mean()[0], 1e-6 * Math.abs(driver.mean()[0]));
+    assertEquals(driver.std()[0], rows.std()[0], 1e-6 * driver.std()[0]);
+  }
+
+  @Test
+  void packedBlocksHoldEveryRowNormalised() {
+    Normalization norm = Normalization.fit(set, SCALE);
+    Distributed.Blocks b = RowBlocks.pack(frame(2).javaRDD(), 3, Frames.Kind.VECTOR, SHAPE, 4,
+        norm, "test", "pack");
+    try {
+      assertEquals(N, b.count());
+      List<SampleBlock> blocks = b.rdd().collect();
+      assertEquals(3, blocks.size());
+      double sum = 0;
+      double sq = 0;
+      long n = 0;
+      for (SampleBlock k : blocks) {
+        for (int i = 0; i < k.count() * k.sampleSize(); i++) {
+          sum += k.features()[i];
+          sq += (double) k.features()[i] * k.features()[i];
+          n++;
+        }
+      }
+      // normalised with the fitted statistics: mean 0, variance 1
+      assertEquals(0, sum / n, 1e-4);
+      assertEquals(1, sq / n, 1e-3);
+      int[] counts = new int[4];
+      for (SampleBlock k : blocks) {
+        for (int i = 0; i < k.count(); i++) {
+          counts[k.labels()[i]]++;
+        }
+      }
+      int[] expected = new int[4];
+      for (int y : set.labels()) {
+        expected[y]++;
+      }
+      assertArrayEquals(expected, counts);
+    } finally {
+      b.release();
+    }
+  }
+}

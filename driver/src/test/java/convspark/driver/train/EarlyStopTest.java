@@ -1,0 +1,72 @@
+package convspark.driver.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import convspark.driver.config.RunConfig;
+import org.junit.jupiter.api.Test;
+
+/** Early stopping on its own: improvement by more than min-delta, patience, resume, no-val. */
+class EarlyStopTest {
+  static EarlyStop stop(RunConfig.StopMetric metric, int patience, double minDelta) {
+    return new EarlyStop(new RunConfig.EarlyStopping(metric, patience, minDelta));
+  }
+
+  @Test
+  void lossMustFallByMoreThanMinDeltaAndPatienceCountsTheEpochsSince() {
+    EarlyStop s = stop(RunConfig.StopMetric.VAL_LOSS, 2, 0.1);
+    assertTrue(s.observe(1, 1.0, 0.5));
+    assertFalse(s.observe(2, 0.95, 0.6)); // better, but by less than 0.1
+    assertFalse(s.shouldStop());
+    assertTrue(s.observe(3, 0.85, 0.7)); // 0.15 below the best: resets the count
+    assertFalse(s.observe(4, 0.9, 0.7));
+    assertFalse(s.shouldStop());
+    assertFalse(s.observe(5, 0.8, 0.7));
+    assertTrue(s.shouldStop());
+    assertEquals(3, s.bestEpoch());
+    assertEquals(0.85, s.best());
+    assertEquals(0.85, s.bestLoss());
+    assertEquals(0.7, s.bestAccuracy());
+  }
+
+  @Test
+  void accuracyMustRise() {
+    EarlyStop s = stop(RunConfig.StopMetric.VAL_ACCURACY, 1, 0);
+    assertTrue(s.observe(1, 1.0, 0.5));
+    assertTrue(s.observe(2, 2.0, 0.6)); // loss worse, accuracy better: improved
+    assertFalse(s.observe(3, 0.1, 0.6)); // equal accuracy is no improvement
+    assertTrue(s.shouldStop());
+    assertEquals(2, s.bestEpoch());
+  }
+
+  @Test
+  void patienceZeroNeverStopsAndNoValidationMakesEveryEpochTheBest() {
+    EarlyStop never = stop(RunConfig.StopMetric.VAL_LOSS, 0, 0);
+    never.observe(1, 1.0, 0.5);
+    for (int e = 2; e < 10; e++) {
+      assertFalse(never.observe(e, 2.0, 0.1));
+    }
+    assertFalse(never.shouldStop());
+    EarlyStop noVal = stop(RunConfig.StopMetric.VAL_LOSS, 1, 0);
+    assertTrue(noVal.observe(1, Double.NaN, Double.NaN));
+    assertTrue(noVal.observe(2, Double.NaN, Double.NaN));
+    assertFalse(noVal.shouldStop());
+    assertEquals(2, noVal.bestEpoch());
+    assertNull(noVal.bestLoss());
+  }
+
+  @Test
+  void aRestoredRecordContinuesTheCount() {
+    EarlyStop s = stop(RunConfig.StopMetric.VAL_LOSS, 2, 0);
+    s.observe(1, 1.0, 0.5);
+    s.observe(2, 1.5, 0.4);
+    EarlyStop resumed = stop(RunConfig.StopMetric.VAL_LOSS, 2, 0);
+    resumed.restore(s.toMeta());
+    assertFalse(resumed.shouldStop());
+    assertFalse(resumed.observe(3, 1.2, 0.45));
+    assertTrue(resumed.shouldStop());
+    assertEquals(1, resumed.bestEpoch());
+  }
+}
