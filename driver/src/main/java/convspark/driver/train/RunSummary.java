@@ -1,6 +1,7 @@
 package convspark.driver.train;
 
 import convspark.common.blas.Blas;
+import convspark.common.blas.BlasInfo;
 import convspark.common.optim.LrSchedule;
 import convspark.driver.config.RunConfig;
 import convspark.driver.config.Settings;
@@ -28,10 +29,11 @@ import java.util.Map;
  * @param localBatch samples per partition per step
  * @param params trainable parameters of the model
  * @param wallSeconds wall time of the run
+ * @param executorBlas the BLAS each executor loaded (summary.json's blas_detail)
  */
 public record RunSummary(RunConfig cfg, List<EpochMetrics> history, Evaluation test,
     EarlyStop stop, int epochsRun, long steps, int partitions, int localBatch, int params,
-    double wallSeconds) {
+    double wallSeconds, List<BlasInfo> executorBlas) {
 
   /** The summary as ordered JSON-ready values. */
   public Map<String, Object> toMap() throws IOException {
@@ -60,7 +62,6 @@ public record RunSummary(RunConfig cfg, List<EpochMetrics> history, Evaluation t
     summary.put("best_val", bestVal);
     summary.put("epochs_run", epochsRun);
     summary.put("steps", steps);
-    summary.put("engine", t.engine().name().toLowerCase(java.util.Locale.ROOT));
     summary.put("workers", partitions);
     summary.put("local_batch", localBatch);
     summary.put("global_batch", t.globalBatch());
@@ -71,6 +72,10 @@ public record RunSummary(RunConfig cfg, List<EpochMetrics> history, Evaluation t
     summary.put("train_images_per_second", trainTime > 0 ? trainImages / trainTime : null);
     summary.put("wall_seconds", wallSeconds);
     summary.put("blas", Blas.describe());
+    Map<String, Object> blasDetail = new LinkedHashMap<>();
+    blasDetail.put("driver", Blas.info().toMap());
+    blasDetail.put("executors", executorBlas.stream().map(BlasInfo::toMap).toList());
+    summary.put("blas_detail", blasDetail);
     summary.put("seed", t.seed());
     summary.put("params", params);
     summary.put("engine", t.engine().name().toLowerCase());

@@ -2,6 +2,7 @@ package convspark.driver.train;
 
 import convspark.common.BadInputException;
 import convspark.common.blas.Blas;
+import convspark.common.blas.BlasInfo;
 import convspark.common.io.Checkpoint;
 import convspark.common.nn.Network;
 import convspark.common.optim.LrSchedule;
@@ -86,6 +87,11 @@ public final class Trainer {
     int stepsPerEpoch = (trainBlocks.maxBlock() + localBatch - 1) / localBatch;
     LrSchedule schedule = t.lrSchedule();
     describe(net, data, trainBlocks.count(), partitions, localBatch, stepsPerEpoch, schedule);
+    List<BlasInfo> executorBlas = ExecutorBlas.probe(trainBlocks.rdd());
+    for (BlasInfo e : executorBlas) {
+      log.info(String.format("convspark: BLAS on executor %s (pid %d): %s", e.host(), e.pid(),
+          e.describe()));
+    }
 
     UpdateRule rule = t.updateRule();
     String optimizerName = Updater.newOptimizer(rule.optimizer(), net).name();
@@ -190,7 +196,7 @@ public final class Trainer {
     }
     double wall = (System.nanoTime() - wallStart) / 1e9;
     Map<String, Object> summary = new RunSummary(cfg, history, test, stop, epochsRun, step,
-        partitions, localBatch, net.paramCount(), wall).write(out);
+        partitions, localBatch, net.paramCount(), wall, executorBlas).write(out);
     try {
       Plots.trainingCurves(history, out.resolve("training.png"));
     } catch (IOException | RuntimeException e) {
