@@ -53,8 +53,18 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
    * and applies the update on the driver ({@code convspark.driver.engine.BroadcastEngine}).
    */
   public enum Engine {
-    DRIVER
+    DRIVER,
+    /** Long-lived barrier tasks that ring-allreduce among themselves (RingEngine). */
+    RING
   }
+
+  /**
+   * The ring engine's settings (config keys train.ring.*).
+   *
+   * @param attempts how many times a failed round runs in all before training fails (exit 3)
+   * @param timeoutSeconds how long a peer may stay silent, and how long forming the ring may take
+   */
+  public record RingSettings(int attempts, int timeoutSeconds) implements Serializable {}
 
   /** Early-stopping metric. */
   public enum StopMetric {
@@ -70,7 +80,8 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
       double stepGamma, double minLr, OptimizerSettings optimizer, double l1, double l2,
       boolean regularizeAll, double labelSmoothing, long seed, double clipGradNorm,
       boolean flip, int translate, EarlyStopping earlyStopping, int evalBatch, int logEvery,
-      int checkpointEvery, int keepLast, Engine engine) implements Serializable {
+      int checkpointEvery, int keepLast, Engine engine, RingSettings ring)
+      implements Serializable {
 
     /** The learning-rate schedule for this many partitions' global batch. */
     public LrSchedule lrSchedule() {
@@ -162,7 +173,9 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
         k.nonNegativeInt("train.log-every-steps"),
         k.positiveInt("train.checkpoint.every-epochs"),
         k.positiveInt("train.checkpoint.keep-last"),
-        k.choice("train.engine", Engine.class));
+        k.choice("train.engine", Engine.class),
+        new RingSettings(k.positiveInt("train.ring.attempts"),
+            k.positiveInt("train.ring.timeout-seconds")));
     Spark spark = new Spark(k.string("spark.master"), k.string("spark.app-name"),
         strings(c, "spark.conf"));
     Predict predict = new Predict(k.positiveInt("predict.inference-batch"));
