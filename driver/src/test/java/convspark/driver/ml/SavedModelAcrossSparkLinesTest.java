@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.stream.Stream;
 import org.apache.spark.ml.PipelineModel;
 import org.apache.spark.ml.linalg.Vector;
 import org.apache.spark.sql.Dataset;
@@ -79,9 +80,15 @@ class SavedModelAcrossSparkLinesTest {
       Path d = Path.of(base.toURI()).resolve("spark-" + version);
       Path model = d.resolve("model");
       assertTrue(Files.isDirectory(model), "missing fixture " + model);
-      // it is what the Spark ML writer of that Spark version wrote
-      JsonNode meta = Json.MAPPER.readTree(Files.readString(model.resolve("metadata/part-00000"))
-          .lines().findFirst().orElseThrow());
+      // it is what the Spark ML writer of that Spark version wrote (3.5: metadata/part-00000;
+      // 4: metadata/part-00000-<uuid>-c000.txt)
+      Path part;
+      try (Stream<Path> files = Files.list(model.resolve("metadata"))) {
+        part = files.filter(f -> f.getFileName().toString().startsWith("part-")).findFirst()
+            .orElseThrow(() -> new AssertionError("no metadata/part-* in " + model));
+      }
+      JsonNode meta = Json.MAPPER.readTree(Files.readString(part).lines().findFirst()
+          .orElseThrow());
       assertEquals("org.apache.spark.ml.PipelineModel", meta.path("class").asText());
       assertEquals(version, meta.path("sparkVersion").asText());
 
