@@ -14,10 +14,12 @@
 #   BENCH_WAIT_IDLE=s wait up to s seconds (default 300; 0: don't) for a 10-second window in
 #                     which other processes use < 10% of a core before starting. Either way the
 #                     report states how much CPU other processes used during the run.
-#   OPENBLAS_CORETYPE if set, passed through to OpenBLAS unchanged. If unset and OpenBLAS's
-#                     auto-detection falls back to a pre-AVX kernel (Prescott, Core2, ...) on a
-#                     CPU that has AVX-512/AVX2 (OpenBLAS 0.3.21 does not know recent Xeons),
-#                     the script sets SkylakeX/Haswell and says so in the report;
+#   CONVSPARK_BLAS    bundled (default: the OpenBLAS 0.3.31 in the jar), system or java; see
+#                     convspark.common.blas.Blas. The report names the library, version and kernel.
+#   OPENBLAS_CORETYPE if set, passed through to OpenBLAS unchanged (the report says so). With
+#                     CONVSPARK_BLAS=system and unset, as in scripts/java-flags.sh: Debian's
+#                     OpenBLAS 0.3.21 falls back to a pre-AVX kernel (Prescott, ...) on recent
+#                     Xeons, so the script sets SkylakeX/Haswell and says so in the report;
 #                     BENCH_CORETYPE_FIX=0 disables that.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,9 +41,10 @@ log() { echo "bench-kernel: $*" >&2; }
 command -v python3 >/dev/null || { log "python3 is required (stdlib only)"; exit 1; }
 command -v java >/dev/null || { log "java (17+) is required"; exit 1; }
 
-# --- native OpenBLAS -------------------------------------------------------------------------
+# --- native OpenBLAS (only for CONVSPARK_BLAS=system: the default ships in the jar) ----------
+export CONVSPARK_BLAS=${CONVSPARK_BLAS:-bundled}
 OPENBLAS_LIB=/usr/lib/x86_64-linux-gnu/libopenblas.so.0
-if [ ! -e "$OPENBLAS_LIB" ] && [ "$(uname -m)" = x86_64 ]; then
+if [ "$CONVSPARK_BLAS" = system ] && [ ! -e "$OPENBLAS_LIB" ] && [ "$(uname -m)" = x86_64 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     log "installing libopenblas0-pthread (native BLAS)"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas0-pthread
@@ -60,21 +63,20 @@ if [ "${BENCH_REBUILD:-0}" = 1 ] || [ ! -f "$JAR" ] \
 fi
 
 # --- OpenBLAS kernel selection ---------------------------------------------------------------
-PY_CORENAME='
-import ctypes
-try:
-    lib = ctypes.CDLL("/usr/lib/x86_64-linux-gnu/libopenblas.so.0")
-    lib.openblas_get_corename.restype = ctypes.c_char_p
-    print(lib.openblas_get_corename().decode())
-except Exception:
-    print("unknown")
-'
+# What the kernel benchmark's own JVM reports (convspark.common.blas.Blas: the kernel OpenBLAS
+# chose, read from its gotoblas table) is the authority; the script only fixes Debian 0.3.21's
+# mis-detection when that library is chosen.
+blas_kernel() {
+  java --add-modules=jdk.incubator.vector -cp "$JAR" convspark.bench.KernelInfo 2>/dev/null \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin).get("blasKernel") or "unknown")'
+}
 CORE_NOTE=""
-if [ -e "$OPENBLAS_LIB" ]; then
-  AUTO_CORE=$(env -u OPENBLAS_CORETYPE python3 -c "$PY_CORENAME")
-  if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
-    CORE_NOTE="OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE set by the caller (auto-detection alone picks $AUTO_CORE)"
-  elif [ "${BENCH_CORETYPE_FIX:-1}" = 1 ]; then
+if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
+  CORE_NOTE="OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE set by the caller (auto-detection alone picks $(unset OPENBLAS_CORETYPE; blas_kernel))"
+else
+  AUTO_CORE=$(blas_kernel)
+  CORE_NOTE="kernel auto-detected by OpenBLAS"
+  if [ "$CONVSPARK_BLAS" = system ] && [ "${BENCH_CORETYPE_FIX:-1}" = 1 ]; then
     case "$AUTO_CORE" in
       Prescott|Core2|Penryn|Dunnington|Nehalem|Atom|Katmai|Coppermine|Northwood|Banias|unknown)
         if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
@@ -87,9 +89,8 @@ if [ -e "$OPENBLAS_LIB" ]; then
         ;;
     esac
   fi
-  [ -n "$CORE_NOTE" ] || CORE_NOTE="kernel auto-detected by OpenBLAS"
 fi
-CORE=$(python3 -c "$PY_CORENAME" 2>/dev/null || echo unknown)
+CORE=$(blas_kernel)
 
 mkdir -p "$OUT"
 rm -f "$OUT"/jmh-*.json
@@ -153,7 +154,8 @@ q() {   # shell-quote for display: plain words as they are, anything else in sin
   printf '%s' "${out% }"
 }
 ENV_PREFIX=""
-[ -n "${OPENBLAS_CORETYPE:-}" ] && ENV_PREFIX="OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE "
+[ "$CONVSPARK_BLAS" != bundled ] && ENV_PREFIX="CONVSPARK_BLAS=$CONVSPARK_BLAS "
+[ -n "${OPENBLAS_CORETYPE:-}" ] && ENV_PREFIX+="OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE "
 export BK_CMD1="${ENV_PREFIX}OPENBLAS_NUM_THREADS=1 $(q "${CMD1[@]}")"
 export BK_CMD2="${ENV_PREFIX}OPENBLAS_NUM_THREADS=2 $(q "${CMD2[@]}")"
 export BK_CPU=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')

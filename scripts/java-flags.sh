@@ -29,11 +29,16 @@ case "${CONVSPARK_SPARK:-3.5}" in
 esac
 export CONVSPARK_SPARK CONVSPARK_SCALA CONVSPARK_MVN_PROFILE CONVSPARK_BUILD_DIR
 export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
-# OpenBLAS 0.3.21 (Debian 12) does not recognise recent Intel CPUs (e.g. family 6 model 207)
-# and falls back to its pre-AVX "Prescott" kernels, about 4x slower. On an AVX-512 Intel CPU
-# whose environment does not already choose a kernel, choose SkylakeX; any value the
-# environment sets is kept (some machines set it on purpose).
-if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -q GenuineIntel /proc/cpuinfo 2>/dev/null \
+# BLAS: convspark loads the OpenBLAS 0.3.31 shipped in its jar unless CONVSPARK_BLAS (or
+# -Dconvspark.blas) says system or java; see convspark.common.blas.Blas. 0.3.31 recognises the
+# CPUs of this project's machines by itself. Debian 12's OpenBLAS 0.3.21, used with
+# CONVSPARK_BLAS=system, does not recognise recent Intel CPUs (e.g. family 6 model 207) and
+# falls back to its pre-AVX "Prescott" kernels, about 4x slower: for that library only, on an
+# AVX-512 Intel CPU whose environment does not already choose a kernel, choose SkylakeX. Any
+# OPENBLAS_CORETYPE the environment sets is kept, whichever library (some machines set it on
+# purpose, because older builds compute wrong results there).
+if [ "${CONVSPARK_BLAS:-bundled}" = system ] && [ -z "${OPENBLAS_CORETYPE:-}" ] \
+   && grep -q GenuineIntel /proc/cpuinfo 2>/dev/null \
    && grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
   export OPENBLAS_CORETYPE=SkylakeX
 fi

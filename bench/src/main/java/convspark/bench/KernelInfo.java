@@ -24,6 +24,9 @@ public final class KernelInfo {
     sb.append("{\n");
     field(sb, "blas", Blas.describe()).append(",\n");
     field(sb, "blasNative", Blas.isNative()).append(",\n");
+    field(sb, "blasLibrary", Blas.info().library()).append(",\n");
+    field(sb, "blasVersion", Blas.info().version()).append(",\n");
+    field(sb, "blasKernel", Blas.info().kernel()).append(",\n");
     field(sb, "java", System.getProperty("java.vm.name") + " "
         + System.getProperty("java.runtime.version")).append(",\n");
     field(sb, "model", ExampleNet.source()).append(",\n");

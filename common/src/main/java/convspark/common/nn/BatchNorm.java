@@ -62,13 +62,18 @@ public final class BatchNorm implements Layer {
     return 2 * shape.channels();
   }
 
-  private record Ctx(float[] xhat, float[] invStd, boolean[] trained, double[] sums)
+  /**
+   * Per channel the mean and 1/std the forward pass normalised with; the backward pass
+   * recomputes xhat = (x - mean) / std from its input rather than reading a stored copy, which
+   * saves forward a write of the whole activation (and the workspace its size).
+   */
+  private record Ctx(float[] mean, float[] invStd, boolean[] trained, double[] sums)
       implements Context {}
 
   @Override
   public Context newContext(int maxBatch) {
-    return new Ctx(new float[maxBatch * shape.size()], new float[shape.channels()],
-        new boolean[1], new double[2]);
+    return new Ctx(new float[shape.channels()], new float[shape.channels()], new boolean[1],
+        new double[2]);
   }
 
   @Override
@@ -107,17 +112,15 @@ public final class BatchNorm implements Layer {
         var = s[stateOffset + ch + c];
       }
       float inv = (float) (1.0 / Math.sqrt(var + epsilon));
+      float fm = (float) mean;
       ctx.invStd()[c] = inv;
+      ctx.mean()[c] = fm;
       float gamma = p[paramOffset + c];
       float beta = p[paramOffset + ch + c];
-      float fm = (float) mean;
-      float[] xhat = ctx.xhat();
       for (int i = 0; i < n; i++) {
         int b = i * per + c * hw;
         for (int j = b; j < b + hw; j++) {
-          float xh = (x[j] - fm) * inv;
-          xhat[j] = xh;
-          y[j] = gamma * xh + beta;
+          y[j] = gamma * ((x[j] - fm) * inv) + beta;
         }
       }
     }
@@ -132,14 +135,15 @@ public final class BatchNorm implements Layer {
     int per = ch * hw;
     float[] p = pass.params();
     float[] g = pass.grads();
-    float[] xhat = ctx.xhat();
     double m = (double) n * hw;
     for (int c = 0; c < ch; c++) {
       double[] sums = ctx.sums();
       sums[0] = 0;
       sums[1] = 0;
+      float fm = ctx.mean()[c];
+      float inv = ctx.invStd()[c];
       for (int i = 0; i < n; i++) {
-        Kernels.sumAndDot(xhat, gy, i * per + c * hw, hw, sums);
+        Kernels.sumAndDotNormalized(x, gy, i * per + c * hw, hw, fm, inv, sums);
       }
       double sumDy = sums[0];
       double sumDyXhat = sums[1];
@@ -149,7 +153,6 @@ public final class BatchNorm implements Layer {
         continue;
       }
       float gamma = p[paramOffset + c];
-      float inv = ctx.invStd()[c];
       if (ctx.trained()[0]) {
         // dx = gamma*inv/m * (m*dy - sum(dy) - xhat*sum(dy*xhat))
         float k = (float) (gamma * inv / m);
@@ -159,7 +162,7 @@ public final class BatchNorm implements Layer {
         for (int i = 0; i < n; i++) {
           int b = i * per + c * hw;
           for (int j = 0; j < hw; j++) {
-            gx[b + j] = k * (mm * gy[b + j] - a - xhat[b + j] * bb);
+            gx[b + j] = k * (mm * gy[b + j] - a - ((x[b + j] - fm) * inv) * bb);
           }
         }
       } else {

@@ -10,9 +10,14 @@ import java.util.SplittableRandom;
  *
  * <p>Two strategies, chosen by the depth C*k*k of the column matrix:
  * <ul>
- *   <li><b>batched</b> (deep columns, e.g. every conv after the first): the columns of all n images
- *       form one [C*k*k, n*P] matrix (P = output pixels per image), so each pass is a single large
- *       {@code sgemm}; the price is a copy between that [out, n*P] layout and NCHW each way.
+ *   <li><b>batched</b> (deep columns, e.g. every conv after the first): the columns of a chunk of
+ *       images form one [C*k*k, chunk*P] matrix (P = output pixels per image), so each pass is
+ *       one large {@code sgemm} per chunk; the price is a copy between that [out, chunk*P]
+ *       layout and NCHW each way. The chunk is as many images as fit {@link #CHUNK_FLOATS}
+ *       column values (default 512K floats, 2 MB: a core's L2 on the project's Xeons), so the
+ *       columns im2col writes are still in cache when the GEMM reads them, however large the
+ *       task's batch; with more than one chunk, backward rebuilds each chunk's columns from the
+ *       input instead of keeping the whole batch's.
  *   <li><b>per image</b> (shallow columns, C*k*k below {@link #PER_IMAGE_MAX_CKK}, e.g. a first
  *       layer on grayscale input with K = 9): one {@code sgemm} per image that reads and writes
  *       NCHW directly. With K that small the GEMM is cheap and the layout copies and the bias sum
@@ -38,6 +43,12 @@ public final class Conv2d implements Layer {
    */
   public static final int PER_IMAGE_MAX_CKK =
       Integer.getInteger("convspark.conv.perImageMaxCkk", 64);
+
+  /**
+   * Column values per chunk of the batched strategy (see the class comment). Set by the system
+   * property {@code convspark.conv.chunkFloats}, read when a workspace is built; default 512K.
+   */
+  public static final String CHUNK_FLOATS = "convspark.conv.chunkFloats";
 
   public Conv2d(Shape in, int filters, int kernel, int stride, int padding, boolean bias,
       Init init, int paramOffset) {
@@ -89,17 +100,25 @@ public final class Conv2d implements Layer {
   private static final class Ctx implements Context {
     final float[] cols;
     final float[] tmp;
+    /** Images per chunk of the batched strategy (maxBatch for the per-image one). */
+    final int chunk;
 
-    Ctx(int colsSize, int tmpSize) {
+    Ctx(int colsSize, int tmpSize, int chunk) {
       cols = new float[colsSize];
       tmp = new float[tmpSize];
+      this.chunk = chunk;
     }
   }
 
   @Override
   public Context newContext(int maxBatch) {
     int p = out.spatial();
-    return new Ctx(ckk() * maxBatch * p, perImage() ? 0 : out.channels() * maxBatch * p);
+    if (perImage()) {
+      return new Ctx(ckk() * maxBatch * p, 0, maxBatch);
+    }
+    int budget = Integer.getInteger(CHUNK_FLOATS, 1 << 19);
+    int chunk = Math.max(1, Math.min(maxBatch, budget / Math.max(1, ckk() * p)));
+    return new Ctx(ckk() * chunk * p, out.channels() * chunk * p, chunk);
   }
 
   @Override
@@ -110,22 +129,27 @@ public final class Conv2d implements Layer {
       return;
     }
     int p = out.spatial();
-    int np = n * p;
     int oc = out.channels();
-    for (int i = 0; i < n; i++) {
-      im2col(x, i * in.size(), ctx.cols, i * p, np);
-    }
+    int ckk = ckk();
     float[] w = pass.params();
-    Blas.gemm(false, false, oc, np, ckk(), 1f, w, paramOffset, ckk(), ctx.cols, 0, np, 0f,
-        ctx.tmp, 0, np);
-    int biasOff = paramOffset + oc * ckk();
-    for (int i = 0; i < n; i++) {
-      for (int c = 0; c < oc; c++) {
-        float b = bias ? w[biasOff + c] : 0f;
-        int src = c * np + i * p;
-        int dst = (i * oc + c) * p;
-        for (int j = 0; j < p; j++) {
-          y[dst + j] = ctx.tmp[src + j] + b;
+    int biasOff = paramOffset + oc * ckk;
+    int step = chunkStep(ctx, n);
+    for (int i0 = 0; i0 < n; i0 += step) {
+      int cn = Math.min(step, n - i0);
+      int np = cn * p;
+      for (int i = 0; i < cn; i++) {
+        im2col(x, (i0 + i) * in.size(), ctx.cols, i * p, np);
+      }
+      Blas.gemm(false, false, oc, np, ckk, 1f, w, paramOffset, ckk, ctx.cols, 0, np, 0f,
+          ctx.tmp, 0, np);
+      for (int i = 0; i < cn; i++) {
+        for (int c = 0; c < oc; c++) {
+          float b = bias ? w[biasOff + c] : 0f;
+          int src = c * np + i * p;
+          int dst = ((i0 + i) * oc + c) * p;
+          for (int j = 0; j < p; j++) {
+            y[dst + j] = ctx.tmp[src + j] + b;
+          }
         }
       }
     }
@@ -140,35 +164,54 @@ public final class Conv2d implements Layer {
       return;
     }
     int p = out.spatial();
-    int np = n * p;
     int oc = out.channels();
     int ckk = ckk();
     float[] g = pass.grads();
     int biasOff = paramOffset + oc * ckk;
-    // gy (NCHW) -> tmp [oc, n*p]
-    for (int i = 0; i < n; i++) {
-      for (int c = 0; c < oc; c++) {
-        System.arraycopy(gy, (i * oc + c) * p, ctx.tmp, c * np + i * p, p);
+    // one chunk: forward's columns are still in ctx.cols; more: rebuild each chunk's
+    int step = chunkStep(ctx, n);
+    boolean keep = step >= n;
+    if (gx != null) {
+      Arrays.fill(gx, 0, n * in.size(), 0f);
+    }
+    for (int i0 = 0; i0 < n; i0 += step) {
+      int cn = Math.min(step, n - i0);
+      int np = cn * p;
+      // gy (NCHW) -> tmp [oc, cn*p]
+      for (int i = 0; i < cn; i++) {
+        for (int c = 0; c < oc; c++) {
+          System.arraycopy(gy, ((i0 + i) * oc + c) * p, ctx.tmp, c * np + i * p, p);
+        }
+      }
+      if (bias) {
+        for (int c = 0; c < oc; c++) {
+          g[biasOff + c] += (float) Kernels.sum(ctx.tmp, c * np, np);
+        }
+      }
+      if (!keep) {
+        for (int i = 0; i < cn; i++) {
+          im2col(x, (i0 + i) * in.size(), ctx.cols, i * p, np);
+        }
+      }
+      // dW += tmp . cols^T
+      Blas.gemm(false, true, oc, ckk, np, 1f, ctx.tmp, 0, np, ctx.cols, 0, np, 1f, g,
+          paramOffset, ckk);
+      if (gx == null) {
+        continue;
+      }
+      // dCols = W^T . tmp (the columns are no longer needed: reuse their buffer)
+      Blas.gemm(true, false, ckk, np, oc, 1f, pass.params(), paramOffset, ckk, ctx.tmp, 0, np,
+          0f, ctx.cols, 0, np);
+      for (int i = 0; i < cn; i++) {
+        col2im(ctx.cols, i * p, np, gx, (i0 + i) * in.size());
       }
     }
-    if (bias) {
-      for (int c = 0; c < oc; c++) {
-        g[biasOff + c] += (float) Kernels.sum(ctx.tmp, c * np, np);
-      }
-    }
-    // dW += tmp . cols^T
-    Blas.gemm(false, true, oc, ckk, np, 1f, ctx.tmp, 0, np, ctx.cols, 0, np, 1f, g, paramOffset,
-        ckk);
-    if (gx == null) {
-      return;
-    }
-    // dCols = W^T . tmp (cols no longer needed: reuse its buffer)
-    Blas.gemm(true, false, ckk, np, oc, 1f, pass.params(), paramOffset, ckk, ctx.tmp, 0, np, 0f,
-        ctx.cols, 0, np);
-    Arrays.fill(gx, 0, n * in.size(), 0f);
-    for (int i = 0; i < n; i++) {
-      col2im(ctx.cols, i * p, np, gx, i * in.size());
-    }
+  }
+
+  /** Images per chunk for a batch of n: as few chunks as fit, of (nearly) equal size. */
+  private static int chunkStep(Ctx ctx, int n) {
+    int chunks = (n + ctx.chunk - 1) / ctx.chunk;
+    return (n + chunks - 1) / chunks;
   }
 
   /** Per-image forward: image i's columns are the [ckk, p] block at i*ckk*p. */

@@ -61,8 +61,12 @@ final class Kernels {
     return s;
   }
 
-  /** Sum of b[i] and sum of a[i]*b[i] in one pass, added into out[0] and out[1]. */
-  static void sumAndDot(float[] a, float[] b, int off, int len, double[] out) {
+  /**
+   * Sum of b[i] and sum of xhat[i]*b[i], xhat[i] = (a[i] - mean) * inv, in one pass, added into
+   * out[0] and out[1]: batch norm's backward sums with xhat recomputed from its input.
+   */
+  static void sumAndDotNormalized(float[] a, float[] b, int off, int len, float mean, float inv,
+      double[] out) {
     float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     float q0 = 0, q1 = 0, q2 = 0, q3 = 0;
     int i = off;
@@ -72,16 +76,16 @@ final class Kernels {
       s1 += b[i + 1];
       s2 += b[i + 2];
       s3 += b[i + 3];
-      q0 += a[i] * b[i];
-      q1 += a[i + 1] * b[i + 1];
-      q2 += a[i + 2] * b[i + 2];
-      q3 += a[i + 3] * b[i + 3];
+      q0 += ((a[i] - mean) * inv) * b[i];
+      q1 += ((a[i + 1] - mean) * inv) * b[i + 1];
+      q2 += ((a[i + 2] - mean) * inv) * b[i + 2];
+      q3 += ((a[i + 3] - mean) * inv) * b[i + 3];
     }
     double s = ((double) s0 + s1) + ((double) s2 + s3);
     double q = ((double) q0 + q1) + ((double) q2 + q3);
     for (; i < end; i++) {
       s += b[i];
-      q += (double) a[i] * b[i];
+      q += (double) ((a[i] - mean) * inv) * b[i];
     }
     out[0] += s;
     out[1] += q;

@@ -1,5 +1,6 @@
 package convspark.common.nn;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -159,6 +160,59 @@ class GradientCheckTest {
     check(spec(new Shape(3, 4, 4), new LayerSpec.Conv(2, 1, 1, 0, false, Init.HE)), 2, true);
   }
 
+  /**
+   * The batched conv strategy split into chunks of images (here 2, 2 and 1 of a batch of 5), the
+   * columns rebuilt per chunk in backward; then a single chunk, whose columns forward keeps.
+   */
+  /** The parameter gradient of one training step on fixed inputs. */
+  private static float[] trainStepGrads(ModelSpec spec, int n) {
+    Network net = new Network(spec);
+    float[] params = net.initParams(3);
+    SplittableRandom rng = new SplittableRandom(5);
+    Workspace ws = net.newWorkspace(n);
+    for (int i = 0; i < n * net.inputShape().size(); i++) {
+      ws.input()[i] = (float) rng.nextDouble(-1, 1);
+    }
+    for (int i = 0; i < n; i++) {
+      ws.labels()[i] = rng.nextInt(net.classes());
+    }
+    float[] grads = new float[params.length];
+    ws.trainStep(new Pass(params, grads, net.initState(), true, 7L, null), n, 0.0);
+    return grads;
+  }
+
+  private static ModelSpec chunkedNet() {
+    // tanh first, so that the conv computes an input gradient (col2im per chunk) too
+    return spec(new Shape(8, 5, 5), new LayerSpec.Act(Activation.Kind.TANH),
+        new LayerSpec.Conv(3, 3, 1, 1, true, Init.HE));
+  }
+
+  @Test
+  void convBatchedInChunks() {
+    // C*k*k = 8*3*3 = 72 >= 64, the batched strategy; 25 output pixels: 1,800 column values
+    // per image, so a budget of 4,000 makes chunks of 2 images
+    String before = System.getProperty(Conv2d.CHUNK_FLOATS);
+    try {
+      System.setProperty(Conv2d.CHUNK_FLOATS, "4000");
+      check(chunkedNet(), 5, true);
+      float[] chunked = trainStepGrads(chunkedNet(), 5);
+      System.setProperty(Conv2d.CHUNK_FLOATS, "1000000");
+      check(chunkedNet(), 5, true);
+      float[] whole = trainStepGrads(chunkedNet(), 5);
+      // the same sums in another order: equal up to float rounding
+      for (int i = 0; i < whole.length; i++) {
+        assertTrue(Math.abs(chunked[i] - whole[i]) <= 1e-5 + 1e-4 * Math.abs(whole[i]),
+            "param " + i + ": chunked " + chunked[i] + ", one chunk " + whole[i]);
+      }
+    } finally {
+      if (before == null) {
+        System.clearProperty(Conv2d.CHUNK_FLOATS);
+      } else {
+        System.setProperty(Conv2d.CHUNK_FLOATS, before);
+      }
+    }
+  }
+
   @Test
   void dense() {
     check(spec(new Shape(2, 3, 3), new LayerSpec.FlattenSpec(),
@@ -168,6 +222,45 @@ class GradientCheckTest {
   @Test
   void maxPool() {
     check(spec(new Shape(2, 6, 6), new LayerSpec.MaxPool(2, 2, 0)), 2, true);
+  }
+
+  /** 2x2/2 on odd sizes: the row and column no window covers get a zero gradient. */
+  @Test
+  void maxPool2x2OddSizes() {
+    check(spec(new Shape(2, 7, 5), new LayerSpec.MaxPool(2, 2, 0)), 2, true);
+  }
+
+  /**
+   * Ties, which finite differences cannot see: the 2x2/2 path's gradient goes to the first of
+   * equal maxima (top-left, top-right, bottom-left, bottom-right), and every element of the
+   * input gradient is written.
+   */
+  @Test
+  void maxPool2x2TiesGoToTheFirstMaximumLikeTheGeneralPath() {
+    Shape in = new Shape(1, 4, 4);
+    float[] x = {
+      1, 1, 0, 2,
+      1, 1, 2, 2,
+      3, 0, 0, 0,
+      3, 3, 0, 5};
+    float[] gy = {10, 20, 30, 40};
+    // winners: top-left of four equal values, top-right of three equal 2s, top-left of three 3s,
+    // the single 5
+    float[] expected = {
+      10, 0, 0, 20,
+      0, 0, 0, 0,
+      30, 0, 0, 0,
+      0, 0, 0, 40};
+    MaxPool2d pool = new MaxPool2d(in, 2, 2, 0);
+    Layer.Context ctx = pool.newContext(1);
+    float[] y = new float[4];
+    Pass pass = new Pass(new float[0], new float[0], new float[0], true, 0, null);
+    pool.forward(pass, ctx, x, y, 1);
+    assertArrayEquals(new float[] {1, 2, 3, 5}, y);
+    float[] gx = new float[16];
+    java.util.Arrays.fill(gx, Float.NaN); // every element must be written
+    pool.backward(pass, ctx, x, y, gy, gx, 1);
+    assertArrayEquals(expected, gx);
   }
 
   @Test

@@ -1,5 +1,6 @@
 package convspark.driver.train;
 
+import convspark.common.blas.Blas;
 import convspark.driver.config.RunConfig;
 import java.util.Map;
 import org.apache.spark.SparkConf;
@@ -41,6 +42,8 @@ public final class SparkSessions {
       // executors on other machines of a homogeneous cluster get the driver's choice
       conf.setIfMissing("spark.executorEnv.OPENBLAS_CORETYPE", core);
     }
+    // the executors load the BLAS the driver was told to (bundled, system or java)
+    conf.setIfMissing("spark.executorEnv." + Blas.ENV, Blas.requestedChoice());
     for (Map.Entry<String, String> e : cfg.conf().entrySet()) {
       conf.set(e.getKey(), e.getValue());
     }

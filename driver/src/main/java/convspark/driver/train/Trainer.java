@@ -2,6 +2,7 @@ package convspark.driver.train;
 
 import convspark.common.BadInputException;
 import convspark.common.blas.Blas;
+import convspark.common.blas.BlasInfo;
 import convspark.common.io.Checkpoint;
 import convspark.common.nn.Network;
 import convspark.common.nn.ParamRange;
@@ -203,6 +204,11 @@ public final class Trainer {
     int stepsPerEpoch = (trainBlocks.maxBlock() + localBatch - 1) / localBatch;
     LrSchedule schedule = t.lrSchedule();
     log.printf("convspark: BLAS %s%n", Blas.describe());
+    List<BlasInfo> executorBlas = ExecutorBlas.probe(trainBlocks.rdd());
+    for (BlasInfo e : executorBlas) {
+      log.printf("convspark: BLAS on executor %s (pid %d): %s%n", e.host(), e.pid(),
+          e.describe());
+    }
     log.printf("convspark: model %d parameters, %d layers, input %s, %d classes%n",
         net.paramCount(), net.layers().size(), net.inputShape(), net.classes());
     log.printf("convspark: %d training samples, %s validation, %s test; %d workers x local "
@@ -419,6 +425,10 @@ public final class Trainer {
     summary.put("train_images_per_second", trainTime > 0 ? trainImages / trainTime : null);
     summary.put("wall_seconds", wall);
     summary.put("blas", Blas.describe());
+    Map<String, Object> blasDetail = new LinkedHashMap<>();
+    blasDetail.put("driver", Blas.info().toMap());
+    blasDetail.put("executors", executorBlas.stream().map(BlasInfo::toMap).toList());
+    summary.put("blas_detail", blasDetail);
     summary.put("seed", t.seed());
     summary.put("params", net.paramCount());
     summary.put("config", Json.MAPPER.readTree(Settings.renderJson(cfg.raw())));

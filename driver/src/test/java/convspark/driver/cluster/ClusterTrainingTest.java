@@ -228,6 +228,50 @@ class ClusterTrainingTest {
 
   // ---------------------------------------------------------------------------------------
 
+  /**
+   * The jar for spark-submit carries its own OpenBLAS: executors whose system BLAS is out of
+   * reach (netlib pointed at a file that does not exist, an empty library path) and whose JavaCPP
+   * cache starts empty extract the bundled OpenBLAS 0.3.31 from the jar and train with it, as
+   * their report in summary.json says. A node without libopenblas0 trains at native speed.
+   */
+  @Test
+  @Order(5)
+  void theSubmitJarBringsItsOwnOpenBlasToTheExecutors() throws Exception {
+    Path out = dir.resolve("bundled-blas");
+    Path cache = dir.resolve("javacpp-cache-executors");
+    deleteTree(cache);
+    Process p = new ProcessBuilder("bash", "-c",
+        ". \"$0\" && printf %s \"$SPARK_JAVA17_FLAGS\"",
+        LocalCluster.root().resolve("scripts/java-flags.sh").toString())
+        .redirectErrorStream(true).start();
+    String flags = new String(p.getInputStream().readAllBytes()).trim();
+    assertEquals(0, p.waitFor(), flags);
+    List<String> spark = new ArrayList<>(NO_UI);
+    spark.addAll(List.of(
+        "--conf", "spark.executorEnv.CONVSPARK_BLAS=bundled",
+        "--conf", "spark.executorEnv.LD_LIBRARY_PATH=/nonexistent",
+        "--conf", "spark.executor.extraJavaOptions=" + flags
+            + " -Ddev.ludovic.netlib.blas.nativeLibPath=/nonexistent/libopenblas.so.0"
+            + " -Dorg.bytedeco.javacpp.cachedir=" + cache));
+    List<String> app = new ArrayList<>(train(out));
+    app.addAll(List.of("--set", "train.epochs=1"));
+    Run r = run(spark, app, "bundled-blas");
+    report("cluster, bundled OpenBLAS, system BLAS hidden", out, r);
+    JsonNode executors = summary(out).get("blas_detail").get("executors");
+    assertTrue(executors.size() >= 1, "no executor reported its BLAS: " + summary(out));
+    for (JsonNode e : executors) {
+      System.out.println("  executor BLAS: " + e);
+      assertEquals("bundled", e.get("library").asText(), e.toString());
+      assertEquals("OpenBLAS 0.3.31", e.get("version").asText(), e.toString());
+      assertTrue(e.get("path").asText().startsWith(cache.toString()), e.toString());
+      assertTrue(!e.get("kernel").asText().isEmpty(), e.toString());
+      assertEquals(1, e.get("threads").asInt(), e.toString());
+      assertEquals("", e.get("warning").asText(), e.toString());
+      assertTrue(e.get("pid").asLong() != summary(out).get("blas_detail").get("driver")
+          .get("pid").asLong(), "the report came from the driver, not an executor");
+    }
+  }
+
   static void assertSameAccuracy(Path expected, Path actual) throws IOException {
     JsonNode a = summary(expected);
     JsonNode b = summary(actual);

@@ -1,0 +1,42 @@
+package convspark.driver.train;
+
+import convspark.common.blas.Blas;
+import convspark.common.blas.BlasInfo;
+import convspark.worker.SampleBlock;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.function.FlatMapFunction;
+
+/**
+ * Which BLAS each executor loaded: one tiny job over the cached training blocks (so its tasks run
+ * where the training tasks will, one per partition), each task returning its JVM's {@link
+ * BlasInfo}; deduplicated by host and process. A wrong or slow kernel on some node shows up in
+ * the start-up log and in summary.json.
+ */
+final class ExecutorBlas {
+  private ExecutorBlas() {}
+
+  /** The distinct executors' reports, in partition order. */
+  static List<BlasInfo> probe(JavaRDD<SampleBlock> blocks) {
+    List<BlasInfo> all = blocks.mapPartitions(new Probe()).collect();
+    Map<String, BlasInfo> distinct = new LinkedHashMap<>();
+    for (BlasInfo i : all) {
+      distinct.putIfAbsent(i.host() + "/" + i.pid(), i);
+    }
+    return new ArrayList<>(distinct.values());
+  }
+
+  /** Executor side: this JVM's BLAS (loading it here, as the first step would). */
+  static final class Probe implements FlatMapFunction<Iterator<SampleBlock>, BlasInfo> {
+    private static final long serialVersionUID = 1L;
+
+    @Override
+    public Iterator<BlasInfo> call(Iterator<SampleBlock> it) {
+      return List.of(Blas.info()).iterator();
+    }
+  }
+}
