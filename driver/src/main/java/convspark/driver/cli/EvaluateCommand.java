@@ -4,7 +4,9 @@ import convspark.common.BadInputException;
 import convspark.common.io.Checkpoint;
 import convspark.common.nn.Network;
 import convspark.driver.config.RunConfig;
+import convspark.driver.data.Frames;
 import convspark.driver.data.ImageSet;
+import convspark.driver.data.Normalization;
 import convspark.driver.data.Inputs;
 import convspark.driver.metrics.Json;
 import convspark.driver.train.Distributed;
@@ -45,14 +47,26 @@ public final class EvaluateCommand implements Callable<Integer> {
     }
     Network net = new Network(cfg.model());
     checkParams(c, net);
-    ImageSet set = Inputs.read(cfg, cfg.data().test(), "data.test", new Configuration());
-    set = Trainer.normalization(c, net.inputShape().channels()).apply(set);
-    SparkSession spark = SparkSessions.start(cfg.spark(), common.master);
+    Normalization norm = Trainer.normalization(c, net.inputShape().channels());
+    boolean frames = cfg.data().format() == RunConfig.Format.DATAFRAME;
+    // idx and csv are read (and checked) on the driver before Spark starts
+    ImageSet set = frames ? null : norm.apply(Inputs.read(cfg, cfg.data().test(), "data.test",
+        new Configuration()));
+    SparkSession spark = Cli.startSpark(cfg, common.master);
     try {
       JavaSparkContext jsc = SparkSessions.context(spark);
       int parts = cfg.train().workers() > 0 ? cfg.train().workers() : jsc.defaultParallelism();
-      var blocks = Distributed.blocks(jsc, set.pixels(), set.labels(), set.sampleSize(), parts,
-          "evaluate");
+      Trainer.Split split;
+      if (frames) {
+        RunConfig.Frame f = cfg.data().frame();
+        Frames.Columns cols = new Frames.Columns(f.labelCol(), f.featuresCol());
+        split = new Frames.FrameSplit(Frames.read(spark, f.source(), f.options(),
+            cfg.data().test().path(), "data.test.path"), cols, net.inputShape(), net.classes(),
+            norm, cfg.data().test().path());
+      } else {
+        split = new Trainer.ArraySplit(set);
+      }
+      var blocks = split.toBlocks(jsc, parts, "evaluate");
       Evaluation ev = Distributed.evaluate(jsc, blocks.rdd(), net, c.params(), c.state(),
           cfg.train().evalBatch(), cfg.train().labelSmoothing());
       System.out.printf("samples %d  loss %.4f  accuracy %.4f%n", ev.count, ev.meanLoss(),

@@ -544,8 +544,8 @@ public final class Trainer {
         if (line.isBlank()) {
           continue;
         }
-        EpochMetrics m = Json.MAPPER.readValue(line, EpochMetrics.class);
-        if (m.epoch() <= upToEpoch) {
+        EpochMetrics m = MetricsLines.parse(line, f, log);
+        if (m != null && m.epoch() <= upToEpoch) {
           h.add(m);
           kept.add(line);
         }
