@@ -207,11 +207,24 @@ public final class Frames {
             + org.apache.spark.TaskContext.getPartitionId();
         y[n] = label(r, 0, classes, where);
         features(r, 1, kind, shape, f, n * size, where);
+        checkMagnitude(f, n * size, size, norm.scale(), where);
         n++;
       }
       f = Arrays.copyOf(f, n * size);
       norm.applyInPlace(f, 0, n, shape.channels(), shape.spatial());
       return List.of(new SampleBlock(n, size, f, Arrays.copyOf(y, n))).iterator();
+    }
+  }
+
+  /** As {@link ImageSet#validateMagnitude}: one absurd value must not set the normalisation. */
+  static void checkMagnitude(float[] f, int off, int size, float scale, String where) {
+    double limit = Inputs.MAX_SCALED_VALUE / Math.abs((double) scale);
+    for (int i = off; i < off + size; i++) {
+      if (Math.abs(f[i]) > limit) {
+        throw new BadInputException(where + ": feature " + (i - off) + " is " + f[i]
+            + "; times data.scale (" + scale + ") that is beyond +-" + (float) Inputs.MAX_SCALED_VALUE
+            + ", not an image value");
+      }
     }
   }
 
@@ -225,7 +238,9 @@ public final class Frames {
       float[] buf = new float[shape.size()];
       long i = 0;
       while (it.hasNext()) {
-        features(it.next(), 1, kind, shape, buf, 0, source + " row " + i++);
+        String where = source + " row " + i++;
+        features(it.next(), 1, kind, shape, buf, 0, where);
+        checkMagnitude(buf, 0, buf.length, scale, where);
         for (int c = 0; c < ch; c++) {
           for (int p = 0; p < hw; p++) {
             double v = buf[c * hw + p] * (double) scale;
