@@ -117,6 +117,11 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
         k.floats("data.normalize.std"),
         new Frame(k.string("data.dataframe.source"), strings(c, "data.dataframe.options"),
             k.string("data.dataframe.label-col"), k.string("data.dataframe.features-col")));
+    if (!(data.scale() >= 1e-30f && data.scale() <= 1e30f)) {
+      // a float: 1e-50 would become 0 and every image blank
+      throw new BadInputException("config key data.scale: expected a number in [1e-30, 1e30], "
+          + "found " + c.getDouble("data.scale"));
+    }
     if (data.normalize() == NormalizeMode.GIVEN && data.mean().length == 0) {
       throw new BadInputException(
           "config key data.normalize.mean: required (a list, one per channel) when mode = given");

@@ -120,7 +120,7 @@ public final class Trainer {
         best = new ModelState(b.get().params().clone(), b.get().state().clone(), new float[0][],
             0);
       }
-      history.addAll(metrics.truncateTo(startEpoch));
+      history.addAll(metrics.truncateTo(startEpoch, log::warning));
       log.info(String.format("convspark: resumed from %s at epoch %d, step %d", store.dir(),
           startEpoch, step));
     }
