@@ -56,13 +56,15 @@ public final class RingEngine implements StepEngine {
     if (round.steps() == 0) {
       return new RoundResult(start, 0, 0, 0, Double.NaN, StepTimes.ZERO);
     }
-    RuntimeException last = null;
+    Exception last = null;
     for (int attempt = 1; attempt <= settings.attempts(); attempt++) {
       try {
         return runOnce(round, start);
       } catch (TrainingFailedException e) {
         throw e;
-      } catch (RuntimeException e) {
+      } catch (Exception e) {
+        // SparkException (a failed barrier stage Spark could not recover itself) is a checked
+        // exception that Scala throws undeclared: catch it too, or no round is ever rerun
         String diverged = divergence(e);
         if (diverged != null) {
           throw new TrainingFailedException(diverged, e);
