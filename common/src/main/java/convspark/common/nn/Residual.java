@@ -20,24 +20,19 @@ import java.util.SplittableRandom;
  * sum's gradient as it is), then the body chain, and adds the body's input gradient: the
  * gradient of the input is the sum of both paths'.
  */
-public final class Residual implements Layer {
+public final class Residual extends BoundLayer {
   private static final long serialVersionUID = 1L;
-  private final Shape in;
-  private final Shape out;
   private final List<Layer> body;
   private final List<Layer> shortcut;
   private final Activation activation;
-  private final int paramOffset;
   private final int paramCount;
-  private final int stateOffset;
   private final int stateCount;
 
   private Residual(Shape in, List<Layer> body, List<Layer> shortcut, Nonlinearity activation,
       int paramOffset, int stateOffset) {
-    this.in = in;
+    super(in, body.get(body.size() - 1).outShape(), paramOffset, stateOffset);
     this.body = List.copyOf(body);
     this.shortcut = List.copyOf(shortcut);
-    this.out = this.body.get(this.body.size() - 1).outShape();
     Shape sc = this.shortcut.isEmpty() ? in : this.shortcut.get(this.shortcut.size() - 1)
         .outShape();
     if (!sc.equals(out)) {
@@ -45,8 +40,6 @@ public final class Residual implements Layer {
           + " but shortcut " + sc);
     }
     this.activation = activation == null ? null : new Activation(out, activation);
-    this.paramOffset = paramOffset;
-    this.stateOffset = stateOffset;
     int p = 0;
     int s = 0;
     for (Layer l : this.body) {
@@ -97,30 +90,14 @@ public final class Residual implements Layer {
     return shortcut;
   }
 
-  @Override
-  public Shape inShape() {
-    return in;
-  }
 
-  @Override
-  public Shape outShape() {
-    return out;
-  }
 
-  @Override
-  public int paramOffset() {
-    return paramOffset;
-  }
 
   @Override
   public int paramCount() {
     return paramCount;
   }
 
-  @Override
-  public int stateOffset() {
-    return stateOffset;
-  }
 
   @Override
   public int stateCount() {
