@@ -115,21 +115,15 @@ public final class Residual extends BoundLayer {
     final float[] gradB;
 
     Ctx(Residual r, int maxBatch) {
+      bodyCtx = contexts(r.body, maxBatch);
+      bodyOut = outputs(r.body, maxBatch);
+      shortcutCtx = contexts(r.shortcut, maxBatch);
+      shortcutOut = outputs(r.shortcut, maxBatch);
       int max = r.in.size();
-      bodyCtx = new Context[r.body.size()];
-      bodyOut = new float[r.body.size()][];
-      for (int j = 0; j < r.body.size(); j++) {
-        Layer l = r.body.get(j);
-        bodyCtx[j] = l.newContext(maxBatch);
-        bodyOut[j] = new float[maxBatch * l.outShape().size()];
+      for (Layer l : r.body) {
         max = Math.max(max, l.outShape().size());
       }
-      shortcutCtx = new Context[r.shortcut.size()];
-      shortcutOut = new float[r.shortcut.size()][];
-      for (int j = 0; j < r.shortcut.size(); j++) {
-        Layer l = r.shortcut.get(j);
-        shortcutCtx[j] = l.newContext(maxBatch);
-        shortcutOut[j] = new float[maxBatch * l.outShape().size()];
+      for (Layer l : r.shortcut) {
         max = Math.max(max, l.outShape().size());
       }
       boolean act = r.activation != null;
@@ -137,6 +131,23 @@ public final class Residual extends BoundLayer {
       gradSum = act ? new float[maxBatch * r.out.size()] : null;
       gradA = new float[maxBatch * max];
       gradB = new float[maxBatch * max];
+    }
+
+    private static Context[] contexts(List<Layer> layers, int maxBatch) {
+      Context[] c = new Context[layers.size()];
+      for (int j = 0; j < c.length; j++) {
+        c[j] = layers.get(j).newContext(maxBatch);
+      }
+      return c;
+    }
+
+    /** One output buffer per layer, for batches of up to {@code maxBatch} samples. */
+    private static float[][] outputs(List<Layer> layers, int maxBatch) {
+      float[][] o = new float[layers.size()][];
+      for (int j = 0; j < o.length; j++) {
+        o[j] = new float[maxBatch * layers.get(j).outShape().size()];
+      }
+      return o;
     }
   }
 

@@ -289,7 +289,7 @@ public final class SafeTensors {
       ObjectNode o = header.putObject(e.getKey());
       o.put("dtype", t.dtype().name());
       ArrayNode s = o.putArray("shape");
-      for (long d : t.shape) {
+      for (long d : t.shape()) {
         s.add(d);
       }
       ArrayNode d = o.putArray("data_offsets");
