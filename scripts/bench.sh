@@ -108,7 +108,7 @@ RESULTS="$WORK/results.jsonl"
 PEERS_ERROR=""
 PEERS_CP_FILE=peers/target/classpath.txt
 if [ ! -f "$PEERS_CP_FILE" ] || [ -n "$(find peers/pom.xml peers/src -newer "$PEERS_CP_FILE" -print -quit)" ] \
-    || [ ~/.m2/repository/io/convspark/convspark-common/0.1.0-SNAPSHOT/convspark-common-0.1.0-SNAPSHOT.jar -nt "$PEERS_CP_FILE" ]; then
+    || [ ~/.m2/repository/io/convspark/convspark-common_2.12/0.1.0-SNAPSHOT/convspark-common_2.12-0.1.0-SNAPSHOT.jar -nt "$PEERS_CP_FILE" ]; then
   log "building peers/ (mvn -f peers/pom.xml package; downloads DL4J and Spark from Maven Central the first time)"
   if mvn -q -B -o -f peers/pom.xml package -DskipTests > "$WORK/peers-build.log" 2>&1 \
       || mvn -q -B -f peers/pom.xml package -DskipTests > "$WORK/peers-build.log" 2>&1; then

@@ -11,12 +11,16 @@
 #   status  what runs; exit code 0 all running, 3 nothing running, 1 partly running.
 #   home    assembles the SPARK_HOME the cluster and scripts/submit.sh use and prints its path.
 #
+# CONVSPARK_SPARK picks the Spark line (3.5, the default, or 4; scripts/java-flags.sh): its
+# build's outputs (driver/target/ or driver/target/spark-4/), and its own SPARK_HOME and default
+# cluster directory (target/ or target/spark-4/), so the two lines never share a cluster.
+#
 # SPARK_HOME is target/spark-home: jars/ holds links to the jars of the driver's provided
 # dependencies (Spark, Scala, Hadoop; listed by the build in driver/target/spark-classpath.txt),
 # conf/ holds log4j2 configs. Workers launch executors with SPARK_HOME/conf and SPARK_HOME/jars/*
 # as their class path, exactly as in a Spark installation.
 #
-# Environment: CONVSPARK_CLUSTER_DIR (default target/cluster: master-url, run/*.pid, logs/,
+# Environment: CONVSPARK_CLUSTER_DIR (default target/cluster, target/spark-4/cluster: master-url, run/*.pid, logs/,
 # work/), CONVSPARK_CLUSTER_WORKERS (2), CONVSPARK_WORKER_CORES (1), CONVSPARK_WORKER_MEMORY
 # (1g), SPARK_DAEMON_MEMORY (512m, heap of master and workers), CONVSPARK_MASTER_PORT (0 = any
 # free port), CONVSPARK_NO_BUILD=1 (do not run Maven; fail if the build outputs are missing).
@@ -25,13 +29,14 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 . "$here/java-flags.sh"
 
-cluster_dir="${CONVSPARK_CLUSTER_DIR:-$root/target/cluster}"
-spark_home="$root/target/spark-home"
+b="$CONVSPARK_BUILD_DIR"
+cluster_dir="${CONVSPARK_CLUSTER_DIR:-$root/$b/cluster}"
+spark_home="$root/$b/spark-home"
 workers="${CONVSPARK_CLUSTER_WORKERS:-2}"
 worker_cores="${CONVSPARK_WORKER_CORES:-1}"
 worker_memory="${CONVSPARK_WORKER_MEMORY:-1g}"
 daemon_memory="${SPARK_DAEMON_MEMORY:-512m}"
-spark_cp_file="$root/driver/target/spark-classpath.txt"
+spark_cp_file="$root/driver/$b/spark-classpath.txt"
 timeout_s=90
 
 die() { echo "local-cluster: $*" >&2; exit 1; }
@@ -40,17 +45,17 @@ die() { echo "local-cluster: $*" >&2; exit 1; }
 # Spark's jars. Builds (skipping tests) when they are missing or older than a source.
 ensure_built() {
   local jar
-  jar="$(ls "$root"/driver/target/convspark-driver-*-submit.jar 2>/dev/null | head -1 || true)"
+  jar="$(ls "$root/driver/$b/convspark-driver_$CONVSPARK_SCALA"-*-submit.jar 2>/dev/null | head -1 || true)"
   if [ "${CONVSPARK_NO_BUILD:-}" = 1 ]; then
-    [ -n "$jar" ] && [ -f "$spark_cp_file" ] || die "driver/target has no *-submit.jar or \
-spark-classpath.txt: build with mvn -DskipTests install -pl common,worker,driver"
+    [ -n "$jar" ] && [ -f "$spark_cp_file" ] || die "driver/$b has no *-submit.jar or \
+spark-classpath.txt: build with mvn $CONVSPARK_MVN_PROFILE -DskipTests install -pl common,worker,driver"
     return
   fi
   "$here/build.sh"
   if [ -z "$jar" ] || [ ! -f "$spark_cp_file" ] || [ -n "$(cd "$root" && find pom.xml */pom.xml \
       */src/main -newer "$jar" -print -quit 2>/dev/null)" ]; then
     echo "local-cluster: building the jar for spark-submit (mvn install -DskipTests)" >&2
-    (cd "$root" && mvn -q -B -DskipTests install -pl common,worker,driver)
+    (cd "$root" && mvn -q -B $CONVSPARK_MVN_PROFILE -DskipTests install -pl common,worker,driver)
   fi
 }
 
@@ -86,7 +91,7 @@ EOF
 # The jars of target/spark-home/jars: the provided classpath, where the build's
 # driver/target/spark-jars-override/ (slf4j-api as Spark ships it) replaces same-named jars.
 spark_jars() {
-  local override="$root/driver/target/spark-jars-override" jar name
+  local override="$root/driver/$b/spark-jars-override" jar name
   local -A over=()
   for jar in "$override"/*.jar; do
     [ -f "$jar" ] || continue
@@ -111,7 +116,7 @@ assemble_home() {
   rm -rf "$tmp"
   mkdir -p "$tmp/jars"
   for jar in $list; do
-    [ -f "$jar" ] || die "missing jar $jar (run mvn -DskipTests install -pl common,worker,driver)"
+    [ -f "$jar" ] || die "missing jar $jar (run mvn $CONVSPARK_MVN_PROFILE -DskipTests install -pl common,worker,driver)"
     ln -s "$jar" "$tmp/jars/$(basename "$jar")"
   done
   write_conf "$tmp"
@@ -145,7 +150,7 @@ executor_pids() {
 # starts a daemon in its own session with output to a log; its pid goes to a pid file
 daemon() {
   local name="$1"; shift
-  SPARK_HOME="$spark_home" SPARK_SCALA_VERSION=2.12 SPARK_LOCAL_IP=127.0.0.1 \
+  SPARK_HOME="$spark_home" SPARK_SCALA_VERSION="$CONVSPARK_SCALA" SPARK_LOCAL_IP=127.0.0.1 \
   SPARK_CONF_DIR="$spark_home/conf" \
     setsid sh -c 'echo $$ > "$1"; shift; exec "$@"' sh "$cluster_dir/run/$name.pid" \
     java -Xms"$daemon_memory" -Xmx"$daemon_memory" $SPARK_JAVA17_FLAGS \

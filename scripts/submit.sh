@@ -5,7 +5,9 @@
 #
 # Runs org.apache.spark.deploy.SparkSubmit from target/spark-home (the Spark jars Maven resolved;
 # see scripts/local-cluster.sh; no Spark installation needed) with the jar for spark-submit,
-# driver/target/convspark-driver-<version>-submit.jar, and main class convspark.driver.cli.Main.
+# driver/target/convspark-driver_2.12-<version>-submit.jar (Spark 4:
+# driver/target/spark-4/convspark-driver_2.13-<version>-submit.jar), main class
+# convspark.driver.cli.Main.
 # Without --master it submits to the cluster of scripts/local-cluster.sh (which must run) with
 # one 1-core, 1g executor per worker; --master local[2], spark://..., yarn... also work.
 # A --config file is also shipped to the executors with --files.
@@ -13,13 +15,15 @@
 # The driver is this JVM (client mode): its heap is --driver-memory (default
 # CONVSPARK_DRIVER_MEMORY, 1g) and --driver-java-options are added to it; it and the executors
 # (spark.executor.extraJavaOptions) get the flags Spark needs on Java 17 (scripts/java-flags.sh).
+# CONVSPARK_SPARK picks the Spark line (3.5, the default, or 4; scripts/java-flags.sh): its
+# SPARK_HOME, jar (convspark-driver_2.12-... or _2.13-...) and default cluster.
 # Exit code: the command's (0 ok, 2 bad input, 3 training failed). CONVSPARK_SUBMIT_JAR submits
 # another jar; CONVSPARK_CLUSTER_DIR and CONVSPARK_NO_BUILD as for scripts/local-cluster.sh.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 . "$here/java-flags.sh"
-cluster_dir="${CONVSPARK_CLUSTER_DIR:-$root/target/cluster}"
+cluster_dir="${CONVSPARK_CLUSTER_DIR:-$root/$CONVSPARK_BUILD_DIR/cluster}"
 
 spark_args=()
 app_args=()
@@ -39,7 +43,7 @@ if [ "$seen_sep" = 0 ] || [ "${#app_args[@]}" -eq 0 ]; then
 fi
 
 spark_home="$(bash "$here/local-cluster.sh" home | tail -1)"
-jar="${CONVSPARK_SUBMIT_JAR:-$(ls "$root"/driver/target/convspark-driver-*-submit.jar | head -1)}"
+jar="${CONVSPARK_SUBMIT_JAR:-$(ls "$root/driver/$CONVSPARK_BUILD_DIR/convspark-driver_$CONVSPARK_SCALA"-*-submit.jar | head -1)}"
 
 # what spark-submit's launcher would take from these options for the driver JVM itself
 driver_memory="${CONVSPARK_DRIVER_MEMORY:-1g}"
@@ -76,7 +80,7 @@ if [ "$has_files" = 0 ]; then
   done
 fi
 
-export SPARK_HOME="$spark_home" SPARK_CONF_DIR="$spark_home/conf" SPARK_SCALA_VERSION=2.12
+export SPARK_HOME="$spark_home" SPARK_CONF_DIR="$spark_home/conf" SPARK_SCALA_VERSION="$CONVSPARK_SCALA"
 # shellcheck disable=SC2086
 exec java -Xms"$driver_memory" -Xmx"$driver_memory" $SPARK_JAVA17_FLAGS $driver_opts \
   -cp "$spark_home/conf:$spark_home/jars/*" org.apache.spark.deploy.SparkSubmit \

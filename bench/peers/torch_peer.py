@@ -13,6 +13,12 @@ with label_smoothing 0.1.
       batch-64 training steps (forward, loss, backward, SGD step) on random data, images/s
       measured after a warm-up of 0.3 x S over S seconds. --procs P runs P processes of N
       threads each at once (data-parallel like convspark's threads) and sums their rates.
+  torch_peer.py ddp --procs P [--threads 1] [--seconds S] [--batch 64]
+      PyTorch DistributedDataParallel (gloo backend, TCP on 127.0.0.1): P processes of N threads,
+      batch 64 each (global batch P x 64), the same network, loss and optimizer; images/s of the
+      whole group over S seconds after a warm-up of about 0.3 x S. glibc's malloc is kept from
+      returning memory to the OS (MALLOC_TRIM_THRESHOLD_/MALLOC_MMAP_THRESHOLD_, set for the
+      workers unless already set): page faults otherwise dominate on these VMs.
   torch_peer.py loss --steps N [--lr 0.05] [--seed 42]
       the loss sanity check: N steps of batch 64 on the first N x 64 training images in file
       order, loss of step 1 and mean loss of the last 20 steps (at most half of them).
@@ -162,6 +168,92 @@ def parallel(a):
     print("RESULT " + json.dumps(r), flush=True)
 
 
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ddp(a):
+    """--procs P worker processes joined in one gloo process group on loopback."""
+    env = dict(os.environ)
+    env.setdefault("MALLOC_TRIM_THRESHOLD_", str(1 << 30))
+    env.setdefault("MALLOC_MMAP_THRESHOLD_", str(1 << 30))
+    env["MASTER_ADDR"], env["MASTER_PORT"] = "127.0.0.1", str(free_port())
+    cmd = [sys.executable, os.path.abspath(__file__), "ddp-worker", "--procs", str(a.procs),
+           "--threads", str(a.threads), "--seconds", str(a.seconds), "--batch", str(a.batch),
+           "--seed", str(a.seed)]
+    procs = [subprocess.Popen(cmd + ["--rank", str(r)], stdout=subprocess.PIPE, text=True, env=env)
+             for r in range(a.procs)]
+    outs = []
+    try:
+        for p in procs:
+            out, _ = p.communicate(timeout=a.seconds * 4 + 300)
+            if p.returncode != 0:
+                sys.exit(f"torch_peer: a DDP worker failed with exit code {p.returncode}")
+            outs.append(out)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    r = json.loads(outs[0].strip().splitlines()[-1][len("RESULT "):])
+    print(f"images/s {r['images_per_second']:.1f} (DDP gloo, {a.procs} processes x {a.threads} "
+          f"thread(s), batch {a.batch} each, {r['steps']} steps)", flush=True)
+    print("RESULT " + json.dumps(r), flush=True)
+
+
+def ddp_worker(a):
+    import datetime
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+    torch.set_num_threads(a.threads)
+    dist.init_process_group("gloo", rank=a.rank, world_size=a.procs,
+                            timeout=datetime.timedelta(seconds=300))
+    torch.manual_seed(a.seed)
+    inner = net().train()
+    m = DistributedDataParallel(inner)
+    opt = optimizer(inner, 0.01)
+    lossf = nn.CrossEntropyLoss(label_smoothing=0.1)
+    g = torch.Generator().manual_seed(a.seed + 1 + a.rank)
+    b = a.batch
+    x = torch.rand(b, 1, 28, 28, generator=g) * 2 - 1
+    y = torch.randint(0, 10, (b,), generator=g)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        lossf(m(x), y).backward()
+        opt.step()
+
+    for _ in range(3):
+        step()
+    dist.barrier()
+    t0 = time.perf_counter()
+    for _ in range(3):
+        step()
+    per_step = (time.perf_counter() - t0) / 3
+    # Rank 0's estimate decides how many steps everyone runs (the same on every rank).
+    plan = torch.tensor([max(3, int(0.3 * a.seconds / per_step)), max(5, int(a.seconds / per_step))])
+    dist.broadcast(plan, 0)
+    for _ in range(int(plan[0])):
+        step()
+    dist.barrier()
+    t0 = time.perf_counter()
+    for _ in range(int(plan[1])):
+        step()
+    dist.barrier()
+    secs = time.perf_counter() - t0
+    ips = a.procs * b * int(plan[1]) / secs
+    if a.rank == 0:
+        print("RESULT " + json.dumps({"peer": "pytorch-ddp", "backend": "gloo", "procs": a.procs,
+                                      "threads": torch.get_num_threads(), "batch": b,
+                                      "steps": int(plan[1]), "seconds": secs,
+                                      "images_per_second": ips,
+                                      "params": sum(p.numel() for p in inner.parameters()),
+                                      **blas_info()}), flush=True)
+    dist.destroy_process_group()
+
+
 def load(split, limit=0):
     with gzip.open(f"{DATA}/{split}-labels-idx1-ubyte.gz") as f:
         y = np.frombuffer(f.read(), np.uint8, offset=8).astype(np.int64)
@@ -206,7 +298,8 @@ def loss(a):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["throughput", "loss"])
+    p.add_argument("mode", choices=["throughput", "loss", "ddp", "ddp-worker"])
+    p.add_argument("--rank", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--procs", type=int, default=1)
     p.add_argument("--seconds", type=float, default=20)
@@ -219,6 +312,10 @@ def main():
     a = p.parse_args()
     if a.mode == "loss":
         loss(a)
+    elif a.mode == "ddp":
+        ddp(a)
+    elif a.mode == "ddp-worker":
+        ddp_worker(a)
     elif a.procs > 1:
         parallel(a)
     else:

@@ -48,6 +48,40 @@ public final class PartitionStep {
     return result;
   }
 
+  /**
+   * Slice {@code slice} of {@code slices} of the partition's share of a step (samples [n s / S,
+   * n (s+1) / S) of its n), accumulated into {@code gradSum} and {@code bnStats}: what one of the
+   * ring engine's data-parallel threads computes. One slice is exactly {@link #compute} (same
+   * samples, same augmentation and dropout seeds); with more, each slice seeds its own.
+   *
+   * @return {loss sum, correct, count} of the slice
+   */
+  public static double[] computeSlice(SampleBlock block, int partition, StepPlan plan,
+      float[] params, float[] state, int slice, int slices, float[] gradSum, float[] bnStats) {
+    var net = plan.network();
+    int n = samplesAt(block.count(), plan.localBatch(), plan.stepInEpoch());
+    int from = (int) ((long) n * slice / slices);
+    int m = (int) ((long) n * (slice + 1) / slices) - from;
+    if (m == 0) {
+      return new double[3];
+    }
+    WorkspaceCache.Entry entry = WorkspaceCache.borrow(net, plan.localBatch());
+    try {
+      int[] perm = permutation(entry, block.count(), plan.seed(), plan.epoch(), partition);
+      long augmentSeed = slices == 1 ? Seeds.derive(plan.seed(), 2, plan.globalStep(), partition)
+          : Seeds.derive(plan.seed(), 2, plan.globalStep(), partition, slice);
+      long passSeed = slices == 1 ? Seeds.derive(plan.seed(), 3, plan.globalStep(), partition)
+          : Seeds.derive(plan.seed(), 3, plan.globalStep(), partition, slice);
+      gather(block, perm, plan.stepInEpoch() * plan.localBatch() + from, m, entry.workspace,
+          net.inputShape(), plan.augment(), augmentSeed);
+      Workspace.Outcome out = entry.workspace.trainStep(
+          new Pass(params, gradSum, state, true, passSeed, bnStats), m, plan.labelSmoothing());
+      return new double[] {out.lossSum(), out.correct(), m};
+    } finally {
+      WorkspaceCache.giveBack(net, plan.localBatch(), entry);
+    }
+  }
+
   /** The partition's shuffle for this epoch, cached in the workspace entry. */
   static int[] permutation(WorkspaceCache.Entry e, int count, long seed, int epoch,
       int partition) {

@@ -38,8 +38,31 @@ public record Checkpoint(
   /** The version this code writes; it reads versions up to this one. */
   public static final int VERSION = 1;
 
+  /**
+   * The largest file that can be a checkpoint: it is read into one byte array. A bigger file is
+   * rejected by its length before anything is read.
+   */
+  public static final long MAX_BYTES = Integer.MAX_VALUE - 16;
+
   public Checkpoint {
     meta = Collections.unmodifiableMap(new LinkedHashMap<>(meta));
+  }
+
+  /** This checkpoint with metadata entry {@code key} set to {@code value} (arrays shared). */
+  public Checkpoint withMeta(String key, String value) {
+    Map<String, String> m = new LinkedHashMap<>(meta);
+    m.put(key, value);
+    return new Checkpoint(modelSpec, epoch, step, params, state, optimizer, optimizerState,
+        optimizerSteps, m);
+  }
+
+  /** Rejects a file of {@code length} bytes that cannot be a checkpoint, before reading it. */
+  public static void checkLength(long length, String source) throws CheckpointFormatException {
+    if (length > MAX_BYTES) {
+      throw new CheckpointFormatException(String.format("%s: %.1f GB is larger than any "
+          + "convspark checkpoint can be (at most 2 GB); not a checkpoint", source,
+          length / 1e9));
+    }
   }
 
   /** Serialises this checkpoint. */

@@ -14,7 +14,7 @@ import convspark.driver.interop.TorchModel;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.io.IOException;
-import java.io.InputStream;
+import convspark.driver.train.CheckpointStore;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -43,7 +43,7 @@ final class Checkpoints {
       spec = ModelSpec.fromConfig(merged.getConfig("model"), "model");
     }
     Network net = new Network(spec);
-    TorchModel.Loaded l = TorchModel.load(net, p);
+    TorchModel.Loaded l = readInitFrom(file, net);
     Map<String, String> meta = new LinkedHashMap<>();
     for (String k : Normalization.META_KEYS) {
       String v = l.metadata().get("convspark." + k);
@@ -63,6 +63,17 @@ final class Checkpoints {
     }
     return new Checkpoint(spec.render(), 0, l.numBatchesTracked(), l.params(), l.state(), "none",
         new float[0][], 0, meta);
+  }
+
+  /** The weights of a safetensors file for {@code net}, checked (finite, variances >= 0). */
+  static TorchModel.Loaded readInitFrom(String file, Network net) {
+    java.nio.file.Path p = java.nio.file.Path.of(file);
+    if (!java.nio.file.Files.isRegularFile(p)) {
+      throw new BadInputException("--init-from " + file + ": no such file");
+    }
+    TorchModel.Loaded l = TorchModel.load(net, p);
+    ModelValues.check(net, l.params(), l.state(), "--init-from " + file);
+    return l;
   }
 
   /** The model of {@code --checkpoint} or {@code --init-from}, whichever was given. */
@@ -98,11 +109,26 @@ final class Checkpoints {
     if (!fs.exists(p)) {
       throw new BadInputException("--checkpoint " + where + ": no such checkpoint");
     }
-    try (InputStream in = fs.open(p)) {
-      return Checkpoint.read(in, p.toString());
+    Checkpoint c;
+    try {
+      c = CheckpointStore.readFile(p, new Configuration());
     } catch (CheckpointFormatException e) {
       throw new BadInputException("--checkpoint: " + e.getMessage());
     }
+    Network net;
+    try {
+      net = new Network(ModelSpec.parse(c.modelSpec()));
+    } catch (RuntimeException e) {
+      throw new BadInputException("--checkpoint " + p + ": its model spec is unusable: "
+          + e.getMessage());
+    }
+    if (c.params().length != net.paramCount() || c.state().length != net.stateCount()) {
+      throw new BadInputException("--checkpoint " + p + ": holds " + c.params().length
+          + " parameters and " + c.state().length + " statistics, its model has "
+          + net.paramCount() + " and " + net.stateCount());
+    }
+    ModelValues.check(net, c.params(), c.state(), "--checkpoint " + p);
+    return c;
   }
 
   /** The user's config with the checkpoint's model when the config has none. */

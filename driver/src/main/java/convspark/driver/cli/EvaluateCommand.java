@@ -48,9 +48,10 @@ public final class EvaluateCommand implements Callable<Integer> {
     checkParams(c, net);
     Normalization norm = Normalization.fromMeta(c.meta(), net.inputShape().channels());
     boolean frames = cfg.data().format() == RunConfig.Format.DATAFRAME;
+    // idx and csv are read (and checked) on the driver before Spark starts
     TrainingData.Split split = frames ? null : new TrainingData.ArraySplit(norm.apply(
         Inputs.read(cfg, cfg.data().test(), "data.test", new Configuration())));
-    SparkSession spark = SparkSessions.start(cfg.spark(), common.master);
+    SparkSession spark = Cli.startSpark(cfg, common.master);
     try {
       if (frames) {
         split = TrainingData.frameSplit(cfg, spark, cfg.data().test(), "data.test", norm);

@@ -33,40 +33,99 @@ public final class Main implements Runnable {
 
   /** Runs a command line in this JVM and returns its exit code. */
   public static int run(String[] args, PrintStream out, PrintStream err) {
+    boolean verbose = java.util.Arrays.asList(args).contains("--verbose");
+    Cli.quietTaskFailures(verbose);
     CommandLine cl = new CommandLine(new Main());
     cl.setOut(new PrintWriter(out, true));
     cl.setErr(new PrintWriter(err, true));
     cl.setParameterExceptionHandler((ex, a) -> {
-      err.println("convspark: error: " + ex.getMessage());
+      err.println("convspark: error: " + oneLine(ex.getMessage()));
       return BAD_INPUT;
     });
-    cl.setExecutionExceptionHandler((ex, commandLine, parsed) -> {
-      boolean verbose = parsed.hasMatchedOption("--verbose");
-      Throwable cause = rootBadInput(ex);
-      if (verbose) {
-        ex.printStackTrace(err);
-      }
-      if (cause instanceof BadInputException) {
-        err.println("convspark: error: " + cause.getMessage());
-        return BAD_INPUT;
-      }
-      if (ex instanceof TrainingFailedException) {
-        err.println("convspark: training failed: " + ex.getMessage().replace('\n', ' '));
-        return FAILED;
-      }
-      err.println("convspark: failed: " + ex + (verbose ? "" : " (--verbose for details)"));
-      return FAILED;
-    });
-    return cl.execute(args);
+    cl.setExecutionExceptionHandler((ex, commandLine, parsed) -> report(ex, verbose, err));
+    try {
+      return cl.execute(args);
+    } catch (Throwable t) { // Errors (out of memory, ...) that picocli lets through
+      return report(t, verbose, err);
+    }
   }
 
-  /** A BadInputException anywhere in the cause chain (Spark wraps executor-side ones). */
-  private static Throwable rootBadInput(Throwable t) {
+  /**
+   * One line for any failure, and its exit code: 2 when the cause is bad input or configuration
+   * (anywhere in the cause chain: Spark wraps executor-side ones), else 3.
+   */
+  static int report(Throwable ex, boolean verbose, PrintStream err) {
+    if (verbose) {
+      ex.printStackTrace(err);
+    }
+    Throwable bad = badInput(ex);
+    if (bad != null) {
+      err.println("convspark: error: " + oneLine(bad.getMessage()));
+      return BAD_INPUT;
+    }
+    if (ex instanceof TrainingFailedException) {
+      err.println("convspark: training failed: " + oneLine(ex.getMessage()));
+      return FAILED;
+    }
+    err.println("convspark: failed: " + describe(ex) + (verbose ? "" : " (--verbose for details)"));
+    return FAILED;
+  }
+
+  /**
+   * The bad input behind {@code t}: a BadInputException anywhere in the cause chain, or a config
+   * value of the wrong type found while parsing (Typesafe Config's ConfigException); else null.
+   */
+  static Throwable badInput(Throwable t) {
     for (Throwable c = t; c != null; c = c.getCause()) {
       if (c instanceof BadInputException) {
         return c;
       }
     }
-    return t;
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof com.typesafe.config.ConfigException) {
+        return new BadInputException("config: " + c.getMessage(), c);
+      }
+    }
+    return null;
+  }
+
+  /** {@code t} unchanged if unchecked, else wrapped (the handler above unwraps nothing). */
+  static RuntimeException asRuntime(Throwable t) {
+    if (t instanceof RuntimeException r) {
+      return r;
+    }
+    if (t instanceof Error e) {
+      throw e;
+    }
+    return new java.io.UncheckedIOException(t.getMessage(),
+        t instanceof java.io.IOException io ? io : new java.io.IOException(t));
+  }
+
+  /** A failure in one line: what it was, and for the usual environmental ones what to do. */
+  static String describe(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof OutOfMemoryError) {
+        return String.format("out of memory (Java heap %.1f GB): %s; raise the heap "
+            + "(CONVSPARK_MEMORY, spark.driver.memory, spark.executor.memory) or use a smaller "
+            + "model or batch", Runtime.getRuntime().maxMemory() / 1e9, c.getMessage());
+      }
+      String m = String.valueOf(c.getMessage());
+      if (m.contains("No space left on device") || m.contains("Disk quota exceeded")) {
+        return "disk full: " + oneLine(m);
+      }
+    }
+    if (t instanceof TrainingFailedException) {
+      return oneLine(t.getMessage());
+    }
+    return oneLine(t.toString());
+  }
+
+  /** The first line of a message (Spark's carry stack traces after it). */
+  static String oneLine(String s) {
+    if (s == null) {
+      return "";
+    }
+    int nl = s.indexOf('\n');
+    return (nl < 0 ? s : s.substring(0, nl)).strip();
   }
 }

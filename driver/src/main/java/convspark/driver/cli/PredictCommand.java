@@ -44,9 +44,8 @@ import picocli.CommandLine.Option;
 public final class PredictCommand implements Callable<Integer> {
   @Mixin CommonOptions common;
 
-  @Option(names = "--checkpoint", required = true, paramLabel = "FILE|RUN_DIR",
-      description = "A checkpoint file, or a run's output directory (uses its final.bin).")
-  String checkpoint;
+  @picocli.CommandLine.ArgGroup(exclusive = true, multiplicity = "1")
+  Checkpoints.ModelSource model;
 
   @Option(names = "--output", required = true, paramLabel = "PATH",
       description = "Where the predictions go (a directory of part files, as Spark writes; "
@@ -74,7 +73,7 @@ public final class PredictCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Checkpoint c = Checkpoints.load(checkpoint);
+    Checkpoint c = Checkpoints.load(model, common);
     RunConfig cfg = Checkpoints.config(common, c);
     if (!cfg.data().test().present()) {
       throw new BadInputException("config keys data.test.*: no data to predict (set "
@@ -92,7 +91,7 @@ public final class PredictCommand implements Callable<Integer> {
     // idx and csv are read (and checked) on the driver before Spark starts
     ImageSet set = frames ? null
         : Inputs.read(cfg, cfg.data().test(), "data.test", new Configuration());
-    SparkSession spark = SparkSessions.start(cfg.spark(), common.master);
+    SparkSession spark = Cli.startSpark(cfg, common.master);
     try {
       List<Column> keep = new ArrayList<>();
       Dataset<Row> in;
@@ -139,11 +138,21 @@ public final class PredictCommand implements Callable<Integer> {
         keep.add(prob.as("probability"));
       }
       long t0 = System.nanoTime();
-      scored.select(keep.toArray(new Column[0])).write()
-          .mode(overwrite ? SaveMode.Overwrite : SaveMode.ErrorIfExists)
-          .option("header", "true")
-          .format(fmt.name())
-          .save(output);
+      // written beside the old output, which is replaced only once the new one is complete
+      Path target = new Path(output);
+      FileSystem fs = target.getFileSystem(spark.sparkContext().hadoopConfiguration());
+      Path tmp = new Path(target.getParent(), "." + target.getName() + ".new-"
+          + java.util.UUID.randomUUID());
+      try {
+        scored.select(keep.toArray(new Column[0])).write()
+            .mode(SaveMode.ErrorIfExists)
+            .option("header", "true")
+            .format(fmt.name())
+            .save(tmp.toString());
+        replace(fs, tmp, target);
+      } finally {
+        fs.delete(tmp, true);
+      }
       double secs = (System.nanoTime() - t0) / 1e9;
       long rows = set != null ? set.count()
           : spark.read().option("header", "true").format(fmt.name()).load(output).count();
@@ -153,6 +162,31 @@ public final class PredictCommand implements Callable<Integer> {
       spark.stop();
     }
     return Main.OK;
+  }
+
+  /** Moves {@code fresh} to {@code target}, replacing what is there (--overwrite). */
+  private void replace(FileSystem fs, Path fresh, Path target) throws IOException {
+    Path old = null;
+    if (fs.exists(target)) {
+      if (!overwrite) {
+        throw new BadInputException("--output " + output + ": appeared while predicting; pass "
+            + "--overwrite to replace it");
+      }
+      old = new Path(target.getParent(), "." + target.getName() + ".old-"
+          + java.util.UUID.randomUUID());
+      if (!fs.rename(target, old)) {
+        throw new IOException("could not move " + target + " aside to " + old);
+      }
+    }
+    if (!fs.rename(fresh, target)) {
+      if (old != null) {
+        fs.rename(old, target);
+      }
+      throw new IOException("could not move " + fresh + " to " + target);
+    }
+    if (old != null) {
+      fs.delete(old, true);
+    }
   }
 
   /** A top-level column by name (dots are part of the name), resolved on the scored frame. */

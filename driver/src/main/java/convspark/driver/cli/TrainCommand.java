@@ -1,6 +1,5 @@
 package convspark.driver.cli;
 
-import convspark.common.BadInputException;
 import convspark.common.nn.Network;
 import convspark.driver.interop.TorchModel;
 import convspark.driver.config.RunConfig;
@@ -9,12 +8,10 @@ import convspark.driver.train.SparkSessions;
 import convspark.driver.train.Trainer;
 import convspark.driver.train.TrainingData;
 import convspark.driver.train.TrainingListener;
+import convspark.worker.TrainingFailedException;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine.Command;
@@ -51,66 +48,76 @@ public final class TrainCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
+    Preflight.stopAfter(stopAfter);
     RunConfig cfg = RunConfig.parse(Settings.load(common.config, common.set));
-    boolean clear = checkOut();
-    // read and check the data before touching an existing output directory
+    Preflight.check(cfg, Runtime.getRuntime().maxMemory());
+    Configuration conf = RunIdentity.hadoopConf(cfg);
+    // everything that can be checked without Spark is checked before --out is touched
+    TorchModel.Loaded init = null;
+    if (initFrom != null && !resume) {
+      init = Checkpoints.readInitFrom(initFrom, new Network(cfg.model()));
+    }
     boolean frames = cfg.data().format() == RunConfig.Format.DATAFRAME;
-    TrainingData data = frames ? null : TrainingData.prepare(cfg, new Configuration());
-    SparkSession spark = SparkSessions.start(cfg.spark(), common.master);
-    try {
-      if (frames) {
-        data = TrainingData.prepareFrames(cfg, spark);
-      }
-    } catch (RuntimeException e) {
-      spark.stop();
-      throw e;
-    }
-    if (clear) {
-      try (Stream<Path> s = Files.walk(out)) {
-        for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-          if (!p.equals(out)) {
-            Files.delete(p);
-          }
+    TrainingData data = frames ? null : TrainingData.prepare(cfg, conf);
+    try (RunDirectory dir = RunDirectory.open(out, resume, overwrite)) {
+      String ckpt = checkpointDir != null ? checkpointDir : out.resolve("checkpoints").toUri()
+          .toString();
+      RunIdentity id = RunIdentity.check(dir, ckpt, resume, overwrite, conf);
+      SparkSession spark = Cli.startSpark(cfg, common.master);
+      boolean started = false;
+      try {
+        if (frames) {
+          data = TrainingData.prepareFrames(cfg, spark);
         }
+        // the new run can start: only now is an old run (--overwrite) set aside
+        dir.setAside();
+        id.start();
+        started = true;
+        Trainer trainer = new Trainer(cfg, SparkSessions.context(spark), out, ckpt,
+            TrainingListener.printing(System.out));
+        if (init != null) {
+          trainer.initialWeights(init.params(), init.state());
+        }
+        trainer.run(data, resume, stopAfter);
+      } catch (Throwable e) {
+        throw failed(e, started, dir, id);
+      } finally {
+        spark.stop();
       }
-    }
-    Files.createDirectories(out);
-    String ckpt = checkpointDir != null ? checkpointDir : out.resolve("checkpoints").toUri()
-        .toString();
-    try {
-      Trainer trainer = new Trainer(cfg, SparkSessions.context(spark), out, ckpt,
-          TrainingListener.printing(System.out));
-      if (initFrom != null && !resume) {
-        TorchModel.Loaded l = TorchModel.load(new Network(cfg.model()), Path.of(initFrom));
-        trainer.initialWeights(l.params(), l.state());
-      }
-      trainer.run(data, resume, stopAfter);
-    } finally {
-      spark.stop();
+      id.commit();
+      dir.commit();
     }
     return Main.OK;
   }
 
-  /** Checks --out against --resume/--overwrite; true when its old content must be removed. */
-  private boolean checkOut() throws IOException {
-    boolean nonEmpty = false;
-    if (Files.isDirectory(out)) {
-      try (Stream<Path> s = Files.list(out)) {
-        nonEmpty = s.findAny().isPresent();
+  /**
+   * What a failure leaves: a new run that wrote no checkpoint is undone (and an old run it was
+   * replacing comes back); otherwise the run stays, resumable. Failures during training name the
+   * last good checkpoint.
+   */
+  private RuntimeException failed(Throwable e, boolean started, RunDirectory dir,
+      RunIdentity id) {
+    java.util.Optional<org.apache.hadoop.fs.Path> last = started ? id.lastGood()
+        : java.util.Optional.empty();
+    try {
+      if (started && !resume) {
+        if (last.isEmpty()) {
+          id.rollBack();
+          dir.rollBack();
+        } else {
+          id.commit();
+          dir.commit();
+        }
       }
-    } else if (Files.exists(out)) {
-      throw new BadInputException("--out " + out + ": exists and is not a directory");
+    } catch (IOException | RuntimeException cleanup) {
+      e.addSuppressed(cleanup);
     }
-    if (nonEmpty && !resume) {
-      if (!overwrite) {
-        throw new BadInputException("--out " + out + ": exists and is not empty; pass "
-            + "--overwrite to replace it or --resume to continue its run");
-      }
-      return true;
+    if (Main.badInput(e) != null || !started) {
+      return Main.asRuntime(e);
     }
-    if (resume && !nonEmpty) {
-      throw new BadInputException("--resume: " + out + " holds no earlier run");
-    }
-    return false;
+    String where = last.map(p -> "; last good checkpoint: " + p + " (continue with --resume)")
+        .orElse(resume ? "" : "; no checkpoint was written, " + (dir.replacing()
+            ? "the replaced run was restored" : "nothing was kept"));
+    return new TrainingFailedException(Main.describe(e) + where, e);
   }
 }

@@ -53,8 +53,18 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
    * and applies the update on the driver ({@code convspark.driver.engine.BroadcastEngine}).
    */
   public enum Engine {
-    DRIVER
+    DRIVER,
+    /** Long-lived barrier tasks that ring-allreduce among themselves (RingEngine). */
+    RING
   }
+
+  /**
+   * The ring engine's settings (config keys train.ring.*).
+   *
+   * @param attempts how many times a failed round runs in all before training fails (exit 3)
+   * @param timeoutSeconds how long a peer may stay silent, and how long forming the ring may take
+   */
+  public record RingSettings(int attempts, int timeoutSeconds) implements Serializable {}
 
   /** Early-stopping metric. */
   public enum StopMetric {
@@ -70,7 +80,8 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
       double stepGamma, double minLr, OptimizerSettings optimizer, double l1, double l2,
       boolean regularizeAll, double labelSmoothing, long seed, double clipGradNorm,
       boolean flip, int translate, EarlyStopping earlyStopping, int evalBatch, int logEvery,
-      int checkpointEvery, int keepLast, Engine engine) implements Serializable {
+      int checkpointEvery, int keepLast, Engine engine, RingSettings ring)
+      implements Serializable {
 
     /** The learning-rate schedule for this many partitions' global batch. */
     public LrSchedule lrSchedule() {
@@ -106,6 +117,11 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
         k.floats("data.normalize.std"),
         new Frame(k.string("data.dataframe.source"), strings(c, "data.dataframe.options"),
             k.string("data.dataframe.label-col"), k.string("data.dataframe.features-col")));
+    if (!(data.scale() >= 1e-30f && data.scale() <= 1e30f)) {
+      // a float: 1e-50 would become 0 and every image blank
+      throw new BadInputException("config key data.scale: expected a number in [1e-30, 1e30], "
+          + "found " + c.getDouble("data.scale"));
+    }
     if (data.normalize() == NormalizeMode.GIVEN && data.mean().length == 0) {
       throw new BadInputException(
           "config key data.normalize.mean: required (a list, one per channel) when mode = given");
@@ -162,7 +178,9 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
         k.nonNegativeInt("train.log-every-steps"),
         k.positiveInt("train.checkpoint.every-epochs"),
         k.positiveInt("train.checkpoint.keep-last"),
-        k.choice("train.engine", Engine.class));
+        k.choice("train.engine", Engine.class),
+        new RingSettings(k.positiveInt("train.ring.attempts"),
+            k.positiveInt("train.ring.timeout-seconds")));
     Spark spark = new Spark(k.string("spark.master"), k.string("spark.app-name"),
         strings(c, "spark.conf"));
     Predict predict = new Predict(k.positiveInt("predict.inference-batch"));

@@ -167,6 +167,18 @@ public final class Frames {
     return (int) v;
   }
 
+  /** As {@link ImageSet#validateMagnitude}: one absurd value must not set the normalisation. */
+  public static void checkMagnitude(float[] f, int off, int size, float scale, String where) {
+    double limit = Inputs.MAX_SCALED_VALUE / Math.abs((double) scale);
+    for (int i = off; i < off + size; i++) {
+      if (Math.abs(f[i]) > limit) {
+        throw new BadInputException(where + ": feature " + (i - off) + " is " + f[i]
+            + "; times data.scale (" + scale + ") that is beyond +-" + (float) Inputs.MAX_SCALED_VALUE
+            + ", not an image value");
+      }
+    }
+  }
+
   /** Splits off a seeded random validation fraction. */
   public static List<Dataset<Row>> split(Dataset<Row> df, double fraction, long seed) {
     Dataset<Row>[] parts = df.randomSplit(new double[] {1 - fraction, fraction}, seed);

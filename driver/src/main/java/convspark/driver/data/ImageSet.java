@@ -91,6 +91,30 @@ public record ImageSet(int count, int channels, int height, int width, float[] p
   }
 
   /**
+   * Checks that every pixel, multiplied by {@code scale}, is at most {@code limit} in magnitude: a
+   * single absurd value (a corrupted 1e30 in a CSV) would otherwise dominate the normalisation
+   * statistics and the run would train on garbage without an error.
+   *
+   * @throws BadInputException naming the source, the sample, its position and the value
+   */
+  public void validateMagnitude(String source, double scale, double limit) {
+    double raw = limit / Math.abs(scale);
+    for (int p = 0; p < pixels.length; p++) {
+      float v = pixels[p];
+      if (Math.abs(v) > raw) {
+        int s = sampleSize();
+        int i = p / s;
+        int r = p % s;
+        int hw = height * width;
+        throw new BadInputException(
+            source + ": sample " + i + " has pixel value " + v + " at channel " + (r / hw)
+                + ", row " + ((r % hw) / width) + ", column " + (r % width) + "; times data.scale ("
+                + (float) scale + ") that is beyond +-" + (float) limit + ", not an image value");
+      }
+    }
+  }
+
+  /**
    * A new set holding the samples at {@code indices}, in that order (duplicates allowed).
    *
    * @throws IndexOutOfBoundsException if an index is outside {@code [0, count)}

@@ -37,11 +37,19 @@ public final class Inputs {
         source = in.path();
         labelSource = in.path();
       }
-      default -> throw new IllegalStateException("data.format = dataframe is read on the "
-          + "executors (Frames), not by Inputs");
+      default -> throw new BadInputException("config key data.format: dataframe inputs are "
+          + "read by Spark, not on the driver; this command reads idx or csv");
     }
-    return check(set, shape, cfg.model().classes(), source, labelSource);
+    check(set, shape, cfg.model().classes(), source, labelSource);
+    set.validateMagnitude(source, cfg.data().scale(), MAX_SCALED_VALUE);
+    return set;
   }
+
+  /**
+   * The largest magnitude a pixel may have once multiplied by data.scale: generous for any image
+   * encoding (16-bit values with scale 1 are 65,535), far below a corrupted value.
+   */
+  public static final double MAX_SCALED_VALUE = 1e6;
 
   /** Checks a set against the model input and class count; sources name files in errors. */
   public static ImageSet check(ImageSet set, Shape shape, int classes, String source,

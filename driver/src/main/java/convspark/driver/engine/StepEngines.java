@@ -24,8 +24,14 @@ public final class StepEngines {
       Network net, UpdateRule rule, String checkpointDir) {}
 
   public static StepEngine open(RunConfig.Engine kind, Setup setup) {
+    return open(kind, new RunConfig.RingSettings(3, 120), setup);
+  }
+
+  /** Opens the engine {@code kind}; {@code ring} configures the ring engine. */
+  public static StepEngine open(RunConfig.Engine kind, RunConfig.RingSettings ring, Setup setup) {
     return switch (kind) {
       case DRIVER -> new BroadcastEngine(setup);
+      case RING -> new RingEngine(setup, ring);
     };
   }
 }

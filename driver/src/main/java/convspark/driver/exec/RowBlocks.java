@@ -67,6 +67,7 @@ public final class RowBlocks {
         String where = source + " row " + n + " of partition " + TaskContext.getPartitionId();
         y[n] = Frames.label(r, 0, classes, where);
         Frames.features(r, 1, kind, shape, f, n * size, where);
+        Frames.checkMagnitude(f, n * size, size, norm.scale(), where);
         n++;
       }
       f = Arrays.copyOf(f, n * size);
@@ -106,7 +107,9 @@ public final class RowBlocks {
       float[] buf = new float[shape.size()];
       long i = 0;
       while (it.hasNext()) {
-        Frames.features(it.next(), 1, kind, shape, buf, 0, source + " row " + i++);
+        String where = source + " row " + i++;
+        Frames.features(it.next(), 1, kind, shape, buf, 0, where);
+        Frames.checkMagnitude(buf, 0, buf.length, scale, where);
         if (mean == null) {
           m.addSums(buf, 0, 1);
         } else {

@@ -30,13 +30,18 @@ import convspark.driver.engine.StepTimes;
  *     mean task end
  * @param resultSeconds time from the last task's end to the driver holding all results, minus
  *     the driver sum: result serialisation, transfer and deserialisation
+ * @param allreduceSeconds ring engine: rank 0's wall time inside the peer-to-peer allreduce
+ *     (waiting for slower peers included); 0 for the driver engine
+ * @param allreduceBytes ring engine: bytes rank 0 sent to its ring neighbour
+ * @param allreduceGigabytesPerSecond allreduceBytes / allreduceSeconds / 1e9 (0 if none)
  */
 public record EpochMetrics(int epoch, long step, double trainLoss, double trainAccuracy,
     double valLoss, double valAccuracy, double lr, double imagesPerSecond, double trainSeconds,
     double computeSeconds, double broadcastSeconds, double updateSeconds,
     double validationSeconds, double jobSeconds, double fetchSeconds, double mergeSeconds,
     double launchSeconds, double taskOtherSeconds, double stragglerSeconds,
-    double resultSeconds) {
+    double resultSeconds, double allreduceSeconds, long allreduceBytes,
+    double allreduceGigabytesPerSecond) {
 
   /** An epoch's metrics from its round's sums and times and its validation. */
   public static EpochMetrics of(int epoch, long step, double lossSum, long count, long correct,
@@ -45,7 +50,8 @@ public record EpochMetrics(int epoch, long step, double trainLoss, double trainA
     return new EpochMetrics(epoch, step, lossSum / count, (double) correct / count, valLoss,
         valAccuracy, lr, count / trainSeconds, trainSeconds, t.compute(), t.broadcast(),
         t.update(), validationSeconds, t.job(), t.fetch(), t.merge(), t.launch(),
-        t.taskOther(), t.straggler(), t.results());
+        t.taskOther(), t.straggler(), t.results(), t.allreduce(), t.allreduceBytes(),
+        t.allreduce() > 0 ? t.allreduceBytes() / t.allreduce() / 1e9 : 0);
   }
 
   /** The console line. */

@@ -1,5 +1,6 @@
 package convspark.driver.metrics;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -8,6 +9,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 
 /** A run's {@code metrics.jsonl}: one {@link EpochMetrics} JSON line per epoch. */
 public final class MetricsLog {
@@ -25,9 +27,11 @@ public final class MetricsLog {
 
   /**
    * The epochs up to {@code upToEpoch}, for a resumed run; the lines of later epochs, which the
-   * run will redo, are removed from the file.
+   * run will redo, are removed from the file. A line torn by a kill mid-append (or otherwise
+   * unreadable) is reported to {@code warn} and skipped, never a reason to refuse the resume:
+   * the checkpoints, not the metrics, say where the run is.
    */
-  public List<EpochMetrics> truncateTo(int upToEpoch) {
+  public List<EpochMetrics> truncateTo(int upToEpoch, Consumer<String> warn) {
     List<EpochMetrics> h = new ArrayList<>();
     if (!Files.exists(file)) {
       return h;
@@ -38,7 +42,15 @@ public final class MetricsLog {
         if (line.isBlank()) {
           continue;
         }
-        EpochMetrics m = Json.MAPPER.readValue(line, EpochMetrics.class);
+        EpochMetrics m;
+        try {
+          m = Json.MAPPER.readValue(line, EpochMetrics.class);
+        } catch (JsonProcessingException e) {
+          String shown = line.length() > 60 ? line.substring(0, 60) + "..." : line;
+          warn.accept("convspark: WARNING: skipping an unreadable line of " + file
+              + " (torn by an interrupted write?): " + shown);
+          continue;
+        }
         if (m.epoch() <= upToEpoch) {
           h.add(m);
           kept.add(line);

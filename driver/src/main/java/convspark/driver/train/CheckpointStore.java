@@ -15,25 +15,96 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileContext;
 import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.LocalFileSystem;
 import org.apache.hadoop.fs.Options;
 import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.RawLocalFileSystem;
 
 /**
  * Checkpoints of one run in a directory on any Hadoop FileSystem ({@code file://}, {@code
  * hdfs://}, ...): {@code ckpt-<step>.bin}, written atomically (to a hidden temp file, then
  * renamed), the newest {@code keepLast} kept. Reading the latest skips (and reports) a torn or
  * corrupted file and falls back to the previous good one.
+ *
+ * <p>On the local file system the files are written and read without Hadoop's {@code .crc} side
+ * files: a checkpoint carries its own CRC and length, and a second file renamed after the first
+ * would leave, after a kill between the two renames, a good checkpoint that fails its checksum.
+ *
+ * <p>A directory belongs to one run: {@link #RUN_FILE} holds the run's id ({@link #claim}), and
+ * every checkpoint written is stamped with it (metadata {@link #RUN_META}), so that a run never
+ * mixes its checkpoints with another's.
  */
 public final class CheckpointStore {
   private static final Pattern NAME = Pattern.compile("ckpt-(\\d+)\\.bin");
+  /** The file in a checkpoint directory that names the run owning it. */
+  public static final String RUN_FILE = "run-id";
+  /** The checkpoint metadata key of the run id. */
+  public static final String RUN_META = "run.id";
   private final Path dir;
   private final FileSystem fs;
   private final int keepLast;
+  private String runId;
 
   public CheckpointStore(String dir, int keepLast, Configuration conf) throws IOException {
     this.dir = new Path(dir);
-    this.fs = this.dir.getFileSystem(conf);
+    this.fs = raw(this.dir.getFileSystem(conf));
     this.keepLast = keepLast;
+  }
+
+  /** The local file system without its checksum layer; other file systems as they are. */
+  static FileSystem raw(FileSystem fs) {
+    return fs instanceof LocalFileSystem l ? l.getRawFileSystem() : fs;
+  }
+
+  /**
+   * Reads a checkpoint file named on the command line (no {@code .crc} check on the local file
+   * system: the checkpoint's own CRC and length check it).
+   */
+  public static Checkpoint readFile(Path p, Configuration conf) throws IOException {
+    FileSystem fs = raw(p.getFileSystem(conf));
+    Checkpoint.checkLength(fs.getFileStatus(p).getLen(), p.toString());
+    try (InputStream in = fs.open(p)) {
+      return Checkpoint.read(in, p.toString());
+    }
+  }
+
+  /** The id of the run this directory belongs to, if one claimed it. */
+  public Optional<String> runId() throws IOException {
+    Path f = new Path(dir, RUN_FILE);
+    if (!fs.exists(f)) {
+      return Optional.empty();
+    }
+    try (InputStream in = fs.open(f)) {
+      String id = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
+      return id.isEmpty() ? Optional.empty() : Optional.of(id);
+    }
+  }
+
+  /** Marks this directory as run {@code id}'s (creating it); later writes are stamped. */
+  public void claim(String id) throws IOException {
+    fs.mkdirs(dir);
+    Path tmp = new Path(dir, "." + RUN_FILE + ".tmp");
+    try (OutputStream out = fs.create(tmp, true)) {
+      out.write((id + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+    rename(tmp, new Path(dir, RUN_FILE));
+    runId = id;
+  }
+
+  /** True when the directory holds any checkpoint (or a run's id). */
+  public boolean holdsARun() throws IOException {
+    return !list().isEmpty() || fs.exists(new Path(dir, "best.bin"))
+        || fs.exists(new Path(dir, "final.bin")) || fs.exists(new Path(dir, RUN_FILE));
+  }
+
+  /** The run id stamped into {@code c}, if any. */
+  public static Optional<String> runOf(Checkpoint c) {
+    return Optional.ofNullable(c.meta().get(RUN_META));
+  }
+
+  /** The file system the checkpoints live on (without the local checksum layer). */
+  public FileSystem fileSystem() {
+    return fs;
   }
 
   public Path dir() {
@@ -42,17 +113,38 @@ public final class CheckpointStore {
 
   /** Writes {@code c} as {@code name} atomically: temp file, then rename over. */
   public Path writeNamed(Checkpoint c, String name) throws IOException {
+    if (runId == null) {
+      runId = runId().orElse(null);
+    }
+    if (runId != null) {
+      c = c.withMeta(RUN_META, runId);
+    }
     fs.mkdirs(dir);
     Path tmp = new Path(dir, "." + name + ".tmp");
     Path target = new Path(dir, name);
     try (OutputStream out = fs.create(tmp, true)) {
       c.write(out);
     }
-    // one atomic rename that replaces the old file: a crash leaves the old or the new, never
-    // neither (FileSystem.rename would need a delete first)
-    FileContext.getFileContext(fs.getUri(), fs.getConf())
-        .rename(tmp, target, Options.Rename.OVERWRITE);
+    // a .crc side file left by an older version would no longer match the new file
+    fs.delete(new Path(dir, "." + name + ".crc"), false);
+    rename(tmp, target);
     return target;
+  }
+
+  /**
+   * One atomic rename that replaces the old file: a crash leaves the old or the new, never
+   * neither (FileSystem.rename would need a delete first, except on the local file system,
+   * where rename(2) replaces atomically).
+   */
+  private void rename(Path tmp, Path target) throws IOException {
+    if (fs instanceof RawLocalFileSystem local) {
+      java.nio.file.Files.move(local.pathToFile(tmp).toPath(), local.pathToFile(target).toPath(),
+          java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+          java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    } else {
+      FileContext.getFileContext(fs.getUri(), fs.getConf())
+          .rename(tmp, target, Options.Rename.OVERWRITE);
+    }
   }
 
   /** Writes the checkpoint of step {@code c.step()} and prunes all but the newest keepLast. */
@@ -86,30 +178,53 @@ public final class CheckpointStore {
   }
 
   public Checkpoint read(Path p) throws IOException {
+    Checkpoint.checkLength(fs.getFileStatus(p).getLen(), p.toString());
     try (InputStream in = fs.open(p)) {
       return Checkpoint.read(in, p.toString());
     }
   }
 
-  /** Reads a named file in this directory, if present. */
+  /**
+   * Reads a named file in this directory, if present and readable: a torn or corrupted one is
+   * reported on stdout and skipped (kept on disk), as {@link #latest} does.
+   */
   public Optional<Checkpoint> readNamed(String name) throws IOException {
     Path p = new Path(dir, name);
-    return fs.exists(p) ? Optional.of(read(p)) : Optional.empty();
+    return fs.exists(p) ? readOrSkip(p) : Optional.empty();
   }
 
   /**
-   * The newest readable checkpoint; torn or corrupted newer files are reported on stderr and
+   * The newest readable checkpoint; torn or corrupted newer files are reported on stdout and
    * skipped (never deleted: they may be evidence).
    */
   public Optional<Checkpoint> latest() throws IOException {
     List<Path> all = list();
     for (int i = all.size() - 1; i >= 0; i--) {
-      try {
-        return Optional.of(read(all.get(i)));
-      } catch (CheckpointFormatException | org.apache.hadoop.fs.ChecksumException e) {
-        // our own length/CRC check, or the local FileSystem's .crc side file, caught a torn file
-        System.err.println("convspark: skipping unusable checkpoint " + all.get(i) + ": "
-            + e.getMessage());
+      Optional<Checkpoint> c = readOrSkip(all.get(i));
+      if (c.isPresent()) {
+        return c;
+      }
+    }
+    return Optional.empty();
+  }
+
+  private Optional<Checkpoint> readOrSkip(Path p) throws IOException {
+    try {
+      return Optional.of(read(p));
+    } catch (CheckpointFormatException | org.apache.hadoop.fs.ChecksumException e) {
+      // our own length/CRC check (or a .crc side file of an older version) caught a torn file
+      System.out.println("convspark: WARNING: skipping unusable checkpoint " + p + ": "
+          + e.getMessage());
+      return Optional.empty();
+    }
+  }
+
+  /** The newest readable checkpoint file, skipping (and reporting) torn or corrupted ones. */
+  public Optional<Path> latestPath() throws IOException {
+    List<Path> all = list();
+    for (int i = all.size() - 1; i >= 0; i--) {
+      if (readOrSkip(all.get(i)).isPresent()) {
+        return Optional.of(all.get(i));
       }
     }
     return Optional.empty();

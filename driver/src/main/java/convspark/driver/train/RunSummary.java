@@ -29,7 +29,7 @@ import java.util.Map;
  * @param localBatch samples per partition per step
  * @param params trainable parameters of the model
  * @param wallSeconds wall time of the run
- * @param executorBlas the BLAS each executor loaded
+ * @param executorBlas the BLAS each executor loaded (summary.json's blas_detail)
  */
 public record RunSummary(RunConfig cfg, List<EpochMetrics> history, Evaluation test,
     EarlyStop stop, int epochsRun, long steps, int partitions, int localBatch, int params,

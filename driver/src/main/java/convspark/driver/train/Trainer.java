@@ -120,7 +120,7 @@ public final class Trainer {
         best = new ModelState(b.get().params().clone(), b.get().state().clone(), new float[0][],
             0);
       }
-      history.addAll(metrics.truncateTo(startEpoch));
+      history.addAll(metrics.truncateTo(startEpoch, log::warning));
       log.info(String.format("convspark: resumed from %s at epoch %d, step %d", store.dir(),
           startEpoch, step));
     }
@@ -132,7 +132,7 @@ public final class Trainer {
     int lastEpoch = (int) Math.min(t.epochs(), (long) startEpoch + stopAfter);
     StepEngines.Setup setup = new StepEngines.Setup(jsc, trainBlocks, partitions, net, rule,
         checkpointDir);
-    try (StepEngine engine = StepEngines.open(t.engine(), setup)) {
+    try (StepEngine engine = StepEngines.open(t.engine(), t.ring(), setup)) {
       for (int epoch = startEpoch; epoch < lastEpoch && !stop.shouldStop(); epoch++) {
         long epochStart = System.nanoTime();
         RoundResult r = engine.run(new Round(epoch, step, 0, stepsPerEpoch, stepsPerEpoch, plan,

@@ -1,0 +1,224 @@
+package convspark.bench.ring;
+
+import convspark.bench.ExampleNet;
+import convspark.common.blas.Blas;
+import convspark.common.nn.Network;
+import convspark.common.nn.Pass;
+import convspark.common.nn.Workspace;
+import convspark.common.optim.Sgd;
+import convspark.worker.ring.ProcessRendezvous;
+import convspark.worker.ring.Ring;
+import convspark.worker.ring.RingListener;
+import convspark.worker.ring.RingOptions;
+import convspark.worker.ring.RingSecret;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * Data-parallel training throughput of P worker processes on one machine without Spark: each
+ * process holds a replica of conf/fashion-mnist.conf's network and runs T threads (one workspace
+ * each, batch {@code --batch} per thread, random data); per step the threads' gradients are
+ * summed locally, the processes ring-allreduce gradient, batch-norm statistics, loss and count,
+ * and every replica applies the same SGD (Nesterov) update. What scripts/bench-scale.sh compares
+ * with PyTorch DDP; the ring engine's executor loop without Spark around it.
+ *
+ * <p>Usage: {@code ScaleBench --procs P --threads T [--seconds 20] [--batch 64]}. Prints {@code
+ * RESULT {json}}: images/s over the measured window (after a warm-up of 0.3 x seconds) and the
+ * mean seconds per step of compute, local sum, allreduce and update (rank 0).
+ */
+public final class ScaleBench {
+  private ScaleBench() {}
+
+  public static void main(String[] args) throws Exception {
+    int procs = 1;
+    int threads = 1;
+    double seconds = 20;
+    int batch = 64;
+    int rank = -1;
+    for (int i = 0; i < args.length; i += 2) {
+      switch (args[i]) {
+        case "--procs" -> procs = Integer.parseInt(args[i + 1]);
+        case "--threads" -> threads = Integer.parseInt(args[i + 1]);
+        case "--seconds" -> seconds = Double.parseDouble(args[i + 1]);
+        case "--batch" -> batch = Integer.parseInt(args[i + 1]);
+        case "--child" -> rank = Integer.parseInt(args[i + 1]);
+        default -> throw new IllegalArgumentException("unknown option " + args[i]);
+      }
+    }
+    if (rank >= 0) {
+      child(rank, threads, seconds, batch);
+      return;
+    }
+    List<List<String>> cmds = new ArrayList<>();
+    List<String> jvm = new ArrayList<>();
+    for (String a : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+      if (!a.startsWith("-agentlib") && !a.startsWith("-javaagent")) {
+        jvm.add(a);
+      }
+    }
+    for (int r = 0; r < procs; r++) {
+      cmds.add(ProcessRendezvous.javaCommand(ScaleBench.class.getName(), jvm,
+          List.of("--child", String.valueOf(r), "--threads", String.valueOf(threads),
+              "--seconds", String.valueOf(seconds), "--batch", String.valueOf(batch))));
+    }
+    try (ProcessRendezvous rv = ProcessRendezvous.start(cmds, RingSecret.generate(),
+        (long) (seconds * 1000 * 3 + 120_000))) {
+      rv.relayAddresses(procs);
+      String result = rv.expect(0, "RESULT ");
+      for (int r = 1; r < procs; r++) {
+        rv.expect(r, "DONE");
+      }
+      rv.waitForAll();
+      System.out.println("RESULT " + result.trim());
+    }
+  }
+
+  static void child(int rank, int threads, double seconds, int batch) throws Exception {
+    BufferedReader stdin = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+    byte[] secret = ProcessRendezvous.readSecret(stdin);
+    Network net = ExampleNet.network();
+    int pc = net.paramCount();
+    int sc = net.stateCount();
+    float[] params = net.initParams(1); // same seed everywhere: identical replicas
+    float[] state = net.initState();
+    Workspace[] ws = new Workspace[threads];
+    float[][] grads = new float[threads][pc];
+    float[][] bn = new float[threads][sc];
+    for (int t = 0; t < threads; t++) {
+      ws[t] = net.newWorkspace(batch);
+      SplittableRandom r = new SplittableRandom(1000L * rank + t);
+      float[] in = ws[t].input();
+      for (int i = 0; i < in.length; i++) {
+        in[i] = (float) (r.nextDouble() * 2 - 1);
+      }
+      for (int i = 0; i < batch; i++) {
+        ws[t].labels()[i] = r.nextInt(net.classes());
+      }
+    }
+    float[] v = new float[pc + sc];
+    double[] extras = new double[4]; // loss sum, count, correct, phase (rank 0's decision)
+    Sgd sgd = new Sgd(pc, 0.9, true);
+    RingListener l = RingListener.bind(InetAddress.getLoopbackAddress(), RingOptions.DEFAULTS);
+    List<InetSocketAddress> peers = ProcessRendezvous.exchange(l, stdin, System.out);
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    double compute = 0;
+    double localSum = 0;
+    double reduce = 0;
+    double update = 0;
+    long measuredSteps = 0;
+    long images = 0;
+    long start = 0;
+    long end = 0;
+    try (Ring ring = l.join(peers, rank, secret, 1)) {
+      long t0 = System.nanoTime();
+      long warm = t0 + (long) (0.3 * seconds * 1e9);
+      long stop = warm + (long) (seconds * 1e9);
+      boolean measuring = false;
+      for (long step = 0; ; step++) {
+        long a = System.nanoTime();
+        List<Callable<double[]>> work = new ArrayList<>();
+        final long s = step;
+        for (int t = 0; t < threads; t++) {
+          final int id = t;
+          work.add(() -> {
+            Arrays.fill(grads[id], 0f);
+            Arrays.fill(bn[id], 0f);
+            Workspace.Outcome o = ws[id].trainStep(
+                new Pass(params, grads[id], state, true, s * 1000 + id, bn[id]), batch, 0.1);
+            return new double[] {o.lossSum(), o.correct()};
+          });
+        }
+        double loss = 0;
+        double correct = 0;
+        for (Future<double[]> f : pool.invokeAll(work)) {
+          loss += f.get()[0];
+          correct += f.get()[1];
+        }
+        long b = System.nanoTime();
+        // Local sum of the threads' gradients, in thread order, split by element range.
+        List<Callable<Void>> sums = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+          final int from = (int) ((long) pc * t / threads);
+          final int to = (int) ((long) pc * (t + 1) / threads);
+          sums.add(() -> {
+            for (int i = from; i < to; i++) {
+              float acc = grads[0][i];
+              for (int k = 1; k < threads; k++) {
+                acc += grads[k][i];
+              }
+              v[i] = acc;
+            }
+            return null;
+          });
+        }
+        for (Future<Void> f : pool.invokeAll(sums)) {
+          f.get();
+        }
+        for (int i = 0; i < sc; i++) {
+          float acc = 0;
+          for (int k = 0; k < threads; k++) {
+            acc += bn[k][i];
+          }
+          v[pc + i] = acc;
+        }
+        long c = System.nanoTime();
+        extras[0] = loss;
+        extras[1] = (double) threads * batch;
+        extras[2] = correct;
+        extras[3] = rank == 0 ? (c > stop ? 2 : c > warm ? 1 : 0) : 0;
+        ring.allreduce(v, extras);
+        long d = System.nanoTime();
+        float inv = (float) (1 / extras[1]);
+        for (int i = 0; i < pc; i++) {
+          v[i] *= inv;
+        }
+        sgd.step(params, v, 0.01);
+        long e = System.nanoTime();
+        int phase = (int) extras[3];
+        if (phase >= 1 && !measuring) {
+          measuring = true;
+          start = a;
+        }
+        if (phase == 2) {
+          end = a;
+          break;
+        }
+        if (measuring) {
+          measuredSteps++;
+          images += (long) extras[1];
+          compute += (b - a) / 1e9;
+          localSum += (c - b) / 1e9;
+          reduce += (d - c) / 1e9;
+          update += (e - d) / 1e9;
+        }
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    double secs = (end - start) / 1e9;
+    if (rank == 0) {
+      long n = Math.max(1, measuredSteps);
+      System.out.println(String.format(Locale.ROOT, "RESULT {\"procs\": %d, \"threads\": %d, "
+          + "\"batch_per_thread\": %d, \"images_per_second\": %.1f, \"steps\": %d, \"seconds\": %.3f, "
+          + "\"compute_s\": %.6f, \"local_sum_s\": %.6f, \"allreduce_s\": %.6f, \"update_s\": %.6f, "
+          + "\"params\": %d, \"blas\": \"%s\"}", peers.size(), threads, batch, images / secs,
+          measuredSteps, secs, compute / n, localSum / n, reduce / n, update / n, pc,
+          Blas.describe().replace("\"", "'")));
+    } else {
+      System.out.println("DONE");
+    }
+    System.out.flush();
+  }
+}

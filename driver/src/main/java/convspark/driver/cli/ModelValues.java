@@ -1,0 +1,48 @@
+package convspark.driver.cli;
+
+import convspark.common.BadInputException;
+import convspark.common.nn.BatchNorm;
+import convspark.common.nn.Layer;
+import convspark.common.nn.Network;
+import java.util.List;
+
+/**
+ * Checks the values of a model read from a file (checkpoint, safetensors) before they are used:
+ * every weight and running statistic finite, every batch-norm running variance non-negative. A
+ * model failing this would "work" and print {@code loss NaN} or garbage with exit 0.
+ */
+final class ModelValues {
+  private ModelValues() {}
+
+  /** Throws a {@link BadInputException} naming {@code source}, the layer and the index. */
+  static void check(Network net, float[] params, float[] state, String source) {
+    List<Layer> layers = net.layers();
+    for (int li = 0; li < layers.size(); li++) {
+      Layer l = layers.get(li);
+      String where = source + ": model.layers[" + li + "] ("
+          + net.spec().layers().get(li).type() + ")";
+      for (int i = l.paramOffset(); i < l.paramOffset() + l.paramCount(); i++) {
+        if (!Float.isFinite(params[i])) {
+          throw new BadInputException(where + ": parameter " + (i - l.paramOffset()) + " is "
+              + params[i] + "; expected finite weights");
+        }
+      }
+      for (int i = l.stateOffset(); i < l.stateOffset() + l.stateCount(); i++) {
+        if (!Float.isFinite(state[i])) {
+          throw new BadInputException(where + ": running statistic " + (i - l.stateOffset())
+              + " is " + state[i] + "; expected finite values");
+        }
+      }
+      if (l instanceof BatchNorm) {
+        int ch = l.outShape().channels();
+        for (int c = 0; c < ch; c++) {
+          float v = state[l.stateOffset() + ch + c];
+          if (v < 0) {
+            throw new BadInputException(where + ": running variance of channel " + c + " is "
+                + v + "; a variance cannot be negative");
+          }
+        }
+      }
+    }
+  }
+}

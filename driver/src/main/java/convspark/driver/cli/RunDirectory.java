@@ -1,0 +1,208 @@
+package convspark.driver.cli;
+
+import convspark.common.BadInputException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * A run's {@code --out} directory while {@code train} writes it.
+ *
+ * <ul>
+ *   <li>Locked: {@code OUT/.lock} is held (an OS file lock) from the first check to the end, so
+ *       two runs never write the same directory; the second one exits 2.
+ *   <li>Checked: a non-empty directory needs {@code --resume} or {@code --overwrite}.
+ *   <li>Replaced late: with {@code --overwrite} the old run stays untouched through every check;
+ *       when the new run starts it is moved into {@code OUT/.replaced-<time>/}, deleted once the
+ *       new run has written a checkpoint (or finished), and moved back if the new run fails
+ *       before that. A kill in between leaves it there: nothing is lost.
+ * </ul>
+ */
+final class RunDirectory implements AutoCloseable {
+  static final String LOCK = ".lock";
+  static final String REPLACED = ".replaced-";
+  private final Path out;
+  private final boolean created;
+  private final FileChannel channel;
+  private final FileLock lock;
+  private final boolean replacing;
+  private Path aside;
+
+  private RunDirectory(Path out, boolean created, FileChannel channel, FileLock lock,
+      boolean replacing) {
+    this.out = out;
+    this.created = created;
+    this.channel = channel;
+    this.lock = lock;
+    this.replacing = replacing;
+  }
+
+  /** Creates (if needed) and locks {@code out}, then checks it against the flags. */
+  static RunDirectory open(Path out, boolean resume, boolean overwrite) throws IOException {
+    if (Files.exists(out) && !Files.isDirectory(out)) {
+      throw new BadInputException("--out " + out + ": exists and is not a directory");
+    }
+    boolean created = !Files.exists(out);
+    try {
+      Files.createDirectories(out);
+    } catch (FileSystemException e) {
+      throw new BadInputException("--out " + out + ": cannot create the directory ("
+          + reason(e) + ")");
+    }
+    FileChannel ch;
+    try {
+      ch = FileChannel.open(out.resolve(LOCK), StandardOpenOption.CREATE,
+          StandardOpenOption.WRITE);
+    } catch (FileSystemException e) {
+      throw new BadInputException("--out " + out + ": not writable (" + reason(e) + ")");
+    }
+    FileLock l;
+    try {
+      l = ch.tryLock();
+    } catch (OverlappingFileLockException e) {
+      l = null;
+    }
+    if (l == null) {
+      ch.close();
+      throw new BadInputException("--out " + out + ": another convspark run is writing it (it "
+          + "holds " + out.resolve(LOCK) + "); wait for it to end or choose another --out");
+    }
+    ch.truncate(0);
+    ch.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n")
+        .getBytes(StandardCharsets.UTF_8)));
+    RunDirectory d = null;
+    try {
+      boolean nonEmpty = !content(out).isEmpty();
+      if (nonEmpty && !resume && !overwrite) {
+        throw new BadInputException("--out " + out + ": exists and is not empty; pass "
+            + "--overwrite to replace it or --resume to continue its run");
+      }
+      if (resume && !nonEmpty) {
+        throw new BadInputException("--resume: " + out + " holds no earlier run");
+      }
+      d = new RunDirectory(out, created, ch, l, nonEmpty && !resume);
+      return d;
+    } finally {
+      if (d == null) {
+        release(out, created, ch, l);
+      }
+    }
+  }
+
+  private static String reason(FileSystemException e) {
+    String r = e.getReason();
+    if (r == null) {
+      r = e.getClass().getSimpleName().replace("Exception", "");
+    }
+    return r + (e.getFile() != null ? ": " + e.getFile() : "");
+  }
+
+  /** What the directory holds, apart from the lock and runs set aside earlier. */
+  private static List<Path> content(Path out) throws IOException {
+    try (Stream<Path> s = Files.list(out)) {
+      return s.filter(p -> {
+        String n = p.getFileName().toString();
+        return !n.equals(LOCK) && !n.startsWith(REPLACED);
+      }).toList();
+    }
+  }
+
+  Path path() {
+    return out;
+  }
+
+  /** True when an old run is to be replaced (--overwrite of a non-empty directory). */
+  boolean replacing() {
+    return replacing;
+  }
+
+  /** Moves the old run aside (call once everything that can be checked has been). */
+  void setAside() throws IOException {
+    if (!replacing || aside != null) {
+      return;
+    }
+    aside = out.resolve(REPLACED + System.currentTimeMillis());
+    Files.createDirectory(aside);
+    for (Path p : content(out)) {
+      if (!p.equals(aside)) {
+        Files.move(p, aside.resolve(p.getFileName()));
+      }
+    }
+  }
+
+  /**
+   * The new run produced something to keep (a checkpoint, or it finished): the runs set aside
+   * are deleted.
+   */
+  void commit() throws IOException {
+    try (Stream<Path> s = Files.list(out)) {
+      for (Path p : s.filter(q -> q.getFileName().toString().startsWith(REPLACED)).toList()) {
+        deleteTree(p);
+      }
+    }
+    aside = null;
+  }
+
+  /** The new run failed before writing a checkpoint: its files go, the old run comes back. */
+  void rollBack() throws IOException {
+    if (aside == null) {
+      return;
+    }
+    for (Path p : content(out)) {
+      deleteTree(p);
+    }
+    try (Stream<Path> s = Files.list(aside)) {
+      for (Path p : s.toList()) {
+        Files.move(p, out.resolve(p.getFileName()));
+      }
+    }
+    Files.delete(aside);
+    aside = null;
+  }
+
+  static void deleteTree(Path root) throws IOException {
+    if (!Files.exists(root)) {
+      return;
+    }
+    try (Stream<Path> s = Files.walk(root)) {
+      for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    release(out, created, channel, lock);
+  }
+
+  /** Unlocks; a directory this run created and left empty is removed again. */
+  private static void release(Path out, boolean created, FileChannel ch, FileLock l)
+      throws IOException {
+    try {
+      if (created && content(out).isEmpty()) {
+        try (Stream<Path> s = Files.list(out)) {
+          if (s.allMatch(p -> p.getFileName().toString().equals(LOCK))) {
+            Files.deleteIfExists(out.resolve(LOCK));
+            Files.deleteIfExists(out);
+          }
+        }
+      }
+    } finally {
+      if (l.isValid()) {
+        l.release();
+      }
+      ch.close();
+    }
+  }
+}

@@ -1,0 +1,221 @@
+package convspark.driver.cli;
+
+import convspark.common.BadInputException;
+import convspark.common.io.Checkpoint;
+import convspark.driver.config.RunConfig;
+import convspark.driver.train.CheckpointStore;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * Ties a run's checkpoints to the run. A run has an id (a UUID, in {@code OUT/run-id}); its
+ * checkpoint directory names the same id ({@link CheckpointStore#RUN_FILE}) and every checkpoint
+ * carries it. Before anything is written this checks that:
+ *
+ * <ul>
+ *   <li>a new run's checkpoint directory holds no other run's checkpoints (with {@code
+ *       --overwrite}, those of the run being replaced are set aside with it);
+ *   <li>{@code --resume} continues a checkpoint of the run in {@code --out}, not another's;
+ *   <li>the checkpoint directory can be written (a probe file), so that this fails now and not
+ *       after the first epoch.
+ * </ul>
+ */
+final class RunIdentity {
+  static final String OUT_FILE = "run-id";
+  private final RunDirectory out;
+  private final CheckpointStore store;
+  private final FileSystem fs;
+  private final Path dir;
+  private final boolean inside;
+  private final boolean setAsideCheckpoints;
+  private final String id;
+  private Path aside;
+
+  private RunIdentity(RunDirectory out, CheckpointStore store, boolean inside,
+      boolean setAsideCheckpoints, String id) {
+    this.out = out;
+    this.store = store;
+    this.fs = store.fileSystem();
+    this.dir = store.dir();
+    this.inside = inside;
+    this.setAsideCheckpoints = setAsideCheckpoints;
+    this.id = id;
+  }
+
+  /** The Hadoop configuration of a run: defaults plus the config's spark.hadoop.* keys. */
+  static Configuration hadoopConf(RunConfig cfg) {
+    Configuration conf = new Configuration();
+    for (Map.Entry<String, String> e : cfg.spark().conf().entrySet()) {
+      if (e.getKey().startsWith("spark.hadoop.")) {
+        conf.set(e.getKey().substring("spark.hadoop.".length()), e.getValue());
+      }
+    }
+    return conf;
+  }
+
+  /** Checks the checkpoint directory {@code uri} for the run in {@code out}. */
+  static RunIdentity check(RunDirectory out, String uri, boolean resume, boolean overwrite,
+      Configuration conf) throws IOException {
+    CheckpointStore store;
+    try {
+      store = new CheckpointStore(uri, 1, conf);
+    } catch (IOException | IllegalArgumentException e) {
+      throw new BadInputException("--checkpoint-dir " + uri + ": " + oneLine(e));
+    }
+    java.nio.file.Path local = "file".equals(store.fileSystem().getUri().getScheme())
+        ? java.nio.file.Path.of(store.fileSystem().makeQualified(store.dir()).toUri()) : null;
+    boolean inside = local != null
+        && local.normalize().startsWith(out.path().toAbsolutePath().normalize());
+    probe(store, uri);
+    Optional<String> outId = readOutId(out.path());
+    Optional<String> dirId = store.runId();
+    if (resume) {
+      Optional<Path> latest = store.latestPath();
+      if (latest.isEmpty()) {
+        throw new BadInputException("--resume: no usable checkpoint in " + store.dir());
+      }
+      Checkpoint c = store.read(latest.get());
+      Optional<String> ckptId = CheckpointStore.runOf(c);
+      for (Optional<String> other : java.util.List.of(ckptId, dirId)) {
+        if (outId.isPresent() && other.isPresent() && !outId.get().equals(other.get())) {
+          throw new BadInputException("--resume: " + latest.get() + " belongs to run "
+              + other.get() + " but --out " + out.path() + " holds run " + outId.get()
+              + "; give the --checkpoint-dir of that run");
+        }
+      }
+      return new RunIdentity(out, store, inside, false,
+          outId.orElse(dirId.orElse(ckptId.orElse(UUID.randomUUID().toString()))));
+    }
+    boolean setAside = false;
+    if (store.holdsARun() && !(inside && overwrite)) {
+      boolean replaced = overwrite && outId.isPresent() && outId.equals(dirId);
+      if (!replaced) {
+        throw new BadInputException("--checkpoint-dir " + uri + ": holds the checkpoints of "
+            + "another run" + dirId.map(s -> " (run " + s + ")").orElse("") + "; give an "
+            + "empty directory, or continue that run with --resume and its --out");
+      }
+      setAside = true;
+    }
+    return new RunIdentity(out, store, inside, setAside, UUID.randomUUID().toString());
+  }
+
+  /** Creates the directory if needed and writes and deletes a file in it. */
+  private static void probe(CheckpointStore store, String uri) {
+    Path p = new Path(store.dir(), ".probe-" + UUID.randomUUID());
+    FileSystem fs = store.fileSystem();
+    try {
+      boolean existed = fs.exists(store.dir());
+      if (!fs.mkdirs(store.dir())) {
+        throw new IOException("cannot create the directory");
+      }
+      try (OutputStream o = fs.create(p, false)) {
+        o.write(1);
+      }
+      fs.delete(p, false);
+      if (!existed) {
+        fs.delete(store.dir(), false);
+      }
+    } catch (IOException | RuntimeException e) {
+      throw new BadInputException("--checkpoint-dir " + uri + ": not writable (" + oneLine(e)
+          + ")");
+    }
+  }
+
+  private static String oneLine(Throwable e) {
+    String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    int nl = m.indexOf('\n');
+    return nl < 0 ? m : m.substring(0, nl);
+  }
+
+  private static Optional<String> readOutId(java.nio.file.Path out) throws IOException {
+    java.nio.file.Path f = out.resolve(OUT_FILE);
+    if (!Files.isRegularFile(f)) {
+      return Optional.empty();
+    }
+    String s = Files.readString(f, StandardCharsets.UTF_8).strip();
+    return s.isEmpty() ? Optional.empty() : Optional.of(s);
+  }
+
+  /**
+   * The files a run writes into its checkpoint directory (which may hold other files: only these
+   * are ever moved or deleted).
+   */
+  static boolean ours(String name) {
+    return name.equals(CheckpointStore.RUN_FILE) || name.matches("ckpt-\\d+\\.bin")
+        || name.equals("best.bin") || name.equals("final.bin")
+        || name.matches("\\..*\\.(tmp|crc)");
+  }
+
+  String id() {
+    return id;
+  }
+
+  /**
+   * The run starts: the replaced run's checkpoints (outside --out) are set aside, and the run's
+   * id is written to --out and the checkpoint directory.
+   */
+  void start() throws IOException {
+    if (setAsideCheckpoints) {
+      aside = new Path(dir, RunDirectory.REPLACED + System.currentTimeMillis());
+      fs.mkdirs(aside);
+      for (FileStatus s : fs.listStatus(dir)) {
+        if (ours(s.getPath().getName())) {
+          if (!fs.rename(s.getPath(), new Path(aside, s.getPath().getName()))) {
+            throw new IOException("could not move " + s.getPath() + " into " + aside);
+          }
+        }
+      }
+    }
+    Files.writeString(out.path().resolve(OUT_FILE), id + "\n", StandardCharsets.UTF_8);
+    store.claim(id);
+  }
+
+  /** The newest good checkpoint of the run, if it wrote one. */
+  Optional<Path> lastGood() {
+    try {
+      return store.latestPath();
+    } catch (IOException | RuntimeException e) {
+      return Optional.empty();
+    }
+  }
+
+  /** The run wrote a checkpoint or finished: the replaced run's checkpoints go. */
+  void commit() throws IOException {
+    for (FileStatus s : fs.exists(dir) ? fs.listStatus(dir) : new FileStatus[0]) {
+      if (s.getPath().getName().startsWith(RunDirectory.REPLACED)) {
+        fs.delete(s.getPath(), true);
+      }
+    }
+    aside = null;
+  }
+
+  /** A new run failed before its first checkpoint: its marks go, the replaced run returns. */
+  void rollBack() throws IOException {
+    if (inside) {
+      return; // RunDirectory.rollBack handles everything under --out
+    }
+    if (fs.exists(dir)) {
+      for (FileStatus s : fs.listStatus(dir)) {
+        if (ours(s.getPath().getName())) {
+          fs.delete(s.getPath(), false);
+        }
+      }
+    }
+    if (aside != null) {
+      for (FileStatus s : fs.listStatus(aside)) {
+        fs.rename(s.getPath(), new Path(dir, s.getPath().getName()));
+      }
+      fs.delete(aside, true);
+      aside = null;
+    }
+  }
+}

@@ -1,0 +1,153 @@
+package convspark.driver.engine;
+
+import convspark.driver.config.RunConfig;
+import convspark.worker.ModelState;
+import convspark.worker.SampleBlock;
+import convspark.worker.TrainingFailedException;
+import convspark.worker.ring.ReplicaRound;
+import convspark.worker.ring.RingSecret;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.spark.SparkException;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.rdd.RDD;
+import scala.reflect.ClassTag;
+import scala.reflect.ClassTag$;
+
+/**
+ * The ring engine ({@code train.engine = ring}): one Spark barrier stage per round, with one
+ * long-lived task per partition. The driver broadcasts the round's starting {@link ModelState}
+ * once; each task runs {@code spark.task.cpus} data-parallel threads over its partition's share
+ * of every global batch, the tasks ring-allreduce the gradient sums among themselves over
+ * authenticated TCP ({@link RingTask}, {@link convspark.worker.ring.Ring}) and every replica
+ * applies the same {@link convspark.worker.update.Updater}; at the end, rank 0 returns the state
+ * and the round's sums. The driver receives nothing per step.
+ *
+ * <p>Faults: any task failure fails the barrier stage (Spark's rule); a peer silent past
+ * {@code train.ring.timeout-seconds} fails it too, naming the peer. The engine then reruns the
+ * round from its starting state (the driver's copy is never touched by a round: no step counted
+ * twice), up to {@code train.ring.attempts} runs in all, and then fails training (exit 3).
+ * Divergence (non-finite loss or gradient) is not retried.
+ */
+public final class RingEngine implements StepEngine {
+  private final JavaSparkContext jsc;
+  private final StepEngines.Setup setup;
+  private final RunConfig.RingSettings settings;
+  /** The job's ring secret: random, created here, shipped in the task closure only. */
+  private final byte[] secret = RingSecret.generate();
+  private final AtomicLong rings = new AtomicLong();
+
+  RingEngine(StepEngines.Setup setup, RunConfig.RingSettings settings) {
+    this.jsc = setup.jsc();
+    this.setup = setup;
+    this.settings = settings;
+  }
+
+  @Override
+  public String name() {
+    return "ring";
+  }
+
+  /** Returns a new state; {@code start} is not modified. */
+  @Override
+  public RoundResult run(Round round, ModelState start) {
+    if (round.steps() == 0) {
+      return new RoundResult(start, 0, 0, 0, Double.NaN, StepTimes.ZERO);
+    }
+    RuntimeException last = null;
+    for (int attempt = 1; attempt <= settings.attempts(); attempt++) {
+      try {
+        return runOnce(round, start);
+      } catch (TrainingFailedException e) {
+        throw e;
+      } catch (RuntimeException e) {
+        String diverged = divergence(e);
+        if (diverged != null) {
+          throw new TrainingFailedException(diverged, e);
+        }
+        last = e;
+        System.err.printf("convspark: ring round of epoch %d failed (run %d of %d): %s%s%n",
+            round.epoch() + 1, attempt, settings.attempts(), firstLine(e),
+            attempt < settings.attempts() ? "; rerunning it from its starting weights" : "");
+      }
+    }
+    throw new TrainingFailedException("epoch " + (round.epoch() + 1) + " failed "
+        + settings.attempts() + " times in the ring engine (train.ring.attempts); last error: "
+        + firstLine(last), last);
+  }
+
+  private RoundResult runOnce(Round round, ModelState start) {
+    long t0 = System.nanoTime();
+    Broadcast<ModelState> state = jsc.broadcast(start.copy());
+    long t1 = System.nanoTime();
+    try {
+      ReplicaRound.Spec spec = new ReplicaRound.Spec(setup.net(), setup.rule(),
+          setup.checkpointDir(), round.plan(), round.epoch(), round.firstStep(),
+          round.firstStepInEpoch(), round.steps(), round.stepsPerEpoch());
+      long ringId = rings.incrementAndGet();
+      RingTask task = new RingTask(spec, state, secret, ringId,
+          settings.timeoutSeconds() * 1000);
+      JavaRDD<SampleBlock> blocks = setup.train().rdd();
+      ClassTag<ReplicaRound.Output> tag = ClassTag$.MODULE$.apply(ReplicaRound.Output.class);
+      RDD<ReplicaRound.Output> out = blocks.rdd().barrier().mapPartitions(task, false, tag);
+      List<ReplicaRound.Output> outs = new JavaRDD<>(out, tag).collect();
+      long t2 = System.nanoTime();
+      if (outs.size() != 1) {
+        throw new IllegalStateException("the ring round returned " + outs.size()
+            + " results, expected 1 (from rank 0)");
+      }
+      ReplicaRound.Output o = outs.get(0);
+      double job = (t2 - t1) / 1e9;
+      double accounted = o.computeSeconds() + o.localSumSeconds() + o.allreduceSeconds()
+          + o.updateSeconds();
+      StepTimes times = new StepTimes(o.computeSeconds(), (t1 - t0) / 1e9, o.updateSeconds(),
+          job, 0, o.localSumSeconds(), 0, Math.max(0, job - accounted),
+          o.stragglerSeconds(), 0, o.allreduceSeconds(), o.allreduceBytes());
+      lastRound = o;
+      round.progress().afterStep(round, round.steps(), o.lossSum(), o.count(), o.correct(),
+          o.lastLr());
+      return new RoundResult(o.state(), o.lossSum(), o.count(), o.correct(), o.lastLr(), times);
+    } finally {
+      state.destroy(false);
+    }
+  }
+
+  private volatile ReplicaRound.Output lastRound;
+
+  /** The ring's own figures of the last round (allreduce seconds and bytes), or null. */
+  public ReplicaRound.Output lastRound() {
+    return lastRound;
+  }
+
+  /** The divergence message if {@code e} came from a replica's Updater, else null. */
+  private static String divergence(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      String m = t.getMessage();
+      if (m != null && m.contains("training diverged")) {
+        int i = m.indexOf("training diverged");
+        int end = m.indexOf('\n', i);
+        return m.substring(i, end < 0 ? m.length() : end);
+      }
+    }
+    return null;
+  }
+
+  private static String firstLine(Throwable e) {
+    if (e == null) {
+      return "unknown";
+    }
+    Throwable t = e;
+    // Spark wraps the task's exception; its message carries the cause's text.
+    if (t instanceof SparkException && t.getCause() != null) {
+      t = t.getCause();
+    }
+    String m = String.valueOf(t.getMessage());
+    int nl = m.indexOf('\n');
+    return nl < 0 ? m : m.substring(0, nl);
+  }
+
+  @Override
+  public void close() {}
+}

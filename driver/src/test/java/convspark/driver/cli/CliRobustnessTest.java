@@ -1,0 +1,430 @@
+package convspark.driver.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import convspark.common.io.Checkpoint;
+import convspark.common.nn.Network;
+import convspark.common.spec.ModelSpec;
+import convspark.driver.SparkTestSession;
+import convspark.driver.TestData;
+import convspark.driver.interop.TorchModel;
+import java.io.RandomAccessFile;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.apache.logging.log4j.Level;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.core.LogEvent;
+import org.apache.logging.log4j.core.LoggerContext;
+import org.apache.logging.log4j.core.appender.AbstractAppender;
+import org.apache.logging.log4j.core.config.Property;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What a faulty or hostile situation does to a run (issue 13): nothing of an earlier run is lost,
+ * no run is left that cannot be resumed, nothing trains silently on garbage, every failure is one
+ * line with exit code 2 (bad input) or 3 (training failed, naming the last good checkpoint), and
+ * what can be checked is checked before the first epoch.
+ */
+class CliRobustnessTest {
+  @TempDir static Path dir;
+  static Path config;
+  /** A finished one-epoch run: the "earlier run" the cases below must not lose. */
+  static Path runA;
+  static Path nullLabel;
+  static Path nullFeatures;
+  static Path goodParquet;
+
+  @BeforeAll
+  static void data() throws Exception {
+    Path[] train = TestData.writeIdx(dir, "train", 240, 1);
+    Path[] test = TestData.writeIdx(dir, "test", 60, 2);
+    config = dir.resolve("ok.conf");
+    Files.writeString(config, TestData.config(train[0], train[1], test[0], test[1]));
+    SparkSession spark = SparkTestSession.start();
+    try {
+      StructType schema = new StructType().add("label", DataTypes.DoubleType)
+          .add("features", DataTypes.createArrayType(DataTypes.FloatType));
+      int[] labels = new int[60];
+      byte[][] images = TestData.generate(60, 3, labels);
+      for (String kind : new String[] {"good", "null-label", "null-features"}) {
+        List<Row> rows = new ArrayList<>();
+        for (int i = 0; i < 60; i++) {
+          List<Float> px = new ArrayList<>();
+          for (byte b : images[i]) {
+            px.add((float) (b & 0xff));
+          }
+          Double label = kind.equals("null-label") && i == 17 ? null : (double) labels[i];
+          rows.add(RowFactory.create(label,
+              kind.equals("null-features") && i == 23 ? null : px));
+        }
+        spark.createDataFrame(rows, schema).repartition(2).write()
+            .parquet(dir.resolve(kind + ".parquet").toString());
+      }
+    } finally {
+      spark.stop();
+    }
+    goodParquet = dir.resolve("good.parquet");
+    nullLabel = dir.resolve("null-label.parquet");
+    nullFeatures = dir.resolve("null-features.parquet");
+    runA = dir.resolve("runA");
+    CliTrainTest.Run r = train(runA, "--set", "train.epochs=1");
+    assertEquals(0, r.code(), r.err());
+  }
+
+  static CliTrainTest.Run train(Path out, String... extra) {
+    List<String> a = new ArrayList<>(List.of("train", "--config", config.toString(), "--out",
+        out.toString()));
+    a.addAll(List.of(extra));
+    return CliTrainTest.run(a.toArray(new String[0]));
+  }
+
+  /** Asserts exit code {@code code} and exactly one line on stderr; returns it. */
+  static String oneLine(CliTrainTest.Run r, int code) {
+    assertEquals(code, r.code(), "exit code; stderr: " + r.err() + " stdout: " + r.out());
+    String err = r.err().strip();
+    assertEquals(1, err.lines().count(), "one line: " + err);
+    assertFalse(err.contains("\tat "), "no stack trace: " + err);
+    return err;
+  }
+
+  static byte[] bytes(Path p) throws Exception {
+    return Files.readAllBytes(p);
+  }
+
+  static Path copyRun(Path from, String name) throws Exception {
+    Path to = dir.resolve(name);
+    try (Stream<Path> s = Files.walk(from)) {
+      for (Path p : s.toList()) {
+        Path q = to.resolve(from.relativize(p).toString());
+        if (Files.isDirectory(p)) {
+          Files.createDirectories(q);
+        } else {
+          Files.copy(p, q);
+        }
+      }
+    }
+    return to;
+  }
+
+  // ---- 2. --overwrite replaces an old run only once the new one can start ---------------------
+
+  @Test
+  void overwriteKeepsTheOldRunWhenTheNewOneCannotStart() throws Exception {
+    Path out = copyRun(runA, "run-overwrite");
+    byte[] fin = bytes(out.resolve("checkpoints/final.bin"));
+    byte[] summary = bytes(out.resolve("summary.json"));
+    String e = oneLine(train(out, "--overwrite", "--set", "train.workers=3"), 2);
+    assertTrue(e.contains("train.global-batch"), e);
+    e = oneLine(train(out, "--overwrite", "--init-from", dir.resolve("nope.safetensors")
+        .toString()), 2);
+    assertTrue(e.contains("nope.safetensors"), e);
+    e = oneLine(train(out, "--overwrite", "--set", "data.format=dataframe", "--set",
+        "data.train.path=" + nullLabel, "--set", "data.test.path=" + goodParquet), 2);
+    assertTrue(e.contains("label is null"), e);
+    assertArrayEquals(fin, bytes(out.resolve("checkpoints/final.bin")));
+    assertArrayEquals(summary, bytes(out.resolve("summary.json")));
+    // and a new run that starts does replace it
+    CliTrainTest.Run r = train(out, "--overwrite", "--set", "train.epochs=1", "--set",
+        "train.seed=99");
+    assertEquals(0, r.code(), r.err());
+    assertEquals(99, CliTrainTest.summary(out).get("seed").asInt());
+    try (Stream<Path> s = Files.list(out)) {
+      assertTrue(s.noneMatch(p -> p.getFileName().toString().startsWith(".replaced")),
+          "the replaced run is removed once the new one finished");
+    }
+  }
+
+  @Test
+  void predictOverwriteKeepsTheOldOutputWhenScoringFails() throws Exception {
+    Path pred = dir.resolve("pred.parquet");
+    CliTrainTest.Run r = CliTrainTest.run("predict", "--config", config.toString(),
+        "--checkpoint", runA.toString(), "--output", pred.toString());
+    assertEquals(0, r.code(), r.err());
+    List<String> before;
+    try (Stream<Path> s = Files.list(pred)) {
+      before = s.map(p -> p.getFileName().toString()).sorted().toList();
+    }
+    r = CliTrainTest.run("predict", "--config", config.toString(), "--checkpoint",
+        runA.toString(), "--output", pred.toString(), "--overwrite", "--set",
+        "data.format=dataframe", "--set", "data.test.path=" + nullFeatures);
+    String e = oneLine(r, 2);
+    assertTrue(e.contains("null"), e);
+    try (Stream<Path> s = Files.list(pred)) {
+      assertEquals(before, s.map(p -> p.getFileName().toString()).sorted().toList());
+    }
+  }
+
+  // ---- 3. resume continues from the newest good checkpoint whatever else is torn --------------
+
+  @Test
+  void resumeSkipsATornBestFileAFinalFileWithAStaleChecksumAndATornMetricsLine()
+      throws Exception {
+    Path out = dir.resolve("run-torn");
+    CliTrainTest.Run r = train(out, "--set", "train.epochs=3", "--stop-after", "1");
+    assertEquals(0, r.code(), r.err());
+    Path ck = out.resolve("checkpoints");
+    // killed between the two renames of a write: best.bin replaced, its .crc still the old one
+    Path ckpt;
+    try (Stream<Path> s = Files.list(ck)) {
+      ckpt = s.filter(p -> p.getFileName().toString().matches("ckpt-\\d+\\.bin")).findFirst()
+          .orElseThrow();
+    }
+    Checkpoint c = Checkpoint.fromBytes(bytes(ckpt), ckpt.toString());
+    Checkpoint other = new Checkpoint(c.modelSpec(), c.epoch(), c.step(), c.params(),
+        c.state(), c.optimizer(), c.optimizerState(), c.optimizerSteps() + 1, c.meta());
+    Files.write(ck.resolve("final.bin"), other.toBytes());
+    // a torn best.bin
+    try (RandomAccessFile f = new RandomAccessFile(ck.resolve("best.bin").toFile(), "rw")) {
+      f.setLength(f.length() / 2);
+    }
+    // a torn last metrics line (killed mid-append)
+    Files.writeString(out.resolve("metrics.jsonl"), "{\"epoch\":2,\"st",
+        StandardOpenOption.APPEND);
+    r = train(out, "--resume", "--set", "train.epochs=3");
+    assertEquals(0, r.code(), r.err() + r.out());
+    assertTrue((r.out() + r.err()).contains("best.bin"), "says what it skipped: " + r.err());
+    assertEquals(3, CliTrainTest.summary(out).get("epochs_run").asInt());
+    assertEquals(3, Files.readAllLines(out.resolve("metrics.jsonl")).size(),
+        Files.readString(out.resolve("metrics.jsonl")));
+  }
+
+  // ---- 4. checkpoints belong to their run; --out is locked while a run writes it --------------
+
+  @Test
+  void aNewRunRefusesAnotherRunsCheckpointDirectory() throws Exception {
+    Path other = copyRun(runA, "run-identity");
+    Path ck = other.resolve("checkpoints");
+    byte[] fin = bytes(ck.resolve("final.bin"));
+    String e = oneLine(train(dir.resolve("run-intruder"), "--checkpoint-dir",
+        ck.toUri().toString(), "--set", "train.epochs=1"), 2);
+    assertTrue(e.contains("--checkpoint-dir") && e.contains("another run"), e);
+    assertArrayEquals(fin, bytes(ck.resolve("final.bin")));
+  }
+
+  @Test
+  void overwriteWithAnOutsideCheckpointDirectoryNeverResumesTheOldRun() throws Exception {
+    Path out = dir.resolve("run-outside");
+    String ck = dir.resolve("outside-ckpt").toUri().toString();
+    assertEquals(0, train(out, "--checkpoint-dir", ck, "--set", "train.epochs=2").code());
+    CliTrainTest.Run r = train(out, "--overwrite", "--checkpoint-dir", ck, "--set",
+        "train.epochs=3", "--stop-after", "1");
+    assertEquals(0, r.code(), r.err());
+    r = train(out, "--resume", "--checkpoint-dir", ck, "--set", "train.epochs=3");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("at epoch 1,"), "continues the new run, not the old: " + r.out());
+  }
+
+  @Test
+  void aSecondRunOnALockedOutputIsRefused() throws Exception {
+    Path out = dir.resolve("run-locked");
+    Files.createDirectories(out);
+    try (FileChannel ch = FileChannel.open(out.resolve(".lock"), StandardOpenOption.CREATE,
+        StandardOpenOption.WRITE); FileLock lock = ch.lock()) {
+      String e = oneLine(train(out, "--set", "train.epochs=1"), 2);
+      assertTrue(e.contains("--out") && e.contains("another convspark run"), e);
+    }
+    assertFalse(Files.exists(out.resolve("metrics.jsonl")));
+  }
+
+  // ---- 5. no silent garbage ---------------------------------------------------------------------
+
+  @Test
+  void anAbsurdPixelValueIsRejected() throws Exception {
+    StringBuilder csv = new StringBuilder();
+    for (int i = 0; i < 40; i++) {
+      csv.append(i % 4);
+      for (int p = 0; p < 144; p++) {
+        csv.append(',').append(i == 31 && p == 70 ? "1e30" : "12");
+      }
+      csv.append('\n');
+    }
+    Path p = dir.resolve("huge.csv");
+    Files.writeString(p, csv);
+    String e = oneLine(train(dir.resolve("run-huge"), "--set", "data.format=csv", "--set",
+        "data.train.path=" + p, "--set", "data.test.path=" + p), 2);
+    assertTrue(e.contains("huge.csv") && e.contains("sample 31") && e.contains("1.0E30"), e);
+  }
+
+  @Test
+  void nonFiniteWeightsAndNegativeVariancesAreRejected() throws Exception {
+    Checkpoint c = Checkpoint.fromBytes(bytes(runA.resolve("checkpoints/final.bin")), "final");
+    float[] params = c.params().clone();
+    params[5] = Float.NaN;
+    Path nan = dir.resolve("nan.bin");
+    Files.write(nan, new Checkpoint(c.modelSpec(), c.epoch(), c.step(), params, c.state(),
+        c.optimizer(), c.optimizerState(), c.optimizerSteps(), c.meta()).toBytes());
+    String e = oneLine(CliTrainTest.run("evaluate", "--config", config.toString(),
+        "--checkpoint", nan.toString()), 2);
+    assertTrue(e.contains("nan.bin") && e.contains("NaN"), e);
+
+    Network net = new Network(ModelSpec.parse(c.modelSpec()));
+    float[] state = c.state().clone();
+    state[state.length - 1] = -0.5f; // the last running variance
+    Path st = dir.resolve("negvar.safetensors");
+    TorchModel.export(net, c.params(), state, 1, st);
+    e = oneLine(CliTrainTest.run("evaluate", "--config", config.toString(), "--set",
+        "data.normalize.mode=none", "--init-from", st.toString()), 2);
+    assertTrue(e.contains("negvar.safetensors") && e.contains("variance"), e);
+  }
+
+  @Test
+  void stopAfterMustBePositive() {
+    for (String n : new String[] {"0", "-3"}) {
+      String e = oneLine(train(dir.resolve("run-stop" + n), "--stop-after", n), 2);
+      assertTrue(e.contains("--stop-after"), e);
+    }
+  }
+
+  // ---- 6. exit codes and one-line messages ------------------------------------------------------
+
+  @Test
+  void aCorruptCheckpointIsBadInputForEveryCommand() throws Exception {
+    Path bad = copyRun(runA, "run-corrupt");
+    Path fin = bad.resolve("checkpoints/final.bin");
+    byte[] b = bytes(fin);
+    b[b.length / 2] ^= 0x55;
+    Files.write(fin, b); // its .crc (Hadoop's local checksum) no longer matches either
+    oneLine(CliTrainTest.run("evaluate", "--config", config.toString(), "--checkpoint",
+        bad.toString()), 2);
+    oneLine(CliTrainTest.run("predict", "--config", config.toString(), "--checkpoint",
+        bad.toString(), "--output", dir.resolve("pred-corrupt").toString()), 2);
+    String e = oneLine(CliTrainTest.run("export", "--checkpoint", bad.toString(), "--out",
+        dir.resolve("corrupt.safetensors").toString()), 2);
+    assertTrue(e.contains("final.bin"), e);
+  }
+
+  @Test
+  void configAndEnvironmentMistakesAreBadInput() throws Exception {
+    Path conf = dir.resolve("typed.conf");
+    Files.writeString(conf, Files.readString(config).replace(
+        "input { channels = 1, height = 12, width = 12 }", "input = [1, 12, \"abc\"]"));
+    String e = oneLine(CliTrainTest.run("train", "--config", conf.toString(), "--out",
+        dir.resolve("run-typed").toString()), 2);
+    assertTrue(e.contains("input"), e);
+    Path file = Files.writeString(dir.resolve("a-file"), "x");
+    e = oneLine(train(file.resolve("run")), 2);
+    assertTrue(e.contains("--out"), e);
+    e = oneLine(train(dir.resolve("run-scale"), "--set", "data.scale=1e-50"), 2);
+    assertTrue(e.contains("data.scale"), e);
+    e = oneLine(train(dir.resolve("run-master"), "--master", "bogus"), 2);
+    assertTrue(e.contains("bogus"), e);
+  }
+
+  @Test
+  void aHugeFileIsNotReadAsACheckpoint() throws Exception {
+    Path big = dir.resolve("big.bin");
+    try (RandomAccessFile f = new RandomAccessFile(big.toFile(), "rw")) {
+      f.setLength(3L << 30); // sparse: 3 GiB without using the disk
+    }
+    try {
+      String e = oneLine(CliTrainTest.run("evaluate", "--config", config.toString(),
+          "--checkpoint", big.toString()), 2);
+      assertTrue(e.contains("big.bin"), e);
+    } finally {
+      Files.delete(big);
+    }
+  }
+
+  @Test
+  void aModelTooBigForTheHeapIsRejectedBeforeTraining() throws Exception {
+    // 216 inputs x 2,000,000 outputs: 432M parameters, 1.7 GB each for the weights, the
+    // gradient and the momentum: more than the test JVM's 3 GB heap
+    Path conf = dir.resolve("big.conf");
+    Files.writeString(conf, Files.readString(config).replace("units = 4", "units = 2000000"));
+    String e = oneLine(CliTrainTest.run("train", "--config", conf.toString(), "--out",
+        dir.resolve("run-big").toString()), 2);
+    assertTrue(e.contains("heap"), e);
+  }
+
+  @Test
+  void evaluateReadsDataFrameSources() throws Exception {
+    CliTrainTest.Run r = CliTrainTest.run("evaluate", "--config", config.toString(),
+        "--checkpoint", runA.toString(), "--set", "data.format=dataframe", "--set",
+        "data.test.path=" + goodParquet);
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("samples 60"), r.out());
+  }
+
+  @Test
+  void badRowsInADataFramePrintNoExecutorStackTraces() throws Exception {
+    List<LogEvent> events = new ArrayList<>();
+    LoggerContext ctx = (LoggerContext) LogManager.getContext(false);
+    AbstractAppender capture = new AbstractAppender("capture", null, null, true,
+        Property.EMPTY_ARRAY) {
+      @Override
+      public void append(LogEvent event) {
+        events.add(event.toImmutable());
+      }
+    };
+    capture.start();
+    ctx.getConfiguration().getRootLogger().addAppender(capture, Level.ALL, null);
+    ctx.updateLoggers();
+    try {
+      String e = oneLine(train(dir.resolve("run-badrows"), "--set", "data.format=dataframe",
+          "--set", "data.train.path=" + nullLabel, "--set", "data.test.path=" + goodParquet),
+          2);
+      assertTrue(e.contains("label is null"), e);
+    } finally {
+      ctx.getConfiguration().getRootLogger().removeAppender("capture");
+      ctx.updateLoggers();
+    }
+    for (LogEvent ev : events) {
+      assertTrue(ev.getThrown() == null || !ev.getLevel().isMoreSpecificThan(Level.WARN)
+          || !ctx.getLogger(ev.getLoggerName()).isEnabled(ev.getLevel()),
+          "logged with a stack trace: " + ev.getLoggerName() + " " + ev.getMessage()
+              .getFormattedMessage());
+    }
+  }
+
+  // ---- 7. what can be checked is checked before the first epoch --------------------------------
+
+  @Test
+  void anImpossibleEvalBatchFailsBeforeTraining() {
+    Path out = dir.resolve("run-evalbatch");
+    String e = oneLine(train(out, "--set", "train.eval-batch=2000000000"), 2);
+    assertTrue(e.contains("train.eval-batch"), e);
+    assertFalse(Files.exists(out.resolve("metrics.jsonl")), "no epoch was run");
+  }
+
+  @Test
+  void anUnwritableCheckpointDirectoryFailsBeforeTraining() throws Exception {
+    Path out = dir.resolve("run-ckdir");
+    Path file = Files.writeString(dir.resolve("not-a-dir"), "x");
+    String e = oneLine(train(out, "--checkpoint-dir", file.resolve("ck").toUri().toString()),
+        2);
+    assertTrue(e.contains("--checkpoint-dir"), e);
+    assertFalse(Files.exists(out.resolve("metrics.jsonl")), "no epoch was run");
+  }
+
+  // ---- 8. what the README promises ----------------------------------------------------------------
+
+  @Test
+  void predictTakesInitFrom() throws Exception {
+    Path st = dir.resolve("a.safetensors");
+    assertEquals(0, CliTrainTest.run("export", "--checkpoint", runA.toString(), "--out",
+        st.toString()).code());
+    Path pred = dir.resolve("pred-init.csv");
+    CliTrainTest.Run r = CliTrainTest.run("predict", "--config", config.toString(),
+        "--init-from", st.toString(), "--output", pred.toString());
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("predicted 60 rows"), r.out());
+    assertNotEquals(0, Files.list(pred).count());
+  }
+}

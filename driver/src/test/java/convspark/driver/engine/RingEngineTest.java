@@ -1,0 +1,140 @@
+package convspark.driver.engine;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import convspark.common.nn.Network;
+import convspark.common.optim.LrSchedule;
+import convspark.common.optim.ScalingRule;
+import convspark.common.spec.ModelSpec;
+import convspark.driver.SparkTestSession;
+import convspark.driver.TestData;
+import convspark.driver.config.RunConfig;
+import convspark.driver.exec.Distributed;
+import convspark.worker.Augment;
+import convspark.worker.ModelState;
+import convspark.worker.StepPlan;
+import convspark.worker.ring.ReplicaRound;
+import convspark.worker.update.OptimizerSettings;
+import convspark.worker.update.UpdateRule;
+import convspark.worker.update.Updater;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The ring engine against the driver engine in local[2] (2 barrier tasks x 1 thread): the same
+ * start state and round give the same parameters, batch-norm state, optimizer state, loss and
+ * counts after several steps, up to float summation order; and two ring runs are bit-identical.
+ * The model has batch norm and dropout: with one thread per task, the ring engine draws the
+ * same samples and the same dropout masks as the driver engine.
+ */
+class RingEngineTest {
+  static SparkSession spark;
+  static JavaSparkContext jsc;
+
+  @BeforeAll
+  static void start() {
+    spark = SparkTestSession.start();
+    jsc = SparkTestSession.jsc(spark);
+  }
+
+  @AfterAll
+  static void stop() {
+    spark.stop();
+  }
+
+  @Test
+  void ringEqualsDriverOverSeveralStepsAndRepeatsBitForBit() {
+    Network net = new Network(ModelSpec.parse("""
+        input { channels = 1, height = 12, width = 12 }
+        layers = [
+          { type = conv, filters = 4, kernel = 3, padding = 1 }
+          { type = batchnorm }
+          { type = relu }
+          { type = maxpool, kernel = 2 }
+          { type = flatten }
+          { type = dropout, rate = 0.25 }
+          { type = dense, units = 8 }
+          { type = relu }
+          { type = dense, units = 4 }
+        ]
+        """));
+    int n = 100;
+    int[] labels = new int[n];
+    byte[][] images = TestData.generate(n, 3, labels);
+    float[] x = new float[n * 144];
+    for (int i = 0; i < n; i++) {
+      for (int p = 0; p < 144; p++) {
+        x[i * 144 + p] = (images[i][p] & 0xff) / 255f - 0.4f;
+      }
+    }
+    int partitions = 2;
+    int globalBatch = 20;
+    int stepsPerEpoch = 5;
+    UpdateRule rule = new UpdateRule(
+        new OptimizerSettings(OptimizerSettings.Type.SGD, 0.9, true, 0.9, 0.999, 1e-8, 0),
+        1e-4, 5e-4, false, 0,
+        new LrSchedule(0.05, 20, globalBatch, ScalingRule.LINEAR, 0.5, LrSchedule.Decay.COSINE,
+            2, 1, 0.5, 0));
+    Distributed.Blocks blocks = Distributed.blocks(jsc, x, labels, 144, partitions, "ring-eq");
+    try {
+      StepEngines.Setup setup = new StepEngines.Setup(jsc, blocks, partitions, net, rule, "/tmp");
+      StepPlan plan = new StepPlan(net, globalBatch / partitions, 0, 0, 0, 7, 0.1, Augment.NONE);
+      ModelState start = Updater.start(rule, net, net.initParams(3), net.initState());
+      // Two epochs-worth of rounds: the second starts from the first's result.
+      ModelState driverState = start.copy();
+      ModelState ringState = start.copy();
+      ModelState ringAgain = start.copy();
+      RunConfig.RingSettings settings = new RunConfig.RingSettings(1, 60);
+      try (StepEngine driver = StepEngines.open(RunConfig.Engine.DRIVER, setup);
+          StepEngine ring = StepEngines.open(RunConfig.Engine.RING, settings, setup);
+          StepEngine ring2 = StepEngines.open(RunConfig.Engine.RING, settings, setup)) {
+        assertEquals("ring", ring.name());
+        for (int epoch = 0; epoch < 2; epoch++) {
+          Round round = new Round(epoch, (long) epoch * stepsPerEpoch, 0, stepsPerEpoch,
+              stepsPerEpoch, plan, StepListener.NONE);
+          RoundResult d = driver.run(round, driverState);
+          ModelState before = ringState.copy();
+          RoundResult r = ring.run(round, ringState);
+          RoundResult r2 = ring2.run(round, ringAgain);
+          assertArrayEquals(before.params(), ringState.params(), 0f,
+              "the ring engine leaves the start state alone");
+          driverState = d.state();
+          ringState = r.state();
+          ringAgain = r2.state();
+          assertEquals(d.count(), r.count(), "samples");
+          assertEquals(d.correct(), r.correct(), "correct");
+          assertEquals(d.lossSum(), r.lossSum(), 1e-9 * Math.abs(d.lossSum()), "loss sum");
+          assertEquals(d.lastLr(), r.lastLr(), 0.0, "learning rate");
+          ReplicaRound.Output o = ((RingEngine) ring).lastRound();
+          assertEquals(2, o.ranks());
+          assertTrue(o.allreduceBytes() > (long) stepsPerEpoch * 4 * net.paramCount() * 0.9,
+              "allreduce bytes " + o.allreduceBytes());
+        }
+        close(driverState.params(), ringState.params(), "params");
+        close(driverState.state(), ringState.state(), "batch-norm state");
+        close(driverState.optimizerState()[0], ringState.optimizerState()[0], "velocity");
+        assertEquals(driverState.optimizerSteps(), ringState.optimizerSteps());
+        assertEquals(2L * stepsPerEpoch, ringState.optimizerSteps());
+        assertArrayEquals(ringState.params(), ringAgain.params(), 0f, "ring runs repeat bit for bit");
+        assertArrayEquals(ringState.state(), ringAgain.state(), 0f);
+      }
+    } finally {
+      blocks.release();
+    }
+  }
+
+  private static void close(float[] a, float[] b, String what) {
+    double max = 0;
+    for (float v : a) {
+      max = Math.max(max, Math.abs(v));
+    }
+    for (int i = 0; i < a.length; i++) {
+      assertEquals(a[i], b[i], 1e-5 * max + 1e-7, what + " " + i);
+    }
+  }
+}

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Scale-out on one machine without Spark: P worker processes x T threads (the kernel plus the ring
+# allreduce, convspark.bench.ring.ScaleBench: every step T threads compute batch 64 each, sum
+# their gradients locally, the P processes ring-allreduce over authenticated loopback TCP, and
+# every replica applies the same SGD update) for P x T = 1 .. the machine's cores, next to
+# PyTorch DistributedDataParallel (gloo) with as many processes x 1 thread on the same network
+# (conf/fashion-mnist.conf), bench/peers/torch_peer.py ddp.
+#
+# Runs from the repository (builds the bench module with Maven if needed; needs java 17) or from
+# the bundle that scripts/bundle-scale.sh makes (a jlink runtime, the jars, native OpenBLAS:
+# needs only Linux x86-64, no Java, no network; python3 with torch for the DDP column).
+#
+# Usage: scripts/bench-scale.sh
+#   SCALE_CONFIGS="1x1 2x1 1x2"  runs to make, PxT (default: for c = 1, 2, 4, ... <= SCALE_MAX
+#                                and SCALE_MAX itself: c x 1 and 1 x c)
+#   SCALE_MAX=n        the most cores to use (default: nproc)
+#   SCALE_SECONDS=s    measured seconds per run after a warm-up of 0.3 x s (default 20)
+#   SCALE_BATCH=b      batch per thread / per DDP process (default 64)
+#   SCALE_DDP=0        skip PyTorch
+#   SCALE_PYTHON=path  python with torch (default /usr/bin/python3 if present, else python3)
+#   SCALE_OUT=dir      where results go (default target/scale-results in the repository,
+#                      results/ in the bundle; writes scale.md and the raw *.json)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+log() { echo "bench-scale: $*" >&2; }
+
+NCORES=$(OMP_NUM_THREADS= OMP_THREAD_LIMIT= nproc)   # nproc obeys OMP_NUM_THREADS
+MAXC=${SCALE_MAX:-$NCORES}
+SECS=${SCALE_SECONDS:-20}
+BATCH=${SCALE_BATCH:-64}
+PY=${SCALE_PYTHON:-$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3 )}
+if [ -x "$ROOT/runtime/bin/java" ]; then            # the bundle
+  JAVA="$ROOT/runtime/bin/java"
+  CP="$ROOT/lib/benchmarks.jar"
+  export LD_LIBRARY_PATH="$ROOT/native${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  BLAS_FLAG="-Ddev.ludovic.netlib.blas.nativeLibPath=$ROOT/native/libopenblas.so.0"
+  OPENBLAS_SO="$ROOT/native/libopenblas.so.0"
+  MODE="bundle ($ROOT)"
+  OUT=${SCALE_OUT:-$ROOT/results}
+else                                                  # the repository
+  command -v java >/dev/null || { log "java 17 is required (or run from the bundle)"; exit 2; }
+  JAVA=java
+  CP="$ROOT/bench/target/benchmarks.jar"
+  if [ ! -f "$CP" ] || [ -n "$(find pom.xml common/src/main worker/src/main bench/src/main -newer "$CP" -print -quit)" ]; then
+    log "building the bench module (mvn -pl bench -am install -DskipTests)"
+    mvn -q -B -o -pl bench -am install -DskipTests >&2 || mvn -q -B -pl bench -am install -DskipTests >&2
+  fi
+  BLAS_FLAG="-Ddev.ludovic.netlib.blas.nativeLib=libopenblas.so.0"
+  OPENBLAS_SO=/usr/lib/x86_64-linux-gnu/libopenblas.so.0
+  MODE="repository"
+  OUT=${SCALE_OUT:-$ROOT/target/scale-results}
+fi
+mkdir -p "$OUT"
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+
+# OpenBLAS 0.3.21 does not know the newest Xeons and falls back to a pre-AVX kernel: pick the
+# AVX-512/AVX2 one unless the caller chose (same rule as scripts/bench-kernel.sh).
+corename() {
+  "$PY" -c 'import ctypes,sys
+try:
+  l=ctypes.CDLL(sys.argv[1]); l.openblas_get_corename.restype=ctypes.c_char_p; print(l.openblas_get_corename().decode())
+except Exception: print("unknown")' "$OPENBLAS_SO" 2>/dev/null || echo unknown
+}
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+  case "$(corename)" in
+    Prescott|Core2|Penryn|Dunnington|Nehalem|Atom|unknown)
+      if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
+      elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi ;;
+  esac
+fi
+CORE=$(corename)
+
+if [ -z "${SCALE_CONFIGS:-}" ]; then
+  cs=""; c=1
+  while [ "$c" -lt "$MAXC" ]; do cs="$cs $c"; c=$((c * 2)); done
+  cs="$cs $MAXC"
+  SCALE_CONFIGS=""
+  for c in $cs; do
+    SCALE_CONFIGS="$SCALE_CONFIGS ${c}x1"
+    [ "$c" -gt 1 ] && SCALE_CONFIGS="$SCALE_CONFIGS 1x${c}"
+  done
+fi
+
+CPU=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+log "$MODE; CPU $CPU, $NCORES cores; OpenBLAS core $CORE; configs:$SCALE_CONFIGS"
+JVM=(--add-modules=jdk.incubator.vector -Xms768m -Xmx768m -XX:+UseParallelGC "$BLAS_FLAG")
+ROWS="$OUT/rows.tsv"; : > "$ROWS"
+declare -A DDP_DONE
+for cfg in $SCALE_CONFIGS; do
+  P=${cfg%x*}; T=${cfg#*x}
+  log "convspark ${P} process(es) x ${T} thread(s), ${SECS}s"
+  LOAD=$(cut -d' ' -f1 /proc/loadavg)
+  res=$("$JAVA" "${JVM[@]}" -cp "$CP" convspark.bench.ring.ScaleBench --procs "$P" --threads "$T" \
+        --seconds "$SECS" --batch "$BATCH" 2>"$OUT/scale-${cfg}.err" | grep '^RESULT ' | tail -1 | cut -c8-) \
+    || { log "ScaleBench ${cfg} failed:"; tail -20 "$OUT/scale-${cfg}.err" >&2; exit 3; }
+  echo "$res" > "$OUT/scale-${cfg}.json"
+  c=$((P * T)); ddp=""
+  if [ "${SCALE_DDP:-1}" = 1 ] && [ -z "${DDP_DONE[$c]:-}" ]; then
+    log "PyTorch DDP ${c} process(es) x 1 thread, ${SECS}s"
+    if "$PY" "$ROOT/bench/peers/torch_peer.py" ddp --procs "$c" --threads 1 --seconds "$SECS" \
+         --batch "$BATCH" > "$OUT/ddp-${c}.log" 2>&1; then
+      grep '^RESULT ' "$OUT/ddp-${c}.log" | tail -1 | cut -c8- > "$OUT/ddp-${c}.json"
+    else
+      log "PyTorch DDP ${c} failed (see $OUT/ddp-${c}.log)"; echo '{}' > "$OUT/ddp-${c}.json"
+    fi
+    DDP_DONE[$c]=1
+  fi
+  printf '%s\t%s\t%s\t%s\n' "$P" "$T" "$LOAD" "$res" >> "$ROWS"
+done
+
+export SC_OUT="$OUT" SC_CPU="$CPU" SC_CORES="$NCORES" SC_CORE="$CORE" SC_MODE="$MODE" SC_SECS="$SECS" SC_BATCH="$BATCH" \
+  SC_CORETYPE="${OPENBLAS_CORETYPE:-}" SC_DATE="$(date -u '+%Y-%m-%d %H:%M UTC')"
+"$PY" - <<'PY'
+import json, os
+out = os.environ["SC_OUT"]
+L = [f"- Date: {os.environ['SC_DATE']}; CPU: {os.environ['SC_CPU']}, {os.environ['SC_CORES']} cores; "
+     f"OpenBLAS core `{os.environ['SC_CORE']}`" + (f" (OPENBLAS_CORETYPE={os.environ['SC_CORETYPE']})" if os.environ['SC_CORETYPE'] else "")
+     + f"; run from the {os.environ['SC_MODE']}",
+     f"- Command: `scripts/bench-scale.sh` ({os.environ['SC_SECS']} s measured per run, batch {os.environ['SC_BATCH']} per thread / per DDP process)",
+     "", "| P processes x T threads | cores | convspark images/s | ms per step: compute / local sum / allreduce / update | PyTorch DDP, P x T processes x 1 thread | convspark / DDP | load avg at start |",
+     "|---|---:|---:|---|---:|---:|---:|"]
+for line in open(os.path.join(out, "rows.tsv")):
+    p, t, load, js = line.rstrip("\n").split("\t", 3)
+    r = json.loads(js)
+    c = int(p) * int(t)
+    try:
+        d = json.load(open(os.path.join(out, f"ddp-{c}.json"))).get("images_per_second")
+    except Exception:
+        d = None
+    ms = " / ".join(f"{r[k]*1e3:.1f}" for k in ("compute_s", "local_sum_s", "allreduce_s", "update_s"))
+    L.append(f"| {p} x {t} | {c} | **{r['images_per_second']:,.0f}** | {ms} | "
+             + (f"{d:,.0f}" if d else "n/a") + " | " + (f"{r['images_per_second']/d:.2f}x" if d else "n/a") + f" | {load} |")
+text = "\n".join(L) + "\n"
+open(os.path.join(out, "scale.md"), "w").write(text)
+print(text)
+PY
+log "wrote $OUT/scale.md"

@@ -1,0 +1,143 @@
+package convspark.worker.ring;
+
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+
+/**
+ * Mutual authentication of two ring peers with the job secret (HMAC-SHA256 challenge-response,
+ * fresh random nonces from both sides, constant-time comparison), run on every connection before
+ * any data byte is read from it.
+ *
+ * <pre>
+ * client -> server  HELLO  = "RING" | version | ringId | fromRank | toRank | nonceC (32 B)
+ * server -> client  nonceS (32 B) | HMAC(secret, "server" | HELLO fields | nonceS)
+ * client -> server  HMAC(secret, "client" | HELLO fields | nonceS)
+ * server -> client  ACCEPT (1 byte)
+ * </pre>
+ *
+ * The server proves the secret first (so a client never sends its proof to an impostor), the two
+ * proofs carry different labels (no reflection), and both cover both nonces, the ring id and the
+ * two ranks (no replay across connections, rings or positions). A peer that fails any check gets
+ * no answer: the connection is closed.
+ */
+final class Handshake {
+  static final int MAGIC = 0x52494E47; // "RING"
+  static final byte VERSION = 1;
+  static final byte ACCEPT = 0x5A;
+  static final int HELLO_BYTES = 4 + 1 + 8 + 4 + 4 + RingSecret.BYTES;
+  private static final byte[] SERVER_LABEL = "convspark-ring server".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] CLIENT_LABEL = "convspark-ring client".getBytes(StandardCharsets.US_ASCII);
+
+  private Handshake() {}
+
+  /** Why a handshake failed: the message says what was wrong, never a secret. */
+  static final class Rejected extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    Rejected(String message) {
+      super(message);
+    }
+  }
+
+  /**
+   * Client side: proves the secret to the server at the other end of {@code s} and checks its
+   * proof. Reads time out after the socket's SO_TIMEOUT.
+   */
+  static void client(Socket s, byte[] secret, long ringId, int fromRank, int toRank)
+      throws IOException {
+    RingSecret.check(secret);
+    byte[] hello = hello(ringId, fromRank, toRank, RingSecret.random(RingSecret.BYTES));
+    OutputStream out = s.getOutputStream();
+    out.write(hello);
+    out.flush();
+    DataInputStream in = new DataInputStream(s.getInputStream());
+    byte[] reply = new byte[2 * RingSecret.BYTES];
+    readFully(in, reply, "the server's challenge");
+    byte[] nonceS = java.util.Arrays.copyOfRange(reply, 0, RingSecret.BYTES);
+    byte[] macS = java.util.Arrays.copyOfRange(reply, RingSecret.BYTES, reply.length);
+    if (!MessageDigest.isEqual(macS, RingSecret.hmac(secret, SERVER_LABEL, hello, nonceS))) {
+      throw new Rejected("the server failed to prove the ring secret");
+    }
+    out.write(RingSecret.hmac(secret, CLIENT_LABEL, hello, nonceS));
+    out.flush();
+    int ack = in.read();
+    if (ack != ACCEPT) {
+      throw new Rejected(ack < 0 ? "the server closed the connection instead of accepting"
+          : "the server answered " + ack + " instead of accepting");
+    }
+  }
+
+  /** What the server learnt from a client that proved the secret. */
+  record Peer(int fromRank) {}
+
+  /**
+   * Server side: checks the client's hello (magic, version, ring id, addressed to {@code
+   * myRank}, from {@code expectedFrom}), proves the secret, checks the client's proof, accepts.
+   */
+  static Peer server(Socket s, byte[] secret, long ringId, int myRank, int expectedFrom)
+      throws IOException {
+    RingSecret.check(secret);
+    DataInputStream in = new DataInputStream(s.getInputStream());
+    byte[] hello = new byte[HELLO_BYTES];
+    readFully(in, hello, "the client's hello");
+    ByteBuffer h = ByteBuffer.wrap(hello);
+    int magic = h.getInt();
+    byte version = h.get();
+    long id = h.getLong();
+    int from = h.getInt();
+    int to = h.getInt();
+    if (magic != MAGIC || version != VERSION) {
+      throw new Rejected("not a ring hello (bad magic or version)");
+    }
+    if (id != ringId) {
+      throw new Rejected("hello for another ring (ring id " + id + ", expected " + ringId + ")");
+    }
+    if (to != myRank || from != expectedFrom) {
+      throw new Rejected("hello from rank " + from + " to rank " + to + ", expected from rank "
+          + expectedFrom + " to rank " + myRank);
+    }
+    byte[] nonceS = RingSecret.random(RingSecret.BYTES);
+    OutputStream out = s.getOutputStream();
+    out.write(nonceS);
+    out.write(RingSecret.hmac(secret, SERVER_LABEL, hello, nonceS));
+    out.flush();
+    byte[] macC = new byte[RingSecret.BYTES];
+    readFully(in, macC, "the client's proof");
+    if (!MessageDigest.isEqual(macC, RingSecret.hmac(secret, CLIENT_LABEL, hello, nonceS))) {
+      throw new Rejected("the client failed to prove the ring secret");
+    }
+    out.write(ACCEPT);
+    out.flush();
+    return new Peer(from);
+  }
+
+  static byte[] hello(long ringId, int fromRank, int toRank, byte[] nonce) {
+    return ByteBuffer.allocate(HELLO_BYTES).putInt(MAGIC).put(VERSION).putLong(ringId)
+        .putInt(fromRank).putInt(toRank).put(nonce).array();
+  }
+
+  private static void readFully(InputStream in, byte[] b, String what) throws IOException {
+    int n = 0;
+    try {
+      while (n < b.length) {
+        int r = in.read(b, n, b.length - n);
+        if (r < 0) {
+          throw new EOFException();
+        }
+        n += r;
+      }
+    } catch (EOFException e) {
+      throw new Rejected("connection closed after " + n + " of " + b.length + " bytes of " + what);
+    } catch (SocketTimeoutException e) {
+      throw new Rejected("timed out after " + n + " of " + b.length + " bytes of " + what);
+    }
+  }
+}

@@ -1,0 +1,203 @@
+package convspark.worker.ring;
+
+import convspark.common.nn.Network;
+import convspark.worker.ModelState;
+import convspark.worker.PartitionStep;
+import convspark.worker.SampleBlock;
+import convspark.worker.StepPlan;
+import convspark.worker.update.UpdateRule;
+import convspark.worker.update.Updater;
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * One replica's round of the ring engine, inside one long-lived task (no Spark here): for every
+ * step, T data-parallel threads (one workspace each) compute slices of this partition's share of
+ * the global batch, their gradients and batch-norm statistics are summed locally in thread order,
+ * the ring allreduces them with loss, count, correct and every rank's compute time, and the
+ * replica applies the {@link Updater} to its own {@link ModelState}. Every replica applies the
+ * same update to the same sums, so they stay bit-identical.
+ */
+public final class ReplicaRound {
+  private ReplicaRound() {}
+
+  /**
+   * What every replica of a round knows.
+   *
+   * @param plan the step plan of the run ({@link StepPlan#at} places each step)
+   * @param firstStep global step of the round's first step
+   * @param firstStepInEpoch the round's first step within its epoch
+   */
+  public record Spec(Network net, UpdateRule rule, String checkpointDir, StepPlan plan,
+      int epoch, long firstStep, int firstStepInEpoch, int steps, int stepsPerEpoch)
+      implements Serializable {
+    private static final long serialVersionUID = 1L;
+  }
+
+  /**
+   * What a round returns (rank 0's; the sums are global). Times are seconds summed over the
+   * round's steps on this replica: compute (the threads), local sum, allreduce (wall time inside
+   * the ring, waiting for slower peers included), update, and straggler (the slowest rank's
+   * compute minus the mean, per step).
+   */
+  public record Output(ModelState state, double lossSum, long count, long correct, double lastLr,
+      double computeSeconds, double localSumSeconds, double allreduceSeconds,
+      double updateSeconds, double stragglerSeconds, long allreduceBytes, int ranks, int threads)
+      implements Serializable {
+    private static final long serialVersionUID = 1L;
+  }
+
+  /**
+   * Runs the round on this replica.
+   *
+   * @param block this partition's samples (may hold none)
+   * @param threads data-parallel threads (the task's CPUs)
+   * @throws RingException if the ring fails
+   * @throws convspark.worker.TrainingFailedException if the loss or gradient is not finite
+   */
+  public static Output run(Spec spec, ModelState state, SampleBlock block, int partition,
+      Ring ring, int threads) throws RingException {
+    Network net = spec.net();
+    int pc = net.paramCount();
+    int sc = net.stateCount();
+    int ranks = ring.size();
+    Updater updater = new Updater(spec.rule(), net, spec.checkpointDir());
+    float[][] grads = new float[threads][pc];
+    float[][] bns = new float[threads][sc];
+    float[] v = new float[pc + sc];
+    float[] bnSum = new float[sc];
+    double[] extras = new double[3 + ranks];
+    long bytes0 = ring.stats().bytesSent;
+    double compute = 0;
+    double localSum = 0;
+    double reduce = 0;
+    double update = 0;
+    double straggler = 0;
+    double lossSum = 0;
+    long count = 0;
+    long correct = 0;
+    double lr = Double.NaN;
+    ExecutorService pool = threads > 1 ? Executors.newFixedThreadPool(threads, r -> {
+      Thread t = new Thread(r, "ring-replica-" + partition);
+      t.setDaemon(true);
+      return t;
+    }) : null;
+    try {
+      for (int s = 0; s < spec.steps(); s++) {
+        long step = spec.firstStep() + s;
+        StepPlan plan = spec.plan().at(spec.epoch(), spec.firstStepInEpoch() + s, step);
+        long t0 = System.nanoTime();
+        double[][] outs = new double[threads][];
+        if (pool == null) {
+          Arrays.fill(grads[0], 0f);
+          Arrays.fill(bns[0], 0f);
+          outs[0] = PartitionStep.computeSlice(block, partition, plan, state.params(),
+              state.state(), 0, 1, grads[0], bns[0]);
+        } else {
+          List<Callable<double[]>> work = new ArrayList<>();
+          for (int t = 0; t < threads; t++) {
+            final int id = t;
+            work.add(() -> {
+              Arrays.fill(grads[id], 0f);
+              Arrays.fill(bns[id], 0f);
+              return PartitionStep.computeSlice(block, partition, plan, state.params(),
+                  state.state(), id, threads, grads[id], bns[id]);
+            });
+          }
+          List<Future<double[]>> fs;
+          try {
+            fs = pool.invokeAll(work);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new RingException("ring rank " + ring.rank() + ": interrupted while computing");
+          }
+          for (int t = 0; t < threads; t++) {
+            outs[t] = get(fs.get(t));
+          }
+        }
+        long t1 = System.nanoTime();
+        sumInto(v, 0, grads, pc);
+        for (int i = 0; i < sc; i++) {
+          float acc = bns[0][i];
+          for (int t = 1; t < threads; t++) {
+            acc += bns[t][i];
+          }
+          v[pc + i] = acc;
+        }
+        Arrays.fill(extras, 0);
+        for (double[] o : outs) {
+          extras[0] += o[0];
+          extras[1] += o[1];
+          extras[2] += o[2];
+        }
+        double myCompute = (t1 - t0) / 1e9;
+        extras[3 + ring.rank()] = myCompute;
+        long t2 = System.nanoTime();
+        ring.allreduce(v, extras);
+        long t3 = System.nanoTime();
+        System.arraycopy(v, pc, bnSum, 0, sc);
+        lr = updater.learningRate(step, spec.stepsPerEpoch());
+        updater.apply(v, (long) extras[2], extras[0], bnSum, state, step, spec.epoch(),
+            spec.stepsPerEpoch());
+        long t4 = System.nanoTime();
+        double max = 0;
+        double mean = 0;
+        for (int r = 0; r < ranks; r++) {
+          max = Math.max(max, extras[3 + r]);
+          mean += extras[3 + r] / ranks;
+        }
+        straggler += max - mean;
+        compute += myCompute;
+        localSum += (t2 - t1) / 1e9;
+        reduce += (t3 - t2) / 1e9;
+        update += (t4 - t3) / 1e9;
+        lossSum += extras[0];
+        correct += (long) extras[1];
+        count += (long) extras[2];
+      }
+    } finally {
+      if (pool != null) {
+        pool.shutdownNow();
+      }
+    }
+    return new Output(state, lossSum, count, correct, lr, compute, localSum, reduce, update,
+        straggler, ring.stats().bytesSent - bytes0, ranks, threads);
+  }
+
+  /** v[from + i] = sum over threads in thread order of g[t][i], for i < n. */
+  private static void sumInto(float[] v, int from, float[][] g, int n) {
+    int threads = g.length;
+    if (threads == 1) {
+      System.arraycopy(g[0], 0, v, from, n);
+      return;
+    }
+    for (int i = 0; i < n; i++) {
+      float acc = g[0][i];
+      for (int t = 1; t < threads; t++) {
+        acc += g[t][i];
+      }
+      v[from + i] = acc;
+    }
+  }
+
+  private static double[] get(Future<double[]> f) {
+    try {
+      return f.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while computing a step", e);
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof RuntimeException re) {
+        throw re;
+      }
+      throw new IllegalStateException("a replica thread failed: " + e.getCause(), e.getCause());
+    }
+  }
+}

@@ -1,0 +1,396 @@
+package convspark.worker.ring;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.ByteOrder;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A formed ring of P peers: this peer sends to rank + 1 and receives from rank - 1 (mod P) over
+ * two authenticated TCP connections. {@link #allreduce} sums, in place and on every peer, a float
+ * vector together with a few doubles (loss sum, counts: exact up to 2^53).
+ *
+ * <p>The algorithm (Patarasuk and Yuan's bandwidth-optimal ring, as in Horovod and NCCL): the
+ * logical vector (floats, then doubles) is cut into P contiguous segments of sizes differing by at
+ * most one. In step j = 0 .. 2P-3 this peer sends segment (rank - j) mod P and receives segment
+ * (rank - j - 1) mod P; during the first P - 1 steps (reduce-scatter) it adds what it receives to
+ * its own values, during the last P - 1 (all-gather) it copies. Each segment travels in chunks of
+ * {@link RingOptions#chunkBytes()}, and a chunk received in step j is forwarded in step j + 1 as
+ * soon as it is reduced, by a sender thread, while the next chunk is being received: chunks
+ * pipeline around the ring. Each peer sends 2 (P - 1) / P of the vector's bytes.
+ *
+ * <p>Determinism: element i of segment s is summed in the fixed order x_s + x_(s+1) + ... +
+ * x_(s+P-1) (ranks mod P), whatever the timing, so every peer ends with bit-identical values and
+ * a rerun with the same inputs and P gives the same bits.
+ *
+ * <p>Faults: every receive waits at most {@link RingOptions#ioTimeoutMillis()}; a silent, closed
+ * or misbehaving neighbour fails the operation with a {@link RingException} naming it, and the
+ * ring closes. Not thread-safe: one operation at a time.
+ */
+public final class Ring implements AutoCloseable {
+  private static final VarHandle FLOAT =
+      MethodHandles.byteArrayViewVarHandle(float[].class, ByteOrder.LITTLE_ENDIAN);
+  private static final VarHandle DOUBLE =
+      MethodHandles.byteArrayViewVarHandle(double[].class, ByteOrder.LITTLE_ENDIAN);
+  private static final VarHandle INT =
+      MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
+  /** Message header: operation number, step, chunk index, payload bytes. */
+  static final int HEADER = 16;
+
+  private final int rank;
+  private final int size;
+  private final Socket out;
+  private final Socket in;
+  private final InetSocketAddress nextAddress;
+  private final InetSocketAddress prevAddress;
+  private final RingOptions options;
+  private final InputStream input;
+  private final Sender sender;
+  private final Thread senderThread;
+  private int operation;
+  private volatile boolean closed;
+  private byte[] receiveBuffer = new byte[0];
+  private final Stats stats = new Stats();
+
+  /** Cumulative traffic and time of this peer's allreduce operations. */
+  public static final class Stats {
+    /** Completed operations. */
+    public long operations;
+    /** Bytes sent to the next peer (payload and headers). */
+    public long bytesSent;
+    /** Bytes received from the previous peer. */
+    public long bytesReceived;
+    /** Wall-clock seconds inside {@link #allreduce}. */
+    public double seconds;
+
+    /** Effective rate: bytes sent per second inside allreduce. */
+    public double sendGigabytesPerSecond() {
+      return seconds > 0 ? bytesSent / seconds / 1e9 : 0;
+    }
+  }
+
+  Ring(int rank, int size, Socket out, Socket in, InetSocketAddress nextAddress,
+      InetSocketAddress prevAddress, RingOptions options) throws RingException {
+    this.rank = rank;
+    this.size = size;
+    this.out = out;
+    this.in = in;
+    this.nextAddress = nextAddress;
+    this.prevAddress = prevAddress;
+    this.options = options;
+    if (size > 1) {
+      try {
+        this.input = in.getInputStream();
+        this.sender = new Sender(out.getOutputStream());
+      } catch (IOException e) {
+        throw new RingException("ring rank " + rank + ": cannot open the connection streams: "
+            + e.getMessage(), e);
+      }
+      this.senderThread = new Thread(sender, "ring-send-" + rank);
+      senderThread.setDaemon(true);
+      senderThread.start();
+    } else {
+      this.input = null;
+      this.sender = null;
+      this.senderThread = null;
+    }
+  }
+
+  public int rank() {
+    return rank;
+  }
+
+  public int size() {
+    return size;
+  }
+
+  public Stats stats() {
+    return stats;
+  }
+
+  /** Sums {@code floats} across all peers, in place; see {@link #allreduce(float[], double[])}. */
+  public void allreduce(float[] floats) throws RingException {
+    allreduce(floats, new double[0]);
+  }
+
+  /**
+   * Sums {@code floats} and {@code doubles} element-wise across all peers, in place: afterwards
+   * every peer holds the same sums, bit for bit. Every peer must call this with arrays of the same
+   * lengths, in the same sequence of operations.
+   *
+   * @throws RingException if a neighbour fails or stalls past the io timeout (the ring is then
+   *     closed)
+   */
+  public void allreduce(float[] floats, double[] doubles) throws RingException {
+    if (closed) {
+      throw new RingException("ring rank " + rank + ": the ring is closed (an earlier operation "
+          + "failed, or close() was called)");
+    }
+    long t0 = System.nanoTime();
+    operation++;
+    if (size > 1) {
+      try {
+        run(floats, doubles);
+      } catch (RingException e) {
+        close();
+        throw e;
+      } catch (RuntimeException | Error e) {
+        close();
+        throw e;
+      }
+    }
+    stats.operations++;
+    stats.seconds += (System.nanoTime() - t0) / 1e9;
+  }
+
+  private void run(float[] f, double[] d) throws RingException {
+    final int nf = f.length;
+    final long total = (long) nf + d.length;
+    final int chunkElems = Math.max(1, options.chunkBytes() / 4);
+    final int steps = 2 * (size - 1);
+    int queued = 0;
+    // Step 0: this peer's own segment, all chunks at once.
+    int seg = rank;
+    for (long a = segStart(seg, total), end = segStart(seg + 1, total); a < end;
+        a += chunkElems) {
+      send(f, d, 0, (int) ((a - segStart(seg, total)) / chunkElems), a,
+          Math.min(end, a + chunkElems));
+      queued++;
+    }
+    for (int j = 0; j < steps; j++) {
+      int rseg = Math.floorMod(rank - j - 1, size);
+      long start = segStart(rseg, total);
+      long end = segStart(rseg + 1, total);
+      boolean add = j < size - 1;
+      int chunk = 0;
+      for (long a = start; a < end; a += chunkElems, chunk++) {
+        long b = Math.min(end, a + chunkElems);
+        receive(f, d, j, chunk, a, b, add, steps);
+        if (j + 1 < steps) {
+          send(f, d, j + 1, chunk, a, b);
+          queued++;
+        }
+      }
+    }
+    sender.awaitSent(queued, this);
+  }
+
+  /** First element of segment {@code s} (s may be P: the end). */
+  private long segStart(int s, long total) {
+    return total * s / size;
+  }
+
+  private static int bytesOf(int nf, long a, long b) {
+    long floats = Math.max(0, Math.min(b, nf) - a);
+    long doubles = (b - a) - floats;
+    return (int) (floats * 4 + doubles * 8);
+  }
+
+  private void send(float[] f, double[] d, int step, int chunk, long a, long b)
+      throws RingException {
+    int nf = f.length;
+    int payload = bytesOf(nf, a, b);
+    byte[] buf = sender.buffer(HEADER + payload);
+    INT.set(buf, 0, operation);
+    INT.set(buf, 4, step);
+    INT.set(buf, 8, chunk);
+    INT.set(buf, 12, payload);
+    int p = HEADER;
+    int fEnd = (int) Math.min(b, nf);
+    for (int i = (int) a; i < fEnd; i++, p += 4) {
+      FLOAT.set(buf, p, f[i]);
+    }
+    for (int i = (int) (Math.max(a, nf) - nf), e = (int) (b - nf); i < e; i++, p += 8) {
+      DOUBLE.set(buf, p, d[i]);
+    }
+    sender.enqueue(buf, p, this);
+    stats.bytesSent += p;
+  }
+
+  private void receive(float[] f, double[] d, int step, int chunk, long a, long b, boolean add,
+      int steps) throws RingException {
+    int nf = f.length;
+    int payload = bytesOf(nf, a, b);
+    int n = HEADER + payload;
+    if (receiveBuffer.length < n) {
+      receiveBuffer = new byte[n];
+    }
+    byte[] buf = receiveBuffer;
+    readFully(buf, n, step, steps);
+    int op = (int) INT.get(buf, 0);
+    int st = (int) INT.get(buf, 4);
+    int ch = (int) INT.get(buf, 8);
+    int len = (int) INT.get(buf, 12);
+    if (op != operation || st != step || ch != chunk || len != payload) {
+      throw new RingException("ring rank " + rank + ": rank " + prevRank() + " (" + prevAddress
+          + ") sent operation " + op + " step " + st + " chunk " + ch + " of " + len
+          + " bytes, expected operation " + operation + " step " + step + " chunk " + chunk
+          + " of " + payload + " bytes (do all peers reduce vectors of the same length?)");
+    }
+    int p = HEADER;
+    int fEnd = (int) Math.min(b, nf);
+    int dFrom = (int) (Math.max(a, nf) - nf);
+    int dEnd = (int) (b - nf);
+    if (add) {
+      for (int i = (int) a; i < fEnd; i++, p += 4) {
+        f[i] = f[i] + (float) FLOAT.get(buf, p);
+      }
+      for (int i = dFrom; i < dEnd; i++, p += 8) {
+        d[i] = d[i] + (double) DOUBLE.get(buf, p);
+      }
+    } else {
+      for (int i = (int) a; i < fEnd; i++, p += 4) {
+        f[i] = (float) FLOAT.get(buf, p);
+      }
+      for (int i = dFrom; i < dEnd; i++, p += 8) {
+        d[i] = (double) DOUBLE.get(buf, p);
+      }
+    }
+    stats.bytesReceived += n;
+  }
+
+  private void readFully(byte[] buf, int n, int step, int steps) throws RingException {
+    int got = 0;
+    try {
+      while (got < n) {
+        int r = input.read(buf, got, n - got);
+        if (r < 0) {
+          throw new EOFException();
+        }
+        got += r;
+      }
+    } catch (SocketTimeoutException e) {
+      throw new RingException("ring rank " + rank + ": rank " + prevRank() + " (" + prevAddress
+          + ") sent nothing for " + options.ioTimeoutMillis() + " ms (allreduce operation "
+          + operation + ", step " + (step + 1) + " of " + steps + "): it stalled or died", e);
+    } catch (EOFException e) {
+      throw new RingException("ring rank " + rank + ": rank " + prevRank() + " (" + prevAddress
+          + ") closed the connection (allreduce operation " + operation + ", step " + (step + 1)
+          + " of " + steps + ")", e);
+    } catch (IOException e) {
+      throw new RingException("ring rank " + rank + ": receiving from rank " + prevRank() + " ("
+          + prevAddress + ") failed: " + e.getMessage() + (closed ? " (ring closed)" : ""), e);
+    }
+  }
+
+  int prevRank() {
+    return (rank + size - 1) % size;
+  }
+
+  int nextRank() {
+    return (rank + 1) % size;
+  }
+
+  /**
+   * Writes queued chunks to the next peer, so that receiving (and reducing) the next chunk
+   * overlaps with sending the previous one. Chunk buffers are pooled.
+   */
+  private static final class Sender implements Runnable {
+    private record Chunk(byte[] bytes, int length) {}
+
+    private static final Chunk STOP = new Chunk(new byte[0], 0);
+    private final OutputStream out;
+    private final LinkedBlockingQueue<Chunk> queue = new LinkedBlockingQueue<>();
+    private final ConcurrentLinkedQueue<byte[]> pool = new ConcurrentLinkedQueue<>();
+    private final Semaphore sent = new Semaphore(0);
+    private volatile IOException failure;
+
+    Sender(OutputStream out) {
+      this.out = out;
+    }
+
+    byte[] buffer(int n) {
+      byte[] b = pool.poll();
+      return b != null && b.length >= n ? b : new byte[Math.max(n, 1024)];
+    }
+
+    void enqueue(byte[] buf, int len, Ring ring) throws RingException {
+      ring.checkSender();
+      queue.add(new Chunk(buf, len));
+    }
+
+    void awaitSent(int count, Ring ring) throws RingException {
+      try {
+        long deadline = System.nanoTime()
+            + TimeUnit.MILLISECONDS.toNanos(ring.options.ioTimeoutMillis());
+        // Poll in slices so a write failure surfaces at once rather than at the deadline.
+        while (!sent.tryAcquire(count, 50, TimeUnit.MILLISECONDS)) {
+          ring.checkSender();
+          if (System.nanoTime() > deadline) {
+            throw new RingException("ring rank " + ring.rank + ": rank " + ring.nextRank() + " ("
+                + ring.nextAddress + ") accepted no data for " + ring.options.ioTimeoutMillis()
+                + " ms (allreduce operation " + ring.operation + "): it stalled or died");
+          }
+        }
+        ring.checkSender();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new RingException("ring rank " + ring.rank + ": interrupted during allreduce");
+      }
+    }
+
+    void stop() {
+      queue.add(STOP);
+    }
+
+    @Override
+    public void run() {
+      try {
+        while (true) {
+          Chunk c = queue.take();
+          if (c == STOP) {
+            return;
+          }
+          out.write(c.bytes(), 0, c.length());
+          pool.offer(c.bytes());
+          sent.release();
+        }
+      } catch (IOException e) {
+        failure = e;
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  private void checkSender() throws RingException {
+    IOException e = sender.failure;
+    if (e != null) {
+      throw new RingException("ring rank " + rank + ": sending to rank " + nextRank() + " ("
+          + nextAddress + ") failed: " + e.getMessage(), e);
+    }
+  }
+
+  /** Closes both connections and stops the sender; idempotent. */
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    if (sender != null) {
+      sender.stop();
+    }
+    RingListener.closeQuietly(out);
+    RingListener.closeQuietly(in);
+    if (senderThread != null) {
+      senderThread.interrupt();
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "ring rank " + rank + " of " + size + (size > 1 ? " (next " + nextAddress + ", prev "
+        + prevAddress + ")" : "");
+  }
+}

@@ -1,0 +1,42 @@
+package convspark.worker.ring;
+
+import java.io.Serializable;
+
+/**
+ * How a ring behaves on the wire.
+ *
+ * @param connectTimeoutMillis how long joining may take: connecting to the next peer (retried
+ *     while it is not yet listening) and waiting for the previous peer to connect and prove the
+ *     secret
+ * @param ioTimeoutMillis how long a peer may stay silent during an allreduce (no byte received,
+ *     or no byte accepted by the next peer) before the operation fails naming it
+ * @param chunkBytes payload bytes per message: a segment travels in chunks of this size, each
+ *     forwarded as soon as it has been reduced (pipelining); 64 KiB to 1 MiB suit TCP
+ */
+public record RingOptions(int connectTimeoutMillis, int ioTimeoutMillis, int chunkBytes)
+    implements Serializable {
+  /** Defaults: 60 s to form the ring, 60 s of silence, 256 KiB chunks. */
+  public static final RingOptions DEFAULTS = new RingOptions(60_000, 60_000, 256 * 1024);
+
+  public RingOptions {
+    if (connectTimeoutMillis <= 0) {
+      throw new IllegalArgumentException(
+          "ring connect timeout must be > 0 ms, got " + connectTimeoutMillis);
+    }
+    if (ioTimeoutMillis <= 0) {
+      throw new IllegalArgumentException("ring io timeout must be > 0 ms, got " + ioTimeoutMillis);
+    }
+    if (chunkBytes < 64 || chunkBytes > (64 << 20)) {
+      throw new IllegalArgumentException(
+          "ring chunk size must be in [64 B, 64 MiB], got " + chunkBytes + " bytes");
+    }
+  }
+
+  public RingOptions withTimeouts(int connectMillis, int ioMillis) {
+    return new RingOptions(connectMillis, ioMillis, chunkBytes);
+  }
+
+  public RingOptions withChunkBytes(int bytes) {
+    return new RingOptions(connectTimeoutMillis, ioTimeoutMillis, bytes);
+  }
+}

@@ -1,0 +1,64 @@
+package convspark.worker.ring;
+
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** A peer that stops answering fails the operation after the timeout, naming it; nothing hangs. */
+class RingTimeoutTest {
+  @Test
+  void aStalledPeerFailsTheAllreduceAfterTheTimeout() throws Exception {
+    RingOptions o = new RingOptions(20_000, 1_000, 4096);
+    Ring[] rings = RingFixtures.ringOfThreads(3, RingSecret.generate(), 1, o);
+    ExecutorService ex = Executors.newFixedThreadPool(2);
+    try {
+      // One healthy operation first, then rank 2 stalls (never calls allreduce again).
+      RingFixtures.allreduce(rings, new float[][] {new float[999], new float[999], new float[999]},
+          new double[][] {{}, {}, {}});
+      long t0 = System.nanoTime();
+      Future<?> f0 = ex.submit(() -> {
+        rings[0].allreduce(new float[100_000]);
+        return null;
+      });
+      Future<?> f1 = ex.submit(() -> {
+        rings[1].allreduce(new float[100_000]);
+        return null;
+      });
+      ExecutionException e0 = assertThrows(ExecutionException.class, () -> f0.get(30, TimeUnit.SECONDS));
+      ExecutionException e1 = assertThrows(ExecutionException.class, () -> f1.get(30, TimeUnit.SECONDS));
+      double secs = (System.nanoTime() - t0) / 1e9;
+      assertTrue(e0.getCause() instanceof RingException, String.valueOf(e0.getCause()));
+      String m0 = e0.getCause().getMessage();
+      assertTrue(m0.contains("ring rank 0") && m0.contains("rank 2 (") && m0.contains("1000 ms"), m0);
+      assertTrue(e1.getCause() instanceof RingException, String.valueOf(e1.getCause()));
+      assertTrue(secs >= 0.9 && secs < 15, "failed after " + secs + " s");
+      // The failed rings are closed for good.
+      assertThrows(RingException.class, () -> rings[0].allreduce(new float[1]));
+    } finally {
+      ex.shutdownNow();
+      RingFixtures.closeAll(rings);
+    }
+  }
+
+  @Test
+  void aPeerThatNeverJoinsFailsTheJoinAfterTheConnectTimeout() throws Exception {
+    RingOptions o = new RingOptions(1_500, 1_000, 4096);
+    try (RingListener l0 = RingListener.bind(RingFixtures.loopback(), o);
+        RingListener l1 = RingListener.bind(RingFixtures.loopback(), o)) {
+      long t0 = System.nanoTime();
+      RingException e = assertThrows(RingException.class,
+          () -> l0.join(List.of(l0.address(), l1.address()), 0, RingSecret.generate(), 1));
+      double secs = (System.nanoTime() - t0) / 1e9;
+      assertTrue(e.getMessage().contains("rank 1 (") && e.getMessage().contains("1500 ms"),
+          e.getMessage());
+      assertTrue(secs >= 1.4 && secs < 15, "failed after " + secs + " s");
+    }
+  }
+}
