@@ -288,11 +288,6 @@ public final class Blas {
     }
   }
 
-  /** The BLAS implementation in use. */
-  public static BLAS get() {
-    return INSTANCE;
-  }
-
   /** What was loaded: library, version, kernel, path, threads, host and pid. */
   public static BlasInfo info() {
     return INFO;

@@ -4,34 +4,20 @@ import convspark.common.spec.Nonlinearity;
 import convspark.common.spec.Shape;
 
 /** Element-wise activation: ReLU, sigmoid or tanh. */
-public final class Activation implements Layer {
+public final class Activation extends BoundLayer {
   private static final long serialVersionUID = 1L;
-
-  private final Shape shape;
   private final Nonlinearity kind;
 
   public Activation(Shape shape, Nonlinearity kind) {
-    this.shape = shape;
+    super(shape, shape, 0, 0);
     this.kind = kind;
   }
 
-  public Nonlinearity kind() {
-    return kind;
-  }
 
-  @Override
-  public Shape inShape() {
-    return shape;
-  }
-
-  @Override
-  public Shape outShape() {
-    return shape;
-  }
 
   @Override
   public void forward(Pass pass, Context ctx, float[] x, float[] y, int n) {
-    int len = n * shape.size();
+    int len = n * in.size();
     switch (kind) {
       case RELU -> {
         for (int i = 0; i < len; i++) {
@@ -58,7 +44,7 @@ public final class Activation implements Layer {
     if (gx == null) {
       return;
     }
-    int len = n * shape.size();
+    int len = n * in.size();
     switch (kind) {
       case RELU -> {
         for (int i = 0; i < len; i++) {

@@ -7,32 +7,20 @@ import java.util.Arrays;
  * Average pooling without padding (floor mode). With the kernel equal to the input's height and
  * width it is global average pooling.
  */
-public final class AvgPool2d implements Layer {
+public final class AvgPool2d extends BoundLayer {
   private static final long serialVersionUID = 1L;
-  private final Shape in;
-  private final Shape out;
   private final int kh;
   private final int kw;
   private final int stride;
 
   public AvgPool2d(Shape in, int kh, int kw, int stride) {
-    this.in = in;
+    super(in, in.window(in.channels(), kh, kw, stride, 0), 0, 0);
     this.kh = kh;
     this.kw = kw;
     this.stride = stride;
-    this.out = new Shape(in.channels(), Conv2d.outSize(in.height(), kh, stride, 0),
-        Conv2d.outSize(in.width(), kw, stride, 0));
   }
 
-  @Override
-  public Shape inShape() {
-    return in;
-  }
 
-  @Override
-  public Shape outShape() {
-    return out;
-  }
 
   @Override
   public void forward(Pass pass, Context ctx, float[] x, float[] y, int n) {

@@ -16,51 +16,30 @@ import java.util.SplittableRandom;
  * update the running statistics with {@link #updateRunningStats}. Evaluation uses the running
  * statistics. Parameters: gamma [C], beta [C]. State: running mean [C], running var [C].
  */
-public final class BatchNorm implements Layer {
+public final class BatchNorm extends BoundLayer {
   private static final long serialVersionUID = 1L;
-  private final Shape shape;
   private final double momentum;
   private final double epsilon;
-  private final int paramOffset;
-  private final int stateOffset;
 
   public BatchNorm(Shape shape, double momentum, double epsilon, int paramOffset,
       int stateOffset) {
-    this.shape = shape;
+    super(shape, shape, paramOffset, stateOffset);
     this.momentum = momentum;
     this.epsilon = epsilon;
-    this.paramOffset = paramOffset;
-    this.stateOffset = stateOffset;
   }
 
-  @Override
-  public Shape inShape() {
-    return shape;
-  }
 
-  @Override
-  public Shape outShape() {
-    return shape;
-  }
 
-  @Override
-  public int paramOffset() {
-    return paramOffset;
-  }
 
   @Override
   public int paramCount() {
-    return 2 * shape.channels();
+    return 2 * in.channels();
   }
 
-  @Override
-  public int stateOffset() {
-    return stateOffset;
-  }
 
   @Override
   public int stateCount() {
-    return 2 * shape.channels();
+    return 2 * in.channels();
   }
 
   /**
@@ -73,15 +52,15 @@ public final class BatchNorm implements Layer {
 
   @Override
   public Context newContext(int maxBatch) {
-    return new Ctx(new float[shape.channels()], new float[shape.channels()], new boolean[1],
+    return new Ctx(new float[in.channels()], new float[in.channels()], new boolean[1],
         new double[2]);
   }
 
   @Override
   public void forward(Pass pass, Context context, float[] x, float[] y, int n) {
     Ctx ctx = (Ctx) context;
-    int ch = shape.channels();
-    int hw = shape.spatial();
+    int ch = in.channels();
+    int hw = in.spatial();
     int per = ch * hw;
     float[] p = pass.params();
     float[] s = pass.state();
@@ -131,8 +110,8 @@ public final class BatchNorm implements Layer {
   public void backward(Pass pass, Context context, float[] x, float[] y, float[] gy, float[] gx,
       int n) {
     Ctx ctx = (Ctx) context;
-    int ch = shape.channels();
-    int hw = shape.spatial();
+    int ch = in.channels();
+    int hw = in.spatial();
     int per = ch * hw;
     float[] p = pass.params();
     float[] g = pass.grads();
@@ -180,7 +159,7 @@ public final class BatchNorm implements Layer {
 
   @Override
   public void init(float[] params, float[] state, SplittableRandom rng) {
-    int ch = shape.channels();
+    int ch = in.channels();
     Arrays.fill(params, paramOffset, paramOffset + ch, 1f);
     Arrays.fill(params, paramOffset + ch, paramOffset + 2 * ch, 0f);
     Arrays.fill(state, stateOffset, stateOffset + ch, 0f);
@@ -189,12 +168,12 @@ public final class BatchNorm implements Layer {
 
   @Override
   public void otherParamRanges(List<ParamRange> ranges) {
-    ranges.add(new ParamRange(paramOffset, 2 * shape.channels()));
+    ranges.add(new ParamRange(paramOffset, 2 * in.channels()));
   }
 
   @Override
   public void updateRunningStats(float[] state, float[] averaged) {
-    int ch = shape.channels();
+    int ch = in.channels();
     for (int i = stateOffset; i < stateOffset + 2 * ch; i++) {
       state[i] = (float) ((1 - momentum) * state[i] + momentum * averaged[i]);
     }

@@ -28,16 +28,13 @@ import java.util.SplittableRandom;
  *
  * <p>Parameters: weight [out, in, k, k] (PyTorch layout) then bias [out].
  */
-public final class Conv2d implements Layer {
+public final class Conv2d extends BoundLayer {
   private static final long serialVersionUID = 1L;
-  private final Shape in;
-  private final Shape out;
   private final int kernel;
   private final int stride;
   private final int padding;
   private final boolean bias;
   private final Init init;
-  private final int paramOffset;
 
   /**
    * Column depths below this use one GEMM per image; at or above it, one batched GEMM. Set by the
@@ -54,15 +51,12 @@ public final class Conv2d implements Layer {
 
   public Conv2d(Shape in, int filters, int kernel, int stride, int padding, boolean bias,
       Init init, int paramOffset) {
-    this.in = in;
+    super(in, in.window(filters, kernel, kernel, stride, padding), paramOffset, 0);
     this.kernel = kernel;
     this.stride = stride;
     this.padding = padding;
     this.bias = bias;
     this.init = init;
-    this.paramOffset = paramOffset;
-    this.out = new Shape(filters, outSize(in.height(), kernel, stride, padding),
-        outSize(in.width(), kernel, stride, padding));
   }
 
   /** Output size along one axis (floor mode); non-positive when the kernel does not fit. */
@@ -79,20 +73,8 @@ public final class Conv2d implements Layer {
     return ckk() < PER_IMAGE_MAX_CKK;
   }
 
-  @Override
-  public Shape inShape() {
-    return in;
-  }
 
-  @Override
-  public Shape outShape() {
-    return out;
-  }
 
-  @Override
-  public int paramOffset() {
-    return paramOffset;
-  }
 
   @Override
   public int paramCount() {

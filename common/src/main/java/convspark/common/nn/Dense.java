@@ -11,36 +11,19 @@ import java.util.SplittableRandom;
  * Fully connected layer, one GEMM per pass. Input of any shape is read as a flat vector in C,H,W
  * order. Parameters: weight [out, in] (PyTorch layout) then bias [out].
  */
-public final class Dense implements Layer {
+public final class Dense extends BoundLayer {
   private static final long serialVersionUID = 1L;
-  private final Shape in;
-  private final Shape out;
   private final boolean bias;
   private final Init init;
-  private final int paramOffset;
 
   public Dense(Shape in, int units, boolean bias, Init init, int paramOffset) {
-    this.in = in;
-    this.out = Shape.vector(units);
+    super(in, Shape.vector(units), paramOffset, 0);
     this.bias = bias;
     this.init = init;
-    this.paramOffset = paramOffset;
   }
 
-  @Override
-  public Shape inShape() {
-    return in;
-  }
 
-  @Override
-  public Shape outShape() {
-    return out;
-  }
 
-  @Override
-  public int paramOffset() {
-    return paramOffset;
-  }
 
   @Override
   public int paramCount() {

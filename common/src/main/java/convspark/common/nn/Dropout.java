@@ -8,39 +8,30 @@ import java.util.SplittableRandom;
  * 1/(1-rate); at inference it is the identity. The mask is drawn from the pass seed mixed with
  * this layer's index, so a given (seed, step, partition) always gives the same mask.
  */
-public final class Dropout implements Layer {
+public final class Dropout extends BoundLayer {
   private static final long serialVersionUID = 1L;
-  private final Shape shape;
   private final double rate;
   private final int index;
 
   public Dropout(Shape shape, double rate, int index) {
-    this.shape = shape;
+    super(shape, shape, 0, 0);
     this.rate = rate;
     this.index = index;
   }
 
-  @Override
-  public Shape inShape() {
-    return shape;
-  }
 
-  @Override
-  public Shape outShape() {
-    return shape;
-  }
 
   private record Ctx(float[] mask, boolean[] active) implements Context {}
 
   @Override
   public Context newContext(int maxBatch) {
-    return new Ctx(new float[maxBatch * shape.size()], new boolean[1]);
+    return new Ctx(new float[maxBatch * in.size()], new boolean[1]);
   }
 
   @Override
   public void forward(Pass pass, Context context, float[] x, float[] y, int n) {
     Ctx ctx = (Ctx) context;
-    int len = n * shape.size();
+    int len = n * in.size();
     boolean active = pass.training() && rate > 0;
     ctx.active()[0] = active;
     if (!active) {
@@ -72,7 +63,7 @@ public final class Dropout implements Layer {
       return;
     }
     Ctx ctx = (Ctx) context;
-    int len = n * shape.size();
+    int len = n * in.size();
     if (!ctx.active()[0]) {
       System.arraycopy(gy, 0, gx, 0, len);
       return;

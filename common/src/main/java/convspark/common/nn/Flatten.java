@@ -3,23 +3,14 @@ package convspark.common.nn;
 import convspark.common.spec.Shape;
 
 /** Reads C x H x W as a vector of C*H*W values in C, H, W order (as torch.nn.Flatten). */
-public final class Flatten implements Layer {
+public final class Flatten extends BoundLayer {
   private static final long serialVersionUID = 1L;
-  private final Shape in;
 
   public Flatten(Shape in) {
-    this.in = in;
+    super(in, Shape.vector(in.size()), 0, 0);
   }
 
-  @Override
-  public Shape inShape() {
-    return in;
-  }
 
-  @Override
-  public Shape outShape() {
-    return Shape.vector(in.size());
-  }
 
   @Override
   public void forward(Pass pass, Context ctx, float[] x, float[] y, int n) {

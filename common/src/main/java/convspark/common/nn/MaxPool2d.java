@@ -7,32 +7,20 @@ import java.util.Arrays;
  * Max pooling, floor mode (as PyTorch's default {@code ceil_mode=False}); padding counts as
  * minus infinity. The forward pass records the arg-max of every output for the backward pass.
  */
-public final class MaxPool2d implements Layer {
+public final class MaxPool2d extends BoundLayer {
   private static final long serialVersionUID = 1L;
-  private final Shape in;
-  private final Shape out;
   private final int kernel;
   private final int stride;
   private final int padding;
 
   public MaxPool2d(Shape in, int kernel, int stride, int padding) {
-    this.in = in;
+    super(in, in.window(in.channels(), kernel, kernel, stride, padding), 0, 0);
     this.kernel = kernel;
     this.stride = stride;
     this.padding = padding;
-    this.out = new Shape(in.channels(), Conv2d.outSize(in.height(), kernel, stride, padding),
-        Conv2d.outSize(in.width(), kernel, stride, padding));
   }
 
-  @Override
-  public Shape inShape() {
-    return in;
-  }
 
-  @Override
-  public Shape outShape() {
-    return out;
-  }
 
   private record Ctx(int[] argmax) implements Context {}
 

@@ -20,24 +20,19 @@ import java.util.SplittableRandom;
  * sum's gradient as it is), then the body chain, and adds the body's input gradient: the
  * gradient of the input is the sum of both paths'.
  */
-public final class Residual implements Layer {
+public final class Residual extends BoundLayer {
   private static final long serialVersionUID = 1L;
-  private final Shape in;
-  private final Shape out;
   private final List<Layer> body;
   private final List<Layer> shortcut;
   private final Activation activation;
-  private final int paramOffset;
   private final int paramCount;
-  private final int stateOffset;
   private final int stateCount;
 
   private Residual(Shape in, List<Layer> body, List<Layer> shortcut, Nonlinearity activation,
       int paramOffset, int stateOffset) {
-    this.in = in;
+    super(in, body.get(body.size() - 1).outShape(), paramOffset, stateOffset);
     this.body = List.copyOf(body);
     this.shortcut = List.copyOf(shortcut);
-    this.out = this.body.get(this.body.size() - 1).outShape();
     Shape sc = this.shortcut.isEmpty() ? in : this.shortcut.get(this.shortcut.size() - 1)
         .outShape();
     if (!sc.equals(out)) {
@@ -45,8 +40,6 @@ public final class Residual implements Layer {
           + " but shortcut " + sc);
     }
     this.activation = activation == null ? null : new Activation(out, activation);
-    this.paramOffset = paramOffset;
-    this.stateOffset = stateOffset;
     int p = 0;
     int s = 0;
     for (Layer l : this.body) {
@@ -97,30 +90,14 @@ public final class Residual implements Layer {
     return shortcut;
   }
 
-  @Override
-  public Shape inShape() {
-    return in;
-  }
 
-  @Override
-  public Shape outShape() {
-    return out;
-  }
 
-  @Override
-  public int paramOffset() {
-    return paramOffset;
-  }
 
   @Override
   public int paramCount() {
     return paramCount;
   }
 
-  @Override
-  public int stateOffset() {
-    return stateOffset;
-  }
 
   @Override
   public int stateCount() {
@@ -138,21 +115,15 @@ public final class Residual implements Layer {
     final float[] gradB;
 
     Ctx(Residual r, int maxBatch) {
+      bodyCtx = contexts(r.body, maxBatch);
+      bodyOut = outputs(r.body, maxBatch);
+      shortcutCtx = contexts(r.shortcut, maxBatch);
+      shortcutOut = outputs(r.shortcut, maxBatch);
       int max = r.in.size();
-      bodyCtx = new Context[r.body.size()];
-      bodyOut = new float[r.body.size()][];
-      for (int j = 0; j < r.body.size(); j++) {
-        Layer l = r.body.get(j);
-        bodyCtx[j] = l.newContext(maxBatch);
-        bodyOut[j] = new float[maxBatch * l.outShape().size()];
+      for (Layer l : r.body) {
         max = Math.max(max, l.outShape().size());
       }
-      shortcutCtx = new Context[r.shortcut.size()];
-      shortcutOut = new float[r.shortcut.size()][];
-      for (int j = 0; j < r.shortcut.size(); j++) {
-        Layer l = r.shortcut.get(j);
-        shortcutCtx[j] = l.newContext(maxBatch);
-        shortcutOut[j] = new float[maxBatch * l.outShape().size()];
+      for (Layer l : r.shortcut) {
         max = Math.max(max, l.outShape().size());
       }
       boolean act = r.activation != null;
@@ -160,6 +131,23 @@ public final class Residual implements Layer {
       gradSum = act ? new float[maxBatch * r.out.size()] : null;
       gradA = new float[maxBatch * max];
       gradB = new float[maxBatch * max];
+    }
+
+    private static Context[] contexts(List<Layer> layers, int maxBatch) {
+      Context[] c = new Context[layers.size()];
+      for (int j = 0; j < c.length; j++) {
+        c[j] = layers.get(j).newContext(maxBatch);
+      }
+      return c;
+    }
+
+    /** One output buffer per layer, for batches of up to {@code maxBatch} samples. */
+    private static float[][] outputs(List<Layer> layers, int maxBatch) {
+      float[][] o = new float[layers.size()][];
+      for (int j = 0; j < o.length; j++) {
+        o[j] = new float[maxBatch * layers.get(j).outShape().size()];
+      }
+      return o;
     }
   }
 

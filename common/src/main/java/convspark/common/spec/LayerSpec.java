@@ -69,8 +69,7 @@ public sealed interface LayerSpec extends Serializable {
   }
 
   private static Shape window(Shape in, int channels, int kernel, int stride, int padding) {
-    return new Shape(channels, Shape.outSize(in.height(), kernel, stride, padding),
-        Shape.outSize(in.width(), kernel, stride, padding));
+    return in.window(channels, kernel, kernel, stride, padding);
   }
 
   /** 2-D convolution; weight [filters, in, kernel, kernel] then bias [filters]. */

@@ -14,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.ToIntBiFunction;
 
 /**
  * A network: the input shape and the ordered list of layers. Parsed from HOCON:
@@ -83,21 +84,20 @@ public record ModelSpec(Shape input, List<LayerSpec> layers) implements Serializ
 
   /** Number of trainable parameters (the length of the flat parameter vector). */
   public int paramCount() {
-    int n = 0;
-    Shape s = input;
-    for (LayerSpec l : layers) {
-      n += l.paramCount(s);
-      s = l.outShape(s);
-    }
-    return n;
+    return sumOverLayers(LayerSpec::paramCount);
   }
 
   /** Number of non-trainable state values (batch-norm running statistics). */
   public int stateCount() {
+    return sumOverLayers(LayerSpec::stateCount);
+  }
+
+  /** The sum over the layers of {@code count} at each layer's input shape. */
+  private int sumOverLayers(ToIntBiFunction<LayerSpec, Shape> count) {
     int n = 0;
     Shape s = input;
     for (LayerSpec l : layers) {
-      n += l.stateCount(s);
+      n += count.applyAsInt(l, s);
       s = l.outShape(s);
     }
     return n;

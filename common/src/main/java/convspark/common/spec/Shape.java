@@ -25,6 +25,15 @@ public record Shape(int channels, int height, int width) implements Serializable
     return Math.floorDiv(size + 2 * padding - kernel, stride) + 1;
   }
 
+  /**
+   * Shape of {@code channels} planes, each the output of a {@code kh} x {@code kw} window moved by
+   * {@code stride} over this shape's planes padded by {@code padding} (see {@link #outSize}).
+   */
+  public Shape window(int channels, int kh, int kw, int stride, int padding) {
+    return new Shape(channels, outSize(height, kh, stride, padding),
+        outSize(width, kw, stride, padding));
+  }
+
   /** Number of floats in one sample. */
   public int size() {
     return channels * height * width;

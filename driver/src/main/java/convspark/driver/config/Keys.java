@@ -6,6 +6,7 @@ import com.typesafe.config.ConfigRenderOptions;
 import convspark.common.BadInputException;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Function;
 
 /** Typed, validated reads of config keys; every error names the key and what was expected. */
 final class Keys {
@@ -19,43 +20,34 @@ final class Keys {
     return c.getValue(key).render(ConfigRenderOptions.concise());
   }
 
-  String string(String key) {
+  /** Reads {@code key} with {@code get}; a value of the wrong type is bad input. */
+  private <T> T typed(String key, Function<String, T> get, String expected) {
     try {
-      return c.getString(key);
+      return get.apply(key);
     } catch (ConfigException.WrongType e) {
-      throw new BadInputException("config key " + key + ": expected a string, found " + found(key));
+      throw new BadInputException("config key " + key + ": expected " + expected + ", found "
+          + found(key));
     }
+  }
+
+  String string(String key) {
+    return typed(key, c::getString, "a string");
   }
 
   double number(String key) {
-    try {
-      double v = c.getDouble(key);
-      if (!Double.isFinite(v)) {
-        throw new BadInputException("config key " + key + ": expected a finite number, found " + v);
-      }
-      return v;
-    } catch (ConfigException.WrongType e) {
-      throw new BadInputException("config key " + key + ": expected a number, found "
-          + found(key));
+    double v = typed(key, c::getDouble, "a number");
+    if (!Double.isFinite(v)) {
+      throw new BadInputException("config key " + key + ": expected a finite number, found " + v);
     }
+    return v;
   }
 
   long integer(String key) {
-    try {
-      return c.getLong(key);
-    } catch (ConfigException.WrongType e) {
-      throw new BadInputException("config key " + key + ": expected an integer, found "
-          + found(key));
-    }
+    return typed(key, c::getLong, "an integer");
   }
 
   boolean bool(String key) {
-    try {
-      return c.getBoolean(key);
-    } catch (ConfigException.WrongType e) {
-      throw new BadInputException("config key " + key + ": expected true or false, found "
-          + found(key));
-    }
+    return typed(key, c::getBoolean, "true or false");
   }
 
   int positiveInt(String key) {
@@ -116,16 +108,11 @@ final class Keys {
   }
 
   float[] floats(String key) {
-    try {
-      List<Double> l = c.getDoubleList(key);
-      float[] a = new float[l.size()];
-      for (int i = 0; i < a.length; i++) {
-        a[i] = l.get(i).floatValue();
-      }
-      return a;
-    } catch (ConfigException.WrongType e) {
-      throw new BadInputException("config key " + key + ": expected a list of numbers, found "
-          + found(key));
+    List<Double> l = typed(key, c::getDoubleList, "a list of numbers");
+    float[] a = new float[l.size()];
+    for (int i = 0; i < a.length; i++) {
+      a[i] = l.get(i).floatValue();
     }
+    return a;
   }
 }

@@ -77,20 +77,7 @@ public final class IdxReader {
       long sample = mulSat(mulSat(channels, rows), cols);
       long total = mulSat(count, sample);
       String what = count + " images of " + channels + "x" + rows + "x" + cols;
-      if (!f.gzip()) {
-        long available = f.length() - headerBytes;
-        if (available < total) {
-          throw new BadInputException(
-              imagesPath + ": truncated IDX file: header declares " + what + ", expected "
-                  + total + " bytes of pixel data, file ends after " + available);
-        }
-        if (available > total) {
-          throw new BadInputException(
-              imagesPath + ": IDX header declares " + what + ", expected " + total
-                  + " bytes of pixel data, found " + available
-                  + " (wrong dimensions in the header?)");
-        }
-      }
+      checkDataLength(f, imagesPath, headerBytes, what, total, "pixel", "dimensions");
       if (total > DataFiles.MAX_ARRAY) {
         throw new BadInputException(
             imagesPath + ": IDX header declares " + what + " = " + total
@@ -109,6 +96,27 @@ public final class IdxReader {
       return new ImageSet(count, channels, rows, cols, pixels, labels);
     } catch (IOException e) {
       throw f.error(e);
+    }
+  }
+
+  /**
+   * Unless {@code f} is compressed (its length unknown), checks that it holds exactly {@code
+   * total} bytes after its {@code headerBytes}-byte header, which declares {@code what}.
+   */
+  private static void checkDataLength(DataFiles.Opened f, String path, int headerBytes,
+      String what, long total, String kind, String wrongField) {
+    if (f.gzip()) {
+      return;
+    }
+    long available = f.length() - headerBytes;
+    if (available < total) {
+      throw new BadInputException(path + ": truncated IDX file: header declares " + what
+          + ", expected " + total + " bytes of " + kind + " data, file ends after " + available);
+    }
+    if (available > total) {
+      throw new BadInputException(path + ": IDX header declares " + what + ", expected " + total
+          + " bytes of " + kind + " data, found " + available + " (wrong " + wrongField
+          + " in the header?)");
     }
   }
 
@@ -132,19 +140,7 @@ public final class IdxReader {
         throw new BadInputException(
             path + ": IDX header field 'count' is " + count + ", expected a positive number");
       }
-      if (!f.gzip()) {
-        long available = f.length() - 8;
-        if (available < count) {
-          throw new BadInputException(
-              path + ": truncated IDX file: header declares " + count + " labels, expected "
-                  + count + " bytes of label data, file ends after " + available);
-        }
-        if (available > count) {
-          throw new BadInputException(
-              path + ": IDX header declares " + count + " labels, expected " + count
-                  + " bytes of label data, found " + available + " (wrong count in the header?)");
-        }
-      }
+      checkDataLength(f, path, 8, count + " labels", count, "label", "count");
       if (count > DataFiles.MAX_ARRAY) {
         throw new BadInputException(
             path + ": IDX header declares " + count + " labels, more than one array can hold");

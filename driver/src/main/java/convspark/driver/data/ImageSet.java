@@ -1,9 +1,9 @@
 package convspark.driver.data;
 
 import convspark.common.BadInputException;
+import convspark.worker.PartitionStep;
 import java.io.Serializable;
 import java.util.Arrays;
-import java.util.SplittableRandom;
 
 /**
  * An in-memory labelled image set in NCHW layout: sample {@code i} occupies {@code
@@ -153,16 +153,7 @@ public record ImageSet(int count, int channels, int height, int width, float[] p
     int n = set.count();
     int h = (int) Math.round(n * fraction);
     int[] perm = new int[n];
-    for (int i = 0; i < n; i++) {
-      perm[i] = i;
-    }
-    SplittableRandom rnd = new SplittableRandom(seed);
-    for (int i = n - 1; i > 0; i--) {
-      int j = rnd.nextInt(i + 1);
-      int t = perm[i];
-      perm[i] = perm[j];
-      perm[j] = t;
-    }
+    PartitionStep.shuffle(perm, n, seed);
     ImageSet holdout = set.subset(Arrays.copyOfRange(perm, 0, h));
     ImageSet train = set.subset(Arrays.copyOfRange(perm, h, n));
     return new Split(train, holdout);

@@ -67,14 +67,8 @@ public final class Distributed {
   }
 
   /** Executor side of {@link #blocks}: partition i takes block i of the broadcast. */
-  static final class PickBlock
+  record PickBlock(Broadcast<SampleBlock[]> blocks)
       implements org.apache.spark.api.java.function.Function<Integer, SampleBlock> {
-    private static final long serialVersionUID = 1L;
-    private final Broadcast<SampleBlock[]> blocks;
-
-    PickBlock(Broadcast<SampleBlock[]> blocks) {
-      this.blocks = blocks;
-    }
 
     @Override
     public SampleBlock call(Integer i) {
@@ -83,18 +77,8 @@ public final class Distributed {
   }
 
   /** One partition's step: the executor-side closure. */
-  static final class StepFn
+  record StepFn(StepPlan plan, Broadcast<Weights> weights, double submitted)
       implements Function2<Integer, Iterator<SampleBlock>, Iterator<StepResult>> {
-    private static final long serialVersionUID = 1L;
-    private final StepPlan plan;
-    private final Broadcast<Weights> weights;
-    private final double submitted;
-
-    StepFn(StepPlan plan, Broadcast<Weights> weights, double submitted) {
-      this.plan = plan;
-      this.weights = weights;
-      this.submitted = submitted;
-    }
 
     @Override
     public Iterator<StepResult> call(Integer partition, Iterator<SampleBlock> it) {
@@ -128,20 +112,8 @@ public final class Distributed {
         new StepFn(plan, weights, StepResult.wallSeconds()), true));
   }
 
-  static final class EvalFn
+  record EvalFn(Network net, Broadcast<Weights> weights, int batch, double smoothing)
       implements Function2<Integer, Iterator<SampleBlock>, Iterator<Evaluation>> {
-    private static final long serialVersionUID = 1L;
-    private final Network net;
-    private final Broadcast<Weights> weights;
-    private final int batch;
-    private final double smoothing;
-
-    EvalFn(Network net, Broadcast<Weights> weights, int batch, double smoothing) {
-      this.net = net;
-      this.weights = weights;
-      this.batch = batch;
-      this.smoothing = smoothing;
-    }
 
     @Override
     public Iterator<Evaluation> call(Integer partition, Iterator<SampleBlock> it) {

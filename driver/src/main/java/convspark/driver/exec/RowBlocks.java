@@ -49,21 +49,8 @@ public final class RowBlocks {
   }
 
   /** Packs a partition's rows into one block, scaled and normalised, validating each row. */
-  static final class Pack implements FlatMapFunction<Iterator<Row>, SampleBlock> {
-    private static final long serialVersionUID = 1L;
-    private final Frames.Kind kind;
-    private final Shape shape;
-    private final int classes;
-    private final Normalization norm;
-    private final String source;
-
-    Pack(Frames.Kind kind, Shape shape, int classes, Normalization norm, String source) {
-      this.kind = kind;
-      this.shape = shape;
-      this.classes = classes;
-      this.norm = norm;
-      this.source = source;
-    }
+  record Pack(Frames.Kind kind, Shape shape, int classes, Normalization norm, String source)
+      implements FlatMapFunction<Iterator<Row>, SampleBlock> {
 
     @Override
     public Iterator<SampleBlock> call(Iterator<Row> rows) {

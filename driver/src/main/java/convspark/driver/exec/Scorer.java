@@ -20,35 +20,9 @@ import org.apache.spark.util.TaskCompletionListener;
 /**
  * Executor side of {@code CnnClassificationModel.transform}: scores a partition batch by batch.
  */
-public final class Scorer implements MapPartitionsFunction<Row, Row> {
-  private static final long serialVersionUID = 1L;
-  private final Network net;
-  private final Normalization norm;
-  private final Broadcast<Weights> weights;
-  private final Frames.Kind kind;
-  private final int featuresIdx;
-  private final String featuresCol;
-  private final int width;
-  private final int batch;
-  private final boolean raw;
-  private final boolean prob;
-  private final boolean pred;
-
-  public Scorer(Network net, Normalization norm, Broadcast<Weights> weights, Frames.Kind kind,
-      int featuresIdx, String featuresCol, int width, int batch, boolean raw, boolean prob,
-      boolean pred) {
-    this.net = net;
-    this.norm = norm;
-    this.weights = weights;
-    this.kind = kind;
-    this.featuresIdx = featuresIdx;
-    this.featuresCol = featuresCol;
-    this.width = width;
-    this.batch = batch;
-    this.raw = raw;
-    this.prob = prob;
-    this.pred = pred;
-  }
+public record Scorer(Network net, Normalization norm, Broadcast<Weights> weights,
+    Frames.Kind kind, int featuresIdx, String featuresCol, int width, int batch, boolean raw,
+    boolean prob, boolean pred) implements MapPartitionsFunction<Row, Row> {
 
   @Override
   public Iterator<Row> call(Iterator<Row> rows) {

@@ -8,8 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import convspark.common.BadInputException;
 import convspark.driver.interop.SafeTensors.Contents;
-import convspark.driver.interop.SafeTensors.DType;
-import convspark.driver.interop.SafeTensors.Tensor;
+import convspark.driver.interop.Tensor.DType;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -129,13 +128,13 @@ class SafeTensorsTest {
     for (int e = 1; e < 31; e++) {
       for (int m = 0; m < 1024; m++) {
         float want = (float) ((1 + m / 1024.0) * Math.pow(2, e - 15));
-        assertEquals(want, SafeTensors.halfToFloat((short) ((e << 10) | m)));
-        assertEquals(-want, SafeTensors.halfToFloat((short) (0x8000 | (e << 10) | m)));
+        assertEquals(want, Tensor.halfToFloat((short) ((e << 10) | m)));
+        assertEquals(-want, Tensor.halfToFloat((short) (0x8000 | (e << 10) | m)));
       }
     }
-    assertEquals(0x1p-24f, SafeTensors.halfToFloat((short) 1));
-    assertEquals(Float.NEGATIVE_INFINITY, SafeTensors.halfToFloat((short) 0xfc00));
-    assertTrue(Float.isNaN(SafeTensors.halfToFloat((short) 0x7e00)));
+    assertEquals(0x1p-24f, Tensor.halfToFloat((short) 1));
+    assertEquals(Float.NEGATIVE_INFINITY, Tensor.halfToFloat((short) 0xfc00));
+    assertTrue(Float.isNaN(Tensor.halfToFloat((short) 0x7e00)));
   }
 
   @Test

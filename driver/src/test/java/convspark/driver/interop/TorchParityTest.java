@@ -10,7 +10,6 @@ import convspark.common.nn.Pass;
 import convspark.common.nn.Workspace;
 import convspark.common.spec.LayerSpec;
 import convspark.common.spec.ModelSpec;
-import convspark.driver.interop.SafeTensors.Tensor;
 import convspark.driver.interop.TorchModel.Entry;
 import convspark.driver.interop.TorchModel.Source;
 import java.io.IOException;
