@@ -4,12 +4,13 @@
 # (scripts/build.sh or mvn -pl common,worker,driver compile).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mkdir -p target
 jdeps -verbose:package -e 'convspark\..*' \
   common/target/classes worker/target/classes driver/target/classes \
   | awk '$2 == "->" && $1 ~ /^convspark\./ && $3 ~ /^convspark\./ && $1 != $3 {print $1, $3}' \
-  | sort -u > target-package-edges.txt
-cat target-package-edges.txt
-python3 - target-package-edges.txt <<'PY'
+  | sort -u > target/package-edges.txt
+cat target/package-edges.txt
+python3 - target/package-edges.txt <<'PY'
 import sys
 edges = {}
 for line in open(sys.argv[1]):
@@ -35,4 +36,4 @@ if sccs:
     print("package cycles:", sccs); sys.exit(1)
 print("no package cycles among %d packages" % len({p for e in edges for p in [e, *edges[e]]}))
 PY
-rm -f target-package-edges.txt
+rm -f target/package-edges.txt
