@@ -213,7 +213,7 @@ public final class CheckpointStore {
       return Optional.of(read(p));
     } catch (CheckpointFormatException | org.apache.hadoop.fs.ChecksumException e) {
       // our own length/CRC check (or a .crc side file of an older version) caught a torn file
-      System.err.println("convspark: WARNING: skipping unusable checkpoint " + p + ": "
+      System.out.println("convspark: WARNING: skipping unusable checkpoint " + p + ": "
           + e.getMessage());
       return Optional.empty();
     }

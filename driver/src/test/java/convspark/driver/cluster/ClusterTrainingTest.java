@@ -218,8 +218,10 @@ class ClusterTrainingTest {
     }
     Run r = run(NO_UI, train(out, "--resume"), "driver-killed-torn-resume");
     report("cluster, newest checkpoint torn, --resume", out, r);
-    assertTrue(r.err().contains("skipping unusable checkpoint")
-        && r.err().contains(newest.getFileName().toString()), r.err());
+    // warnings of the run go to stdout with its other progress lines
+    String said = r.out() + r.err();
+    assertTrue(said.contains("skipping unusable checkpoint")
+        && said.contains(newest.getFileName().toString()), said);
     assertEquals(previous, resumedStep(r), r.out());
     assertEquals(EPOCHS, lines(out.resolve("metrics.jsonl")));
     assertArrayEquals(finalParams(dir.resolve("cluster")), finalParams(out),
