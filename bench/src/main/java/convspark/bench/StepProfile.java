@@ -5,6 +5,8 @@ import convspark.common.nn.Layer;
 import convspark.common.nn.Network;
 import convspark.common.nn.Pass;
 import convspark.common.nn.SoftmaxCrossEntropy;
+import convspark.common.nn.Workspace;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -35,7 +37,13 @@ public final class StepProfile {
     int warmup = Math.max(20, steps / 2);
     int n = ExampleNet.BATCH;
     Network net = ExampleNet.network();
-    List<Layer> layers = net.layers();
+    // the kernels Workspace runs: fused unless -Dconvspark.nn.fuse=false
+    List<Workspace.Step> plan = Workspace.plan(net,
+        !"false".equalsIgnoreCase(System.getProperty(Workspace.FUSE_PROPERTY)));
+    List<Layer> layers = new ArrayList<>();
+    for (Workspace.Step st : plan) {
+      layers.add(st.layer());
+    }
     int count = layers.size();
     float[][] acts = new float[count + 1][];
     Layer.Context[] ctx = new Layer.Context[count];
@@ -102,15 +110,15 @@ public final class StepProfile {
       System.out.println("BLAS: " + Blas.describe());
       System.out.printf(Locale.ROOT, "step: %.2f ms median over %d steps (batch %d, %.0f images/s)%n",
           step, steps, n, n / step * 1e3);
-      System.out.printf(Locale.ROOT, "%-3s %-14s %-22s %9s %9s %7s%n", "#", "layer", "out shape",
+      System.out.printf(Locale.ROOT, "%-3s %-26s %-14s %9s %9s %7s%n", "#", "layer", "out shape",
           "fwd ms", "bwd ms", "share");
     }
-    String fmt = markdown ? "| %s | %s | %s | %.3f | %s | %.1f%% |%n" : "%-3s %-14s %-22s %9.3f %9s %6.1f%%%n";
+    String fmt = markdown ? "| %s | %s | %s | %.3f | %s | %.1f%% |%n" : "%-3s %-26s %-14s %9.3f %9s %6.1f%%%n";
     for (int i = 0; i < count; i++) {
       Layer l = layers.get(i);
       double f = median(fwd[i]);
       double b = median(bwd[i]);
-      System.out.printf(Locale.ROOT, fmt, i, net.spec().layers().get(i).type(), l.outShape(), f,
+      System.out.printf(Locale.ROOT, fmt, i, plan.get(i).name(net), l.outShape(), f,
           String.format(Locale.ROOT, "%.3f", b), (f + b) / step * 100);
     }
     System.out.printf(Locale.ROOT, fmt, "-", "loss (softmax CE)", "", ls, "", ls / step * 100);

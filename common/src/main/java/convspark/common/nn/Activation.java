@@ -13,6 +13,10 @@ public final class Activation extends BoundLayer {
     this.kind = kind;
   }
 
+  Nonlinearity kind() {
+    return kind;
+  }
+
 
 
   @Override

@@ -28,6 +28,10 @@ public final class BatchNorm extends BoundLayer {
     this.epsilon = epsilon;
   }
 
+  double epsilon() {
+    return epsilon;
+  }
+
 
 
 

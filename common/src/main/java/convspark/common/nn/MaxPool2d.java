@@ -20,6 +20,18 @@ public final class MaxPool2d extends BoundLayer {
     this.padding = padding;
   }
 
+  int kernel() {
+    return kernel;
+  }
+
+  int stride() {
+    return stride;
+  }
+
+  int padding() {
+    return padding;
+  }
+
 
 
   private record Ctx(int[] argmax) implements Context {}

@@ -128,4 +128,12 @@ public final class Network implements Serializable {
   public Workspace newWorkspace(int maxBatch) {
     return new Workspace(this, maxBatch);
   }
+
+  /**
+   * Buffers for batches of up to {@code maxBatch} samples, with ({@code fuse}) or without the
+   * fused kernels of {@link Workspace#plan}: for tests and A/B benchmarks.
+   */
+  public Workspace newWorkspace(int maxBatch, boolean fuse) {
+    return new Workspace(this, maxBatch, fuse);
+  }
 }

@@ -8,8 +8,11 @@ import java.util.List;
  * buffers used in turn, and each layer's context. Not thread-safe: one workspace per thread.
  */
 public final class Workspace {
+  /** {@code -Dconvspark.nn.fuse=false} runs every layer on its own (for A/B benchmarks). */
+  public static final String FUSE_PROPERTY = "convspark.nn.fuse";
   private final Network net;
   private final int maxBatch;
+  private final List<Step> steps;
   private final float[][] acts;
   private final Layer.Context[] ctx;
   private final float[] gradA;
@@ -17,24 +20,77 @@ public final class Workspace {
   private final int[] labels;
 
   Workspace(Network net, int maxBatch) {
+    this(net, maxBatch, !"false".equalsIgnoreCase(System.getProperty(FUSE_PROPERTY)));
+  }
+
+  Workspace(Network net, int maxBatch, boolean fuse) {
     if (maxBatch <= 0) {
       throw new IllegalArgumentException("maxBatch must be positive, found " + maxBatch);
     }
     this.net = net;
     this.maxBatch = maxBatch;
     List<Layer> layers = net.layers();
+    this.steps = plan(net, fuse);
     acts = new float[layers.size() + 1][];
-    ctx = new Layer.Context[layers.size()];
+    ctx = new Layer.Context[steps.size()];
     acts[0] = new float[maxBatch * net.inputShape().size()];
     int maxSize = net.inputShape().size();
     for (int i = 0; i < layers.size(); i++) {
-      acts[i + 1] = new float[maxBatch * layers.get(i).outShape().size()];
-      ctx[i] = layers.get(i).newContext(maxBatch);
       maxSize = Math.max(maxSize, layers.get(i).outShape().size());
+    }
+    for (int s = 0; s < steps.size(); s++) {
+      Step st = steps.get(s);
+      // outputs inside a fused step are never written: no buffer for them
+      for (int i = st.first(); i < st.last(); i++) {
+        acts[i + 1] = new float[0];
+      }
+      acts[st.last() + 1] = new float[maxBatch * st.layer().outShape().size()];
+      ctx[s] = st.layer().newContext(maxBatch);
     }
     gradA = new float[maxBatch * maxSize];
     gradB = new float[maxBatch * maxSize];
     labels = new int[maxBatch];
+  }
+
+  /**
+   * One kernel of a pass: the runtime layer that computes layers {@code first..last} of the
+   * network (one layer, or several fused into one, as {@link BatchNormPoolRelu}).
+   */
+  public record Step(int first, int last, Layer layer) {
+    /** The spec types of the layers this step computes, joined by "+". */
+    public String name(Network net) {
+      StringBuilder b = new StringBuilder();
+      for (int i = first; i <= last; i++) {
+        b.append(i > first ? "+" : "").append(net.spec().layers().get(i).type());
+      }
+      return b.toString();
+    }
+  }
+
+  /**
+   * The kernels a workspace runs for {@code net}: its layers in order, with every batch norm,
+   * 2x2 max-pool and ReLU sequence fused into one {@link BatchNormPoolRelu} when {@code fuse}
+   * (the default unless {@code -Dconvspark.nn.fuse=false}).
+   */
+  public static List<Step> plan(Network net, boolean fuse) {
+    List<Layer> layers = net.layers();
+    List<Step> out = new java.util.ArrayList<>();
+    for (int i = 0; i < layers.size(); i++) {
+      Layer fused = fuse && i + 2 < layers.size()
+          ? BatchNormPoolRelu.fuse(layers.get(i), layers.get(i + 1), layers.get(i + 2)) : null;
+      if (fused != null) {
+        out.add(new Step(i, i + 2, fused));
+        i += 2;
+      } else {
+        out.add(new Step(i, i, layers.get(i)));
+      }
+    }
+    return List.copyOf(out);
+  }
+
+  /** The kernels this workspace runs (see {@link #plan}). */
+  public List<Step> steps() {
+    return steps;
   }
 
   public Network network() {
@@ -63,9 +119,9 @@ public final class Workspace {
   /** Forward pass over the first {@code n} samples of {@link #input()}; returns the logits. */
   public float[] forward(Pass pass, int n) {
     check(n);
-    List<Layer> layers = net.layers();
-    for (int i = 0; i < layers.size(); i++) {
-      layers.get(i).forward(pass, ctx[i], acts[i], acts[i + 1], n);
+    for (int s = 0; s < steps.size(); s++) {
+      Step st = steps.get(s);
+      st.layer().forward(pass, ctx[s], acts[st.first()], acts[st.last() + 1], n);
     }
     return logits();
   }
@@ -89,11 +145,11 @@ public final class Workspace {
 
   /** Backward pass from {@code gradLogits} (which may be {@link #gradA}). */
   private void backward(Pass pass, int n, float[] gradLogits) {
-    List<Layer> layers = net.layers();
     float[] gy = gradLogits;
-    for (int i = layers.size() - 1; i >= 0; i--) {
-      float[] gx = i == 0 ? null : (gy == gradA ? gradB : gradA);
-      layers.get(i).backward(pass, ctx[i], acts[i], acts[i + 1], gy, gx, n);
+    for (int s = steps.size() - 1; s >= 0; s--) {
+      Step st = steps.get(s);
+      float[] gx = s == 0 ? null : (gy == gradA ? gradB : gradA);
+      st.layer().backward(pass, ctx[s], acts[st.first()], acts[st.last() + 1], gy, gx, n);
       gy = gx;
     }
   }
@@ -103,12 +159,12 @@ public final class Workspace {
    * to the input (for gradient checks).
    */
   public float[] backwardToInput(Pass pass, int n, float[] gradLogits, float[] gradInput) {
-    List<Layer> layers = net.layers();
     float[] gy = new float[gradLogits.length];
     System.arraycopy(gradLogits, 0, gy, 0, gradLogits.length);
-    for (int i = layers.size() - 1; i >= 0; i--) {
-      float[] gx = i == 0 ? gradInput : new float[maxBatch * layers.get(i).inShape().size()];
-      layers.get(i).backward(pass, ctx[i], acts[i], acts[i + 1], gy, gx, n);
+    for (int s = steps.size() - 1; s >= 0; s--) {
+      Step st = steps.get(s);
+      float[] gx = s == 0 ? gradInput : new float[maxBatch * st.layer().inShape().size()];
+      st.layer().backward(pass, ctx[s], acts[st.first()], acts[st.last() + 1], gy, gx, n);
       gy = gx;
     }
     return gradInput;

@@ -1,0 +1,213 @@
+package convspark.common.nn;
+
+import convspark.common.spec.Nonlinearity;
+import convspark.common.spec.Shape;
+
+/**
+ * Batch norm, 2x2/2 max-pool and ReLU (in either order of the last two: they commute) as one
+ * kernel with fewer passes over memory. A {@link Workspace} runs it in place of the three layers
+ * whenever a network has that sequence ({@link #fuse}); the three layers keep their parameters,
+ * state and places in {@link Network#layers()}, so nothing else sees the difference.
+ *
+ * <p>Why: at the first conv block of {@code conf/fashion-mnist.conf} the batch-norm input is
+ * 6.4 MB per batch of 64, larger than a core's L2, and the three layers moved it about ten times
+ * (three reads and a write in batch norm, a read, a zeroing and a scatter in max-pool, ...), each
+ * at memory speed. Here, per channel:
+ * <ul>
+ *   <li>forward: one pass for the statistics (sum and sum of squares about a shift, the
+ *       channel's first value, so no cancellation when |mean| >> std), one pass that normalises,
+ *       pools and rectifies and writes only the pooled output, one byte per output (which of the
+ *       four won, and whether ReLU let it through) and the winner's raw input;
+ *   <li>backward: one pass over the pooled outputs for batch norm's two sums (the gradient is
+ *       non-zero only at winners that ReLU let through), and one pass that writes the input
+ *       gradient.
+ * </ul>
+ * The arithmetic of each value is that of the separate layers (same expressions, same order), so
+ * outputs and gradients agree with them up to the summation order of the statistics.
+ */
+final class BatchNormPoolRelu implements Layer {
+  private static final long serialVersionUID = 1L;
+  /** Whether the Vector API module is in the boot layer; without it nothing is fused. */
+  static final boolean AVAILABLE =
+      ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+
+  private final BatchNorm bn;
+  private final Shape in;
+  private final Shape out;
+  private final double epsilon;
+  /** Per pooled output of a plane, the offset of its window's top-left input. */
+  private final int[] corner;
+  private final float[] cornerF;
+
+  private BatchNormPoolRelu(BatchNorm bn, Shape out) {
+    this.bn = bn;
+    this.in = bn.inShape();
+    this.out = out;
+    this.epsilon = bn.epsilon();
+    this.corner = new int[out.spatial()];
+    this.cornerF = new float[out.spatial()];
+    for (int j = 0; j < corner.length; j++) {
+      corner[j] = 2 * (j / out.width()) * in.width() + 2 * (j % out.width());
+      cornerF[j] = corner[j];
+    }
+  }
+
+
+  /**
+   * The fused layer for {@code a, b, c} if they are batch norm, max-pool 2x2 stride 2 without
+   * padding and ReLU (the last two in either order) on a conv activation; otherwise null.
+   */
+  static BatchNormPoolRelu fuse(Layer a, Layer b, Layer c) {
+    if (!AVAILABLE || !(a instanceof BatchNorm norm) || norm.inShape().height() < 2
+        || norm.inShape().width() < 2) {
+      return null;
+    }
+    MaxPool2d pool;
+    if (b instanceof MaxPool2d p && isRelu(c)) {
+      pool = p;
+    } else if (isRelu(b) && c instanceof MaxPool2d p) {
+      pool = p;
+    } else {
+      return null;
+    }
+    if (pool.kernel() != 2 || pool.stride() != 2 || pool.padding() != 0) {
+      return null;
+    }
+    return new BatchNormPoolRelu(norm, c.outShape());
+  }
+
+  private static boolean isRelu(Layer l) {
+    return l instanceof Activation act && act.kind() == Nonlinearity.RELU;
+  }
+
+  @Override
+  public Shape inShape() {
+    return in;
+  }
+
+  @Override
+  public Shape outShape() {
+    return out;
+  }
+
+  /**
+   * Per channel the mean and 1/std of the forward pass; per pooled output the winner's place in
+   * its window (0-3, as a float) and its raw input. Whether ReLU let the winner through is read
+   * back from the output (y > 0).
+   */
+  private record Ctx(float[] mean, float[] invStd, boolean[] trained, float[] pos, float[] win,
+      int[] at, double[] sums) implements Context {}
+
+  @Override
+  public Context newContext(int maxBatch) {
+    int ch = in.channels();
+    return new Ctx(new float[ch], new float[ch], new boolean[1],
+        new float[maxBatch * out.size()], new float[maxBatch * out.size()],
+        new int[out.spatial()], new double[2]);
+  }
+
+  @Override
+  public void forward(Pass pass, Context context, float[] x, float[] y, int n) {
+    Ctx ctx = (Ctx) context;
+    int ch = in.channels();
+    int hw = in.spatial();
+    int per = ch * hw;
+    int ohw = out.spatial();
+    float[] p = pass.params();
+    float[] s = pass.state();
+    int po = bn.paramOffset();
+    int so = bn.stateOffset();
+    long m = (long) n * hw;
+    boolean training = pass.training();
+    ctx.trained()[0] = training;
+    for (int c = 0; c < ch; c++) {
+      double mean;
+      double var;
+      if (training) {
+        float shift = x[c * hw];
+        double[] sums = ctx.sums();
+        sums[0] = 0;
+        sums[1] = 0;
+        for (int i = 0; i < n; i++) {
+          VectorKernels.sumAndSquaresAbout(x, i * per + c * hw, hw, shift, sums);
+        }
+        double d = sums[0] / m;
+        mean = shift + d;
+        var = Math.max(0, sums[1] / m - d * d);
+        float[] stats = pass.bnStats();
+        if (stats != null) {
+          double unbiased = m > 1 ? var * m / (m - 1) : var;
+          stats[so + c] += (float) (n * mean);
+          stats[so + ch + c] += (float) (n * unbiased);
+        }
+      } else {
+        mean = s[so + c];
+        var = s[so + ch + c];
+      }
+      float inv = (float) (1.0 / Math.sqrt(var + epsilon));
+      float fm = (float) mean;
+      ctx.invStd()[c] = inv;
+      ctx.mean()[c] = fm;
+      float gamma = p[po + c];
+      float beta = p[po + ch + c];
+      for (int i = 0; i < n; i++) {
+        VectorKernels.normPoolRelu(x, i * per + c * hw, in.width(), corner, cornerF, ohw, y,
+            ctx.pos(),
+            ctx.win(), (i * ch + c) * ohw, gamma, fm, inv, beta);
+      }
+    }
+  }
+
+  @Override
+  public void backward(Pass pass, Context context, float[] x, float[] y, float[] gy, float[] gx,
+      int n) {
+    Ctx ctx = (Ctx) context;
+    int ch = in.channels();
+    int hw = in.spatial();
+    int per = ch * hw;
+    int ohw = out.spatial();
+    float[] p = pass.params();
+    float[] g = pass.grads();
+    int po = bn.paramOffset();
+    double m = (double) n * hw;
+    boolean trained = ctx.trained()[0];
+    for (int c = 0; c < ch; c++) {
+      float fm = ctx.mean()[c];
+      float inv = ctx.invStd()[c];
+      // batch norm's sums: its output's gradient is gy at winners ReLU let through, else 0
+      double[] sums = ctx.sums();
+      sums[0] = 0;
+      sums[1] = 0;
+      for (int i = 0; i < n; i++) {
+        VectorKernels.liveSums(ctx.win(), gy, y, (i * ch + c) * ohw, ohw, fm, inv, sums);
+      }
+      double sumDy = sums[0];
+      double sumDyXhat = sums[1];
+      g[po + c] += (float) sumDyXhat;
+      g[po + ch + c] += (float) sumDy;
+      if (gx == null) {
+        continue;
+      }
+      float gamma = p[po + c];
+      // as BatchNorm: dx = gamma*inv/m * (m*dy - sum(dy) - xhat*sum(dy*xhat)) in training,
+      // gamma*inv*dy in evaluation
+      float k = trained ? (float) (gamma * inv / m) : gamma * inv;
+      float a = trained ? (float) sumDy : 0f;
+      float bb = trained ? (float) sumDyXhat : 0f;
+      float mm = trained ? (float) m : 1f;
+      float xm = trained ? fm : 0f;
+      float xi = trained ? inv : 0f;
+      for (int i = 0; i < n; i++) {
+        int base = i * per + c * hw;
+        if (trained) {
+          VectorKernels.zeroDyGrad(x, gx, base, hw, k, a, bb, fm, inv);
+        } else {
+          java.util.Arrays.fill(gx, base, base + hw, 0f);
+        }
+        // the winners (every output's, so no branch depends on the data)
+        VectorKernels.scatterWinners(gx, base, ctx.pos(), ctx.at(), ctx.win(), gy, y, (i * ch + c) * ohw,
+            ohw, k, mm, a, bb, xm, xi);
+      }
+    }
+  }
+}

@@ -1,0 +1,172 @@
+package convspark.common.nn;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The loops of {@link BatchNormPoolRelu} written with the Vector API ({@code jdk.incubator.vector},
+ * which the launch scripts and Surefire add with {@code --add-modules}). Only that class calls
+ * this one, and it fuses only when the module is present ({@link BatchNormPoolRelu#AVAILABLE}),
+ * so without it this class is never loaded.
+ *
+ * <p>Why the Vector API: a 2x2 max-pool with arg-max is four data-dependent selects per output.
+ * C2 compiles a float select to a branch, mispredicted half the time on real activations; the
+ * scalar fused kernel took ~14 ns per output. Lane-wise, the four inputs of each window come
+ * from four gathers (an index map of window corners), the selects become blends, and outputs,
+ * codes and winners are stored contiguously.
+ */
+final class VectorKernels {
+  private VectorKernels() {}
+
+  private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+
+  /**
+   * Adds the sum of d = a[i] - shift and of d^2 over a[off, off+len) into out[0] and out[1].
+   */
+  static void sumAndSquaresAbout(float[] a, int off, int len, float shift, double[] out) {
+    FloatVector s = FloatVector.zero(F);
+    FloatVector q = FloatVector.zero(F);
+    int i = off;
+    int end = off + len;
+    for (int bound = off + F.loopBound(len); i < bound; i += F.length()) {
+      FloatVector d = FloatVector.fromArray(F, a, i).sub(shift);
+      s = s.add(d);
+      q = d.fma(d, q);
+    }
+    double ss = s.reduceLanes(VectorOperators.ADD);
+    double qq = q.reduceLanes(VectorOperators.ADD);
+    for (; i < end; i++) {
+      double d = a[i] - shift;
+      ss += d;
+      qq += d * d;
+    }
+    out[0] += ss;
+    out[1] += qq;
+  }
+
+  /**
+   * Batch norm (y = gamma * ((x - mean) * inv) + beta), 2x2/2 max-pool and ReLU over one plane
+   * starting at {@code base}, writing from {@code o}: the outputs, the winner's offset in the
+   * plane (as a float) and the winner's raw input. {@code corner[j]} (also as float in {@code cornerF}) is the
+   * offset of output j's window's top-left input in the plane; {@code w} the plane's width. The
+   * first of equal maxima wins, as in {@link MaxPool2d}; values as Math.max (a NaN propagates).
+   */
+  static void normPoolRelu(float[] x, int base, int w, int[] corner, float[] cornerF, int count,
+      float[] y, float[] pos, float[] win, int o, float gamma, float mean, float inv, float beta) {
+    FloatVector zero = FloatVector.zero(F);
+    FloatVector one = FloatVector.broadcast(F, 1f);
+    FloatVector below = FloatVector.broadcast(F, w);
+    FloatVector belowRight = FloatVector.broadcast(F, w + 1);
+    int j = 0;
+    for (int bound = F.loopBound(count); j < bound; j += F.length()) {
+      FloatVector xa = FloatVector.fromArray(F, x, base, corner, j);
+      FloatVector xb = FloatVector.fromArray(F, x, base + 1, corner, j);
+      FloatVector xc = FloatVector.fromArray(F, x, base + w, corner, j);
+      FloatVector xd = FloatVector.fromArray(F, x, base + w + 1, corner, j);
+      FloatVector a = xa.sub(mean).mul(inv).mul(gamma).add(beta);
+      FloatVector b = xb.sub(mean).mul(inv).mul(gamma).add(beta);
+      FloatVector c = xc.sub(mean).mul(inv).mul(gamma).add(beta);
+      FloatVector d = xd.sub(mean).mul(inv).mul(gamma).add(beta);
+      FloatVector m1 = a.max(b);
+      FloatVector m2 = c.max(d);
+      VectorMask<Float> top = b.compare(VectorOperators.GT, a);
+      VectorMask<Float> bottom = d.compare(VectorOperators.GT, c);
+      VectorMask<Float> second = m2.compare(VectorOperators.GT, m1);
+      m1.max(m2).max(zero).intoArray(y, o + j);
+      xa.blend(xb, top).blend(xc.blend(xd, bottom), second).intoArray(win, o + j);
+      // offsets below 2^24 are exact in float (a lane-wise float-to-int conversion is not
+      // compiled to one instruction by JDK 17: scatterWinners converts them)
+      zero.blend(one, top).blend(below.blend(belowRight, bottom), second)
+          .add(FloatVector.fromArray(F, cornerF, j)).intoArray(pos, o + j);
+    }
+    for (; j < count; j++) {
+      int r = corner[j];
+      float a = gamma * ((x[base + r] - mean) * inv) + beta;
+      float b = gamma * ((x[base + r + 1] - mean) * inv) + beta;
+      float c = gamma * ((x[base + r + w] - mean) * inv) + beta;
+      float d = gamma * ((x[base + r + w + 1] - mean) * inv) + beta;
+      float m1 = Math.max(a, b);
+      float m2 = Math.max(c, d);
+      int i1 = b > a ? r + 1 : r;
+      int i2 = d > c ? r + w + 1 : r + w;
+      int k = m2 > m1 ? i2 : i1;
+      y[o + j] = Math.max(Math.max(m1, m2), 0f);
+      win[o + j] = x[base + k];
+      pos[o + j] = k;
+    }
+  }
+
+  /**
+   * The input gradient at the winners of one plane's outputs [o, o+count) ({@code at}: scratch
+   * of count ints for their offsets): with dy = gy where
+   * ReLU let the winner through (y > 0), else 0, gx[base + pos] = k * (m * dy - a - ((win -
+   * mean) * inv) * b). Written for every output, dead ones too, so no branch depends on data.
+   */
+  static void scatterWinners(float[] gx, int base, float[] pos, int[] at, float[] win,
+      float[] gy, float[] y, int o, int count, float k, float m, float a, float b, float mean,
+      float inv) {
+    for (int j = 0; j < count; j++) {
+      at[j] = (int) pos[o + j]; // vectorised by C2
+    }
+    FloatVector zero = FloatVector.zero(F);
+    float na = -a;
+    int j = 0;
+    for (int bound = F.loopBound(count); j < bound; j += F.length()) {
+      VectorMask<Float> live = FloatVector.fromArray(F, y, o + j).compare(VectorOperators.GT, 0f);
+      FloatVector dy = zero.blend(FloatVector.fromArray(F, gy, o + j), live);
+      FloatVector t = FloatVector.fromArray(F, win, o + j).sub(mean).mul(inv).mul(b);
+      // k * ((m * dy - a) - t), as BatchNorm's expression
+      dy.mul(m).add(na).sub(t).mul(k).intoArray(gx, base, at, j);
+    }
+    for (; j < count; j++) {
+      float dy = y[o + j] > 0 ? gy[o + j] : 0f;
+      gx[base + at[j]] = k * (m * dy - a - ((win[o + j] - mean) * inv) * b);
+    }
+  }
+
+  /**
+   * Over pooled outputs [off, off+len): g = gy where y > 0 (ReLU let the winner through) else 0;
+   * adds sum(g) into out[0] and sum(((win - mean) * inv) * g) into out[1].
+   */
+  static void liveSums(float[] win, float[] gy, float[] y, int off, int len, float mean,
+      float inv, double[] out) {
+    FloatVector s = FloatVector.zero(F);
+    FloatVector q = FloatVector.zero(F);
+    FloatVector zero = FloatVector.zero(F);
+    int i = off;
+    int end = off + len;
+    for (int bound = off + F.loopBound(len); i < bound; i += F.length()) {
+      VectorMask<Float> live = FloatVector.fromArray(F, y, i).compare(VectorOperators.GT, 0f);
+      FloatVector g = zero.blend(FloatVector.fromArray(F, gy, i), live);
+      FloatVector xhat = FloatVector.fromArray(F, win, i).sub(mean).mul(inv);
+      s = s.add(g);
+      q = xhat.fma(g, q);
+    }
+    double ss = s.reduceLanes(VectorOperators.ADD);
+    double qq = q.reduceLanes(VectorOperators.ADD);
+    for (; i < end; i++) {
+      float g = y[i] > 0 ? gy[i] : 0f;
+      ss += g;
+      qq += (double) ((win[i] - mean) * inv) * g;
+    }
+    out[0] += ss;
+    out[1] += qq;
+  }
+
+  /** gx[off, off+len) = k * (-a - ((x - mean) * inv) * b): batch norm's dx where dy = 0. */
+  static void zeroDyGrad(float[] x, float[] gx, int off, int len, float k, float a, float b,
+      float mean, float inv) {
+    int i = off;
+    int end = off + len;
+    float na = -a;
+    for (int bound = off + F.loopBound(len); i < bound; i += F.length()) {
+      FloatVector xhat = FloatVector.fromArray(F, x, i).sub(mean).mul(inv);
+      xhat.mul(b).neg().add(na).mul(k).intoArray(gx, i);
+    }
+    for (; i < end; i++) {
+      gx[i] = k * (-a - ((x[i] - mean) * inv) * b);
+    }
+  }
+}

@@ -1,0 +1,175 @@
+package convspark.common.nn;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import convspark.common.spec.Init;
+import convspark.common.spec.LayerSpec;
+import convspark.common.spec.ModelSpec;
+import convspark.common.spec.Nonlinearity;
+import convspark.common.spec.Shape;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The fused batch norm + 2x2 max-pool + ReLU kernel ({@link BatchNormPoolRelu}): chosen for
+ * exactly the sequences it covers, checked against finite differences, and equal to the separate
+ * layers (forward output, parameter and input gradients, batch statistics) up to float rounding.
+ */
+class FusedBlockTest {
+  private static final LayerSpec BN = new LayerSpec.BatchNorm(0.1, 1e-5);
+  private static final LayerSpec POOL = new LayerSpec.MaxPool(2, 2, 0);
+  private static final LayerSpec RELU = new LayerSpec.Act(Nonlinearity.RELU);
+
+  private static ModelSpec convBlock(Shape in, LayerSpec... tail) {
+    LayerSpec[] ls = new LayerSpec[tail.length + 1];
+    ls[0] = new LayerSpec.Conv(3, 3, 1, 1, true, Init.HE);
+    System.arraycopy(tail, 0, ls, 1, tail.length);
+    return GradientCheckTest.spec(in, ls);
+  }
+
+  private static boolean fused(ModelSpec spec) {
+    return Workspace.plan(new Network(spec), true).stream()
+        .anyMatch(s -> s.layer() instanceof BatchNormPoolRelu);
+  }
+
+  @Test
+  void theModuleIsThereInTests() {
+    // without jdk.incubator.vector nothing is fused, and these tests would check nothing new
+    assertTrue(BatchNormPoolRelu.AVAILABLE, "run tests with --add-modules=jdk.incubator.vector");
+  }
+
+  @Test
+  void fusesExactlyTheSequencesItCovers() {
+    Shape in = new Shape(2, 6, 6);
+    assertTrue(fused(convBlock(in, BN, POOL, RELU)));
+    assertTrue(fused(convBlock(in, BN, RELU, POOL)));
+    assertTrue(!fused(convBlock(in, BN, POOL)));
+    assertTrue(!fused(convBlock(in, BN, new LayerSpec.MaxPool(3, 2, 1), RELU)));
+    assertTrue(!fused(convBlock(in, BN, new LayerSpec.MaxPool(2, 1, 0), RELU)));
+    assertTrue(!fused(convBlock(in, BN, POOL, new LayerSpec.Act(Nonlinearity.TANH))));
+    assertTrue(!fused(convBlock(in, POOL, BN, RELU)));
+    Network net = new Network(convBlock(in, BN, POOL, RELU));
+    List<Workspace.Step> plan = Workspace.plan(net, true);
+    assertEquals(List.of("conv", "batchnorm+maxpool+relu", "flatten", "dense"),
+        plan.stream().map(s -> s.name(net)).toList());
+    assertEquals(net.layers().size(), Workspace.plan(net, false).size());
+  }
+
+  /**
+   * Finite-difference checks of the fused path (the workspace of {@link GradientCheckTest#check}
+   * fuses). The block sits on the input, whose values {@code check} spaces so that a step can
+   * not reorder a pooling window; h = 3e-3 (floor 1e-2) keeps steps off ReLU's kink, and passes
+   * for the separate layers too ({@code -Dconvspark.nn.fuse=false}), whose float32 rounding
+   * fails the default h = 1e-2, floor 1e-3 on two of these cases.
+   */
+  private static void check(ModelSpec spec, int n, boolean training) {
+    assertTrue(fused(spec));
+    GradientCheckTest.check(spec, n, training, 3e-3, 1e-2);
+  }
+
+  @Test
+  void gradientCheckPoolThenRelu() {
+    check(GradientCheckTest.spec(new Shape(2, 6, 6), BN, POOL, RELU), 2, true);
+  }
+
+  @Test
+  void gradientCheckReluThenPool() {
+    check(GradientCheckTest.spec(new Shape(2, 6, 6), BN, RELU, POOL), 2, true);
+  }
+
+  /** Odd sizes: the last row and column are in no window but still in the statistics. */
+  @Test
+  void gradientCheckOddSizes() {
+    check(GradientCheckTest.spec(new Shape(2, 7, 5), BN, POOL, RELU), 2, true);
+  }
+
+  @Test
+  void gradientCheckEvaluationMode() {
+    check(GradientCheckTest.spec(new Shape(2, 6, 6), BN, POOL, RELU), 2, false);
+  }
+
+  /** Planes wider than a vector and not a multiple of it: vector body and scalar tail. */
+  @Test
+  void gradientCheckWidePlanes() {
+    check(GradientCheckTest.spec(new Shape(1, 2, 38), BN, POOL, RELU), 2, true);
+  }
+
+  /** Behind a conv, as in the example network (the conv's input gradient goes through it). */
+  @Test
+  void gradientCheckBehindConv() {
+    check(GradientCheckTest.spec(new Shape(2, 4, 4), new LayerSpec.Act(Nonlinearity.TANH),
+        new LayerSpec.Conv(3, 3, 1, 1, true, Init.HE), BN, POOL, RELU), 2, true);
+  }
+
+  @Test
+  void fusedEqualsSeparateLayers() {
+    for (boolean training : new boolean[] {true, false}) {
+      for (ModelSpec spec : List.of(convBlock(new Shape(3, 14, 14), BN, POOL, RELU),
+          convBlock(new Shape(3, 13, 9), BN, RELU, POOL),
+          GradientCheckTest.spec(new Shape(4, 28, 28), new LayerSpec.Conv(8, 3, 1, 1, true,
+              Init.HE), BN, POOL, RELU, new LayerSpec.Conv(16, 3, 1, 1, true, Init.HE), BN,
+              POOL, RELU, new LayerSpec.Dropout(0.2)))) {
+        compare(spec, 5, training);
+      }
+    }
+  }
+
+  private static void compare(ModelSpec spec, int n, boolean training) {
+    Network net = new Network(spec);
+    assertTrue(fused(spec));
+    float[] params = net.initParams(11);
+    SplittableRandom rng = new SplittableRandom(3);
+    for (ParamRange r : net.otherParamRanges()) {
+      for (int i = r.offset(); i < r.offset() + r.length(); i++) {
+        params[i] = (float) rng.nextDouble(-1.5, 1.5); // negative gammas too
+      }
+    }
+    float[] state = net.initState();
+    for (int i = 0; i < state.length; i++) {
+      state[i] = (float) (0.2 + rng.nextDouble());
+    }
+    float[] x = new float[n * net.inputShape().size()];
+    for (int i = 0; i < x.length; i++) {
+      x[i] = (float) (3 + rng.nextGaussian()); // |mean| > std: the shifted statistics
+    }
+    int[] labels = new int[n];
+    for (int i = 0; i < n; i++) {
+      labels[i] = rng.nextInt(net.classes());
+    }
+    float[][] logits = new float[2][];
+    float[][] grads = new float[2][];
+    float[][] gin = new float[2][];
+    float[][] stats = new float[2][];
+    for (int v = 0; v < 2; v++) {
+      Workspace ws = net.newWorkspace(n, v == 0);
+      System.arraycopy(x, 0, ws.input(), 0, x.length);
+      System.arraycopy(labels, 0, ws.labels(), 0, n);
+      grads[v] = new float[params.length];
+      stats[v] = new float[net.stateCount()];
+      Pass pass = new Pass(params, grads[v], state, training, 9L, stats[v]);
+      ws.trainStep(pass, n, 0.1);
+      logits[v] = ws.logits().clone();
+      float[] gl = new float[logits[v].length];
+      SoftmaxCrossEntropy.lossAndGrad(logits[v], labels, 0, n, net.classes(), 0.1, gl);
+      gin[v] = ws.backwardToInput(new Pass(params, new float[params.length], state, training,
+          9L, null), n, gl, new float[x.length]);
+    }
+    close("logits", logits[0], logits[1]);
+    close("parameter gradient", grads[0], grads[1]);
+    close("input gradient", gin[0], gin[1]);
+    close("batch statistics", stats[0], stats[1]);
+  }
+
+  private static void close(String what, float[] fused, float[] separate) {
+    double scale = 0;
+    for (float v : separate) {
+      scale = Math.max(scale, Math.abs(v));
+    }
+    for (int i = 0; i < fused.length; i++) {
+      assertTrue(Math.abs(fused[i] - separate[i]) <= 1e-4 * scale + 1e-4 * Math.abs(separate[i]),
+          what + " " + i + ": fused " + fused[i] + ", separate layers " + separate[i]);
+    }
+  }
+}
