@@ -137,6 +137,37 @@ class ForwardValuesTest {
   }
 
   /**
+   * The mask follows its documented rule exactly (so a seed gives the same masks as before the
+   * branch-free rewrite): four 16-bit uniforms per {@code SplittableRandom.nextLong()} of the
+   * seed {@code pass seed * 0x9E3779B97F4A7C15 + index}, low bits first, a unit dropped when its
+   * 16 bits are below round(rate * 65536). 10,003 units: the last draw is used in part.
+   */
+  @Test
+  void dropoutMaskFollowsItsRule() {
+    int len = 10003;
+    double rate = 0.2;
+    Dropout d = new Dropout(Shape.vector(len), rate, 12);
+    float[] x = new float[len];
+    for (int i = 0; i < len; i++) {
+      x[i] = 1 + i % 7;
+    }
+    float[] y = new float[len];
+    d.forward(new Pass(new float[0], null, new float[0], true, 99, null), d.newContext(1), x, y,
+        1);
+    java.util.SplittableRandom rng = new java.util.SplittableRandom(99 * 0x9E3779B97F4A7C15L + 12);
+    int threshold = (int) Math.round(rate * 65536);
+    float scale = (float) (1.0 / (1.0 - rate));
+    long bits = 0;
+    for (int i = 0; i < len; i++) {
+      if (i % 4 == 0) {
+        bits = rng.nextLong();
+      }
+      long u = (bits >>> (16 * (i % 4))) & 0xFFFF;
+      assertEquals(u >= threshold ? x[i] * scale : 0f, y[i], "unit " + i);
+    }
+  }
+
+  /**
    * relu(conv1x1(x) + x) with weight 2, bias -3 on x = [1, 2]: the body gives [-1, 1], the sum
    * [0, 3], the output [0, 3]. Backward from [1, 1]: the sum's gradient is [0, 1] (ReLU at 0
    * passes nothing), so dW = 0*1 + 1*2 = 2, db = 1, and dx = body (2 * [0, 1]) + identity [0, 1]
