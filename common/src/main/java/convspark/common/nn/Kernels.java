@@ -9,6 +9,24 @@ package convspark.common.nn;
 final class Kernels {
   private Kernels() {}
 
+  /**
+   * Whether the Vector API module ({@code --add-modules=jdk.incubator.vector}) is in the boot
+   * layer: {@link VectorKernels} may be called only when it is (else that class fails to load).
+   */
+  static final boolean VECTOR_API =
+      ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+
+  /** dst[d + j] += src[s + j] for j in [0, len). */
+  static void addTo(float[] src, int s, float[] dst, int d, int len) {
+    if (VECTOR_API) {
+      VectorKernels.addTo(src, s, dst, d, len);
+      return;
+    }
+    for (int j = 0; j < len; j++) {
+      dst[d + j] += src[s + j];
+    }
+  }
+
   static double sum(float[] a, int off, int len) {
     float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
     int i = off;

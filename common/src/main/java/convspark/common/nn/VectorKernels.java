@@ -8,7 +8,7 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * The loops of {@link BatchNormPoolRelu} written with the Vector API ({@code jdk.incubator.vector},
  * which the launch scripts and Surefire add with {@code --add-modules}). Only that class calls
- * this one, and it fuses only when the module is present ({@link BatchNormPoolRelu#AVAILABLE}),
+ * this one, and it fuses only when the module is present ({@link Kernels#VECTOR_API}),
  * so without it this class is never loaded.
  *
  * <p>Why the Vector API: a 2x2 max-pool with arg-max is four data-dependent selects per output.
@@ -21,6 +21,18 @@ final class VectorKernels {
   private VectorKernels() {}
 
   private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+
+  /** dst[d + j] += src[s + j] for j in [0, len). */
+  static void addTo(float[] src, int s, float[] dst, int d, int len) {
+    int j = 0;
+    for (int bound = F.loopBound(len); j < bound; j += F.length()) {
+      FloatVector.fromArray(F, dst, d + j).add(FloatVector.fromArray(F, src, s + j))
+          .intoArray(dst, d + j);
+    }
+    for (; j < len; j++) {
+      dst[d + j] += src[s + j];
+    }
+  }
 
   /**
    * Adds the sum of d = a[i] - shift and of d^2 over a[off, off+len) into out[0] and out[1].

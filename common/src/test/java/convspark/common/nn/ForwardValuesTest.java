@@ -45,6 +45,99 @@ class ForwardValuesTest {
     assertArrayEquals(new float[] {1, 2, 5, 6, 5, 6, 9, 10}, y);
   }
 
+  /**
+   * Forward output, weight gradient and input gradient of same-padded stride-1 convs (the
+   * shifted-copy im2col/col2im) against direct loops: kernels 3 and 5, per image and batched, in
+   * one chunk and in several.
+   */
+  @Test
+  void samePaddedConvAgainstDirectLoops() {
+    int[][] cases = {{2, 3, 6, 5, 3}, {8, 3, 7, 9, 4}, {3, 5, 6, 6, 2}, {8, 1, 4, 5, 3}};
+    for (String chunk : new String[] {"1000000", "400"}) {
+      String before = System.getProperty(Conv2d.CHUNK_FLOATS);
+      System.setProperty(Conv2d.CHUNK_FLOATS, chunk);
+      try {
+        for (int[] t : cases) {
+          directConvCase(t[0], t[1], t[2], t[3], t[4]);
+        }
+      } finally {
+        if (before == null) {
+          System.clearProperty(Conv2d.CHUNK_FLOATS);
+        } else {
+          System.setProperty(Conv2d.CHUNK_FLOATS, before);
+        }
+      }
+    }
+  }
+
+  private static void directConvCase(int ch, int k, int h, int w, int oc) {
+    int n = 3;
+    int p = (k - 1) / 2;
+    Conv2d c = new Conv2d(new Shape(ch, h, w), oc, k, 1, p, true, Init.HE, 0);
+    java.util.SplittableRandom rng = new java.util.SplittableRandom(ch * 100 + k);
+    float[] params = new float[c.paramCount()];
+    for (int i = 0; i < params.length; i++) {
+      params[i] = (float) rng.nextDouble(-1, 1);
+    }
+    float[] x = new float[n * ch * h * w];
+    for (int i = 0; i < x.length; i++) {
+      x[i] = (float) rng.nextDouble(-1, 1);
+    }
+    float[] gy = new float[n * oc * h * w];
+    for (int i = 0; i < gy.length; i++) {
+      gy[i] = (float) rng.nextDouble(-1, 1);
+    }
+    float[] y = new float[gy.length];
+    float[] gx = new float[x.length];
+    float[] grads = new float[params.length];
+    Pass pass = new Pass(params, grads, new float[0], true, 1, null);
+    Layer.Context ctx = c.newContext(n);
+    c.forward(pass, ctx, x, y, n);
+    c.backward(pass, ctx, x, y, gy, gx, n);
+    double[] ey = new double[y.length];
+    double[] egx = new double[x.length];
+    double[] egw = new double[params.length];
+    int ckk = ch * k * k;
+    for (int i = 0; i < n; i++) {
+      for (int o = 0; o < oc; o++) {
+        for (int yy = 0; yy < h; yy++) {
+          for (int xx = 0; xx < w; xx++) {
+            int yi = ((i * oc + o) * h + yy) * w + xx;
+            double acc = params[oc * ckk + o];
+            egw[oc * ckk + o] += gy[yi];
+            for (int cc = 0; cc < ch; cc++) {
+              for (int kh = 0; kh < k; kh++) {
+                for (int kw = 0; kw < k; kw++) {
+                  int ih = yy + kh - p;
+                  int iw = xx + kw - p;
+                  if (ih < 0 || ih >= h || iw < 0 || iw >= w) {
+                    continue;
+                  }
+                  int xi = ((i * ch + cc) * h + ih) * w + iw;
+                  int wi = ((o * ch + cc) * k + kh) * k + kw;
+                  acc += params[wi] * x[xi];
+                  egx[xi] += params[wi] * gy[yi];
+                  egw[wi] += x[xi] * gy[yi];
+                }
+              }
+            }
+            ey[yi] = acc;
+          }
+        }
+      }
+    }
+    String where = ch + "x" + h + "x" + w + " k" + k + " -> " + oc;
+    for (int i = 0; i < y.length; i++) {
+      assertEquals(ey[i], y[i], 1e-4, where + " output " + i);
+    }
+    for (int i = 0; i < x.length; i++) {
+      assertEquals(egx[i], gx[i], 1e-4, where + " input gradient " + i);
+    }
+    for (int i = 0; i < params.length; i++) {
+      assertEquals(egw[i], grads[i], 1e-4, where + " parameter gradient " + i);
+    }
+  }
+
   @Test
   void maxAndAvgPool() {
     float[] x = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};

@@ -158,6 +158,21 @@ class GradientCheckTest {
     check(spec(new Shape(2, 6, 5), new LayerSpec.Conv(3, 3, 2, 1, true, Init.HE)), 2, true);
   }
 
+  /**
+   * Stride 1 with "same" padding: im2col and col2im as one shifted copy per column row with the
+   * wrapped columns zeroed. Kernel 5 (two wrapped columns on each side), per image (C*k*k = 50)
+   * and batched (75), and a plane wider than a vector.
+   */
+  @Test
+  void convSamePaddingKernel5() {
+    check(spec(new Shape(2, 6, 7), new LayerSpec.Act(Nonlinearity.TANH),
+        new LayerSpec.Conv(2, 5, 1, 2, true, Init.HE)), 2, true);
+    check(spec(new Shape(3, 5, 6), new LayerSpec.Act(Nonlinearity.TANH),
+        new LayerSpec.Conv(2, 5, 1, 2, false, Init.HE)), 2, true);
+    check(spec(new Shape(2, 3, 21), new LayerSpec.Act(Nonlinearity.TANH),
+        new LayerSpec.Conv(2, 3, 1, 1, true, Init.HE)), 2, true);
+  }
+
   @Test
   void convNoBiasKernel1() {
     check(spec(new Shape(3, 4, 4), new LayerSpec.Conv(2, 1, 1, 0, false, Init.HE)), 2, true);
