@@ -36,8 +36,19 @@ final class BatchNormPoolRelu implements Layer {
   private final int[] corner;
   private final float[] cornerF;
 
+  /**
+   * Whether the input (and the input gradient) is channels-major, [C, N, H, W], as a {@link
+   * Conv2d#withChannelsMajorOutput} writes it; the output is NCHW either way.
+   */
+  private final boolean channelsMajorIn;
+
   private BatchNormPoolRelu(BatchNorm bn, Shape out) {
+    this(bn, out, false);
+  }
+
+  private BatchNormPoolRelu(BatchNorm bn, Shape out, boolean channelsMajorIn) {
     this.bn = bn;
+    this.channelsMajorIn = channelsMajorIn;
     this.in = bn.inShape();
     this.out = out;
     this.epsilon = bn.epsilon();
@@ -71,6 +82,16 @@ final class BatchNormPoolRelu implements Layer {
       return null;
     }
     return new BatchNormPoolRelu(norm, c.outShape());
+  }
+
+  /** This kernel reading a channels-major input. */
+  BatchNormPoolRelu withChannelsMajorInput() {
+    return new BatchNormPoolRelu(bn, out, true);
+  }
+
+  /** Where plane (image i, channel c) of the input starts, for a batch of n. */
+  private int plane(int i, int c, int n) {
+    return channelsMajorIn ? (c * n + i) * in.spatial() : (i * in.channels() + c) * in.spatial();
   }
 
   private static boolean isRelu(Layer l) {
@@ -108,7 +129,6 @@ final class BatchNormPoolRelu implements Layer {
     Ctx ctx = (Ctx) context;
     int ch = in.channels();
     int hw = in.spatial();
-    int per = ch * hw;
     int ohw = out.spatial();
     float[] p = pass.params();
     float[] s = pass.state();
@@ -121,12 +141,12 @@ final class BatchNormPoolRelu implements Layer {
       double mean;
       double var;
       if (training) {
-        float shift = x[c * hw];
+        float shift = x[plane(0, c, n)];
         double[] sums = ctx.sums();
         sums[0] = 0;
         sums[1] = 0;
         for (int i = 0; i < n; i++) {
-          VectorKernels.sumAndSquaresAbout(x, i * per + c * hw, hw, shift, sums);
+          VectorKernels.sumAndSquaresAbout(x, plane(i, c, n), hw, shift, sums);
         }
         double d = sums[0] / m;
         mean = shift + d;
@@ -148,7 +168,7 @@ final class BatchNormPoolRelu implements Layer {
       float gamma = p[po + c];
       float beta = p[po + ch + c];
       for (int i = 0; i < n; i++) {
-        VectorKernels.normPoolRelu(x, i * per + c * hw, in.width(), corner, cornerF, ohw, y,
+        VectorKernels.normPoolRelu(x, plane(i, c, n), in.width(), corner, cornerF, ohw, y,
             ctx.pos(),
             ctx.win(), (i * ch + c) * ohw, gamma, fm, inv, beta);
       }
@@ -161,7 +181,6 @@ final class BatchNormPoolRelu implements Layer {
     Ctx ctx = (Ctx) context;
     int ch = in.channels();
     int hw = in.spatial();
-    int per = ch * hw;
     int ohw = out.spatial();
     float[] p = pass.params();
     float[] g = pass.grads();
@@ -195,7 +214,7 @@ final class BatchNormPoolRelu implements Layer {
       float xm = trained ? fm : 0f;
       float xi = trained ? inv : 0f;
       for (int i = 0; i < n; i++) {
-        int base = i * per + c * hw;
+        int base = plane(i, c, n);
         if (trained) {
           VectorKernels.zeroDyGrad(x, gx, base, hw, k, a, bb, fm, inv);
         } else {

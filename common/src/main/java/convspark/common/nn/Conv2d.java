@@ -51,14 +51,37 @@ public final class Conv2d extends BoundLayer {
    */
   public static final String CHUNK_FLOATS = "convspark.conv.chunkFloats";
 
+  /**
+   * Whether the output (and so the gradient backward receives) is channels-major, [C, N, H, W]
+   * for a batch of N, instead of NCHW: then the GEMM writes the output where it belongs and reads
+   * the output gradient where it lies, with no layout copy. Only a {@link Workspace} sets it, for
+   * a conv whose output goes to a {@link BatchNormPoolRelu} that reads that layout.
+   */
+  private final boolean channelsMajorOut;
+
   public Conv2d(Shape in, int filters, int kernel, int stride, int padding, boolean bias,
       Init init, int paramOffset) {
+    this(in, filters, kernel, stride, padding, bias, init, paramOffset, false);
+  }
+
+  private Conv2d(Shape in, int filters, int kernel, int stride, int padding, boolean bias,
+      Init init, int paramOffset, boolean channelsMajorOut) {
     super(in, in.window(filters, kernel, kernel, stride, padding), paramOffset, 0);
     this.kernel = kernel;
     this.stride = stride;
     this.padding = padding;
     this.bias = bias;
     this.init = init;
+    this.channelsMajorOut = channelsMajorOut;
+  }
+
+  boolean channelsMajorOutput() {
+    return channelsMajorOut;
+  }
+
+  /** This conv writing a channels-major output (see {@link #channelsMajorOut}). */
+  Conv2d withChannelsMajorOutput() {
+    return new Conv2d(in, out.channels(), kernel, stride, padding, bias, init, paramOffset, true);
   }
 
   /** Output size along one axis (floor mode); non-positive when the kernel does not fit. */
@@ -104,7 +127,7 @@ public final class Conv2d extends BoundLayer {
     }
     int budget = Integer.getInteger(CHUNK_FLOATS, 1 << 17);
     int chunk = Math.max(1, Math.min(maxBatch, budget / Math.max(1, ckk() * p)));
-    return new Ctx(ckk() * chunk * p, out.channels() * chunk * p, chunk);
+    return new Ctx(ckk() * chunk * p, channelsMajorOut ? 0 : out.channels() * chunk * p, chunk);
   }
 
   @Override
@@ -125,6 +148,22 @@ public final class Conv2d extends BoundLayer {
       int np = cn * p;
       for (int i = 0; i < cn; i++) {
         im2col(x, (i0 + i) * in.size(), ctx.cols, i * p, np);
+      }
+      if (channelsMajorOut) {
+        // the chunk's outputs are the columns i0*p.. of the [oc, n*p] output: no copy
+        int ld = n * p;
+        Blas.gemm(false, false, oc, np, ckk, 1f, w, paramOffset, ckk, ctx.cols, 0, np, 0f,
+            y, i0 * p, ld);
+        if (bias) {
+          for (int c = 0; c < oc; c++) {
+            float b = w[biasOff + c];
+            int from = c * ld + i0 * p;
+            for (int j = from; j < from + np; j++) {
+              y[j] += b;
+            }
+          }
+        }
+        continue;
       }
       Blas.gemm(false, false, oc, np, ckk, 1f, w, paramOffset, ckk, ctx.cols, 0, np, 0f,
           ctx.tmp, 0, np);
@@ -163,15 +202,21 @@ public final class Conv2d extends BoundLayer {
     for (int i0 = 0; i0 < n; i0 += step) {
       int cn = Math.min(step, n - i0);
       int np = cn * p;
-      // gy (NCHW) -> tmp [oc, cn*p]
-      for (int i = 0; i < cn; i++) {
-        for (int c = 0; c < oc; c++) {
-          System.arraycopy(gy, ((i0 + i) * oc + c) * p, ctx.tmp, c * np + i * p, p);
+      // the chunk's output gradient as an [oc, cn*p] matrix: in place when channels-major,
+      // else gy (NCHW) copied to tmp
+      float[] t = channelsMajorOut ? gy : ctx.tmp;
+      int tOff = channelsMajorOut ? i0 * p : 0;
+      int ld = channelsMajorOut ? n * p : np;
+      if (!channelsMajorOut) {
+        for (int i = 0; i < cn; i++) {
+          for (int c = 0; c < oc; c++) {
+            System.arraycopy(gy, ((i0 + i) * oc + c) * p, ctx.tmp, c * np + i * p, p);
+          }
         }
       }
       if (bias) {
         for (int c = 0; c < oc; c++) {
-          g[biasOff + c] += (float) Kernels.sum(ctx.tmp, c * np, np);
+          g[biasOff + c] += (float) Kernels.sum(t, tOff + c * ld, np);
         }
       }
       if (!keep) {
@@ -180,13 +225,13 @@ public final class Conv2d extends BoundLayer {
         }
       }
       // dW += tmp . cols^T
-      Blas.gemm(false, true, oc, ckk, np, 1f, ctx.tmp, 0, np, ctx.cols, 0, np, 1f, g,
+      Blas.gemm(false, true, oc, ckk, np, 1f, t, tOff, ld, ctx.cols, 0, np, 1f, g,
           paramOffset, ckk);
       if (gx == null) {
         continue;
       }
       // dCols = W^T . tmp (the columns are no longer needed: reuse their buffer)
-      Blas.gemm(true, false, ckk, np, oc, 1f, pass.params(), paramOffset, ckk, ctx.tmp, 0, np,
+      Blas.gemm(true, false, ckk, np, oc, 1f, pass.params(), paramOffset, ckk, t, tOff, ld,
           0f, ctx.cols, 0, np);
       for (int i = 0; i < cn; i++) {
         col2im(ctx.cols, i * p, np, gx, (i0 + i) * in.size());
@@ -207,17 +252,19 @@ public final class Conv2d extends BoundLayer {
     int ckk = ckk();
     float[] w = pass.params();
     int biasOff = paramOffset + oc * ckk;
+    // image i's output: rows of p at i*oc*p with stride p (NCHW) or at i*p with stride n*p
+    int ld = channelsMajorOut ? n * p : p;
     for (int i = 0; i < n; i++) {
       int colOff = i * ckk * p;
-      int yOff = i * oc * p;
+      int yOff = channelsMajorOut ? i * p : i * oc * p;
       im2col(x, i * in.size(), ctx.cols, colOff, p);
       if (bias) {
         for (int c = 0; c < oc; c++) {
-          Arrays.fill(y, yOff + c * p, yOff + (c + 1) * p, w[biasOff + c]);
+          Arrays.fill(y, yOff + c * ld, yOff + c * ld + p, w[biasOff + c]);
         }
       }
       Blas.gemm(false, false, oc, p, ckk, 1f, w, paramOffset, ckk, ctx.cols, colOff, p,
-          bias ? 1f : 0f, y, yOff, p);
+          bias ? 1f : 0f, y, yOff, ld);
     }
   }
 
@@ -227,20 +274,23 @@ public final class Conv2d extends BoundLayer {
     int oc = out.channels();
     int ckk = ckk();
     float[] g = pass.grads();
+    // image i's output gradient: [oc, p] at i*oc*p, stride p (NCHW) or at i*p, stride n*p
+    int ld = channelsMajorOut ? n * p : p;
+    int imageStride = channelsMajorOut ? p : oc * p;
     if (bias) {
       int biasOff = paramOffset + oc * ckk;
       for (int c = 0; c < oc; c++) {
         double s = 0;
         for (int i = 0; i < n; i++) {
-          s += Kernels.sum(gy, (i * oc + c) * p, p);
+          s += Kernels.sum(gy, i * imageStride + c * ld, p);
         }
         g[biasOff + c] += (float) s;
       }
     }
     for (int i = 0; i < n; i++) {
       // dW += gy_i [oc, p] . cols_i^T [p, ckk]
-      Blas.gemm(false, true, oc, ckk, p, 1f, gy, i * oc * p, p, ctx.cols, i * ckk * p, p, 1f, g,
-          paramOffset, ckk);
+      Blas.gemm(false, true, oc, ckk, p, 1f, gy, i * imageStride, ld, ctx.cols, i * ckk * p, p,
+          1f, g, paramOffset, ckk);
     }
     if (gx == null) {
       return;
@@ -249,8 +299,8 @@ public final class Conv2d extends BoundLayer {
     for (int i = 0; i < n; i++) {
       int colOff = i * ckk * p;
       // dCols_i = W^T . gy_i (cols_i no longer needed: reuse its buffer)
-      Blas.gemm(true, false, ckk, p, oc, 1f, pass.params(), paramOffset, ckk, gy, i * oc * p, p,
-          0f, ctx.cols, colOff, p);
+      Blas.gemm(true, false, ckk, p, oc, 1f, pass.params(), paramOffset, ckk, gy,
+          i * imageStride, ld, 0f, ctx.cols, colOff, p);
       col2im(ctx.cols, colOff, p, gx, i * in.size());
     }
   }

@@ -116,6 +116,31 @@ class FusedBlockTest {
     }
   }
 
+  /**
+   * The conv before a fused block writes channels-major; its batched strategy in chunks of one
+   * image reads and writes that layout chunk by chunk.
+   */
+  @Test
+  void channelsMajorConvInChunks() {
+    String before = System.getProperty(Conv2d.CHUNK_FLOATS);
+    try {
+      System.setProperty(Conv2d.CHUNK_FLOATS, "1200");
+      ModelSpec spec = GradientCheckTest.spec(new Shape(8, 4, 4), new LayerSpec.Act(
+          Nonlinearity.TANH), new LayerSpec.Conv(4, 3, 1, 1, true, Init.HE), BN, POOL, RELU);
+      Network net = new Network(spec);
+      assertTrue(Workspace.plan(net, true).get(1).layer() instanceof Conv2d c
+          && c.channelsMajorOutput() && !c.perImage());
+      compare(spec, 3, true);
+      check(spec, 2, true);
+    } finally {
+      if (before == null) {
+        System.clearProperty(Conv2d.CHUNK_FLOATS);
+      } else {
+        System.setProperty(Conv2d.CHUNK_FLOATS, before);
+      }
+    }
+  }
+
   private static void compare(ModelSpec spec, int n, boolean training) {
     Network net = new Network(spec);
     assertTrue(fused(spec));
