@@ -19,7 +19,9 @@ import java.util.Locale;
  * nanoTime around each call).
  *
  * <p>{@code OPENBLAS_NUM_THREADS=1 java --add-modules=jdk.incubator.vector -cp
- * bench/target/benchmarks.jar convspark.bench.StepProfile [steps] [--markdown]}
+ * bench/target/benchmarks.jar convspark.bench.StepProfile [steps] [--markdown] [--batch=N]}
+ * (batch {@link ExampleNet#BATCH} unless given; {@code -Dconvspark.nn.fuse=false} profiles the
+ * layers unfused).
  */
 public final class StepProfile {
   private StepProfile() {}
@@ -27,15 +29,17 @@ public final class StepProfile {
   public static void main(String[] args) {
     int steps = 60;
     boolean markdown = false;
+    int n = ExampleNet.BATCH;
     for (String a : args) {
       if (a.equals("--markdown")) {
         markdown = true;
+      } else if (a.startsWith("--batch=")) {
+        n = Integer.parseInt(a.substring("--batch=".length()));
       } else {
         steps = Integer.parseInt(a);
       }
     }
     int warmup = Math.max(20, steps / 2);
-    int n = ExampleNet.BATCH;
     Network net = ExampleNet.network();
     // the kernels Workspace runs: fused unless -Dconvspark.nn.fuse=false
     List<Workspace.Step> plan = Workspace.plan(net,

@@ -109,20 +109,29 @@ final class BatchNormPoolRelu implements Layer {
   }
 
   /**
-   * Per channel the mean and 1/std of the forward pass; per pooled output the winner's place in
-   * its window (0-3, as a float) and its raw input. Whether ReLU let the winner through is read
-   * back from the output (y > 0).
+   * Per channel the mean and 1/std of the forward pass; per pooled output the winner's offset in
+   * its plane (as a float) and its raw input, whether ReLU let it through being read back from
+   * the output (y > 0); {@code at}: one plane's offsets as ints; per channel backward's two sums
+   * and five coefficients.
    */
   private record Ctx(float[] mean, float[] invStd, boolean[] trained, float[] pos, float[] win,
-      int[] at, double[] sums) implements Context {}
+      int[] at, double[] sums, float[] coef) implements Context {}
 
   @Override
   public Context newContext(int maxBatch) {
     int ch = in.channels();
     return new Ctx(new float[ch], new float[ch], new boolean[1],
         new float[maxBatch * out.size()], new float[maxBatch * out.size()],
-        new int[out.spatial()], new double[2]);
+        new int[out.spatial()], new double[2 * ch], new float[5 * ch]);
   }
+
+  /*
+   * Loop order: statistics channel by channel (each channel's planes are read once), then the
+   * passes that touch the NCHW pooled arrays image by image, channel by channel, so those arrays
+   * are written and read in order. Going channel by channel there instead strides through them
+   * (a plane of 49 or 196 outputs per image), with partly written cache lines evicted between
+   * channels once a batch's outputs outgrow L2: at batch 256 that cost 2x per image.
+   */
 
   @Override
   public void forward(Pass pass, Context context, float[] x, float[] y, int n) {
@@ -137,12 +146,12 @@ final class BatchNormPoolRelu implements Layer {
     long m = (long) n * hw;
     boolean training = pass.training();
     ctx.trained()[0] = training;
+    double[] sums = ctx.sums();
     for (int c = 0; c < ch; c++) {
       double mean;
       double var;
       if (training) {
         float shift = x[plane(0, c, n)];
-        double[] sums = ctx.sums();
         sums[0] = 0;
         sums[1] = 0;
         for (int i = 0; i < n; i++) {
@@ -161,16 +170,14 @@ final class BatchNormPoolRelu implements Layer {
         mean = s[so + c];
         var = s[so + ch + c];
       }
-      float inv = (float) (1.0 / Math.sqrt(var + epsilon));
-      float fm = (float) mean;
-      ctx.invStd()[c] = inv;
-      ctx.mean()[c] = fm;
-      float gamma = p[po + c];
-      float beta = p[po + ch + c];
-      for (int i = 0; i < n; i++) {
+      ctx.invStd()[c] = (float) (1.0 / Math.sqrt(var + epsilon));
+      ctx.mean()[c] = (float) mean;
+    }
+    for (int i = 0; i < n; i++) {
+      for (int c = 0; c < ch; c++) {
         VectorKernels.normPoolRelu(x, plane(i, c, n), in.width(), corner, cornerF, ohw, y,
-            ctx.pos(),
-            ctx.win(), (i * ch + c) * ohw, gamma, fm, inv, beta);
+            ctx.pos(), ctx.win(), (i * ch + c) * ohw, p[po + c], ctx.mean()[c],
+            ctx.invStd()[c], p[po + ch + c]);
       }
     }
   }
@@ -187,42 +194,51 @@ final class BatchNormPoolRelu implements Layer {
     int po = bn.paramOffset();
     double m = (double) n * hw;
     boolean trained = ctx.trained()[0];
-    for (int c = 0; c < ch; c++) {
-      float fm = ctx.mean()[c];
-      float inv = ctx.invStd()[c];
-      // batch norm's sums: its output's gradient is gy at winners ReLU let through, else 0
-      double[] sums = ctx.sums();
-      sums[0] = 0;
-      sums[1] = 0;
-      for (int i = 0; i < n; i++) {
-        VectorKernels.liveSums(ctx.win(), gy, y, (i * ch + c) * ohw, ohw, fm, inv, sums);
+    float[] mean = ctx.mean();
+    float[] invStd = ctx.invStd();
+    // batch norm's sums per channel: its output's gradient is gy at winners ReLU let through
+    double[] sums = ctx.sums();
+    java.util.Arrays.fill(sums, 0);
+    for (int i = 0; i < n; i++) {
+      for (int c = 0; c < ch; c++) {
+        VectorKernels.liveSums(ctx.win(), gy, y, (i * ch + c) * ohw, ohw, mean[c], invStd[c],
+            sums, 2 * c);
       }
-      double sumDy = sums[0];
-      double sumDyXhat = sums[1];
+    }
+    // per channel, as BatchNorm: dx = gamma*inv/m * (m*dy - sum(dy) - xhat*sum(dy*xhat)) in
+    // training, gamma*inv*dy in evaluation (written as the same expression with a = b = 0,
+    // m = 1 and xhat = 0)
+    float[] coef = ctx.coef();
+    for (int c = 0; c < ch; c++) {
+      double sumDy = sums[2 * c];
+      double sumDyXhat = sums[2 * c + 1];
       g[po + c] += (float) sumDyXhat;
       g[po + ch + c] += (float) sumDy;
-      if (gx == null) {
-        continue;
-      }
       float gamma = p[po + c];
-      // as BatchNorm: dx = gamma*inv/m * (m*dy - sum(dy) - xhat*sum(dy*xhat)) in training,
-      // gamma*inv*dy in evaluation
-      float k = trained ? (float) (gamma * inv / m) : gamma * inv;
-      float a = trained ? (float) sumDy : 0f;
-      float bb = trained ? (float) sumDyXhat : 0f;
-      float mm = trained ? (float) m : 1f;
-      float xm = trained ? fm : 0f;
-      float xi = trained ? inv : 0f;
-      for (int i = 0; i < n; i++) {
+      coef[5 * c] = trained ? (float) (gamma * invStd[c] / m) : gamma * invStd[c];
+      coef[5 * c + 1] = trained ? (float) sumDy : 0f;
+      coef[5 * c + 2] = trained ? (float) sumDyXhat : 0f;
+      coef[5 * c + 3] = trained ? mean[c] : 0f;
+      coef[5 * c + 4] = trained ? invStd[c] : 0f;
+    }
+    if (gx == null) {
+      return;
+    }
+    float mm = trained ? (float) m : 1f;
+    for (int i = 0; i < n; i++) {
+      for (int c = 0; c < ch; c++) {
         int base = plane(i, c, n);
+        float k = coef[5 * c];
+        float a = coef[5 * c + 1];
+        float bb = coef[5 * c + 2];
         if (trained) {
-          VectorKernels.zeroDyGrad(x, gx, base, hw, k, a, bb, fm, inv);
+          VectorKernels.zeroDyGrad(x, gx, base, hw, k, a, bb, mean[c], invStd[c]);
         } else {
           java.util.Arrays.fill(gx, base, base + hw, 0f);
         }
         // the winners (every output's, so no branch depends on the data)
-        VectorKernels.scatterWinners(gx, base, ctx.pos(), ctx.at(), ctx.win(), gy, y, (i * ch + c) * ohw,
-            ohw, k, mm, a, bb, xm, xi);
+        VectorKernels.scatterWinners(gx, base, ctx.pos(), ctx.at(), ctx.win(), gy, y,
+            (i * ch + c) * ohw, ohw, k, mm, a, bb, coef[5 * c + 3], coef[5 * c + 4]);
       }
     }
   }

@@ -15,17 +15,21 @@ import java.util.SplittableRandom;
  *   <li><b>batched</b> (deep columns, e.g. every conv after the first): the columns of a chunk of
  *       images form one [C*k*k, chunk*P] matrix (P = output pixels per image), so each pass is
  *       one large {@code sgemm} per chunk; the price is a copy between that [out, chunk*P]
- *       layout and NCHW each way. The chunk is as many images as fit {@link #CHUNK_FLOATS}
- *       column values (default 128K floats, 512 KB: a quarter of a core's 2 MB L2 on the
- *       project's Xeons, leaving room for the GEMM's output, packed panels and the gradients),
- *       so the columns im2col writes are still in cache when the GEMM reads them, however
- *       large the task's batch (conv2 of the example network, forward + backward at batch 64:
- *       ~13% faster than with 512K, measured with {@code bench/LayerAB}); with more than one chunk, backward rebuilds each chunk's columns from the
- *       input instead of keeping the whole batch's.
+ *       layout and NCHW each way, unless the output is channels-major (see {@link
+ *       #channelsMajorOut}). The chunk is as many images as fit {@link #CHUNK_FLOATS} column
+ *       values (default 128K floats, 512 KB: a quarter of a core's 2 MB L2 on the project's
+ *       Xeons, leaving room for the GEMM's output, packed panels and the gradients), so the
+ *       columns im2col writes are still in cache when the GEMM reads them, however large the
+ *       task's batch (conv2 of the example network, forward + backward at batch 64: ~13% faster
+ *       than with 512K, measured with {@code bench/LayerAB}); with more than one chunk,
+ *       backward rebuilds each chunk's columns from the input instead of keeping the whole
+ *       batch's.
  *   <li><b>per image</b> (shallow columns, C*k*k below {@link #PER_IMAGE_MAX_CKK}, e.g. a first
  *       layer on grayscale input with K = 9): one {@code sgemm} per image that reads and writes
- *       NCHW directly. With K that small the GEMM is cheap and the layout copies and the bias sum
- *       over the [out, n*P] matrix dominated; per image they disappear.
+ *       the activation in place. With K that small the GEMM is cheap and the layout copies and
+ *       the bias sum over the [out, n*P] matrix dominated; per image they disappear. Backward
+ *       rebuilds each image's columns rather than keeping the batch's (at batch 256 those
+ *       outgrew L2 and doubled the time of backward per image).
  * </ul>
  *
  * <p>Parameters: weight [out, in, k, k] (PyTorch layout) then bias [out].
@@ -123,7 +127,9 @@ public final class Conv2d extends BoundLayer {
   public Context newContext(int maxBatch) {
     int p = out.spatial();
     if (perImage()) {
-      return new Ctx(ckk() * maxBatch * p, 0, maxBatch);
+      // one image's columns: backward rebuilds them image by image (K is small, so im2col is
+      // cheap), rather than keeping the whole batch's, which outgrow L2 at large batches
+      return new Ctx(ckk() * p, 0, maxBatch);
     }
     int budget = Integer.getInteger(CHUNK_FLOATS, 1 << 17);
     int chunk = Math.max(1, Math.min(maxBatch, budget / Math.max(1, ckk() * p)));
@@ -185,7 +191,7 @@ public final class Conv2d extends BoundLayer {
       int n) {
     Ctx ctx = (Ctx) context;
     if (perImage()) {
-      backwardPerImage(pass, ctx, gy, gx, n);
+      backwardPerImage(pass, ctx, x, gy, gx, n);
       return;
     }
     int p = out.spatial();
@@ -245,7 +251,7 @@ public final class Conv2d extends BoundLayer {
     return (n + chunks - 1) / chunks;
   }
 
-  /** Per-image forward: image i's columns are the [ckk, p] block at i*ckk*p. */
+  /** Per-image forward: one image's [ckk, p] columns at a time. */
   private void forwardPerImage(Pass pass, Ctx ctx, float[] x, float[] y, int n) {
     int p = out.spatial();
     int oc = out.channels();
@@ -255,21 +261,23 @@ public final class Conv2d extends BoundLayer {
     // image i's output: rows of p at i*oc*p with stride p (NCHW) or at i*p with stride n*p
     int ld = channelsMajorOut ? n * p : p;
     for (int i = 0; i < n; i++) {
-      int colOff = i * ckk * p;
       int yOff = channelsMajorOut ? i * p : i * oc * p;
-      im2col(x, i * in.size(), ctx.cols, colOff, p);
+      im2col(x, i * in.size(), ctx.cols, 0, p);
       if (bias) {
         for (int c = 0; c < oc; c++) {
           Arrays.fill(y, yOff + c * ld, yOff + c * ld + p, w[biasOff + c]);
         }
       }
-      Blas.gemm(false, false, oc, p, ckk, 1f, w, paramOffset, ckk, ctx.cols, colOff, p,
+      Blas.gemm(false, false, oc, p, ckk, 1f, w, paramOffset, ckk, ctx.cols, 0, p,
           bias ? 1f : 0f, y, yOff, ld);
     }
   }
 
-  /** Per-image backward: reads gy in NCHW directly, accumulates dW image by image. */
-  private void backwardPerImage(Pass pass, Ctx ctx, float[] gy, float[] gx, int n) {
+  /**
+   * Per-image backward: rebuilds each image's columns, reads its output gradient in place,
+   * accumulates dW image by image.
+   */
+  private void backwardPerImage(Pass pass, Ctx ctx, float[] x, float[] gy, float[] gx, int n) {
     int p = out.spatial();
     int oc = out.channels();
     int ckk = ckk();
@@ -287,21 +295,20 @@ public final class Conv2d extends BoundLayer {
         g[biasOff + c] += (float) s;
       }
     }
+    if (gx != null) {
+      Arrays.fill(gx, 0, n * in.size(), 0f);
+    }
     for (int i = 0; i < n; i++) {
+      im2col(x, i * in.size(), ctx.cols, 0, p);
       // dW += gy_i [oc, p] . cols_i^T [p, ckk]
-      Blas.gemm(false, true, oc, ckk, p, 1f, gy, i * imageStride, ld, ctx.cols, i * ckk * p, p,
-          1f, g, paramOffset, ckk);
-    }
-    if (gx == null) {
-      return;
-    }
-    Arrays.fill(gx, 0, n * in.size(), 0f);
-    for (int i = 0; i < n; i++) {
-      int colOff = i * ckk * p;
-      // dCols_i = W^T . gy_i (cols_i no longer needed: reuse its buffer)
-      Blas.gemm(true, false, ckk, p, oc, 1f, pass.params(), paramOffset, ckk, gy,
-          i * imageStride, ld, 0f, ctx.cols, colOff, p);
-      col2im(ctx.cols, colOff, p, gx, i * in.size());
+      Blas.gemm(false, true, oc, ckk, p, 1f, gy, i * imageStride, ld, ctx.cols, 0, p, 1f, g,
+          paramOffset, ckk);
+      if (gx != null) {
+        // dCols_i = W^T . gy_i (cols_i no longer needed: reuse its buffer)
+        Blas.gemm(true, false, ckk, p, oc, 1f, pass.params(), paramOffset, ckk, gy,
+            i * imageStride, ld, 0f, ctx.cols, 0, p);
+        col2im(ctx.cols, 0, p, gx, i * in.size());
+      }
     }
   }
 

@@ -140,10 +140,10 @@ final class VectorKernels {
 
   /**
    * Over pooled outputs [off, off+len): g = gy where y > 0 (ReLU let the winner through) else 0;
-   * adds sum(g) into out[0] and sum(((win - mean) * inv) * g) into out[1].
+   * adds sum(g) into out[at] and sum(((win - mean) * inv) * g) into out[at + 1].
    */
   static void liveSums(float[] win, float[] gy, float[] y, int off, int len, float mean,
-      float inv, double[] out) {
+      float inv, double[] out, int at) {
     FloatVector s = FloatVector.zero(F);
     FloatVector q = FloatVector.zero(F);
     FloatVector zero = FloatVector.zero(F);
@@ -163,8 +163,8 @@ final class VectorKernels {
       ss += g;
       qq += (double) ((win[i] - mean) * inv) * g;
     }
-    out[0] += ss;
-    out[1] += qq;
+    out[at] += ss;
+    out[at + 1] += qq;
   }
 
   /** gx[off, off+len) = k * (-a - ((x - mean) * inv) * b): batch norm's dx where dy = 0. */
