@@ -6,7 +6,6 @@ import convspark.common.blas.Blas;
 import convspark.common.nn.Layer;
 import convspark.common.nn.Network;
 import convspark.common.nn.Pass;
-import convspark.common.nn.Workspace;
 import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -70,23 +69,13 @@ public class LayerBench {
     int n = ExampleNet.BATCH;
     target = ExampleNet.gemmLayer(net, n, layer);
     l = target.layer();
-    // the layer as a workspace runs it: a conv before a fused batch norm + max-pool + ReLU block
-    // writes channels-major (no layout copies); -Dconvspark.nn.fuse=false for the plain layer
-    for (Workspace.Step st : Workspace.plan(net,
-        !"false".equalsIgnoreCase(System.getProperty(Workspace.FUSE_PROPERTY)))) {
-      if (st.first() == target.index() && st.last() == target.index()) {
-        l = st.layer();
-      }
-    }
     ctx = l.newContext(n);
     float[] params = net.initParams(42);
     pass = new Pass(params, new float[net.paramCount()], net.initState(), true, 7L,
         new float[net.stateCount()]);
     in = new float[n * l.inShape().size()];
     out = new float[n * l.outShape().size()];
-    // with room for netlib's bounds check of a channels-major gradient's slices (see
-    // Workspace.gradientFloats)
-    gradOut = new float[n * l.outShape().size() + n * l.outShape().spatial()];
+    gradOut = new float[n * l.outShape().size()];
     gradIn = target.first() ? null : new float[n * l.inShape().size()];
     ExampleNet.fillRandom(in, 1);
     ExampleNet.fillRandom(gradOut, 2);

@@ -58,8 +58,8 @@ public final class StepProfile {
       ctx[i] = layers.get(i).newContext(n);
       max = Math.max(max, layers.get(i).outShape().size());
     }
-    float[] gradA = new float[Workspace.gradientFloats(plan, n, net.inputShape())];
-    float[] gradB = new float[gradA.length];
+    float[] gradA = new float[n * max];
+    float[] gradB = new float[n * max];
     int[] labels = new int[n];
     ExampleNet.fillRandom(acts[0], 1);
     for (int i = 0; i < n; i++) {

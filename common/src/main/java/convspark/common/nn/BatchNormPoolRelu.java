@@ -36,19 +36,8 @@ final class BatchNormPoolRelu implements Layer {
   private final int[] corner;
   private final float[] cornerF;
 
-  /**
-   * Whether the input (and the input gradient) is channels-major, [C, N, H, W], as a {@link
-   * Conv2d#withChannelsMajorOutput} writes it; the output is NCHW either way.
-   */
-  private final boolean channelsMajorIn;
-
   private BatchNormPoolRelu(BatchNorm bn, Shape out) {
-    this(bn, out, false);
-  }
-
-  private BatchNormPoolRelu(BatchNorm bn, Shape out, boolean channelsMajorIn) {
     this.bn = bn;
-    this.channelsMajorIn = channelsMajorIn;
     this.in = bn.inShape();
     this.out = out;
     this.epsilon = bn.epsilon();
@@ -84,14 +73,9 @@ final class BatchNormPoolRelu implements Layer {
     return new BatchNormPoolRelu(norm, c.outShape());
   }
 
-  /** This kernel reading a channels-major input. */
-  BatchNormPoolRelu withChannelsMajorInput() {
-    return new BatchNormPoolRelu(bn, out, true);
-  }
-
-  /** Where plane (image i, channel c) of the input starts, for a batch of n. */
-  private int plane(int i, int c, int n) {
-    return channelsMajorIn ? (c * n + i) * in.spatial() : (i * in.channels() + c) * in.spatial();
+  /** Where plane (image i, channel c) of the input starts. */
+  private int plane(int i, int c) {
+    return (i * in.channels() + c) * in.spatial();
   }
 
   private static boolean isRelu(Layer l) {
@@ -151,11 +135,11 @@ final class BatchNormPoolRelu implements Layer {
       double mean;
       double var;
       if (training) {
-        float shift = x[plane(0, c, n)];
+        float shift = x[plane(0, c)];
         sums[0] = 0;
         sums[1] = 0;
         for (int i = 0; i < n; i++) {
-          VectorKernels.sumAndSquaresAbout(x, plane(i, c, n), hw, shift, sums);
+          VectorKernels.sumAndSquaresAbout(x, plane(i, c), hw, shift, sums);
         }
         double d = sums[0] / m;
         mean = shift + d;
@@ -175,7 +159,7 @@ final class BatchNormPoolRelu implements Layer {
     }
     for (int i = 0; i < n; i++) {
       for (int c = 0; c < ch; c++) {
-        VectorKernels.normPoolRelu(x, plane(i, c, n), in.width(), corner, cornerF, ohw, y,
+        VectorKernels.normPoolRelu(x, plane(i, c), in.width(), corner, cornerF, ohw, y,
             ctx.pos(), ctx.win(), (i * ch + c) * ohw, p[po + c], ctx.mean()[c],
             ctx.invStd()[c], p[po + ch + c]);
       }
@@ -227,7 +211,7 @@ final class BatchNormPoolRelu implements Layer {
     float mm = trained ? (float) m : 1f;
     for (int i = 0; i < n; i++) {
       for (int c = 0; c < ch; c++) {
-        int base = plane(i, c, n);
+        int base = plane(i, c);
         float k = coef[5 * c];
         float a = coef[5 * c + 1];
         float bb = coef[5 * c + 2];

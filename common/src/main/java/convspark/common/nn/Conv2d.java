@@ -15,8 +15,7 @@ import java.util.SplittableRandom;
  *   <li><b>batched</b> (deep columns, e.g. every conv after the first): the columns of a chunk of
  *       images form one [C*k*k, chunk*P] matrix (P = output pixels per image), so each pass is
  *       one large {@code sgemm} per chunk; the price is a copy between that [out, chunk*P]
- *       layout and NCHW each way, unless the output is channels-major (see {@link
- *       #channelsMajorOut}). The chunk is as many images as fit {@link #CHUNK_FLOATS} column
+ *       layout and NCHW each way. The chunk is as many images as fit {@link #CHUNK_FLOATS} column
  *       values (default 128K floats, 512 KB: a quarter of a core's 2 MB L2 on the project's
  *       Xeons, leaving room for the GEMM's output, packed panels and the gradients), so the
  *       columns im2col writes are still in cache when the GEMM reads them, however large the
@@ -26,7 +25,7 @@ import java.util.SplittableRandom;
  *       batch's.
  *   <li><b>per image</b> (shallow columns, C*k*k below {@link #PER_IMAGE_MAX_CKK}, e.g. a first
  *       layer on grayscale input with K = 9): one {@code sgemm} per image that reads and writes
- *       the activation in place. With K that small the GEMM is cheap and the layout copies and
+ *       NCHW directly. With K that small the GEMM is cheap and the layout copies and
  *       the bias sum over the [out, n*P] matrix dominated; per image they disappear. Backward
  *       rebuilds each image's columns rather than keeping the batch's (at batch 256 those
  *       outgrew L2 and doubled the time of backward per image).
@@ -55,37 +54,14 @@ public final class Conv2d extends BoundLayer {
    */
   public static final String CHUNK_FLOATS = "convspark.conv.chunkFloats";
 
-  /**
-   * Whether the output (and so the gradient backward receives) is channels-major, [C, N, H, W]
-   * for a batch of N, instead of NCHW: then the GEMM writes the output where it belongs and reads
-   * the output gradient where it lies, with no layout copy. Only a {@link Workspace} sets it, for
-   * a conv whose output goes to a {@link BatchNormPoolRelu} that reads that layout.
-   */
-  private final boolean channelsMajorOut;
-
   public Conv2d(Shape in, int filters, int kernel, int stride, int padding, boolean bias,
       Init init, int paramOffset) {
-    this(in, filters, kernel, stride, padding, bias, init, paramOffset, false);
-  }
-
-  private Conv2d(Shape in, int filters, int kernel, int stride, int padding, boolean bias,
-      Init init, int paramOffset, boolean channelsMajorOut) {
     super(in, in.window(filters, kernel, kernel, stride, padding), paramOffset, 0);
     this.kernel = kernel;
     this.stride = stride;
     this.padding = padding;
     this.bias = bias;
     this.init = init;
-    this.channelsMajorOut = channelsMajorOut;
-  }
-
-  boolean channelsMajorOutput() {
-    return channelsMajorOut;
-  }
-
-  /** This conv writing a channels-major output (see {@link #channelsMajorOut}). */
-  Conv2d withChannelsMajorOutput() {
-    return new Conv2d(in, out.channels(), kernel, stride, padding, bias, init, paramOffset, true);
   }
 
   /** Output size along one axis (floor mode); non-positive when the kernel does not fit. */
@@ -133,7 +109,7 @@ public final class Conv2d extends BoundLayer {
     }
     int budget = Integer.getInteger(CHUNK_FLOATS, 1 << 17);
     int chunk = Math.max(1, Math.min(maxBatch, budget / Math.max(1, ckk() * p)));
-    return new Ctx(ckk() * chunk * p, channelsMajorOut ? 0 : out.channels() * chunk * p, chunk);
+    return new Ctx(ckk() * chunk * p, out.channels() * chunk * p, chunk);
   }
 
   @Override
@@ -154,22 +130,6 @@ public final class Conv2d extends BoundLayer {
       int np = cn * p;
       for (int i = 0; i < cn; i++) {
         im2col(x, (i0 + i) * in.size(), ctx.cols, i * p, np);
-      }
-      if (channelsMajorOut) {
-        // the chunk's outputs are the columns i0*p.. of the [oc, n*p] output: no copy
-        int ld = n * p;
-        Blas.gemm(false, false, oc, np, ckk, 1f, w, paramOffset, ckk, ctx.cols, 0, np, 0f,
-            y, i0 * p, ld);
-        if (bias) {
-          for (int c = 0; c < oc; c++) {
-            float b = w[biasOff + c];
-            int from = c * ld + i0 * p;
-            for (int j = from; j < from + np; j++) {
-              y[j] += b;
-            }
-          }
-        }
-        continue;
       }
       Blas.gemm(false, false, oc, np, ckk, 1f, w, paramOffset, ckk, ctx.cols, 0, np, 0f,
           ctx.tmp, 0, np);
@@ -208,21 +168,15 @@ public final class Conv2d extends BoundLayer {
     for (int i0 = 0; i0 < n; i0 += step) {
       int cn = Math.min(step, n - i0);
       int np = cn * p;
-      // the chunk's output gradient as an [oc, cn*p] matrix: in place when channels-major,
-      // else gy (NCHW) copied to tmp
-      float[] t = channelsMajorOut ? gy : ctx.tmp;
-      int tOff = channelsMajorOut ? i0 * p : 0;
-      int ld = channelsMajorOut ? n * p : np;
-      if (!channelsMajorOut) {
-        for (int i = 0; i < cn; i++) {
-          for (int c = 0; c < oc; c++) {
-            System.arraycopy(gy, ((i0 + i) * oc + c) * p, ctx.tmp, c * np + i * p, p);
-          }
+      // gy (NCHW) -> tmp [oc, cn*p]
+      for (int i = 0; i < cn; i++) {
+        for (int c = 0; c < oc; c++) {
+          System.arraycopy(gy, ((i0 + i) * oc + c) * p, ctx.tmp, c * np + i * p, p);
         }
       }
       if (bias) {
         for (int c = 0; c < oc; c++) {
-          g[biasOff + c] += (float) Kernels.sum(t, tOff + c * ld, np);
+          g[biasOff + c] += (float) Kernels.sum(ctx.tmp, c * np, np);
         }
       }
       if (!keep) {
@@ -231,13 +185,13 @@ public final class Conv2d extends BoundLayer {
         }
       }
       // dW += tmp . cols^T
-      Blas.gemm(false, true, oc, ckk, np, 1f, t, tOff, ld, ctx.cols, 0, np, 1f, g,
+      Blas.gemm(false, true, oc, ckk, np, 1f, ctx.tmp, 0, np, ctx.cols, 0, np, 1f, g,
           paramOffset, ckk);
       if (gx == null) {
         continue;
       }
       // dCols = W^T . tmp (the columns are no longer needed: reuse their buffer)
-      Blas.gemm(true, false, ckk, np, oc, 1f, pass.params(), paramOffset, ckk, t, tOff, ld,
+      Blas.gemm(true, false, ckk, np, oc, 1f, pass.params(), paramOffset, ckk, ctx.tmp, 0, np,
           0f, ctx.cols, 0, np);
       for (int i = 0; i < cn; i++) {
         col2im(ctx.cols, i * p, np, gx, (i0 + i) * in.size());
@@ -258,39 +212,34 @@ public final class Conv2d extends BoundLayer {
     int ckk = ckk();
     float[] w = pass.params();
     int biasOff = paramOffset + oc * ckk;
-    // image i's output: rows of p at i*oc*p with stride p (NCHW) or at i*p with stride n*p
-    int ld = channelsMajorOut ? n * p : p;
     for (int i = 0; i < n; i++) {
-      int yOff = channelsMajorOut ? i * p : i * oc * p;
+      int yOff = i * oc * p;
       im2col(x, i * in.size(), ctx.cols, 0, p);
       if (bias) {
         for (int c = 0; c < oc; c++) {
-          Arrays.fill(y, yOff + c * ld, yOff + c * ld + p, w[biasOff + c]);
+          Arrays.fill(y, yOff + c * p, yOff + (c + 1) * p, w[biasOff + c]);
         }
       }
       Blas.gemm(false, false, oc, p, ckk, 1f, w, paramOffset, ckk, ctx.cols, 0, p,
-          bias ? 1f : 0f, y, yOff, ld);
+          bias ? 1f : 0f, y, yOff, p);
     }
   }
 
   /**
-   * Per-image backward: rebuilds each image's columns, reads its output gradient in place,
-   * accumulates dW image by image.
+   * Per-image backward: rebuilds each image's columns, reads gy in NCHW directly, accumulates dW
+   * image by image.
    */
   private void backwardPerImage(Pass pass, Ctx ctx, float[] x, float[] gy, float[] gx, int n) {
     int p = out.spatial();
     int oc = out.channels();
     int ckk = ckk();
     float[] g = pass.grads();
-    // image i's output gradient: [oc, p] at i*oc*p, stride p (NCHW) or at i*p, stride n*p
-    int ld = channelsMajorOut ? n * p : p;
-    int imageStride = channelsMajorOut ? p : oc * p;
     if (bias) {
       int biasOff = paramOffset + oc * ckk;
       for (int c = 0; c < oc; c++) {
         double s = 0;
         for (int i = 0; i < n; i++) {
-          s += Kernels.sum(gy, i * imageStride + c * ld, p);
+          s += Kernels.sum(gy, (i * oc + c) * p, p);
         }
         g[biasOff + c] += (float) s;
       }
@@ -301,12 +250,12 @@ public final class Conv2d extends BoundLayer {
     for (int i = 0; i < n; i++) {
       im2col(x, i * in.size(), ctx.cols, 0, p);
       // dW += gy_i [oc, p] . cols_i^T [p, ckk]
-      Blas.gemm(false, true, oc, ckk, p, 1f, gy, i * imageStride, ld, ctx.cols, 0, p, 1f, g,
+      Blas.gemm(false, true, oc, ckk, p, 1f, gy, i * oc * p, p, ctx.cols, 0, p, 1f, g,
           paramOffset, ckk);
       if (gx != null) {
         // dCols_i = W^T . gy_i (cols_i no longer needed: reuse its buffer)
-        Blas.gemm(true, false, ckk, p, oc, 1f, pass.params(), paramOffset, ckk, gy,
-            i * imageStride, ld, 0f, ctx.cols, 0, p);
+        Blas.gemm(true, false, ckk, p, oc, 1f, pass.params(), paramOffset, ckk, gy, i * oc * p,
+            p, 0f, ctx.cols, 0, p);
         col2im(ctx.cols, 0, p, gx, i * in.size());
       }
     }

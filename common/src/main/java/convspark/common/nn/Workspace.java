@@ -1,6 +1,5 @@
 package convspark.common.nn;
 
-import convspark.common.spec.Shape;
 import java.util.List;
 
 /**
@@ -44,8 +43,12 @@ public final class Workspace {
       acts[st.last() + 1] = new float[maxBatch * st.layer().outShape().size()];
       ctx[s] = st.layer().newContext(maxBatch);
     }
-    gradA = new float[gradientFloats(steps, maxBatch, net.inputShape())];
-    gradB = new float[gradA.length];
+    int maxSize = net.inputShape().size();
+    for (Layer l : layers) {
+      maxSize = Math.max(maxSize, l.outShape().size());
+    }
+    gradA = new float[maxBatch * maxSize];
+    gradB = new float[maxBatch * maxSize];
     labels = new int[maxBatch];
   }
 
@@ -67,9 +70,7 @@ public final class Workspace {
   /**
    * The kernels a workspace runs for {@code net}: its layers in order, with every batch norm,
    * 2x2 max-pool and ReLU sequence fused into one {@link BatchNormPoolRelu} when {@code fuse}
-   * (the default unless {@code -Dconvspark.nn.fuse=false}); a conv right before such a block
-   * writes its output channels-major ([C, N, H, W]), the layout its GEMM produces and the block
-   * reads best, so neither copies between layouts.
+   * (the default unless {@code -Dconvspark.nn.fuse=false}).
    */
   public static List<Step> plan(Network net, boolean fuse) {
     List<Layer> layers = net.layers();
@@ -84,40 +85,7 @@ public final class Workspace {
         out.add(new Step(i, i, layers.get(i)));
       }
     }
-    // a conv feeding a fused block hands it a channels-major activation: no layout copies
-    for (int s = 0; s + 1 < out.size(); s++) {
-      if (out.get(s).layer() instanceof Conv2d conv
-          && out.get(s + 1).layer() instanceof BatchNormPoolRelu block) {
-        out.set(s, new Step(out.get(s).first(), out.get(s).last(), conv.withChannelsMajorOutput()));
-        out.set(s + 1, new Step(out.get(s + 1).first(), out.get(s + 1).last(),
-            block.withChannelsMajorInput()));
-      }
-    }
     return List.copyOf(out);
-  }
-
-  /**
-   * Length of each of the two gradient buffers for {@code plan} at batches of up to {@code
-   * maxBatch}: the largest activation, plus, where a conv's output gradient is channels-major,
-   * (maxBatch - 1) * its plane size. netlib-java checks a GEMM operand at offset off with leading
-   * dimension ld and r rows as off + r * ld <= length (as if the last row were full), and an
-   * image's or chunk's slice of a channels-major gradient starts at up to (maxBatch - 1) planes.
-   */
-  public static int gradientFloats(List<Step> plan, int maxBatch, Shape input) {
-    long max = input.size();
-    long slack = 0;
-    for (Step st : plan) {
-      max = Math.max(max, st.layer().outShape().size());
-      if (st.layer() instanceof Conv2d c && c.channelsMajorOutput()) {
-        slack = Math.max(slack, c.outShape().spatial());
-      }
-    }
-    long n = (long) maxBatch * max + (maxBatch - 1L) * slack;
-    if (n > Integer.MAX_VALUE - 8) {
-      throw new IllegalArgumentException("a batch of " + maxBatch + " needs gradient buffers of "
-          + n + " values, more than a Java array holds");
-    }
-    return (int) n;
   }
 
   /** The kernels this workspace runs (see {@link #plan}). */
@@ -195,7 +163,7 @@ public final class Workspace {
     System.arraycopy(gradLogits, 0, gy, 0, gradLogits.length);
     for (int s = steps.size() - 1; s >= 0; s--) {
       Step st = steps.get(s);
-      float[] gx = s == 0 ? gradInput : new float[gradA.length];
+      float[] gx = s == 0 ? gradInput : new float[maxBatch * st.layer().inShape().size()];
       st.layer().backward(pass, ctx[s], acts[st.first()], acts[st.last() + 1], gy, gx, n);
       gy = gx;
     }

@@ -116,20 +116,16 @@ class FusedBlockTest {
     }
   }
 
-  /**
-   * The conv before a fused block writes channels-major; its batched strategy in chunks of one
-   * image reads and writes that layout chunk by chunk.
-   */
+  /** Behind a batched conv in chunks of one image. */
   @Test
-  void channelsMajorConvInChunks() {
+  void behindConvInChunks() {
     String before = System.getProperty(Conv2d.CHUNK_FLOATS);
     try {
       System.setProperty(Conv2d.CHUNK_FLOATS, "1200");
       ModelSpec spec = GradientCheckTest.spec(new Shape(8, 4, 4), new LayerSpec.Act(
           Nonlinearity.TANH), new LayerSpec.Conv(4, 3, 1, 1, true, Init.HE), BN, POOL, RELU);
       Network net = new Network(spec);
-      assertTrue(Workspace.plan(net, true).get(1).layer() instanceof Conv2d c
-          && c.channelsMajorOutput() && !c.perImage());
+      assertTrue(Workspace.plan(net, true).get(1).layer() instanceof Conv2d c && !c.perImage());
       compare(spec, 3, true);
       check(spec, 2, true);
     } finally {
