@@ -40,7 +40,9 @@ public final class Workspace {
       for (int i = st.first(); i < st.last(); i++) {
         acts[i + 1] = new float[0];
       }
-      acts[st.last() + 1] = new float[maxBatch * st.layer().outShape().size()];
+      // a flatten's output is its input, value for value: the same buffer, and no copy
+      acts[st.last() + 1] = isFlatten(st) ? acts[st.first()]
+          : new float[maxBatch * st.layer().outShape().size()];
       ctx[s] = st.layer().newContext(maxBatch);
     }
     int maxSize = net.inputShape().size();
@@ -88,6 +90,10 @@ public final class Workspace {
     return List.copyOf(out);
   }
 
+  private static boolean isFlatten(Step st) {
+    return st.layer() instanceof Flatten;
+  }
+
   /** The kernels this workspace runs (see {@link #plan}). */
   public List<Step> steps() {
     return steps;
@@ -121,7 +127,9 @@ public final class Workspace {
     check(n);
     for (int s = 0; s < steps.size(); s++) {
       Step st = steps.get(s);
-      st.layer().forward(pass, ctx[s], acts[st.first()], acts[st.last() + 1], n);
+      if (!isFlatten(st)) {
+        st.layer().forward(pass, ctx[s], acts[st.first()], acts[st.last() + 1], n);
+      }
     }
     return logits();
   }
@@ -148,6 +156,9 @@ public final class Workspace {
     float[] gy = gradLogits;
     for (int s = steps.size() - 1; s >= 0; s--) {
       Step st = steps.get(s);
+      if (isFlatten(st)) {
+        continue; // its input gradient is its output gradient
+      }
       float[] gx = s == 0 ? null : (gy == gradA ? gradB : gradA);
       st.layer().backward(pass, ctx[s], acts[st.first()], acts[st.last() + 1], gy, gx, n);
       gy = gx;
@@ -163,6 +174,9 @@ public final class Workspace {
     System.arraycopy(gradLogits, 0, gy, 0, gradLogits.length);
     for (int s = steps.size() - 1; s >= 0; s--) {
       Step st = steps.get(s);
+      if (isFlatten(st) && s > 0) {
+        continue;
+      }
       float[] gx = s == 0 ? gradInput : new float[maxBatch * st.layer().inShape().size()];
       st.layer().backward(pass, ctx[s], acts[st.first()], acts[st.last() + 1], gy, gx, n);
       gy = gx;
