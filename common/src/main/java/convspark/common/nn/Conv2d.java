@@ -114,150 +114,141 @@ public final class Conv2d extends BoundLayer {
 
   @Override
   public void forward(Pass pass, Context context, float[] x, float[] y, int n) {
-    Ctx ctx = (Ctx) context;
-    if (perImage()) {
-      forwardPerImage(pass, ctx, x, y, n);
-      return;
-    }
-    int p = out.spatial();
-    int oc = out.channels();
-    int ckk = ckk();
-    float[] w = pass.params();
-    int biasOff = paramOffset + oc * ckk;
-    int step = chunkStep(ctx, n);
+    int step = groupStep(context, n);
     for (int i0 = 0; i0 < n; i0 += step) {
-      int cn = Math.min(step, n - i0);
-      int np = cn * p;
-      for (int i = 0; i < cn; i++) {
-        im2col(x, (i0 + i) * in.size(), ctx.cols, i * p, np);
-      }
-      Blas.gemm(false, false, oc, np, ckk, 1f, w, paramOffset, ckk, ctx.cols, 0, np, 0f,
-          ctx.tmp, 0, np);
-      for (int i = 0; i < cn; i++) {
-        for (int c = 0; c < oc; c++) {
-          float b = bias ? w[biasOff + c] : 0f;
-          int src = c * np + i * p;
-          int dst = ((i0 + i) * oc + c) * p;
-          for (int j = 0; j < p; j++) {
-            y[dst + j] = ctx.tmp[src + j] + b;
-          }
-        }
-      }
+      forwardGroup(pass, context, x, y, i0, Math.min(step, n - i0));
     }
   }
 
   @Override
   public void backward(Pass pass, Context context, float[] x, float[] y, float[] gy, float[] gx,
       int n) {
-    Ctx ctx = (Ctx) context;
-    if (perImage()) {
-      backwardPerImage(pass, ctx, x, gy, gx, n);
-      return;
-    }
-    int p = out.spatial();
-    int oc = out.channels();
-    int ckk = ckk();
-    float[] g = pass.grads();
-    int biasOff = paramOffset + oc * ckk;
-    // one chunk: forward's columns are still in ctx.cols; more: rebuild each chunk's
-    int step = chunkStep(ctx, n);
-    boolean keep = step >= n;
     if (gx != null) {
       Arrays.fill(gx, 0, n * in.size(), 0f);
     }
+    int step = groupStep(context, n);
     for (int i0 = 0; i0 < n; i0 += step) {
-      int cn = Math.min(step, n - i0);
-      int np = cn * p;
-      // gy (NCHW) -> tmp [oc, cn*p]
-      for (int i = 0; i < cn; i++) {
-        for (int c = 0; c < oc; c++) {
-          System.arraycopy(gy, ((i0 + i) * oc + c) * p, ctx.tmp, c * np + i * p, p);
-        }
-      }
-      if (bias) {
-        for (int c = 0; c < oc; c++) {
-          g[biasOff + c] += (float) Kernels.sum(ctx.tmp, c * np, np);
-        }
-      }
-      if (!keep) {
-        for (int i = 0; i < cn; i++) {
-          im2col(x, (i0 + i) * in.size(), ctx.cols, i * p, np);
-        }
-      }
-      // dW += tmp . cols^T
-      Blas.gemm(false, true, oc, ckk, np, 1f, ctx.tmp, 0, np, ctx.cols, 0, np, 1f, g,
-          paramOffset, ckk);
-      if (gx == null) {
-        continue;
-      }
-      // dCols = W^T . tmp (the columns are no longer needed: reuse their buffer)
-      Blas.gemm(true, false, ckk, np, oc, 1f, pass.params(), paramOffset, ckk, ctx.tmp, 0, np,
-          0f, ctx.cols, 0, np);
-      for (int i = 0; i < cn; i++) {
-        col2im(ctx.cols, i * p, np, gx, (i0 + i) * in.size());
-      }
+      backwardGroup(pass, context, x, gy, gx, i0, Math.min(step, n - i0), n);
     }
   }
 
-  /** Images per chunk for a batch of n: as few chunks as fit, of (nearly) equal size. */
-  private static int chunkStep(Ctx ctx, int n) {
-    int chunks = (n + ctx.chunk - 1) / ctx.chunk;
+  /**
+   * Images per group of a batch of n: 1 for the per-image strategy; for the batched one a chunk
+   * (as few chunks as fit, of nearly equal size). {@link #forward} and {@link #backward} are
+   * loops over groups; {@link ConvBnPoolRelu} interleaves its own work with them.
+   */
+  int groupStep(Context context, int n) {
+    if (perImage()) {
+      return 1;
+    }
+    int chunk = ((Ctx) context).chunk;
+    int chunks = (n + chunk - 1) / chunk;
     return (n + chunks - 1) / chunks;
   }
 
-  /** Per-image forward: one image's [ckk, p] columns at a time. */
-  private void forwardPerImage(Pass pass, Ctx ctx, float[] x, float[] y, int n) {
+  /** The outputs of images i0..i0+cn-1 (one group). */
+  void forwardGroup(Pass pass, Context context, float[] x, float[] y, int i0, int cn) {
+    Ctx ctx = (Ctx) context;
     int p = out.spatial();
     int oc = out.channels();
     int ckk = ckk();
     float[] w = pass.params();
     int biasOff = paramOffset + oc * ckk;
-    for (int i = 0; i < n; i++) {
-      int yOff = i * oc * p;
-      im2col(x, i * in.size(), ctx.cols, 0, p);
-      if (bias) {
-        for (int c = 0; c < oc; c++) {
-          Arrays.fill(y, yOff + c * p, yOff + (c + 1) * p, w[biasOff + c]);
+    if (perImage()) {
+      // one GEMM per image, reading and writing NCHW directly
+      for (int i = i0; i < i0 + cn; i++) {
+        int yOff = i * oc * p;
+        im2col(x, i * in.size(), ctx.cols, 0, p);
+        if (bias) {
+          for (int c = 0; c < oc; c++) {
+            Arrays.fill(y, yOff + c * p, yOff + (c + 1) * p, w[biasOff + c]);
+          }
+        }
+        Blas.gemm(false, false, oc, p, ckk, 1f, w, paramOffset, ckk, ctx.cols, 0, p,
+            bias ? 1f : 0f, y, yOff, p);
+      }
+      return;
+    }
+    int np = cn * p;
+    for (int i = 0; i < cn; i++) {
+      im2col(x, (i0 + i) * in.size(), ctx.cols, i * p, np);
+    }
+    Blas.gemm(false, false, oc, np, ckk, 1f, w, paramOffset, ckk, ctx.cols, 0, np, 0f,
+        ctx.tmp, 0, np);
+    for (int i = 0; i < cn; i++) {
+      for (int c = 0; c < oc; c++) {
+        float b = bias ? w[biasOff + c] : 0f;
+        int src = c * np + i * p;
+        int dst = ((i0 + i) * oc + c) * p;
+        for (int j = 0; j < p; j++) {
+          y[dst + j] = ctx.tmp[src + j] + b;
         }
       }
-      Blas.gemm(false, false, oc, p, ckk, 1f, w, paramOffset, ckk, ctx.cols, 0, p,
-          bias ? 1f : 0f, y, yOff, p);
     }
   }
 
   /**
-   * Per-image backward: rebuilds each image's columns, reads gy in NCHW directly, accumulates dW
-   * image by image.
+   * Backward of images i0..i0+cn-1 of a batch of n: bias and weight gradients accumulated, their
+   * input gradient added into gx (zeroed by the caller before the first group; null: none).
    */
-  private void backwardPerImage(Pass pass, Ctx ctx, float[] x, float[] gy, float[] gx, int n) {
+  void backwardGroup(Pass pass, Context context, float[] x, float[] gy, float[] gx, int i0,
+      int cn, int n) {
+    Ctx ctx = (Ctx) context;
     int p = out.spatial();
     int oc = out.channels();
     int ckk = ckk();
     float[] g = pass.grads();
-    if (bias) {
-      int biasOff = paramOffset + oc * ckk;
-      for (int c = 0; c < oc; c++) {
-        double s = 0;
-        for (int i = 0; i < n; i++) {
-          s += Kernels.sum(gy, (i * oc + c) * p, p);
+    int biasOff = paramOffset + oc * ckk;
+    if (perImage()) {
+      // rebuild each image's columns (cheap at this depth) and read gy in NCHW directly
+      for (int i = i0; i < i0 + cn; i++) {
+        if (bias) {
+          for (int c = 0; c < oc; c++) {
+            g[biasOff + c] += (float) Kernels.sum(gy, (i * oc + c) * p, p);
+          }
         }
-        g[biasOff + c] += (float) s;
+        im2col(x, i * in.size(), ctx.cols, 0, p);
+        // dW += gy_i [oc, p] . cols_i^T [p, ckk]
+        Blas.gemm(false, true, oc, ckk, p, 1f, gy, i * oc * p, p, ctx.cols, 0, p, 1f, g,
+            paramOffset, ckk);
+        if (gx != null) {
+          // dCols_i = W^T . gy_i (cols_i no longer needed: reuse its buffer)
+          Blas.gemm(true, false, ckk, p, oc, 1f, pass.params(), paramOffset, ckk, gy,
+              i * oc * p, p, 0f, ctx.cols, 0, p);
+          col2im(ctx.cols, 0, p, gx, i * in.size());
+        }
+      }
+      return;
+    }
+    int np = cn * p;
+    // gy (NCHW) -> tmp [oc, cn*p]
+    for (int i = 0; i < cn; i++) {
+      for (int c = 0; c < oc; c++) {
+        System.arraycopy(gy, ((i0 + i) * oc + c) * p, ctx.tmp, c * np + i * p, p);
       }
     }
-    if (gx != null) {
-      Arrays.fill(gx, 0, n * in.size(), 0f);
-    }
-    for (int i = 0; i < n; i++) {
-      im2col(x, i * in.size(), ctx.cols, 0, p);
-      // dW += gy_i [oc, p] . cols_i^T [p, ckk]
-      Blas.gemm(false, true, oc, ckk, p, 1f, gy, i * oc * p, p, ctx.cols, 0, p, 1f, g,
-          paramOffset, ckk);
-      if (gx != null) {
-        // dCols_i = W^T . gy_i (cols_i no longer needed: reuse its buffer)
-        Blas.gemm(true, false, ckk, p, oc, 1f, pass.params(), paramOffset, ckk, gy, i * oc * p,
-            p, 0f, ctx.cols, 0, p);
-        col2im(ctx.cols, 0, p, gx, i * in.size());
+    if (bias) {
+      for (int c = 0; c < oc; c++) {
+        g[biasOff + c] += (float) Kernels.sum(ctx.tmp, c * np, np);
       }
+    }
+    // one group for the whole batch: forward's columns are still in ctx.cols; else rebuild
+    if (cn < n) {
+      for (int i = 0; i < cn; i++) {
+        im2col(x, (i0 + i) * in.size(), ctx.cols, i * p, np);
+      }
+    }
+    // dW += tmp . cols^T
+    Blas.gemm(false, true, oc, ckk, np, 1f, ctx.tmp, 0, np, ctx.cols, 0, np, 1f, g,
+        paramOffset, ckk);
+    if (gx == null) {
+      return;
+    }
+    // dCols = W^T . tmp (the columns are no longer needed: reuse their buffer)
+    Blas.gemm(true, false, ckk, np, oc, 1f, pass.params(), paramOffset, ckk, ctx.tmp, 0, np,
+        0f, ctx.cols, 0, np);
+    for (int i = 0; i < cn; i++) {
+      col2im(ctx.cols, i * p, np, gx, (i0 + i) * in.size());
     }
   }
 
