@@ -119,15 +119,47 @@ final class BatchNormPoolRelu implements Layer {
 
   @Override
   public void forward(Pass pass, Context context, float[] x, float[] y, int n) {
+    if (pass.training()) {
+      statsAdd(context, x, 0, n);
+    }
+    statsEnd(pass, context, n);
+    pool(pass, context, x, y, 0, n);
+  }
+
+  /**
+   * Training: adds images i0..i0+cn-1 to the per-channel statistics; call with i0 = 0 first
+   * (that group's first image gives each channel's shift).
+   */
+  void statsAdd(Context context, float[] x, int i0, int cn) {
     Ctx ctx = (Ctx) context;
     int ch = in.channels();
     int hw = in.spatial();
-    int ohw = out.spatial();
-    float[] p = pass.params();
+    double[] sums = ctx.sums();
+    float[] shift = ctx.mean(); // until statsEnd
+    if (i0 == 0) {
+      java.util.Arrays.fill(sums, 0);
+      for (int c = 0; c < ch; c++) {
+        shift[c] = x[plane(0, c)];
+      }
+    }
+    for (int i = i0; i < i0 + cn; i++) {
+      for (int c = 0; c < ch; c++) {
+        VectorKernels.sumAndSquaresAbout(x, plane(i, c), hw, shift[c], sums, 2 * c);
+      }
+    }
+  }
+
+  /**
+   * Each channel's mean and 1/std: in training from the statistics {@link #statsAdd} gathered
+   * over the batch of n (and reported count-weighted in {@link Pass#bnStats()}), else the
+   * running ones.
+   */
+  void statsEnd(Pass pass, Context context, int n) {
+    Ctx ctx = (Ctx) context;
+    int ch = in.channels();
     float[] s = pass.state();
-    int po = bn.paramOffset();
     int so = bn.stateOffset();
-    long m = (long) n * hw;
+    long m = (long) n * in.spatial();
     boolean training = pass.training();
     ctx.trained()[0] = training;
     double[] sums = ctx.sums();
@@ -135,15 +167,9 @@ final class BatchNormPoolRelu implements Layer {
       double mean;
       double var;
       if (training) {
-        float shift = x[plane(0, c)];
-        sums[0] = 0;
-        sums[1] = 0;
-        for (int i = 0; i < n; i++) {
-          VectorKernels.sumAndSquaresAbout(x, plane(i, c), hw, shift, sums);
-        }
-        double d = sums[0] / m;
-        mean = shift + d;
-        var = Math.max(0, sums[1] / m - d * d);
+        double d = sums[2 * c] / m;
+        mean = ctx.mean()[c] + d;
+        var = Math.max(0, sums[2 * c + 1] / m - d * d);
         float[] stats = pass.bnStats();
         if (stats != null) {
           double unbiased = m > 1 ? var * m / (m - 1) : var;
@@ -157,7 +183,16 @@ final class BatchNormPoolRelu implements Layer {
       ctx.invStd()[c] = (float) (1.0 / Math.sqrt(var + epsilon));
       ctx.mean()[c] = (float) mean;
     }
-    for (int i = 0; i < n; i++) {
+  }
+
+  /** Normalises, pools and rectifies images i0..i0+cn-1 (after {@link #statsEnd}). */
+  void pool(Pass pass, Context context, float[] x, float[] y, int i0, int cn) {
+    Ctx ctx = (Ctx) context;
+    int ch = in.channels();
+    int ohw = out.spatial();
+    float[] p = pass.params();
+    int po = bn.paramOffset();
+    for (int i = i0; i < i0 + cn; i++) {
       for (int c = 0; c < ch; c++) {
         VectorKernels.normPoolRelu(x, plane(i, c), in.width(), corner, cornerF, ohw, y,
             ctx.pos(), ctx.win(), (i * ch + c) * ohw, p[po + c], ctx.mean()[c],
@@ -169,18 +204,28 @@ final class BatchNormPoolRelu implements Layer {
   @Override
   public void backward(Pass pass, Context context, float[] x, float[] y, float[] gy, float[] gx,
       int n) {
+    gradSums(pass, context, y, gy, n);
+    if (gx != null) {
+      inputGrad(context, x, y, gy, gx, 0, n, n);
+    }
+  }
+
+  /**
+   * Batch norm's two sums per channel over the batch of n (its output's gradient is gy at the
+   * winners ReLU let through, else 0): the gamma and beta gradients, and the coefficients of
+   * {@link #inputGrad}.
+   */
+  void gradSums(Pass pass, Context context, float[] y, float[] gy, int n) {
     Ctx ctx = (Ctx) context;
     int ch = in.channels();
-    int hw = in.spatial();
     int ohw = out.spatial();
     float[] p = pass.params();
     float[] g = pass.grads();
     int po = bn.paramOffset();
-    double m = (double) n * hw;
+    double m = (double) n * in.spatial();
     boolean trained = ctx.trained()[0];
     float[] mean = ctx.mean();
     float[] invStd = ctx.invStd();
-    // batch norm's sums per channel: its output's gradient is gy at winners ReLU let through
     double[] sums = ctx.sums();
     java.util.Arrays.fill(sums, 0);
     for (int i = 0; i < n; i++) {
@@ -205,11 +250,21 @@ final class BatchNormPoolRelu implements Layer {
       coef[5 * c + 3] = trained ? mean[c] : 0f;
       coef[5 * c + 4] = trained ? invStd[c] : 0f;
     }
-    if (gx == null) {
-      return;
-    }
-    float mm = trained ? (float) m : 1f;
-    for (int i = 0; i < n; i++) {
+  }
+
+  /** The input gradient of images i0..i0+cn-1 of the batch of n (after {@link #gradSums}). */
+  void inputGrad(Context context, float[] x, float[] y, float[] gy, float[] gx, int i0, int cn,
+      int n) {
+    Ctx ctx = (Ctx) context;
+    int ch = in.channels();
+    int hw = in.spatial();
+    int ohw = out.spatial();
+    boolean trained = ctx.trained()[0];
+    float[] mean = ctx.mean();
+    float[] invStd = ctx.invStd();
+    float[] coef = ctx.coef();
+    float mm = trained ? (float) ((double) n * hw) : 1f;
+    for (int i = i0; i < i0 + cn; i++) {
       for (int c = 0; c < ch; c++) {
         int base = plane(i, c);
         float k = coef[5 * c];

@@ -35,9 +35,11 @@ final class VectorKernels {
   }
 
   /**
-   * Adds the sum of d = a[i] - shift and of d^2 over a[off, off+len) into out[0] and out[1].
+   * Adds the sum of d = a[i] - shift and of d^2 over a[off, off+len) into out[at] and
+   * out[at + 1].
    */
-  static void sumAndSquaresAbout(float[] a, int off, int len, float shift, double[] out) {
+  static void sumAndSquaresAbout(float[] a, int off, int len, float shift, double[] out,
+      int at) {
     FloatVector s = FloatVector.zero(F);
     FloatVector q = FloatVector.zero(F);
     int i = off;
@@ -54,8 +56,8 @@ final class VectorKernels {
       ss += d;
       qq += d * d;
     }
-    out[0] += ss;
-    out[1] += qq;
+    out[at] += ss;
+    out[at + 1] += qq;
   }
 
   /**
