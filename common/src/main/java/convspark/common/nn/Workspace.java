@@ -72,7 +72,8 @@ public final class Workspace {
   /**
    * The kernels a workspace runs for {@code net}: its layers in order, with every batch norm,
    * 2x2 max-pool and ReLU sequence fused into one {@link BatchNormPoolRelu} when {@code fuse}
-   * (the default unless {@code -Dconvspark.nn.fuse=false}).
+   * (the default unless {@code -Dconvspark.nn.fuse=false}), and a conv right before such a block
+   * joined with it into one {@link ConvBnPoolRelu}.
    */
   public static List<Step> plan(Network net, boolean fuse) {
     List<Layer> layers = net.layers();
@@ -85,6 +86,15 @@ public final class Workspace {
         i += 2;
       } else {
         out.add(new Step(i, i, layers.get(i)));
+      }
+    }
+    // a conv feeding a fused block runs with it, group by group, so data stays in cache
+    for (int s = 0; s + 1 < out.size(); s++) {
+      if (out.get(s).layer() instanceof Conv2d conv
+          && out.get(s + 1).layer() instanceof BatchNormPoolRelu block) {
+        out.set(s, new Step(out.get(s).first(), out.get(s + 1).last(),
+            new ConvBnPoolRelu(conv, block)));
+        out.remove(s + 1);
       }
     }
     return List.copyOf(out);

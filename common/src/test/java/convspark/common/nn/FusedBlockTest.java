@@ -31,7 +31,8 @@ class FusedBlockTest {
 
   private static boolean fused(ModelSpec spec) {
     return Workspace.plan(new Network(spec), true).stream()
-        .anyMatch(s -> s.layer() instanceof BatchNormPoolRelu);
+        .anyMatch(s -> s.layer() instanceof BatchNormPoolRelu
+            || s.layer() instanceof ConvBnPoolRelu);
   }
 
   @Test
@@ -52,8 +53,12 @@ class FusedBlockTest {
     assertTrue(!fused(convBlock(in, POOL, BN, RELU)));
     Network net = new Network(convBlock(in, BN, POOL, RELU));
     List<Workspace.Step> plan = Workspace.plan(net, true);
-    assertEquals(List.of("conv", "batchnorm+maxpool+relu", "flatten", "dense"),
+    assertEquals(List.of("conv+batchnorm+maxpool+relu", "flatten", "dense"),
         plan.stream().map(s -> s.name(net)).toList());
+    // without a conv before it, the block alone
+    Network bare = new Network(GradientCheckTest.spec(in, BN, RELU, POOL));
+    assertEquals(List.of("batchnorm+relu+maxpool", "flatten", "dense"),
+        Workspace.plan(bare, true).stream().map(s -> s.name(bare)).toList());
     assertEquals(net.layers().size(), Workspace.plan(net, false).size());
   }
 
@@ -116,7 +121,7 @@ class FusedBlockTest {
     }
   }
 
-  /** Behind a batched conv in chunks of one image. */
+  /** Joined with a batched conv in chunks of one image ({@link ConvBnPoolRelu}). */
   @Test
   void behindConvInChunks() {
     String before = System.getProperty(Conv2d.CHUNK_FLOATS);
@@ -125,7 +130,8 @@ class FusedBlockTest {
       ModelSpec spec = GradientCheckTest.spec(new Shape(8, 4, 4), new LayerSpec.Act(
           Nonlinearity.TANH), new LayerSpec.Conv(4, 3, 1, 1, true, Init.HE), BN, POOL, RELU);
       Network net = new Network(spec);
-      assertTrue(Workspace.plan(net, true).get(1).layer() instanceof Conv2d c && !c.perImage());
+      assertTrue(Workspace.plan(net, true).get(1).layer() instanceof ConvBnPoolRelu);
+      assertTrue(!((Conv2d) net.layers().get(1)).perImage());
       compare(spec, 3, true);
       check(spec, 2, true);
     } finally {
