@@ -17,7 +17,8 @@ import scala.reflect.ClassTag;
 import scala.reflect.ClassTag$;
 
 /**
- * The ring engine ({@code train.engine = ring}): one Spark barrier stage per round, with one
+ * The ring engine ({@code train.engine = ring}): one Spark barrier stage per round (an epoch, or
+ * {@code train.ring.round-steps} steps), with one
  * long-lived task per partition. The driver broadcasts the round's starting {@link ModelState}
  * once; each task runs {@code spark.task.cpus} data-parallel threads over its partition's share
  * of every global batch, the tasks ring-allreduce the gradient sums among themselves over
@@ -70,14 +71,24 @@ public final class RingEngine implements StepEngine {
           throw new TrainingFailedException(diverged, e);
         }
         last = e;
-        System.err.printf("convspark: ring round of epoch %d failed (run %d of %d): %s%s%n",
-            round.epoch() + 1, attempt, settings.attempts(), firstLine(e),
+        System.err.printf("convspark: ring round of %s failed (run %d of %d): %s%s%n",
+            describe(round), attempt, settings.attempts(), firstLine(e),
             attempt < settings.attempts() ? "; rerunning it from its starting weights" : "");
       }
     }
-    throw new TrainingFailedException("epoch " + (round.epoch() + 1) + " failed "
+    throw new TrainingFailedException("the ring round of " + describe(round) + " failed "
         + settings.attempts() + " times in the ring engine (train.ring.attempts); last error: "
         + firstLine(last), last);
+  }
+
+  /** "epoch 3" for a whole epoch, "epoch 3, steps 101-200 of 469" for a shorter round. */
+  private static String describe(Round round) {
+    String epoch = "epoch " + (round.epoch() + 1);
+    if (round.steps() == round.stepsPerEpoch()) {
+      return epoch;
+    }
+    return epoch + ", steps " + (round.firstStepInEpoch() + 1) + "-"
+        + (round.firstStepInEpoch() + round.steps()) + " of " + round.stepsPerEpoch();
   }
 
   private RoundResult runOnce(Round round, ModelState start) {

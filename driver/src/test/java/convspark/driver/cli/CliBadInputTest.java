@@ -144,6 +144,14 @@ class CliBadInputTest {
   }
 
   @Test
+  void negativeRingRoundSteps() {
+    String e = fails("train.engine=ring", "train.ring.round-steps=-1");
+    assertTrue(e.contains("train.ring.round-steps") && e.contains("-1"), e);
+    e = fails("train.ring.round-steps=often");
+    assertTrue(e.contains("train.ring.round-steps") && e.contains("often"), e);
+  }
+
+  @Test
   void negativeLearningRateAndZeroBatch() {
     assertTrue(fails("train.base-lr=-0.1").contains("train.base-lr"));
     assertTrue(fails("train.global-batch=0").contains("train.global-batch"));
