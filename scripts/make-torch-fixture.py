@@ -29,7 +29,8 @@ depend on PyTorch's float32 kernels or thread count) and stored as F64; the scri
 the same passes in float32 and prints how far PyTorch's own float32 results are from them.
 
 Model "resnet" (directory resnet/) is a small residual network built from the Residual module
-below, the PyTorch class that mirrors convspark's `residual` layer; its inputs are F32.
+of bench/peers/convspark_torch.py, the PyTorch class that mirrors convspark's `residual` layer;
+its inputs are F32.
 
 The inputs are stored as F16 (model "cnn") and BF16 (model "mixed"), their values rounded to
 those types first, to exercise those readers; dtypes.safetensors holds special values of F16,
@@ -44,6 +45,9 @@ import sys
 import numpy as np
 import torch
 import torch.nn as nn
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench", "peers"))
+from convspark_torch import Residual  # noqa: E402  (the PyTorch mirror of a `residual` layer)
 
 SEED = 20240611
 BATCH = 8
@@ -166,21 +170,6 @@ def mixed():
 }
 """
     return model, conf, (2, 10, 10), torch.bfloat16
-
-
-class Residual(nn.Module):
-    """The PyTorch module that mirrors convspark's `residual` layer spec (docs/PYTORCH.md):
-    activation(body(x) + shortcut(x)); an empty shortcut is the identity. Its state_dict names
-    are body.<j>.* and shortcut.<j>.*, as convspark's TorchModel reads and writes them."""
-
-    def __init__(self, body, shortcut=(), activation=nn.ReLU()):
-        super().__init__()
-        self.body = nn.Sequential(*body)
-        self.shortcut = nn.Sequential(*shortcut)
-        self.activation = activation if activation is not None else nn.Identity()
-
-    def forward(self, x):
-        return self.activation(self.body(x) + self.shortcut(x))
 
 
 def resnet():

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""PyTorch (CPU) peer of convspark for scripts/bench.sh: conf/fashion-mnist.conf's network.
+"""PyTorch (CPU) peer of convspark for scripts/bench.sh: conf/fashion-mnist.conf's network
+(or, with --spec, any convspark model spec, e.g. the residual net of scripts/bench-resnet.sh).
 
   conv 32 3x3 pad 1 -> batchnorm -> maxpool 2 -> relu -> conv 64 3x3 pad 1 -> batchnorm ->
   maxpool 2 -> relu -> dropout 0.2 -> flatten -> dense 128 -> relu -> dropout 0.25 -> dense 10
@@ -8,6 +9,13 @@ float32, conv/dense weights He-normal N(0, 2/fan_in) (kaiming_normal_, fan_in, r
 convspark's default init, biases 0, BatchNorm2d eps 1e-5 momentum 0.1, SGD Nesterov momentum
 0.9 with weight_decay 1e-3 on conv/dense weights only (= convspark l2 5e-4), CrossEntropyLoss
 with label_smoothing 0.1.
+
+--spec PATH (throughput and ddp modes) trains the network of a convspark model spec instead:
+PATH is a JSON file holding the spec (ModelSpec.render(), e.g. the "spec" field that
+`java -Dconvspark.bench.conf=CONF -cp bench/target/benchmarks.jar convspark.bench.KernelInfo`
+prints) or a .safetensors file exported by convspark; the nn.Sequential comes from
+bench/peers/convspark_torch.py (Residual blocks included), conv/dense weights drawn as the
+spec's `init` says, biases 0; inputs of the spec's input shape, labels over its classes.
 
   torch_peer.py throughput --threads N --seconds S [--procs P]
       batch-64 training steps (forward, loss, backward, SGD step) on random data, images/s
@@ -58,6 +66,21 @@ def net():
     return m
 
 
+def model(a):
+    """(nn.Module, input shape C,H,W, classes): --spec's network, else net()."""
+    if not a.spec:
+        return net(), (1, 28, 28), 10
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from convspark_torch import build_sequential, spec_of
+    spec = spec_of(a.spec)
+    m = build_sequential(spec, init=True)
+    i = spec["input"]
+    shape = (i["channels"], i["height"], i["width"])
+    with torch.no_grad():
+        classes = m.eval()(torch.zeros((2,) + shape)).shape[1]
+    return m, shape, classes
+
+
 def optimizer(m, lr):
     weights = [mod.weight for mod in m.modules() if isinstance(mod, (nn.Conv2d, nn.Linear))]
     ids = {id(p) for p in weights}
@@ -105,12 +128,13 @@ def throughput(a):
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     b = a.batch
-    m = net().train()
+    m, shape, classes = model(a)
+    m = m.train()
     opt = optimizer(m, 0.01)
     lossf = nn.CrossEntropyLoss(label_smoothing=0.1)
     g = torch.Generator().manual_seed(a.seed)
-    x = torch.rand(b, 1, 28, 28, generator=g) * 2 - 1
-    y = torch.randint(0, 10, (b,), generator=g)
+    x = torch.rand((b,) + shape, generator=g) * 2 - 1
+    y = torch.randint(0, classes, (b,), generator=g)
     ops = conv_ops(m, x, y, lossf, opt)
     if a.barrier:   # --procs: start measuring when every copy is ready
         open(os.path.join(a.barrier, str(os.getpid())), "w").close()
@@ -149,7 +173,7 @@ def parallel(a):
     barrier = tempfile.mkdtemp(prefix="torch-peer-")
     cmd = [sys.executable, os.path.abspath(__file__), "throughput", "--threads", str(a.threads),
            "--seconds", str(a.seconds), "--batch", str(a.batch), "--barrier", barrier,
-           "--barrier-count", str(a.procs)]
+           "--barrier-count", str(a.procs)] + (["--spec", a.spec] if a.spec else [])
     procs = [subprocess.Popen(cmd + ["--seed", str(a.seed + i)], stdout=subprocess.PIPE, text=True)
              for i in range(a.procs)]
     results = []
@@ -183,7 +207,7 @@ def ddp(a):
     env["MASTER_ADDR"], env["MASTER_PORT"] = "127.0.0.1", str(free_port())
     cmd = [sys.executable, os.path.abspath(__file__), "ddp-worker", "--procs", str(a.procs),
            "--threads", str(a.threads), "--seconds", str(a.seconds), "--batch", str(a.batch),
-           "--seed", str(a.seed)]
+           "--seed", str(a.seed)] + (["--spec", a.spec] if a.spec else [])
     procs = [subprocess.Popen(cmd + ["--rank", str(r)], stdout=subprocess.PIPE, text=True, env=env)
              for r in range(a.procs)]
     outs = []
@@ -211,14 +235,15 @@ def ddp_worker(a):
     dist.init_process_group("gloo", rank=a.rank, world_size=a.procs,
                             timeout=datetime.timedelta(seconds=300))
     torch.manual_seed(a.seed)
-    inner = net().train()
+    inner, shape, classes = model(a)
+    inner = inner.train()
     m = DistributedDataParallel(inner)
     opt = optimizer(inner, 0.01)
     lossf = nn.CrossEntropyLoss(label_smoothing=0.1)
     g = torch.Generator().manual_seed(a.seed + 1 + a.rank)
     b = a.batch
-    x = torch.rand(b, 1, 28, 28, generator=g) * 2 - 1
-    y = torch.randint(0, 10, (b,), generator=g)
+    x = torch.rand((b,) + shape, generator=g) * 2 - 1
+    y = torch.randint(0, classes, (b,), generator=g)
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -307,9 +332,13 @@ def main():
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--spec", default="", help="a convspark model spec (JSON or exported "
+                   ".safetensors) to train instead of conf/fashion-mnist.conf's network")
     p.add_argument("--barrier", default="", help=argparse.SUPPRESS)
     p.add_argument("--barrier-count", type=int, default=0, help=argparse.SUPPRESS)
     a = p.parse_args()
+    if a.spec and a.mode == "loss":
+        p.error("--spec applies to throughput and ddp, not loss")
     if a.mode == "loss":
         loss(a)
     elif a.mode == "ddp":

@@ -9,8 +9,11 @@ import java.util.List;
 
 /**
  * Prints, as one JSON object on stdout, what the kernel benchmark report needs besides timings:
- * which BLAS loaded, the JVM, and per conv/dense layer of the example network at batch
- * {@link ExampleNet#BATCH} its shape, its GEMMs and the FLOPs of its forward+backward.
+ * which BLAS loaded, the JVM, the example network's spec as JSON ({@code spec}, what
+ * {@code bench/peers/torch_peer.py --spec} builds the PyTorch mirror from), and per conv/dense
+ * layer of that network at batch {@link ExampleNet#BATCH} its shape, its GEMMs and the FLOPs of
+ * its forward+backward. The network is {@link ExampleNet}'s: {@code -Dconvspark.bench.conf=PATH}
+ * picks another config's model (scripts/bench-resnet.sh passes the residual net's).
  *
  * <p>{@code java -cp bench/target/benchmarks.jar convspark.bench.KernelInfo}
  */
@@ -32,6 +35,8 @@ public final class KernelInfo {
     field(sb, "model", ExampleNet.source()).append(",\n");
     field(sb, "batch", batch).append(",\n");
     field(sb, "params", net.paramCount()).append(",\n");
+    // the model spec as JSON (ModelSpec.render()): what bench/peers/torch_peer.py --spec builds
+    sb.append("  \"spec\": ").append(net.spec().render()).append(",\n");
     sb.append("  \"layers\": [\n");
     List<String> items = new ArrayList<>();
     for (GemmLayer g : ExampleNet.gemmLayers(net, batch)) {

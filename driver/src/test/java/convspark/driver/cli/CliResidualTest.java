@@ -21,7 +21,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * What works for plain stacks works for a residual net, end to end through the command line in
- * local[2]: training, checkpoints and a bit-identical resume, {@code predict}, {@code export}
+ * local[2]: training, checkpoints and a bit-identical resume, {@code predict} (its confusion
+ * matrix equal to {@code evaluate}'s), {@code export}
  * with PyTorch names ({@code 3.body.0.weight}, {@code 4.shortcut.0.weight}) and {@code
  * evaluate --init-from} the exported file.
  */
@@ -121,6 +122,65 @@ class CliResidualTest {
     String lineA = a.out().lines().filter(x -> x.startsWith("samples")).findFirst().orElseThrow();
     String lineB = b.out().lines().filter(x -> x.startsWith("samples")).findFirst().orElseThrow();
     assertEquals(lineA, lineB);
+
+    // predict (executors: CnnClassificationModel's scorer) and evaluate (the training job's
+    // evaluation path) are different code: their confusion matrices of the same checkpoint agree
+    assertEquals(confusion(a.out()), confusionOfCsv(csv));
+  }
+
+  /** The confusion matrix rows `evaluate` prints, as printed (numbers separated by spaces). */
+  static List<String> confusion(String out) {
+    List<String> lines = out.lines().toList();
+    int i = lines.indexOf("confusion matrix (rows: true class, columns: predicted):");
+    assertTrue(i >= 0, out);
+    return lines.subList(i + 1, i + 1 + 4).stream().map(l -> l.strip().replaceAll(" +", " "))
+        .toList();
+  }
+
+  /**
+   * The confusion matrix of predict's CSV output (a directory of part files), checking on the
+   * way that every row's probabilities sum to 1 and its prediction is their argmax.
+   */
+  static List<String> confusionOfCsv(Path out) throws java.io.IOException {
+    int[][] m = new int[4][4];
+    int rows = 0;
+    List<Path> parts;
+    try (var s = Files.list(out)) {
+      parts = s.filter(f -> f.getFileName().toString().endsWith(".csv")).sorted().toList();
+    }
+    for (Path part : parts) {
+      List<String> lines = Files.readAllLines(part);
+      List<String> header = List.of(lines.get(0).split(","));
+      int label = header.indexOf("label");
+      int pred = header.indexOf("prediction");
+      int p0 = header.indexOf("p0");
+      assertTrue(label >= 0 && pred >= 0 && p0 >= 0, header.toString());
+      for (String l : lines.subList(1, lines.size())) {
+        String[] v = l.split(",");
+        double sum = 0;
+        int best = 0;
+        for (int j = 0; j < 4; j++) {
+          double pj = Double.parseDouble(v[p0 + j]);
+          sum += pj;
+          best = pj > Double.parseDouble(v[p0 + best]) ? j : best;
+        }
+        assertEquals(1.0, sum, 1e-6, l);
+        int predicted = (int) Double.parseDouble(v[pred]);
+        assertEquals(best, predicted, l);
+        m[(int) Double.parseDouble(v[label])][predicted]++;
+        rows++;
+      }
+    }
+    assertEquals(200, rows);
+    List<String> out2 = new java.util.ArrayList<>();
+    for (int[] r : m) {
+      StringBuilder b = new StringBuilder();
+      for (int x : r) {
+        b.append(b.length() == 0 ? "" : " ").append(x);
+      }
+      out2.add(b.toString());
+    }
+    return out2;
   }
 
   @Test
