@@ -137,4 +137,17 @@ class RingEngineTest {
       assertEquals(a[i], b[i], 1e-5 * max + 1e-7, what + " " + i);
     }
   }
+
+  @Test
+  void localMastersKnowTheirTaskSlots() {
+    assertEquals(1, RingEngine.localSlots("local", 1));
+    assertEquals(4, RingEngine.localSlots("local[4]", 1));
+    assertEquals(2, RingEngine.localSlots("local[4]", 2));
+    assertEquals(3, RingEngine.localSlots("local[3,2]", 1));
+    assertEquals(
+        Runtime.getRuntime().availableProcessors(), RingEngine.localSlots("local[*]", 1));
+    assertEquals(0, RingEngine.localSlots("spark://h:7077", 1));
+    assertEquals(0,
+        RingEngine.localSlots("local-cluster[2,1,1024]", 1));
+  }
 }
