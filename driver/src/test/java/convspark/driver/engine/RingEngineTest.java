@@ -5,18 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import convspark.common.nn.Network;
-import convspark.common.optim.LrSchedule;
-import convspark.common.optim.ScalingRule;
 import convspark.common.spec.ModelSpec;
 import convspark.driver.SparkTestSession;
-import convspark.driver.TestData;
 import convspark.driver.config.RunConfig;
 import convspark.driver.exec.Distributed;
 import convspark.worker.Augment;
 import convspark.worker.ModelState;
 import convspark.worker.StepPlan;
 import convspark.worker.ring.ReplicaRound;
-import convspark.worker.update.OptimizerSettings;
 import convspark.worker.update.UpdateRule;
 import convspark.worker.update.Updater;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -65,21 +61,11 @@ class RingEngineTest {
         """));
     int n = 100;
     int[] labels = new int[n];
-    byte[][] images = TestData.generate(n, 3, labels);
-    float[] x = new float[n * 144];
-    for (int i = 0; i < n; i++) {
-      for (int p = 0; p < 144; p++) {
-        x[i * 144 + p] = (images[i][p] & 0xff) / 255f - 0.4f;
-      }
-    }
+    float[] x = EngineFixture.pixels(n, labels);
     int partitions = 2;
     int globalBatch = 20;
     int stepsPerEpoch = 5;
-    UpdateRule rule = new UpdateRule(
-        new OptimizerSettings(OptimizerSettings.Type.SGD, 0.9, true, 0.9, 0.999, 1e-8, 0),
-        1e-4, 5e-4, false, 0,
-        new LrSchedule(0.05, 20, globalBatch, ScalingRule.LINEAR, 0.5, LrSchedule.Decay.COSINE,
-            2, 1, 0.5, 0));
+    UpdateRule rule = EngineFixture.sgd(globalBatch);
     Distributed.Blocks blocks = Distributed.blocks(jsc, x, labels, 144, partitions, "ring-eq");
     try {
       StepEngines.Setup setup = new StepEngines.Setup(jsc, blocks, partitions, net, rule, "/tmp");
