@@ -1,19 +1,52 @@
 #!/usr/bin/env bash
 # Distributed training throughput and where step time goes: trains conf/fashion-mnist.conf
-# for two epochs in local[2] at a few global batch sizes and reports the second (steady state:
-# the first carries JIT warm-up and workspace allocation), and measures in the same run the
-# single-process kernel with 2 data-parallel threads (no Spark) as the reference. Rewrites the
-# "Training throughput" section of docs/BENCHMARKS.md.
-#   BATCHES="128 512 2048" scripts/bench-train.sh   (BENCH_DOC=path: write somewhere else)
+# for two epochs in local[2] (2 workers) at a few global batch sizes with each step engine, and
+# reports the second epoch (steady state: the first carries JIT warm-up and workspace
+# allocation). Measures in the same run two references: the single-process kernel with 2
+# data-parallel threads (no Spark, convspark.bench.KernelThroughput), and PyTorch
+# DistributedDataParallel (gloo, 2 processes x 1 thread, the same network, global batch = the
+# row's batch: bench/peers/torch_peer.py ddp, with /usr/bin/python3). Rewrites the "Training
+# throughput" section of docs/BENCHMARKS.md.
+#   BATCHES="128 512" ENGINES="driver ring" MASTERS="local[2] cluster" scripts/bench-train.sh
+#   (defaults as shown; DDP_SECONDS=20: seconds each DDP measurement runs, 0 skips DDP;
+#    BENCH_DOC=path: write somewhere else). MASTERS: local[2] trains in this JVM; cluster
+#    submits the submit jar with scripts/submit.sh to the standalone cluster of
+#    scripts/local-cluster.sh (2 workers x 1 core, 2g executors; started here and stopped at
+#    the end if it was not running), so gradients and weights cross process boundaries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
 . scripts/java-flags.sh
-batches="${BATCHES:-128 512 2048}"
+batches="${BATCHES:-128 512}"
+engines="${ENGINES:-driver ring}"
+masters="${MASTERS:-local[2] cluster}"
+ddp_seconds="${DDP_SECONDS:-20}"
+py=/usr/bin/python3
+for e in $engines; do
+  case "$e" in driver|ring) ;; *) echo "bench-train: ENGINES: unknown engine '$e' (driver, ring)" >&2; exit 2 ;; esac
+done
+for m in $masters; do
+  case "$m" in 'local[2]'|cluster) ;; *) echo "bench-train: MASTERS: unknown master '$m' (local[2], cluster)" >&2; exit 2 ;; esac
+done
+for b in $batches; do
+  case "$b" in ''|*[!0-9]*) echo "bench-train: BATCHES: '$b' is not a positive even number" >&2; exit 2 ;; esac
+  if [ "$b" -le 0 ] || [ $((b % 2)) != 0 ]; then
+    echo "bench-train: BATCHES: '$b' is not a positive even number (2 workers)" >&2; exit 2
+  fi
+done
 work=target/bench-train
 rm -rf "$work"
 mkdir -p "$work"
+started_cluster=0
+case " $masters " in *" cluster "*)
+  if ! scripts/local-cluster.sh status >/dev/null 2>&1; then
+    CONVSPARK_WORKER_MEMORY=2g scripts/local-cluster.sh start >&2
+    started_cluster=1
+  fi ;;
+esac
+stop_cluster() { if [ "$started_cluster" = 1 ]; then scripts/local-cluster.sh stop >&2 || true; fi; }
+trap stop_cluster EXIT
 # the benchmark programs live in the bench module (not in the product jar)
 mvn -q -B -o -pl bench compile >&2 || mvn -q -B -pl bench compile >&2
 cp="bench/target/classes:$(cat driver/target/classpath.txt)"
@@ -22,51 +55,114 @@ ref=$(java -Xms2g -Xmx2g $SPARK_JAVA17_FLAGS -cp "$cp" convspark.bench.KernelThr
   conf/fashion-mnist.conf 64 2 30 | tail -1)
 echo "reference (no Spark, 2 threads x batch 64): $ref"
 for b in $batches; do
-  echo "== global batch $b"
-  scripts/convspark train --config conf/fashion-mnist.conf --out "$work/b$b" --master 'local[2]' \
-    --set train.workers=2 --set train.global-batch="$b" --set train.epochs=2 \
-    --set data.validation-fraction=0 --set data.test.images='""' --set data.test.labels='""' \
-    --set train.log-every-steps=0 | grep -E '^epoch'
+  for m in $masters; do
+    for e in $engines; do
+      echo "== $m, engine $e, global batch $b"
+      args=(train --config conf/fashion-mnist.conf --out "$work/${m%%[*}-$e-b$b"
+        --set train.engine="$e" --set train.workers=2 --set train.global-batch="$b"
+        --set train.epochs=2 --set data.validation-fraction=0 --set data.test.images='""'
+        --set data.test.labels='""' --set train.log-every-steps=0)
+      if [ "$m" = cluster ]; then
+        CONVSPARK_EXECUTOR_MEMORY=2g scripts/submit.sh -- "${args[@]}" | grep -E '^epoch'
+      else
+        scripts/convspark "${args[@]}" --master 'local[2]' | grep -E '^epoch'
+      fi
+    done
+  done
+  if [ "$ddp_seconds" != 0 ]; then
+    echo "== PyTorch DDP, gloo, 2 processes x 1 thread x batch $((b / 2)), ${ddp_seconds}s"
+    if OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$py" bench/peers/torch_peer.py ddp --procs 2 \
+         --threads 1 --batch $((b / 2)) --seconds "$ddp_seconds" > "$work/ddp-b$b.log" 2>&1; then
+      grep '^images/s' "$work/ddp-b$b.log" || true
+      grep '^RESULT ' "$work/ddp-b$b.log" | tail -1 | cut -c8- > "$work/ddp-b$b.json"
+    else
+      echo "bench-train: PyTorch DDP at batch $b failed (see $work/ddp-b$b.log); its ratio is left out" >&2
+      tail -5 "$work/ddp-b$b.log" >&2 || true
+    fi
+  fi
 done
-python3 - "$work" "$ref" "$batches" <<'PY'
-import json, re, sys, datetime, subprocess, os
-work, ref, batches = sys.argv[1], sys.argv[2], sys.argv[3].split()
+python3 - "$work" "$ref" "$batches" "$engines" "$ddp_seconds" "$masters" <<'PY'
+import json, re, sys, datetime, os
+work, ref, batches, engines, ddp_seconds = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4].split(), sys.argv[5]
+masters = sys.argv[6].split()
 ref_ips = float(re.search(r'images/s ([0-9.]+)', ref).group(1))
 cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), '?')
-rows = []
+ddp = {}
 for b in batches:
-    ep = [json.loads(l) for l in open(f'{work}/b{b}/metrics.jsonl')]
-    m = ep[-1]
-    s = json.load(open(f'{work}/b{b}/summary.json'))
-    step = m['trainSeconds']
-    parts = {k: m.get(k + 'Seconds', 0.0) for k in
-             ('compute', 'broadcast', 'fetch', 'launch', 'taskOther', 'straggler', 'result',
-              'merge', 'update')}
-    other = step - sum(parts.values())
-    steps = m['step'] - ep[-2]['step']
-    rows.append((b, m['imagesPerSecond'], m['imagesPerSecond'] / ref_ips, steps,
-                 1000 * step / steps) + tuple(v / step for v in parts.values())
-                + (other / step, (step - parts['compute']) / step))
+    p = f'{work}/ddp-b{b}.json'
+    if os.path.exists(p) and os.path.getsize(p) > 0:
+        ddp[b] = json.load(open(p))
+rows, rings = [], []
+for b, mst, e in [(b, mst, e) for b in batches for mst in masters for e in engines]:
+        where = 'local[2]' if mst == 'local[2]' else 'cluster (2 executors)'
+        ep = [json.loads(l) for l in open(f'{work}/{mst.split("[")[0]}-{e}-b{b}/metrics.jsonl')]
+        m = ep[-1]
+        step = m['trainSeconds']
+        steps = m['step'] - ep[-2]['step']
+        ips = m['imagesPerSecond']
+        parts = {k: m.get(k + 'Seconds', 0.0) for k in
+                 ('compute', 'broadcast', 'fetch', 'launch', 'taskOther', 'straggler', 'result',
+                  'merge', 'allreduce', 'update')}
+        # the ring's straggler wait is spent inside its allreduce: count it once
+        counted = sum(v for k, v in parts.items() if not (e == 'ring' and k == 'straggler'))
+        other = step - counted
+        vs_ddp = '{:.2f}x'.format(ips / ddp[b]['images_per_second']) if b in ddp else 'n/a'
+        rows.append((where, e, b, ips, ips / ref_ips, vs_ddp, steps, 1000 * step / steps,
+                     m.get('driverResultBytesPerStep', float('nan')))
+                    + tuple(v / step for v in parts.values())
+                    + (other / step, (step - parts['compute']) / step))
+        if m.get('allreduceSeconds', 0) > 0:
+            rings.append((where, e, b, m['allreduceSeconds'], 1000 * m['allreduceSeconds'] / steps,
+                          m['allreduceBytes'] / 1e6, m['allreduceBytes'] / steps / 1e6,
+                          m['allreduceGigabytesPerSecond']))
+cmd = f'BATCHES="{" ".join(batches)}" ENGINES="{" ".join(engines)}" MASTERS="{" ".join(masters)}" scripts/bench-train.sh'
 lines = ['<!-- train:begin -->',
          '<!-- Generated by scripts/bench-train.sh: edits between these markers are overwritten. -->', '',
-         f'- Date: {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; CPU: {cpu}; 2 cores',
-         f'- Command: `BATCHES="{" ".join(batches)}" scripts/bench-train.sh` (the second of two epochs of the 60,000 Fashion-MNIST '
-         'training images per batch size, `conf/fashion-mnist.conf`, `local[2]`, 2 workers, no validation)',
+         f'- Date: {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; CPU: {cpu}; {os.cpu_count()} cores',
+         f'- Command: `{cmd}` (the second of two epochs of the 60,000 Fashion-MNIST '
+         'training images per batch size, master and engine, `conf/fashion-mnist.conf`, 2 workers, no validation; '
+         '`cluster` = the standalone cluster of `scripts/local-cluster.sh` on this machine, 2 workers x 1 core, 2g executors, '
+         'submitted with `scripts/submit.sh`, the driver a third JVM on the same 2 cores)',
          f'- Reference, same run: the kernel without Spark, 2 data-parallel threads x batch 64 '
-         f'(`convspark.bench.KernelThroughput`): **{ref_ips:,.0f} images/s** ({ref.split("(",1)[1].rstrip(")")})',
-         '',
-         '| global batch | images/s | vs no-Spark 2 threads | steps | ms/step | compute | broadcast (driver) | broadcast fetch (tasks) | task launch | task, other | straggler wait | results to driver | allreduce sum (driver) | optimizer update | unaccounted | overhead (step - compute) / step |',
-         '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
+         f'(`convspark.bench.KernelThroughput`): **{ref_ips:,.0f} images/s** ({ref.split("(",1)[1].rstrip(")")})']
+if ddp:
+    d0 = next(iter(ddp.values()))
+    blas = ', '.join(sorted(set(os.path.basename(l) for l in d0.get('libs', []) if l))) or '?'
+    lines.append('- PyTorch DDP, same run: `bench/peers/torch_peer.py ddp --procs 2 --threads 1 --batch B/2 '
+                 f'--seconds {ddp_seconds}` with `/usr/bin/python3` (gloo on loopback, 2 processes x 1 thread, '
+                 'the same network, loss and optimizer, global batch B; random inputs of Fashion-MNIST\'s shape; '
+                 'images/s of the group after a warm-up): '
+                 + ', '.join(f'**{ddp[b]["images_per_second"]:,.0f} images/s** at {b}' for b in batches if b in ddp)
+                 + f' (PyTorch {d0.get("torch", "?")}, BLAS {blas}, OpenBLAS kernel {d0.get("openblas_core", "?")}, '
+                 f'{d0.get("threads", "?")} thread(s) per process)')
+elif ddp_seconds == '0':
+    lines.append('- PyTorch DDP: skipped (DDP_SECONDS=0)')
+else:
+    lines.append('- PyTorch DDP: failed in this run (see target/bench-train/ddp-b*.log)')
+lines += ['',
+         '| master | engine | global batch | images/s | vs no-Spark 2 threads | vs DDP | steps | ms/step | driver bytes/step | compute | broadcast (driver) | broadcast fetch (tasks) | task launch | task, other | straggler wait | results to driver | sum (driver: allreduce; ring: local) | ring allreduce | optimizer update | unaccounted | overhead (step - compute) / step |',
+         '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
 for r in rows:
-    lines.append('| {} | {:,.0f} | {:.2f}x | {} | {:.1f} | {:.0%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | **{:.0%}** |'.format(*r))
+    lines.append('| {} | {} | {} | {:,.0f} | {:.2f}x | {} | {} | {:.1f} | {:,.0f} | {:.0%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | **{:.0%}** |'.format(*r))
+if rings:
+    lines += ['', '| master | engine | global batch | allreduce s/epoch | ms/step | MB sent per epoch (rank 0) | MB per step | GB/s |',
+              '|---|---|---:|---:|---:|---:|---:|---:|']
+    for r in rings:
+        lines.append('| {} | {} | {} | {:.2f} | {:.2f} | {:,.1f} | {:.2f} | {:.2f} |'.format(*r))
 lines += ['', 'Shares of the step wall time (`metrics.jsonl` fields `*Seconds`). Compute is the mean per '
           'partition of the forward/backward time; task launch is the mean time from the driver '
           'submitting the step to a task starting (scheduling, task serialisation and '
           'deserialisation); "task, other" is the rest of the task (reading the cached block, '
-          'building the result); straggler wait is the latest task end minus the mean task end; '
+          'building the result; for the ring, the barrier stage\'s time outside its steps: '
+          'forming the ring, returning the state); straggler wait is the latest task end minus the mean task end '
+          '(ring: the slowest rank\'s compute minus the mean, spent inside the ring allreduce and not counted twice); '
           'results to driver is the time from the last task end to the driver holding every '
-          'result (result serialisation, transfer, deserialisation); unaccounted is what is left '
-          '(driver loop, metrics, GC).', '<!-- train:end -->']
+          'result (result serialisation, transfer, deserialisation); the ring allreduce is rank 0\'s wall time '
+          'inside the peer-to-peer allreduce; unaccounted is what is left '
+          '(driver loop, metrics, GC). Driver bytes/step is `driverResultBytesPerStep`: the task result '
+          'bytes the driver received for the epoch\'s training jobs (Spark\'s `TaskMetrics.resultSize`, '
+          'measured by a listener), divided by the steps. The ring table: bytes rank 0 sent to its '
+          'neighbour and its wall time in the allreduce, per epoch and per step.', '<!-- train:end -->']
 doc = os.environ.get('BENCH_DOC') or 'docs/BENCHMARKS.md'
 text = open(doc).read() if os.path.exists(doc) else '# Benchmarks\n'
 if '<!-- train:begin -->' not in text:

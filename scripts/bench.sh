@@ -3,7 +3,7 @@
 # rewriting its own section of docs/BENCHMARKS.md:
 #   0a. scripts/bench-kernel.sh: per-layer kernel efficiency vs raw sgemm, step images/s
 #   0b. scripts/bench-train.sh: local[2] throughput and step-time breakdown at global batch
-#       128, 512, 2048
+#       128 and 512, driver and ring engines, next to PyTorch DDP
 # then the peers: convspark next to PyTorch (CPU), Deeplearning4j and Spark MLlib on the same
 # machine, same network (conf/fashion-mnist.conf's model) and same batch, rewriting the
 # "## Peers" section between <!-- peers:begin --> and <!-- peers:end -->:

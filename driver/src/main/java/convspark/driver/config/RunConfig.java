@@ -63,8 +63,16 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
    *
    * @param attempts how many times a failed round runs in all before training fails (exit 3)
    * @param timeoutSeconds how long a peer may stay silent, and how long forming the ring may take
+   * @param roundSteps steps per round (one barrier stage); 0: one round per epoch. The last
+   *     round of an epoch may be shorter. Validation and checkpoints stay per epoch.
    */
-  public record RingSettings(int attempts, int timeoutSeconds) implements Serializable {}
+  public record RingSettings(int attempts, int timeoutSeconds, int roundSteps)
+      implements Serializable {
+    /** One round per epoch. */
+    public RingSettings(int attempts, int timeoutSeconds) {
+      this(attempts, timeoutSeconds, 0);
+    }
+  }
 
   /** Early-stopping metric. */
   public enum StopMetric {
@@ -180,7 +188,8 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
         k.positiveInt("train.checkpoint.keep-last"),
         k.choice("train.engine", Engine.class),
         new RingSettings(k.positiveInt("train.ring.attempts"),
-            k.positiveInt("train.ring.timeout-seconds")));
+            k.positiveInt("train.ring.timeout-seconds"),
+            k.nonNegativeInt("train.ring.round-steps")));
     Spark spark = new Spark(k.string("spark.master"), k.string("spark.app-name"),
         strings(c, "spark.conf"));
     Predict predict = new Predict(k.positiveInt("predict.inference-batch"));

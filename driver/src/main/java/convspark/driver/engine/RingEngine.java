@@ -1,5 +1,6 @@
 package convspark.driver.engine;
 
+import convspark.common.BadInputException;
 import convspark.driver.config.RunConfig;
 import convspark.worker.ModelState;
 import convspark.worker.SampleBlock;
@@ -17,7 +18,8 @@ import scala.reflect.ClassTag;
 import scala.reflect.ClassTag$;
 
 /**
- * The ring engine ({@code train.engine = ring}): one Spark barrier stage per round, with one
+ * The ring engine ({@code train.engine = ring}): one Spark barrier stage per round (an epoch, or
+ * {@code train.ring.round-steps} steps), with one
  * long-lived task per partition. The driver broadcasts the round's starting {@link ModelState}
  * once; each task runs {@code spark.task.cpus} data-parallel threads over its partition's share
  * of every global batch, the tasks ring-allreduce the gradient sums among themselves over
@@ -43,6 +45,45 @@ public final class RingEngine implements StepEngine {
     this.jsc = setup.jsc();
     this.setup = setup;
     this.settings = settings;
+    int slots = localSlots(jsc.sc().master(), jsc.sc().conf().getInt("spark.task.cpus", 1));
+    if (slots > 0 && setup.partitions() > slots) {
+      throw new BadInputException(tooFewSlots(setup.partitions(),
+          slots + " in " + jsc.sc().master()));
+    }
+  }
+
+  /**
+   * Task slots of a local master ({@code local}, {@code local[n]}, {@code local[*]}, {@code
+   * local[n,f]}, {@code local[*,f]}) with {@code taskCpus} cores per task; 0 for other masters,
+   * whose executors may still be registering (Spark's own barrier slot check covers those).
+   */
+  static int localSlots(String master, int taskCpus) {
+    java.util.regex.Matcher m = java.util.regex.Pattern
+        .compile("local(?:\\[(\\*|\\d+)(?:,\\d+)?\\])?").matcher(master.trim());
+    if (!m.matches()) {
+      return 0;
+    }
+    int cores = m.group(1) == null ? 1 : m.group(1).equals("*")
+        ? Runtime.getRuntime().availableProcessors() : Integer.parseInt(m.group(1));
+    return Math.max(1, cores / Math.max(1, taskCpus));
+  }
+
+  private static String tooFewSlots(int partitions, String slots) {
+    return "train.engine = ring runs one task per partition at once (a barrier stage), but "
+        + "train.workers gives " + partitions + " partitions and Spark has " + slots
+        + " task slots (cores / spark.task.cpus): lower train.workers or add cores";
+  }
+
+  /** True when Spark refused the barrier stage for lack of slots (SPARK-24819). */
+  private static boolean slotsRefused(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      String m = String.valueOf(t.getMessage());
+      if (t.getClass().getSimpleName().startsWith("BarrierJobSlotsNumberCheckFailed")
+          || m.contains("SPARK-24819") || m.contains("requires more slots than the total")) {
+        return true;
+      }
+    }
+    return false;
   }
 
   @Override
@@ -69,15 +110,28 @@ public final class RingEngine implements StepEngine {
         if (diverged != null) {
           throw new TrainingFailedException(diverged, e);
         }
+        if (slotsRefused(e)) {
+          throw new BadInputException(tooFewSlots(setup.partitions(), "fewer"), e);
+        }
         last = e;
-        System.err.printf("convspark: ring round of epoch %d failed (run %d of %d): %s%s%n",
-            round.epoch() + 1, attempt, settings.attempts(), firstLine(e),
+        System.err.printf("convspark: ring round of %s failed (run %d of %d): %s%s%n",
+            describe(round), attempt, settings.attempts(), firstLine(e),
             attempt < settings.attempts() ? "; rerunning it from its starting weights" : "");
       }
     }
-    throw new TrainingFailedException("epoch " + (round.epoch() + 1) + " failed "
+    throw new TrainingFailedException("the ring round of " + describe(round) + " failed "
         + settings.attempts() + " times in the ring engine (train.ring.attempts); last error: "
         + firstLine(last), last);
+  }
+
+  /** "epoch 3" for a whole epoch, "epoch 3, steps 101-200 of 469" for a shorter round. */
+  private static String describe(Round round) {
+    String epoch = "epoch " + (round.epoch() + 1);
+    if (round.steps() == round.stepsPerEpoch()) {
+      return epoch;
+    }
+    return epoch + ", steps " + (round.firstStepInEpoch() + 1) + "-"
+        + (round.firstStepInEpoch() + round.steps()) + " of " + round.stepsPerEpoch();
   }
 
   private RoundResult runOnce(Round round, ModelState start) {

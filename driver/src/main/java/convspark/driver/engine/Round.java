@@ -5,7 +5,8 @@ import convspark.worker.StepPlan;
 /**
  * A run of consecutive training steps inside one epoch, starting at the epoch's step
  * {@code firstStepInEpoch}: step {@code i} of the round is global step {@code firstStep + i}.
- * Today the loop makes one round per epoch.
+ * The training loop makes one round per epoch, or with the ring engine one every {@code
+ * train.ring.round-steps} steps.
  *
  * @param epoch 0-based epoch
  * @param firstStep 0-based global step of the round's first step

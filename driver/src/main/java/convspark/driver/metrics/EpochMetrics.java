@@ -34,6 +34,10 @@ import convspark.driver.engine.StepTimes;
  *     (waiting for slower peers included); 0 for the driver engine
  * @param allreduceBytes ring engine: bytes rank 0 sent to its ring neighbour
  * @param allreduceGigabytesPerSecond allreduceBytes / allreduceSeconds / 1e9 (0 if none)
+ * @param driverResultBytes task result bytes the driver received for the epoch's training jobs,
+ *     measured by a Spark listener ({@link convspark.driver.exec.DriverResultBytes}: Spark's
+ *     {@code TaskMetrics.resultSize} summed over the finished tasks; validation not included)
+ * @param driverResultBytesPerStep driverResultBytes / the epoch's steps
  */
 public record EpochMetrics(int epoch, long step, double trainLoss, double trainAccuracy,
     double valLoss, double valAccuracy, double lr, double imagesPerSecond, double trainSeconds,
@@ -41,17 +45,22 @@ public record EpochMetrics(int epoch, long step, double trainLoss, double trainA
     double validationSeconds, double jobSeconds, double fetchSeconds, double mergeSeconds,
     double launchSeconds, double taskOtherSeconds, double stragglerSeconds,
     double resultSeconds, double allreduceSeconds, long allreduceBytes,
-    double allreduceGigabytesPerSecond) {
+    double allreduceGigabytesPerSecond, long driverResultBytes,
+    double driverResultBytesPerStep) {
 
-  /** An epoch's metrics from its round's sums and times and its validation. */
+  /**
+   * An epoch's metrics from its rounds' sums and times, its validation, its number of steps and
+   * the result bytes the driver received for it.
+   */
   public static EpochMetrics of(int epoch, long step, double lossSum, long count, long correct,
       double valLoss, double valAccuracy, double lr, double trainSeconds,
-      double validationSeconds, StepTimes t) {
+      double validationSeconds, StepTimes t, int steps, long driverResultBytes) {
     return new EpochMetrics(epoch, step, lossSum / count, (double) correct / count, valLoss,
         valAccuracy, lr, count / trainSeconds, trainSeconds, t.compute(), t.broadcast(),
         t.update(), validationSeconds, t.job(), t.fetch(), t.merge(), t.launch(),
         t.taskOther(), t.straggler(), t.results(), t.allreduce(), t.allreduceBytes(),
-        t.allreduce() > 0 ? t.allreduceBytes() / t.allreduce() / 1e9 : 0);
+        t.allreduce() > 0 ? t.allreduceBytes() / t.allreduce() / 1e9 : 0, driverResultBytes,
+        steps > 0 ? (double) driverResultBytes / steps : 0);
   }
 
   /** The console line. */

@@ -12,7 +12,10 @@ import convspark.driver.engine.Round;
 import convspark.driver.engine.RoundResult;
 import convspark.driver.engine.StepEngine;
 import convspark.driver.engine.StepEngines;
+import convspark.driver.engine.StepListener;
+import convspark.driver.engine.StepTimes;
 import convspark.driver.exec.Distributed;
+import convspark.driver.exec.DriverResultBytes;
 import convspark.driver.exec.ExecutorBlas;
 import convspark.driver.exec.Partitions;
 import convspark.driver.metrics.EpochMetrics;
@@ -34,9 +37,10 @@ import java.util.Optional;
 import org.apache.spark.api.java.JavaSparkContext;
 
 /**
- * The training loop on the driver. Each epoch is one {@link Round} that the configured {@link
- * StepEngine} runs (gradients, their sum, the {@link Updater}); between rounds the loop
- * validates, records metrics, checkpoints and decides early stopping. At the end the best
+ * The training loop on the driver. Each epoch is one {@link Round}, or with the ring engine and
+ * {@code train.ring.round-steps} several, that the configured {@link StepEngine} runs
+ * (gradients, their sum, the {@link Updater}); between epochs the loop validates, records
+ * metrics, checkpoints and decides early stopping. At the end the best
  * weights are evaluated on the test split and {@code summary.json} ({@link RunSummary}) and a
  * plot are written to the output directory.
  */
@@ -132,22 +136,32 @@ public final class Trainer {
     int lastEpoch = (int) Math.min(t.epochs(), (long) startEpoch + stopAfter);
     StepEngines.Setup setup = new StepEngines.Setup(jsc, trainBlocks, partitions, net, rule,
         checkpointDir);
-    try (StepEngine engine = StepEngines.open(t.engine(), t.ring(), setup)) {
+    // the ring engine runs an epoch in rounds of train.ring.round-steps steps (0: one round);
+    // the driver engine has no rounds to size and always gets the whole epoch
+    int roundSteps = t.engine() == RunConfig.Engine.RING && t.ring().roundSteps() > 0
+        ? t.ring().roundSteps() : Math.max(1, stepsPerEpoch);
+    try (StepEngine engine = StepEngines.open(t.engine(), t.ring(), setup);
+        DriverResultBytes received = DriverResultBytes.register(jsc)) {
       for (int epoch = startEpoch; epoch < lastEpoch && !stop.shouldStop(); epoch++) {
         long epochStart = System.nanoTime();
-        RoundResult r = engine.run(new Round(epoch, step, 0, stepsPerEpoch, stepsPerEpoch, plan,
-            log.steps(t.logEvery(), epochStart)), model);
+        int e = epoch;
+        long firstStep = step;
+        ModelState from = model;
+        RoundResult r = received.measure(() -> runEpoch(engine, e, firstStep, stepsPerEpoch,
+            roundSteps, plan, log.steps(t.logEvery(), epochStart), from));
         model = r.state();
         step += stepsPerEpoch;
         lastLr = stepsPerEpoch > 0 ? r.lastLr() : lastLr;
         double trainSeconds = (System.nanoTime() - epochStart) / 1e9;
+        long driverBytes = received.take().bytes();
         long v0 = System.nanoTime();
         Evaluation val = valBlocks == null ? null : Distributed.evaluate(jsc, valBlocks.rdd(),
             net, model.params(), model.state(), t.evalBatch(), t.labelSmoothing());
         double valLoss = val == null ? Double.NaN : val.meanLoss();
         double valAcc = val == null ? Double.NaN : val.accuracy();
         EpochMetrics m = EpochMetrics.of(epoch + 1, step, r.lossSum(), r.count(), r.correct(),
-            valLoss, valAcc, lastLr, trainSeconds, (System.nanoTime() - v0) / 1e9, r.times());
+            valLoss, valAcc, lastLr, trainSeconds, (System.nanoTime() - v0) / 1e9, r.times(),
+            stepsPerEpoch, driverBytes);
         history.add(m);
         log.epoch(m, t.epochs());
         metrics.append(m);
@@ -211,6 +225,43 @@ public final class Trainer {
     log.info(String.format("convspark: done in %.1f s; summary in %s", wall,
         out.resolve("summary.json")));
     return new Result(summary, result.params(), result.state());
+  }
+
+  /**
+   * Runs one epoch as consecutive rounds of at most {@code roundSteps} steps (at least one
+   * round, also for an epoch of no steps), each from the state the previous one returned; a
+   * round that fails is rerun by the engine from its own starting state, so earlier rounds are
+   * not repeated. Returns the epoch's state, the sums over its rounds and its last learning rate.
+   * Progress lines count steps and sums from the epoch's start.
+   */
+  static RoundResult runEpoch(StepEngine engine, int epoch, long firstStep, int stepsPerEpoch,
+      int roundSteps, StepPlan plan, StepListener progress, ModelState start) {
+    ModelState state = start;
+    double lossSum = 0;
+    long count = 0;
+    long correct = 0;
+    double lr = Double.NaN;
+    StepTimes times = StepTimes.ZERO;
+    int first = 0;
+    do {
+      int steps = Math.min(roundSteps, stepsPerEpoch - first);
+      double lossBefore = lossSum;
+      long countBefore = count;
+      long correctBefore = correct;
+      StepListener inEpoch = (round, done, l, n, c, rate) -> progress.afterStep(round,
+          round.firstStepInEpoch() + done, lossBefore + l, countBefore + n, correctBefore + c,
+          rate);
+      RoundResult r = engine.run(new Round(epoch, firstStep + first, first, steps,
+          stepsPerEpoch, plan, inEpoch), state);
+      state = r.state();
+      lossSum += r.lossSum();
+      count += r.count();
+      correct += r.correct();
+      lr = steps > 0 ? r.lastLr() : lr;
+      times = times.plus(r.times());
+      first += steps;
+    } while (first < stepsPerEpoch);
+    return new RoundResult(state, lossSum, count, correct, lr, times);
   }
 
   /** The start-up lines; returns the BLAS the executors loaded. */

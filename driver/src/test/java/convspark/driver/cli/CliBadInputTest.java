@@ -144,6 +144,24 @@ class CliBadInputTest {
   }
 
   @Test
+  void negativeRingRoundSteps() {
+    String e = fails("train.engine=ring", "train.ring.round-steps=-1");
+    assertTrue(e.contains("train.ring.round-steps") && e.contains("-1"), e);
+    e = fails("train.ring.round-steps=often");
+    assertTrue(e.contains("train.ring.round-steps") && e.contains("often"), e);
+  }
+
+  @Test
+  void ringWithMorePartitionsThanTaskSlotsFailsAtOnce() {
+    // Spark itself would wait up to 40 x 15 s for slots that a local master never gets
+    long t0 = System.nanoTime();
+    String e = fails("train.engine=ring", "train.workers=4", "spark.master=\"local[2]\"");
+    assertTrue(e.contains("train.workers") && e.contains("4 partitions")
+        && e.contains("2 in local[2]"), e);
+    assertTrue((System.nanoTime() - t0) / 1e9 < 60, "failed fast");
+  }
+
+  @Test
   void negativeLearningRateAndZeroBatch() {
     assertTrue(fails("train.base-lr=-0.1").contains("train.base-lr"));
     assertTrue(fails("train.global-batch=0").contains("train.global-batch"));

@@ -64,6 +64,47 @@ class RingTrainTest {
     assertArrayEquals(ca.state(), cb.state(), 0f);
   }
 
+  /**
+   * {@code train.ring.round-steps = 7} (40 steps per epoch: rounds of 7, the last of 5) ends with
+   * the same weights, bit for bit, and the same epoch metrics as one round per epoch; progress
+   * lines count steps from the epoch's start.
+   */
+  @Test
+  void roundsShorterThanAnEpochGiveTheSameWeightsAsOneRoundPerEpoch() throws Exception {
+    Path whole = dir.resolve("ring-epoch-rounds");
+    CliRunner.Run r = CliRunner.run("train", "--config", config.toString(), "--out",
+        whole.toString(), "--set", "train.engine=ring", "--set", "train.epochs=2");
+    assertEquals(0, r.code(), r.err());
+    Path split = dir.resolve("ring-7-step-rounds");
+    CliRunner.Run r7 = CliRunner.run("train", "--config", config.toString(), "--out",
+        split.toString(), "--set", "train.engine=ring", "--set", "train.epochs=2",
+        "--set", "train.ring.round-steps=7", "--set", "train.log-every-steps=7");
+    assertEquals(0, r7.code(), r7.err());
+    assertTrue(r7.out().contains("40 steps/epoch"), r7.out());
+    assertTrue(r7.out().contains("step 14/40"), "progress counts from the epoch start: "
+        + r7.out());
+    Checkpoint a = read(whole.resolve("checkpoints/final.bin"));
+    Checkpoint b = read(split.resolve("checkpoints/final.bin"));
+    assertArrayEquals(a.params(), b.params(), 0f, "rounds of 7 steps: same bits");
+    assertArrayEquals(a.state(), b.state(), 0f);
+    assertEquals(a.optimizerSteps(), b.optimizerSteps());
+    List<String> la = Files.readAllLines(whole.resolve("metrics.jsonl"));
+    List<String> lb = Files.readAllLines(split.resolve("metrics.jsonl"));
+    assertEquals(2, lb.size());
+    for (int i = 0; i < 2; i++) {
+      JsonNode ma = Json.MAPPER.readTree(la.get(i));
+      JsonNode mb = Json.MAPPER.readTree(lb.get(i));
+      for (String k : new String[] {"step", "trainAccuracy", "valLoss", "valAccuracy", "lr"}) {
+        assertEquals(ma.get(k).asDouble(), mb.get(k).asDouble(), 0.0, k + " of epoch " + (i + 1));
+      }
+      // the epoch's loss is a sum of the rounds' double sums: a different order of additions
+      assertEquals(ma.get("trainLoss").asDouble(), mb.get("trainLoss").asDouble(),
+          1e-12 * ma.get("trainLoss").asDouble(), "trainLoss of epoch " + (i + 1));
+      // 6 rounds of the same steps send the same gradient bytes as one
+      assertEquals(ma.get("allreduceBytes").asLong(), mb.get("allreduceBytes").asLong());
+    }
+  }
+
   private static Checkpoint read(Path p) throws Exception {
     return Checkpoint.fromBytes(Files.readAllBytes(p), p.toString());
   }

@@ -5,18 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import convspark.common.nn.Network;
-import convspark.common.optim.LrSchedule;
-import convspark.common.optim.ScalingRule;
 import convspark.common.spec.ModelSpec;
 import convspark.driver.SparkTestSession;
-import convspark.driver.TestData;
 import convspark.driver.config.RunConfig;
 import convspark.driver.exec.Distributed;
 import convspark.worker.Augment;
 import convspark.worker.ModelState;
 import convspark.worker.StepPlan;
 import convspark.worker.ring.ReplicaRound;
-import convspark.worker.update.OptimizerSettings;
 import convspark.worker.update.UpdateRule;
 import convspark.worker.update.Updater;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -65,21 +61,11 @@ class RingEngineTest {
         """));
     int n = 100;
     int[] labels = new int[n];
-    byte[][] images = TestData.generate(n, 3, labels);
-    float[] x = new float[n * 144];
-    for (int i = 0; i < n; i++) {
-      for (int p = 0; p < 144; p++) {
-        x[i * 144 + p] = (images[i][p] & 0xff) / 255f - 0.4f;
-      }
-    }
+    float[] x = EngineFixture.pixels(n, labels);
     int partitions = 2;
     int globalBatch = 20;
     int stepsPerEpoch = 5;
-    UpdateRule rule = new UpdateRule(
-        new OptimizerSettings(OptimizerSettings.Type.SGD, 0.9, true, 0.9, 0.999, 1e-8, 0),
-        1e-4, 5e-4, false, 0,
-        new LrSchedule(0.05, 20, globalBatch, ScalingRule.LINEAR, 0.5, LrSchedule.Decay.COSINE,
-            2, 1, 0.5, 0));
+    UpdateRule rule = EngineFixture.sgd(globalBatch);
     Distributed.Blocks blocks = Distributed.blocks(jsc, x, labels, 144, partitions, "ring-eq");
     try {
       StepEngines.Setup setup = new StepEngines.Setup(jsc, blocks, partitions, net, rule, "/tmp");
@@ -136,5 +122,18 @@ class RingEngineTest {
     for (int i = 0; i < a.length; i++) {
       assertEquals(a[i], b[i], 1e-5 * max + 1e-7, what + " " + i);
     }
+  }
+
+  @Test
+  void localMastersKnowTheirTaskSlots() {
+    assertEquals(1, RingEngine.localSlots("local", 1));
+    assertEquals(4, RingEngine.localSlots("local[4]", 1));
+    assertEquals(2, RingEngine.localSlots("local[4]", 2));
+    assertEquals(3, RingEngine.localSlots("local[3,2]", 1));
+    assertEquals(
+        Runtime.getRuntime().availableProcessors(), RingEngine.localSlots("local[*]", 1));
+    assertEquals(0, RingEngine.localSlots("spark://h:7077", 1));
+    assertEquals(0,
+        RingEngine.localSlots("local-cluster[2,1,1024]", 1));
   }
 }
