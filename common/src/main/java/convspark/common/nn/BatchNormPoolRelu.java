@@ -16,14 +16,16 @@ import convspark.common.spec.Shape;
  * <ul>
  *   <li>forward: one pass for the statistics (sum and sum of squares about a shift, the
  *       channel's first value, so no cancellation when |mean| >> std), one pass that normalises,
- *       pools and rectifies and writes only the pooled output, one byte per output (which of the
- *       four won, and whether ReLU let it through) and the winner's raw input;
+ *       pools and rectifies and writes only the pooled output and, per output, the winner's
+ *       offset and raw input (whether ReLU let it through is read back from the output);
  *   <li>backward: one pass over the pooled outputs for batch norm's two sums (the gradient is
  *       non-zero only at winners that ReLU let through), and one pass that writes the input
  *       gradient.
  * </ul>
  * The arithmetic of each value is that of the separate layers (same expressions, same order), so
- * outputs and gradients agree with them up to the summation order of the statistics.
+ * outputs and gradients agree with them up to the summation order of the statistics. The phases
+ * ({@link #statsAdd}, {@link #statsEnd}, {@link #pool}; {@link #gradSums}, {@link #inputGrad})
+ * take groups of images, so that {@link ConvBnPoolRelu} can interleave them with a conv.
  */
 final class BatchNormPoolRelu implements Layer {
   private static final long serialVersionUID = 1L;

@@ -6,16 +6,16 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The loops of {@link BatchNormPoolRelu} written with the Vector API ({@code jdk.incubator.vector},
- * which the launch scripts and Surefire add with {@code --add-modules}). Only that class calls
- * this one, and it fuses only when the module is present ({@link Kernels#VECTOR_API}),
- * so without it this class is never loaded.
+ * The loops of {@link BatchNormPoolRelu} (and col2im's add, through {@link Kernels#addTo})
+ * written with the Vector API ({@code jdk.incubator.vector}, which the launch scripts and
+ * Surefire add with {@code --add-modules}). Callers check {@link Kernels#VECTOR_API} first
+ * (without the module nothing is fused), so without it this class is never loaded.
  *
  * <p>Why the Vector API: a 2x2 max-pool with arg-max is four data-dependent selects per output.
  * C2 compiles a float select to a branch, mispredicted half the time on real activations; the
  * scalar fused kernel took ~14 ns per output. Lane-wise, the four inputs of each window come
  * from four gathers (an index map of window corners), the selects become blends, and outputs,
- * codes and winners are stored contiguously.
+ * winners' offsets and raw inputs are stored contiguously.
  */
 final class VectorKernels {
   private VectorKernels() {}
@@ -63,9 +63,10 @@ final class VectorKernels {
   /**
    * Batch norm (y = gamma * ((x - mean) * inv) + beta), 2x2/2 max-pool and ReLU over one plane
    * starting at {@code base}, writing from {@code o}: the outputs, the winner's offset in the
-   * plane (as a float) and the winner's raw input. {@code corner[j]} (also as float in {@code cornerF}) is the
-   * offset of output j's window's top-left input in the plane; {@code w} the plane's width. The
-   * first of equal maxima wins, as in {@link MaxPool2d}; values as Math.max (a NaN propagates).
+   * plane (as a float) and the winner's raw input. {@code corner[j]} (also as float in {@code
+   * cornerF}) is the offset of output j's window's top-left input in the plane; {@code w} the
+   * plane's width. The first of equal maxima wins, as in {@link MaxPool2d}; values as Math.max
+   * (a NaN propagates).
    */
   static void normPoolRelu(float[] x, int base, int w, int[] corner, float[] cornerF, int count,
       float[] y, float[] pos, float[] win, int o, float gamma, float mean, float inv, float beta) {
