@@ -57,7 +57,10 @@ final class BatchNormPoolRelu implements Layer {
    * padding and ReLU (the last two in either order) on a conv activation; otherwise null.
    */
   static BatchNormPoolRelu fuse(Layer a, Layer b, Layer c) {
-    if (!Kernels.VECTOR_API || !(a instanceof BatchNorm norm) || norm.inShape().height() < 2
+    if (!Kernels.VECTOR_API || !VectorKernels.fusedKernelsPay()) {
+      return null; // the separate layers: same results, no Vector API needed
+    }
+    if (!(a instanceof BatchNorm norm) || norm.inShape().height() < 2
         || norm.inShape().width() < 2) {
       return null;
     }
