@@ -4,8 +4,10 @@ import java.util.List;
 
 /**
  * Every buffer one forward/backward pass of a {@link Network} needs, for batches of up to {@code
- * maxBatch} samples, allocated once and reused: the input, each layer's output, two gradient
- * buffers used in turn, and each layer's context. Not thread-safe: one workspace per thread.
+ * maxBatch} samples, allocated once and reused: the input, each step's output, two gradient
+ * buffers used in turn, and each step's context. A step is one layer, or several run as one
+ * fused kernel (see {@link #plan}); outputs inside a fused step get no buffer, and a flatten
+ * shares its input's. Not thread-safe: one workspace per thread.
  */
 public final class Workspace {
   /** {@code -Dconvspark.nn.fuse=false} runs every layer on its own (for A/B benchmarks). */
