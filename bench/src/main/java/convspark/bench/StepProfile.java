@@ -123,10 +123,10 @@ public final class StepProfile {
       System.out.println("BLAS: " + Blas.describe());
       System.out.printf(Locale.ROOT, "step: %.2f ms median over %d steps (batch %d, %.0f images/s)%n",
           step, steps, n, n / step * 1e3);
-      System.out.printf(Locale.ROOT, "%-3s %-26s %-14s %9s %9s %7s%n", "#", "layer", "out shape",
+      System.out.printf(Locale.ROOT, "%-3s %-28s %-14s %9s %9s %7s%n", "#", "layer", "out shape",
           "fwd ms", "bwd ms", "share");
     }
-    String fmt = markdown ? "| %s | %s | %s | %.3f | %s | %.1f%% |%n" : "%-3s %-26s %-14s %9.3f %9s %6.1f%%%n";
+    String fmt = markdown ? "| %s | %s | %s | %.3f | %s | %.1f%% |%n" : "%-3s %-28s %-14s %9.3f %9s %6.1f%%%n";
     for (int i = 0; i < count; i++) {
       Layer l = layers.get(i);
       double f = median(fwd[i]);
