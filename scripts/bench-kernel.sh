@@ -109,22 +109,8 @@ CMD2=(java -jar "$JAR" 'NetworkBench\.step1Thread' -t 1 "${JMH_OPTS[@]}"
 # Other processes' CPU use during the run, for the report: busy jiffies of the whole machine
 # minus the CPU time of this script's children.
 # (`times` runs in this shell: in a $( ) subshell it would not see this shell's children.)
-busy_jiffies() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }
-children_cpu() { awk 'END{n=0; for(i=1;i<=2;i++){split($i,a,/[ms]/); n+=a[1]*60+a[2]} print n}' "$1"; }
-WAIT_IDLE=${BENCH_WAIT_IDLE:-300}
-if [ "$WAIT_IDLE" -gt 0 ]; then
-  waited=0
-  while :; do
-    b0=$(busy_jiffies); sleep 10; b1=$(busy_jiffies)
-    [ $(( (b1 - b0) * 100 / $(getconf CLK_TCK) )) -lt 100 ] && break   # < 1 CPU-s in 10 s
-    waited=$(( waited + 10 ))
-    if [ "$waited" -ge "$WAIT_IDLE" ]; then
-      log "WARNING: machine still busy after ${WAIT_IDLE}s; running anyway"
-      break
-    fi
-    [ $(( waited % 60 )) = 0 ] && log "waiting for an idle machine (${waited}s so far)"
-  done
-fi
+. scripts/bench-lib.sh
+wait_idle "${BENCH_WAIT_IDLE:-300}"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 mkdir -p "$OUT"
 times > "$OUT/times0"; BUSY0=$(busy_jiffies)

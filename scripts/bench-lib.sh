@@ -1,0 +1,26 @@
+# Shared by the benchmark scripts (sourced, not run): waiting for an idle machine and counting
+# how much CPU other processes used during a run. The caller defines log().
+
+# Busy jiffies of the whole machine (user, nice, system, irq, softirq).
+busy_jiffies() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }
+
+# CPU seconds of this shell's children, from the output of `times` saved in file $1 (run
+# `times` in the calling shell itself: in a $( ) subshell it would not see its children).
+children_cpu() { awk 'END{n=0; for(i=1;i<=2;i++){split($i,a,/[ms]/); n+=a[1]*60+a[2]} print n}' "$1"; }
+
+# Waits up to $1 seconds (0: not at all) for a 10-second window in which the machine is busy
+# for less than 1 CPU-second, logging every minute; runs anyway after that, with a warning.
+wait_idle() {
+  local limit=$1 waited=0 b0 b1
+  [ "$limit" -gt 0 ] || return 0
+  while :; do
+    b0=$(busy_jiffies); sleep 10; b1=$(busy_jiffies)
+    [ $(( (b1 - b0) * 100 / $(getconf CLK_TCK) )) -lt 100 ] && return 0
+    waited=$(( waited + 10 ))
+    if [ "$waited" -ge "$limit" ]; then
+      log "WARNING: machine still busy after ${limit}s; running anyway"
+      return 0
+    fi
+    [ $(( waited % 60 )) = 0 ] && log "waiting for an idle machine (${waited}s so far)"
+  done
+}
