@@ -45,6 +45,11 @@ public final class RingEngine implements StepEngine {
     this.jsc = setup.jsc();
     this.setup = setup;
     this.settings = settings;
+    if (jsc.sc().conf().getBoolean("spark.dynamicAllocation.enabled", false)) {
+      throw new BadInputException("train.engine = ring cannot run with "
+          + "spark.dynamicAllocation.enabled = true (Spark's barrier stages do not support "
+          + "dynamic allocation): set train.engine = driver or turn dynamic allocation off");
+    }
     int slots = localSlots(jsc.sc().master(), jsc.sc().conf().getInt("spark.task.cpus", 1));
     if (slots > 0 && setup.partitions() > slots) {
       throw new BadInputException(tooFewSlots(setup.partitions(),

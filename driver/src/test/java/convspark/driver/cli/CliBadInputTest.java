@@ -162,6 +162,14 @@ class CliBadInputTest {
   }
 
   @Test
+  void ringWithDynamicAllocationIsRefusedAtOnce() {
+    String e = fails("train.engine=ring",
+        "spark.conf.\"spark.dynamicAllocation.enabled\"=true");
+    assertTrue(e.contains("train.engine = ring") && e.contains("spark.dynamicAllocation.enabled"),
+        e);
+  }
+
+  @Test
   void negativeLearningRateAndZeroBatch() {
     assertTrue(fails("train.base-lr=-0.1").contains("train.base-lr"));
     assertTrue(fails("train.global-batch=0").contains("train.global-batch"));
