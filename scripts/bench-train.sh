@@ -48,7 +48,7 @@ esac
 stop_cluster() { if [ "$started_cluster" = 1 ]; then scripts/local-cluster.sh stop >&2 || true; fi; }
 trap stop_cluster EXIT
 # the benchmark programs live in the bench module (not in the product jar)
-mvn -q -B -o -pl bench compile >&2 || mvn -q -B -pl bench compile >&2
+mvn -q -B -o -pl bench -am compile >&2 || mvn -q -B -pl bench -am compile >&2
 cp="bench/target/classes:$(cat driver/target/classpath.txt)"
 # shellcheck disable=SC2086
 ref=$(java -Xms2g -Xmx2g $SPARK_JAVA17_FLAGS -cp "$cp" convspark.bench.KernelThroughput \

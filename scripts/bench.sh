@@ -98,7 +98,7 @@ if ! skipped train; then
 fi
 . scripts/java-flags.sh
 # the benchmark programs live in the bench module (not in the product jar)
-mvn -q -B -o -pl bench compile >&2 || mvn -q -B -pl bench compile >&2
+mvn -q -B -o -pl bench -am compile >&2 || mvn -q -B -pl bench -am compile >&2
 CP_DRIVER="$(pwd)/bench/target/classes:$(cat driver/target/classpath.txt)"
 
 RESULTS="$WORK/results.jsonl"

@@ -46,7 +46,7 @@ done
 . scripts/java-flags.sh
 # shellcheck disable=SC2086
 # the benchmark programs live in the bench module (not in the product jar)
-mvn -q -B -o -pl bench compile >&2 || mvn -q -B -pl bench compile >&2
+mvn -q -B -o -pl bench -am compile >&2 || mvn -q -B -pl bench -am compile >&2
 java $SPARK_JAVA17_FLAGS -cp "bench/target/classes:$(cat driver/target/classpath.txt)" \
   convspark.bench.ScalingReport docs/scaling docs \
   "KS=\"$ks\" RULES=\"$rules\" EPOCHS=$epochs BASE_LR=$base_lr WARMUP=$warmup scripts/experiment-scaling.sh"

@@ -47,9 +47,17 @@ public record Regularization(double l1, double l2, List<ParamRange> ranges) {
     float a = (float) (2 * l2);
     float b = (float) l1;
     for (ParamRange r : ranges) {
-      for (int i = r.offset(); i < r.offset() + r.length(); i++) {
-        float w = params[i];
-        grad[i] += a * w + b * Math.signum(w);
+      int end = r.offset() + r.length();
+      if (b == 0) {
+        // L2 only (the usual case): a loop the JIT vectorises; a * w + 0 * signum(w) == a * w
+        for (int i = r.offset(); i < end; i++) {
+          grad[i] += a * params[i];
+        }
+      } else {
+        for (int i = r.offset(); i < end; i++) {
+          float w = params[i];
+          grad[i] += a * w + b * Math.signum(w);
+        }
       }
     }
   }

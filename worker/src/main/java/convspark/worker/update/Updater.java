@@ -107,9 +107,7 @@ public final class Updater {
       grad[i] = gradSum[i] * inv;
     }
     reg.addGradient(params, grad);
-    for (float g : grad) {
-      norm2 += (double) g * g;
-    }
+    norm2 = squaredNorm(grad);
     if (!Double.isFinite(loss) || !Double.isFinite(norm2)) {
       throw new TrainingFailedException("training diverged at step " + step + " (epoch "
           + (epoch + 1) + "): " + (Double.isFinite(loss) ? "gradient" : "loss")
@@ -127,6 +125,29 @@ public final class Updater {
     opt.step(params, grad, lr);
     m.setOptimizer(opt.state(), opt.steps());
     net.updateRunningStats(m.state(), bnStats, count);
+  }
+
+  /**
+   * The sum of squares of {@code g} in double precision, in four interleaved partial sums (a
+   * fixed order, so every replica gets the same value; about 4x faster than one dependent chain
+   * of additions over a model's gradient).
+   */
+  static double squaredNorm(float[] g) {
+    double s0 = 0;
+    double s1 = 0;
+    double s2 = 0;
+    double s3 = 0;
+    int i = 0;
+    for (; i + 3 < g.length; i += 4) {
+      s0 += (double) g[i] * g[i];
+      s1 += (double) g[i + 1] * g[i + 1];
+      s2 += (double) g[i + 2] * g[i + 2];
+      s3 += (double) g[i + 3] * g[i + 3];
+    }
+    for (; i < g.length; i++) {
+      s0 += (double) g[i] * g[i];
+    }
+    return (s0 + s1) + (s2 + s3);
   }
 
   /** Makes the optimizer step {@code m}'s optimizer state (loading it when {@code m} is new). */

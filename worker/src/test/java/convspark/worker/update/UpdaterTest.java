@@ -160,4 +160,23 @@ class UpdaterTest {
       return (ModelState) in.readObject();
     }
   }
+
+  @Test
+  void squaredNormIsTheSumOfSquaresForEveryLengthModuloFour() {
+    java.util.SplittableRandom rng = new java.util.SplittableRandom(5);
+    for (int n : new int[] {0, 1, 2, 3, 4, 5, 7, 8, 1001, 421834}) {
+      float[] g = new float[n];
+      double plain = 0;
+      for (int i = 0; i < n; i++) {
+        g[i] = (float) rng.nextGaussian();
+        plain += (double) g[i] * g[i];
+      }
+      assertEquals(plain, Updater.squaredNorm(g),
+          1e-12 * Math.max(1, plain), "length " + n);
+    }
+    float[] big = {Float.MAX_VALUE, Float.MAX_VALUE, 1, 2, 3};
+    assertTrue(Double.isFinite(Updater.squaredNorm(big)));
+    big[4] = Float.NaN;
+    assertTrue(Double.isNaN(Updater.squaredNorm(big)));
+  }
 }
