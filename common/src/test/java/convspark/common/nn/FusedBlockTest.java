@@ -193,16 +193,7 @@ class FusedBlockTest {
       x[i] = (float) (3 + rng.nextGaussian()); // |mean| > std: the shifted statistics
     }
     if (spaced) {
-      for (int i = 0; i < x.length; i++) {
-        double u = 0.05 + 0.95 * (i / 2) / Math.max(1, (x.length - 1) / 2);
-        x[i] = (float) (i % 2 == 0 ? u : -u);
-      }
-      for (int i = x.length - 1; i > 0; i--) {
-        int j = rng.nextInt(i + 1);
-        float tmp = x[i];
-        x[i] = x[j];
-        x[j] = tmp;
-      }
+      x = GradientCheckTest.spacedInputs(x.length, rng);
     }
     int[] labels = new int[n];
     for (int i = 0; i < n; i++) {

@@ -50,6 +50,25 @@ class GradientCheckTest {
    * absolutely (a deep float32 net's loss carries ~1e-7 relative rounding, so tiny gradients
    * need a larger floor).
    */
+  /**
+   * Distinct, evenly spaced inputs in random order, none within 0.05 of 0: a +-h step can
+   * neither cross ReLU's kink nor swap which input of a pooling window is the largest.
+   */
+  static float[] spacedInputs(int len, SplittableRandom rng) {
+    float[] x = new float[len];
+    for (int i = 0; i < len; i++) {
+      double u = 0.05 + 0.95 * (i / 2) / Math.max(1, (len - 1) / 2);
+      x[i] = (float) (i % 2 == 0 ? u : -u);
+    }
+    for (int i = len - 1; i > 0; i--) {
+      int j = rng.nextInt(i + 1);
+      float t = x[i];
+      x[i] = x[j];
+      x[j] = t;
+    }
+    return x;
+  }
+
   static void check(ModelSpec spec, int n, boolean training, double h, double floor) {
     Network net = new Network(spec);
     SplittableRandom rng = new SplittableRandom(42);
@@ -65,19 +84,7 @@ class GradientCheckTest {
       state[i] = (float) (0.2 + rng.nextDouble());
     }
     int inSize = net.inputShape().size();
-    float[] x = new float[n * inSize];
-    // Distinct, evenly spaced inputs in random order, none within 0.05 of 0: a +-h step can
-    // neither cross ReLU's kink nor swap which input of a pooling window is the largest.
-    for (int i = 0; i < x.length; i++) {
-      double u = 0.05 + 0.95 * (i / 2) / Math.max(1, (x.length - 1) / 2);
-      x[i] = (float) (i % 2 == 0 ? u : -u);
-    }
-    for (int i = x.length - 1; i > 0; i--) {
-      int j = rng.nextInt(i + 1);
-      float t = x[i];
-      x[i] = x[j];
-      x[j] = t;
-    }
+    float[] x = spacedInputs(n * inSize, rng);
     int[] labels = new int[n];
     for (int i = 0; i < n; i++) {
       labels[i] = rng.nextInt(net.classes());

@@ -5,13 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import convspark.common.nn.Network;
 import convspark.common.spec.ModelSpec;
 import convspark.driver.config.RunConfig;
-import convspark.driver.exec.Distributed;
-import convspark.worker.Augment;
 import convspark.worker.ModelState;
 import convspark.worker.StepPlan;
 import convspark.worker.ring.ReplicaRound;
-import convspark.worker.update.UpdateRule;
-import convspark.worker.update.Updater;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
@@ -61,18 +57,13 @@ class RingThreadsTest {
           { type = dense, units = 4 }
         ]
         """));
-    int n = 100;
-    int[] labels = new int[n];
-    float[] x = EngineFixture.pixels(n, labels);
     int partitions = 2;
-    int globalBatch = 20;
     int stepsPerEpoch = 5;
-    UpdateRule rule = EngineFixture.sgd(globalBatch);
-    Distributed.Blocks blocks = Distributed.blocks(jsc, x, labels, 144, partitions, "threads");
+    EngineFixture.Case c = EngineFixture.open(jsc, net, partitions, 20, "threads");
     try {
-      StepEngines.Setup setup = new StepEngines.Setup(jsc, blocks, partitions, net, rule, "/tmp");
-      StepPlan plan = new StepPlan(net, globalBatch / partitions, 0, 0, 0, 7, 0.1, Augment.NONE);
-      ModelState start = Updater.start(rule, net, net.initParams(3), net.initState());
+      StepEngines.Setup setup = c.setup();
+      StepPlan plan = c.plan();
+      ModelState start = c.start();
       ModelState driverState = start.copy();
       ModelState ringState = start.copy();
       try (StepEngine driver = StepEngines.open(RunConfig.Engine.DRIVER, setup);
@@ -97,7 +88,7 @@ class RingThreadsTest {
         assertEquals(2L * stepsPerEpoch, ringState.optimizerSteps());
       }
     } finally {
-      blocks.release();
+      c.blocks().release();
     }
   }
 
