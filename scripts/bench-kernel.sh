@@ -123,22 +123,12 @@ ELAPSED=$(( $(date +%s) - START ))
 log "step profile (per-layer times of one training step)"
 java $JVM_ARGS -cp "$JAR" convspark.bench.StepProfile 60 --markdown 2>/dev/null > "$OUT/step-profile.md"
 BUSY1=$(busy_jiffies); times > "$OUT/times1"
-OURS0=$(children_cpu "$OUT/times0"); OURS1=$(children_cpu "$OUT/times1")
-HZ=$(getconf CLK_TCK)
-OTHERS_CPU=$(awk -v b0="$BUSY0" -v b1="$BUSY1" -v o0="$OURS0" -v o1="$OURS1" -v hz="$HZ" \
-  'BEGIN{x=(b1-b0)/hz-(o1-o0); if(x<0)x=0; printf "%.0f", x}')
+OTHERS_CPU=$(others_cpu "$BUSY0" "$BUSY1" "$OUT/times0" "$OUT/times1")
 if [ "$OTHERS_CPU" -gt $(( ELAPSED / 20 + 5 )) ]; then
   log "WARNING: other processes used ${OTHERS_CPU} CPU-seconds during the ${ELAPSED}s run: figures are disturbed"
 fi
 
 # --- report ----------------------------------------------------------------------------------
-q() {   # shell-quote for display: plain words as they are, anything else in single quotes
-  local a out=""
-  for a in "$@"; do
-    if [[ $a =~ ^[A-Za-z0-9_./=:,+-]+$ ]]; then out+="$a "; else out+="'${a//\'/\'\\\'\'}' "; fi
-  done
-  printf '%s' "${out% }"
-}
 ENV_PREFIX=""
 [ "$CONVSPARK_BLAS" != bundled ] && ENV_PREFIX="CONVSPARK_BLAS=$CONVSPARK_BLAS "
 [ -n "${OPENBLAS_CORETYPE:-}" ] && ENV_PREFIX+="OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE "

@@ -24,3 +24,19 @@ wait_idle() {
     [ $(( waited % 60 )) = 0 ] && log "waiting for an idle machine (${waited}s so far)"
   done
 }
+
+# CPU-seconds other processes used between two samples: busy jiffies $1 -> $2 of the machine
+# minus this shell's children's CPU time from the `times` outputs saved in files $3 -> $4.
+others_cpu() {
+  awk -v b0="$1" -v b1="$2" -v o0="$(children_cpu "$3")" -v o1="$(children_cpu "$4")" \
+    -v hz="$(getconf CLK_TCK)" 'BEGIN{x=(b1-b0)/hz-(o1-o0); if(x<0)x=0; printf "%.0f", x}'
+}
+
+# Shell-quotes its arguments for display: plain words as they are, anything else in single quotes.
+q() {
+  local a out=""
+  for a in "$@"; do
+    if [[ $a =~ ^[A-Za-z0-9_./=:,+-]+$ ]]; then out+="$a "; else out+="'${a//\'/\'\\\'\'}' "; fi
+  done
+  printf '%s' "${out% }"
+}

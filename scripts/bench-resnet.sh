@@ -155,19 +155,9 @@ print(json.dumps(d))' >> "$OUT/throughput.jsonl"
 done
 ELAPSED=$(( $(date +%s) - START ))
 BUSY1=$(busy_jiffies); times > "$OUT/times1"
-OURS0=$(children_cpu "$OUT/times0"); OURS1=$(children_cpu "$OUT/times1")
-HZ=$(getconf CLK_TCK)
-OTHERS_CPU=$(awk -v b0="$BUSY0" -v b1="$BUSY1" -v o0="$OURS0" -v o1="$OURS1" -v hz="$HZ" \
-  'BEGIN{x=(b1-b0)/hz-(o1-o0); if(x<0)x=0; printf "%.0f", x}')
+OTHERS_CPU=$(others_cpu "$BUSY0" "$BUSY1" "$OUT/times0" "$OUT/times1")
 
 # --- report ---------------------------------------------------------------------------------------
-q() {   # shell-quote for display
-  local a out=""
-  for a in "$@"; do
-    if [[ $a =~ ^[A-Za-z0-9_./=:,+-]+$ ]]; then out+="$a "; else out+="'${a//\'/\'\\\'\'}' "; fi
-  done
-  printf '%s' "${out% }"
-}
 ENV_PREFIX=""
 [ -n "${CONVSPARK_BLAS:-}" ] && ENV_PREFIX+="CONVSPARK_BLAS=$CONVSPARK_BLAS "
 [ -n "${OPENBLAS_CORETYPE:-}" ] && ENV_PREFIX+="OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE "
