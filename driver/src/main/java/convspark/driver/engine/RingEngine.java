@@ -1,11 +1,18 @@
 package convspark.driver.engine;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import org.apache.spark.SparkConf;
+
 import convspark.common.BadInputException;
 import convspark.driver.config.RunConfig;
 import convspark.worker.ModelState;
 import convspark.worker.SampleBlock;
 import convspark.worker.TrainingFailedException;
 import convspark.worker.ring.ReplicaRound;
+import convspark.worker.ring.RingRendezvous;
 import convspark.worker.ring.RingSecret;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
@@ -148,9 +155,11 @@ public final class RingEngine implements StepEngine {
           setup.checkpointDir(), round.plan(), round.epoch(), round.firstStep(),
           round.firstStepInEpoch(), round.steps(), round.stepsPerEpoch());
       long ringId = rings.incrementAndGet();
-      RingTask task = new RingTask(spec, state, secret, ringId,
-          settings.timeoutSeconds() * 1000);
       JavaRDD<SampleBlock> blocks = setup.train().rdd();
+      InetSocketAddress meet = rendezvous();
+      rendezvous.expect(ringId, blocks.getNumPartitions());
+      RingTask task = new RingTask(spec, state, secret, ringId,
+          settings.timeoutSeconds() * 1000, meet);
       ClassTag<ReplicaRound.Output> tag = ClassTag$.MODULE$.apply(ReplicaRound.Output.class);
       RDD<ReplicaRound.Output> out = blocks.rdd().barrier().mapPartitions(task, false, tag);
       List<ReplicaRound.Output> outs = new JavaRDD<>(out, tag).collect();
@@ -209,6 +218,33 @@ public final class RingEngine implements StepEngine {
     return nl < 0 ? m : m.substring(0, nl);
   }
 
+  /**
+   * The job's address rendezvous, started on first use: bound to {@code spark.driver.bindAddress}
+   * (else {@code spark.driver.host}), reached by the tasks at {@code spark.driver.host}.
+   */
+  private InetSocketAddress rendezvous() {
+    if (rendezvous == null) {
+      SparkConf conf = jsc.sc().conf();
+      String host = conf.get("spark.driver.host", "127.0.0.1");
+      String bind = conf.get("spark.driver.bindAddress", host);
+      try {
+        rendezvous = RingRendezvous.Server.start(InetAddress.getByName(bind), secret);
+      } catch (IOException e) {
+        throw new UncheckedIOException("the ring engine cannot start its address rendezvous on "
+            + bind + " (spark.driver.bindAddress / spark.driver.host): " + e.getMessage(), e);
+      }
+      rendezvousAddress = new InetSocketAddress(host, rendezvous.address().getPort());
+    }
+    return rendezvousAddress;
+  }
+
+  private RingRendezvous.Server rendezvous;
+  private InetSocketAddress rendezvousAddress;
+
   @Override
-  public void close() {}
+  public void close() {
+    if (rendezvous != null) {
+      rendezvous.close();
+    }
+  }
 }

@@ -7,12 +7,12 @@ import convspark.worker.ring.Ring;
 import convspark.worker.ring.RingException;
 import convspark.worker.ring.RingListener;
 import convspark.worker.ring.RingOptions;
+import convspark.worker.ring.RingRendezvous;
 import java.io.IOException;
 import java.io.Serializable;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.util.ArrayList;
 import java.util.List;
 import org.apache.spark.BarrierTaskContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -21,9 +21,10 @@ import scala.runtime.AbstractFunction1;
 
 /**
  * The ring engine's barrier task, the Spark edge of {@link ReplicaRound}: binds a ring listener
- * to this executor's own address, exchanges {@code host:port} with the other tasks through
- * {@link BarrierTaskContext#allGather} (addresses only: never data), joins the ring with the
- * job secret, runs the round with {@code spark.task.cpus} threads, and (rank 0 only) returns the
+ * to this executor's own address, exchanges {@code host:port} with the other tasks through the
+ * driver's {@link RingRendezvous} (addresses only, never data; not {@code
+ * BarrierTaskContext.allGather}, which costs a second per call in Spark 3.5), joins the ring with
+ * the job secret, runs the round with {@code spark.task.cpus} threads, and (rank 0 only) returns the
  * result. A watchdog closes the ring when Spark kills the task, so a failed stage releases its
  * peers at once rather than after the timeout.
  */
@@ -35,10 +36,12 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
   private final byte[] secret;
   private final long ringId;
   private final int timeoutMillis;
+  private final InetSocketAddress rendezvous;
 
   RingTask(ReplicaRound.Spec spec, Broadcast<ModelState> state, byte[] secret, long ringId,
-      int timeoutMillis) {
+      int timeoutMillis, InetSocketAddress rendezvous) {
     this.spec = spec;
+    this.rendezvous = rendezvous;
     this.state = state;
     this.secret = secret;
     this.ringId = ringId;
@@ -64,13 +67,8 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
       String address = ctx.getTaskInfos()[rank].address();
       String host = address.substring(0, address.lastIndexOf(':'));
       RingListener listener = RingListener.bind(InetAddress.getByName(host), options);
-      InetSocketAddress mine = listener.address();
-      String[] all = ctx.allGather(mine.getAddress().getHostAddress() + ":" + mine.getPort());
-      List<InetSocketAddress> peers = new ArrayList<>();
-      for (String a : all) {
-        int c = a.lastIndexOf(':');
-        peers.add(new InetSocketAddress(a.substring(0, c), Integer.parseInt(a.substring(c + 1))));
-      }
+      List<InetSocketAddress> peers = RingRendezvous.exchange(rendezvous, secret, ringId, rank,
+          ctx.getTaskInfos().length, listener.address(), timeoutMillis);
       ModelState start = state.value().copy();
       try (Ring ring = listener.join(peers, rank, secret, ringId)) {
         Thread watchdog = new Thread(() -> {

@@ -84,6 +84,15 @@ final class Handshake {
    */
   static Peer server(Socket s, byte[] secret, long ringId, int myRank, int expectedFrom)
       throws IOException {
+    return server(s, secret, ringId, myRank, expectedFrom, Integer.MAX_VALUE);
+  }
+
+  /**
+   * Server side, as {@link #server(Socket, byte[], long, int, int)}; {@code expectedFrom < 0}
+   * accepts any client rank below {@code ranks} (the rendezvous, which every rank calls).
+   */
+  static Peer server(Socket s, byte[] secret, long ringId, int myRank, int expectedFrom,
+      int ranks) throws IOException {
     RingSecret.check(secret);
     DataInputStream in = new DataInputStream(s.getInputStream());
     byte[] hello = new byte[HELLO_BYTES];
@@ -100,9 +109,11 @@ final class Handshake {
     if (id != ringId) {
       throw new Rejected("hello for another ring (ring id " + id + ", expected " + ringId + ")");
     }
-    if (to != myRank || from != expectedFrom) {
+    boolean fromOk = expectedFrom >= 0 ? from == expectedFrom : from >= 0 && from < ranks;
+    if (to != myRank || !fromOk) {
       throw new Rejected("hello from rank " + from + " to rank " + to + ", expected from rank "
-          + expectedFrom + " to rank " + myRank);
+          + (expectedFrom >= 0 ? String.valueOf(expectedFrom) : "0.." + (ranks - 1))
+          + " to rank " + myRank);
     }
     byte[] nonceS = RingSecret.random(RingSecret.BYTES);
     OutputStream out = s.getOutputStream();

@@ -15,7 +15,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * Rings of separate processes on one machine without Spark (tests, {@code scripts/bench-scale.sh},
  * the allreduce benchmark): a parent starts the peers and relays addresses over their stdin and
- * stdout, the role {@code BarrierTaskContext.allGather} plays inside Spark. The secret travels on
+ * stdout, the role the driver's {@link RingRendezvous} plays inside Spark. The secret travels on
  * stdin, never on a command line.
  *
  * <p>Lines: parent to child {@code RING-SECRET <hex>}, child to parent {@code RING-ADDRESS

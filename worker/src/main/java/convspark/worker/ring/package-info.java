@@ -2,7 +2,9 @@
  * A ring allreduce among peers that talk to each other over direct TCP connections, with no
  * Spark class anywhere in this package (a test checks the bytecode): usable with threads, with
  * separate processes, and inside long-lived Spark barrier tasks, which only exchange the
- * listeners' {@code host:port} through {@code BarrierTaskContext.allGather}.
+ * listeners' {@code host:port} through the driver's {@link
+ * convspark.worker.ring.RingRendezvous} (not {@code BarrierTaskContext.allGather}: a second per
+ * call in Spark 3.5).
  *
  * <p>Lifecycle: every peer {@link convspark.worker.ring.RingListener#bind binds} a listener to
  * its own host address (never the wildcard address), the caller distributes the addresses, and

@@ -1,0 +1,336 @@
+package convspark.worker.ring;
+
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketException;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Hands every task of a ring the listening addresses of all its peers, through one small
+ * authenticated server that the Spark driver runs for the whole job: the address exchange that
+ * comes before {@link RingListener#join}.
+ *
+ * <p>Why not {@code BarrierTaskContext.allGather}: in Spark 3.5 a barrier call waits for the
+ * coordinator's answer by polling it with {@code Thread.sleep(1000)}, so every call costs at
+ * least a second (measured in {@code local[2]}: 1,001-1,032 ms per round), 7% of an epoch-long
+ * round of the default network. Through this server the exchange takes milliseconds. It carries
+ * addresses only, never data.
+ *
+ * <p>Protocol, after the {@link Handshake} (client: the task's rank, server: rank {@link #RANK},
+ * the round's ring id; so only holders of the job secret get in, and only for the ring the driver
+ * expects now):
+ *
+ * <pre>
+ * task   -> driver  int ranks | int port | short n | n bytes: host (UTF-8)
+ * driver -> task    once ranks 0 .. ranks-1 have all registered:
+ *                   byte OK | int ranks | per rank: short n | n bytes: host | int port
+ *                   or, if the registration is refused: byte REFUSED | short n | n bytes: why
+ * </pre>
+ *
+ * Then the driver closes the connection. {@link Server#expect} names the ring of the next round:
+ * connections for any other ring id fail the handshake, so a task of an earlier, failed attempt
+ * never joins a later one.
+ */
+public final class RingRendezvous {
+  /** The server's rank in the handshake. */
+  public static final int RANK = -1;
+  static final byte OK = 0x4F;
+  static final byte REFUSED = 0x52;
+  private static final int MAX_HOST_BYTES = 255;
+  /** A client must finish its handshake and registration within this time. */
+  private static final int HANDSHAKE_MILLIS = 10_000;
+  /** At most this many connections are handled at once; more are closed. */
+  private static final int MAX_PENDING = 64;
+
+  private RingRendezvous() {}
+
+  /**
+   * The task side: registers {@code mine} as rank {@code rank} of a ring of {@code ranks} and
+   * returns every rank's address, in rank order (the same list on every rank).
+   *
+   * @throws RingException if the server is unreachable, refuses, fails the handshake, or not
+   *     every rank registers within {@code timeoutMillis}; the message says which
+   */
+  public static List<InetSocketAddress> exchange(InetSocketAddress server, byte[] secret,
+      long ringId, int rank, int ranks, InetSocketAddress mine, int timeoutMillis)
+      throws RingException {
+    String who = "ring rank " + rank + ": the driver's ring rendezvous (" + server + ")";
+    long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
+    try (Socket s = new Socket()) {
+      s.connect(server, timeoutMillis);
+      s.setSoTimeout(timeoutMillis);
+      s.setTcpNoDelay(true);
+      Handshake.client(s, secret, ringId, rank, RANK);
+      DataOutputStream out = new DataOutputStream(s.getOutputStream());
+      byte[] host = mine.getAddress().getHostAddress().getBytes(StandardCharsets.UTF_8);
+      out.writeInt(ranks);
+      out.writeInt(mine.getPort());
+      out.writeShort(host.length);
+      out.write(host);
+      out.flush();
+      s.setSoTimeout((int) Math.max(1, (deadline - System.nanoTime()) / 1_000_000L));
+      DataInputStream in = new DataInputStream(s.getInputStream());
+      int status = in.read();
+      if (status == REFUSED) {
+        throw new RingException(who + " refused this task: " + readString(in, 1024));
+      }
+      if (status != OK) {
+        throw new RingException(who + " answered " + status + " instead of the addresses");
+      }
+      int n = in.readInt();
+      if (n != ranks) {
+        throw new RingException(who + " sent " + n + " addresses for a ring of " + ranks);
+      }
+      List<InetSocketAddress> peers = new ArrayList<>(n);
+      for (int r = 0; r < n; r++) {
+        String h = readString(in, MAX_HOST_BYTES);
+        int port = in.readInt();
+        peers.add(new InetSocketAddress(h, port));
+      }
+      return peers;
+    } catch (SocketTimeoutException e) {
+      throw new RingException(who + " sent no addresses within " + timeoutMillis
+          + " ms: not every task of the round registered (train.ring.timeout-seconds)", e);
+    } catch (Handshake.Rejected e) {
+      throw new RingException(who + " failed the handshake: " + e.getMessage(), e);
+    } catch (EOFException e) {
+      throw new RingException(who + " closed the connection before sending the addresses", e);
+    } catch (IOException e) {
+      throw new RingException(who + " cannot be reached: " + e.getMessage(), e);
+    }
+  }
+
+  private static String readString(DataInputStream in, int max) throws IOException {
+    int n = in.readUnsignedShort();
+    if (n > max) {
+      throw new IOException("a string of " + n + " bytes (at most " + max + " expected)");
+    }
+    byte[] b = new byte[n];
+    in.readFully(b);
+    return new String(b, StandardCharsets.UTF_8);
+  }
+
+  private static void writeString(DataOutputStream out, String s) throws IOException {
+    byte[] b = s.getBytes(StandardCharsets.UTF_8);
+    out.writeShort(b.length);
+    out.write(b);
+  }
+
+  /** The driver side: one listening socket for the job, bound to the driver's own address. */
+  public static final class Server implements AutoCloseable {
+    private final ServerSocket socket;
+    private final byte[] secret;
+    private final Thread acceptor;
+    private final Semaphore slots = new Semaphore(MAX_PENDING);
+    private final AtomicInteger rejected = new AtomicInteger();
+    private Ring current; // guarded by this
+
+    /** The ring being formed: who registered so far. */
+    private static final class Ring {
+      final long id;
+      final int ranks;
+      final Socket[] sockets;
+      final String[] hosts;
+      final int[] ports;
+      int registered;
+
+      Ring(long id, int ranks) {
+        this.id = id;
+        this.ranks = ranks;
+        this.sockets = new Socket[ranks];
+        this.hosts = new String[ranks];
+        this.ports = new int[ranks];
+      }
+    }
+
+    private Server(ServerSocket socket, byte[] secret) {
+      this.socket = socket;
+      this.secret = secret.clone();
+      this.acceptor = new Thread(this::acceptLoop, "ring-rendezvous");
+      acceptor.setDaemon(true);
+    }
+
+    /**
+     * Binds to {@code host} (never the wildcard address) on a free port and starts accepting.
+     *
+     * @throws IllegalArgumentException if {@code host} is the wildcard address
+     */
+    public static Server start(InetAddress host, byte[] secret) throws IOException {
+      RingSecret.check(secret);
+      if (host.isAnyLocalAddress()) {
+        throw new IllegalArgumentException("the ring rendezvous must bind to the driver's own "
+            + "address, not to " + host.getHostAddress() + " (all interfaces)");
+      }
+      ServerSocket s = new ServerSocket();
+      try {
+        s.bind(new InetSocketAddress(host, 0), 64);
+      } catch (IOException e) {
+        s.close();
+        throw new RingException("cannot bind the ring rendezvous to " + host.getHostAddress()
+            + ": " + e.getMessage(), e);
+      }
+      Server server = new Server(s, secret);
+      server.acceptor.start();
+      return server;
+    }
+
+    /** Where tasks reach the server (its bound address). */
+    public InetSocketAddress address() {
+      return new InetSocketAddress(socket.getInetAddress(), socket.getLocalPort());
+    }
+
+    /** Connections closed for failing the handshake or sending a bad registration. */
+    public int rejectedConnections() {
+      return rejected.get();
+    }
+
+    /**
+     * Names the next ring to form: {@code ranks} tasks with ring id {@code ringId}. Connections
+     * still waiting for an earlier ring are closed.
+     */
+    public synchronized void expect(long ringId, int ranks) {
+      if (ranks < 1) {
+        throw new IllegalArgumentException("a ring needs at least one rank, got " + ranks);
+      }
+      dropCurrent();
+      current = new Ring(ringId, ranks);
+    }
+
+    private void dropCurrent() {
+      if (current != null) {
+        for (Socket s : current.sockets) {
+          RingListener.closeQuietly(s);
+        }
+        current = null;
+      }
+    }
+
+    private synchronized Ring current() {
+      return current;
+    }
+
+    private void acceptLoop() {
+      while (!socket.isClosed()) {
+        Socket s;
+        try {
+          s = socket.accept();
+        } catch (IOException e) {
+          return; // closed
+        }
+        if (!slots.tryAcquire()) {
+          rejected.incrementAndGet();
+          RingListener.LOG.log(Level.WARNING, "ring rendezvous: closed a connection from {0}: "
+              + "too many pending connections", s.getRemoteSocketAddress());
+          RingListener.closeQuietly(s);
+          continue;
+        }
+        Thread t = new Thread(() -> {
+          try {
+            handle(s);
+          } finally {
+            slots.release();
+          }
+        }, "ring-rendezvous-client");
+        t.setDaemon(true);
+        t.start();
+      }
+    }
+
+    private void handle(Socket s) {
+      boolean keep = false;
+      try {
+        s.setSoTimeout(HANDSHAKE_MILLIS);
+        s.setTcpNoDelay(true);
+        Ring ring = current();
+        if (ring == null) {
+          throw new Handshake.Rejected("no ring is being formed");
+        }
+        int rank = Handshake.server(s, secret, ring.id, RANK, -1, ring.ranks).fromRank();
+        DataInputStream in = new DataInputStream(s.getInputStream());
+        int ranks = in.readInt();
+        int port = in.readInt();
+        String host = readString(in, MAX_HOST_BYTES);
+        String why = ranks != ring.ranks
+            ? "ring " + ring.id + " has " + ring.ranks + " ranks, the task says " + ranks
+            : port < 1 || port > 65535 ? "port " + port + " is not a TCP port"
+            : host.isEmpty() ? "an empty host" : null;
+        if (why == null) {
+          why = register(ring, rank, s, host, port);
+        }
+        if (why != null) {
+          rejected.incrementAndGet();
+          RingListener.LOG.log(Level.WARNING, "ring rendezvous: refused rank {0} from {1}: {2}",
+              rank, s.getRemoteSocketAddress(), why);
+          DataOutputStream out = new DataOutputStream(s.getOutputStream());
+          out.writeByte(REFUSED);
+          writeString(out, why);
+          out.flush();
+          return;
+        }
+        keep = true; // answered (and closed) by register once every rank is in
+      } catch (IOException e) {
+        rejected.incrementAndGet();
+        RingListener.LOG.log(Level.WARNING, "ring rendezvous: rejected a connection from {0}: "
+            + "{1}", s.getRemoteSocketAddress(), e.getMessage());
+      } finally {
+        if (!keep) {
+          RingListener.closeQuietly(s);
+        }
+      }
+    }
+
+    /** Records a registration; answers every rank once all are in. Returns why not, or null. */
+    private synchronized String register(Ring ring, int rank, Socket s, String host, int port) {
+      if (current != ring) {
+        return "ring " + ring.id + " is no longer being formed";
+      }
+      if (ring.sockets[rank] != null) {
+        return "rank " + rank + " of ring " + ring.id + " has already registered";
+      }
+      ring.sockets[rank] = s;
+      ring.hosts[rank] = host;
+      ring.ports[rank] = port;
+      if (++ring.registered < ring.ranks) {
+        return null;
+      }
+      for (int r = 0; r < ring.ranks; r++) {
+        Socket peer = ring.sockets[r];
+        try {
+          DataOutputStream out = new DataOutputStream(peer.getOutputStream());
+          out.writeByte(OK);
+          out.writeInt(ring.ranks);
+          for (int q = 0; q < ring.ranks; q++) {
+            writeString(out, ring.hosts[q]);
+            out.writeInt(ring.ports[q]);
+          }
+          out.flush();
+        } catch (IOException e) {
+          RingListener.LOG.log(Level.WARNING, "ring rendezvous: cannot answer rank {0} ({1}): "
+              + "{2}", r, peer.getRemoteSocketAddress(), e.getMessage());
+        }
+      }
+      dropCurrent();
+      return null;
+    }
+
+    @Override
+    public void close() {
+      RingListener.closeQuietly(socket);
+      synchronized (this) {
+        dropCurrent();
+      }
+    }
+  }
+}

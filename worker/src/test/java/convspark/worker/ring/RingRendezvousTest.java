@@ -1,0 +1,138 @@
+package convspark.worker.ring;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The driver's address rendezvous on loopback: every rank gets every address in rank order, the
+ * ring then forms from them; nobody without the secret, or with another ring's id, gets in; a
+ * missing rank times out with a message.
+ */
+class RingRendezvousTest {
+  static final RingOptions O = new RingOptions(20_000, 20_000, 1024);
+
+  @Test
+  void everyRankGetsEveryAddressAndTheRingForms() throws Exception {
+    byte[] secret = RingSecret.generate();
+    int p = 4;
+    ExecutorService ex = Executors.newFixedThreadPool(p);
+    try (RingRendezvous.Server server =
+        RingRendezvous.Server.start(RingFixtures.loopback(), secret)) {
+      server.expect(7, p);
+      // a rogue without the secret connects first and sends garbage; it changes nothing
+      try (Socket rogue = new Socket(server.address().getAddress(), server.address().getPort())) {
+        OutputStream out = rogue.getOutputStream();
+        out.write(new byte[Handshake.HELLO_BYTES]);
+        out.flush();
+        rogue.setSoTimeout(15_000);
+        InputStream in = rogue.getInputStream();
+        int got = 0;
+        while (in.read() >= 0) {
+          got++;
+        }
+        assertEquals(0, got, "a rogue hello must get no answer");
+      }
+      List<RingListener> listeners = new ArrayList<>();
+      List<Future<List<InetSocketAddress>>> lists = new ArrayList<>();
+      for (int r = p - 1; r >= 0; r--) { // ranks register in any order
+        RingListener l = RingListener.bind(RingFixtures.loopback(), O);
+        listeners.add(0, l);
+        final int rank = r;
+        lists.add(0, ex.submit(() -> RingRendezvous.exchange(server.address(), secret, 7, rank,
+            p, l.address(), 20_000)));
+      }
+      List<InetSocketAddress> expected = new ArrayList<>();
+      for (RingListener l : listeners) {
+        expected.add(l.address());
+      }
+      for (Future<List<InetSocketAddress>> f : lists) {
+        assertEquals(expected, f.get(30, TimeUnit.SECONDS));
+      }
+      assertTrue(server.rejectedConnections() >= 1, "the rogue is counted as rejected");
+      List<Future<Ring>> rings = new ArrayList<>();
+      for (int r = 0; r < p; r++) {
+        final int rank = r;
+        rings.add(ex.submit(() -> listeners.get(rank).join(expected, rank, secret, 7)));
+      }
+      Ring[] formed = new Ring[p];
+      float[][] v = new float[p][];
+      for (int r = 0; r < p; r++) {
+        formed[r] = rings.get(r).get(30, TimeUnit.SECONDS);
+        v[r] = new float[] {r, 10 * r, 100 * r};
+      }
+      List<Future<?>> sums = new ArrayList<>();
+      for (int r = 0; r < p; r++) {
+        final int rank = r;
+        sums.add(ex.submit(() -> {
+          formed[rank].allreduce(v[rank]);
+          return null;
+        }));
+      }
+      for (Future<?> f : sums) {
+        f.get(30, TimeUnit.SECONDS);
+      }
+      for (int r = 0; r < p; r++) {
+        assertArrayEquals(new float[] {6, 60, 600}, v[r]);
+      }
+      RingFixtures.closeAll(formed);
+    } finally {
+      ex.shutdownNow();
+    }
+  }
+
+  @Test
+  void wrongSecretOrAnotherRingIsRefusedAndAMissingRankTimesOut() throws Exception {
+    byte[] secret = RingSecret.generate();
+    try (RingRendezvous.Server server =
+        RingRendezvous.Server.start(RingFixtures.loopback(), secret)) {
+      server.expect(3, 2);
+      InetSocketAddress mine = new InetSocketAddress(RingFixtures.loopback(), 4000);
+      RingException wrong = assertThrows(RingException.class, () -> RingRendezvous.exchange(
+          server.address(), RingSecret.generate(), 3, 0, 2, mine, 5_000));
+      assertTrue(wrong.getMessage().contains("handshake"), wrong.getMessage());
+      RingException old = assertThrows(RingException.class, () -> RingRendezvous.exchange(
+          server.address(), secret, 2, 0, 2, mine, 5_000));
+      assertTrue(old.getMessage().contains("handshake"), old.getMessage());
+      RingException size = assertThrows(RingException.class, () -> RingRendezvous.exchange(
+          server.address(), secret, 3, 0, 5, mine, 5_000));
+      assertTrue(size.getMessage().contains("has 2 ranks, the task says 5"), size.getMessage());
+      // the server counts the wrong secret once it notices the client hung up: wait for it
+      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (server.rejectedConnections() < 3 && System.nanoTime() < until) {
+        Thread.sleep(10);
+      }
+      assertEquals(3, server.rejectedConnections());
+      long t0 = System.nanoTime();
+      RingException alone = assertThrows(RingException.class, () -> RingRendezvous.exchange(
+          server.address(), secret, 3, 1, 2, mine, 700));
+      assertTrue(alone.getMessage().contains("sent no addresses within 700 ms"),
+          alone.getMessage());
+      assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(10));
+      // the next round closes what waited for the previous one
+      server.expect(4, 1);
+      assertEquals(List.of(mine), RingRendezvous.exchange(server.address(), secret, 4, 0, 1, mine,
+          5_000));
+    }
+  }
+
+  @Test
+  void refusesTheWildcardAddress() {
+    assertThrows(IllegalArgumentException.class, () ->
+        RingRendezvous.Server.start(InetAddress.getByName("0.0.0.0"), RingSecret.generate()));
+  }
+}
