@@ -65,13 +65,22 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
    * @param timeoutSeconds how long a peer may stay silent, and how long forming the ring may take
    * @param roundSteps steps per round (one barrier stage); 0: one round per epoch. The last
    *     round of an epoch may be shorter. Validation and checkpoints stay per epoch.
+   * @param transport how the replicas reach each other
    */
-  public record RingSettings(int attempts, int timeoutSeconds, int roundSteps)
-      implements Serializable {
+  public record RingSettings(int attempts, int timeoutSeconds, int roundSteps,
+      RingTransport transport) implements Serializable {
     /** One round per epoch. */
     public RingSettings(int attempts, int timeoutSeconds) {
-      this(attempts, timeoutSeconds, 0);
+      this(attempts, timeoutSeconds, 0, RingTransport.AUTO);
     }
+  }
+
+  /** How the ring engine's replicas reach each other (train.ring.transport). */
+  public enum RingTransport {
+    /** Through memory when every task runs in the driver's JVM (a local master), else TCP. */
+    AUTO,
+    /** Always authenticated TCP, also in a local master (to measure or test that path). */
+    TCP
   }
 
   /** Early-stopping metric. */
@@ -189,7 +198,8 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
         k.choice("train.engine", Engine.class),
         new RingSettings(k.positiveInt("train.ring.attempts"),
             k.positiveInt("train.ring.timeout-seconds"),
-            k.nonNegativeInt("train.ring.round-steps")));
+            k.nonNegativeInt("train.ring.round-steps"),
+            k.choice("train.ring.transport", RingTransport.class)));
     Spark spark = new Spark(k.string("spark.master"), k.string("spark.app-name"),
         strings(c, "spark.conf"));
     Predict predict = new Predict(k.positiveInt("predict.inference-batch"));

@@ -11,6 +11,7 @@ import convspark.driver.config.RunConfig;
 import convspark.worker.ModelState;
 import convspark.worker.SampleBlock;
 import convspark.worker.TrainingFailedException;
+import convspark.worker.ring.LocalRing;
 import convspark.worker.ring.ReplicaRound;
 import convspark.worker.ring.RingRendezvous;
 import convspark.worker.ring.RingSecret;
@@ -47,6 +48,11 @@ public final class RingEngine implements StepEngine {
   /** The job's ring secret: random, created here, shipped in the task closure only. */
   private final byte[] secret = RingSecret.generate();
   private final AtomicLong rings = new AtomicLong();
+  /**
+   * Local master: every task runs in this JVM, and the replicas sum through memory ({@link
+   * convspark.worker.ring.LocalRing}: no socket, no port); otherwise over TCP.
+   */
+  private final boolean inProcess;
 
   RingEngine(StepEngines.Setup setup, RunConfig.RingSettings settings) {
     this.jsc = setup.jsc();
@@ -58,6 +64,11 @@ public final class RingEngine implements StepEngine {
           + "dynamic allocation): set train.engine = driver or turn dynamic allocation off");
     }
     int slots = localSlots(jsc.sc().master(), jsc.sc().conf().getInt("spark.task.cpus", 1));
+    this.inProcess = slots > 0 && settings.transport() == RunConfig.RingTransport.AUTO;
+    System.err.println("convspark: ring engine: the replicas sum " + (inProcess
+        ? "through memory (every task runs in this JVM under " + jsc.sc().master()
+            + "; train.ring.transport = tcp to use TCP)"
+        : "over authenticated TCP between the tasks"));
     if (slots > 0 && setup.partitions() > slots) {
       throw new BadInputException(tooFewSlots(setup.partitions(),
           slots + " in " + jsc.sc().master()));
@@ -101,6 +112,11 @@ public final class RingEngine implements StepEngine {
   @Override
   public String name() {
     return "ring";
+  }
+
+  /** True when the replicas sum through memory ({@link LocalRing}), false over TCP. */
+  boolean inProcess() {
+    return inProcess;
   }
 
   /** Returns a new state; {@code start} is not modified. */
@@ -156,8 +172,11 @@ public final class RingEngine implements StepEngine {
           round.firstStepInEpoch(), round.steps(), round.stepsPerEpoch());
       long ringId = rings.incrementAndGet();
       JavaRDD<SampleBlock> blocks = setup.train().rdd();
-      InetSocketAddress meet = rendezvous();
-      rendezvous.expect(ringId, blocks.getNumPartitions());
+      InetSocketAddress meet = null;
+      if (!inProcess) {
+        meet = rendezvous();
+        rendezvous.expect(ringId, blocks.getNumPartitions());
+      }
       RingTask task = new RingTask(spec, state, secret, ringId,
           settings.timeoutSeconds() * 1000, meet);
       ClassTag<ReplicaRound.Output> tag = ClassTag$.MODULE$.apply(ReplicaRound.Output.class);

@@ -2,8 +2,9 @@ package convspark.driver.engine;
 
 import convspark.worker.ModelState;
 import convspark.worker.SampleBlock;
+import convspark.worker.ring.Allreduce;
+import convspark.worker.ring.LocalRing;
 import convspark.worker.ring.ReplicaRound;
-import convspark.worker.ring.Ring;
 import convspark.worker.ring.RingException;
 import convspark.worker.ring.RingListener;
 import convspark.worker.ring.RingOptions;
@@ -36,12 +37,19 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
   private final byte[] secret;
   private final long ringId;
   private final int timeoutMillis;
+  /** The driver's rendezvous; null when {@code inProcess}. */
   private final InetSocketAddress rendezvous;
+  private final boolean inProcess;
 
+  /**
+   * @param rendezvous where the driver's {@link RingRendezvous} listens, or null for a ring in
+   *     one JVM ({@link LocalRing}: every task runs in the driver's JVM, Spark's local mode)
+   */
   RingTask(ReplicaRound.Spec spec, Broadcast<ModelState> state, byte[] secret, long ringId,
       int timeoutMillis, InetSocketAddress rendezvous) {
     this.spec = spec;
     this.rendezvous = rendezvous;
+    this.inProcess = rendezvous == null;
     this.state = state;
     this.secret = secret;
     this.ringId = ringId;
@@ -62,41 +70,56 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
       int size = spec.net().inputShape().size();
       block = new SampleBlock(0, size, new float[0], new int[0]);
     }
-    RingOptions options = RingOptions.DEFAULTS.withTimeouts(timeoutMillis, timeoutMillis);
-    try {
-      String address = ctx.getTaskInfos()[rank].address();
-      String host = address.substring(0, address.lastIndexOf(':'));
-      RingListener listener = RingListener.bind(InetAddress.getByName(host), options);
-      List<InetSocketAddress> peers = RingRendezvous.exchange(rendezvous, secret, ringId, rank,
-          ctx.getTaskInfos().length, listener.address(), timeoutMillis);
-      ModelState start = state.value().copy();
-      try (Ring ring = listener.join(peers, rank, secret, ringId)) {
-        Thread watchdog = new Thread(() -> {
-          while (!Thread.currentThread().isInterrupted()) {
-            if (ctx.isInterrupted()) {
-              ring.close();
-              return;
-            }
-            try {
-              Thread.sleep(200);
-            } catch (InterruptedException e) {
-              return;
-            }
+    try (Allreduce ring = connect(ctx, rank)) {
+      Thread watchdog = new Thread(() -> {
+        while (!Thread.currentThread().isInterrupted()) {
+          if (ctx.isInterrupted()) {
+            ring.close();
+            return;
           }
-        }, "ring-watchdog-" + rank);
-        watchdog.setDaemon(true);
-        watchdog.start();
-        try {
-          ReplicaRound.Output out = ReplicaRound.run(spec, start, block, rank, ring, ctx.cpus());
-          return rank == 0 ? scala.collection.Iterator$.MODULE$.single(out) : none();
-        } finally {
-          watchdog.interrupt();
+          try {
+            Thread.sleep(200);
+          } catch (InterruptedException e) {
+            return;
+          }
         }
+      }, "ring-watchdog-" + rank);
+      watchdog.setDaemon(true);
+      watchdog.start();
+      try {
+        ReplicaRound.Output out = ReplicaRound.run(spec, state.value().copy(), block, rank,
+            ring, ctx.cpus());
+        return rank == 0 ? scala.collection.Iterator$.MODULE$.single(out) : none();
+      } finally {
+        watchdog.interrupt();
       }
     } catch (RingException e) {
       throw new UncheckedIOException(e.getMessage(), e);
     } catch (IOException e) {
       throw new UncheckedIOException("ring rank " + rank + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Joins the round's ring: through memory when every task runs in this JVM (Spark's local
+   * mode), else over TCP: a listener on this executor's own address, the addresses exchanged
+   * through the driver's rendezvous, then the authenticated ring.
+   */
+  private Allreduce connect(BarrierTaskContext ctx, int rank) throws IOException {
+    int size = ctx.getTaskInfos().length;
+    if (inProcess) {
+      return LocalRing.join(secret, ringId, rank, size, timeoutMillis);
+    }
+    RingOptions options = RingOptions.DEFAULTS.withTimeouts(timeoutMillis, timeoutMillis);
+    String address = ctx.getTaskInfos()[rank].address();
+    String host = address.substring(0, address.lastIndexOf(':'));
+    RingListener listener = RingListener.bind(InetAddress.getByName(host), options);
+    try {
+      List<InetSocketAddress> peers = RingRendezvous.exchange(rendezvous, secret, ringId, rank,
+          size, listener.address(), timeoutMillis);
+      return listener.join(peers, rank, secret, ringId);
+    } finally {
+      listener.close();
     }
   }
 }

@@ -20,7 +20,9 @@ import org.junit.jupiter.api.Test;
 /**
  * The ring engine against the driver engine in local[2] (2 barrier tasks x 1 thread): the same
  * start state and round give the same parameters, batch-norm state, optimizer state, loss and
- * counts after several steps, up to float summation order; and two ring runs are bit-identical.
+ * counts after several steps, up to float summation order; and two ring runs, one through memory
+ * (the default under a local master) and one over TCP (train.ring.transport = tcp), are
+ * bit-identical.
  * The model has batch norm and dropout: with one thread per task, the ring engine draws the
  * same samples and the same dropout masks as the driver engine.
  */
@@ -67,10 +69,14 @@ class RingEngineTest {
       ModelState ringState = start.copy();
       ModelState ringAgain = start.copy();
       RunConfig.RingSettings settings = new RunConfig.RingSettings(1, 60);
+      RunConfig.RingSettings tcp =
+          new RunConfig.RingSettings(1, 60, 0, RunConfig.RingTransport.TCP);
       try (StepEngine driver = StepEngines.open(RunConfig.Engine.DRIVER, setup);
           StepEngine ring = StepEngines.open(RunConfig.Engine.RING, settings, setup);
-          StepEngine ring2 = StepEngines.open(RunConfig.Engine.RING, settings, setup)) {
+          StepEngine ring2 = StepEngines.open(RunConfig.Engine.RING, tcp, setup)) {
         assertEquals("ring", ring.name());
+        assertTrue(((RingEngine) ring).inProcess(), "auto in local[2]: through memory");
+        assertTrue(!((RingEngine) ring2).inProcess(), "tcp: over TCP");
         for (int epoch = 0; epoch < 2; epoch++) {
           Round round = new Round(epoch, (long) epoch * stepsPerEpoch, 0, stepsPerEpoch,
               stepsPerEpoch, plan, StepListener.NONE);
@@ -89,15 +95,21 @@ class RingEngineTest {
           assertEquals(d.lastLr(), r.lastLr(), 0.0, "learning rate");
           ReplicaRound.Output o = ((RingEngine) ring).lastRound();
           assertEquals(2, o.ranks());
-          assertTrue(o.allreduceBytes() > (long) stepsPerEpoch * 4 * net.paramCount() * 0.9,
+          // in memory rank 0 writes its half of the vector into the peer's
+          assertTrue(o.allreduceBytes() > (long) stepsPerEpoch * 2 * net.paramCount() * 0.9,
               "allreduce bytes " + o.allreduceBytes());
+          // over TCP it sends 2 (P - 1) / P of the vector
+          ReplicaRound.Output o2 = ((RingEngine) ring2).lastRound();
+          assertTrue(o2.allreduceBytes() > (long) stepsPerEpoch * 4 * net.paramCount() * 0.9,
+              "allreduce bytes " + o2.allreduceBytes());
         }
         close(driverState.params(), ringState.params(), "params");
         close(driverState.state(), ringState.state(), "batch-norm state");
         close(driverState.optimizerState()[0], ringState.optimizerState()[0], "velocity");
         assertEquals(driverState.optimizerSteps(), ringState.optimizerSteps());
         assertEquals(2L * stepsPerEpoch, ringState.optimizerSteps());
-        assertArrayEquals(ringState.params(), ringAgain.params(), 0f, "ring runs repeat bit for bit");
+        assertArrayEquals(ringState.params(), ringAgain.params(), 0f,
+            "ring runs repeat bit for bit, through memory and over TCP alike");
         assertArrayEquals(ringState.state(), ringAgain.state(), 0f);
       }
     } finally {

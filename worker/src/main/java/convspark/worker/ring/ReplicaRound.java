@@ -63,7 +63,7 @@ public final class ReplicaRound {
    * @throws convspark.worker.TrainingFailedException if the loss or gradient is not finite
    */
   public static Output run(Spec spec, ModelState state, SampleBlock block, int partition,
-      Ring ring, int threads) throws RingException {
+      Allreduce ring, int threads) throws RingException {
     Network net = spec.net();
     int pc = net.paramCount();
     int sc = net.stateCount();

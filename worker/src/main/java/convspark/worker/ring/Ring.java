@@ -37,7 +37,7 @@ import java.util.concurrent.TimeUnit;
  * or misbehaving neighbour fails the operation with a {@link RingException} naming it, and the
  * ring closes. Not thread-safe: one operation at a time.
  */
-public final class Ring implements AutoCloseable {
+public final class Ring implements Allreduce {
   private static final VarHandle FLOAT =
       MethodHandles.byteArrayViewVarHandle(float[].class, ByteOrder.LITTLE_ENDIAN);
   private static final VarHandle DOUBLE =
@@ -106,14 +106,17 @@ public final class Ring implements AutoCloseable {
     }
   }
 
+  @Override
   public int rank() {
     return rank;
   }
 
+  @Override
   public int size() {
     return size;
   }
 
+  @Override
   public Stats stats() {
     return stats;
   }
@@ -131,6 +134,7 @@ public final class Ring implements AutoCloseable {
    * @throws RingException if a neighbour fails or stalls past the io timeout (the ring is then
    *     closed)
    */
+  @Override
   public void allreduce(float[] floats, double[] doubles) throws RingException {
     if (closed) {
       throw new RingException("ring rank " + rank + ": the ring is closed (an earlier operation "

@@ -119,7 +119,7 @@ final class RingFixtures {
   }
 
   /** Every peer reduces its own arrays at once; waits at most a minute. */
-  static void allreduce(Ring[] rings, float[][] f, double[][] d) throws Exception {
+  static void allreduce(Allreduce[] rings, float[][] f, double[][] d) throws Exception {
     ExecutorService ex = Executors.newFixedThreadPool(rings.length);
     try {
       List<Future<?>> fs = new ArrayList<>();
@@ -138,9 +138,9 @@ final class RingFixtures {
     }
   }
 
-  static void closeAll(Ring[] rings) {
+  static void closeAll(Allreduce[] rings) {
     if (rings != null) {
-      for (Ring r : rings) {
+      for (Allreduce r : rings) {
         r.close();
       }
     }
