@@ -8,7 +8,9 @@
 # row's batch: bench/peers/torch_peer.py ddp, with /usr/bin/python3). Rewrites the "Training
 # throughput" section of docs/BENCHMARKS.md.
 #   BATCHES="128 512" ENGINES="driver ring" MASTERS="local[2] cluster" scripts/bench-train.sh
-#   (defaults as shown; DDP_SECONDS=20: seconds each DDP measurement runs, 0 skips DDP;
+#   (defaults as shown; ENGINES may also name ring-tcp: the ring engine with
+#    train.ring.transport = tcp, i.e. TCP between the replicas under local[2] too, where ring
+#    sums through memory; DDP_SECONDS=20: seconds each DDP measurement runs, 0 skips DDP;
 #    BENCH_DOC=path: write somewhere else). MASTERS: local[2] trains in this JVM; cluster
 #    submits the submit jar with scripts/submit.sh to the standalone cluster of
 #    scripts/local-cluster.sh (2 workers x 1 core, 2g executors; started here and stopped at
@@ -24,7 +26,7 @@ masters="${MASTERS:-local[2] cluster}"
 ddp_seconds="${DDP_SECONDS:-20}"
 py=/usr/bin/python3
 for e in $engines; do
-  case "$e" in driver|ring) ;; *) echo "bench-train: ENGINES: unknown engine '$e' (driver, ring)" >&2; exit 2 ;; esac
+  case "$e" in driver|ring|ring-tcp) ;; *) echo "bench-train: ENGINES: unknown engine '$e' (driver, ring, ring-tcp)" >&2; exit 2 ;; esac
 done
 for m in $masters; do
   case "$m" in 'local[2]'|cluster) ;; *) echo "bench-train: MASTERS: unknown master '$m' (local[2], cluster)" >&2; exit 2 ;; esac
@@ -59,9 +61,10 @@ for b in $batches; do
     for e in $engines; do
       echo "== $m, engine $e, global batch $b"
       args=(train --config conf/fashion-mnist.conf --out "$work/${m%%[*}-$e-b$b"
-        --set train.engine="$e" --set train.workers=2 --set train.global-batch="$b"
+        --set train.engine="${e%-tcp}" --set train.workers=2 --set train.global-batch="$b"
         --set train.epochs=2 --set data.validation-fraction=0 --set data.test.images='""'
         --set data.test.labels='""' --set train.log-every-steps=0)
+      if [ "$e" = ring-tcp ]; then args+=(--set train.ring.transport=tcp); fi
       if [ "$m" = cluster ]; then
         CONVSPARK_EXECUTOR_MEMORY=2g scripts/submit.sh -- "${args[@]}" | grep -E '^epoch'
       else
@@ -104,7 +107,7 @@ for b, mst, e in [(b, mst, e) for b in batches for mst in masters for e in engin
                  ('compute', 'broadcast', 'fetch', 'launch', 'taskOther', 'straggler', 'result',
                   'merge', 'allreduce', 'update')}
         # the ring's straggler wait is spent inside its allreduce: count it once
-        counted = sum(v for k, v in parts.items() if not (e == 'ring' and k == 'straggler'))
+        counted = sum(v for k, v in parts.items() if not (e.startswith('ring') and k == 'straggler'))
         other = step - counted
         vs_ddp = '{:.2f}x'.format(ips / ddp[b]['images_per_second']) if b in ddp else 'n/a'
         rows.append((where, e, b, ips, ips / ref_ips, vs_ddp, steps, 1000 * step / steps,
@@ -161,8 +164,11 @@ lines += ['', 'Shares of the step wall time (`metrics.jsonl` fields `*Seconds`).
           'inside the peer-to-peer allreduce; unaccounted is what is left '
           '(driver loop, metrics, GC). Driver bytes/step is `driverResultBytesPerStep`: the task result '
           'bytes the driver received for the epoch\'s training jobs (Spark\'s `TaskMetrics.resultSize`, '
-          'measured by a listener), divided by the steps. The ring table: bytes rank 0 sent to its '
-          'neighbour and its wall time in the allreduce, per epoch and per step.', '<!-- train:end -->']
+          'measured by a listener), divided by the steps. Engine `ring` sums through memory under local[2] '
+          '(`LocalRing`, `train.ring.transport = auto`) and over TCP on the cluster; `ring-tcp` is the ring '
+          'engine with `train.ring.transport = tcp`. The ring table: bytes rank 0 sent to its '
+          'neighbour (through memory: copied into the peer\'s vector, half what TCP sends) and its wall '
+          'time in the allreduce, per epoch and per step.', '<!-- train:end -->']
 doc = os.environ.get('BENCH_DOC') or 'docs/BENCHMARKS.md'
 text = open(doc).read() if os.path.exists(doc) else '# Benchmarks\n'
 if '<!-- train:begin -->' not in text:
