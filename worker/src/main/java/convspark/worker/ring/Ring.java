@@ -4,11 +4,10 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -38,12 +37,6 @@ import java.util.concurrent.TimeUnit;
  * ring closes. Not thread-safe: one operation at a time.
  */
 public final class Ring implements AutoCloseable {
-  private static final VarHandle FLOAT =
-      MethodHandles.byteArrayViewVarHandle(float[].class, ByteOrder.LITTLE_ENDIAN);
-  private static final VarHandle DOUBLE =
-      MethodHandles.byteArrayViewVarHandle(double[].class, ByteOrder.LITTLE_ENDIAN);
-  private static final VarHandle INT =
-      MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
   /** Message header: operation number, step, chunk index, payload bytes. */
   static final int HEADER = 16;
 
@@ -60,6 +53,7 @@ public final class Ring implements AutoCloseable {
   private int operation;
   private volatile boolean closed;
   private byte[] receiveBuffer = new byte[0];
+  private float[] floatScratch = new float[0];
   private final Stats stats = new Stats();
 
   /** Cumulative traffic and time of this peer's allreduce operations. */
@@ -201,20 +195,22 @@ public final class Ring implements AutoCloseable {
     int nf = f.length;
     int payload = bytesOf(nf, a, b);
     byte[] buf = sender.buffer(HEADER + payload);
-    INT.set(buf, 0, operation);
-    INT.set(buf, 4, step);
-    INT.set(buf, 8, chunk);
-    INT.set(buf, 12, payload);
-    int p = HEADER;
-    int fEnd = (int) Math.min(b, nf);
-    for (int i = (int) a; i < fEnd; i++, p += 4) {
-      FLOAT.set(buf, p, f[i]);
+    ByteBuffer bb = ByteBuffer.wrap(buf).order(ByteOrder.LITTLE_ENDIAN);
+    bb.putInt(operation).putInt(step).putInt(chunk).putInt(payload);
+    int fFrom = (int) Math.min(a, nf);
+    int fCount = (int) Math.min(b, nf) - fFrom;
+    int dFrom = (int) (Math.max(a, nf) - nf);
+    int dCount = (int) (b - nf) - dFrom;
+    if (fCount > 0) {
+      bb.asFloatBuffer().put(f, fFrom, fCount);
     }
-    for (int i = (int) (Math.max(a, nf) - nf), e = (int) (b - nf); i < e; i++, p += 8) {
-      DOUBLE.set(buf, p, d[i]);
+    if (dCount > 0) {
+      bb.position(HEADER + 4 * fCount);
+      bb.asDoubleBuffer().put(d, dFrom, dCount);
     }
-    sender.enqueue(buf, p, this);
-    stats.bytesSent += p;
+    int n = HEADER + payload;
+    sender.enqueue(buf, n, this);
+    stats.bytesSent += n;
   }
 
   private void receive(float[] f, double[] d, int step, int chunk, long a, long b, boolean add,
@@ -227,36 +223,59 @@ public final class Ring implements AutoCloseable {
     }
     byte[] buf = receiveBuffer;
     readFully(buf, n, step, steps);
-    int op = (int) INT.get(buf, 0);
-    int st = (int) INT.get(buf, 4);
-    int ch = (int) INT.get(buf, 8);
-    int len = (int) INT.get(buf, 12);
+    ByteBuffer bb = ByteBuffer.wrap(buf, 0, n).order(ByteOrder.LITTLE_ENDIAN);
+    int op = bb.getInt();
+    int st = bb.getInt();
+    int ch = bb.getInt();
+    int len = bb.getInt();
     if (op != operation || st != step || ch != chunk || len != payload) {
       throw new RingException("ring rank " + rank + ": rank " + prevRank() + " (" + prevAddress
           + ") sent operation " + op + " step " + st + " chunk " + ch + " of " + len
           + " bytes, expected operation " + operation + " step " + step + " chunk " + chunk
           + " of " + payload + " bytes (do all peers reduce vectors of the same length?)");
     }
-    int p = HEADER;
-    int fEnd = (int) Math.min(b, nf);
+    int fFrom = (int) Math.min(a, nf);
+    int fCount = (int) Math.min(b, nf) - fFrom;
     int dFrom = (int) (Math.max(a, nf) - nf);
-    int dEnd = (int) (b - nf);
+    int dCount = (int) (b - nf) - dFrom;
     if (add) {
-      for (int i = (int) a; i < fEnd; i++, p += 4) {
-        f[i] = f[i] + (float) FLOAT.get(buf, p);
+      if (fCount > 0) {
+        float[] tmp = floatScratch(fCount);
+        bb.asFloatBuffer().get(tmp, 0, fCount);
+        addInto(f, fFrom, tmp, fCount);
       }
-      for (int i = dFrom; i < dEnd; i++, p += 8) {
-        d[i] = d[i] + (double) DOUBLE.get(buf, p);
+      if (dCount > 0) {
+        bb.position(HEADER + 4 * fCount);
+        double[] tmp = new double[dCount];
+        bb.asDoubleBuffer().get(tmp, 0, dCount);
+        for (int i = 0; i < dCount; i++) {
+          d[dFrom + i] = d[dFrom + i] + tmp[i];
+        }
       }
     } else {
-      for (int i = (int) a; i < fEnd; i++, p += 4) {
-        f[i] = (float) FLOAT.get(buf, p);
+      if (fCount > 0) {
+        bb.asFloatBuffer().get(f, fFrom, fCount);
       }
-      for (int i = dFrom; i < dEnd; i++, p += 8) {
-        d[i] = (double) DOUBLE.get(buf, p);
+      if (dCount > 0) {
+        bb.position(HEADER + 4 * fCount);
+        bb.asDoubleBuffer().get(d, dFrom, dCount);
       }
     }
     stats.bytesReceived += n;
+  }
+
+  private float[] floatScratch(int n) {
+    if (floatScratch.length < n) {
+      floatScratch = new float[n];
+    }
+    return floatScratch;
+  }
+
+  /** {@code f[from + i] += x[i]}: one add per element, a loop the JIT vectorises. */
+  private static void addInto(float[] f, int from, float[] x, int n) {
+    for (int i = 0; i < n; i++) {
+      f[from + i] += x[i];
+    }
   }
 
   private void readFully(byte[] buf, int n, int step, int steps) throws RingException {
