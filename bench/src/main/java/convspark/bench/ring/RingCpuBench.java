@@ -26,7 +26,8 @@ import java.util.concurrent.TimeUnit;
  * loaded machine the wall time follows the CPU share the benchmark gets; the CPU time per
  * operation does not, which makes it the figure to compare transports with.
  *
- * <p>Usage: {@code RingCpuBench [--procs 2] [--size 421834] [--iters 300] [--chunk 262144]}.
+ * <p>Usage: {@code RingCpuBench [--procs 2] [--size 421834] [--iters 300] [--chunk 32768]}
+ * (the chunk defaults to {@link RingOptions#DEFAULTS}).
  */
 public final class RingCpuBench {
   private RingCpuBench() {}
