@@ -40,8 +40,10 @@ import java.util.concurrent.TimeUnit;
  * thread writes as is (blocking), and received into one reused direct buffer that is decoded with
  * one bulk copy (into the vector when copying, into a scratch array followed by a plain add loop,
  * which the JIT vectorises, when reducing). No per-element conversion and no intermediate heap
- * byte array: one user-space copy per byte in each direction. The sender's pool holds about one
- * segment of direct memory (vector bytes / P) after the first operation.
+ * byte array: one user-space copy per byte in each direction. The sender's pool of direct
+ * buffers is reused across operations; it holds at most what this peer sends in one operation
+ * (2 (P - 1) / P of the vector's bytes; chunks queue without bound so that no peer ever waits to
+ * send while its neighbour waits for it), typically a segment's worth.
  *
  * <p>Faults: every receive waits at most {@link RingOptions#ioTimeoutMillis()} for the next byte
  * (the receiving channel is non-blocking and waits in a {@link Selector} with that deadline; the
@@ -120,7 +122,7 @@ public final class Ring implements AutoCloseable {
       }
       this.input = i;
       this.readable = sel;
-      this.sender = new Sender(o);
+      this.sender = new Sender(o, HEADER + options.chunkBytes());
       this.senderThread = new Thread(sender, "ring-send-" + rank);
       senderThread.setDaemon(true);
       senderThread.start();
@@ -358,6 +360,14 @@ public final class Ring implements AutoCloseable {
     }
   }
 
+  /**
+   * Direct send buffers allocated so far: at most the number of chunks this peer sends in one
+   * operation, since the sender thread returns every written buffer to the pool.
+   */
+  int sendBuffersAllocated() {
+    return sender == null ? 0 : sender.allocated;
+  }
+
   int prevRank() {
     return (rank + size - 1) % size;
   }
@@ -376,16 +386,28 @@ public final class Ring implements AutoCloseable {
     private final LinkedBlockingQueue<ByteBuffer> queue = new LinkedBlockingQueue<>();
     private final ConcurrentLinkedQueue<ByteBuffer> pool = new ConcurrentLinkedQueue<>();
     private final Semaphore sent = new Semaphore(0);
+    private final int minCapacity;
+    /** Buffers allocated so far (read by the owning thread only). */
+    private int allocated;
     private volatile IOException failure;
 
-    Sender(SocketChannel out) {
+    Sender(SocketChannel out, int minCapacity) {
       this.out = out;
+      this.minCapacity = minCapacity;
     }
 
-    /** A cleared buffer of at least {@code n} bytes. */
+    /**
+     * A cleared buffer of at least {@code n} bytes. New buffers hold at least a full chunk of
+     * floats, so the pool stops allocating after the first operation (a chunk that carries
+     * doubles may need one larger buffer once).
+     */
     ByteBuffer buffer(int n) {
       ByteBuffer b = pool.poll();
-      return (b != null && b.capacity() >= n ? b : direct(Math.max(n, 1024))).clear();
+      if (b != null && b.capacity() >= n) {
+        return b.clear();
+      }
+      allocated++;
+      return direct(Math.max(n, minCapacity));
     }
 
     void enqueue(ByteBuffer buf, Ring ring) throws RingException {

@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
  * The channel transport's failure paths: a neighbour that closes mid-ring and one whose chunks
  * do not match what this peer expects both fail the operation at once (long before the io
  * timeout) with a message naming that neighbour, and close the ring; and the default options'
- * chunks carry a vector of many chunks plus doubles exactly.
+ * chunks carry a vector of many chunks plus doubles exactly, reusing their direct buffers.
  */
 class RingTransportTest {
   /** Long timeouts: every failure below must come from the event itself, not from a timeout. */
@@ -78,7 +78,7 @@ class RingTransportTest {
     int n = 421_834; // the default model's gradient: several default chunks per segment
     Ring[] rings = RingFixtures.ringOfThreads(p, RingSecret.generate(), 9, RingOptions.DEFAULTS);
     try {
-      for (int round = 0; round < 2; round++) {
+      for (int round = 0; round < 8; round++) {
         float[][] f = new float[p][];
         double[][] d = new double[p][];
         for (int r = 0; r < p; r++) {
@@ -92,6 +92,16 @@ class RingTransportTest {
           assertArrayEquals(ref, f[r], 0f, "round " + round + ", rank " + r);
           assertArrayEquals(dRef, d[r], 0.0, "round " + round + ", rank " + r);
         }
+      }
+      // Send buffers are pooled: over 8 operations each peer allocates at most the chunks it
+      // sends in one (2 (P - 1) steps of at most ceil(segment / chunk) chunks).
+      int chunkElems = RingOptions.DEFAULTS.chunkBytes() / 4;
+      long segment = (n + 5 + p - 1) / p;
+      long perOperation = 2L * (p - 1) * ((segment + chunkElems - 1) / chunkElems);
+      for (Ring ring : rings) {
+        assertTrue(ring.sendBuffersAllocated() <= perOperation, ring.sendBuffersAllocated()
+            + " send buffers allocated over 8 operations, more than the " + perOperation
+            + " chunks sent in one");
       }
     } finally {
       RingFixtures.closeAll(rings);
