@@ -6,6 +6,7 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ClosedSelectorException;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
@@ -340,23 +341,25 @@ public final class Ring implements AutoCloseable {
                 + steps + "): it stalled or died");
           }
           if (closed) {
-            throw new IOException("the ring was closed");
+            throw new ClosedChannelException();
           }
           try {
             readable.select(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left + 999_999)));
           } catch (ClosedSelectorException e) {
-            throw new IOException("the ring was closed", e);
+            throw new ClosedChannelException(); // close() was called meanwhile
           }
           readable.selectedKeys().clear();
         }
       }
+    } catch (RingException e) {
+      throw e; // the timeout, as it is
     } catch (EOFException e) {
       throw new RingException("ring rank " + rank + ": rank " + prevRank() + " (" + prevAddress
           + ") closed the connection (allreduce operation " + operation + ", step " + (step + 1)
           + " of " + steps + ")", e);
     } catch (IOException e) {
       throw new RingException("ring rank " + rank + ": receiving from rank " + prevRank() + " ("
-          + prevAddress + ") failed: " + e.getMessage() + (closed ? " (ring closed)" : ""), e);
+          + prevAddress + ") failed: " + (closed ? "the ring was closed" : e.getMessage()), e);
     }
   }
 
