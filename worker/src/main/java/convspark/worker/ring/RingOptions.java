@@ -12,9 +12,9 @@ import java.io.Serializable;
  *     or no byte accepted by the next peer) before the operation fails naming it
  * @param chunkBytes payload bytes per message: a segment travels in chunks of this size, each
  *     forwarded as soon as it has been reduced (pipelining). 32 KiB measured best on loopback
- *     (a chunk's buffers stay in cache between encoding, the kernel's copies and decoding: CPU
- *     per allreduce of 1.7 MB at P = 2 about 20% below 256 KiB, docs/BENCHMARKS.md); 16 KiB to
- *     1 MiB all work over TCP
+ *     (a chunk's buffers stay in cache between encoding, the kernel's copies and decoding: the
+ *     CPU per allreduce of 1.7 MB at P = 2 and 4 was a sixth to a quarter below that of 256 KiB;
+ *     docs/BENCHMARKS.md); 16 KiB to 1 MiB all work over TCP
  */
 public record RingOptions(int connectTimeoutMillis, int ioTimeoutMillis, int chunkBytes)
     implements Serializable {

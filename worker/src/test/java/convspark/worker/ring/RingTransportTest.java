@@ -29,12 +29,14 @@ class RingTransportTest {
           new double[][] {{}, {}, {}});
       rings[2].close(); // rank 0 receives from rank 2
       long t0 = System.nanoTime();
-      RingException e = assertThrows(RingException.class, () -> rings[0].allreduce(new float[30_000]));
+      RingException e =
+          assertThrows(RingException.class, () -> rings[0].allreduce(new float[30_000]));
       double secs = (System.nanoTime() - t0) / 1e9;
       assertTrue(e.getMessage().contains("ring rank 0: rank 2 (")
           && e.getMessage().contains("closed the connection"), e.getMessage());
       assertTrue(secs < 10, "failed after " + secs + " s, expected at once");
-      RingException again = assertThrows(RingException.class, () -> rings[0].allreduce(new float[1]));
+      RingException again =
+          assertThrows(RingException.class, () -> rings[0].allreduce(new float[1]));
       assertTrue(again.getMessage().contains("the ring is closed"), again.getMessage());
     } finally {
       RingFixtures.closeAll(rings);
@@ -56,8 +58,10 @@ class RingTransportTest {
         rings[1].allreduce(new float[1001]);
         return null;
       });
-      ExecutionException e0 = assertThrows(ExecutionException.class, () -> f0.get(10, TimeUnit.SECONDS));
-      ExecutionException e1 = assertThrows(ExecutionException.class, () -> f1.get(10, TimeUnit.SECONDS));
+      ExecutionException e0 =
+          assertThrows(ExecutionException.class, () -> f0.get(10, TimeUnit.SECONDS));
+      ExecutionException e1 =
+          assertThrows(ExecutionException.class, () -> f1.get(10, TimeUnit.SECONDS));
       String m0 = e0.getCause().getMessage();
       assertTrue(e0.getCause() instanceof RingException
           && m0.contains("ring rank 0: rank 1 (") && m0.contains("chunk 0 of 2004 bytes, expected")
