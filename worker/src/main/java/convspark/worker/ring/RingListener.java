@@ -9,6 +9,8 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -49,7 +51,7 @@ public final class RingListener implements AutoCloseable {
       throw new IllegalArgumentException("a ring peer must bind to its own host address, not to "
           + host.getHostAddress() + " (all interfaces)");
     }
-    ServerSocket s = new ServerSocket();
+    ServerSocket s = ServerSocketChannel.open().socket(); // channels: Ring reads and writes them
     try {
       s.setReuseAddress(false);
       s.bind(new InetSocketAddress(host, 0), 16);
@@ -147,7 +149,13 @@ public final class RingListener implements AutoCloseable {
             + to + ") within " + options.connectTimeoutMillis() + " ms"
             + (last == null ? "" : ": " + last.getMessage()), last);
       }
-      Socket s = new Socket();
+      Socket s;
+      try {
+        s = SocketChannel.open().socket(); // a channel: Ring reads and writes it
+      } catch (IOException e) {
+        throw new RingException("ring rank " + rank + ": cannot open a socket: " + e.getMessage(),
+            e);
+      }
       try {
         s.connect(to, (int) Math.min(Integer.MAX_VALUE, left));
         s.setSoTimeout((int) Math.max(1, Math.min(Integer.MAX_VALUE, left)));
@@ -228,7 +236,20 @@ public final class RingListener implements AutoCloseable {
     s.setKeepAlive(true);
   }
 
+  /**
+   * Closes {@code c}, ignoring failures. A connected socket first shuts its output down, as
+   * {@code java.net.Socket}'s own implementation does (ring sockets are channel sockets, whose
+   * close does not): the peer reads end-of-stream (a FIN) before any reset that unread input
+   * causes.
+   */
   static void closeQuietly(AutoCloseable c) {
+    if (c instanceof Socket s && s.isConnected() && !s.isClosed() && !s.isOutputShutdown()) {
+      try {
+        s.shutdownOutput();
+      } catch (IOException ignored) {
+        // the connection is already broken: closing is all that is left
+      }
+    }
     if (c != null) {
       try {
         c.close();

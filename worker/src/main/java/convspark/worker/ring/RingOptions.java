@@ -11,12 +11,15 @@ import java.io.Serializable;
  * @param ioTimeoutMillis how long a peer may stay silent during an allreduce (no byte received,
  *     or no byte accepted by the next peer) before the operation fails naming it
  * @param chunkBytes payload bytes per message: a segment travels in chunks of this size, each
- *     forwarded as soon as it has been reduced (pipelining); 64 KiB to 1 MiB suit TCP
+ *     forwarded as soon as it has been reduced (pipelining). 32 KiB measured best on loopback
+ *     (a chunk's buffers stay in cache between encoding, the kernel's copies and decoding: the
+ *     CPU per allreduce of 1.7 MB at P = 2 and 4 was a sixth to a quarter below that of 256 KiB;
+ *     docs/BENCHMARKS.md); 16 KiB to 1 MiB all work over TCP
  */
 public record RingOptions(int connectTimeoutMillis, int ioTimeoutMillis, int chunkBytes)
     implements Serializable {
-  /** Defaults: 60 s to form the ring, 60 s of silence, 256 KiB chunks. */
-  public static final RingOptions DEFAULTS = new RingOptions(60_000, 60_000, 256 * 1024);
+  /** Defaults: 60 s to form the ring, 60 s of silence, 32 KiB chunks. */
+  public static final RingOptions DEFAULTS = new RingOptions(60_000, 60_000, 32 * 1024);
 
   public RingOptions {
     if (connectTimeoutMillis <= 0) {

@@ -37,6 +37,8 @@ class RingTimeoutTest {
       assertTrue(e0.getCause() instanceof RingException, String.valueOf(e0.getCause()));
       String m0 = e0.getCause().getMessage();
       assertTrue(m0.contains("ring rank 0") && m0.contains("rank 2 (") && m0.contains("1000 ms"), m0);
+      assertTrue(m0.startsWith("ring rank 0: rank 2 (") && m0.contains("sent nothing for 1000 ms"),
+          m0);
       assertTrue(e1.getCause() instanceof RingException, String.valueOf(e1.getCause()));
       assertTrue(secs >= 0.9 && secs < 15, "failed after " + secs + " s");
       // The failed rings are closed for good.
