@@ -37,9 +37,8 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
   private final byte[] secret;
   private final long ringId;
   private final int timeoutMillis;
-  /** The driver's rendezvous; null when {@code inProcess}. */
+  /** The driver's rendezvous; null for a ring in one JVM. */
   private final InetSocketAddress rendezvous;
-  private final boolean inProcess;
 
   /**
    * @param rendezvous where the driver's {@link RingRendezvous} listens, or null for a ring in
@@ -49,7 +48,6 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
       int timeoutMillis, InetSocketAddress rendezvous) {
     this.spec = spec;
     this.rendezvous = rendezvous;
-    this.inProcess = rendezvous == null;
     this.state = state;
     this.secret = secret;
     this.ringId = ringId;
@@ -107,7 +105,7 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
    */
   private Allreduce connect(BarrierTaskContext ctx, int rank) throws IOException {
     int size = ctx.getTaskInfos().length;
-    if (inProcess) {
+    if (rendezvous == null) {
       return LocalRing.join(secret, ringId, rank, size, timeoutMillis);
     }
     RingOptions options = RingOptions.DEFAULTS.withTimeouts(timeoutMillis, timeoutMillis);
