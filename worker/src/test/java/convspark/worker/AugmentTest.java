@@ -49,6 +49,65 @@ class AugmentTest {
   }
 
   @Test
+  void eraseZeroesOneRectangleOfTheDrawnAreaInEveryChannel() {
+    int c = 2;
+    int h = 20;
+    int w = 20;
+    float[] x = image(c, h, w); // every pixel nonzero
+    float[] y = new float[c * h * w];
+    Augment erase = new Augment(false, 0, 1.0, 0.1, 0.2, 3.0);
+    int erased = 0;
+    for (long s = 0; s < 300; s++) {
+      erase.apply(x, 0, y, 0, c, h, w, new SplittableRandom(s));
+      // the zeros of channel 0 form one rectangle, the same in channel 1
+      int y0 = h;
+      int y1 = -1;
+      int x0 = w;
+      int x1 = -1;
+      int zeros = 0;
+      for (int i = 0; i < h * w; i++) {
+        assertEquals(y[i] == 0, y[h * w + i] == 0, "channels erased alike at " + i);
+        if (y[i] == 0) {
+          zeros++;
+          y0 = Math.min(y0, i / w);
+          y1 = Math.max(y1, i / w);
+          x0 = Math.min(x0, i % w);
+          x1 = Math.max(x1, i % w);
+        } else {
+          assertEquals(x[i], y[i], "pixels outside the rectangle are copied");
+        }
+      }
+      if (zeros == 0) {
+        continue; // ten draws that did not fit: the image stays whole (rare at these sizes)
+      }
+      erased++;
+      int eh = y1 - y0 + 1;
+      int ew = x1 - x0 + 1;
+      assertEquals(eh * ew, zeros, "the zeros fill their bounding box");
+      // the area is drawn in [0.1, 0.2] of 400 pixels and rounded per side
+      assertTrue(zeros >= 0.1 * 400 * 0.6 && zeros <= 0.2 * 400 * 1.5, "area " + zeros);
+      double aspect = (double) eh / ew;
+      assertTrue(aspect >= 1 / 3.0 * 0.6 && aspect <= 3.0 * 1.6, "aspect " + aspect);
+    }
+    assertTrue(erased > 290, "probability 1 erases nearly every image: " + erased);
+
+    // probability 0.5 erases about half; probability 0 leaves the flip/shift draws unchanged
+    int half = 0;
+    for (long s = 0; s < 400; s++) {
+      new Augment(false, 0, 0.5, 0.1, 0.2, 3.0).apply(x, 0, y, 0, c, h, w,
+          new SplittableRandom(s));
+      half += Arrays.equals(x, y) ? 0 : 1;
+    }
+    assertTrue(half > 150 && half < 250, "erased " + half + " of 400 at probability 0.5");
+    float[] z = new float[y.length];
+    for (long s = 0; s < 50; s++) {
+      new Augment(true, 2).apply(x, 0, y, 0, c, h, w, new SplittableRandom(s));
+      new Augment(true, 2, 0, 0.1, 0.2, 3.0).apply(x, 0, z, 0, c, h, w, new SplittableRandom(s));
+      assertArrayEquals(y, z, "no erasing: the same draws as before erasing existed");
+    }
+  }
+
+  @Test
   void augmentationKeepsLabelsAndShapesAndIsReproducible() {
     Network net = new Network(ModelSpec.parse("""
         input { channels = 2, height = 5, width = 5 }

@@ -89,6 +89,13 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
     VAL_ACCURACY
   }
 
+  /**
+   * Random erasing (train.augment.erase): with this probability, a rectangle of min-area ..
+   * max-area of the image, its height/width ratio between 1/max-aspect and max-aspect, is zeroed.
+   */
+  public record Erase(double probability, double minArea, double maxArea, double maxAspect)
+      implements Serializable {}
+
   public record EarlyStopping(StopMetric metric, int patience, double minDelta)
       implements Serializable {}
 
@@ -96,7 +103,7 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
       ScalingRule scaling, double warmupEpochs, LrSchedule.Decay decay, double stepEvery,
       double stepGamma, double minLr, OptimizerSettings optimizer, double l1, double l2,
       boolean regularizeAll, double labelSmoothing, long seed, double clipGradNorm,
-      boolean flip, int translate, EarlyStopping earlyStopping, int evalBatch, int logEvery,
+      boolean flip, int translate, Erase erase, EarlyStopping earlyStopping, int evalBatch, int logEvery,
       int checkpointEvery, int keepLast, Engine engine, RingSettings ring)
       implements Serializable {
 
@@ -188,6 +195,7 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
         k.nonNegative("train.clip-grad-norm"),
         k.bool("train.augment.flip"),
         k.nonNegativeInt("train.augment.translate"),
+        erase(k),
         new EarlyStopping(k.choice("train.early-stopping.metric", StopMetric.class),
             k.nonNegativeInt("train.early-stopping.patience"),
             k.nonNegative("train.early-stopping.min-delta")),
@@ -212,6 +220,26 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
     c.getConfig(key).entrySet().forEach(e -> m.put(e.getKey().replace("\"", ""),
         String.valueOf(e.getValue().unwrapped())));
     return m;
+  }
+
+  private static Erase erase(Keys k) {
+    double p = k.nonNegative("train.augment.erase.probability");
+    if (p > 1) {
+      throw new BadInputException("config key train.augment.erase.probability: expected a number"
+          + " in [0, 1], found " + p);
+    }
+    double min = k.positive("train.augment.erase.min-area");
+    double max = k.positive("train.augment.erase.max-area");
+    if (max > 1 || min > max) {
+      throw new BadInputException("config keys train.augment.erase.min-area and max-area: expected"
+          + " 0 < min-area <= max-area <= 1, found " + min + " and " + max);
+    }
+    double aspect = k.number("train.augment.erase.max-aspect");
+    if (!(aspect >= 1)) {
+      throw new BadInputException("config key train.augment.erase.max-aspect: expected a number"
+          + " >= 1, found " + aspect);
+    }
+    return new Erase(p, min, max, aspect);
   }
 
   private static Input input(Keys k, String key) {

@@ -130,7 +130,8 @@ public final class Trainer {
     }
 
     StepPlan plan = new StepPlan(net, localBatch, 0, 0, 0, t.seed(), t.labelSmoothing(),
-        new Augment(t.flip(), t.translate()));
+        new Augment(t.flip(), t.translate(), t.erase().probability(), t.erase().minArea(),
+            t.erase().maxArea(), t.erase().maxAspect()));
     int epochsRun = startEpoch;
     double lastLr = schedule.lr(step, stepsPerEpoch);
     int lastEpoch = (int) Math.min(t.epochs(), (long) startEpoch + stopAfter);

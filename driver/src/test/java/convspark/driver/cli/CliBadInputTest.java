@@ -144,6 +144,16 @@ class CliBadInputTest {
   }
 
   @Test
+  void eraseOutsideItsRanges() {
+    String e = fails("train.augment.erase.probability=1.5");
+    assertTrue(e.contains("train.augment.erase.probability") && e.contains("[0, 1]"), e);
+    e = fails("train.augment.erase.min-area=0.5", "train.augment.erase.max-area=0.2");
+    assertTrue(e.contains("min-area <= max-area"), e);
+    e = fails("train.augment.erase.max-aspect=0.5");
+    assertTrue(e.contains("train.augment.erase.max-aspect") && e.contains(">= 1"), e);
+  }
+
+  @Test
   void negativeRingRoundSteps() {
     String e = fails("train.engine=ring", "train.ring.round-steps=-1");
     assertTrue(e.contains("train.ring.round-steps") && e.contains("-1"), e);
