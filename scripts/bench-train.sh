@@ -5,7 +5,10 @@
 # allocation). Measures in the same run two references: the single-process kernel with 2
 # data-parallel threads (no Spark, convspark.bench.KernelThroughput), and PyTorch
 # DistributedDataParallel (gloo, 2 processes x 1 thread, the same network, global batch = the
-# row's batch: bench/peers/torch_peer.py ddp, with /usr/bin/python3). Rewrites the "Training
+# row's batch: bench/peers/torch_peer.py ddp, with /usr/bin/python3). With a ring engine, also
+# the ring's replicas without Spark (convspark.bench.ReplicaThroughput: the same real samples,
+# shuffle, gather, update and in-JVM sums as the ring engine under local[2]), so the gap to the
+# kernel-only reference splits into the replicas' own work and Spark. Rewrites the "Training
 # throughput" section of docs/BENCHMARKS.md.
 #   BATCHES="128 512" ENGINES="driver ring" MASTERS="local[2] cluster" scripts/bench-train.sh
 #   (defaults as shown; ENGINES may also name ring-tcp: the ring engine with
@@ -56,6 +59,16 @@ cp="bench/target/classes:$(cat driver/target/classpath.txt)"
 ref=$(java -Xms2g -Xmx2g $SPARK_JAVA17_FLAGS -cp "$cp" convspark.bench.KernelThroughput \
   conf/fashion-mnist.conf 64 2 30 | tail -1)
 echo "reference (no Spark, 2 threads x batch 64): $ref"
+# the ring engine's replicas without Spark (real samples, shuffle, gather, update, in-JVM sums):
+# splits the gap between the kernel-only reference and the ring rows into replica work and Spark
+case " $engines " in *" ring "*|*" ring-tcp "*)
+  for b in $batches; do
+    # shellcheck disable=SC2086
+    java -Xms2g -Xmx2g $SPARK_JAVA17_FLAGS -cp "$cp" convspark.bench.ReplicaThroughput \
+      conf/fashion-mnist.conf 2 "$b" 2 | tail -1 > "$work/replica-b$b.txt"
+    echo "replicas without Spark, global batch $b: $(cat "$work/replica-b$b.txt")"
+  done ;;
+esac
 for b in $batches; do
   for m in $masters; do
     for e in $engines; do
@@ -91,6 +104,13 @@ import json, re, sys, datetime, os
 work, ref, batches, engines, ddp_seconds = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4].split(), sys.argv[5]
 masters = sys.argv[6].split()
 ref_ips = float(re.search(r'images/s ([0-9.]+)', ref).group(1))
+replica = {}
+for b in batches:
+    p = f'{work}/replica-b{b}.txt'
+    if os.path.exists(p) and os.path.getsize(p) > 0:
+        replica[b] = open(p).read().strip()
+def replica_ips(b):
+    return float(re.search(r'images/s ([0-9.]+)', replica[b]).group(1)) if b in replica else None
 cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), '?')
 ddp = {}
 for b in batches:
@@ -113,7 +133,8 @@ for b, mst, e in [(b, mst, e) for b in batches for mst in masters for e in engin
         counted = sum(v for k, v in parts.items() if not (e.startswith('ring') and k == 'straggler'))
         other = step - counted
         vs_ddp = '{:.2f}x'.format(ips / ddp[b]['images_per_second']) if b in ddp else 'n/a'
-        rows.append((where, e, b, ips, ips / ref_ips, vs_ddp, steps, 1000 * step / steps,
+        vs_rep = '{:.2f}x'.format(ips / replica_ips(b)) if e.startswith('ring') and b in replica else 'n/a'
+        rows.append((where, e, b, ips, ips / ref_ips, vs_rep, vs_ddp, steps, 1000 * step / steps,
                      m.get('driverResultBytesPerStep', float('nan')))
                     + tuple(v / step for v in parts.values())
                     + (other / step, (step - parts['compute']) / step))
@@ -131,6 +152,13 @@ lines = ['<!-- train:begin -->',
          'submitted with `scripts/submit.sh`, the driver a third JVM on the same 2 cores)',
          f'- Reference, same run: the kernel without Spark, 2 data-parallel threads x batch 64 '
          f'(`convspark.bench.KernelThroughput`): **{ref_ips:,.0f} images/s** ({ref.split("(",1)[1].rstrip(")")})']
+for b in batches:
+    if b in replica:
+        lines.append(f'- The ring engine\'s replicas without Spark, same run, global batch {b} '
+                     '(`convspark.bench.ReplicaThroughput conf/fashion-mnist.conf 2 ' + b + ' 2`: two replica threads '
+                     'running `ReplicaRound` on the real samples, summing through `LocalRing`; second epoch): '
+                     f'**{replica_ips(b):,.0f} images/s**, {replica_ips(b) / ref_ips:.2f}x the reference '
+                     f'({replica[b].split("(",1)[1].rstrip(")")})')
 if ddp:
     d0 = next(iter(ddp.values()))
     blas = ', '.join(sorted(set(os.path.basename(l) for l in d0.get('libs', []) if l))) or '?'
@@ -146,10 +174,10 @@ elif ddp_seconds == '0':
 else:
     lines.append('- PyTorch DDP: failed in this run (see target/bench-train/ddp-b*.log)')
 lines += ['',
-         '| master | engine | global batch | images/s | vs no-Spark 2 threads | vs DDP | steps | ms/step | driver bytes/step | compute | broadcast (driver) | broadcast fetch (tasks) | task launch | task, other | straggler wait | results to driver | sum (driver: allreduce; ring: local) | ring allreduce | optimizer update | unaccounted | overhead (step - compute) / step |',
-         '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
+         '| master | engine | global batch | images/s | vs no-Spark 2 threads | vs replicas without Spark | vs DDP | steps | ms/step | driver bytes/step | compute | broadcast (driver) | broadcast fetch (tasks) | task launch | task, other | straggler wait | results to driver | sum (driver: allreduce; ring: local) | ring allreduce | optimizer update | unaccounted | overhead (step - compute) / step |',
+         '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
 for r in rows:
-    lines.append('| {} | {} | {} | {:,.0f} | {:.2f}x | {} | {} | {:.1f} | {:,.0f} | {:.0%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | **{:.0%}** |'.format(*r))
+    lines.append('| {} | {} | {} | {:,.0f} | {:.2f}x | {} | {} | {} | {:.1f} | {:,.0f} | {:.0%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | **{:.0%}** |'.format(*r))
 if rings:
     lines += ['', '| master | engine | global batch | allreduce s/epoch | ms/step | MB sent per epoch (rank 0) | MB per step | GB/s |',
               '|---|---|---:|---:|---:|---:|---:|---:|']
