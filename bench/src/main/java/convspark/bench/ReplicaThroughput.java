@@ -31,10 +31,12 @@ import java.util.concurrent.atomic.AtomicReference;
  * "Spark".
  *
  * <p>With {@code --independent}, each replica is a ring of one (no sums, no waiting for peers):
- * compute and update alone.
+ * compute and update alone. With {@code --threads T}, each replica computes its share with T
+ * data-parallel threads, as a ring task with {@code spark.task.cpus = T} does (one replica of T
+ * threads against T replicas of one: one update instead of T, and no ring).
  *
  * <p>Usage: {@code ReplicaThroughput CONFIG RANKS GLOBAL_BATCH EPOCHS [--independent]
- * [--set key=value]...}
+ * [--threads T] [--set key=value]...}
  */
 public final class ReplicaThroughput {
   private ReplicaThroughput() {}
@@ -45,6 +47,7 @@ public final class ReplicaThroughput {
     int globalBatch = Integer.parseInt(args[2]);
     int epochs = Integer.parseInt(args[3]);
     boolean independent = false;
+    int threadsPerReplica = 1;
     List<String> sets = new ArrayList<>(List.of("data.validation-fraction=0",
         "data.test.images=\"\"", "data.test.labels=\"\"",
         "train.global-batch=" + globalBatch, "train.workers=" + ranks,
@@ -52,6 +55,8 @@ public final class ReplicaThroughput {
     for (int i = 4; i < args.length; i++) {
       if (args[i].equals("--independent")) {
         independent = true;
+      } else if (args[i].equals("--threads")) {
+        threadsPerReplica = Integer.parseInt(args[++i]);
       } else if (args[i].equals("--set")) {
         sets.add(args[++i]);
       } else {
@@ -93,6 +98,7 @@ public final class ReplicaThroughput {
       long ringId = epoch;
       final int ep = epoch;
       final boolean alone = independent;
+      final int perReplica = threadsPerReplica;
       long t0 = System.nanoTime();
       for (int r = 0; r < ranks; r++) {
         final int rank = r;
@@ -101,7 +107,7 @@ public final class ReplicaThroughput {
               ? LocalRing.join(secret, ((long) ep * ranks + rank) << 20 | 1, 0, 1, 600_000)
               : LocalRing.join(secret, ringId, rank, ranks, 600_000)) {
             ReplicaRound.Output out = ReplicaRound.run(spec, states[rank], blocks[rank], rank,
-                ring, 1);
+                ring, perReplica);
             states[rank] = out.state();
             // a ring's count is global, a ring of one counts its own samples
             if (alone || rank == 0) {
@@ -129,9 +135,9 @@ public final class ReplicaThroughput {
     }
     double ms = 1000.0 / stepsPerEpoch;
     System.out.println(String.format(Locale.ROOT,
-        "images/s %.1f (%d replicas x batch %d, %s, epoch %d of %d: %.1f s; per step: compute"
+        "images/s %.1f (%d replicas x %d thread(s) x batch %d, %s, epoch %d of %d: %.1f s; per step: compute"
             + " %.2f ms, allreduce %.2f ms, update %.2f ms, straggler %.2f ms; loss %.4f)",
-        lastImages / lastSeconds, ranks, localBatch,
+        lastImages / lastSeconds, ranks, threadsPerReplica, localBatch,
         independent ? "independent" : "LocalRing sums", epochs, epochs, lastSeconds,
         last.computeSeconds() * ms, last.allreduceSeconds() * ms, last.updateSeconds() * ms,
         last.stragglerSeconds() * ms, last.lossSum() / last.count()));
