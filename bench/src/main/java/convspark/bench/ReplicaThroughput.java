@@ -5,7 +5,6 @@ import convspark.driver.config.RunConfig;
 import convspark.driver.config.Settings;
 import convspark.driver.data.ImageSet;
 import convspark.driver.train.TrainingData;
-import convspark.worker.Augment;
 import convspark.worker.ModelState;
 import convspark.worker.SampleBlock;
 import convspark.worker.StepPlan;
@@ -18,6 +17,7 @@ import convspark.worker.update.Updater;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -78,8 +78,7 @@ public final class ReplicaThroughput {
     UpdateRule rule = t.updateRule();
     ModelState start = Updater.start(rule, net, net.initParams(t.seed()), net.initState());
     StepPlan plan = new StepPlan(net, localBatch, 0, 0, 0, t.seed(), t.labelSmoothing(),
-        new Augment(t.flip(), t.translate(), t.erase().probability(), t.erase().minArea(),
-            t.erase().maxArea(), t.erase().maxAspect()));
+        t.augment());
     byte[] secret = RingSecret.generate();
     ModelState[] states = new ModelState[ranks];
     for (int r = 0; r < ranks; r++) {
@@ -92,7 +91,7 @@ public final class ReplicaThroughput {
       ReplicaRound.Spec spec = new ReplicaRound.Spec(net, rule, null, plan, epoch,
           (long) epoch * stepsPerEpoch, 0, stepsPerEpoch, stepsPerEpoch);
       AtomicReference<ReplicaRound.Output> rank0 = new AtomicReference<>();
-      java.util.concurrent.atomic.AtomicLong images = new java.util.concurrent.atomic.AtomicLong();
+      AtomicLong images = new AtomicLong();
       AtomicReference<Throwable> failed = new AtomicReference<>();
       List<Thread> threads = new ArrayList<>();
       long ringId = epoch;
@@ -104,7 +103,7 @@ public final class ReplicaThroughput {
         final int rank = r;
         Thread th = new Thread(() -> {
           try (Allreduce ring = alone
-              ? LocalRing.join(secret, ((long) ep * ranks + rank) << 20 | 1, 0, 1, 600_000)
+              ? LocalRing.join(secret, -1 - ((long) ep * ranks + rank), 0, 1, 600_000)
               : LocalRing.join(secret, ringId, rank, ranks, 600_000)) {
             ReplicaRound.Output out = ReplicaRound.run(spec, states[rank], blocks[rank], rank,
                 ring, perReplica);

@@ -107,6 +107,12 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
       int checkpointEvery, int keepLast, Engine engine, RingSettings ring)
       implements Serializable {
 
+    /** The augmentation the executors apply while gathering samples (train.augment). */
+    public convspark.worker.Augment augment() {
+      return new convspark.worker.Augment(flip, translate, erase.probability(), erase.minArea(),
+          erase.maxArea(), erase.maxAspect());
+    }
+
     /** The learning-rate schedule for this many partitions' global batch. */
     public LrSchedule lrSchedule() {
       return new LrSchedule(baseLr, baseBatch, globalBatch, scaling, warmupEpochs, decay,

@@ -21,7 +21,6 @@ import convspark.driver.exec.Partitions;
 import convspark.driver.metrics.EpochMetrics;
 import convspark.driver.metrics.MetricsLog;
 import convspark.driver.metrics.Plots;
-import convspark.worker.Augment;
 import convspark.worker.Evaluation;
 import convspark.worker.ModelState;
 import convspark.worker.StepPlan;
@@ -130,8 +129,7 @@ public final class Trainer {
     }
 
     StepPlan plan = new StepPlan(net, localBatch, 0, 0, 0, t.seed(), t.labelSmoothing(),
-        new Augment(t.flip(), t.translate(), t.erase().probability(), t.erase().minArea(),
-            t.erase().maxArea(), t.erase().maxAspect()));
+        t.augment());
     int epochsRun = startEpoch;
     double lastLr = schedule.lr(step, stepsPerEpoch);
     int lastEpoch = (int) Math.min(t.epochs(), (long) startEpoch + stopAfter);
