@@ -51,6 +51,10 @@ public final class Activation extends BoundLayer {
     int len = n * in.size();
     switch (kind) {
       case RELU -> {
+        if (Kernels.VECTOR_API) {
+          VectorKernels.reluBackward(x, gy, gx, len);
+          return;
+        }
         for (int i = 0; i < len; i++) {
           gx[i] = x[i] > 0 ? gy[i] : 0f;
         }

@@ -32,6 +32,80 @@ final class VectorKernels {
     return F.length() >= 8;
   }
 
+  /** Sum of a[off .. off+len), lane-wise float partial sums combined in double. */
+  static double sum(float[] a, int off, int len) {
+    FloatVector s = FloatVector.zero(F);
+    int i = off;
+    int end = off + len;
+    for (int bound = off + F.loopBound(len); i < bound; i += F.length()) {
+      s = s.add(FloatVector.fromArray(F, a, i));
+    }
+    double r = s.reduceLanes(VectorOperators.ADD);
+    for (; i < end; i++) {
+      r += a[i];
+    }
+    return r;
+  }
+
+  /** Sum of (a[i] - mean)^2 over [off, off+len). */
+  static double sumSqDiff(float[] a, int off, int len, float mean) {
+    FloatVector q = FloatVector.zero(F);
+    int i = off;
+    int end = off + len;
+    for (int bound = off + F.loopBound(len); i < bound; i += F.length()) {
+      FloatVector d = FloatVector.fromArray(F, a, i).sub(mean);
+      q = d.fma(d, q);
+    }
+    double r = q.reduceLanes(VectorOperators.ADD);
+    for (; i < end; i++) {
+      double d = a[i] - mean;
+      r += d * d;
+    }
+    return r;
+  }
+
+  /**
+   * Sum of b[i] and of ((a[i] - mean) * inv) * b[i] over [off, off+len), added into out[0] and
+   * out[1] (batch norm's backward sums, see {@link Kernels#sumAndDotNormalized}).
+   */
+  static void sumAndDotNormalized(float[] a, float[] b, int off, int len, float mean, float inv,
+      double[] out) {
+    FloatVector s = FloatVector.zero(F);
+    FloatVector q = FloatVector.zero(F);
+    int i = off;
+    int end = off + len;
+    for (int bound = off + F.loopBound(len); i < bound; i += F.length()) {
+      FloatVector dy = FloatVector.fromArray(F, b, i);
+      FloatVector xhat = FloatVector.fromArray(F, a, i).sub(mean).mul(inv);
+      s = s.add(dy);
+      q = xhat.fma(dy, q);
+    }
+    double ss = s.reduceLanes(VectorOperators.ADD);
+    double qq = q.reduceLanes(VectorOperators.ADD);
+    for (; i < end; i++) {
+      ss += b[i];
+      qq += (double) ((a[i] - mean) * inv) * b[i];
+    }
+    out[0] += ss;
+    out[1] += qq;
+  }
+
+  /**
+   * ReLU's backward over [0, len): gx = gy where x > 0, else 0, as a blend (a scalar select
+   * compiles to a branch that real activations mispredict half the time).
+   */
+  static void reluBackward(float[] x, float[] gy, float[] gx, int len) {
+    FloatVector zero = FloatVector.zero(F);
+    int i = 0;
+    for (int bound = F.loopBound(len); i < bound; i += F.length()) {
+      VectorMask<Float> live = FloatVector.fromArray(F, x, i).compare(VectorOperators.GT, 0f);
+      zero.blend(FloatVector.fromArray(F, gy, i), live).intoArray(gx, i);
+    }
+    for (; i < len; i++) {
+      gx[i] = x[i] > 0 ? gy[i] : 0f;
+    }
+  }
+
   /** dst[d + j] += src[s + j] for j in [0, len). */
   static void addTo(float[] src, int s, float[] dst, int d, int len) {
     int j = 0;
