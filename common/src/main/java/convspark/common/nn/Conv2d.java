@@ -91,11 +91,14 @@ public final class Conv2d extends BoundLayer {
     final float[] tmp;
     /** Images per chunk of the batched strategy (maxBatch for the per-image one). */
     final int chunk;
+    /** One image's input split into its stride x stride phases (see {@link #polyphase}). */
+    final float[] phases;
 
-    Ctx(int colsSize, int tmpSize, int chunk) {
+    Ctx(int colsSize, int tmpSize, int chunk, int phasesSize) {
       cols = new float[colsSize];
       tmp = new float[tmpSize];
       this.chunk = chunk;
+      phases = new float[phasesSize];
     }
   }
 
@@ -105,11 +108,12 @@ public final class Conv2d extends BoundLayer {
     if (perImage()) {
       // one image's columns: backward rebuilds them image by image (K is small, so im2col is
       // cheap), rather than keeping the whole batch's, which outgrow L2 at large batches
-      return new Ctx(ckk() * p, 0, maxBatch);
+      return new Ctx(ckk() * p, 0, maxBatch, polyphase() ? in.size() : 0);
     }
     int budget = Integer.getInteger(CHUNK_FLOATS, 1 << 17);
     int chunk = Math.max(1, Math.min(maxBatch, budget / Math.max(1, ckk() * p)));
-    return new Ctx(ckk() * chunk * p, out.channels() * chunk * p, chunk);
+    return new Ctx(ckk() * chunk * p, out.channels() * chunk * p, chunk,
+        polyphase() ? in.size() : 0);
   }
 
   @Override
@@ -158,7 +162,7 @@ public final class Conv2d extends BoundLayer {
       // one GEMM per image, reading and writing NCHW directly
       for (int i = i0; i < i0 + cn; i++) {
         int yOff = i * oc * p;
-        im2col(x, i * in.size(), ctx.cols, 0, p);
+        im2col(x, i * in.size(), ctx.cols, 0, p, ctx.phases);
         if (bias) {
           for (int c = 0; c < oc; c++) {
             Arrays.fill(y, yOff + c * p, yOff + (c + 1) * p, w[biasOff + c]);
@@ -171,7 +175,7 @@ public final class Conv2d extends BoundLayer {
     }
     int np = cn * p;
     for (int i = 0; i < cn; i++) {
-      im2col(x, (i0 + i) * in.size(), ctx.cols, i * p, np);
+      im2col(x, (i0 + i) * in.size(), ctx.cols, i * p, np, ctx.phases);
     }
     Blas.gemm(false, false, oc, np, ckk, 1f, w, paramOffset, ckk, ctx.cols, 0, np, 0f,
         ctx.tmp, 0, np);
@@ -207,7 +211,7 @@ public final class Conv2d extends BoundLayer {
             g[biasOff + c] += (float) Kernels.sum(gy, (i * oc + c) * p, p);
           }
         }
-        im2col(x, i * in.size(), ctx.cols, 0, p);
+        im2col(x, i * in.size(), ctx.cols, 0, p, ctx.phases);
         // dW += gy_i [oc, p] . cols_i^T [p, ckk]
         Blas.gemm(false, true, oc, ckk, p, 1f, gy, i * oc * p, p, ctx.cols, 0, p, 1f, g,
             paramOffset, ckk);
@@ -215,7 +219,7 @@ public final class Conv2d extends BoundLayer {
           // dCols_i = W^T . gy_i (cols_i no longer needed: reuse its buffer)
           Blas.gemm(true, false, ckk, p, oc, 1f, pass.params(), paramOffset, ckk, gy,
               i * oc * p, p, 0f, ctx.cols, 0, p);
-          col2im(ctx.cols, 0, p, gx, i * in.size());
+          col2im(ctx.cols, 0, p, gx, i * in.size(), ctx.phases);
         }
       }
       return;
@@ -235,7 +239,7 @@ public final class Conv2d extends BoundLayer {
     // one group for the whole batch: forward's columns are still in ctx.cols; else rebuild
     if (cn < n) {
       for (int i = 0; i < cn; i++) {
-        im2col(x, (i0 + i) * in.size(), ctx.cols, i * p, np);
+        im2col(x, (i0 + i) * in.size(), ctx.cols, i * p, np, ctx.phases);
       }
     }
     // dW += tmp . cols^T
@@ -248,18 +252,25 @@ public final class Conv2d extends BoundLayer {
     Blas.gemm(true, false, ckk, np, oc, 1f, pass.params(), paramOffset, ckk, ctx.tmp, 0, np,
         0f, ctx.cols, 0, np);
     for (int i = 0; i < cn; i++) {
-      col2im(ctx.cols, i * p, np, gx, (i0 + i) * in.size());
+      col2im(ctx.cols, i * p, np, gx, (i0 + i) * in.size(), ctx.phases);
     }
   }
 
-  /** Writes image {@code xOff}'s columns into {@code cols} at column {@code colOff}, row stride ld. */
-  private void im2col(float[] x, int xOff, float[] cols, int colOff, int ld) {
+  /**
+   * Writes image {@code xOff}'s columns into {@code cols} at column {@code colOff}, row stride
+   * ld ({@code phases}: scratch of one image's input size when {@link #polyphase}).
+   */
+  private void im2col(float[] x, int xOff, float[] cols, int colOff, int ld, float[] phases) {
     int h = in.height();
     int w = in.width();
     int oh = out.height();
     int ow = out.width();
     if (samePlane()) {
       im2colSame(x, xOff, cols, colOff, ld);
+      return;
+    }
+    if (polyphase()) {
+      im2colPhases(x, xOff, cols, colOff, ld, phases);
       return;
     }
     int row = 0;
@@ -297,14 +308,21 @@ public final class Conv2d extends BoundLayer {
     }
   }
 
-  /** Adds image columns back into the image gradient (the transpose of im2col). */
-  private void col2im(float[] cols, int colOff, int ld, float[] gx, int xOff) {
+  /**
+   * Adds image columns back into the image gradient (the transpose of im2col; the columns are
+   * scratch afterwards).
+   */
+  private void col2im(float[] cols, int colOff, int ld, float[] gx, int xOff, float[] phases) {
     int h = in.height();
     int w = in.width();
     int oh = out.height();
     int ow = out.width();
     if (samePlane()) {
       col2imSame(cols, colOff, ld, gx, xOff);
+      return;
+    }
+    if (polyphase()) {
+      col2imPhases(cols, colOff, ld, gx, xOff, phases);
       return;
     }
     int row = 0;
@@ -395,6 +413,134 @@ public final class Conv2d extends BoundLayer {
           zeroWrapped(cols, src, kw);
           Kernels.addTo(cols, src + lo, gx, chan + shift + lo, hi - lo);
         }
+      }
+    }
+  }
+
+  /**
+   * Stride s > 1 with a kernel wider than 1 on a plane that s divides, the output being the
+   * plane divided by s (e.g. the 3x3 stride-2 padding-1 convs of a residual net's stage
+   * boundaries): input pixel (s*y + ry, s*x + rx) is pixel (y, x) of phase (ry, rx), a plane of
+   * the output's size, and the column row (c, kh, kw) is phase ((kh - p) mod s, (kw - p) mod s)
+   * of channel c shifted by (floor((kh - p) / s), floor((kw - p) / s)). So im2col splits each
+   * channel into its s*s phases once (one strided pass over the input, instead of k*k strided
+   * gathers) and then writes every column row as one shifted copy with the wrapped columns
+   * zeroed, as {@link #samePlane} does; col2im mirrors it. About 4x faster than the strided loops
+   * for the 3x3 stride-2 convs (measured with {@code bench/LayerBench}, see docs/BENCHMARKS.md).
+   */
+  private boolean polyphase() {
+    return stride > 1 && kernel > 1 && in.height() % stride == 0 && in.width() % stride == 0
+        && out.height() == in.height() / stride && out.width() == in.width() / stride;
+  }
+
+  /** Phase (ry, rx) of channel c starts at ((c * s + ry) * s + rx) * (output plane). */
+  private void splitPhases(float[] x, int xOff, float[] phases) {
+    int w = in.width();
+    int oh = out.height();
+    int ow = out.width();
+    int plane = oh * ow;
+    int s = stride;
+    int d = 0;
+    for (int c = 0; c < in.channels(); c++) {
+      int chan = xOff + c * in.spatial();
+      for (int ry = 0; ry < s; ry++) {
+        for (int rx = 0; rx < s; rx++, d += plane) {
+          for (int y = 0, o = d; y < oh; y++, o += ow) {
+            int src = chan + (y * s + ry) * w + rx;
+            for (int xo = 0; xo < ow; xo++) {
+              phases[o + xo] = x[src + xo * s];
+            }
+          }
+        }
+      }
+    }
+  }
+
+  private void im2colPhases(float[] x, int xOff, float[] cols, int colOff, int ld,
+      float[] phases) {
+    splitPhases(x, xOff, phases);
+    int ow = out.width();
+    int plane = out.spatial();
+    int s = stride;
+    int row = 0;
+    for (int c = 0; c < in.channels(); c++) {
+      for (int kh = 0; kh < kernel; kh++) {
+        int dy = Math.floorDiv(kh - padding, s);
+        int ry = Math.floorMod(kh - padding, s);
+        for (int kw = 0; kw < kernel; kw++, row++) {
+          int dx = Math.floorDiv(kw - padding, s);
+          int rx = Math.floorMod(kw - padding, s);
+          int src = ((c * s + ry) * s + rx) * plane;
+          int dst = row * ld + colOff;
+          int shift = dy * ow + dx;
+          int lo = Math.min(plane, Math.max(0, -shift));
+          int hi = Math.max(lo, Math.min(plane, plane - shift));
+          Arrays.fill(cols, dst, dst + lo, 0f);
+          System.arraycopy(phases, src + lo + shift, cols, dst + lo, hi - lo);
+          Arrays.fill(cols, dst + hi, dst + plane, 0f);
+          zeroWrappedColumns(cols, dst, dx);
+        }
+      }
+    }
+  }
+
+  private void col2imPhases(float[] cols, int colOff, int ld, float[] gx, int xOff,
+      float[] phases) {
+    int ow = out.width();
+    int plane = out.spatial();
+    int s = stride;
+    Arrays.fill(phases, 0, in.size(), 0f);
+    int row = 0;
+    for (int c = 0; c < in.channels(); c++) {
+      for (int kh = 0; kh < kernel; kh++) {
+        int dy = Math.floorDiv(kh - padding, s);
+        int ry = Math.floorMod(kh - padding, s);
+        for (int kw = 0; kw < kernel; kw++, row++) {
+          int dx = Math.floorDiv(kw - padding, s);
+          int rx = Math.floorMod(kw - padding, s);
+          int dst = ((c * s + ry) * s + rx) * plane;
+          int src = row * ld + colOff;
+          int shift = dy * ow + dx;
+          int lo = Math.min(plane, Math.max(0, -shift));
+          int hi = Math.max(lo, Math.min(plane, plane - shift));
+          zeroWrappedColumns(cols, src, dx);
+          Kernels.addTo(cols, src + lo, phases, dst + shift + lo, hi - lo);
+        }
+      }
+    }
+    // the phases' gradients back into the image's, interleaved
+    int w = in.width();
+    int oh = out.height();
+    int d = 0;
+    for (int c = 0; c < in.channels(); c++) {
+      int chan = xOff + c * in.spatial();
+      for (int ry = 0; ry < s; ry++) {
+        for (int rx = 0; rx < s; rx++, d += plane) {
+          for (int y = 0, o = d; y < oh; y++, o += ow) {
+            int dstRow = chan + (y * s + ry) * w + rx;
+            for (int xo = 0; xo < ow; xo++) {
+              gx[dstRow + xo * s] += phases[o + xo];
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * Zeroes the entries of an output-plane-sized column row whose source column, shifted by dx,
+   * lies outside the row (they wrapped into the next or previous row of the flat plane).
+   */
+  private void zeroWrappedColumns(float[] cols, int dst, int dx) {
+    if (dx == 0) {
+      return;
+    }
+    int ow = out.width();
+    int from = dx < 0 ? 0 : Math.max(0, ow - dx);
+    int to = dx < 0 ? Math.min(ow, -dx) : ow;
+    for (int y = 0, r = dst; y < out.height(); y++, r += ow) {
+      for (int xo = from; xo < to; xo++) {
+        cols[r + xo] = 0f;
       }
     }
   }

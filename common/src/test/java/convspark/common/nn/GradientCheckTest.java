@@ -180,6 +180,25 @@ class GradientCheckTest {
         new LayerSpec.Conv(2, 3, 1, 1, true, Init.HE)), 2, true);
   }
 
+  /**
+   * Strided convs on planes the stride divides, output = plane / stride: im2col and col2im
+   * through the input's stride x stride phases, one shifted copy per column row (kernel 3 and 5,
+   * stride 2 and 3, per image and batched; a 2x2 stride-2 kernel has no shift at all).
+   */
+  @Test
+  void convStridedThroughPhases() {
+    check(spec(new Shape(2, 6, 8), new LayerSpec.Act(Nonlinearity.TANH),
+        new LayerSpec.Conv(3, 3, 2, 1, true, Init.HE)), 2, true);
+    check(spec(new Shape(8, 4, 6), new LayerSpec.Act(Nonlinearity.TANH),
+        new LayerSpec.Conv(2, 3, 2, 1, false, Init.HE)), 2, true);
+    check(spec(new Shape(3, 8, 8), new LayerSpec.Act(Nonlinearity.TANH),
+        new LayerSpec.Conv(2, 5, 2, 2, true, Init.HE)), 2, true);
+    check(spec(new Shape(2, 6, 9), new LayerSpec.Act(Nonlinearity.TANH),
+        new LayerSpec.Conv(2, 3, 3, 1, true, Init.HE)), 2, true);
+    check(spec(new Shape(2, 4, 6), new LayerSpec.Act(Nonlinearity.TANH),
+        new LayerSpec.Conv(2, 2, 2, 0, true, Init.HE)), 2, true);
+  }
+
   @Test
   void convNoBiasKernel1() {
     check(spec(new Shape(3, 4, 4), new LayerSpec.Conv(2, 1, 1, 0, false, Init.HE)), 2, true);
