@@ -62,6 +62,14 @@ public final class BatchNorm extends BoundLayer {
 
   @Override
   public void forward(Pass pass, Context context, float[] x, float[] y, int n) {
+    forward(pass, context, x, y, n, false);
+  }
+
+  /**
+   * The forward pass, followed by ReLU when {@code relu} ({@link BatchNormRelu}): y = max(0,
+   * batch norm), the same arithmetic as the two layers, in one pass.
+   */
+  void forward(Pass pass, Context context, float[] x, float[] y, int n, boolean relu) {
     Ctx ctx = (Ctx) context;
     int ch = in.channels();
     int hw = in.spatial();
@@ -103,8 +111,14 @@ public final class BatchNorm extends BoundLayer {
       float beta = p[paramOffset + ch + c];
       for (int i = 0; i < n; i++) {
         int b = i * per + c * hw;
-        for (int j = b; j < b + hw; j++) {
-          y[j] = gamma * ((x[j] - fm) * inv) + beta;
+        if (relu) {
+          for (int j = b; j < b + hw; j++) {
+            y[j] = Math.max(gamma * ((x[j] - fm) * inv) + beta, 0f);
+          }
+        } else {
+          for (int j = b; j < b + hw; j++) {
+            y[j] = gamma * ((x[j] - fm) * inv) + beta;
+          }
         }
       }
     }
@@ -113,6 +127,17 @@ public final class BatchNorm extends BoundLayer {
   @Override
   public void backward(Pass pass, Context context, float[] x, float[] y, float[] gy, float[] gx,
       int n) {
+    backward(pass, context, x, y, gy, gx, n, false);
+  }
+
+  /**
+   * The backward pass; with {@code relu}, of batch norm followed by ReLU ({@code y} is then the
+   * ReLU's output and {@code gy} its gradient): batch norm's output gradient is gy where y > 0,
+   * else 0, computed where it is read instead of written out. Vector API only (the caller,
+   * {@link BatchNormRelu}, exists only with it).
+   */
+  void backward(Pass pass, Context context, float[] x, float[] y, float[] gy, float[] gx, int n,
+      boolean relu) {
     Ctx ctx = (Ctx) context;
     int ch = in.channels();
     int hw = in.spatial();
@@ -127,7 +152,11 @@ public final class BatchNorm extends BoundLayer {
       float fm = ctx.mean()[c];
       float inv = ctx.invStd()[c];
       for (int i = 0; i < n; i++) {
-        Kernels.sumAndDotNormalized(x, gy, i * per + c * hw, hw, fm, inv, sums);
+        if (relu) {
+          VectorKernels.sumAndDotNormalizedLive(x, gy, y, i * per + c * hw, hw, fm, inv, sums);
+        } else {
+          Kernels.sumAndDotNormalized(x, gy, i * per + c * hw, hw, fm, inv, sums);
+        }
       }
       double sumDy = sums[0];
       double sumDyXhat = sums[1];
@@ -145,6 +174,10 @@ public final class BatchNorm extends BoundLayer {
         float mm = (float) m;
         for (int i = 0; i < n; i++) {
           int b = i * per + c * hw;
+          if (relu) {
+            VectorKernels.bnInputGradLive(x, gy, y, gx, b, hw, fm, inv, k, mm, a, bb);
+            continue;
+          }
           for (int j = 0; j < hw; j++) {
             gx[b + j] = k * (mm * gy[b + j] - a - ((x[b + j] - fm) * inv) * bb);
           }
@@ -153,6 +186,10 @@ public final class BatchNorm extends BoundLayer {
         float k = gamma * inv;
         for (int i = 0; i < n; i++) {
           int b = i * per + c * hw;
+          if (relu) {
+            VectorKernels.scaleLive(gy, y, gx, b, hw, k);
+            continue;
+          }
           for (int j = 0; j < hw; j++) {
             gx[b + j] = k * gy[b + j];
           }

@@ -24,6 +24,9 @@ public final class Residual extends BoundLayer {
   private static final long serialVersionUID = 1L;
   private final List<Layer> body;
   private final List<Layer> shortcut;
+  /** The kernels that run body and shortcut ({@link Workspace#chain}: batch norm + ReLU fused). */
+  private final List<Layer> bodySteps;
+  private final List<Layer> shortcutSteps;
   private final Activation activation;
   private final int paramCount;
   private final int stateCount;
@@ -33,6 +36,8 @@ public final class Residual extends BoundLayer {
     super(in, body.get(body.size() - 1).outShape(), paramOffset, stateOffset);
     this.body = List.copyOf(body);
     this.shortcut = List.copyOf(shortcut);
+    this.bodySteps = Workspace.chain(this.body);
+    this.shortcutSteps = Workspace.chain(this.shortcut);
     Shape sc = this.shortcut.isEmpty() ? in : this.shortcut.get(this.shortcut.size() - 1)
         .outShape();
     if (!sc.equals(out)) {
@@ -115,10 +120,10 @@ public final class Residual extends BoundLayer {
     final float[] gradB;
 
     Ctx(Residual r, int maxBatch) {
-      bodyCtx = contexts(r.body, maxBatch);
-      bodyOut = outputs(r.body, maxBatch);
-      shortcutCtx = contexts(r.shortcut, maxBatch);
-      shortcutOut = outputs(r.shortcut, maxBatch);
+      bodyCtx = contexts(r.bodySteps, maxBatch);
+      bodyOut = outputs(r.bodySteps, maxBatch);
+      shortcutCtx = contexts(r.shortcutSteps, maxBatch);
+      shortcutOut = outputs(r.shortcutSteps, maxBatch);
       int max = r.in.size();
       for (Layer l : r.body) {
         max = Math.max(max, l.outShape().size());
@@ -159,8 +164,8 @@ public final class Residual extends BoundLayer {
   @Override
   public void forward(Pass pass, Context context, float[] x, float[] y, int n) {
     Ctx ctx = (Ctx) context;
-    float[] b = chainForward(pass, body, ctx.bodyCtx, ctx.bodyOut, x, n);
-    float[] s = chainForward(pass, shortcut, ctx.shortcutCtx, ctx.shortcutOut, x, n);
+    float[] b = chainForward(pass, bodySteps, ctx.bodyCtx, ctx.bodyOut, x, n);
+    float[] s = chainForward(pass, shortcutSteps, ctx.shortcutCtx, ctx.shortcutOut, x, n);
     float[] z = activation == null ? y : ctx.sum;
     int len = n * out.size();
     for (int i = 0; i < len; i++) {
@@ -191,11 +196,12 @@ public final class Residual extends BoundLayer {
       gz = ctx.gradSum;
     }
     int len = n * in.size();
-    if (!shortcut.isEmpty()) {
+    if (!shortcutSteps.isEmpty()) {
       // the shortcut's input gradient goes straight into gx (or nowhere for a first layer)
-      chainBackward(pass, ctx, shortcut, ctx.shortcutCtx, ctx.shortcutOut, x, gz, gx, false, n);
+      chainBackward(pass, ctx, shortcutSteps, ctx.shortcutCtx, ctx.shortcutOut, x, gz, gx,
+          false, n);
     }
-    float[] gb = chainBackward(pass, ctx, body, ctx.bodyCtx, ctx.bodyOut, x, gz, null,
+    float[] gb = chainBackward(pass, ctx, bodySteps, ctx.bodyCtx, ctx.bodyOut, x, gz, null,
         gx != null, n);
     if (gx == null) {
       return;

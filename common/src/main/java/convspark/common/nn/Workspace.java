@@ -22,7 +22,7 @@ public final class Workspace {
   private final int[] labels;
 
   Workspace(Network net, int maxBatch) {
-    this(net, maxBatch, !"false".equalsIgnoreCase(System.getProperty(FUSE_PROPERTY)));
+    this(net, maxBatch, fusing());
   }
 
   Workspace(Network net, int maxBatch, boolean fuse) {
@@ -74,8 +74,9 @@ public final class Workspace {
   /**
    * The kernels a workspace runs for {@code net}: its layers in order, with every batch norm,
    * 2x2 max-pool and ReLU sequence fused into one {@link BatchNormPoolRelu} when {@code fuse}
-   * (the default unless {@code -Dconvspark.nn.fuse=false}), and a conv right before such a block
-   * joined with it into one {@link ConvBnPoolRelu}.
+   * (the default unless {@code -Dconvspark.nn.fuse=false}), a conv right before such a block
+   * joined with it into one {@link ConvBnPoolRelu}, and every other batch norm followed by a
+   * ReLU fused into one {@link BatchNormRelu} (as inside residual blocks: {@link #chain}).
    */
   public static List<Step> plan(Network net, boolean fuse) {
     List<Layer> layers = net.layers();
@@ -83,9 +84,14 @@ public final class Workspace {
     for (int i = 0; i < layers.size(); i++) {
       Layer fused = fuse && i + 2 < layers.size()
           ? BatchNormPoolRelu.fuse(layers.get(i), layers.get(i + 1), layers.get(i + 2)) : null;
+      Layer pair = fuse && fused == null && i + 1 < layers.size()
+          ? BatchNormRelu.fuse(layers.get(i), layers.get(i + 1)) : null;
       if (fused != null) {
         out.add(new Step(i, i + 2, fused));
         i += 2;
+      } else if (pair != null) {
+        out.add(new Step(i, i + 1, pair));
+        i += 1;
       } else {
         out.add(new Step(i, i, layers.get(i)));
       }
@@ -97,6 +103,31 @@ public final class Workspace {
         out.set(s, new Step(out.get(s).first(), out.get(s + 1).last(),
             new ConvBnPoolRelu(conv, block)));
         out.remove(s + 1);
+      }
+    }
+    return List.copyOf(out);
+  }
+
+  /** Whether layers are fused: unless {@code -Dconvspark.nn.fuse=false}. */
+  static boolean fusing() {
+    return !"false".equalsIgnoreCase(System.getProperty(FUSE_PROPERTY));
+  }
+
+  /**
+   * The kernels of a chain of layers inside a block ({@link Residual}): each batch norm followed
+   * by a ReLU fused into one {@link BatchNormRelu} when {@link #fusing}, the other layers as
+   * they are.
+   */
+  static List<Layer> chain(List<Layer> layers) {
+    List<Layer> out = new java.util.ArrayList<>();
+    for (int i = 0; i < layers.size(); i++) {
+      Layer pair = fusing() && i + 1 < layers.size()
+          ? BatchNormRelu.fuse(layers.get(i), layers.get(i + 1)) : null;
+      if (pair != null) {
+        out.add(pair);
+        i++;
+      } else {
+        out.add(layers.get(i));
       }
     }
     return List.copyOf(out);
