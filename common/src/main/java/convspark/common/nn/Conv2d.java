@@ -31,6 +31,11 @@ import java.util.SplittableRandom;
  *       outgrew L2 and doubled the time of backward per image).
  * </ul>
  *
+ * <p>Either way im2col and col2im take the cheapest copy pattern the geometry allows: stride 1
+ * with "same" padding as one shifted copy of the input plane per column row ({@link
+ * #samePlane}); a stride that divides the plane, through the input's phases ({@link
+ * #polyphase}); otherwise a (strided) copy per output row.
+ *
  * <p>Parameters: weight [out, in, k, k] (PyTorch layout) then bias [out].
  */
 public final class Conv2d extends BoundLayer {
@@ -425,8 +430,8 @@ public final class Conv2d extends BoundLayer {
    * of channel c shifted by (floor((kh - p) / s), floor((kw - p) / s)). So im2col splits each
    * channel into its s*s phases once (one strided pass over the input, instead of k*k strided
    * gathers) and then writes every column row as one shifted copy with the wrapped columns
-   * zeroed, as {@link #samePlane} does; col2im mirrors it. About 4x faster than the strided loops
-   * for the 3x3 stride-2 convs (measured with {@code bench/LayerBench}, see docs/BENCHMARKS.md).
+   * zeroed, as {@link #samePlane} does; col2im mirrors it (docs/BENCHMARKS.md, the residual
+   * net's conv layers, gives the layers' rates).
    */
   private boolean polyphase() {
     return stride > 1 && kernel > 1 && in.height() % stride == 0 && in.width() % stride == 0

@@ -2,8 +2,7 @@ package convspark.common.nn;
 
 /**
  * Reductions over float slices: with the Vector API when its module is present (one float
- * partial sum per lane, see {@link VectorKernels}; 2-3x faster than the scalar loops on the
- * residual net's batch norms), else with eight independent partial sums. Java may not reorder
+ * partial sum per lane, see {@link VectorKernels}), else with eight independent partial sums. Java may not reorder
  * floating-point additions, so a plain {@code s += a[i]} loop is bound by the latency of one add
  * per element; eight accumulators let eight adds be in flight (about 2.3x faster here). Partial
  * sums are float over short slices (a plane of an activation), combined in double.
