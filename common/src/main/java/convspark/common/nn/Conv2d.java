@@ -467,26 +467,36 @@ public final class Conv2d extends BoundLayer {
     int ow = out.width();
     int plane = out.spatial();
     int s = stride;
+    int kk = kernel * kernel;
     int row = 0;
     for (int c = 0; c < in.channels(); c++) {
-      for (int kh = 0; kh < kernel; kh++) {
-        int dy = Math.floorDiv(kh - padding, s);
-        int ry = Math.floorMod(kh - padding, s);
-        for (int kw = 0; kw < kernel; kw++, row++) {
-          int dx = Math.floorDiv(kw - padding, s);
-          int rx = Math.floorMod(kw - padding, s);
-          int src = ((c * s + ry) * s + rx) * plane;
-          int dst = row * ld + colOff;
-          int shift = dy * ow + dx;
-          int lo = Math.min(plane, Math.max(0, -shift));
-          int hi = Math.max(lo, Math.min(plane, plane - shift));
-          Arrays.fill(cols, dst, dst + lo, 0f);
-          System.arraycopy(phases, src + lo + shift, cols, dst + lo, hi - lo);
-          Arrays.fill(cols, dst + hi, dst + plane, 0f);
-          zeroWrappedColumns(cols, dst, dx);
-        }
+      for (int t = 0; t < kk; t++, row++) {
+        int src = c * s * s * plane + phaseTap(t, 0) * plane;
+        int dst = row * ld + colOff;
+        int shift = phaseTap(t, 1) * ow + phaseTap(t, 2);
+        int lo = Math.min(plane, Math.max(0, -shift));
+        int hi = Math.max(lo, Math.min(plane, plane - shift));
+        Arrays.fill(cols, dst, dst + lo, 0f);
+        System.arraycopy(phases, src + lo + shift, cols, dst + lo, hi - lo);
+        Arrays.fill(cols, dst + hi, dst + plane, 0f);
+        zeroWrappedColumns(cols, dst, phaseTap(t, 2));
       }
     }
+  }
+
+  /**
+   * For kernel tap t = kh * k + kw of a {@link #polyphase} conv: what = 0, the index of the phase
+   * it reads ((kh - p) mod s) * s + (kw - p) mod s; 1, its row shift floor((kh - p) / s); 2, its
+   * column shift floor((kw - p) / s).
+   */
+  private int phaseTap(int t, int what) {
+    int kh = t / kernel - padding;
+    int kw = t % kernel - padding;
+    return switch (what) {
+      case 0 -> Math.floorMod(kh, stride) * stride + Math.floorMod(kw, stride);
+      case 1 -> Math.floorDiv(kh, stride);
+      default -> Math.floorDiv(kw, stride);
+    };
   }
 
   private void col2imPhases(float[] cols, int colOff, int ld, float[] gx, int xOff,
@@ -495,22 +505,17 @@ public final class Conv2d extends BoundLayer {
     int plane = out.spatial();
     int s = stride;
     Arrays.fill(phases, 0, in.size(), 0f);
+    int kk = kernel * kernel;
     int row = 0;
     for (int c = 0; c < in.channels(); c++) {
-      for (int kh = 0; kh < kernel; kh++) {
-        int dy = Math.floorDiv(kh - padding, s);
-        int ry = Math.floorMod(kh - padding, s);
-        for (int kw = 0; kw < kernel; kw++, row++) {
-          int dx = Math.floorDiv(kw - padding, s);
-          int rx = Math.floorMod(kw - padding, s);
-          int dst = ((c * s + ry) * s + rx) * plane;
-          int src = row * ld + colOff;
-          int shift = dy * ow + dx;
-          int lo = Math.min(plane, Math.max(0, -shift));
-          int hi = Math.max(lo, Math.min(plane, plane - shift));
-          zeroWrappedColumns(cols, src, dx);
-          Kernels.addTo(cols, src + lo, phases, dst + shift + lo, hi - lo);
-        }
+      for (int t = 0; t < kk; t++, row++) {
+        int dst = c * s * s * plane + phaseTap(t, 0) * plane;
+        int src = row * ld + colOff;
+        int shift = phaseTap(t, 1) * ow + phaseTap(t, 2);
+        int lo = Math.min(plane, Math.max(0, -shift));
+        int hi = Math.max(lo, Math.min(plane, plane - shift));
+        zeroWrappedColumns(cols, src, phaseTap(t, 2));
+        Kernels.addTo(cols, src + lo, phases, dst + shift + lo, hi - lo);
       }
     }
     // the phases' gradients back into the image's, interleaved
