@@ -1,0 +1,128 @@
+package convspark.common.nn;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import convspark.common.spec.Init;
+import convspark.common.spec.LayerSpec;
+import convspark.common.spec.ModelSpec;
+import convspark.common.spec.Nonlinearity;
+import convspark.common.spec.Shape;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * 3x3 stride-1 convs through Winograd F(2x2, 3x3) ({@link Winograd}): chosen for exactly that
+ * geometry in the batched strategy, checked against finite differences, and equal to im2col
+ * ({@code -Dconvspark.conv.winograd=false}) to float rounding on even and odd planes, whole and
+ * in chunks, with and without bias.
+ */
+class WinogradTest {
+  private static boolean winograd(Network net, int layer) {
+    return net.layers().get(layer).newContext(4) instanceof Winograd.Ctx;
+  }
+
+  @Test
+  void chosenForThreeByThreeStrideOneBatchedConvsOnly() {
+    Network net = new Network(GradientCheckTest.spec(new Shape(8, 6, 6),
+        new LayerSpec.Conv(4, 3, 1, 1, true, Init.HE),     // 72-deep columns: Winograd
+        new LayerSpec.Conv(4, 3, 2, 1, true, Init.HE),     // stride 2: im2col
+        new LayerSpec.Conv(8, 3, 1, 1, true, Init.HE),     // 36-deep: one GEMM per image
+        new LayerSpec.Conv(4, 3, 1, 0, true, Init.HE),     // no padding: im2col
+        new LayerSpec.Conv(4, 1, 1, 0, true, Init.HE)));   // 1x1: im2col
+    assertTrue(winograd(net, 0));
+    for (int l = 1; l < 5; l++) {
+      assertTrue(!winograd(net, l), "layer " + l);
+    }
+  }
+
+  @Test
+  void gradientCheckEvenOddAndInGroups() {
+    GradientCheckTest.check(spec(new Shape(8, 6, 6), true), 2, true);
+    GradientCheckTest.check(spec(new Shape(8, 5, 7), false), 2, true);
+    String before = System.getProperty(Winograd.ROWS_PROPERTY);
+    try {
+      System.setProperty(Winograd.ROWS_PROPERTY, "10"); // 2 x 4 tiles: groups of 2, 2, 1
+      GradientCheckTest.check(spec(new Shape(8, 3, 7), true), 5, true);
+    } finally {
+      restore(Winograd.ROWS_PROPERTY, before);
+    }
+  }
+
+  /** tanh first, so that the conv computes an input gradient. */
+  private static ModelSpec spec(Shape in, boolean bias) {
+    return GradientCheckTest.spec(in, new LayerSpec.Act(Nonlinearity.TANH),
+        new LayerSpec.Conv(6, 3, 1, 1, bias, Init.HE));
+  }
+
+  @Test
+  void equalsIm2colToFloatRounding() {
+    for (Shape in : new Shape[] {new Shape(16, 14, 14), new Shape(32, 7, 7),
+        new Shape(8, 9, 4)}) {
+      for (String chunk : new String[] {null, "20"}) {
+        compare(in, chunk);
+      }
+    }
+  }
+
+  private static void compare(Shape in, String chunk) {
+    ModelSpec spec = GradientCheckTest.spec(in, new LayerSpec.Act(Nonlinearity.TANH),
+        new LayerSpec.Conv(24, 3, 1, 1, true, Init.HE));
+    int n = 5;
+    float[][] out = new float[2][];
+    float[][] grads = new float[2][];
+    float[][] gin = new float[2][];
+    String beforeW = System.getProperty(Winograd.PROPERTY);
+    String beforeC = System.getProperty(Winograd.ROWS_PROPERTY);
+    try {
+      restore(Winograd.ROWS_PROPERTY, chunk);
+      for (int v = 0; v < 2; v++) {
+        System.setProperty(Winograd.PROPERTY, v == 0 ? "true" : "false");
+        Network net = new Network(spec);
+        assertEquals(v == 0, winograd(net, 1));
+        float[] params = net.initParams(5);
+        SplittableRandom rng = new SplittableRandom(9);
+        Workspace ws = net.newWorkspace(n);
+        for (int i = 0; i < n * in.size(); i++) {
+          ws.input()[i] = (float) rng.nextGaussian();
+        }
+        for (int i = 0; i < n; i++) {
+          ws.labels()[i] = rng.nextInt(net.classes());
+        }
+        grads[v] = new float[params.length];
+        ws.trainStep(new Pass(params, grads[v], net.initState(), true, 1L, null), n, 0.0);
+        out[v] = ws.logits().clone();
+        float[] gl = new float[out[v].length];
+        SoftmaxCrossEntropy.lossAndGrad(out[v], ws.labels(), 0, n, net.classes(), 0.0, gl);
+        gin[v] = ws.backwardToInput(new Pass(params, new float[params.length],
+            net.initState(), true, 1L, null), n, gl, new float[n * in.size()]);
+      }
+    } finally {
+      restore(Winograd.PROPERTY, beforeW);
+      restore(Winograd.ROWS_PROPERTY, beforeC);
+    }
+    String at = in + " columns per group " + chunk;
+    close(at + " logits", out[0], out[1]);
+    close(at + " parameter gradient", grads[0], grads[1]);
+    close(at + " input gradient", gin[0], gin[1]);
+  }
+
+  private static void close(String what, float[] a, float[] b) {
+    double scale = 0;
+    for (float v : b) {
+      scale = Math.max(scale, Math.abs(v));
+    }
+    for (int i = 0; i < a.length; i++) {
+      assertTrue(Math.abs(a[i] - b[i]) <= 2e-5 * scale, what + " " + i + ": winograd " + a[i]
+          + ", im2col " + b[i] + " (largest " + scale + ")");
+    }
+  }
+
+  private static void restore(String key, String value) {
+    if (value == null) {
+      System.clearProperty(key);
+    } else {
+      System.setProperty(key, value);
+    }
+  }
+}
