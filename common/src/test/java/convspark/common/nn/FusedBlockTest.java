@@ -147,12 +147,17 @@ class FusedBlockTest {
     }
   }
 
-  /** Joined with a batched conv in chunks of one image ({@link ConvBnPoolRelu}). */
+  /**
+   * Joined with a batched conv in groups of one image ({@link ConvBnPoolRelu}; the conv is
+   * 3x3/1/1, so Winograd's groups where the Vector API is present, else im2col's chunks).
+   */
   @Test
   void behindConvInChunks() {
     String before = System.getProperty(Conv2d.CHUNK_FLOATS);
+    String wino = System.getProperty(Winograd.ROWS_PROPERTY);
     try {
       System.setProperty(Conv2d.CHUNK_FLOATS, "1200");
+      System.setProperty(Winograd.ROWS_PROPERTY, "1");
       ModelSpec spec = GradientCheckTest.spec(new Shape(8, 4, 4), new LayerSpec.Act(
           Nonlinearity.TANH), new LayerSpec.Conv(4, 3, 1, 1, true, Init.HE), BN, POOL, RELU);
       Network net = new Network(spec);
@@ -165,6 +170,11 @@ class FusedBlockTest {
         System.clearProperty(Conv2d.CHUNK_FLOATS);
       } else {
         System.setProperty(Conv2d.CHUNK_FLOATS, before);
+      }
+      if (wino == null) {
+        System.clearProperty(Winograd.ROWS_PROPERTY);
+      } else {
+        System.setProperty(Winograd.ROWS_PROPERTY, wino);
       }
     }
   }

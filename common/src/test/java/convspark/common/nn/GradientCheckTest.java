@@ -235,8 +235,11 @@ class GradientCheckTest {
   void convBatchedInChunks() {
     // C*k*k = 8*3*3 = 72 >= 64, the batched strategy; 25 output pixels: 1,800 column values
     // per image, so a budget of 4,000 makes chunks of 2 images
+    // im2col's chunks (a 3x3/1/1 conv would otherwise run as Winograd, see WinogradTest)
     String before = System.getProperty(Conv2d.CHUNK_FLOATS);
+    String wino = System.getProperty(Winograd.PROPERTY);
     try {
+      System.setProperty(Winograd.PROPERTY, "false");
       System.setProperty(Conv2d.CHUNK_FLOATS, "4000");
       check(chunkedNet(), 5, true);
       float[] chunked = trainStepGrads(chunkedNet(), 5);
@@ -253,6 +256,11 @@ class GradientCheckTest {
         System.clearProperty(Conv2d.CHUNK_FLOATS);
       } else {
         System.setProperty(Conv2d.CHUNK_FLOATS, before);
+      }
+      if (wino == null) {
+        System.clearProperty(Winograd.PROPERTY);
+      } else {
+        System.setProperty(Winograd.PROPERTY, wino);
       }
     }
   }
