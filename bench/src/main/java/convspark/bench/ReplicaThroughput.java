@@ -134,8 +134,8 @@ public final class ReplicaThroughput {
     }
     double ms = 1000.0 / stepsPerEpoch;
     System.out.println(String.format(Locale.ROOT,
-        "images/s %.1f (%d replicas x %d thread(s) x batch %d, %s, epoch %d of %d: %.1f s; per step: compute"
-            + " %.2f ms, allreduce %.2f ms, update %.2f ms, straggler %.2f ms; loss %.4f)",
+        "images/s %.1f (%d replicas x %d thread(s) x batch %d, %s, epoch %d of %d: %.1f s;"
+            + " per step: compute %.2f ms, allreduce %.2f ms, update %.2f ms, straggler %.2f ms; loss %.4f)",
         lastImages / lastSeconds, ranks, threadsPerReplica, localBatch,
         independent ? "independent" : "LocalRing sums", epochs, epochs, lastSeconds,
         last.computeSeconds() * ms, last.allreduceSeconds() * ms, last.updateSeconds() * ms,

@@ -153,7 +153,7 @@ public final class BatchNorm extends BoundLayer {
       float inv = ctx.invStd()[c];
       for (int i = 0; i < n; i++) {
         if (relu) {
-          VectorKernels.sumAndDotNormalizedLive(x, gy, y, i * per + c * hw, hw, fm, inv, sums);
+          VectorKernels.liveSums(x, gy, y, i * per + c * hw, hw, fm, inv, sums, 0);
         } else {
           Kernels.sumAndDotNormalized(x, gy, i * per + c * hw, hw, fm, inv, sums);
         }

@@ -396,24 +396,8 @@ public final class Conv2d extends BoundLayer {
           Arrays.fill(cols, dst, dst + lo, 0f);
           System.arraycopy(x, chan + lo + shift, cols, dst + lo, hi - lo);
           Arrays.fill(cols, dst + hi, dst + plane, 0f);
-          zeroWrapped(cols, dst, kw);
+          zeroWrappedColumns(cols, dst, kw - padding);
         }
-      }
-    }
-  }
-
-  /** Zeroes the entries of a column row whose input column lies outside the plane. */
-  private void zeroWrapped(float[] cols, int dst, int kw) {
-    int w = in.width();
-    int h = in.height();
-    int from = kw < padding ? 0 : w - (kw - padding);
-    int to = kw < padding ? padding - kw : w;
-    if (kw == padding) {
-      return;
-    }
-    for (int y = 0, r = dst; y < h; y++, r += w) {
-      for (int xo = from; xo < to; xo++) {
-        cols[r + xo] = 0f;
       }
     }
   }
@@ -432,7 +416,7 @@ public final class Conv2d extends BoundLayer {
           int hi = Math.max(lo, Math.min(plane, plane - shift));
           // the wrapped entries would land on the wrong input column: zero them (the column
           // buffer is scratch by now), then one long add
-          zeroWrapped(cols, src, kw);
+          zeroWrappedColumns(cols, src, kw - padding);
           Kernels.addTo(cols, src + lo, gx, chan + shift + lo, hi - lo);
         }
       }

@@ -2,10 +2,11 @@ package convspark.common.nn;
 
 /**
  * Reductions over float slices: with the Vector API when its module is present (one float
- * partial sum per lane, see {@link VectorKernels}), else with eight independent partial sums. Java may not reorder
- * floating-point additions, so a plain {@code s += a[i]} loop is bound by the latency of one add
- * per element; eight accumulators let eight adds be in flight (about 2.3x faster here). Partial
- * sums are float over short slices (a plane of an activation), combined in double.
+ * partial sum per lane, see {@link VectorKernels}), else with eight independent partial sums.
+ * Java may not reorder floating-point additions, so a plain {@code s += a[i]} loop is bound by
+ * the latency of one add per element; eight accumulators let eight adds be in flight (about 2.3x
+ * faster here). Partial sums are float over short slices (a plane of an activation), combined in
+ * double.
  */
 final class Kernels {
   private Kernels() {}

@@ -90,6 +90,11 @@ public final class Residual extends BoundLayer {
     return body;
   }
 
+  /** The kernels that run the body ({@link Workspace#chain} of {@link #body}). */
+  List<Layer> bodySteps() {
+    return bodySteps;
+  }
+
   /** The shortcut's layers, in order; empty for the identity. */
   public List<Layer> shortcut() {
     return shortcut;

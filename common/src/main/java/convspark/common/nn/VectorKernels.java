@@ -91,35 +91,6 @@ final class VectorKernels {
   }
 
   /**
-   * {@link #sumAndDotNormalized} of dy = b where y > 0, else 0 (batch norm's sums behind a ReLU
-   * whose output is y): the same lane order and operations, so the same bits as the two layers.
-   */
-  static void sumAndDotNormalizedLive(float[] a, float[] b, float[] y, int off, int len,
-      float mean, float inv, double[] out) {
-    FloatVector zero = FloatVector.zero(F);
-    FloatVector s = zero;
-    FloatVector q = zero;
-    int i = off;
-    int end = off + len;
-    for (int bound = off + F.loopBound(len); i < bound; i += F.length()) {
-      VectorMask<Float> live = FloatVector.fromArray(F, y, i).compare(VectorOperators.GT, 0f);
-      FloatVector dy = zero.blend(FloatVector.fromArray(F, b, i), live);
-      FloatVector xhat = FloatVector.fromArray(F, a, i).sub(mean).mul(inv);
-      s = s.add(dy);
-      q = xhat.fma(dy, q);
-    }
-    double ss = s.reduceLanes(VectorOperators.ADD);
-    double qq = q.reduceLanes(VectorOperators.ADD);
-    for (; i < end; i++) {
-      float dy = y[i] > 0 ? b[i] : 0f;
-      ss += dy;
-      qq += (double) ((a[i] - mean) * inv) * dy;
-    }
-    out[0] += ss;
-    out[1] += qq;
-  }
-
-  /**
    * Batch norm's input gradient in training, gx = k * (mm * dy - a - xhat * bb) with xhat = (x -
    * mean) * inv, of dy = gy where y > 0, else 0 (behind a ReLU), over [off, off+len); the same
    * operations in the same order as {@link BatchNorm}'s scalar loop.

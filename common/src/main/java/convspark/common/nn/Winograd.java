@@ -61,8 +61,7 @@ final class Winograd {
     final int chunk;
     final int tilesH;
     final int tilesW;
-    /** Bordered rows and columns: one before, and after enough to complete the last tile. */
-    final int padH;
+    /** Bordered columns: one before, and after enough to complete the last tile (rows alike). */
     final int padW;
     /** Channels rounded up to whole vectors. */
     final int cp;
@@ -82,7 +81,7 @@ final class Winograd {
     Ctx(Shape in, Shape out, int maxBatch) {
       tilesH = (out.height() + 1) / 2;
       tilesW = (out.width() + 1) / 2;
-      padH = 2 * tilesH + 2;
+      int padH = 2 * tilesH + 2;
       padW = 2 * tilesW + 2;
       int lanes = F.length();
       cp = (in.channels() + lanes - 1) / lanes * lanes;
@@ -407,8 +406,8 @@ final class Winograd {
     }
     // dU[xi] += dM[xi]^T V[xi] over the batch's groups, folded into dW after the last
     for (int xi = 0; xi < 16; xi++) {
-      Blas.gemm(true, false, oc, c, rows, 1f, m, xi * rows * ocp, ocp, ctx.v, xi * rows * cp, cp,
-          i0 == 0 ? 0f : 1f, ctx.du, xi * oc * c, c);
+      Blas.gemm(true, false, oc, c, rows, 1f, m, xi * rows * ocp, ocp, ctx.v, xi * rows * cp,
+          cp, i0 == 0 ? 0f : 1f, ctx.du, xi * oc * c, c);
     }
     if (i0 + cn == n) {
       foldFilterGradient(ctx, g, wOff, oc * c);

@@ -120,8 +120,9 @@ public final class Workspace {
    */
   static List<Layer> chain(List<Layer> layers) {
     List<Layer> out = new java.util.ArrayList<>();
+    boolean fuse = fusing();
     for (int i = 0; i < layers.size(); i++) {
-      Layer pair = fusing() && i + 1 < layers.size()
+      Layer pair = fuse && i + 1 < layers.size()
           ? BatchNormRelu.fuse(layers.get(i), layers.get(i + 1)) : null;
       if (pair != null) {
         out.add(pair);

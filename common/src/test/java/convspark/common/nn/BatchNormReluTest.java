@@ -118,8 +118,15 @@ class BatchNormReluTest {
           labels[i] = rng.nextInt(net.classes());
         }
         Workspace ws = net.newWorkspace(n, v == 0);
+        // fused in both places, or in neither (else the comparison would be of like with like)
         assertEquals(v == 0, ws.steps().stream().anyMatch(
             s -> s.layer() instanceof BatchNormRelu));
+        for (Layer l : net.layers()) {
+          if (l instanceof Residual r) {
+            assertEquals(v == 0, r.bodySteps().stream().anyMatch(
+                s -> s instanceof BatchNormRelu));
+          }
+        }
         System.arraycopy(x, 0, ws.input(), 0, x.length);
         System.arraycopy(labels, 0, ws.labels(), 0, n);
         grads[v] = new float[params.length];

@@ -5,6 +5,7 @@ import convspark.common.BadInputException;
 import convspark.common.optim.LrSchedule;
 import convspark.common.optim.ScalingRule;
 import convspark.common.spec.ModelSpec;
+import convspark.worker.Augment;
 import convspark.worker.update.OptimizerSettings;
 import convspark.worker.update.UpdateRule;
 import java.io.Serializable;
@@ -108,8 +109,8 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
       implements Serializable {
 
     /** The augmentation the executors apply while gathering samples (train.augment). */
-    public convspark.worker.Augment augment() {
-      return new convspark.worker.Augment(flip, translate, erase.probability(), erase.minArea(),
+    public Augment augment() {
+      return new Augment(flip, translate, erase.probability(), erase.minArea(),
           erase.maxArea(), erase.maxAspect());
     }
 
