@@ -288,11 +288,12 @@ public final class Conv2d extends BoundLayer {
     int oh = out.height();
     int ow = out.width();
     if (samePlane()) {
-      im2colSame(x, xOff, cols, colOff, ld);
+      im2colShifted(x, xOff, cols, colOff, ld);
       return;
     }
     if (polyphase()) {
-      im2colPhases(x, xOff, cols, colOff, ld, phases);
+      splitPhases(x, xOff, phases);
+      im2colShifted(phases, 0, cols, colOff, ld);
       return;
     }
     int row = 0;
@@ -340,11 +341,13 @@ public final class Conv2d extends BoundLayer {
     int oh = out.height();
     int ow = out.width();
     if (samePlane()) {
-      col2imSame(cols, colOff, ld, gx, xOff);
+      col2imShifted(cols, colOff, ld, gx, xOff);
       return;
     }
     if (polyphase()) {
-      col2imPhases(cols, colOff, ld, gx, xOff, phases);
+      Arrays.fill(phases, 0, in.size(), 0f);
+      col2imShifted(cols, colOff, ld, phases, 0);
+      mergePhases(phases, gx, xOff);
       return;
     }
     int row = 0;
@@ -381,48 +384,6 @@ public final class Conv2d extends BoundLayer {
     return stride == 1 && 2 * padding == kernel - 1;
   }
 
-  private void im2colSame(float[] x, int xOff, float[] cols, int colOff, int ld) {
-    int w = in.width();
-    int plane = in.spatial();
-    int row = 0;
-    for (int c = 0; c < in.channels(); c++) {
-      int chan = xOff + c * plane;
-      for (int kh = 0; kh < kernel; kh++) {
-        for (int kw = 0; kw < kernel; kw++, row++) {
-          int dst = row * ld + colOff;
-          int shift = (kh - padding) * w + (kw - padding);
-          int lo = Math.min(plane, Math.max(0, -shift));
-          int hi = Math.max(lo, Math.min(plane, plane - shift));
-          Arrays.fill(cols, dst, dst + lo, 0f);
-          System.arraycopy(x, chan + lo + shift, cols, dst + lo, hi - lo);
-          Arrays.fill(cols, dst + hi, dst + plane, 0f);
-          zeroWrappedColumns(cols, dst, kw - padding);
-        }
-      }
-    }
-  }
-
-  private void col2imSame(float[] cols, int colOff, int ld, float[] gx, int xOff) {
-    int w = in.width();
-    int plane = in.spatial();
-    int row = 0;
-    for (int c = 0; c < in.channels(); c++) {
-      int chan = xOff + c * plane;
-      for (int kh = 0; kh < kernel; kh++) {
-        for (int kw = 0; kw < kernel; kw++, row++) {
-          int src = row * ld + colOff;
-          int shift = (kh - padding) * w + (kw - padding);
-          int lo = Math.min(plane, Math.max(0, -shift));
-          int hi = Math.max(lo, Math.min(plane, plane - shift));
-          // the wrapped entries would land on the wrong input column: zero them (the column
-          // buffer is scratch by now), then one long add
-          zeroWrappedColumns(cols, src, kw - padding);
-          Kernels.addTo(cols, src + lo, gx, chan + shift + lo, hi - lo);
-        }
-      }
-    }
-  }
-
   /**
    * Stride s > 1 with a kernel wider than 1 on a plane that s divides, the output being the
    * plane divided by s (e.g. the 3x3 stride-2 padding-1 convs of a residual net's stage
@@ -431,8 +392,9 @@ public final class Conv2d extends BoundLayer {
    * of channel c shifted by (floor((kh - p) / s), floor((kw - p) / s)). So im2col splits each
    * channel into its s*s phases once (one strided pass over the input, instead of k*k strided
    * gathers) and then writes every column row as one shifted copy with the wrapped columns
-   * zeroed, as {@link #samePlane} does; col2im mirrors it (docs/BENCHMARKS.md, the residual
-   * net's conv layers, gives the layers' rates).
+   * zeroed, through the same code as {@link #samePlane} (a stride-1 conv is its own single
+   * phase); col2im mirrors it (docs/BENCHMARKS.md, the residual net's conv layers, gives the
+   * layers' rates).
    */
   private boolean polyphase() {
     return stride > 1 && kernel > 1 && in.height() % stride == 0 && in.width() % stride == 0
@@ -462,33 +424,64 @@ public final class Conv2d extends BoundLayer {
     }
   }
 
-  private void im2colPhases(float[] x, int xOff, float[] cols, int colOff, int ld,
-      float[] phases) {
-    splitPhases(x, xOff, phases);
+  /**
+   * The column rows of a {@link #samePlane} or {@link #polyphase} conv: row (c, t) is plane
+   * {@code phaseTap(t, 0)} of channel c in {@code planes} (s * s output-sized planes per channel
+   * from {@code off}: the input itself when s = 1, its phases otherwise) shifted by
+   * {@code phaseTap(t, 1)} rows and {@code phaseTap(t, 2)} columns, zero where the shift leaves
+   * the plane: one long copy and a few zeros per row.
+   */
+  private void im2colShifted(float[] planes, int off, float[] cols, int colOff, int ld) {
     int ow = out.width();
     int plane = out.spatial();
-    int s = stride;
+    int ss = stride * stride;
     int kk = kernel * kernel;
     int row = 0;
     for (int c = 0; c < in.channels(); c++) {
       for (int t = 0; t < kk; t++, row++) {
-        int src = c * s * s * plane + phaseTap(t, 0) * plane;
+        int src = off + (c * ss + phaseTap(t, 0)) * plane;
         int dst = row * ld + colOff;
-        int shift = phaseTap(t, 1) * ow + phaseTap(t, 2);
+        int dx = phaseTap(t, 2);
+        int shift = phaseTap(t, 1) * ow + dx;
         int lo = Math.min(plane, Math.max(0, -shift));
         int hi = Math.max(lo, Math.min(plane, plane - shift));
         Arrays.fill(cols, dst, dst + lo, 0f);
-        System.arraycopy(phases, src + lo + shift, cols, dst + lo, hi - lo);
+        System.arraycopy(planes, src + lo + shift, cols, dst + lo, hi - lo);
         Arrays.fill(cols, dst + hi, dst + plane, 0f);
-        zeroWrappedColumns(cols, dst, phaseTap(t, 2));
+        zeroWrappedColumns(cols, dst, dx);
       }
     }
   }
 
   /**
-   * For kernel tap t = kh * k + kw of a {@link #polyphase} conv: what = 0, the index of the phase
-   * it reads ((kh - p) mod s) * s + (kw - p) mod s; 1, its row shift floor((kh - p) / s); 2, its
-   * column shift floor((kw - p) / s).
+   * The transpose of {@link #im2colShifted}: adds every column row back into its plane in
+   * {@code planes} (the column buffer is scratch afterwards: the wrapped entries, which would
+   * land on the wrong input column, are zeroed first so that each row is one long add).
+   */
+  private void col2imShifted(float[] cols, int colOff, int ld, float[] planes, int off) {
+    int ow = out.width();
+    int plane = out.spatial();
+    int ss = stride * stride;
+    int kk = kernel * kernel;
+    int row = 0;
+    for (int c = 0; c < in.channels(); c++) {
+      for (int t = 0; t < kk; t++, row++) {
+        int dst = off + (c * ss + phaseTap(t, 0)) * plane;
+        int src = row * ld + colOff;
+        int dx = phaseTap(t, 2);
+        int shift = phaseTap(t, 1) * ow + dx;
+        int lo = Math.min(plane, Math.max(0, -shift));
+        int hi = Math.max(lo, Math.min(plane, plane - shift));
+        zeroWrappedColumns(cols, src, dx);
+        Kernels.addTo(cols, src + lo, planes, dst + shift + lo, hi - lo);
+      }
+    }
+  }
+
+  /**
+   * For kernel tap t = kh * k + kw of a {@link #samePlane} or {@link #polyphase} conv (stride s,
+   * 1 for the former): what = 0, the index of the phase it reads ((kh - p) mod s) * s +
+   * (kw - p) mod s; 1, its row shift floor((kh - p) / s); 2, its column shift floor((kw - p) / s).
    */
   private int phaseTap(int t, int what) {
     int kh = t / kernel - padding;
@@ -500,28 +493,13 @@ public final class Conv2d extends BoundLayer {
     };
   }
 
-  private void col2imPhases(float[] cols, int colOff, int ld, float[] gx, int xOff,
-      float[] phases) {
+  /** Adds the phases' gradients back into the image's gradient, interleaved. */
+  private void mergePhases(float[] phases, float[] gx, int xOff) {
+    int w = in.width();
+    int oh = out.height();
     int ow = out.width();
     int plane = out.spatial();
     int s = stride;
-    Arrays.fill(phases, 0, in.size(), 0f);
-    int kk = kernel * kernel;
-    int row = 0;
-    for (int c = 0; c < in.channels(); c++) {
-      for (int t = 0; t < kk; t++, row++) {
-        int dst = c * s * s * plane + phaseTap(t, 0) * plane;
-        int src = row * ld + colOff;
-        int shift = phaseTap(t, 1) * ow + phaseTap(t, 2);
-        int lo = Math.min(plane, Math.max(0, -shift));
-        int hi = Math.max(lo, Math.min(plane, plane - shift));
-        zeroWrappedColumns(cols, src, phaseTap(t, 2));
-        Kernels.addTo(cols, src + lo, phases, dst + shift + lo, hi - lo);
-      }
-    }
-    // the phases' gradients back into the image's, interleaved
-    int w = in.width();
-    int oh = out.height();
     int d = 0;
     for (int c = 0; c < in.channels(); c++) {
       int chan = xOff + c * in.spatial();
