@@ -45,6 +45,15 @@ public interface Layer extends Serializable {
     return NO_CONTEXT;
   }
 
+  /**
+   * Buffers for batches of up to {@code maxBatch} samples, for a workspace that fuses kernels
+   * ({@code fuse}, {@link Workspace#plan}) or not: a layer made of layers ({@link Residual})
+   * chooses its inner kernels here, so that one flag decides for the whole network.
+   */
+  default Context newContext(int maxBatch, boolean fuse) {
+    return newContext(maxBatch);
+  }
+
   void forward(Pass pass, Context ctx, float[] in, float[] out, int n);
 
   void backward(Pass pass, Context ctx, float[] in, float[] out, float[] gradOut, float[] gradIn,

@@ -24,9 +24,6 @@ public final class Residual extends BoundLayer {
   private static final long serialVersionUID = 1L;
   private final List<Layer> body;
   private final List<Layer> shortcut;
-  /** The kernels that run body and shortcut ({@link Workspace#chain}: batch norm + ReLU fused). */
-  private final List<Layer> bodySteps;
-  private final List<Layer> shortcutSteps;
   private final Activation activation;
   private final int paramCount;
   private final int stateCount;
@@ -36,8 +33,6 @@ public final class Residual extends BoundLayer {
     super(in, body.get(body.size() - 1).outShape(), paramOffset, stateOffset);
     this.body = List.copyOf(body);
     this.shortcut = List.copyOf(shortcut);
-    this.bodySteps = Workspace.chain(this.body);
-    this.shortcutSteps = Workspace.chain(this.shortcut);
     Shape sc = this.shortcut.isEmpty() ? in : this.shortcut.get(this.shortcut.size() - 1)
         .outShape();
     if (!sc.equals(out)) {
@@ -90,11 +85,6 @@ public final class Residual extends BoundLayer {
     return body;
   }
 
-  /** The kernels that run the body ({@link Workspace#chain} of {@link #body}). */
-  List<Layer> bodySteps() {
-    return bodySteps;
-  }
-
   /** The shortcut's layers, in order; empty for the identity. */
   public List<Layer> shortcut() {
     return shortcut;
@@ -114,7 +104,10 @@ public final class Residual extends BoundLayer {
     return stateCount;
   }
 
-  private static final class Ctx implements Context {
+  static final class Ctx implements Context {
+    /** The kernels that run body and shortcut ({@link Workspace#chain}). */
+    final List<Layer> bodySteps;
+    final List<Layer> shortcutSteps;
     final Context[] bodyCtx;
     final float[][] bodyOut;
     final Context[] shortcutCtx;
@@ -124,11 +117,13 @@ public final class Residual extends BoundLayer {
     final float[] gradA;
     final float[] gradB;
 
-    Ctx(Residual r, int maxBatch) {
-      bodyCtx = contexts(r.bodySteps, maxBatch);
-      bodyOut = outputs(r.bodySteps, maxBatch);
-      shortcutCtx = contexts(r.shortcutSteps, maxBatch);
-      shortcutOut = outputs(r.shortcutSteps, maxBatch);
+    Ctx(Residual r, int maxBatch, boolean fuse) {
+      bodySteps = Workspace.chain(r.body, fuse);
+      shortcutSteps = Workspace.chain(r.shortcut, fuse);
+      bodyCtx = contexts(bodySteps, maxBatch, fuse);
+      bodyOut = outputs(bodySteps, maxBatch);
+      shortcutCtx = contexts(shortcutSteps, maxBatch, fuse);
+      shortcutOut = outputs(shortcutSteps, maxBatch);
       int max = r.in.size();
       for (Layer l : r.body) {
         max = Math.max(max, l.outShape().size());
@@ -143,10 +138,10 @@ public final class Residual extends BoundLayer {
       gradB = new float[maxBatch * max];
     }
 
-    private static Context[] contexts(List<Layer> layers, int maxBatch) {
+    private static Context[] contexts(List<Layer> layers, int maxBatch, boolean fuse) {
       Context[] c = new Context[layers.size()];
       for (int j = 0; j < c.length; j++) {
-        c[j] = layers.get(j).newContext(maxBatch);
+        c[j] = layers.get(j).newContext(maxBatch, fuse);
       }
       return c;
     }
@@ -161,16 +156,22 @@ public final class Residual extends BoundLayer {
     }
   }
 
+  /** Fused inner kernels unless {@code -Dconvspark.nn.fuse=false}, as {@link Workspace}. */
   @Override
   public Context newContext(int maxBatch) {
-    return new Ctx(this, maxBatch);
+    return newContext(maxBatch, Workspace.fusing());
+  }
+
+  @Override
+  public Context newContext(int maxBatch, boolean fuse) {
+    return new Ctx(this, maxBatch, fuse);
   }
 
   @Override
   public void forward(Pass pass, Context context, float[] x, float[] y, int n) {
     Ctx ctx = (Ctx) context;
-    float[] b = chainForward(pass, bodySteps, ctx.bodyCtx, ctx.bodyOut, x, n);
-    float[] s = chainForward(pass, shortcutSteps, ctx.shortcutCtx, ctx.shortcutOut, x, n);
+    float[] b = chainForward(pass, ctx.bodySteps, ctx.bodyCtx, ctx.bodyOut, x, n);
+    float[] s = chainForward(pass, ctx.shortcutSteps, ctx.shortcutCtx, ctx.shortcutOut, x, n);
     float[] z = activation == null ? y : ctx.sum;
     int len = n * out.size();
     for (int i = 0; i < len; i++) {
@@ -201,12 +202,12 @@ public final class Residual extends BoundLayer {
       gz = ctx.gradSum;
     }
     int len = n * in.size();
-    if (!shortcutSteps.isEmpty()) {
+    if (!ctx.shortcutSteps.isEmpty()) {
       // the shortcut's input gradient goes straight into gx (or nowhere for a first layer)
-      chainBackward(pass, ctx, shortcutSteps, ctx.shortcutCtx, ctx.shortcutOut, x, gz, gx,
+      chainBackward(pass, ctx, ctx.shortcutSteps, ctx.shortcutCtx, ctx.shortcutOut, x, gz, gx,
           false, n);
     }
-    float[] gb = chainBackward(pass, ctx, bodySteps, ctx.bodyCtx, ctx.bodyOut, x, gz, null,
+    float[] gb = chainBackward(pass, ctx, ctx.bodySteps, ctx.bodyCtx, ctx.bodyOut, x, gz, null,
         gx != null, n);
     if (gx == null) {
       return;

@@ -45,7 +45,7 @@ public final class Workspace {
       // a flatten's output is its input, value for value: the same buffer, and no copy
       acts[st.last() + 1] = isFlatten(st) ? acts[st.first()]
           : new float[maxBatch * st.layer().outShape().size()];
-      ctx[s] = st.layer().newContext(maxBatch);
+      ctx[s] = st.layer().newContext(maxBatch, fuse);
     }
     int maxSize = net.inputShape().size();
     for (Layer l : layers) {
@@ -115,12 +115,11 @@ public final class Workspace {
 
   /**
    * The kernels of a chain of layers inside a block ({@link Residual}): each batch norm followed
-   * by a ReLU fused into one {@link BatchNormRelu} when {@link #fusing}, the other layers as
-   * they are.
+   * by a ReLU fused into one {@link BatchNormRelu} when {@code fuse}, the other layers as they
+   * are.
    */
-  static List<Layer> chain(List<Layer> layers) {
+  static List<Layer> chain(List<Layer> layers, boolean fuse) {
     List<Layer> out = new java.util.ArrayList<>();
-    boolean fuse = fusing();
     for (int i = 0; i < layers.size(); i++) {
       Layer pair = fuse && i + 1 < layers.size()
           ? BatchNormRelu.fuse(layers.get(i), layers.get(i + 1)) : null;
@@ -141,6 +140,11 @@ public final class Workspace {
   /** The kernels this workspace runs (see {@link #plan}). */
   public List<Step> steps() {
     return steps;
+  }
+
+  /** The context of step {@code s} (for tests). */
+  Layer.Context context(int s) {
+    return ctx[s];
   }
 
   public Network network() {

@@ -52,11 +52,12 @@ class BatchNormReluTest {
         Workspace.plan(net, true).stream().map(s -> s.name(net)).toList());
     assertEquals(net.layers().size(), Workspace.plan(net, false).size());
     Residual r = (Residual) new Network(residualNet(in)).layers().get(3);
-    List<Layer> body = Workspace.chain(r.body());
+    List<Layer> body = Workspace.chain(r.body(), true);
     assertEquals(4, body.size());
     assertTrue(body.get(1) instanceof BatchNormRelu);
     assertTrue(body.get(3) instanceof BatchNorm);
-    assertEquals(r.shortcut(), Workspace.chain(r.shortcut()));
+    assertEquals(r.shortcut(), Workspace.chain(r.shortcut(), true));
+    assertEquals(r.body(), Workspace.chain(r.body(), false));
   }
 
   /**
@@ -88,66 +89,22 @@ class BatchNormReluTest {
   }
 
   private static void compare(ModelSpec spec, int n, boolean training) {
-    float[][] logits = new float[2][];
-    float[][] grads = new float[2][];
-    float[][] gin = new float[2][];
-    float[][] stats = new float[2][];
-    String before = System.getProperty(Workspace.FUSE_PROPERTY);
-    try {
-      for (int v = 0; v < 2; v++) {
-        // residual blocks choose their kernels when the network is built
-        System.setProperty(Workspace.FUSE_PROPERTY, v == 0 ? "true" : "false");
-        Network net = new Network(spec);
-        float[] params = net.initParams(11);
-        SplittableRandom rng = new SplittableRandom(3);
-        for (ParamRange r : net.otherParamRanges()) {
-          for (int i = r.offset(); i < r.offset() + r.length(); i++) {
-            params[i] = (float) rng.nextDouble(-1.5, 1.5); // negative gammas too
-          }
+    FusedVsSeparate r = FusedVsSeparate.run(spec, n, training, 0, false);
+    for (int v = 0; v < 2; v++) {
+      Workspace ws = r.workspaces()[v];
+      // fused in both places, or in neither (else the comparison would be of like with like)
+      assertEquals(v == 0, ws.steps().stream().anyMatch(
+          s -> s.layer() instanceof BatchNormRelu));
+      // and inside residual blocks, which take the workspace's flag for their chains
+      for (int s = 0; s < ws.steps().size(); s++) {
+        if (ws.context(s) instanceof Residual.Ctx rc) {
+          assertEquals(v == 0, rc.bodySteps.stream().anyMatch(l -> l instanceof BatchNormRelu));
         }
-        float[] state = net.initState();
-        for (int i = 0; i < state.length; i++) {
-          state[i] = (float) (0.2 + rng.nextDouble());
-        }
-        float[] x = new float[n * net.inputShape().size()];
-        for (int i = 0; i < x.length; i++) {
-          x[i] = (float) rng.nextGaussian();
-        }
-        int[] labels = new int[n];
-        for (int i = 0; i < n; i++) {
-          labels[i] = rng.nextInt(net.classes());
-        }
-        Workspace ws = net.newWorkspace(n, v == 0);
-        // fused in both places, or in neither (else the comparison would be of like with like)
-        assertEquals(v == 0, ws.steps().stream().anyMatch(
-            s -> s.layer() instanceof BatchNormRelu));
-        for (Layer l : net.layers()) {
-          if (l instanceof Residual r) {
-            assertEquals(v == 0, r.bodySteps().stream().anyMatch(
-                s -> s instanceof BatchNormRelu));
-          }
-        }
-        System.arraycopy(x, 0, ws.input(), 0, x.length);
-        System.arraycopy(labels, 0, ws.labels(), 0, n);
-        grads[v] = new float[params.length];
-        stats[v] = new float[net.stateCount()];
-        ws.trainStep(new Pass(params, grads[v], state, training, 9L, stats[v]), n, 0.1);
-        logits[v] = ws.logits().clone();
-        float[] gl = new float[logits[v].length];
-        SoftmaxCrossEntropy.lossAndGrad(logits[v], labels, 0, n, net.classes(), 0.1, gl);
-        gin[v] = ws.backwardToInput(new Pass(params, new float[params.length], state, training,
-            9L, null), n, gl, new float[x.length]);
-      }
-    } finally {
-      if (before == null) {
-        System.clearProperty(Workspace.FUSE_PROPERTY);
-      } else {
-        System.setProperty(Workspace.FUSE_PROPERTY, before);
       }
     }
-    assertArrayEquals(logits[1], logits[0], "logits");
-    assertArrayEquals(grads[1], grads[0], "parameter gradient");
-    assertArrayEquals(gin[1], gin[0], "input gradient");
-    assertArrayEquals(stats[1], stats[0], "batch statistics");
+    assertArrayEquals(r.logits()[1], r.logits()[0], "logits");
+    assertArrayEquals(r.grads()[1], r.grads()[0], "parameter gradient");
+    assertArrayEquals(r.gin()[1], r.gin()[0], "input gradient");
+    assertArrayEquals(r.stats()[1], r.stats()[0], "batch statistics");
   }
 }

@@ -185,52 +185,13 @@ class FusedBlockTest {
 
   /** spaced: the gradient check's inputs (evenly spaced magnitudes of both signs, shuffled). */
   private static void compare(ModelSpec spec, int n, boolean training, boolean spaced) {
-    Network net = new Network(spec);
     assertTrue(fused(spec));
-    float[] params = net.initParams(11);
-    SplittableRandom rng = new SplittableRandom(3);
-    for (ParamRange r : net.otherParamRanges()) {
-      for (int i = r.offset(); i < r.offset() + r.length(); i++) {
-        params[i] = (float) rng.nextDouble(-1.5, 1.5); // negative gammas too
-      }
-    }
-    float[] state = net.initState();
-    for (int i = 0; i < state.length; i++) {
-      state[i] = (float) (0.2 + rng.nextDouble());
-    }
-    float[] x = new float[n * net.inputShape().size()];
-    for (int i = 0; i < x.length; i++) {
-      x[i] = (float) (3 + rng.nextGaussian()); // |mean| > std: the shifted statistics
-    }
-    if (spaced) {
-      x = GradientCheckTest.spacedInputs(x.length, rng);
-    }
-    int[] labels = new int[n];
-    for (int i = 0; i < n; i++) {
-      labels[i] = rng.nextInt(net.classes());
-    }
-    float[][] logits = new float[2][];
-    float[][] grads = new float[2][];
-    float[][] gin = new float[2][];
-    float[][] stats = new float[2][];
-    for (int v = 0; v < 2; v++) {
-      Workspace ws = net.newWorkspace(n, v == 0);
-      System.arraycopy(x, 0, ws.input(), 0, x.length);
-      System.arraycopy(labels, 0, ws.labels(), 0, n);
-      grads[v] = new float[params.length];
-      stats[v] = new float[net.stateCount()];
-      Pass pass = new Pass(params, grads[v], state, training, 9L, stats[v]);
-      ws.trainStep(pass, n, 0.1);
-      logits[v] = ws.logits().clone();
-      float[] gl = new float[logits[v].length];
-      SoftmaxCrossEntropy.lossAndGrad(logits[v], labels, 0, n, net.classes(), 0.1, gl);
-      gin[v] = ws.backwardToInput(new Pass(params, new float[params.length], state, training,
-          9L, null), n, gl, new float[x.length]);
-    }
-    close("logits", logits[0], logits[1]);
-    close("parameter gradient", grads[0], grads[1]);
-    close("input gradient", gin[0], gin[1]);
-    close("batch statistics", stats[0], stats[1]);
+    // |mean| > std: the shifted statistics
+    FusedVsSeparate r = FusedVsSeparate.run(spec, n, training, 3, spaced);
+    close("logits", r.logits()[0], r.logits()[1]);
+    close("parameter gradient", r.grads()[0], r.grads()[1]);
+    close("input gradient", r.gin()[0], r.gin()[1]);
+    close("batch statistics", r.stats()[0], r.stats()[1]);
   }
 
   private static void close(String what, float[] fused, float[] separate) {
