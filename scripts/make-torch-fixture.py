@@ -30,7 +30,8 @@ the same passes in float32 and prints how far PyTorch's own float32 results are 
 
 Model "resnet" (directory resnet/) is a small residual network built from the Residual module
 of bench/peers/convspark_torch.py, the PyTorch class that mirrors convspark's `residual` layer;
-its inputs are F32.
+its inputs are F32. Model "grouped" (directory grouped/) has grouped, depthwise and pointwise
+convolutions; its inputs are F32 too.
 
 The inputs are stored as F16 (model "cnn") and BF16 (model "mixed"), their values rounded to
 those types first, to exercise those readers; dtypes.safetensors holds special values of F16,
@@ -222,6 +223,44 @@ def resnet():
     return model, conf, (3, 8, 8), torch.float32
 
 
+def grouped():
+    """grouped and depthwise convolutions (PyTorch's groups): a grouped 3x3 conv deep enough for
+    convspark's batched strategy (16 channels in 2 groups: 72-deep columns), a depthwise 3x3
+    stride-2 conv (16 groups of one channel: one GEMM per image and group, through the input's
+    phases) and a pointwise 1x1 conv, as in a MobileNet block."""
+    model = nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1, bias=False),  # 0: 3x8x8 -> 16x8x8
+        nn.BatchNorm2d(16),                     # 1
+        nn.ReLU(),                              # 2
+        nn.Conv2d(16, 16, 3, padding=1, groups=2),  # 3: two groups of 8 channels
+        nn.ReLU(),                              # 4
+        nn.Conv2d(16, 16, 3, stride=2, padding=1, groups=16, bias=False),  # 5: depthwise, -> 4x4
+        nn.BatchNorm2d(16),                     # 6
+        nn.Conv2d(16, 6, 1),                    # 7: pointwise
+        nn.AdaptiveAvgPool2d(1),                # 8
+        nn.Flatten(),                           # 9
+        nn.Linear(6, 5),                        # 10
+    )
+    conf = """model {
+  input { channels = 3, height = 8, width = 8 }
+  layers = [
+    { type = conv, filters = 16, kernel = 3, padding = 1, bias = false }
+    { type = batchnorm }
+    { type = relu }
+    { type = conv, filters = 16, kernel = 3, padding = 1, groups = 2 }
+    { type = relu }
+    { type = conv, filters = 16, kernel = 3, stride = 2, padding = 1, groups = 16, bias = false }
+    { type = batchnorm }
+    { type = conv, filters = 6, kernel = 1 }
+    { type = globalavgpool }
+    { type = flatten }
+    { type = dense, units = 5 }
+  ]
+}
+"""
+    return model, conf, (3, 8, 8), torch.float32
+
+
 def randomise_bn(model, gen):
     for m in model.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
@@ -328,6 +367,7 @@ def main():
     make("cnn", cnn, root)
     make("mixed", mixed, root)
     make("resnet", resnet, root)
+    make("grouped", grouped, root)
     dtypes(root)
 
 

@@ -74,7 +74,8 @@ def _build_layers(specs, x, init):
             m = Residual(body, shortcut, None if a == "none" else _ACTIVATIONS[a]())
         elif t == "conv":
             m = nn.Conv2d(x.shape[1], l["filters"], l["kernel"], stride=l.get("stride", 1),
-                          padding=l.get("padding", 0), bias=l.get("bias", True))
+                          padding=l.get("padding", 0), groups=l.get("groups", 1),
+                          bias=l.get("bias", True))
         elif t == "dense":
             m = FlatLinear(x[0].numel(), l["units"], bias=l.get("bias", True))
         elif t == "batchnorm":

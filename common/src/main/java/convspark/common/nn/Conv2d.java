@@ -39,13 +39,19 @@ import java.util.SplittableRandom;
  * #samePlane}); a stride that divides the plane, through the input's phases ({@link
  * #polyphase}); otherwise a (strided) copy per output row.
  *
- * <p>Parameters: weight [out, in, k, k] (PyTorch layout) then bias [out].
+ * <p>Grouped convolution ({@code groups} g > 1; depthwise when g = in = out channels): output
+ * channels [j*out/g, (j+1)*out/g) see only input channels [j*in/g, (j+1)*in/g). The column
+ * matrix is the same (rows in channel order, so group j's rows are one contiguous block), and
+ * every GEMM becomes g GEMMs on the groups' blocks ({@link #gemmGroups}); Winograd is not used.
+ *
+ * <p>Parameters: weight [out, in/g, k, k] (PyTorch layout) then bias [out].
  */
 public final class Conv2d extends BoundLayer {
   private static final long serialVersionUID = 1L;
   private final int kernel;
   private final int stride;
   private final int padding;
+  private final int groups;
   private final boolean bias;
   private final Init init;
 
@@ -64,10 +70,21 @@ public final class Conv2d extends BoundLayer {
 
   public Conv2d(Shape in, int filters, int kernel, int stride, int padding, boolean bias,
       Init init, int paramOffset) {
+    this(in, filters, kernel, stride, padding, 1, bias, init, paramOffset);
+  }
+
+  /** A grouped convolution: {@code groups} must divide the input channels and {@code filters}. */
+  public Conv2d(Shape in, int filters, int kernel, int stride, int padding, int groups,
+      boolean bias, Init init, int paramOffset) {
     super(in, in.window(filters, kernel, kernel, stride, padding), paramOffset, 0);
+    if (groups < 1 || in.channels() % groups != 0 || filters % groups != 0) {
+      throw new IllegalArgumentException("conv groups " + groups + " must divide the input's "
+          + in.channels() + " channels and the " + filters + " filters");
+    }
     this.kernel = kernel;
     this.stride = stride;
     this.padding = padding;
+    this.groups = groups;
     this.bias = bias;
     this.init = init;
   }
@@ -77,13 +94,19 @@ public final class Conv2d extends BoundLayer {
     return Shape.outSize(size, kernel, stride, padding);
   }
 
+  /** Rows of the column matrix: every input channel's k x k taps. */
   private int ckk() {
     return in.channels() * kernel * kernel;
   }
 
-  /** Whether this layer issues one GEMM per image rather than one per batch. */
+  /** One group's column rows, the depth of its GEMMs and the length of a filter's weights. */
+  private int gk() {
+    return ckk() / groups;
+  }
+
+  /** Whether this layer issues one GEMM (per group) per image rather than one per batch. */
   public boolean perImage() {
-    return ckk() < PER_IMAGE_MAX_CKK;
+    return gk() < PER_IMAGE_MAX_CKK;
   }
 
 
@@ -91,7 +114,7 @@ public final class Conv2d extends BoundLayer {
 
   @Override
   public int paramCount() {
-    return out.channels() * ckk() + (bias ? out.channels() : 0);
+    return out.channels() * gk() + (bias ? out.channels() : 0);
   }
 
   private static final class Ctx implements Context {
@@ -120,7 +143,7 @@ public final class Conv2d extends BoundLayer {
     }
     int budget = Integer.getInteger(CHUNK_FLOATS, 1 << 17);
     // (the Vector API check first: without its module the Winograd class cannot load)
-    if (Kernels.VECTOR_API && Winograd.applies(kernel, stride, padding)) {
+    if (Kernels.VECTOR_API && groups == 1 && Winograd.applies(kernel, stride, padding)) {
       return new Winograd.Ctx(in, out, maxBatch);
     }
     int chunk = Math.max(1, Math.min(maxBatch, budget / Math.max(1, ckk() * p)));
@@ -172,9 +195,10 @@ public final class Conv2d extends BoundLayer {
     Ctx ctx = (Ctx) context;
     int p = out.spatial();
     int oc = out.channels();
-    int ckk = ckk();
+    int ocg = oc / groups;
+    int gk = gk();
     float[] w = pass.params();
-    int biasOff = paramOffset + oc * ckk;
+    int biasOff = paramOffset + oc * gk;
     if (perImage()) {
       // one GEMM per image, reading and writing NCHW directly
       for (int i = i0; i < i0 + cn; i++) {
@@ -185,8 +209,8 @@ public final class Conv2d extends BoundLayer {
             Arrays.fill(y, yOff + c * p, yOff + (c + 1) * p, w[biasOff + c]);
           }
         }
-        Blas.gemm(false, false, oc, p, ckk, 1f, w, paramOffset, ckk, ctx.cols, 0, p,
-            bias ? 1f : 0f, y, yOff, p);
+        gemmGroups(false, false, ocg, p, gk, w, paramOffset, ocg * gk, gk, ctx.cols, 0, gk * p,
+            p, bias ? 1f : 0f, y, yOff, ocg * p, p);
       }
       return;
     }
@@ -194,8 +218,8 @@ public final class Conv2d extends BoundLayer {
     for (int i = 0; i < cn; i++) {
       im2col(x, (i0 + i) * in.size(), ctx.cols, i * p, np, ctx.phases);
     }
-    Blas.gemm(false, false, oc, np, ckk, 1f, w, paramOffset, ckk, ctx.cols, 0, np, 0f,
-        ctx.tmp, 0, np);
+    gemmGroups(false, false, ocg, np, gk, w, paramOffset, ocg * gk, gk, ctx.cols, 0, gk * np, np,
+        0f, ctx.tmp, 0, ocg * np, np);
     for (int i = 0; i < cn; i++) {
       for (int c = 0; c < oc; c++) {
         float b = bias ? w[biasOff + c] : 0f;
@@ -222,9 +246,10 @@ public final class Conv2d extends BoundLayer {
     Ctx ctx = (Ctx) context;
     int p = out.spatial();
     int oc = out.channels();
-    int ckk = ckk();
+    int ocg = oc / groups;
+    int gk = gk();
     float[] g = pass.grads();
-    int biasOff = paramOffset + oc * ckk;
+    int biasOff = paramOffset + oc * gk;
     if (perImage()) {
       // rebuild each image's columns (cheap at this depth) and read gy in NCHW directly
       for (int i = i0; i < i0 + cn; i++) {
@@ -234,13 +259,13 @@ public final class Conv2d extends BoundLayer {
           }
         }
         im2col(x, i * in.size(), ctx.cols, 0, p, ctx.phases);
-        // dW += gy_i [oc, p] . cols_i^T [p, ckk]
-        Blas.gemm(false, true, oc, ckk, p, 1f, gy, i * oc * p, p, ctx.cols, 0, p, 1f, g,
-            paramOffset, ckk);
+        // dW += gy_i [oc, p] . cols_i^T [p, ckk] (per group)
+        gemmGroups(false, true, ocg, gk, p, gy, i * oc * p, ocg * p, p, ctx.cols, 0, gk * p, p,
+            1f, g, paramOffset, ocg * gk, gk);
         if (gx != null) {
           // dCols_i = W^T . gy_i (cols_i no longer needed: reuse its buffer)
-          Blas.gemm(true, false, ckk, p, oc, 1f, pass.params(), paramOffset, ckk, gy,
-              i * oc * p, p, 0f, ctx.cols, 0, p);
+          gemmGroups(true, false, gk, p, ocg, pass.params(), paramOffset, ocg * gk, gk, gy,
+              i * oc * p, ocg * p, p, 0f, ctx.cols, 0, gk * p, p);
           col2im(ctx.cols, 0, p, gx, i * in.size(), ctx.phases);
         }
       }
@@ -265,16 +290,30 @@ public final class Conv2d extends BoundLayer {
       }
     }
     // dW += tmp . cols^T
-    Blas.gemm(false, true, oc, ckk, np, 1f, ctx.tmp, 0, np, ctx.cols, 0, np, 1f, g,
-        paramOffset, ckk);
+    gemmGroups(false, true, ocg, gk, np, ctx.tmp, 0, ocg * np, np, ctx.cols, 0, gk * np, np, 1f,
+        g, paramOffset, ocg * gk, gk);
     if (gx == null) {
       return;
     }
     // dCols = W^T . tmp (the columns are no longer needed: reuse their buffer)
-    Blas.gemm(true, false, ckk, np, oc, 1f, pass.params(), paramOffset, ckk, ctx.tmp, 0, np,
-        0f, ctx.cols, 0, np);
+    gemmGroups(true, false, gk, np, ocg, pass.params(), paramOffset, ocg * gk, gk, ctx.tmp, 0,
+        ocg * np, np, 0f, ctx.cols, 0, gk * np, np);
     for (int i = 0; i < cn; i++) {
       col2im(ctx.cols, i * p, np, gx, (i0 + i) * in.size(), ctx.phases);
+    }
+  }
+
+  /**
+   * {@code c = op(a) . op(b) + beta * c} for each group j (one GEMM when there is one group):
+   * each operand's offset advances by its own step per group, {@code aStep}, {@code bStep} and
+   * {@code cStep}, with m, n, k and the leading dimensions those of one group.
+   */
+  private void gemmGroups(boolean ta, boolean tb, int m, int n, int k, float[] a, int aOff,
+      int aStep, int lda, float[] b, int bOff, int bStep, int ldb, float beta, float[] c,
+      int cOff, int cStep, int ldc) {
+    for (int j = 0; j < groups; j++) {
+      Blas.gemm(ta, tb, m, n, k, 1f, a, aOff + j * aStep, lda, b, bOff + j * bStep, ldb, beta, c,
+          cOff + j * cStep, ldc);
     }
   }
 
@@ -540,28 +579,29 @@ public final class Conv2d extends BoundLayer {
 
   @Override
   public void init(float[] params, float[] state, SplittableRandom rng) {
-    int fanIn = ckk();
+    // fans as PyTorch computes them from the weight's shape [out, in/g, k, k]
+    int fanIn = gk();
     int fanOut = out.channels() * kernel * kernel;
-    init.fill(params, paramOffset, out.channels() * ckk(), fanIn, fanOut, rng);
+    init.fill(params, paramOffset, out.channels() * gk(), fanIn, fanOut, rng);
     if (bias) {
-      Arrays.fill(params, paramOffset + out.channels() * ckk(), paramOffset + paramCount(), 0f);
+      Arrays.fill(params, paramOffset + out.channels() * gk(), paramOffset + paramCount(), 0f);
     }
   }
 
   @Override
   public void weightRanges(List<ParamRange> ranges) {
-    ranges.add(new ParamRange(paramOffset, out.channels() * ckk()));
+    ranges.add(new ParamRange(paramOffset, out.channels() * gk()));
   }
 
   @Override
   public void otherParamRanges(List<ParamRange> ranges) {
     if (bias) {
-      ranges.add(new ParamRange(paramOffset + out.channels() * ckk(), out.channels()));
+      ranges.add(new ParamRange(paramOffset + out.channels() * gk(), out.channels()));
     }
   }
 
   /** Multiply-adds of one forward pass for one image (for GFLOP/s reports: x2 for FLOPs). */
   public long macsPerImage() {
-    return (long) out.channels() * ckk() * out.spatial();
+    return (long) out.channels() * gk() * out.spatial();
   }
 }

@@ -20,8 +20,8 @@ public final class Layers {
       int stateOffset) {
     Layer l;
     if (spec instanceof LayerSpec.Conv c) {
-      l = new Conv2d(in, c.filters(), c.kernel(), c.stride(), c.padding(), c.bias(), c.init(),
-          paramOffset);
+      l = new Conv2d(in, c.filters(), c.kernel(), c.stride(), c.padding(), c.groups(), c.bias(),
+          c.init(), paramOffset);
     } else if (spec instanceof LayerSpec.Dense d) {
       l = new Dense(in, d.units(), d.bias(), d.init(), paramOffset);
     } else if (spec instanceof LayerSpec.MaxPool m) {

@@ -72,15 +72,24 @@ public sealed interface LayerSpec extends Serializable {
     return in.window(channels, kernel, kernel, stride, padding);
   }
 
-  /** 2-D convolution; weight [filters, in, kernel, kernel] then bias [filters]. */
-  record Conv(int filters, int kernel, int stride, int padding, boolean bias, Init init)
-      implements LayerSpec {
-    static final Set<String> KEYS = Set.of("filters", "kernel", "stride", "padding", "bias",
-        "init");
+  /**
+   * 2-D convolution; weight [filters, in / groups, kernel, kernel] then bias [filters]. With
+   * {@code groups} g > 1, filters [j*f/g, (j+1)*f/g) see only input channels [j*c/g, (j+1)*c/g)
+   * (PyTorch's {@code groups}; depthwise when g equals the input channels).
+   */
+  record Conv(int filters, int kernel, int stride, int padding, int groups, boolean bias,
+      Init init) implements LayerSpec {
+    static final Set<String> KEYS = Set.of("filters", "kernel", "stride", "padding", "groups",
+        "bias", "init");
+
+    /** An ungrouped convolution. */
+    public Conv(int filters, int kernel, int stride, int padding, boolean bias, Init init) {
+      this(filters, kernel, stride, padding, 1, bias, init);
+    }
 
     static Conv parse(Fields f) {
       return new Conv(f.posInt("filters", null), f.posInt("kernel", null), f.posInt("stride", 1),
-          f.nonNegInt("padding", 0), f.bool("bias", true), f.init());
+          f.nonNegInt("padding", 0), f.posInt("groups", 1), f.bool("bias", true), f.init());
     }
 
     public String type() {
@@ -88,6 +97,10 @@ public sealed interface LayerSpec extends Serializable {
     }
 
     public String check(Shape in) {
+      if (in.channels() % groups != 0 || filters % groups != 0) {
+        return "groups = " + groups + " must divide the input's " + in.channels()
+            + " channels and the " + filters + " filters";
+      }
       return fits(in, kernel, stride, padding);
     }
 
@@ -96,12 +109,18 @@ public sealed interface LayerSpec extends Serializable {
     }
 
     public int paramCount(Shape in) {
-      return filters * in.channels() * kernel * kernel + (bias ? filters : 0);
+      return filters * (in.channels() / groups) * kernel * kernel + (bias ? filters : 0);
     }
 
     public Map<String, Object> toMap() {
-      return map(type(), "filters", filters, "kernel", kernel, "stride", stride, "padding",
-          padding, "bias", bias, "init", init.name().toLowerCase(java.util.Locale.ROOT));
+      Map<String, Object> m = map(type(), "filters", filters, "kernel", kernel, "stride", stride,
+          "padding", padding);
+      if (groups != 1) {
+        m.put("groups", groups); // only when set, so ungrouped specs render as before
+      }
+      m.put("bias", bias);
+      m.put("init", init.name().toLowerCase(java.util.Locale.ROOT));
+      return m;
     }
   }
 

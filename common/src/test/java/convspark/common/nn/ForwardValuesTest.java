@@ -52,13 +52,15 @@ class ForwardValuesTest {
    */
   @Test
   void samePaddedConvAgainstDirectLoops() {
-    int[][] cases = {{2, 3, 6, 5, 3}, {8, 3, 7, 9, 4}, {3, 5, 6, 6, 2}, {8, 1, 4, 5, 3}};
+    // channels, kernel, height, width, filters, groups (grouped: per image, batched, depthwise)
+    int[][] cases = {{2, 3, 6, 5, 3, 1}, {8, 3, 7, 9, 4, 1}, {3, 5, 6, 6, 2, 1},
+        {8, 1, 4, 5, 3, 1}, {8, 3, 7, 9, 4, 2}, {16, 3, 5, 6, 8, 2}, {4, 3, 6, 5, 8, 4}};
     for (String chunk : new String[] {"1000000", "400"}) {
       String before = System.getProperty(Conv2d.CHUNK_FLOATS);
       System.setProperty(Conv2d.CHUNK_FLOATS, chunk);
       try {
         for (int[] t : cases) {
-          directConvCase(t[0], t[1], t[2], t[3], t[4]);
+          directConvCase(t[0], t[1], t[2], t[3], t[4], t[5]);
         }
       } finally {
         if (before == null) {
@@ -70,10 +72,10 @@ class ForwardValuesTest {
     }
   }
 
-  private static void directConvCase(int ch, int k, int h, int w, int oc) {
+  private static void directConvCase(int ch, int k, int h, int w, int oc, int groups) {
     int n = 3;
     int p = (k - 1) / 2;
-    Conv2d c = new Conv2d(new Shape(ch, h, w), oc, k, 1, p, true, Init.HE, 0);
+    Conv2d c = new Conv2d(new Shape(ch, h, w), oc, k, 1, p, groups, true, Init.HE, 0);
     java.util.SplittableRandom rng = new java.util.SplittableRandom(ch * 100 + k);
     float[] params = new float[c.paramCount()];
     for (int i = 0; i < params.length; i++) {
@@ -97,7 +99,8 @@ class ForwardValuesTest {
     double[] ey = new double[y.length];
     double[] egx = new double[x.length];
     double[] egw = new double[params.length];
-    int ckk = ch * k * k;
+    int cg = ch / groups; // input channels per group
+    int ckk = cg * k * k;
     for (int i = 0; i < n; i++) {
       for (int o = 0; o < oc; o++) {
         for (int yy = 0; yy < h; yy++) {
@@ -105,7 +108,8 @@ class ForwardValuesTest {
             int yi = ((i * oc + o) * h + yy) * w + xx;
             double acc = params[oc * ckk + o];
             egw[oc * ckk + o] += gy[yi];
-            for (int cc = 0; cc < ch; cc++) {
+            int c0 = o / (oc / groups) * cg; // the group's first input channel
+            for (int cc = c0; cc < c0 + cg; cc++) {
               for (int kh = 0; kh < k; kh++) {
                 for (int kw = 0; kw < k; kw++) {
                   int ih = yy + kh - p;
@@ -114,7 +118,7 @@ class ForwardValuesTest {
                     continue;
                   }
                   int xi = ((i * ch + cc) * h + ih) * w + iw;
-                  int wi = ((o * ch + cc) * k + kh) * k + kw;
+                  int wi = ((o * cg + cc - c0) * k + kh) * k + kw;
                   acc += params[wi] * x[xi];
                   egx[xi] += params[wi] * gy[yi];
                   egw[wi] += x[xi] * gy[yi];
@@ -126,7 +130,7 @@ class ForwardValuesTest {
         }
       }
     }
-    String where = ch + "x" + h + "x" + w + " k" + k + " -> " + oc;
+    String where = ch + "x" + h + "x" + w + " k" + k + " -> " + oc + " groups " + groups;
     for (int i = 0; i < y.length; i++) {
       assertEquals(ey[i], y[i], 1e-4, where + " output " + i);
     }

@@ -199,6 +199,38 @@ class GradientCheckTest {
         new LayerSpec.Conv(2, 2, 2, 0, true, Init.HE)), 2, true);
   }
 
+  /**
+   * Grouped convolution: per image (2 groups of 2 channels, 18-deep columns), batched (2 groups
+   * of 8 channels, 72-deep, a 3x3/1/1 conv that runs through im2col since Winograd takes no
+   * groups), the same in chunks of 2 images, and depthwise with 2 filters per channel at stride
+   * 2, through the input's phases.
+   */
+  @Test
+  void convGrouped() {
+    LayerSpec tanh = new LayerSpec.Act(Nonlinearity.TANH);
+    assertTrue(new Conv2d(new Shape(4, 5, 5), 4, 3, 1, 1, 2, true, Init.HE, 0).perImage());
+    check(spec(new Shape(4, 5, 5), tanh, new LayerSpec.Conv(4, 3, 1, 1, 2, true, Init.HE)), 3,
+        true);
+    assertFalse(new Conv2d(new Shape(16, 5, 4), 6, 3, 1, 1, 2, true, Init.HE, 0).perImage());
+    ModelSpec batched = spec(new Shape(16, 5, 4), tanh,
+        new LayerSpec.Conv(6, 3, 1, 1, 2, true, Init.HE));
+    check(batched, 5, true);
+    String before = System.getProperty(Conv2d.CHUNK_FLOATS);
+    try {
+      // 16*9 = 144 column rows x 20 pixels = 2,880 values per image: chunks of 2 images
+      System.setProperty(Conv2d.CHUNK_FLOATS, "6000");
+      check(batched, 5, true);
+    } finally {
+      if (before == null) {
+        System.clearProperty(Conv2d.CHUNK_FLOATS);
+      } else {
+        System.setProperty(Conv2d.CHUNK_FLOATS, before);
+      }
+    }
+    check(spec(new Shape(3, 6, 6), tanh, new LayerSpec.Conv(6, 3, 2, 1, 3, false, Init.HE)), 2,
+        true);
+  }
+
   @Test
   void convNoBiasKernel1() {
     check(spec(new Shape(3, 4, 4), new LayerSpec.Conv(2, 1, 1, 0, false, Init.HE)), 2, true);

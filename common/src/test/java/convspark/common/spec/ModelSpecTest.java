@@ -99,6 +99,23 @@ class ModelSpecTest {
     assertTrue(m.contains("model.layers[6] (dense)") && m.contains("'units'"), m);
   }
 
+  /** groups: counted, rendered (only when set) and checked against both channel counts. */
+  @Test
+  void groupedConv() {
+    String grouped = GOOD.replace("{ type = relu }",
+        "{ type = relu }\n{ type = conv, filters = 12, kernel = 3, padding = 1, groups = 4 }");
+    ModelSpec spec = ModelSpec.parse(grouped);
+    // weight [12, 8/4, 3, 3] + bias [12]
+    assertEquals(12 * 2 * 9 + 12, spec.layers().get(3).paramCount(new Shape(8, 28, 28)));
+    assertTrue(spec.render().contains("\"groups\":4"), spec.render());
+    assertEquals(spec, ModelSpec.parse(spec.render()));
+    String m = msg(grouped.replace("groups = 4", "groups = 3"));
+    assertTrue(m.startsWith("model.layers[3] (conv): groups = 3 must divide the input's 8 "
+        + "channels and the 12 filters"), m);
+    m = msg(grouped.replace("groups = 4", "groups = 0"));
+    assertTrue(m.contains("model.layers[3] (conv)") && m.contains("'groups'"), m);
+  }
+
   @Test
   void dropoutRateOutOfRange() {
     String m = msg(GOOD.replace("rate = 0.25", "rate = 1.5"));
@@ -199,8 +216,8 @@ class ModelSpecTest {
   @Test
   void residualInnerLayerErrorsNameBlockAndLayer() {
     String m = msg(RESNET.replace("filters = 8, kernel = 3, padding = 1, bias = false",
-        "filters = 8, kernel = 3, padding = 1, bias = false, groups = 2"));
-    assertTrue(m.startsWith("model.layers[4].layers[3] (conv): unknown key 'groups'"), m);
+        "filters = 8, kernel = 3, padding = 1, bias = false, dilation = 2"));
+    assertTrue(m.startsWith("model.layers[4].layers[3] (conv): unknown key 'dilation'"), m);
     m = msg(RESNET.replace("kernel = 1, stride = 2", "kernel = 9, stride = 2"));
     assertTrue(m.startsWith("model.layers[4] (residual): shortcut[0] (conv): kernel 9x9 with "
         + "padding 0 does not fit input 4x8x8"), m);

@@ -28,7 +28,8 @@ import java.util.stream.Collectors;
  *   <li>a residual block at index i: its body layers as {@code i.body.j.*}, its shortcut layers
  *       as {@code i.shortcut.j.*} (the state dict of a module with two {@code nn.Sequential}
  *       attributes {@code body} and {@code shortcut}), recursively
- *   <li>conv at index i: {@code i.weight} [out, in, k, k], {@code i.bias} [out] (when it has one)
+ *   <li>conv at index i: {@code i.weight} [out, in/groups, k, k], {@code i.bias} [out] (when it
+ *       has one)
  *   <li>dense at index i: {@code i.weight} [out, in], {@code i.bias} [out] (when it has one)
  *   <li>batchnorm at index i: {@code i.weight} (gamma) [C], {@code i.bias} (beta) [C], {@code
  *       i.running_mean} [C], {@code i.running_var} [C], {@code i.num_batches_tracked} (I64, shape
@@ -98,7 +99,7 @@ public final class TorchModel {
     String type = s.type();
     int p = l.paramOffset();
     if (s instanceof LayerSpec.Conv c) {
-      int in = l.inShape().channels();
+      int in = l.inShape().channels() / c.groups(); // PyTorch's weight: [out, in/groups, k, k]
       int w = c.filters() * in * c.kernel() * c.kernel();
       out.add(new Entry(at + ".weight", DType.F32,
           new long[] {c.filters(), in, c.kernel(), c.kernel()}, Source.PARAMS, p, w, at, type));

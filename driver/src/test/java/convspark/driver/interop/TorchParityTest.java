@@ -122,6 +122,17 @@ class TorchParityTest {
     assertTrue(err.containsKey("train.state.4.shortcut.1.running_var"), err.keySet().toString());
   }
 
+  /**
+   * Grouped and depthwise convolutions saved by PyTorch ({@code groups}): weights [out, in/g, k,
+   * k], a grouped conv of the batched strategy, a depthwise stride-2 conv of the per-image one.
+   */
+  @Test
+  void groupedAndDepthwiseConvsMatchPyTorch() throws IOException {
+    Map<String, Double> err = check("grouped/");
+    assertEquals(19, err.size());
+    assertTrue(err.containsKey("train.grad.5.weight"), err.keySet().toString());
+  }
+
   /** Runs one fixture; returns the relative error (max|a-b| / S_T) of every compared tensor. */
   private Map<String, Double> check(String dir) throws IOException {
     ModelSpec spec = ModelSpec.parse(Files.readString(resource(dir + "model.conf")));
