@@ -56,19 +56,11 @@ class ForwardValuesTest {
     int[][] cases = {{2, 3, 6, 5, 3, 1}, {8, 3, 7, 9, 4, 1}, {3, 5, 6, 6, 2, 1},
         {8, 1, 4, 5, 3, 1}, {8, 3, 7, 9, 4, 2}, {16, 3, 5, 6, 8, 2}, {4, 3, 6, 5, 8, 4}};
     for (String chunk : new String[] {"1000000", "400"}) {
-      String before = System.getProperty(Conv2d.CHUNK_FLOATS);
-      System.setProperty(Conv2d.CHUNK_FLOATS, chunk);
-      try {
+      WithProperties.run(() -> {
         for (int[] t : cases) {
           directConvCase(t[0], t[1], t[2], t[3], t[4], t[5]);
         }
-      } finally {
-        if (before == null) {
-          System.clearProperty(Conv2d.CHUNK_FLOATS);
-        } else {
-          System.setProperty(Conv2d.CHUNK_FLOATS, before);
-        }
-      }
+      }, Conv2d.CHUNK_FLOATS, chunk);
     }
   }
 

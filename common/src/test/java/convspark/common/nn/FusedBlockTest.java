@@ -153,11 +153,7 @@ class FusedBlockTest {
    */
   @Test
   void behindConvInChunks() {
-    String before = System.getProperty(Conv2d.CHUNK_FLOATS);
-    String wino = System.getProperty(Winograd.ROWS_PROPERTY);
-    try {
-      System.setProperty(Conv2d.CHUNK_FLOATS, "1200");
-      System.setProperty(Winograd.ROWS_PROPERTY, "1");
+    WithProperties.run(() -> {
       ModelSpec spec = GradientCheckTest.spec(new Shape(8, 4, 4), new LayerSpec.Act(
           Nonlinearity.TANH), new LayerSpec.Conv(4, 3, 1, 1, true, Init.HE), BN, POOL, RELU);
       Network net = new Network(spec);
@@ -165,18 +161,7 @@ class FusedBlockTest {
       assertTrue(!((Conv2d) net.layers().get(1)).perImage());
       compare(spec, 3, true);
       check(spec, 2, true);
-    } finally {
-      if (before == null) {
-        System.clearProperty(Conv2d.CHUNK_FLOATS);
-      } else {
-        System.setProperty(Conv2d.CHUNK_FLOATS, before);
-      }
-      if (wino == null) {
-        System.clearProperty(Winograd.ROWS_PROPERTY);
-      } else {
-        System.setProperty(Winograd.ROWS_PROPERTY, wino);
-      }
-    }
+    }, Conv2d.CHUNK_FLOATS, "1200", Winograd.ROWS_PROPERTY, "1");
   }
 
   private static void compare(ModelSpec spec, int n, boolean training) {

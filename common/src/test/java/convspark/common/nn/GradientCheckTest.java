@@ -215,18 +215,8 @@ class GradientCheckTest {
     ModelSpec batched = spec(new Shape(16, 5, 4), tanh,
         new LayerSpec.Conv(6, 3, 1, 1, 2, true, Init.HE));
     check(batched, 5, true);
-    String before = System.getProperty(Conv2d.CHUNK_FLOATS);
-    try {
-      // 16*9 = 144 column rows x 20 pixels = 2,880 values per image: chunks of 2 images
-      System.setProperty(Conv2d.CHUNK_FLOATS, "6000");
-      check(batched, 5, true);
-    } finally {
-      if (before == null) {
-        System.clearProperty(Conv2d.CHUNK_FLOATS);
-      } else {
-        System.setProperty(Conv2d.CHUNK_FLOATS, before);
-      }
-    }
+    // 16*9 = 144 column rows x 20 pixels = 2,880 values per image: chunks of 2 images
+    WithProperties.run(() -> check(batched, 5, true), Conv2d.CHUNK_FLOATS, "6000");
     check(spec(new Shape(3, 6, 6), tanh, new LayerSpec.Conv(6, 3, 2, 1, 3, false, Init.HE)), 2,
         true);
   }
@@ -268,33 +258,24 @@ class GradientCheckTest {
     // C*k*k = 8*3*3 = 72 >= 64, the batched strategy; 25 output pixels: 1,800 column values
     // per image, so a budget of 4,000 makes chunks of 2 images
     // im2col's chunks (a 3x3/1/1 conv would otherwise run as Winograd, see WinogradTest)
-    String before = System.getProperty(Conv2d.CHUNK_FLOATS);
-    String wino = System.getProperty(Winograd.PROPERTY);
-    try {
-      System.setProperty(Winograd.PROPERTY, "false");
-      System.setProperty(Conv2d.CHUNK_FLOATS, "4000");
-      check(chunkedNet(), 5, true);
-      float[] chunked = trainStepGrads(chunkedNet(), 5);
-      System.setProperty(Conv2d.CHUNK_FLOATS, "1000000");
-      check(chunkedNet(), 5, true);
-      float[] whole = trainStepGrads(chunkedNet(), 5);
+    WithProperties.run(() -> {
+      float[][] grads = new float[2][];
+      WithProperties.run(() -> {
+        check(chunkedNet(), 5, true);
+        grads[0] = trainStepGrads(chunkedNet(), 5);
+      }, Conv2d.CHUNK_FLOATS, "4000");
+      WithProperties.run(() -> {
+        check(chunkedNet(), 5, true);
+        grads[1] = trainStepGrads(chunkedNet(), 5);
+      }, Conv2d.CHUNK_FLOATS, "1000000");
+      float[] chunked = grads[0];
+      float[] whole = grads[1];
       // the same sums in another order: equal up to float rounding
       for (int i = 0; i < whole.length; i++) {
         assertTrue(Math.abs(chunked[i] - whole[i]) <= 1e-5 + 1e-4 * Math.abs(whole[i]),
             "param " + i + ": chunked " + chunked[i] + ", one chunk " + whole[i]);
       }
-    } finally {
-      if (before == null) {
-        System.clearProperty(Conv2d.CHUNK_FLOATS);
-      } else {
-        System.setProperty(Conv2d.CHUNK_FLOATS, before);
-      }
-      if (wino == null) {
-        System.clearProperty(Winograd.PROPERTY);
-      } else {
-        System.setProperty(Winograd.PROPERTY, wino);
-      }
-    }
+    }, Winograd.PROPERTY, "false");
   }
 
   @Test

@@ -40,13 +40,9 @@ class WinogradTest {
   void gradientCheckEvenOddAndInGroups() {
     GradientCheckTest.check(spec(new Shape(8, 6, 6), true), 2, true);
     GradientCheckTest.check(spec(new Shape(8, 5, 7), false), 2, true);
-    String before = System.getProperty(Winograd.ROWS_PROPERTY);
-    try {
-      System.setProperty(Winograd.ROWS_PROPERTY, "10"); // 2 x 4 tiles: groups of 2, 2, 1
-      GradientCheckTest.check(spec(new Shape(8, 3, 7), true), 5, true);
-    } finally {
-      restore(Winograd.ROWS_PROPERTY, before);
-    }
+    // 2 x 4 tiles: groups of 2, 2, 1
+    WithProperties.run(() -> GradientCheckTest.check(spec(new Shape(8, 3, 7), true), 5, true),
+        Winograd.ROWS_PROPERTY, "10");
   }
 
   /** tanh first, so that the conv computes an input gradient. */
@@ -72,12 +68,9 @@ class WinogradTest {
     float[][] out = new float[2][];
     float[][] grads = new float[2][];
     float[][] gin = new float[2][];
-    String beforeW = System.getProperty(Winograd.PROPERTY);
-    String beforeC = System.getProperty(Winograd.ROWS_PROPERTY);
-    try {
-      restore(Winograd.ROWS_PROPERTY, chunk);
-      for (int v = 0; v < 2; v++) {
-        System.setProperty(Winograd.PROPERTY, v == 0 ? "true" : "false");
+    for (int variant = 0; variant < 2; variant++) {
+      int v = variant;
+      WithProperties.run(() -> {
         Network net = new Network(spec);
         assertEquals(v == 0, winograd(net, 1));
         float[] params = net.initParams(5);
@@ -96,10 +89,7 @@ class WinogradTest {
         SoftmaxCrossEntropy.lossAndGrad(out[v], ws.labels(), 0, n, net.classes(), 0.0, gl);
         gin[v] = ws.backwardToInput(new Pass(params, new float[params.length],
             net.initState(), true, 1L, null), n, gl, new float[n * in.size()]);
-      }
-    } finally {
-      restore(Winograd.PROPERTY, beforeW);
-      restore(Winograd.ROWS_PROPERTY, beforeC);
+      }, Winograd.PROPERTY, v == 0 ? "true" : "false", Winograd.ROWS_PROPERTY, chunk);
     }
     String at = in + " columns per group " + chunk;
     close(at + " logits", out[0], out[1]);
@@ -115,14 +105,6 @@ class WinogradTest {
     for (int i = 0; i < a.length; i++) {
       assertTrue(Math.abs(a[i] - b[i]) <= 2e-5 * scale, what + " " + i + ": winograd " + a[i]
           + ", im2col " + b[i] + " (largest " + scale + ")");
-    }
-  }
-
-  private static void restore(String key, String value) {
-    if (value == null) {
-      System.clearProperty(key);
-    } else {
-      System.setProperty(key, value);
     }
   }
 }
