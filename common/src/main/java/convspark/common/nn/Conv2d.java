@@ -162,7 +162,7 @@ public final class Conv2d extends BoundLayer {
   @Override
   public void backward(Pass pass, Context context, float[] x, float[] y, float[] gy, float[] gx,
       int n) {
-    if (gx != null) {
+    if (gx != null && !writesInputGradient(context)) {
       Arrays.fill(gx, 0, n * in.size(), 0f);
     }
     int step = groupStep(context, n);
@@ -233,8 +233,18 @@ public final class Conv2d extends BoundLayer {
   }
 
   /**
+   * Whether {@link #backwardGroup} writes every input-gradient value of its images (Winograd's
+   * patches, or a polyphase conv's phases interleaved back) rather than adding into gx, which the
+   * caller must then have zeroed.
+   */
+  boolean writesInputGradient(Context context) {
+    return !(context instanceof Ctx) || polyphase();
+  }
+
+  /**
    * Backward of images i0..i0+cn-1 of a batch of n: bias and weight gradients accumulated, their
-   * input gradient added into gx (zeroed by the caller before the first group; null: none).
+   * input gradient written into gx, or added into it (zeroed by the caller before the first
+   * group) unless {@link #writesInputGradient}; null: none.
    */
   void backwardGroup(Pass pass, Context context, float[] x, float[] gy, float[] gx, int i0,
       int cn, int n) {
@@ -532,7 +542,7 @@ public final class Conv2d extends BoundLayer {
     };
   }
 
-  /** Adds the phases' gradients back into the image's gradient, interleaved. */
+  /** Writes the phases' gradients back into the image's gradient, interleaved. */
   private void mergePhases(float[] phases, float[] gx, int xOff) {
     int w = in.width();
     int oh = out.height();
@@ -547,7 +557,7 @@ public final class Conv2d extends BoundLayer {
           for (int y = 0, o = d; y < oh; y++, o += ow) {
             int dstRow = chan + (y * s + ry) * w + rx;
             for (int xo = 0; xo < ow; xo++) {
-              gx[dstRow + xo * s] += phases[o + xo];
+              gx[dstRow + xo * s] = phases[o + xo];
             }
           }
         }

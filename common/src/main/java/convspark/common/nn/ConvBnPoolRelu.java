@@ -63,7 +63,7 @@ final class ConvBnPoolRelu implements Layer {
       int n) {
     Ctx ctx = (Ctx) context;
     block.gradSums(pass, ctx.block(), y, gy, n);
-    if (gx != null) {
+    if (gx != null && !conv.writesInputGradient(ctx.conv())) {
       Arrays.fill(gx, 0, n * conv.inShape().size(), 0f);
     }
     int step = conv.groupStep(ctx.conv(), n);

@@ -457,7 +457,10 @@ final class Winograd {
     h3b.neg().intoArray(m, at + 15 * s);
   }
 
-  /** gx += the patches' gradients B dV B^T, each 4x4 patch added at its place. */
+  /**
+   * gx = the patches' gradients B dV B^T (each 4x4 patch added at its place in a bordered
+   * buffer, then every pixel of the image written).
+   */
   private static void inputGradient(Ctx ctx, Shape shape, float[] gx, int i0, int cn) {
     int c = shape.channels();
     int h = shape.height();
@@ -491,7 +494,7 @@ final class Winograd {
           int from = ((yy + 1) * pw + 1) * cp + ci;
           int at = plane + yy * w;
           for (int xx = 0; xx < w; xx++) {
-            gx[at + xx] += gin[from + xx * cp];
+            gx[at + xx] = gin[from + xx * cp];
           }
         }
       }
