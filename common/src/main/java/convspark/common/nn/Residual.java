@@ -15,7 +15,7 @@ import java.util.SplittableRandom;
  * with its own offsets (views, as at the top level).
  *
  * <p>Every buffer lives in the block's context, made once per workspace: each inner layer's
- * output and context, the pre-activation sum, its gradient and two gradient buffers used in
+ * output and context, the gradient of the pre-activation sum and two gradient buffers used in
  * turn. Backward runs the shortcut chain into {@code gradIn} (or, for the identity, takes the
  * sum's gradient as it is), then the body chain, and adds the body's input gradient: the
  * gradient of the input is the sum of both paths'.
@@ -112,7 +112,6 @@ public final class Residual extends BoundLayer {
     final float[][] bodyOut;
     final Context[] shortcutCtx;
     final float[][] shortcutOut;
-    final float[] sum;
     final float[] gradSum;
     final float[] gradA;
     final float[] gradB;
@@ -132,7 +131,6 @@ public final class Residual extends BoundLayer {
         max = Math.max(max, l.outShape().size());
       }
       boolean act = r.activation != null;
-      sum = act ? new float[maxBatch * r.out.size()] : null;
       gradSum = act ? new float[maxBatch * r.out.size()] : null;
       gradA = new float[maxBatch * max];
       gradB = new float[maxBatch * max];
@@ -172,13 +170,19 @@ public final class Residual extends BoundLayer {
     Ctx ctx = (Ctx) context;
     float[] b = chainForward(pass, ctx.bodySteps, ctx.bodyCtx, ctx.bodyOut, x, n);
     float[] s = chainForward(pass, ctx.shortcutSteps, ctx.shortcutCtx, ctx.shortcutOut, x, n);
-    float[] z = activation == null ? y : ctx.sum;
     int len = n * out.size();
+    if (activation != null && activation.kind() == Nonlinearity.RELU) {
+      for (int i = 0; i < len; i++) {
+        y[i] = Math.max(b[i] + s[i], 0f); // the sum, then Activation's ReLU: the same floats
+      }
+      return;
+    }
     for (int i = 0; i < len; i++) {
-      z[i] = b[i] + s[i];
+      y[i] = b[i] + s[i];
     }
     if (activation != null) {
-      activation.forward(pass, NO_CONTEXT, z, y, n);
+      // element-wise, so in place: the pre-activation sum is not kept (see backward)
+      activation.forward(pass, NO_CONTEXT, y, y, n);
     }
   }
 
@@ -198,7 +202,9 @@ public final class Residual extends BoundLayer {
     Ctx ctx = (Ctx) context;
     float[] gz = gy;
     if (activation != null) {
-      activation.backward(pass, NO_CONTEXT, ctx.sum, y, gy, ctx.gradSum, n);
+      // the activations' derivatives need only y: sigmoid and tanh are written in y, and ReLU's
+      // y > 0 exactly where the sum was > 0 (max(z, 0) is 0 for z <= 0 and NaN for NaN)
+      activation.backward(pass, NO_CONTEXT, y, y, gy, ctx.gradSum, n);
       gz = ctx.gradSum;
     }
     int len = n * in.size();
