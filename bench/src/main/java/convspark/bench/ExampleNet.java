@@ -147,7 +147,9 @@ public final class ExampleNet {
         int p = c.outShape().spatial();
         int ckk = (int) (c.macsPerImage() / ((long) oc * p));
         int np = batch * p;
-        int k = (int) Math.round(Math.sqrt((double) ckk / c.inShape().channels()));
+        // ckk: one group's column depth; a grouped conv's g GEMMs are counted as one of the
+        // same FLOPs, [oc, np, ckk]
+        int k = (int) Math.round(Math.sqrt((double) ckk * c.groups() / c.inShape().channels()));
         List<Gemm> fwd = List.of(new Gemm("fwd", false, false, oc, np, ckk, ckk, np, 0f, np));
         List<Gemm> bwd = new ArrayList<>();
         bwd.add(new Gemm("wgrad", false, true, oc, ckk, np, np, np, 1f, ckk));
@@ -156,6 +158,7 @@ public final class ExampleNet {
         }
         out.add(new GemmLayer("conv" + (++convs), i, l,
             c.inShape() + " -> " + c.outShape() + " k" + k
+                + (c.groups() > 1 ? " groups " + c.groups() : "")
                 + (c.perImage() ? " (issued as " + batch + " per-image GEMMs)" : ""),
             first, fwd, List.copyOf(bwd)));
       } else if (l instanceof Dense d) {

@@ -94,6 +94,11 @@ public final class Conv2d extends BoundLayer {
     return Shape.outSize(size, kernel, stride, padding);
   }
 
+  /** Input and output channels are split into this many groups (1: an ordinary conv). */
+  public int groups() {
+    return groups;
+  }
+
   /** Rows of the column matrix: every input channel's k x k taps. */
   private int ckk() {
     return in.channels() * kernel * kernel;
