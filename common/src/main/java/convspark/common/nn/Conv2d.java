@@ -10,7 +10,8 @@ import java.util.SplittableRandom;
 /**
  * 2-D convolution by im2col + GEMM.
  *
- * <p>Two strategies, chosen by the depth C*k*k of the column matrix:
+ * <p>Two strategies, chosen by the depth C*k*k of the column matrix (of one group's block, C/g*k*k,
+ * for a grouped conv: the depth of its GEMMs):
  * <ul>
  *   <li><b>batched</b> (deep columns, e.g. every conv after the first): the columns of a chunk of
  *       images form one [C*k*k, chunk*P] matrix (P = output pixels per image), so each pass is
