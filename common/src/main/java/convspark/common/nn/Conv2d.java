@@ -69,6 +69,28 @@ public final class Conv2d extends BoundLayer {
    */
   public static final String CHUNK_FLOATS = "convspark.conv.chunkFloats";
 
+  /**
+   * {@code -Dconvspark.conv.gather=false} moves values between layouts (the polyphase split and
+   * merge here, Winograd's NCHW and channels-last buffers) one float at a time instead of by
+   * vector gathers; read when a network and its workspaces are built. Both give the same bits:
+   * the property exists for A/B benchmarks (gathers are fast on some CPUs, not on all).
+   */
+  public static final String GATHER_PROPERTY = "convspark.conv.gather";
+
+  /** Whether layout changes use vector gathers (the Vector API is present, and the property). */
+  static boolean gathers() {
+    return Kernels.VECTOR_API && !"false".equalsIgnoreCase(System.getProperty(GATHER_PROPERTY));
+  }
+
+  /**
+   * Polyphase convs with gathers: output pixel p = y * OW + x of a phase is input pixel
+   * y * s * W + x * s of the phase's origin ({@link #splitPhases}); input pixel q = Y * W + X is
+   * pixel (Y / s) * OW + X / s of phase (Y mod s, X mod s) of its channel ({@link #mergePhases}).
+   * Null otherwise.
+   */
+  private final int[] splitMap;
+  private final int[] mergeMap;
+
   public Conv2d(Shape in, int filters, int kernel, int stride, int padding, boolean bias,
       Init init, int paramOffset) {
     this(in, filters, kernel, stride, padding, 1, bias, init, paramOffset);
@@ -88,6 +110,25 @@ public final class Conv2d extends BoundLayer {
     this.groups = groups;
     this.bias = bias;
     this.init = init;
+    if (polyphase() && gathers()) {
+      int s = stride;
+      int w = in.width();
+      int ow = out.width();
+      int plane = out.spatial();
+      splitMap = new int[plane];
+      for (int p = 0; p < plane; p++) {
+        splitMap[p] = p / ow * s * w + p % ow * s;
+      }
+      mergeMap = new int[in.spatial()];
+      for (int q = 0; q < mergeMap.length; q++) {
+        int y = q / w;
+        int x = q % w;
+        mergeMap[q] = (y % s * s + x % s) * plane + y / s * ow + x / s;
+      }
+    } else {
+      splitMap = null;
+      mergeMap = null;
+    }
   }
 
   /** Output size along one axis (floor mode); non-positive when the kernel does not fit. */
@@ -114,9 +155,6 @@ public final class Conv2d extends BoundLayer {
   public boolean perImage() {
     return gk() < PER_IMAGE_MAX_CKK;
   }
-
-
-
 
   @Override
   public int paramCount() {
@@ -468,6 +506,10 @@ public final class Conv2d extends BoundLayer {
       int chan = xOff + c * in.spatial();
       for (int ry = 0; ry < s; ry++) {
         for (int rx = 0; rx < s; rx++, d += plane) {
+          if (splitMap != null) {
+            VectorKernels.gather(x, chan + ry * w + rx, splitMap, phases, d, plane);
+            continue;
+          }
           for (int y = 0, o = d; y < oh; y++, o += ow) {
             int src = chan + (y * s + ry) * w + rx;
             for (int xo = 0; xo < ow; xo++) {
@@ -558,6 +600,10 @@ public final class Conv2d extends BoundLayer {
     int d = 0;
     for (int c = 0; c < in.channels(); c++) {
       int chan = xOff + c * in.spatial();
+      if (mergeMap != null) {
+        VectorKernels.gather(phases, c * s * s * plane, mergeMap, gx, chan, in.spatial());
+        continue;
+      }
       for (int ry = 0; ry < s; ry++) {
         for (int rx = 0; rx < s; rx++, d += plane) {
           for (int y = 0, o = d; y < oh; y++, o += ow) {

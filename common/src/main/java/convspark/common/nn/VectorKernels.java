@@ -142,6 +142,51 @@ final class VectorKernels {
     }
   }
 
+  /*
+   * The gathers live in small methods of their own: inside a large method the JIT may not inline
+   * the Vector API's gather, which then runs its slow, allocating Java path.
+   */
+
+  /** dst[d + p] = src[s + map[p]] for p in [0, len), by vector gathers. */
+  static void gather(float[] src, int s, int[] map, float[] dst, int d, int len) {
+    int p = 0;
+    for (int bound = F.loopBound(len); p < bound; p += F.length()) {
+      FloatVector.fromArray(F, src, s, map, p).intoArray(dst, d + p);
+    }
+    for (; p < len; p++) {
+      dst[d + p] = src[s + map[p]];
+    }
+  }
+
+  /** dst[d + p] = src[s + map[p]] + b for p in [0, len), by vector gathers. */
+  static void gatherPlus(float[] src, int s, int[] map, float[] dst, int d, int len, float b) {
+    FloatVector vb = FloatVector.broadcast(F, b);
+    int p = 0;
+    for (int bound = F.loopBound(len); p < bound; p += F.length()) {
+      FloatVector.fromArray(F, src, s, map, p).add(vb).intoArray(dst, d + p);
+    }
+    for (; p < len; p++) {
+      dst[d + p] = src[s + map[p]] + b;
+    }
+  }
+
+  /**
+   * dst[d + j] = src[s + j * stride] for j in [0, len): a strided read (e.g. one pixel of every
+   * channel of an NCHW image, stride H * W) written contiguously. {@code map} is {0, stride,
+   * 2 stride, ..} over one vector's lanes.
+   */
+  static void gatherStrided(float[] src, int s, int stride, int[] map, float[] dst, int d,
+      int len) {
+    int lanes = F.length();
+    int j = 0;
+    for (int bound = F.loopBound(len); j < bound; j += lanes) {
+      FloatVector.fromArray(F, src, s + j * stride, map, 0).intoArray(dst, d + j);
+    }
+    for (; j < len; j++) {
+      dst[d + j] = src[s + j * stride];
+    }
+  }
+
   /** dst[d + j] += src[s + j] for j in [0, len). */
   static void addTo(float[] src, int s, float[] dst, int d, int len) {
     int j = 0;

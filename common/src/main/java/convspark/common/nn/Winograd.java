@@ -77,6 +77,19 @@ final class Winograd {
     /** One image's outputs or output gradients, [2 tilesH][2 tilesW][OC'], channels last. */
     final float[] out;
     final float[] scratch = new float[12];
+    /**
+     * Whether an output gradient fills all of {@link #out} (whole vectors of output channels, an
+     * even output plane), so that backward need not zero it first.
+     */
+    final boolean gradCovers;
+    /** Whether layout changes use vector gathers ({@link Conv2d#GATHER_PROPERTY}). */
+    final boolean gather;
+    /** Lane k: k * H * W, the k-th next channel's pixel in an NCHW image (input and output). */
+    final int[] channelMap;
+    /** Output pixel p = y * W + x: its offset (y * 2 tilesW + x) * OC' in {@link #out}. */
+    final int[] outMap;
+    /** Input pixel p = y * W + x: its offset ((y + 1) * padW + x + 1) * C' in {@link #gradIn}. */
+    final int[] inMap;
 
     Ctx(Shape in, Shape out, int maxBatch) {
       tilesH = (out.height() + 1) / 2;
@@ -96,6 +109,24 @@ final class Winograd {
       this.in = new float[padH * padW * cp];
       gradIn = new float[padH * padW * cp];
       this.out = new float[4 * tiles * ocp];
+      gather = Conv2d.gathers();
+      gradCovers = ocp == out.channels() && 2 * tilesH == out.height()
+          && 2 * tilesW == out.width();
+      // stride 1, padding 1: the output plane is the input's
+      int h = in.height();
+      int w = in.width();
+      channelMap = new int[lanes];
+      for (int k = 0; k < lanes; k++) {
+        channelMap[k] = k * h * w;
+      }
+      outMap = new int[h * w];
+      inMap = new int[h * w];
+      for (int y = 0; y < h; y++) {
+        for (int x = 0; x < w; x++) {
+          outMap[y * w + x] = (y * 2 * tilesW + x) * ocp;
+          inMap[y * w + x] = ((y + 1) * padW + x + 1) * cp;
+        }
+      }
     }
 
     int tiles() {
@@ -181,6 +212,10 @@ final class Winograd {
         for (int xx = 0; xx < w; xx++) {
           int to = ((yy + 1) * pw + xx + 1) * cp;
           int from = src + yy * w + xx;
+          if (ctx.gather) {
+            VectorKernels.gatherStrided(x, from, hw, ctx.channelMap, in, to, c);
+            continue;
+          }
           for (int ci = 0; ci < c; ci++) {
             in[to + ci] = x[from + ci * hw];
           }
@@ -302,6 +337,10 @@ final class Winograd {
       for (int o = 0; o < oc; o++) {
         float b = bias ? w[biasOff + o] : 0f;
         int plane = dst + o * hw;
+        if (ctx.gather) {
+          VectorKernels.gatherPlus(buf, o, ctx.outMap, y, plane, hw, b);
+          continue;
+        }
         for (int yy = 0; yy < oh; yy++) {
           int from = yy * w2 * ocp + o;
           int at = plane + yy * ow;
@@ -379,14 +418,25 @@ final class Winograd {
     int s = rows * ocp;
     int lanes = F.length();
     for (int i = 0; i < cn; i++) {
-      Arrays.fill(buf, 0f);
+      if (!ctx.gradCovers) {
+        Arrays.fill(buf, 0f);
+      }
       int src = (i0 + i) * oc * hw;
-      for (int o = 0; o < oc; o++) {
+      if (ctx.gather) {
         for (int yy = 0; yy < oh; yy++) {
-          int from = src + o * hw + yy * ow;
-          int to = yy * w2 * ocp + o;
           for (int xx = 0; xx < ow; xx++) {
-            buf[to + xx * ocp] = gy[from + xx];
+            VectorKernels.gatherStrided(gy, src + yy * ow + xx, hw, ctx.channelMap, buf,
+                (yy * w2 + xx) * ocp, oc);
+          }
+        }
+      } else {
+        for (int o = 0; o < oc; o++) {
+          for (int yy = 0; yy < oh; yy++) {
+            int from = src + o * hw + yy * ow;
+            int to = yy * w2 * ocp + o;
+            for (int xx = 0; xx < ow; xx++) {
+              buf[to + xx * ocp] = gy[from + xx];
+            }
           }
         }
       }
@@ -490,6 +540,10 @@ final class Winograd {
       int dst = (i0 + i) * c * hw;
       for (int ci = 0; ci < c; ci++) {
         int plane = dst + ci * hw;
+        if (ctx.gather) {
+          VectorKernels.gather(gin, ci, ctx.inMap, gx, plane, hw);
+          continue;
+        }
         for (int yy = 0; yy < h; yy++) {
           int from = ((yy + 1) * pw + 1) * cp + ci;
           int at = plane + yy * w;

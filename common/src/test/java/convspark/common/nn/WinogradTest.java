@@ -8,7 +8,6 @@ import convspark.common.spec.LayerSpec;
 import convspark.common.spec.ModelSpec;
 import convspark.common.spec.Nonlinearity;
 import convspark.common.spec.Shape;
-import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -18,7 +17,7 @@ import org.junit.jupiter.api.Test;
  * in chunks, with and without bias.
  */
 class WinogradTest {
-  private static boolean winograd(Network net, int layer) {
+  static boolean winograd(Network net, int layer) {
     return net.layers().get(layer).newContext(4) instanceof Winograd.Ctx;
   }
 
@@ -62,39 +61,15 @@ class WinogradTest {
   }
 
   private static void compare(Shape in, String chunk) {
-    ModelSpec spec = GradientCheckTest.spec(in, new LayerSpec.Act(Nonlinearity.TANH),
-        new LayerSpec.Conv(24, 3, 1, 1, true, Init.HE));
-    int n = 5;
-    float[][] out = new float[2][];
-    float[][] grads = new float[2][];
-    float[][] gin = new float[2][];
-    for (int variant = 0; variant < 2; variant++) {
-      int v = variant;
-      WithProperties.run(() -> {
-        Network net = new Network(spec);
-        assertEquals(v == 0, winograd(net, 1));
-        float[] params = net.initParams(5);
-        SplittableRandom rng = new SplittableRandom(9);
-        Workspace ws = net.newWorkspace(n);
-        for (int i = 0; i < n * in.size(); i++) {
-          ws.input()[i] = (float) rng.nextGaussian();
-        }
-        for (int i = 0; i < n; i++) {
-          ws.labels()[i] = rng.nextInt(net.classes());
-        }
-        grads[v] = new float[params.length];
-        ws.trainStep(new Pass(params, grads[v], net.initState(), true, 1L, null), n, 0.0);
-        out[v] = ws.logits().clone();
-        float[] gl = new float[out[v].length];
-        SoftmaxCrossEntropy.lossAndGrad(out[v], ws.labels(), 0, n, net.classes(), 0.0, gl);
-        gin[v] = ws.backwardToInput(new Pass(params, new float[params.length],
-            net.initState(), true, 1L, null), n, gl, new float[n * in.size()]);
-      }, Winograd.PROPERTY, v == 0 ? "true" : "false", Winograd.ROWS_PROPERTY, chunk);
-    }
+    LayerSpec conv = new LayerSpec.Conv(24, 3, 1, 1, true, Init.HE);
+    GatherTest.Step w = GatherTest.step(in, conv, net -> assertTrue(winograd(net, 1)),
+        Winograd.PROPERTY, "true", Winograd.ROWS_PROPERTY, chunk);
+    GatherTest.Step i = GatherTest.step(in, conv, net -> assertTrue(!winograd(net, 1)),
+        Winograd.PROPERTY, "false", Winograd.ROWS_PROPERTY, chunk);
     String at = in + " columns per group " + chunk;
-    close(at + " logits", out[0], out[1]);
-    close(at + " parameter gradient", grads[0], grads[1]);
-    close(at + " input gradient", gin[0], gin[1]);
+    close(at + " logits", w.out(), i.out());
+    close(at + " parameter gradient", w.grads(), i.grads());
+    close(at + " input gradient", w.gin(), i.gin());
   }
 
   private static void close(String what, float[] a, float[] b) {
