@@ -17,6 +17,13 @@ public final class Activation extends BoundLayer {
     return kind;
   }
 
+  /** Element-wise: any layout. */
+  @Override
+  public boolean channelsLastCapable() {
+    return true;
+  }
+
+
 
 
   @Override

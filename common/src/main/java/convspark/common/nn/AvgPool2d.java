@@ -20,10 +20,67 @@ public final class AvgPool2d extends BoundLayer {
     this.stride = stride;
   }
 
+  /** Global pooling (one output pixel per channel) has a channels-last path. */
+  @Override
+  public boolean channelsLastCapable() {
+    return out.spatial() == 1;
+  }
+
+  private record Ctx(boolean channelsLast) implements Context {}
+
+  private static final Ctx NCHW = new Ctx(false);
+  private static final Ctx CHANNELS_LAST = new Ctx(true);
+
+  @Override
+  public Context newContext(int maxBatch, boolean fuse, boolean channelsLast) {
+    return channelsLast ? CHANNELS_LAST : NCHW;
+  }
+
+  private static boolean channelsLast(Context ctx) {
+    return ctx instanceof Ctx c && c.channelsLast();
+  }
+
+  /** Global pooling of channels-last images: y[i][c] = the mean of pixel rows' channel c. */
+  private void globalForward(float[] x, float[] y, int n) {
+    int ch = in.channels();
+    int hw = in.spatial();
+    float scale = 1f / (kh * kw);
+    for (int i = 0; i < n; i++) {
+      int o = i * ch;
+      java.util.Arrays.fill(y, o, o + ch, 0f);
+      for (int r = i * hw * ch, end = r + hw * ch; r < end; r += ch) {
+        for (int c = 0; c < ch; c++) {
+          y[o + c] += x[r + c];
+        }
+      }
+      for (int c = 0; c < ch; c++) {
+        y[o + c] *= scale;
+      }
+    }
+  }
+
+  private void globalBackward(float[] gy, float[] gx, int n) {
+    int ch = in.channels();
+    int hw = in.spatial();
+    float scale = 1f / (kh * kw);
+    for (int i = 0; i < n; i++) {
+      int o = i * ch;
+      for (int r = i * hw * ch, end = r + hw * ch; r < end; r += ch) {
+        for (int c = 0; c < ch; c++) {
+          gx[r + c] = gy[o + c] * scale;
+        }
+      }
+    }
+  }
+
 
 
   @Override
   public void forward(Pass pass, Context ctx, float[] x, float[] y, int n) {
+    if (channelsLast(ctx)) {
+      globalForward(x, y, n);
+      return;
+    }
     int h = in.height();
     int w = in.width();
     int oh = out.height();
@@ -52,6 +109,10 @@ public final class AvgPool2d extends BoundLayer {
   public void backward(Pass pass, Context ctx, float[] x, float[] y, float[] gy, float[] gx,
       int n) {
     if (gx == null) {
+      return;
+    }
+    if (channelsLast(ctx)) {
+      globalBackward(gy, gx, n);
       return;
     }
     int h = in.height();

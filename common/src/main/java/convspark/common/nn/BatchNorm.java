@@ -51,13 +51,24 @@ public final class BatchNorm extends BoundLayer {
    * recomputes xhat = (x - mean) / std from its input rather than reading a stored copy, which
    * saves forward a write of the whole activation (and the workspace its size).
    */
-  private record Ctx(float[] mean, float[] invStd, boolean[] trained, double[] sums)
-      implements Context {}
+  private record Ctx(float[] mean, float[] invStd, boolean[] trained, double[] sums,
+      boolean channelsLast, float[] acc, double[] channelSums) implements Context {}
 
   @Override
   public Context newContext(int maxBatch) {
-    return new Ctx(new float[in.channels()], new float[in.channels()], new boolean[1],
-        new double[2]);
+    return newContext(maxBatch, false, false);
+  }
+
+  @Override
+  public boolean channelsLastCapable() {
+    return true;
+  }
+
+  @Override
+  public Context newContext(int maxBatch, boolean fuse, boolean channelsLast) {
+    int ch = in.channels();
+    return new Ctx(new float[ch], new float[ch], new boolean[1], new double[2], channelsLast,
+        channelsLast ? new float[3 * ch] : null, channelsLast ? new double[2 * ch] : null);
   }
 
   @Override
@@ -71,6 +82,10 @@ public final class BatchNorm extends BoundLayer {
    */
   void forward(Pass pass, Context context, float[] x, float[] y, int n, boolean relu) {
     Ctx ctx = (Ctx) context;
+    if (ctx.channelsLast()) {
+      forwardChannelsLast(pass, ctx, x, y, n, relu);
+      return;
+    }
     int ch = in.channels();
     int hw = in.spatial();
     int per = ch * hw;
@@ -139,6 +154,10 @@ public final class BatchNorm extends BoundLayer {
   void backward(Pass pass, Context context, float[] x, float[] y, float[] gy, float[] gx, int n,
       boolean relu) {
     Ctx ctx = (Ctx) context;
+    if (ctx.channelsLast()) {
+      backwardChannelsLast(pass, ctx, x, y, gy, gx, n, relu);
+      return;
+    }
     int ch = in.channels();
     int hw = in.spatial();
     int per = ch * hw;
@@ -196,6 +215,102 @@ public final class BatchNorm extends BoundLayer {
         }
       }
     }
+  }
+
+  /**
+   * {@link #forward} on channels-last activations ({@link ChannelsLastKernels}): the same
+   * statistics as NCHW (two passes; each image's sums in float, then in double), one pass over
+   * the rows per step.
+   */
+  private void forwardChannelsLast(Pass pass, Ctx ctx, float[] x, float[] y, int n,
+      boolean relu) {
+    int ch = in.channels();
+    int hw = in.spatial();
+    float[] s = pass.state();
+    long m = (long) n * hw;
+    ctx.trained()[0] = pass.training();
+    float[] mean = ctx.mean();
+    float[] inv = ctx.invStd();
+    float[] acc = ctx.acc();
+    double[] sums = ctx.channelSums();
+    if (pass.training()) {
+      Arrays.fill(sums, 0);
+      for (int i = 0; i < n; i++) {
+        Arrays.fill(acc, 0, ch, 0f);
+        ChannelsLastKernels.sums(x, i * hw * ch, hw, ch, acc);
+        for (int c = 0; c < ch; c++) {
+          sums[c] += acc[c];
+        }
+      }
+      for (int c = 0; c < ch; c++) {
+        mean[c] = (float) (sums[c] / m);
+      }
+      for (int i = 0; i < n; i++) {
+        Arrays.fill(acc, 0, ch, 0f);
+        ChannelsLastKernels.squaredDeviations(x, i * hw * ch, hw, ch, mean, acc);
+        for (int c = 0; c < ch; c++) {
+          sums[ch + c] += acc[c];
+        }
+      }
+      float[] stats = pass.bnStats();
+      for (int c = 0; c < ch; c++) {
+        double mu = sums[c] / m;
+        double var = sums[ch + c] / m;
+        inv[c] = (float) (1.0 / Math.sqrt(var + epsilon));
+        if (stats != null) {
+          double unbiased = m > 1 ? sums[ch + c] / (m - 1) : var;
+          stats[stateOffset + c] += (float) (n * mu);
+          stats[stateOffset + ch + c] += (float) (n * unbiased);
+        }
+      }
+    } else {
+      for (int c = 0; c < ch; c++) {
+        mean[c] = s[stateOffset + c];
+        inv[c] = (float) (1.0 / Math.sqrt(s[stateOffset + ch + c] + epsilon));
+      }
+    }
+    ChannelsLastKernels.normalize(x, y, 0, n * hw, ch, pass.params(), paramOffset, mean, inv,
+        relu);
+  }
+
+  /** {@link #backward} on channels-last activations ({@link ChannelsLastKernels}). */
+  private void backwardChannelsLast(Pass pass, Ctx ctx, float[] x, float[] y, float[] gy,
+      float[] gx, int n, boolean relu) {
+    int ch = in.channels();
+    int hw = in.spatial();
+    float[] p = pass.params();
+    float[] g = pass.grads();
+    double m = (double) n * hw;
+    float[] mean = ctx.mean();
+    float[] inv = ctx.invStd();
+    float[] acc = ctx.acc(); // [0, ch): sum dy; [ch, 2 ch): sum dy * xhat (per image)
+    double[] sums = ctx.channelSums();
+    Arrays.fill(sums, 0);
+    for (int i = 0; i < n; i++) {
+      Arrays.fill(acc, 0, 2 * ch, 0f);
+      ChannelsLastKernels.gradientSums(x, gy, y, i * hw * ch, hw, ch, mean, inv, relu, acc);
+      for (int c = 0; c < 2 * ch; c++) {
+        sums[c] += acc[c];
+      }
+    }
+    for (int c = 0; c < ch; c++) {
+      g[paramOffset + c] += (float) sums[ch + c];
+      g[paramOffset + ch + c] += (float) sums[c];
+    }
+    if (gx == null) {
+      return;
+    }
+    // dx = k * (mm * dy - a - xhat * b) in training, else k * dy; acc: [0, ch) k, [ch, 2 ch)
+    // a = sum dy, [2 ch, 3 ch) b = sum dy * xhat (the NCHW path's expressions)
+    boolean trained = ctx.trained()[0];
+    for (int c = 0; c < ch; c++) {
+      float gamma = p[paramOffset + c];
+      acc[c] = trained ? (float) (gamma * inv[c] / m) : gamma * inv[c];
+      acc[ch + c] = (float) sums[c];
+      acc[2 * ch + c] = (float) sums[ch + c];
+    }
+    ChannelsLastKernels.inputGradient(x, gy, y, gx, 0, n * hw, ch, mean, inv, acc, (float) m,
+        relu, trained);
   }
 
   @Override

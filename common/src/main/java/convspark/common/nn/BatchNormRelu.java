@@ -51,6 +51,16 @@ final class BatchNormRelu implements Layer {
   }
 
   @Override
+  public boolean channelsLastCapable() {
+    return true;
+  }
+
+  @Override
+  public Context newContext(int maxBatch, boolean fuse, boolean channelsLast) {
+    return bn.newContext(maxBatch, fuse, channelsLast);
+  }
+
+  @Override
   public void forward(Pass pass, Context ctx, float[] x, float[] y, int n) {
     bn.forward(pass, ctx, x, y, n, true);
   }

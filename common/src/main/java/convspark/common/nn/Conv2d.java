@@ -195,8 +195,246 @@ public final class Conv2d extends BoundLayer {
         polyphase() ? in.size() : 0);
   }
 
+  /**
+   * Buffers of the channels-last im2col path: a chunk's columns [rows][k * k * C] (pixel rows,
+   * taps in (kh, kw) order, each tap a run of C channels; also their gradients), the weights
+   * permuted to [OC][k][k][C] (each step, in forward) and that permutation's gradient.
+   */
+  private static final class ClCtx implements Context {
+    final float[] cols;
+    final float[] wp;
+    final float[] dwp;
+    final float[] biasAcc;
+    final int chunk;
+
+    ClCtx(int colsSize, int wSize, int oc, int chunk) {
+      cols = new float[colsSize];
+      wp = new float[wSize];
+      dwp = new float[wSize];
+      biasAcc = new float[oc];
+      this.chunk = chunk;
+    }
+  }
+
+  /** Ungrouped convs have a channels-last path (Winograd's, or im2col's over pixel rows). */
+  @Override
+  public boolean channelsLastCapable() {
+    return groups == 1;
+  }
+
+  @Override
+  public Context newContext(int maxBatch, boolean fuse, boolean channelsLast) {
+    if (!channelsLast) {
+      return newContext(maxBatch);
+    }
+    if (!channelsLastCapable()) {
+      throw new IllegalStateException("a grouped conv has no channels-last path");
+    }
+    if (Kernels.VECTOR_API && !perImage() && Winograd.applies(kernel, stride, padding)) {
+      return new Winograd.Ctx(in, out, maxBatch, true);
+    }
+    int p = out.spatial();
+    int budget = Integer.getInteger(CHUNK_FLOATS, 1 << 17);
+    int chunk = Math.max(1, Math.min(maxBatch, budget / Math.max(1, ckk() * p)));
+    return new ClCtx(direct() ? 0 : chunk * p * ckk(), out.channels() * ckk(), out.channels(),
+        chunk);
+  }
+
+  /** 1x1, stride 1, no padding: channels-last activations are the columns themselves. */
+  private boolean direct() {
+    return kernel == 1 && stride == 1 && padding == 0;
+  }
+
+  /**
+   * Channels-last forward: y [n * P][OC] = columns [n * P][k * k * C] times the permuted weights'
+   * transpose, chunk by chunk, onto the bias.
+   */
+  private void forwardChannelsLast(Pass pass, ClCtx ctx, float[] x, float[] y, int n) {
+    int c = in.channels();
+    int oc = out.channels();
+    int p = out.spatial();
+    int kk = kernel * kernel;
+    int k = ckk();
+    float[] w = pass.params();
+    float[] wp = ctx.wp;
+    for (int o = 0; o < oc; o++) {
+      for (int ci = 0; ci < c; ci++) {
+        int from = paramOffset + (o * c + ci) * kk;
+        for (int t = 0; t < kk; t++) {
+          wp[(o * kk + t) * c + ci] = w[from + t];
+        }
+      }
+    }
+    if (bias) {
+      int biasOff = paramOffset + oc * k;
+      for (int r = 0; r < n * p; r++) {
+        System.arraycopy(w, biasOff, y, r * oc, oc);
+      }
+    }
+    for (int i0 = 0; i0 < n; i0 += ctx.chunk) {
+      int cn = Math.min(ctx.chunk, n - i0);
+      float[] a = x;
+      int aOff = i0 * p * c;
+      if (!direct()) {
+        for (int i = 0; i < cn; i++) {
+          im2colChannelsLast(x, i0 + i, ctx.cols, i * p);
+        }
+        a = ctx.cols;
+        aOff = 0;
+      }
+      Blas.gemm(false, true, cn * p, oc, k, 1f, a, aOff, k, wp, 0, k, bias ? 1f : 0f, y,
+          i0 * p * oc, oc);
+    }
+  }
+
+  /**
+   * Channels-last backward: the bias gradient summed over pixel rows, the permuted weights'
+   * gradient gy^T columns accumulated over the chunks and folded back once, the input gradient
+   * gy times the permuted weights, spread back by col2im (or written directly for a 1x1 conv).
+   */
+  private void backwardChannelsLast(Pass pass, ClCtx ctx, float[] x, float[] gy, float[] gx,
+      int n) {
+    int c = in.channels();
+    int oc = out.channels();
+    int p = out.spatial();
+    int kk = kernel * kernel;
+    int k = ckk();
+    float[] g = pass.grads();
+    if (bias) {
+      int biasOff = paramOffset + oc * k;
+      float[] acc = ctx.biasAcc;
+      for (int i = 0; i < n; i++) {
+        Arrays.fill(acc, 0f);
+        for (int r = i * p * oc, end = r + p * oc; r < end; r += oc) {
+          for (int o = 0; o < oc; o++) {
+            acc[o] += gy[r + o];
+          }
+        }
+        for (int o = 0; o < oc; o++) {
+          g[biasOff + o] += acc[o];
+        }
+      }
+    }
+    for (int i0 = 0; i0 < n; i0 += ctx.chunk) {
+      int cn = Math.min(ctx.chunk, n - i0);
+      int rows = cn * p;
+      float[] a = x;
+      int aOff = i0 * p * c;
+      if (!direct()) {
+        // one chunk for the whole batch: forward's columns are still in ctx.cols
+        if (cn < n) {
+          for (int i = 0; i < cn; i++) {
+            im2colChannelsLast(x, i0 + i, ctx.cols, i * p);
+          }
+        }
+        a = ctx.cols;
+        aOff = 0;
+      }
+      Blas.gemm(true, false, oc, k, rows, 1f, gy, i0 * p * oc, oc, a, aOff, k,
+          i0 == 0 ? 0f : 1f, ctx.dwp, 0, k);
+      if (gx == null) {
+        continue;
+      }
+      if (direct()) {
+        Blas.gemm(false, false, rows, c, oc, 1f, gy, i0 * p * oc, oc, ctx.wp, 0, c, 0f, gx,
+            i0 * p * c, c);
+      } else {
+        Blas.gemm(false, false, rows, k, oc, 1f, gy, i0 * p * oc, oc, ctx.wp, 0, k, 0f,
+            ctx.cols, 0, k);
+        Arrays.fill(gx, i0 * in.size(), (i0 + cn) * in.size(), 0f);
+        for (int i = 0; i < cn; i++) {
+          col2imChannelsLast(ctx.cols, i * p, gx, i0 + i);
+        }
+      }
+    }
+    float[] dwp = ctx.dwp;
+    for (int o = 0; o < oc; o++) {
+      for (int ci = 0; ci < c; ci++) {
+        int to = paramOffset + (o * c + ci) * kk;
+        for (int t = 0; t < kk; t++) {
+          g[to + t] += dwp[(o * kk + t) * c + ci];
+        }
+      }
+    }
+  }
+
+  /**
+   * Image i's columns at pixel rows rowOff.. of cols: row (oy, ox) holds, tap by tap, the C
+   * channels of input pixel (oy * s - p + kh, ox * s - p + kw), zero outside the image.
+   */
+  private void im2colChannelsLast(float[] x, int i, float[] cols, int rowOff) {
+    int c = in.channels();
+    int h = in.height();
+    int w = in.width();
+    int oh = out.height();
+    int ow = out.width();
+    int k = ckk();
+    int xBase = i * h * w * c;
+    for (int oy = 0; oy < oh; oy++) {
+      for (int ox = 0; ox < ow; ox++) {
+        int row = (rowOff + oy * ow + ox) * k;
+        int ix0 = ox * stride - padding;
+        boolean whole = ix0 >= 0 && ix0 + kernel <= w;
+        for (int kh = 0; kh < kernel; kh++) {
+          int iy = oy * stride - padding + kh;
+          int dst = row + kh * kernel * c;
+          if (iy < 0 || iy >= h) {
+            Arrays.fill(cols, dst, dst + kernel * c, 0f);
+          } else if (whole) {
+            // the row's taps are adjacent pixels: one run of k * C values
+            System.arraycopy(x, xBase + (iy * w + ix0) * c, cols, dst, kernel * c);
+          } else {
+            for (int kw = 0; kw < kernel; kw++) {
+              int ix = ix0 + kw;
+              if (ix < 0 || ix >= w) {
+                Arrays.fill(cols, dst + kw * c, dst + (kw + 1) * c, 0f);
+              } else {
+                System.arraycopy(x, xBase + (iy * w + ix) * c, cols, dst + kw * c, c);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /** The adjoint of {@link #im2colChannelsLast}: adds the columns' gradients into image i's. */
+  private void col2imChannelsLast(float[] cols, int rowOff, float[] gx, int i) {
+    int c = in.channels();
+    int h = in.height();
+    int w = in.width();
+    int oh = out.height();
+    int ow = out.width();
+    int k = ckk();
+    int xBase = i * h * w * c;
+    for (int oy = 0; oy < oh; oy++) {
+      for (int ox = 0; ox < ow; ox++) {
+        int row = (rowOff + oy * ow + ox) * k;
+        int ix0 = ox * stride - padding;
+        // the taps inside the image, [kw0, kw1): adjacent pixels, one run of values
+        int kw0 = Math.max(0, -ix0);
+        int kw1 = Math.min(kernel, w - ix0);
+        if (kw1 <= kw0) {
+          continue;
+        }
+        for (int kh = 0; kh < kernel; kh++) {
+          int iy = oy * stride - padding + kh;
+          if (iy < 0 || iy >= h) {
+            continue;
+          }
+          Kernels.addTo(cols, row + (kh * kernel + kw0) * c, gx,
+              xBase + (iy * w + ix0 + kw0) * c, (kw1 - kw0) * c);
+        }
+      }
+    }
+  }
+
   @Override
   public void forward(Pass pass, Context context, float[] x, float[] y, int n) {
+    if (context instanceof ClCtx cl) {
+      forwardChannelsLast(pass, cl, x, y, n);
+      return;
+    }
     int step = groupStep(context, n);
     for (int i0 = 0; i0 < n; i0 += step) {
       forwardGroup(pass, context, x, y, i0, Math.min(step, n - i0));
@@ -206,6 +444,10 @@ public final class Conv2d extends BoundLayer {
   @Override
   public void backward(Pass pass, Context context, float[] x, float[] y, float[] gy, float[] gx,
       int n) {
+    if (context instanceof ClCtx cl) {
+      backwardChannelsLast(pass, cl, x, gy, gx, n);
+      return;
+    }
     if (gx != null && !writesInputGradient(context)) {
       Arrays.fill(gx, 0, n * in.size(), 0f);
     }

@@ -22,6 +22,13 @@ public final class Dense extends BoundLayer {
     this.init = init;
   }
 
+  /** Channels-last only when the input is one pixel per channel: its weights read C, H, W order. */
+  @Override
+  public boolean channelsLastCapable() {
+    return in.spatial() == 1;
+  }
+
+
 
 
 

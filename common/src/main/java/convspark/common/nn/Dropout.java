@@ -19,7 +19,14 @@ public final class Dropout extends BoundLayer {
     this.index = index;
   }
 
-
+  /**
+   * Element-wise: any layout (a unit's mask bit follows its index in the buffer, so the two
+   * layouts drop different units of the same seed, at the same rate).
+   */
+  @Override
+  public boolean channelsLastCapable() {
+    return true;
+  }
 
   private record Ctx(float[] mask, boolean[] active) implements Context {}
 

@@ -10,6 +10,13 @@ public final class Flatten extends BoundLayer {
     super(in, Shape.vector(in.size()), 0, 0);
   }
 
+  /** Channels-last only where there is nothing to reorder: one pixel per channel. */
+  @Override
+  public boolean channelsLastCapable() {
+    return in.spatial() == 1;
+  }
+
+
 
 
   @Override

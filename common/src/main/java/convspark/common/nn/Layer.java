@@ -8,7 +8,8 @@ import java.io.Serializable;
  * vectors. Layers are immutable and re-entrant: everything a call caches for its backward pass
  * lives in a {@link Context} made by {@link #newContext(int)}, one per workspace.
  *
- * <p>Activations are NCHW float32 in flat arrays: sample i starts at {@code i * shape.size()}.
+ * <p>Activations are float32 in flat arrays, NCHW unless the workspace runs channels-last
+ * ({@link #channelsLastCapable}): sample i starts at {@code i * shape.size()}.
  * {@code backward} accumulates parameter gradients into {@code pass.grads()} (+=) and overwrites
  * {@code gradIn} (which is null for the first layer, whose input gradient nobody needs).
  */
@@ -52,6 +53,26 @@ public interface Layer extends Serializable {
    */
   default Context newContext(int maxBatch, boolean fuse) {
     return newContext(maxBatch);
+  }
+
+  /**
+   * Whether this layer can run on channels-last activations, sample i's pixel (y, x) holding its
+   * C channels at {@code (i * H * W + y * W + x) * C}: element-wise layers, and those with a
+   * channels-last path. A {@link Workspace} runs channels-last only when every layer can.
+   */
+  default boolean channelsLastCapable() {
+    return false;
+  }
+
+  /**
+   * Buffers for a workspace whose activations are channels-last ({@code channelsLast}) or NCHW.
+   * Layers whose kernels differ by layout override this and keep the layout in their context.
+   */
+  default Context newContext(int maxBatch, boolean fuse, boolean channelsLast) {
+    if (channelsLast && !channelsLastCapable()) {
+      throw new IllegalStateException(getClass().getSimpleName() + " has no channels-last path");
+    }
+    return newContext(maxBatch, fuse);
   }
 
   void forward(Pass pass, Context ctx, float[] in, float[] out, int n);

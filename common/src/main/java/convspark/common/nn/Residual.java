@@ -116,12 +116,12 @@ public final class Residual extends BoundLayer {
     final float[] gradA;
     final float[] gradB;
 
-    Ctx(Residual r, int maxBatch, boolean fuse) {
+    Ctx(Residual r, int maxBatch, boolean fuse, boolean channelsLast) {
       bodySteps = Workspace.chain(r.body, fuse);
       shortcutSteps = Workspace.chain(r.shortcut, fuse);
-      bodyCtx = contexts(bodySteps, maxBatch, fuse);
+      bodyCtx = contexts(bodySteps, maxBatch, fuse, channelsLast);
       bodyOut = outputs(bodySteps, maxBatch);
-      shortcutCtx = contexts(shortcutSteps, maxBatch, fuse);
+      shortcutCtx = contexts(shortcutSteps, maxBatch, fuse, channelsLast);
       shortcutOut = outputs(shortcutSteps, maxBatch);
       int max = r.in.size();
       for (Layer l : r.body) {
@@ -136,10 +136,11 @@ public final class Residual extends BoundLayer {
       gradB = new float[maxBatch * max];
     }
 
-    private static Context[] contexts(List<Layer> layers, int maxBatch, boolean fuse) {
+    private static Context[] contexts(List<Layer> layers, int maxBatch, boolean fuse,
+        boolean channelsLast) {
       Context[] c = new Context[layers.size()];
       for (int j = 0; j < c.length; j++) {
-        c[j] = layers.get(j).newContext(maxBatch, fuse);
+        c[j] = layers.get(j).newContext(maxBatch, fuse, channelsLast);
       }
       return c;
     }
@@ -162,7 +163,31 @@ public final class Residual extends BoundLayer {
 
   @Override
   public Context newContext(int maxBatch, boolean fuse) {
-    return new Ctx(this, maxBatch, fuse);
+    return new Ctx(this, maxBatch, fuse, false);
+  }
+
+  /** Element-wise sum and activation: channels-last when every inner layer can be. */
+  @Override
+  public boolean channelsLastCapable() {
+    for (Layer l : body) {
+      if (!l.channelsLastCapable()) {
+        return false;
+      }
+    }
+    for (Layer l : shortcut) {
+      if (!l.channelsLastCapable()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  @Override
+  public Context newContext(int maxBatch, boolean fuse, boolean channelsLast) {
+    if (channelsLast && !channelsLastCapable()) {
+      throw new IllegalStateException("a residual block's layers have no channels-last path");
+    }
+    return new Ctx(this, maxBatch, fuse, channelsLast);
   }
 
   @Override

@@ -187,6 +187,178 @@ final class VectorKernels {
     }
   }
 
+  /** Channels [0, result) of a channels-last row go through whole vectors. */
+  static int clVectorChannels(int ch) {
+    return F.loopBound(ch);
+  }
+
+  /*
+   * The channels-last loops: sums go down a tile of CL_TILE rows one block of channels at a time
+   * (the accumulators stay in registers, the tile in L1), element-wise passes go row by row
+   * across the blocks (the array is read once, in order). No vector is chosen by a condition
+   * inside a loop: a vector merged from two branches can be boxed by the JIT, so each variant is
+   * a loop of its own.
+   */
+  private static final int CL_TILE = 32;
+
+  /** {@link ChannelsLastKernels#sums} for channels [0, c1). */
+  static void clSums(float[] x, int off, int rows, int ch, int c1, float[] acc) {
+    for (int t = 0; t < rows; t += CL_TILE) {
+      int end = off + Math.min(rows, t + CL_TILE) * ch;
+      for (int c = 0; c < c1; c += F.length()) {
+        FloatVector s = FloatVector.fromArray(F, acc, c);
+        for (int r = off + t * ch + c; r < end; r += ch) {
+          s = s.add(FloatVector.fromArray(F, x, r));
+        }
+        s.intoArray(acc, c);
+      }
+    }
+  }
+
+  /** {@link ChannelsLastKernels#squaredDeviations} for channels [0, c1). */
+  static void clSquaredDeviations(float[] x, int off, int rows, int ch, int c1, float[] mean,
+      float[] acc) {
+    for (int t = 0; t < rows; t += CL_TILE) {
+      int end = off + Math.min(rows, t + CL_TILE) * ch;
+      for (int c = 0; c < c1; c += F.length()) {
+        FloatVector mu = FloatVector.fromArray(F, mean, c);
+        FloatVector s = FloatVector.fromArray(F, acc, c);
+        for (int r = off + t * ch + c; r < end; r += ch) {
+          FloatVector d = FloatVector.fromArray(F, x, r).sub(mu);
+          s = s.add(d.mul(d));
+        }
+        s.intoArray(acc, c);
+      }
+    }
+  }
+
+  /** {@link ChannelsLastKernels#normalize} for channels [0, c1). */
+  static void clNormalize(float[] x, float[] y, int off, int rows, int ch, int c1, float[] p,
+      int po, float[] mean, float[] inv, boolean relu) {
+    if (relu) {
+      clNormalizeRelu(x, y, off, rows, ch, c1, p, po, mean, inv);
+      return;
+    }
+    for (int r = off, end = off + rows * ch; r < end; r += ch) {
+      for (int c = 0; c < c1; c += F.length()) {
+        FloatVector g = FloatVector.fromArray(F, p, po + c);
+        FloatVector b = FloatVector.fromArray(F, p, po + ch + c);
+        FloatVector mu = FloatVector.fromArray(F, mean, c);
+        FloatVector iv = FloatVector.fromArray(F, inv, c);
+        g.mul(FloatVector.fromArray(F, x, r + c).sub(mu).mul(iv)).add(b).intoArray(y, r + c);
+      }
+    }
+  }
+
+  private static void clNormalizeRelu(float[] x, float[] y, int off, int rows, int ch, int c1,
+      float[] p, int po, float[] mean, float[] inv) {
+    FloatVector zero = FloatVector.zero(F);
+    for (int r = off, end = off + rows * ch; r < end; r += ch) {
+      for (int c = 0; c < c1; c += F.length()) {
+        FloatVector g = FloatVector.fromArray(F, p, po + c);
+        FloatVector b = FloatVector.fromArray(F, p, po + ch + c);
+        FloatVector mu = FloatVector.fromArray(F, mean, c);
+        FloatVector iv = FloatVector.fromArray(F, inv, c);
+        g.mul(FloatVector.fromArray(F, x, r + c).sub(mu).mul(iv)).add(b).max(zero)
+            .intoArray(y, r + c);
+      }
+    }
+  }
+
+  /** {@link ChannelsLastKernels#gradientSums} for channels [0, c1). */
+  static void clGradientSums(float[] x, float[] gy, float[] y, int off, int rows, int ch,
+      int c1, float[] mean, float[] inv, boolean relu, float[] acc) {
+    FloatVector zero = FloatVector.zero(F);
+    for (int t = 0; t < rows; t += CL_TILE) {
+      int end = off + Math.min(rows, t + CL_TILE) * ch;
+      for (int c = 0; c < c1; c += F.length()) {
+        FloatVector mu = FloatVector.fromArray(F, mean, c);
+        FloatVector iv = FloatVector.fromArray(F, inv, c);
+        FloatVector s = FloatVector.fromArray(F, acc, c);
+        FloatVector q = FloatVector.fromArray(F, acc, ch + c);
+        if (relu) {
+          for (int r = off + t * ch + c; r < end; r += ch) {
+            FloatVector dy = zero.blend(FloatVector.fromArray(F, gy, r),
+                FloatVector.fromArray(F, y, r).compare(VectorOperators.GT, 0f));
+            s = s.add(dy);
+            q = q.add(dy.mul(FloatVector.fromArray(F, x, r).sub(mu).mul(iv)));
+          }
+        } else {
+          for (int r = off + t * ch + c; r < end; r += ch) {
+            FloatVector dy = FloatVector.fromArray(F, gy, r);
+            s = s.add(dy);
+            q = q.add(dy.mul(FloatVector.fromArray(F, x, r).sub(mu).mul(iv)));
+          }
+        }
+        s.intoArray(acc, c);
+        q.intoArray(acc, ch + c);
+      }
+    }
+  }
+
+  /** {@link ChannelsLastKernels#inputGradient} for channels [0, c1). */
+  static void clInputGradient(float[] x, float[] gy, float[] y, float[] gx, int off, int rows,
+      int ch, int c1, float[] mean, float[] inv, float[] coef, float mm, boolean relu,
+      boolean trained) {
+    if (!trained) {
+      clScaledGradient(gy, y, gx, off, rows, ch, c1, coef, relu);
+      return;
+    }
+    if (relu) {
+      clInputGradientRelu(x, gy, y, gx, off, rows, ch, c1, mean, inv, coef, mm);
+      return;
+    }
+    for (int r = off, end = off + rows * ch; r < end; r += ch) {
+      for (int c = 0; c < c1; c += F.length()) {
+        FloatVector dy = FloatVector.fromArray(F, gy, r + c);
+        FloatVector xhat = FloatVector.fromArray(F, x, r + c)
+            .sub(FloatVector.fromArray(F, mean, c)).mul(FloatVector.fromArray(F, inv, c));
+        FloatVector.fromArray(F, coef, c).mul(dy.mul(mm)
+            .sub(FloatVector.fromArray(F, coef, ch + c))
+            .sub(xhat.mul(FloatVector.fromArray(F, coef, 2 * ch + c)))).intoArray(gx, r + c);
+      }
+    }
+  }
+
+  private static void clInputGradientRelu(float[] x, float[] gy, float[] y, float[] gx,
+      int off, int rows, int ch, int c1, float[] mean, float[] inv, float[] coef, float mm) {
+    FloatVector zero = FloatVector.zero(F);
+    for (int r = off, end = off + rows * ch; r < end; r += ch) {
+      for (int c = 0; c < c1; c += F.length()) {
+        FloatVector dy = zero.blend(FloatVector.fromArray(F, gy, r + c),
+            FloatVector.fromArray(F, y, r + c).compare(VectorOperators.GT, 0f));
+        FloatVector xhat = FloatVector.fromArray(F, x, r + c)
+            .sub(FloatVector.fromArray(F, mean, c)).mul(FloatVector.fromArray(F, inv, c));
+        FloatVector.fromArray(F, coef, c).mul(dy.mul(mm)
+            .sub(FloatVector.fromArray(F, coef, ch + c))
+            .sub(xhat.mul(FloatVector.fromArray(F, coef, 2 * ch + c)))).intoArray(gx, r + c);
+      }
+    }
+  }
+
+  /** Evaluation-mode batch norm's input gradient, k * dy (dy masked by y > 0 with relu). */
+  private static void clScaledGradient(float[] gy, float[] y, float[] gx, int off, int rows,
+      int ch, int c1, float[] coef, boolean relu) {
+    FloatVector zero = FloatVector.zero(F);
+    int end = off + rows * ch;
+    if (relu) {
+      for (int r = off; r < end; r += ch) {
+        for (int c = 0; c < c1; c += F.length()) {
+          FloatVector dy = zero.blend(FloatVector.fromArray(F, gy, r + c),
+              FloatVector.fromArray(F, y, r + c).compare(VectorOperators.GT, 0f));
+          FloatVector.fromArray(F, coef, c).mul(dy).intoArray(gx, r + c);
+        }
+      }
+      return;
+    }
+    for (int r = off; r < end; r += ch) {
+      for (int c = 0; c < c1; c += F.length()) {
+        FloatVector.fromArray(F, coef, c).mul(FloatVector.fromArray(F, gy, r + c))
+            .intoArray(gx, r + c);
+      }
+    }
+  }
+
   /** dst[d + j] += src[s + j] for j in [0, len). */
   static void addTo(float[] src, int s, float[] dst, int d, int len) {
     int j = 0;

@@ -84,6 +84,10 @@ final class Winograd {
     final boolean gradCovers;
     /** Whether layout changes use vector gathers ({@link Conv2d#GATHER_PROPERTY}). */
     final boolean gather;
+    /** Whether the layer's activations are channels-last: rows of C values copied as they are. */
+    final boolean channelsLast;
+    /** Channels-last bias gradient: one image's per-channel sums. */
+    final float[] biasAcc;
     /** Lane k: k * H * W, the k-th next channel's pixel in an NCHW image (input and output). */
     final int[] channelMap;
     /** Output pixel p = y * W + x: its offset (y * 2 tilesW + x) * OC' in {@link #out}. */
@@ -92,6 +96,12 @@ final class Winograd {
     final int[] inMap;
 
     Ctx(Shape in, Shape out, int maxBatch) {
+      this(in, out, maxBatch, false);
+    }
+
+    Ctx(Shape in, Shape out, int maxBatch, boolean channelsLast) {
+      this.channelsLast = channelsLast;
+      biasAcc = channelsLast ? new float[out.channels()] : null;
       tilesH = (out.height() + 1) / 2;
       tilesW = (out.width() + 1) / 2;
       int padH = 2 * tilesH + 2;
@@ -208,7 +218,18 @@ final class Winograd {
     for (int i = 0; i < cn; i++) {
       // the image, channels last, at bordered (yy + 1, xx + 1)
       int src = (i0 + i) * c * hw;
-      for (int yy = 0; yy < h; yy++) {
+      for (int yy = 0; ctx.channelsLast && yy < h; yy++) {
+        int to = ((yy + 1) * pw + 1) * cp;
+        int from = src + yy * w * c;
+        if (cp == c) {
+          System.arraycopy(x, from, in, to, w * c);
+        } else {
+          for (int xx = 0; xx < w; xx++) {
+            System.arraycopy(x, from + xx * c, in, to + xx * cp, c);
+          }
+        }
+      }
+      for (int yy = 0; !ctx.channelsLast && yy < h; yy++) {
         for (int xx = 0; xx < w; xx++) {
           int to = ((yy + 1) * pw + xx + 1) * cp;
           int from = src + yy * w + xx;
@@ -334,6 +355,22 @@ final class Winograd {
       }
       // channels last to NCHW, plus the bias
       int dst = (i0 + i) * oc * hw;
+      if (ctx.channelsLast) {
+        for (int yy = 0; yy < oh; yy++) {
+          for (int xx = 0; xx < ow; xx++) {
+            int from = (yy * w2 + xx) * ocp;
+            int at = dst + (yy * ow + xx) * oc;
+            if (bias) {
+              for (int o = 0; o < oc; o++) {
+                y[at + o] = buf[from + o] + w[biasOff + o];
+              }
+            } else {
+              System.arraycopy(buf, from, y, at, oc);
+            }
+          }
+        }
+        continue;
+      }
       for (int o = 0; o < oc; o++) {
         float b = bias ? w[biasOff + o] : 0f;
         int plane = dst + o * hw;
@@ -404,7 +441,20 @@ final class Winograd {
     int tiles = ctx.tiles();
     int rows = cn * tiles;
     int biasOff = wOff + oc * c * 9;
-    if (bias) {
+    if (bias && ctx.channelsLast) {
+      float[] acc = ctx.biasAcc;
+      for (int i = 0; i < cn; i++) {
+        Arrays.fill(acc, 0f);
+        for (int r = (i0 + i) * hw * oc, end = r + hw * oc; r < end; r += oc) {
+          for (int o = 0; o < oc; o++) {
+            acc[o] += gy[r + o];
+          }
+        }
+        for (int o = 0; o < oc; o++) {
+          g[biasOff + o] += acc[o];
+        }
+      }
+    } else if (bias) {
       for (int i = 0; i < cn; i++) {
         for (int o = 0; o < oc; o++) {
           g[biasOff + o] += (float) Kernels.sum(gy, ((i0 + i) * oc + o) * hw, hw);
@@ -422,7 +472,13 @@ final class Winograd {
         Arrays.fill(buf, 0f);
       }
       int src = (i0 + i) * oc * hw;
-      if (ctx.gather) {
+      if (ctx.channelsLast) {
+        for (int yy = 0; yy < oh; yy++) {
+          for (int xx = 0; xx < ow; xx++) {
+            System.arraycopy(gy, src + (yy * ow + xx) * oc, buf, (yy * w2 + xx) * ocp, oc);
+          }
+        }
+      } else if (ctx.gather) {
         for (int yy = 0; yy < oh; yy++) {
           for (int xx = 0; xx < ow; xx++) {
             VectorKernels.gatherStrided(gy, src + yy * ow + xx, hw, ctx.channelMap, buf,
@@ -538,7 +594,12 @@ final class Winograd {
       }
       // bordered (yy + 1, xx + 1), channels last, back into NCHW
       int dst = (i0 + i) * c * hw;
-      for (int ci = 0; ci < c; ci++) {
+      for (int yy = 0; ctx.channelsLast && yy < h; yy++) {
+        for (int xx = 0; xx < w; xx++) {
+          System.arraycopy(gin, ((yy + 1) * pw + xx + 1) * cp, gx, dst + (yy * w + xx) * c, c);
+        }
+      }
+      for (int ci = 0; !ctx.channelsLast && ci < c; ci++) {
         int plane = dst + ci * hw;
         if (ctx.gather) {
           VectorKernels.gather(gin, ci, ctx.inMap, gx, plane, hw);

@@ -1,5 +1,6 @@
 package convspark.common.nn;
 
+import convspark.common.spec.Shape;
 import java.util.List;
 
 /**
@@ -12,6 +13,13 @@ import java.util.List;
 public final class Workspace {
   /** {@code -Dconvspark.nn.fuse=false} runs every layer on its own (for A/B benchmarks). */
   public static final String FUSE_PROPERTY = "convspark.nn.fuse";
+
+  /**
+   * {@code -Dconvspark.nn.layout=nchw} keeps activations NCHW even where every layer has a
+   * channels-last path ({@code auto}, the default, then runs channels-last; for A/B benchmarks
+   * and tests). Read when a workspace is built.
+   */
+  public static final String LAYOUT_PROPERTY = "convspark.nn.layout";
   private final Network net;
   private final int maxBatch;
   private final List<Step> steps;
@@ -20,6 +28,13 @@ public final class Workspace {
   private final float[] gradA;
   private final float[] gradB;
   private final int[] labels;
+  /** Whether activations are channels-last ({@link Layer#channelsLastCapable}). */
+  private final boolean channelsLast;
+  /**
+   * The first step's input: {@link #input()} itself, or its channels-last copy when the
+   * activations are channels-last and the input has more than one channel.
+   */
+  private final float[] firstInput;
 
   Workspace(Network net, int maxBatch) {
     this(net, maxBatch, fusing());
@@ -33,6 +48,7 @@ public final class Workspace {
     this.maxBatch = maxBatch;
     List<Layer> layers = net.layers();
     this.steps = plan(net, fuse);
+    this.channelsLast = channelsLast(steps);
     acts = new float[layers.size() + 1][];
     ctx = new Layer.Context[steps.size()];
     acts[0] = new float[maxBatch * net.inputShape().size()];
@@ -45,8 +61,10 @@ public final class Workspace {
       // a flatten's output is its input, value for value: the same buffer, and no copy
       acts[st.last() + 1] = isFlatten(st) ? acts[st.first()]
           : new float[maxBatch * st.layer().outShape().size()];
-      ctx[s] = st.layer().newContext(maxBatch, fuse);
+      ctx[s] = st.layer().newContext(maxBatch, fuse, channelsLast);
     }
+    firstInput = channelsLast && net.inputShape().channels() > 1
+        ? new float[acts[0].length] : acts[0];
     int maxSize = net.inputShape().size();
     for (Layer l : layers) {
       maxSize = Math.max(maxSize, l.outShape().size());
@@ -106,6 +124,27 @@ public final class Workspace {
       }
     }
     return List.copyOf(out);
+  }
+
+  /**
+   * Whether a workspace running {@code steps} keeps its activations channels-last: every step can,
+   * and {@link #LAYOUT_PROPERTY} is not {@code nchw}.
+   */
+  static boolean channelsLast(List<Step> steps) {
+    if ("nchw".equalsIgnoreCase(System.getProperty(LAYOUT_PROPERTY))) {
+      return false;
+    }
+    for (Step st : steps) {
+      if (!st.layer().channelsLastCapable()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Whether this workspace's activations are channels-last. */
+  public boolean channelsLast() {
+    return channelsLast;
   }
 
   /** Whether layers are fused: unless {@code -Dconvspark.nn.fuse=false}. */
@@ -173,13 +212,46 @@ public final class Workspace {
   /** Forward pass over the first {@code n} samples of {@link #input()}; returns the logits. */
   public float[] forward(Pass pass, int n) {
     check(n);
+    if (firstInput != acts[0]) {
+      Shape in = net.inputShape();
+      toChannelsLast(acts[0], firstInput, n, in.channels(), in.spatial());
+    }
     for (int s = 0; s < steps.size(); s++) {
       Step st = steps.get(s);
       if (!isFlatten(st)) {
-        st.layer().forward(pass, ctx[s], acts[st.first()], acts[st.last() + 1], n);
+        st.layer().forward(pass, ctx[s], in(st), acts[st.last() + 1], n);
       }
     }
     return logits();
+  }
+
+  /** The input of step {@code st}'s layers. */
+  private float[] in(Step st) {
+    return st.first() == 0 ? firstInput : acts[st.first()];
+  }
+
+  /** n images of c planes of hw pixels, NCHW to channels-last. */
+  static void toChannelsLast(float[] x, float[] y, int n, int c, int hw) {
+    for (int i = 0; i < n; i++) {
+      int base = i * c * hw;
+      for (int ci = 0; ci < c; ci++) {
+        for (int p = 0; p < hw; p++) {
+          y[base + p * c + ci] = x[base + ci * hw + p];
+        }
+      }
+    }
+  }
+
+  /** The inverse of {@link #toChannelsLast}. */
+  static void toNchw(float[] x, float[] y, int n, int c, int hw) {
+    for (int i = 0; i < n; i++) {
+      int base = i * c * hw;
+      for (int ci = 0; ci < c; ci++) {
+        for (int p = 0; p < hw; p++) {
+          y[base + ci * hw + p] = x[base + p * c + ci];
+        }
+      }
+    }
   }
 
   /**
@@ -208,7 +280,7 @@ public final class Workspace {
         continue; // its input gradient is its output gradient
       }
       float[] gx = s == 0 ? null : (gy == gradA ? gradB : gradA);
-      st.layer().backward(pass, ctx[s], acts[st.first()], acts[st.last() + 1], gy, gx, n);
+      st.layer().backward(pass, ctx[s], in(st), acts[st.last() + 1], gy, gx, n);
       gy = gx;
     }
   }
@@ -225,8 +297,14 @@ public final class Workspace {
       if (isFlatten(st) && s > 0) {
         continue;
       }
-      float[] gx = s == 0 ? gradInput : new float[maxBatch * st.layer().inShape().size()];
-      st.layer().backward(pass, ctx[s], acts[st.first()], acts[st.last() + 1], gy, gx, n);
+      boolean convert = s == 0 && firstInput != acts[0];
+      float[] gx = s == 0 && !convert ? gradInput
+          : new float[maxBatch * st.layer().inShape().size()];
+      st.layer().backward(pass, ctx[s], in(st), acts[st.last() + 1], gy, gx, n);
+      if (convert) {
+        Shape in = net.inputShape();
+        toNchw(gx, gradInput, n, in.channels(), in.spatial());
+      }
       gy = gx;
     }
     return gradInput;

@@ -1,0 +1,172 @@
+package convspark.common.nn;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import convspark.common.spec.Init;
+import convspark.common.spec.LayerSpec;
+import convspark.common.spec.ModelSpec;
+import convspark.common.spec.Nonlinearity;
+import convspark.common.spec.Shape;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Channels-last activations ({@link Workspace#LAYOUT_PROPERTY}): chosen exactly when every layer
+ * has the path; the same logits, loss, parameter and input gradients and batch statistics as
+ * NCHW to float rounding, in training and evaluation, for residual nets (Winograd, im2col with
+ * stride 2, 1x1 projections, direct 1x1 convs, global pooling) on one- and three-channel inputs;
+ * and finite differences through every channels-last path.
+ */
+class LayoutTest {
+  private static LayerSpec conv(int f, int k, int s, int p, boolean bias) {
+    return new LayerSpec.Conv(f, k, s, p, bias, Init.HE);
+  }
+
+  private static LayerSpec bn() {
+    return new LayerSpec.BatchNorm(0.1, 1e-5);
+  }
+
+  private static LayerSpec act(Nonlinearity a) {
+    return new LayerSpec.Act(a);
+  }
+
+  /** A small ResNet: stem, identity block, projection block with stride 2, global pooling. */
+  static ModelSpec resnet(Shape in, int width) {
+    return resnet(in, width, Nonlinearity.RELU);
+  }
+
+  /**
+   * The same with activation {@code a} (tanh for finite differences: a step across ReLU's kink
+   * inside the net breaks them, in either layout).
+   */
+  static ModelSpec resnet(Shape in, int width, Nonlinearity a) {
+    LayerSpec identity = new LayerSpec.Residual(List.of(conv(width, 3, 1, 1, false), bn(),
+        act(a), conv(width, 3, 1, 1, false), bn()), List.of(), a);
+    LayerSpec projection = new LayerSpec.Residual(List.of(conv(2 * width, 3, 2, 1, false), bn(),
+        act(a), conv(2 * width, 3, 1, 1, true), bn()),
+        List.of(conv(2 * width, 1, 2, 0, false), bn()), a);
+    return GradientCheckTest.spec(in, conv(width, 3, 1, 1, false), bn(), act(a), identity,
+        projection, new LayerSpec.GlobalAvgPool());
+  }
+
+  /** Odd planes, a 5x5 conv (im2col), a 1x1 stride-1 conv with bias, tanh, dropout. */
+  static ModelSpec odd(Shape in) {
+    return GradientCheckTest.spec(in, conv(6, 5, 1, 2, true), act(Nonlinearity.TANH),
+        conv(8, 1, 1, 0, true), bn(), act(Nonlinearity.SIGMOID), conv(5, 3, 2, 1, true),
+        new LayerSpec.Dropout(0.0), new LayerSpec.GlobalAvgPool());
+  }
+
+  record Run(boolean channelsLast, float[] logits, double loss, float[] grads, float[] gin,
+      float[] stats) {}
+
+  static Run run(ModelSpec spec, String layout, boolean training, int n) {
+    Run[] out = new Run[1];
+    WithProperties.run(() -> {
+      Network net = new Network(spec);
+      SplittableRandom rng = new SplittableRandom(11);
+      float[] params = net.initParams(4);
+      for (ParamRange r : net.otherParamRanges()) {
+        for (int i = r.offset(); i < r.offset() + r.length(); i++) {
+          params[i] = (float) (0.5 + rng.nextDouble());
+        }
+      }
+      float[] state = net.initState();
+      for (int i = 0; i < state.length; i++) {
+        state[i] = (float) (0.2 + rng.nextDouble());
+      }
+      Workspace ws = net.newWorkspace(n);
+      for (int i = 0; i < n * spec.input().size(); i++) {
+        ws.input()[i] = (float) rng.nextGaussian();
+      }
+      for (int i = 0; i < n; i++) {
+        ws.labels()[i] = rng.nextInt(net.classes());
+      }
+      float[] grads = new float[params.length];
+      float[] stats = new float[state.length];
+      Workspace.Outcome o = ws.trainStep(new Pass(params, grads, state, training, 3L, stats), n,
+          0.1);
+      float[] logits = ws.logits().clone();
+      float[] gl = new float[logits.length];
+      SoftmaxCrossEntropy.lossAndGrad(logits, ws.labels(), 0, n, net.classes(), 0.0, gl);
+      float[] gin = ws.backwardToInput(new Pass(params, new float[params.length], state,
+          training, 3L, null), n, gl, new float[n * spec.input().size()]);
+      out[0] = new Run(ws.channelsLast(), logits, o.lossSum(), grads, gin, stats);
+    }, Workspace.LAYOUT_PROPERTY, layout);
+    return out[0];
+  }
+
+  private static void same(ModelSpec spec, boolean training, int n) {
+    Run a = run(spec, "nchw", training, n);
+    Run b = run(spec, "auto", training, n);
+    assertTrue(!a.channelsLast() && b.channelsLast(), "layouts " + a.channelsLast() + " "
+        + b.channelsLast());
+    String at = spec.input() + (training ? " training" : " evaluation");
+    close(at + " logits", b.logits(), a.logits());
+    assertEquals(a.loss(), b.loss(), 1e-5 * Math.abs(a.loss()), at + " loss");
+    close(at + " parameter gradient", b.grads(), a.grads());
+    close(at + " input gradient", b.gin(), a.gin());
+    close(at + " batch statistics", b.stats(), a.stats());
+  }
+
+  private static void close(String what, float[] got, float[] want) {
+    double scale = 0;
+    for (float v : want) {
+      scale = Math.max(scale, Math.abs(v));
+    }
+    assertEquals(want.length, got.length, what);
+    for (int i = 0; i < got.length; i++) {
+      assertTrue(Math.abs(got[i] - want[i]) <= 1e-4 * scale, what + " [" + i + "]: channels-last "
+          + got[i] + ", NCHW " + want[i] + " (largest " + scale + ")");
+    }
+  }
+
+  @Test
+  void residualNetsMatchNchw() {
+    for (Shape in : new Shape[] {new Shape(1, 8, 8), new Shape(3, 6, 6)}) {
+      same(resnet(in, 8), true, 3);
+      same(resnet(in, 8), false, 2);
+    }
+    // widths that fill whole vectors (Winograd copies rows as they are)
+    same(resnet(new Shape(1, 8, 8), 16), true, 2);
+  }
+
+  @Test
+  void oddPlanesAndIm2colConvsMatchNchw() {
+    same(odd(new Shape(2, 7, 5)), true, 3);
+    same(odd(new Shape(1, 9, 9)), false, 2);
+  }
+
+  @Test
+  void inChunks() {
+    WithProperties.run(() -> same(resnet(new Shape(1, 8, 8), 8), true, 5),
+        Conv2d.CHUNK_FLOATS, "600", Winograd.ROWS_PROPERTY, "20");
+  }
+
+  @Test
+  void onlyWhenEveryLayerCan() {
+    ModelSpec pooled = GradientCheckTest.spec(new Shape(1, 8, 8), conv(4, 3, 1, 1, true),
+        new LayerSpec.MaxPool(2, 2, 0));
+    assertTrue(!run(pooled, "auto", true, 2).channelsLast());
+    ModelSpec flat = GradientCheckTest.spec(new Shape(1, 4, 4), conv(4, 3, 1, 1, true));
+    assertTrue(!run(flat, "auto", true, 2).channelsLast());
+    ModelSpec grouped = GradientCheckTest.spec(new Shape(4, 4, 4),
+        new LayerSpec.Conv(4, 3, 1, 1, 2, true, Init.HE), new LayerSpec.GlobalAvgPool());
+    assertTrue(!run(grouped, "auto", true, 2).channelsLast());
+    assertTrue(run(resnet(new Shape(1, 8, 8), 8), "auto", true, 2).channelsLast());
+  }
+
+  /** Finite differences through the channels-last paths (checked to run channels-last above). */
+  @Test
+  void gradientCheckChannelsLast() {
+    for (ModelSpec spec : new ModelSpec[] {resnet(new Shape(1, 6, 6), 4, Nonlinearity.TANH),
+        resnet(new Shape(3, 4, 4), 8, Nonlinearity.TANH), odd(new Shape(2, 5, 3))}) {
+      assertTrue(run(spec, "auto", true, 2).channelsLast(), spec.input().toString());
+      GradientCheckTest.check(spec, 2, true, 3e-3, 1e-2);
+      GradientCheckTest.check(spec, 2, false, 3e-3, 1e-2);
+    }
+  }
+
+
+}
