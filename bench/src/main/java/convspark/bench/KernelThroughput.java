@@ -70,7 +70,9 @@ public final class KernelThroughput {
     window[0] = warm;
     window[1] = end;
     double secs = (window[1] - window[0]) / 1e9;
-    System.out.printf("images/s %.1f (threads %d, batch %d per thread, %s)%n",
-        images.get() / secs, threads, batch, convspark.common.blas.Blas.describe());
+    boolean channelsLast = net.newWorkspace(1).channelsLast();
+    System.out.printf("images/s %.1f (threads %d, batch %d per thread, activations %s, %s)%n",
+        images.get() / secs, threads, batch, channelsLast ? "channels-last" : "NCHW",
+        convspark.common.blas.Blas.describe());
   }
 }

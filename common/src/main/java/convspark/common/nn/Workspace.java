@@ -32,7 +32,7 @@ public final class Workspace {
   private final boolean channelsLast;
   /**
    * The first step's input: {@link #input()} itself, or its channels-last copy when the
-   * activations are channels-last and the input has more than one channel.
+   * activations are channels-last and the input has more than one channel and pixel.
    */
   private final float[] firstInput;
 
@@ -63,7 +63,9 @@ public final class Workspace {
           : new float[maxBatch * st.layer().outShape().size()];
       ctx[s] = st.layer().newContext(maxBatch, fuse, channelsLast);
     }
-    firstInput = channelsLast && net.inputShape().channels() > 1
+    Shape in = net.inputShape();
+    // one channel, or one pixel: NCHW is channels-last already
+    firstInput = channelsLast && in.channels() > 1 && in.spatial() > 1
         ? new float[acts[0].length] : acts[0];
     int maxSize = net.inputShape().size();
     for (Layer l : layers) {
