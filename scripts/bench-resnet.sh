@@ -261,8 +261,10 @@ if jmh:
     L.append("")
     L.append("As in the Kernel section: FLOPs = 2 x multiply-adds of the GEMMs; `raw sgemm` runs the same GEMMs "
              "batched over the whole mini-batch through the same `Blas.gemm`; ratio = layer rate / raw rate. "
-             "conv1 (the stem) computes no input gradient. Shapes with C x k x k < 64 (the stem, the 32-channel "
-             "1x1 projection) are issued as one GEMM per image (`Conv2d.perImage`).")
+             "conv1 (the stem) computes no input gradient. Each layer runs in the layout of its network's "
+             "workspaces: channels-last for this net (docs/DESIGN-CHOICES.md; the 3x3 stride-1 convs by Winograd, "
+             "the others as one GEMM of pixel rows per chunk of images); the GEMM shapes listed, and the raw "
+             "`sgemm` reference, are the NCHW im2col ones, of the same FLOPs.")
     L.append("")
     L.append("| conv (where in the spec) | shape, kernel, stride | GEMMs (M x N x K) | GFLOP per call | layer ms | layer GFLOP/s | raw sgemm ms | raw sgemm GFLOP/s | ratio |")
     L.append("|---|---|---|---:|---:|---:|---:|---:|---:|")

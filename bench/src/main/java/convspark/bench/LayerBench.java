@@ -69,7 +69,9 @@ public class LayerBench {
     int n = ExampleNet.BATCH;
     target = ExampleNet.gemmLayer(net, n, layer);
     l = target.layer();
-    ctx = l.newContext(n);
+    // the layout the layer has inside its network's workspaces (channels-last when every layer
+    // can, unless -Dconvspark.nn.layout=nchw); random inputs either way
+    ctx = l.newContext(n, true, net.newWorkspace(1).channelsLast());
     float[] params = net.initParams(42);
     pass = new Pass(params, new float[net.paramCount()], net.initState(), true, 7L,
         new float[net.stateCount()]);
