@@ -69,20 +69,34 @@ class GradientCheckTest {
     return x;
   }
 
-  static void check(ModelSpec spec, int n, boolean training, double h, double floor) {
-    Network net = new Network(spec);
-    SplittableRandom rng = new SplittableRandom(42);
-    float[] params = net.initParams(3);
-    // randomise BN gamma/beta and biases too, so their gradients are not trivially special
+  /**
+   * Initial parameters (seed {@code seed}) with BN gamma/beta and biases drawn from [0.5, 1.5)
+   * too, so that their gradients are not trivially special.
+   */
+  static float[] randomParams(Network net, long seed, SplittableRandom rng) {
+    float[] params = net.initParams(seed);
     for (ParamRange r : net.otherParamRanges()) {
       for (int i = r.offset(); i < r.offset() + r.length(); i++) {
         params[i] = (float) (0.5 + rng.nextDouble());
       }
     }
+    return params;
+  }
+
+  /** Running statistics drawn from [0.2, 1.2) (positive, as variances must be). */
+  static float[] randomState(Network net, SplittableRandom rng) {
     float[] state = net.initState();
     for (int i = 0; i < state.length; i++) {
       state[i] = (float) (0.2 + rng.nextDouble());
     }
+    return state;
+  }
+
+  static void check(ModelSpec spec, int n, boolean training, double h, double floor) {
+    Network net = new Network(spec);
+    SplittableRandom rng = new SplittableRandom(42);
+    float[] params = randomParams(net, 3, rng);
+    float[] state = randomState(net, rng);
     int inSize = net.inputShape().size();
     float[] x = spacedInputs(n * inSize, rng);
     int[] labels = new int[n];

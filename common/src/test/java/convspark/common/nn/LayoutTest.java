@@ -66,16 +66,8 @@ class LayoutTest {
     WithProperties.run(() -> {
       Network net = new Network(spec);
       SplittableRandom rng = new SplittableRandom(11);
-      float[] params = net.initParams(4);
-      for (ParamRange r : net.otherParamRanges()) {
-        for (int i = r.offset(); i < r.offset() + r.length(); i++) {
-          params[i] = (float) (0.5 + rng.nextDouble());
-        }
-      }
-      float[] state = net.initState();
-      for (int i = 0; i < state.length; i++) {
-        state[i] = (float) (0.2 + rng.nextDouble());
-      }
+      float[] params = GradientCheckTest.randomParams(net, 4, rng);
+      float[] state = GradientCheckTest.randomState(net, rng);
       Workspace ws = net.newWorkspace(n);
       for (int i = 0; i < n * spec.input().size(); i++) {
         ws.input()[i] = (float) rng.nextGaussian();
