@@ -363,43 +363,19 @@ public final class Conv2d extends BoundLayer {
    * channels of input pixel (oy * s - p + kh, ox * s - p + kw), zero outside the image.
    */
   private void im2colChannelsLast(float[] x, int i, float[] cols, int rowOff) {
-    int c = in.channels();
-    int h = in.height();
-    int w = in.width();
-    int oh = out.height();
-    int ow = out.width();
-    int k = ckk();
-    int xBase = i * h * w * c;
-    for (int oy = 0; oy < oh; oy++) {
-      for (int ox = 0; ox < ow; ox++) {
-        int row = (rowOff + oy * ow + ox) * k;
-        int ix0 = ox * stride - padding;
-        boolean whole = ix0 >= 0 && ix0 + kernel <= w;
-        for (int kh = 0; kh < kernel; kh++) {
-          int iy = oy * stride - padding + kh;
-          int dst = row + kh * kernel * c;
-          if (iy < 0 || iy >= h) {
-            Arrays.fill(cols, dst, dst + kernel * c, 0f);
-          } else if (whole) {
-            // the row's taps are adjacent pixels: one run of k * C values
-            System.arraycopy(x, xBase + (iy * w + ix0) * c, cols, dst, kernel * c);
-          } else {
-            for (int kw = 0; kw < kernel; kw++) {
-              int ix = ix0 + kw;
-              if (ix < 0 || ix >= w) {
-                Arrays.fill(cols, dst + kw * c, dst + (kw + 1) * c, 0f);
-              } else {
-                System.arraycopy(x, xBase + (iy * w + ix) * c, cols, dst + kw * c, c);
-              }
-            }
-          }
-        }
-      }
-    }
+    columnsChannelsLast(x, i, cols, rowOff, false);
   }
 
   /** The adjoint of {@link #im2colChannelsLast}: adds the columns' gradients into image i's. */
   private void col2imChannelsLast(float[] cols, int rowOff, float[] gx, int i) {
+    columnsChannelsLast(gx, i, cols, rowOff, true);
+  }
+
+  /**
+   * Copies image i of x into its columns, or ({@code back}) adds the columns into image i of x.
+   * A kernel row's taps inside the image, [kw0, kw1), are adjacent pixels: one run of values.
+   */
+  private void columnsChannelsLast(float[] x, int i, float[] cols, int rowOff, boolean back) {
     int c = in.channels();
     int h = in.height();
     int w = in.width();
@@ -411,19 +387,29 @@ public final class Conv2d extends BoundLayer {
       for (int ox = 0; ox < ow; ox++) {
         int row = (rowOff + oy * ow + ox) * k;
         int ix0 = ox * stride - padding;
-        // the taps inside the image, [kw0, kw1): adjacent pixels, one run of values
-        int kw0 = Math.max(0, -ix0);
-        int kw1 = Math.min(kernel, w - ix0);
-        if (kw1 <= kw0) {
-          continue;
-        }
+        int kw0 = Math.min(kernel, Math.max(0, -ix0));
+        int kw1 = Math.max(kw0, Math.min(kernel, w - ix0));
         for (int kh = 0; kh < kernel; kh++) {
           int iy = oy * stride - padding + kh;
-          if (iy < 0 || iy >= h) {
+          int taps = row + kh * kernel * c;
+          boolean inside = iy >= 0 && iy < h;
+          if (back) {
+            if (inside && kw1 > kw0) {
+              Kernels.addTo(cols, taps + kw0 * c, x, xBase + (iy * w + ix0 + kw0) * c,
+                  (kw1 - kw0) * c);
+            }
             continue;
           }
-          Kernels.addTo(cols, row + (kh * kernel + kw0) * c, gx,
-              xBase + (iy * w + ix0 + kw0) * c, (kw1 - kw0) * c);
+          if (!inside) {
+            Arrays.fill(cols, taps, taps + kernel * c, 0f);
+            continue;
+          }
+          Arrays.fill(cols, taps, taps + kw0 * c, 0f);
+          if (kw1 > kw0) {
+            System.arraycopy(x, xBase + (iy * w + ix0 + kw0) * c, cols, taps + kw0 * c,
+                (kw1 - kw0) * c);
+          }
+          Arrays.fill(cols, taps + kw1 * c, taps + kernel * c, 0f);
         }
       }
     }
