@@ -51,11 +51,15 @@ class LayoutTest {
         projection, new LayerSpec.GlobalAvgPool());
   }
 
-  /** Odd planes, a 5x5 conv (im2col), a 1x1 stride-1 conv with bias, tanh, dropout. */
+  /**
+   * Odd planes, a 5x5 conv (im2col), a 1x1 stride-1 conv with bias, a 1x1 conv with padding 1
+   * (border windows wholly in the padding), tanh, dropout.
+   */
   static ModelSpec odd(Shape in) {
     return GradientCheckTest.spec(in, conv(6, 5, 1, 2, true), act(Nonlinearity.TANH),
-        conv(8, 1, 1, 0, true), bn(), act(Nonlinearity.SIGMOID), conv(5, 3, 2, 1, true),
-        new LayerSpec.Dropout(0.0), new LayerSpec.GlobalAvgPool());
+        conv(8, 1, 1, 0, true), bn(), act(Nonlinearity.SIGMOID), conv(4, 1, 1, 1, true),
+        act(Nonlinearity.TANH), conv(5, 3, 2, 1, true), new LayerSpec.Dropout(0.0),
+        new LayerSpec.GlobalAvgPool());
   }
 
   record Run(boolean channelsLast, float[] logits, double loss, float[] grads, float[] gin,
