@@ -29,6 +29,22 @@ final class ChannelsLastKernels {
     }
   }
 
+  /**
+   * A channels-last conv's bias gradient: for each of n images of {@code hw} pixel rows of
+   * {@code ch} output gradients from image i0, the per-channel sums (in float per image, as the
+   * NCHW path's per-plane sums) added into g[off + c]; {@code acc}: scratch of ch floats.
+   */
+  static void addBiasGradient(float[] gy, int i0, int n, int hw, int ch, float[] acc,
+      float[] g, int off) {
+    for (int i = i0; i < i0 + n; i++) {
+      java.util.Arrays.fill(acc, 0, ch, 0f);
+      sums(gy, i * hw * ch, hw, ch, acc);
+      for (int c = 0; c < ch; c++) {
+        g[off + c] += acc[c];
+      }
+    }
+  }
+
   /** acc[c] += the sum of (x - mean[c])^2 over channel c's rows. */
   static void squaredDeviations(float[] x, int off, int rows, int ch, float[] mean,
       float[] acc) {
@@ -95,8 +111,9 @@ final class ChannelsLastKernels {
     for (int r = off, end = off + rows * ch; r < end; r += ch) {
       for (int c = c0; c < ch; c++) {
         float dy = relu && !(y[r + c] > 0) ? 0f : gy[r + c];
+        float xhat = (x[r + c] - mean[c]) * inv[c];
         gx[r + c] = trained
-            ? coef[c] * (mm * dy - coef[ch + c] - ((x[r + c] - mean[c]) * inv[c]) * coef[2 * ch + c])
+            ? coef[c] * (mm * dy - coef[ch + c] - xhat * coef[2 * ch + c])
             : coef[c] * dy;
       }
     }

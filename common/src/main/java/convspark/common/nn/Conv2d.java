@@ -302,18 +302,7 @@ public final class Conv2d extends BoundLayer {
     float[] g = pass.grads();
     if (bias) {
       int biasOff = paramOffset + oc * k;
-      float[] acc = ctx.biasAcc;
-      for (int i = 0; i < n; i++) {
-        Arrays.fill(acc, 0f);
-        for (int r = i * p * oc, end = r + p * oc; r < end; r += oc) {
-          for (int o = 0; o < oc; o++) {
-            acc[o] += gy[r + o];
-          }
-        }
-        for (int o = 0; o < oc; o++) {
-          g[biasOff + o] += acc[o];
-        }
-      }
+      ChannelsLastKernels.addBiasGradient(gy, 0, n, p, oc, ctx.biasAcc, g, biasOff);
     }
     for (int i0 = 0; i0 < n; i0 += ctx.chunk) {
       int cn = Math.min(ctx.chunk, n - i0);

@@ -125,13 +125,14 @@ final class Winograd {
       // stride 1, padding 1: the output plane is the input's
       int h = in.height();
       int w = in.width();
-      channelMap = new int[lanes];
-      for (int k = 0; k < lanes; k++) {
+      boolean maps = gather && !channelsLast; // the gathers' index maps, where they are used
+      channelMap = new int[maps ? lanes : 0];
+      for (int k = 0; k < channelMap.length; k++) {
         channelMap[k] = k * h * w;
       }
-      outMap = new int[h * w];
-      inMap = new int[h * w];
-      for (int y = 0; y < h; y++) {
+      outMap = new int[maps ? h * w : 0];
+      inMap = new int[maps ? h * w : 0];
+      for (int y = 0; maps && y < h; y++) {
         for (int x = 0; x < w; x++) {
           outMap[y * w + x] = (y * 2 * tilesW + x) * ocp;
           inMap[y * w + x] = ((y + 1) * padW + x + 1) * cp;
@@ -218,29 +219,10 @@ final class Winograd {
     for (int i = 0; i < cn; i++) {
       // the image, channels last, at bordered (yy + 1, xx + 1)
       int src = (i0 + i) * c * hw;
-      for (int yy = 0; ctx.channelsLast && yy < h; yy++) {
-        int to = ((yy + 1) * pw + 1) * cp;
-        int from = src + yy * w * c;
-        if (cp == c) {
-          System.arraycopy(x, from, in, to, w * c);
-        } else {
-          for (int xx = 0; xx < w; xx++) {
-            System.arraycopy(x, from + xx * c, in, to + xx * cp, c);
-          }
-        }
-      }
-      for (int yy = 0; !ctx.channelsLast && yy < h; yy++) {
-        for (int xx = 0; xx < w; xx++) {
-          int to = ((yy + 1) * pw + xx + 1) * cp;
-          int from = src + yy * w + xx;
-          if (ctx.gather) {
-            VectorKernels.gatherStrided(x, from, hw, ctx.channelMap, in, to, c);
-            continue;
-          }
-          for (int ci = 0; ci < c; ci++) {
-            in[to + ci] = x[from + ci * hw];
-          }
-        }
+      if (ctx.channelsLast) {
+        copyIn(x, src, h, w, c, in, pw, cp);
+      } else {
+        transposeIn(ctx, x, src, h, w, c, in);
       }
       int row = i * tiles;
       for (int ty = 0; ty < ctx.tilesH; ty++) {
@@ -252,6 +234,43 @@ final class Winograd {
             transformTile(in, p + ci, cp, pr, v, o + ci, s);
           }
         }
+      }
+    }
+  }
+
+  /** Transposes an NCHW image into the bordered buffer's interior. */
+  private static void transposeIn(Ctx ctx, float[] x, int src, int h, int w, int c,
+      float[] in) {
+    int hw = h * w;
+    int pw = ctx.padW;
+    int cp = ctx.cp;
+    for (int yy = 0; yy < h; yy++) {
+      for (int xx = 0; xx < w; xx++) {
+        int to = ((yy + 1) * pw + xx + 1) * cp;
+        int from = src + yy * w + xx;
+        if (ctx.gather) {
+          VectorKernels.gatherStrided(x, from, hw, ctx.channelMap, in, to, c);
+          continue;
+        }
+        for (int ci = 0; ci < c; ci++) {
+          in[to + ci] = x[from + ci * hw];
+        }
+      }
+    }
+  }
+
+  /** Copies a channels-last image (C values per pixel) into the bordered buffer's interior. */
+  private static void copyIn(float[] x, int src, int h, int w, int c, float[] in, int pw,
+      int cp) {
+    for (int yy = 0; yy < h; yy++) {
+      int to = ((yy + 1) * pw + 1) * cp;
+      int from = src + yy * w * c;
+      if (cp == c) {
+        System.arraycopy(x, from, in, to, w * c);
+        continue;
+      }
+      for (int xx = 0; xx < w; xx++) {
+        System.arraycopy(x, from + xx * c, in, to + xx * cp, c);
       }
     }
   }
@@ -442,18 +461,7 @@ final class Winograd {
     int rows = cn * tiles;
     int biasOff = wOff + oc * c * 9;
     if (bias && ctx.channelsLast) {
-      float[] acc = ctx.biasAcc;
-      for (int i = 0; i < cn; i++) {
-        Arrays.fill(acc, 0f);
-        for (int r = (i0 + i) * hw * oc, end = r + hw * oc; r < end; r += oc) {
-          for (int o = 0; o < oc; o++) {
-            acc[o] += gy[r + o];
-          }
-        }
-        for (int o = 0; o < oc; o++) {
-          g[biasOff + o] += acc[o];
-        }
-      }
+      ChannelsLastKernels.addBiasGradient(gy, i0, cn, hw, oc, ctx.biasAcc, g, biasOff);
     } else if (bias) {
       for (int i = 0; i < cn; i++) {
         for (int o = 0; o < oc; o++) {
@@ -594,12 +602,16 @@ final class Winograd {
       }
       // bordered (yy + 1, xx + 1), channels last, back into NCHW
       int dst = (i0 + i) * c * hw;
-      for (int yy = 0; ctx.channelsLast && yy < h; yy++) {
-        for (int xx = 0; xx < w; xx++) {
-          System.arraycopy(gin, ((yy + 1) * pw + xx + 1) * cp, gx, dst + (yy * w + xx) * c, c);
+      if (ctx.channelsLast) {
+        for (int yy = 0; yy < h; yy++) {
+          for (int xx = 0; xx < w; xx++) {
+            System.arraycopy(gin, ((yy + 1) * pw + xx + 1) * cp, gx, dst + (yy * w + xx) * c,
+                c);
+          }
         }
+        continue;
       }
-      for (int ci = 0; !ctx.channelsLast && ci < c; ci++) {
+      for (int ci = 0; ci < c; ci++) {
         int plane = dst + ci * hw;
         if (ctx.gather) {
           VectorKernels.gather(gin, ci, ctx.inMap, gx, plane, hw);
