@@ -104,14 +104,31 @@ final class BatchNormPoolRelu implements Layer {
    * and five coefficients.
    */
   private record Ctx(float[] mean, float[] invStd, boolean[] trained, float[] pos, float[] win,
-      int[] at, double[] sums, float[] coef) implements Context {}
+      int[] at, double[] sums, float[] coef, boolean channelsLast, float[] acc)
+      implements Context {}
+
+  /**
+   * Channels-last activations ({@link ChannelsLastPoolKernels}): {@code pos} holds each output's
+   * winning tap instead of the winner's offset, {@code coef} the coefficients as rows of
+   * channels ([0, ch) k, [ch, 2 ch) a, [2 ch, 3 ch) b), and {@code acc} an image's float sums.
+   */
+  @Override
+  public boolean channelsLastCapable() {
+    return true;
+  }
 
   @Override
   public Context newContext(int maxBatch) {
+    return newContext(maxBatch, true, false);
+  }
+
+  @Override
+  public Context newContext(int maxBatch, boolean fuse, boolean channelsLast) {
     int ch = in.channels();
     return new Ctx(new float[ch], new float[ch], new boolean[1],
         new float[maxBatch * out.size()], new float[maxBatch * out.size()],
-        new int[out.spatial()], new double[2 * ch], new float[5 * ch]);
+        channelsLast ? null : new int[out.spatial()], new double[2 * ch], new float[5 * ch],
+        channelsLast, channelsLast ? new float[2 * ch] : null);
   }
 
   /*
@@ -144,8 +161,20 @@ final class BatchNormPoolRelu implements Layer {
     if (i0 == 0) {
       java.util.Arrays.fill(sums, 0);
       for (int c = 0; c < ch; c++) {
-        shift[c] = x[plane(0, c)];
+        shift[c] = x[ctx.channelsLast() ? c : plane(0, c)];
       }
+    }
+    if (ctx.channelsLast()) {
+      float[] acc = ctx.acc();
+      for (int i = i0; i < i0 + cn; i++) {
+        java.util.Arrays.fill(acc, 0f);
+        ChannelsLastPoolKernels.sumsAbout(x, i * hw * ch, hw, ch, shift, acc);
+        for (int c = 0; c < ch; c++) {
+          sums[2 * c] += acc[c];
+          sums[2 * c + 1] += acc[ch + c];
+        }
+      }
+      return;
     }
     for (int i = i0; i < i0 + cn; i++) {
       for (int c = 0; c < ch; c++) {
@@ -197,6 +226,14 @@ final class BatchNormPoolRelu implements Layer {
     int ohw = out.spatial();
     float[] p = pass.params();
     int po = bn.paramOffset();
+    if (ctx.channelsLast()) {
+      for (int i = i0; i < i0 + cn; i++) {
+        ChannelsLastPoolKernels.normPoolRelu(x, i * in.size(), in.width(), ch, out.height(),
+            out.width(), p, po, ctx.mean(), ctx.invStd(), y, ctx.pos(), ctx.win(),
+            i * out.size());
+      }
+      return;
+    }
     for (int i = i0; i < i0 + cn; i++) {
       for (int c = 0; c < ch; c++) {
         VectorKernels.normPoolRelu(x, plane(i, c), in.width(), corner, cornerF, ohw, y,
@@ -233,10 +270,23 @@ final class BatchNormPoolRelu implements Layer {
     float[] invStd = ctx.invStd();
     double[] sums = ctx.sums();
     java.util.Arrays.fill(sums, 0);
-    for (int i = 0; i < n; i++) {
-      for (int c = 0; c < ch; c++) {
-        VectorKernels.liveSums(ctx.win(), gy, y, (i * ch + c) * ohw, ohw, mean[c], invStd[c],
-            sums, 2 * c);
+    if (ctx.channelsLast()) {
+      float[] acc = ctx.acc();
+      for (int i = 0; i < n; i++) {
+        java.util.Arrays.fill(acc, 0f);
+        ChannelsLastPoolKernels.liveSums(ctx.win(), gy, y, i * out.size(), ohw, ch, mean, invStd,
+            acc);
+        for (int c = 0; c < ch; c++) {
+          sums[2 * c] += acc[c];
+          sums[2 * c + 1] += acc[ch + c];
+        }
+      }
+    } else {
+      for (int i = 0; i < n; i++) {
+        for (int c = 0; c < ch; c++) {
+          VectorKernels.liveSums(ctx.win(), gy, y, (i * ch + c) * ohw, ohw, mean[c], invStd[c],
+              sums, 2 * c);
+        }
       }
     }
     // per channel, as BatchNorm: dx = gamma*inv/m * (m*dy - sum(dy) - xhat*sum(dy*xhat)) in
@@ -249,7 +299,15 @@ final class BatchNormPoolRelu implements Layer {
       g[po + c] += (float) sumDyXhat;
       g[po + ch + c] += (float) sumDy;
       float gamma = p[po + c];
-      coef[5 * c] = trained ? (float) (gamma * invStd[c] / m) : gamma * invStd[c];
+      float k = trained ? (float) (gamma * invStd[c] / m) : gamma * invStd[c];
+      if (ctx.channelsLast()) {
+        // rows of channels for the vector kernels: k, a, b (mean and 1/std are their own)
+        coef[c] = k;
+        coef[ch + c] = trained ? (float) sumDy : 0f;
+        coef[2 * ch + c] = trained ? (float) sumDyXhat : 0f;
+        continue;
+      }
+      coef[5 * c] = k;
       coef[5 * c + 1] = trained ? (float) sumDy : 0f;
       coef[5 * c + 2] = trained ? (float) sumDyXhat : 0f;
       coef[5 * c + 3] = trained ? mean[c] : 0f;
@@ -269,6 +327,19 @@ final class BatchNormPoolRelu implements Layer {
     float[] invStd = ctx.invStd();
     float[] coef = ctx.coef();
     float mm = trained ? (float) ((double) n * hw) : 1f;
+    if (ctx.channelsLast()) {
+      for (int i = i0; i < i0 + cn; i++) {
+        if (trained) {
+          ChannelsLastPoolKernels.poolInputGradient(x, i * in.size(), in.width(), in.height(),
+              ch, out.height(), out.width(), ctx.pos(), gy, y, i * out.size(), coef, mm, mean,
+              invStd, gx);
+        } else {
+          ChannelsLastPoolKernels.poolInputGradientEval(i * in.size(), in.width(), in.height(),
+              ch, out.height(), out.width(), ctx.pos(), gy, y, i * out.size(), coef, gx);
+        }
+      }
+      return;
+    }
     for (int i = i0; i < i0 + cn; i++) {
       for (int c = 0; c < ch; c++) {
         int base = plane(i, c);

@@ -206,13 +206,16 @@ public final class Conv2d extends BoundLayer {
     final float[] dwp;
     final float[] biasAcc;
     final int chunk;
+    /** One image's phases, for a polyphase conv's planar columns ({@link #planar}). */
+    final float[] phases;
 
-    ClCtx(int colsSize, int wSize, int oc, int chunk) {
+    ClCtx(int colsSize, int wSize, int oc, int chunk, int phasesSize) {
       cols = new float[colsSize];
       wp = new float[wSize];
       dwp = new float[wSize];
       biasAcc = new float[oc];
       this.chunk = chunk;
+      phases = new float[phasesSize];
     }
   }
 
@@ -236,8 +239,24 @@ public final class Conv2d extends BoundLayer {
     int p = out.spatial();
     int budget = Integer.getInteger(CHUNK_FLOATS, 1 << 17);
     int chunk = Math.max(1, Math.min(maxBatch, budget / Math.max(1, ckk() * p)));
-    return new ClCtx(direct() ? 0 : chunk * p * ckk(), out.channels() * ckk(), out.channels(),
-        chunk);
+    int k = ckk();
+    if (planar()) {
+      // room for an image's columns and a row of ones below them; dW^T with the bias row
+      return new ClCtx(Math.max(chunk, 2) * p * k, out.channels() * (k + 1), out.channels(),
+          chunk, polyphase() ? in.size() : 0);
+    }
+    return new ClCtx(direct() ? 0 : chunk * p * k, out.channels() * k, out.channels(), chunk,
+        0);
+  }
+
+  /**
+   * A one-channel input is the same in both layouts: its channels-last columns are then NCHW's
+   * [k * k][rows] (built by the plane copies of {@link #im2col}, not pixel by pixel), read
+   * transposed by the GEMMs. On the example net's first conv (1 channel, 28x28) the pixel-row
+   * columns, runs of 3 values, cost more than the whole NCHW layer.
+   */
+  private boolean planar() {
+    return in.channels() == 1 && !direct();
   }
 
   /** 1x1, stride 1, no padding: channels-last activations are the columns themselves. */
@@ -246,10 +265,12 @@ public final class Conv2d extends BoundLayer {
   }
 
   /**
-   * Channels-last forward: y [n * P][OC] = columns [n * P][k * k * C] times the permuted weights'
-   * transpose, chunk by chunk, onto the bias.
+   * Channels-last forward of images i0..i0+cn-1 (one group, at most a chunk): y [cn * P][OC] =
+   * columns [cn * P][k * k * C] times the permuted weights' transpose, onto the bias. The first
+   * group (i0 = 0) permutes the weights for the whole pass.
    */
-  private void forwardChannelsLast(Pass pass, ClCtx ctx, float[] x, float[] y, int n) {
+  private void forwardGroupChannelsLast(Pass pass, ClCtx ctx, float[] x, float[] y, int i0,
+      int cn) {
     int c = in.channels();
     int oc = out.channels();
     int p = out.spatial();
@@ -257,73 +278,149 @@ public final class Conv2d extends BoundLayer {
     int k = ckk();
     float[] w = pass.params();
     float[] wp = ctx.wp;
-    for (int o = 0; o < oc; o++) {
-      for (int ci = 0; ci < c; ci++) {
-        int from = paramOffset + (o * c + ci) * kk;
-        for (int t = 0; t < kk; t++) {
-          wp[(o * kk + t) * c + ci] = w[from + t];
+    if (i0 == 0) {
+      for (int o = 0; o < oc; o++) {
+        for (int ci = 0; ci < c; ci++) {
+          int from = paramOffset + (o * c + ci) * kk;
+          for (int t = 0; t < kk; t++) {
+            wp[(o * kk + t) * c + ci] = w[from + t];
+          }
         }
       }
     }
     if (bias) {
-      int biasOff = paramOffset + oc * k;
-      for (int r = 0; r < n * p; r++) {
-        System.arraycopy(w, biasOff, y, r * oc, oc);
+      // the bias in the first row, then copies of ever more rows
+      int start = i0 * p * oc;
+      int len = cn * p * oc;
+      System.arraycopy(w, paramOffset + oc * k, y, start, oc);
+      for (int done = oc; done < len; done *= 2) {
+        System.arraycopy(y, start, y, start + done, Math.min(done, len - done));
       }
     }
-    for (int i0 = 0; i0 < n; i0 += ctx.chunk) {
-      int cn = Math.min(ctx.chunk, n - i0);
-      float[] a = x;
-      int aOff = i0 * p * c;
-      if (!direct()) {
-        for (int i = 0; i < cn; i++) {
-          im2colChannelsLast(x, i0 + i, ctx.cols, i * p);
-        }
-        a = ctx.cols;
-        aOff = 0;
+    if (planar()) {
+      int rows = cn * p;
+      for (int i = 0; i < cn; i++) {
+        im2col(x, (i0 + i) * in.size(), ctx.cols, i * p, rows, ctx.phases);
       }
-      Blas.gemm(false, true, cn * p, oc, k, 1f, a, aOff, k, wp, 0, k, bias ? 1f : 0f, y,
+      Blas.gemm(true, true, rows, oc, k, 1f, ctx.cols, 0, rows, wp, 0, k, bias ? 1f : 0f, y,
           i0 * p * oc, oc);
+      return;
     }
+    float[] a = x;
+    int aOff = i0 * p * c;
+    if (!direct()) {
+      for (int i = 0; i < cn; i++) {
+        im2colChannelsLast(x, i0 + i, ctx.cols, i * p);
+      }
+      a = ctx.cols;
+      aOff = 0;
+    }
+    Blas.gemm(false, true, cn * p, oc, k, 1f, a, aOff, k, wp, 0, k, bias ? 1f : 0f, y,
+        i0 * p * oc, oc);
   }
 
   /**
-   * Channels-last backward: the bias gradient summed over pixel rows, the permuted weights'
-   * gradient gy^T columns accumulated over the chunks and folded back once, the input gradient
-   * gy times the permuted weights, spread back by col2im (or written directly for a 1x1 conv).
+   * Channels-last backward of images i0..i0+cn-1 of a batch of n (groups in order): the bias
+   * gradient summed over their pixel rows, the permuted weights' gradient gy^T columns
+   * accumulated over the groups and folded back after the last, the input gradient gy times the
+   * permuted weights, spread back by col2im (or written directly for a 1x1 conv).
    */
-  private void backwardChannelsLast(Pass pass, ClCtx ctx, float[] x, float[] gy, float[] gx,
-      int n) {
+  private void backwardGroupChannelsLast(Pass pass, ClCtx ctx, float[] x, float[] gy,
+      float[] gx, int i0, int cn, int n) {
     int c = in.channels();
     int oc = out.channels();
     int p = out.spatial();
     int kk = kernel * kernel;
     int k = ckk();
     float[] g = pass.grads();
-    if (bias) {
+    if (bias && !planar()) {
       int biasOff = paramOffset + oc * k;
-      ChannelsLastKernels.addBiasGradient(gy, 0, n, p, oc, ctx.biasAcc, g, biasOff);
+      ChannelsLastKernels.addBiasGradient(gy, i0, cn, p, oc, ctx.biasAcc, g, biasOff);
     }
-    for (int i0 = 0; i0 < n; i0 += ctx.chunk) {
-      int cn = Math.min(ctx.chunk, n - i0);
-      int rows = cn * p;
-      float[] a = x;
-      int aOff = i0 * p * c;
-      if (!direct()) {
-        // one chunk for the whole batch: forward's columns are still in ctx.cols
-        if (cn < n) {
-          for (int i = 0; i < cn; i++) {
-            im2colChannelsLast(x, i0 + i, ctx.cols, i * p);
-          }
+    if (planar()) {
+      backwardGroupPlanar(pass, ctx, x, gy, gx, i0, cn, n);
+    } else {
+      backwardGroupRows(pass, ctx, x, gy, gx, i0, cn, n);
+    }
+    if (i0 + cn < n) {
+      return;
+    }
+    float[] dwp = ctx.dwp;
+    if (planar()) {
+      for (int o = 0; o < oc; o++) {
+        for (int t = 0; t < kk; t++) {
+          g[paramOffset + o * kk + t] += dwp[t * oc + o];
         }
-        a = ctx.cols;
-        aOff = 0;
+        if (bias) {
+          g[paramOffset + oc * k + o] += dwp[k * oc + o];
+        }
       }
-      Blas.gemm(true, false, oc, k, rows, 1f, gy, i0 * p * oc, oc, a, aOff, k,
-          i0 == 0 ? 0f : 1f, ctx.dwp, 0, k);
-      if (gx == null) {
-        continue;
+      return;
+    }
+    for (int o = 0; o < oc; o++) {
+      for (int ci = 0; ci < c; ci++) {
+        int to = paramOffset + (o * c + ci) * kk;
+        for (int t = 0; t < kk; t++) {
+          g[to + t] += dwp[(o * kk + t) * c + ci];
+        }
       }
+    }
+  }
+
+  /**
+   * {@link #backwardGroupChannelsLast}'s GEMMs on {@link #planar} columns, image by image (each
+   * image's columns rebuilt: the plane copies are cheap): dW^T [k][oc] += cols_i [k][P] gy_i
+   * [P][oc], untransposed operands, K = P. On the example net's first conv, one GEMM over the
+   * group's rows (K = 14,112) ran at half the rate, and gy^T cols^T at 0.4 of it. With a bias,
+   * a row of ones below the columns makes the GEMM's last row the bias gradient: summed down
+   * the pixel rows by the vector loops of the other convs, it took a third of the layer.
+   */
+  private void backwardGroupPlanar(Pass pass, ClCtx ctx, float[] x, float[] gy, float[] gx,
+      int i0, int cn, int n) {
+    int oc = out.channels();
+    int p = out.spatial();
+    int k = ckk();
+    int rows = bias ? k + 1 : k;
+    if (bias) {
+      Arrays.fill(ctx.cols, k * p, (k + 1) * p, 1f);
+    }
+    for (int i = i0; i < i0 + cn; i++) {
+      im2col(x, i * in.size(), ctx.cols, 0, p, ctx.phases);
+      Blas.gemm(false, false, rows, oc, p, 1f, ctx.cols, 0, p, gy, i * p * oc, oc,
+          i == 0 ? 0f : 1f, ctx.dwp, 0, oc);
+      if (gx != null) {
+        // dCols_i [k][P] = W^T [k][oc] gy_i^T [oc][P]
+        Blas.gemm(true, true, k, p, oc, 1f, ctx.wp, 0, k, gy, i * p * oc, oc, 0f, ctx.cols, 0,
+            p);
+        Arrays.fill(gx, i * in.size(), (i + 1) * in.size(), 0f);
+        col2im(ctx.cols, 0, p, gx, i * in.size(), ctx.phases);
+      }
+    }
+  }
+
+  /** {@link #backwardGroupChannelsLast}'s GEMMs on pixel-row columns (or on x for 1x1). */
+  private void backwardGroupRows(Pass pass, ClCtx ctx, float[] x, float[] gy, float[] gx,
+      int i0, int cn, int n) {
+    int c = in.channels();
+    int oc = out.channels();
+    int p = out.spatial();
+    int k = ckk();
+    int rows = cn * p;
+    float[] a = x;
+    int aOff = i0 * p * c;
+    if (!direct()) {
+      // one group for the whole batch: forward's columns are still in ctx.cols
+      if (cn < n) {
+        for (int i = 0; i < cn; i++) {
+          im2colChannelsLast(x, i0 + i, ctx.cols, i * p);
+        }
+      }
+      a = ctx.cols;
+      aOff = 0;
+    }
+    Blas.gemm(true, false, oc, k, rows, 1f, gy, i0 * p * oc, oc, a, aOff, k,
+        i0 == 0 ? 0f : 1f, ctx.dwp, 0, k);
+    if (gx != null) {
       if (direct()) {
         Blas.gemm(false, false, rows, c, oc, 1f, gy, i0 * p * oc, oc, ctx.wp, 0, c, 0f, gx,
             i0 * p * c, c);
@@ -336,16 +433,8 @@ public final class Conv2d extends BoundLayer {
         }
       }
     }
-    float[] dwp = ctx.dwp;
-    for (int o = 0; o < oc; o++) {
-      for (int ci = 0; ci < c; ci++) {
-        int to = paramOffset + (o * c + ci) * kk;
-        for (int t = 0; t < kk; t++) {
-          g[to + t] += dwp[(o * kk + t) * c + ci];
-        }
-      }
-    }
   }
+
 
   /**
    * Image i's columns at pixel rows rowOff.. of cols: row (oy, ox) holds, tap by tap, the C
@@ -406,10 +495,6 @@ public final class Conv2d extends BoundLayer {
 
   @Override
   public void forward(Pass pass, Context context, float[] x, float[] y, int n) {
-    if (context instanceof ClCtx cl) {
-      forwardChannelsLast(pass, cl, x, y, n);
-      return;
-    }
     int step = groupStep(context, n);
     for (int i0 = 0; i0 < n; i0 += step) {
       forwardGroup(pass, context, x, y, i0, Math.min(step, n - i0));
@@ -419,10 +504,6 @@ public final class Conv2d extends BoundLayer {
   @Override
   public void backward(Pass pass, Context context, float[] x, float[] y, float[] gy, float[] gx,
       int n) {
-    if (context instanceof ClCtx cl) {
-      backwardChannelsLast(pass, cl, x, gy, gx, n);
-      return;
-    }
     if (gx != null && !writesInputGradient(context)) {
       Arrays.fill(gx, 0, n * in.size(), 0f);
     }
@@ -438,16 +519,24 @@ public final class Conv2d extends BoundLayer {
    * loops over groups; {@link ConvBnPoolRelu} interleaves its own work with them.
    */
   int groupStep(Context context, int n) {
-    if (perImage()) {
+    int chunk;
+    if (context instanceof ClCtx cl) {
+      chunk = cl.chunk;
+    } else if (perImage()) {
       return 1;
+    } else {
+      chunk = context instanceof Ctx c ? c.chunk : ((Winograd.Ctx) context).chunk;
     }
-    int chunk = context instanceof Ctx c ? c.chunk : ((Winograd.Ctx) context).chunk;
     int chunks = (n + chunk - 1) / chunk;
     return (n + chunks - 1) / chunks;
   }
 
   /** The outputs of images i0..i0+cn-1 (one group). */
   void forwardGroup(Pass pass, Context context, float[] x, float[] y, int i0, int cn) {
+    if (context instanceof ClCtx cl) {
+      forwardGroupChannelsLast(pass, cl, x, y, i0, cn);
+      return;
+    }
     if (!(context instanceof Ctx)) {
       Winograd.forward((Winograd.Ctx) context, in, out, pass.params(), paramOffset, bias, x, y,
           i0, cn);
@@ -509,6 +598,10 @@ public final class Conv2d extends BoundLayer {
    */
   void backwardGroup(Pass pass, Context context, float[] x, float[] gy, float[] gx, int i0,
       int cn, int n) {
+    if (context instanceof ClCtx cl) {
+      backwardGroupChannelsLast(pass, cl, x, gy, gx, i0, cn, n);
+      return;
+    }
     if (!(context instanceof Ctx)) {
       Winograd.backward((Winograd.Ctx) context, in, out, pass.grads(), paramOffset, bias, x, gy,
           gx, i0, cn, n);

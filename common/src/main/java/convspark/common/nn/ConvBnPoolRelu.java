@@ -38,9 +38,20 @@ final class ConvBnPoolRelu implements Layer {
 
   @Override
   public Context newContext(int maxBatch) {
+    return newContext(maxBatch, true, false);
+  }
+
+  /** Channels-last where the conv has the path (the block always has). */
+  @Override
+  public boolean channelsLastCapable() {
+    return conv.channelsLastCapable();
+  }
+
+  @Override
+  public Context newContext(int maxBatch, boolean fuse, boolean channelsLast) {
     int size = maxBatch * conv.outShape().size();
-    return new Ctx(conv.newContext(maxBatch), block.newContext(maxBatch), new float[size],
-        new float[size]);
+    return new Ctx(conv.newContext(maxBatch, fuse, channelsLast),
+        block.newContext(maxBatch, fuse, channelsLast), new float[size], new float[size]);
   }
 
   @Override

@@ -187,6 +187,11 @@ final class VectorKernels {
     }
   }
 
+  /** Floats per vector (the length of {@link #gatherStrided}'s lane maps). */
+  static int lanes() {
+    return F.length();
+  }
+
   /** Channels [0, result) of a channels-last row go through whole vectors. */
   static int clVectorChannels(int ch) {
     return F.loopBound(ch);

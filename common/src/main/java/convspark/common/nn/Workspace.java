@@ -58,8 +58,9 @@ public final class Workspace {
       for (int i = st.first(); i < st.last(); i++) {
         acts[i + 1] = new float[0];
       }
-      // a flatten's output is its input, value for value: the same buffer, and no copy
-      acts[st.last() + 1] = isFlatten(st) ? acts[st.first()]
+      // a flatten's output is its input, value for value (unless it reorders channels-last
+      // pixels): the same buffer, and no copy
+      acts[st.last() + 1] = sharesInput(st) ? acts[st.first()]
           : new float[maxBatch * st.layer().outShape().size()];
       ctx[s] = st.layer().newContext(maxBatch, fuse, channelsLast);
     }
@@ -174,8 +175,9 @@ public final class Workspace {
     return List.copyOf(out);
   }
 
-  private static boolean isFlatten(Step st) {
-    return st.layer() instanceof Flatten;
+  /** Whether step st is a flatten that moves nothing: it runs no kernel, its buffer its input's. */
+  private boolean sharesInput(Step st) {
+    return st.layer() instanceof Flatten f && !f.reorders(channelsLast);
   }
 
   /** The kernels this workspace runs (see {@link #plan}). */
@@ -220,7 +222,7 @@ public final class Workspace {
     }
     for (int s = 0; s < steps.size(); s++) {
       Step st = steps.get(s);
-      if (!isFlatten(st)) {
+      if (!sharesInput(st)) {
         st.layer().forward(pass, ctx[s], in(st), acts[st.last() + 1], n);
       }
     }
@@ -278,7 +280,7 @@ public final class Workspace {
     float[] gy = gradLogits;
     for (int s = steps.size() - 1; s >= 0; s--) {
       Step st = steps.get(s);
-      if (isFlatten(st)) {
+      if (sharesInput(st)) {
         continue; // its input gradient is its output gradient
       }
       float[] gx = s == 0 ? null : (gy == gradA ? gradB : gradA);
@@ -296,7 +298,7 @@ public final class Workspace {
     System.arraycopy(gradLogits, 0, gy, 0, gradLogits.length);
     for (int s = steps.size() - 1; s >= 0; s--) {
       Step st = steps.get(s);
-      if (isFlatten(st) && s > 0) {
+      if (sharesInput(st) && s > 0) {
         continue;
       }
       boolean convert = s == 0 && firstInput != acts[0];

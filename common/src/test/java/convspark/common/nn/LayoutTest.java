@@ -16,8 +16,10 @@ import org.junit.jupiter.api.Test;
  * Channels-last activations ({@link Workspace#LAYOUT_PROPERTY}): chosen exactly when every layer
  * has the path; the same logits, loss, parameter and input gradients and batch statistics as
  * NCHW to float rounding, in training and evaluation, for residual nets (Winograd, im2col with
- * stride 2, 1x1 projections, direct 1x1 convs, global pooling) on one- and three-channel inputs;
- * and finite differences through every channels-last path.
+ * stride 2, 1x1 projections, direct 1x1 convs, global pooling) on one- and three-channel inputs,
+ * and for nets like the example one (convs joined with fused batch norm, max-pool and ReLU, a
+ * flatten that reorders a spatial tensor); and finite differences through every channels-last
+ * path ({@link FusedBlockTest} checks the fused pooling blocks in both layouts).
  */
 class LayoutTest {
   private static LayerSpec conv(int f, int k, int s, int p, boolean bias) {
@@ -60,6 +62,26 @@ class LayoutTest {
         conv(8, 1, 1, 0, true), bn(), act(Nonlinearity.SIGMOID), conv(4, 1, 1, 1, true),
         act(Nonlinearity.TANH), conv(5, 3, 2, 1, true), new LayerSpec.Dropout(0.0),
         new LayerSpec.GlobalAvgPool());
+  }
+
+  /**
+   * The example network's kind: two conv blocks of batch norm, 2x2 max-pool and ReLU (fused, and
+   * joined with their convs), dropout, and a flatten of a spatial tensor into a dense layer.
+   */
+  static ModelSpec pooled(Shape in, int w1, int w2) {
+    LayerSpec pool = new LayerSpec.MaxPool(2, 2, 0);
+    LayerSpec relu = act(Nonlinearity.RELU);
+    return GradientCheckTest.spec(in, conv(w1, 3, 1, 1, true), bn(), pool, relu,
+        conv(w2, 3, 1, 1, true), bn(), relu, pool, new LayerSpec.Dropout(0.0));
+  }
+
+  /**
+   * Convs on one channel (their columns planar, as NCHW's): the first with bias, a second one
+   * inside the net (its input gradient) with stride 2 through the input's phases.
+   */
+  static ModelSpec oneChannel(Shape in, Nonlinearity a) {
+    return GradientCheckTest.spec(in, conv(1, 3, 1, 1, true), act(Nonlinearity.TANH),
+        conv(4, 3, 2, 1, true), bn(), act(a), conv(6, 3, 1, 0, false));
   }
 
   record Run(boolean channelsLast, float[] logits, double loss, float[] grads, float[] gin,
@@ -134,8 +156,38 @@ class LayoutTest {
     same(odd(new Shape(1, 9, 9)), false, 2);
   }
 
+  /**
+   * Widths of whole vectors and with a tail (20: 16 + 4, or 2 x 8 + 4), odd planes (the last
+   * row and column in no pooling window), one and two input channels.
+   */
+  @Test
+  void pooledNetsMatchNchw() {
+    same(pooled(new Shape(1, 12, 12), 16, 20), true, 3);
+    same(pooled(new Shape(2, 11, 9), 8, 20), true, 2);
+    same(pooled(new Shape(1, 11, 9), 20, 16), false, 2);
+  }
+
+  @Test
+  void oneChannelConvsMatchNchw() {
+    same(oneChannel(new Shape(1, 8, 8), Nonlinearity.RELU), true, 3);
+    same(oneChannel(new Shape(1, 10, 6), Nonlinearity.RELU), false, 2);
+    WithProperties.run(() -> same(oneChannel(new Shape(1, 8, 8), Nonlinearity.RELU), true, 3),
+        Conv2d.CHUNK_FLOATS, "100");
+  }
+
+  /** A flatten of a spatial tensor after a fused batch norm and ReLU. */
+  @Test
+  void flattenReordersSpatialTensors() {
+    ModelSpec spec = GradientCheckTest.spec(new Shape(2, 5, 5), act(Nonlinearity.TANH),
+        conv(3, 1, 1, 0, true), bn(), act(Nonlinearity.RELU));
+    same(spec, true, 3);
+    same(spec, false, 2);
+  }
+
   @Test
   void inChunks() {
+    WithProperties.run(() -> same(pooled(new Shape(1, 10, 10), 16, 20), true, 4),
+        Conv2d.CHUNK_FLOATS, "900", Winograd.ROWS_PROPERTY, "20");
     WithProperties.run(() -> same(resnet(new Shape(1, 8, 8), 8), true, 5),
         Conv2d.CHUNK_FLOATS, "600", Winograd.ROWS_PROPERTY, "20");
   }
@@ -146,7 +198,11 @@ class LayoutTest {
         new LayerSpec.MaxPool(2, 2, 0));
     assertTrue(!run(pooled, "auto", true, 2).channelsLast());
     ModelSpec flat = GradientCheckTest.spec(new Shape(1, 4, 4), conv(4, 3, 1, 1, true));
-    assertTrue(!run(flat, "auto", true, 2).channelsLast());
+    assertTrue(run(flat, "auto", true, 2).channelsLast());
+    assertTrue(run(pooled(new Shape(1, 8, 8), 4, 4), "auto", true, 2).channelsLast());
+    // unfused, the max-pools stand alone
+    WithProperties.run(() -> assertTrue(!run(pooled(new Shape(1, 8, 8), 4, 4), "auto", true, 2)
+        .channelsLast()), Workspace.FUSE_PROPERTY, "false");
     ModelSpec grouped = GradientCheckTest.spec(new Shape(4, 4, 4),
         new LayerSpec.Conv(4, 3, 1, 1, 2, true, Init.HE), new LayerSpec.GlobalAvgPool());
     assertTrue(!run(grouped, "auto", true, 2).channelsLast());
@@ -157,7 +213,8 @@ class LayoutTest {
   @Test
   void gradientCheckChannelsLast() {
     for (ModelSpec spec : new ModelSpec[] {resnet(new Shape(1, 6, 6), 4, Nonlinearity.TANH),
-        resnet(new Shape(3, 4, 4), 8, Nonlinearity.TANH), odd(new Shape(2, 5, 3))}) {
+        resnet(new Shape(3, 4, 4), 8, Nonlinearity.TANH), odd(new Shape(2, 5, 3)),
+        oneChannel(new Shape(1, 6, 6), Nonlinearity.TANH)}) {
       assertTrue(run(spec, "auto", true, 2).channelsLast(), spec.input().toString());
       GradientCheckTest.check(spec, 2, true, 3e-3, 1e-2);
       GradientCheckTest.check(spec, 2, false, 3e-3, 1e-2);
