@@ -45,6 +45,11 @@ import java.util.SplittableRandom;
  * matrix is the same (rows in channel order, so group j's rows are one contiguous block), and
  * every GEMM becomes g GEMMs on the groups' blocks ({@link #gemmGroups}); Winograd is not used.
  *
+ * <p>On channels-last activations ({@link Workspace#LAYOUT_PROPERTY}) an ungrouped conv runs
+ * Winograd on its own layout, a GEMM of pixel-row columns against weights permuted to
+ * [OC][k][k][C], or, on one input channel, NCHW's planar columns read transposed ({@link
+ * #planar}); docs/DESIGN-CHOICES.md says why.
+ *
  * <p>Parameters: weight [out, in/g, k, k] (PyTorch layout) then bias [out].
  */
 public final class Conv2d extends BoundLayer {
