@@ -87,7 +87,7 @@ public final class EvaluateCommand implements Callable<Integer> {
         Files.writeString(out, Json.pretty(m) + "\n");
       }
     } finally {
-      spark.stop();
+      SparkSessions.stop(spark);
     }
     return Main.OK;
   }

@@ -159,7 +159,7 @@ public final class PredictCommand implements Callable<Integer> {
       System.out.printf("predicted %d rows in %.2f s (%.0f rows/s); written to %s (%s)%n",
           rows, secs, rows / secs, output, fmt);
     } finally {
-      spark.stop();
+      SparkSessions.stop(spark);
     }
     return Main.OK;
   }

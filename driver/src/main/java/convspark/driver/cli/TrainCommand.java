@@ -82,7 +82,7 @@ public final class TrainCommand implements Callable<Integer> {
       } catch (Throwable e) {
         throw failed(e, started, dir, id);
       } finally {
-        spark.stop();
+        SparkSessions.stop(spark);
       }
       id.commit();
       dir.commit();

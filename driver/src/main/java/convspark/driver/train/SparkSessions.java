@@ -4,6 +4,8 @@ import convspark.common.blas.Blas;
 import convspark.driver.config.RunConfig;
 import java.util.Map;
 import org.apache.spark.SparkConf;
+import org.apache.spark.SparkContext;
+import org.apache.spark.SparkExecutorInfo;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 
@@ -50,6 +52,38 @@ public final class SparkSessions {
     SparkSession s = SparkSession.builder().config(conf).getOrCreate();
     s.sparkContext().setLogLevel("WARN");
     return s;
+  }
+
+  /** How long {@link #stop} waits for tasks still running. */
+  static final long DRAIN_MILLIS = 10_000;
+
+  /**
+   * Stops the session once no task is running (waiting at most {@link #DRAIN_MILLIS}). When a
+   * job fails (a bad row in one partition), its other tasks still report back; a context stopped
+   * under them logs Spark's "Exception in statusUpdate" (a RejectedExecutionException, with its
+   * stack trace) after the command's one-line error.
+   */
+  public static void stop(SparkSession s) {
+    SparkContext sc = s.sparkContext();
+    long end = System.nanoTime() + DRAIN_MILLIS * 1_000_000L;
+    try {
+      while (runningTasks(sc) > 0 && System.nanoTime() < end) {
+        Thread.sleep(20);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      s.stop();
+    }
+  }
+
+  /** Tasks running on all executors (the driver's, in local mode), as Spark's status store has it. */
+  static int runningTasks(SparkContext sc) {
+    int n = 0;
+    for (SparkExecutorInfo e : sc.statusTracker().getExecutorInfos()) {
+      n += e.numRunningTasks();
+    }
+    return n;
   }
 
   public static JavaSparkContext context(SparkSession s) {
