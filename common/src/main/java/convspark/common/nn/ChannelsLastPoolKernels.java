@@ -66,14 +66,16 @@ final class ChannelsLastPoolKernels {
       float[] mean, float[] inv, float[] y, float[] tap, float[] win, int o) {
     int c1 = F.loopBound(ch);
     int below = w * ch;
-    FloatVector zero = FloatVector.zero(F);
-    FloatVector one = FloatVector.broadcast(F, 1f);
-    FloatVector two = FloatVector.broadcast(F, 2f);
-    FloatVector three = FloatVector.broadcast(F, 3f);
     for (int oy = 0; oy < oh; oy++) {
       for (int ox = 0; ox < ow; ox++, o += ch) {
         int r = xOff + (2 * oy * w + 2 * ox) * ch;
         for (int c = 0; c < c1; c += F.length()) {
+          // constants made here, not before the loops: live across the loops' safepoints,
+          // vectors are boxed (the step allocated 30 KB)
+          FloatVector zero = FloatVector.zero(F);
+          FloatVector one = FloatVector.broadcast(F, 1f);
+          FloatVector two = FloatVector.broadcast(F, 2f);
+          FloatVector three = FloatVector.broadcast(F, 3f);
           FloatVector g = FloatVector.fromArray(F, p, po + c);
           FloatVector be = FloatVector.fromArray(F, p, po + ch + c);
           FloatVector mu = FloatVector.fromArray(F, mean, c);
@@ -123,7 +125,6 @@ final class ChannelsLastPoolKernels {
   static void liveSums(float[] win, float[] gy, float[] y, int off, int rows, int ch,
       float[] mean, float[] inv, float[] acc) {
     int c1 = F.loopBound(ch);
-    FloatVector zero = FloatVector.zero(F);
     for (int t = 0; t < rows; t += TILE) {
       int end = off + Math.min(rows, t + TILE) * ch;
       for (int c = 0; c < c1; c += F.length()) {
@@ -134,7 +135,7 @@ final class ChannelsLastPoolKernels {
         for (int r = off + t * ch + c; r < end; r += ch) {
           VectorMask<Float> live = FloatVector.fromArray(F, y, r)
               .compare(VectorOperators.GT, 0f);
-          FloatVector dy = zero.blend(FloatVector.fromArray(F, gy, r), live);
+          FloatVector dy = FloatVector.zero(F).blend(FloatVector.fromArray(F, gy, r), live);
           s = s.add(dy);
           q = FloatVector.fromArray(F, win, r).sub(mu).mul(iv).fma(dy, q);
         }
@@ -164,11 +165,11 @@ final class ChannelsLastPoolKernels {
       float[] inv, float[] gx) {
     int c1 = F.loopBound(ch);
     int below = w * ch;
-    FloatVector zero = FloatVector.zero(F);
     for (int oy = 0; oy < oh; oy++) {
       for (int ox = 0; ox < ow; ox++, o += ch) {
         int r = xOff + (2 * oy * w + 2 * ox) * ch;
         for (int c = 0; c < c1; c += F.length()) {
+          FloatVector zero = FloatVector.zero(F);
           FloatVector k = FloatVector.fromArray(F, coef, c);
           FloatVector na = FloatVector.fromArray(F, coef, ch + c).neg();
           FloatVector b = FloatVector.fromArray(F, coef, 2 * ch + c);
