@@ -202,7 +202,9 @@ final class VectorKernels {
    * (the accumulators stay in registers, the tile in L1), element-wise passes go row by row
    * across the blocks (the array is read once, in order). No vector is chosen by a condition
    * inside a loop: a vector merged from two branches can be boxed by the JIT, so each variant is
-   * a loop of its own.
+   * a loop of its own. Constant vectors (zero) are made inside the innermost loop: made before
+   * nested loops, they live across the loops' safepoints and are boxed (the residual net's step
+   * allocated 46 KB so).
    */
   private static final int CL_TILE = 32;
 
@@ -257,14 +259,13 @@ final class VectorKernels {
 
   private static void clNormalizeRelu(float[] x, float[] y, int off, int rows, int ch, int c1,
       float[] p, int po, float[] mean, float[] inv) {
-    FloatVector zero = FloatVector.zero(F);
     for (int r = off, end = off + rows * ch; r < end; r += ch) {
       for (int c = 0; c < c1; c += F.length()) {
         FloatVector g = FloatVector.fromArray(F, p, po + c);
         FloatVector b = FloatVector.fromArray(F, p, po + ch + c);
         FloatVector mu = FloatVector.fromArray(F, mean, c);
         FloatVector iv = FloatVector.fromArray(F, inv, c);
-        g.mul(FloatVector.fromArray(F, x, r + c).sub(mu).mul(iv)).add(b).max(zero)
+        g.mul(FloatVector.fromArray(F, x, r + c).sub(mu).mul(iv)).add(b).max(FloatVector.zero(F))
             .intoArray(y, r + c);
       }
     }
@@ -273,7 +274,6 @@ final class VectorKernels {
   /** {@link ChannelsLastKernels#gradientSums} for channels [0, c1). */
   static void clGradientSums(float[] x, float[] gy, float[] y, int off, int rows, int ch,
       int c1, float[] mean, float[] inv, boolean relu, float[] acc) {
-    FloatVector zero = FloatVector.zero(F);
     for (int t = 0; t < rows; t += CL_TILE) {
       int end = off + Math.min(rows, t + CL_TILE) * ch;
       for (int c = 0; c < c1; c += F.length()) {
@@ -283,7 +283,7 @@ final class VectorKernels {
         FloatVector q = FloatVector.fromArray(F, acc, ch + c);
         if (relu) {
           for (int r = off + t * ch + c; r < end; r += ch) {
-            FloatVector dy = zero.blend(FloatVector.fromArray(F, gy, r),
+            FloatVector dy = FloatVector.zero(F).blend(FloatVector.fromArray(F, gy, r),
                 FloatVector.fromArray(F, y, r).compare(VectorOperators.GT, 0f));
             s = s.add(dy);
             q = q.add(dy.mul(FloatVector.fromArray(F, x, r).sub(mu).mul(iv)));
@@ -327,10 +327,9 @@ final class VectorKernels {
 
   private static void clInputGradientRelu(float[] x, float[] gy, float[] y, float[] gx,
       int off, int rows, int ch, int c1, float[] mean, float[] inv, float[] coef, float mm) {
-    FloatVector zero = FloatVector.zero(F);
     for (int r = off, end = off + rows * ch; r < end; r += ch) {
       for (int c = 0; c < c1; c += F.length()) {
-        FloatVector dy = zero.blend(FloatVector.fromArray(F, gy, r + c),
+        FloatVector dy = FloatVector.zero(F).blend(FloatVector.fromArray(F, gy, r + c),
             FloatVector.fromArray(F, y, r + c).compare(VectorOperators.GT, 0f));
         FloatVector xhat = FloatVector.fromArray(F, x, r + c)
             .sub(FloatVector.fromArray(F, mean, c)).mul(FloatVector.fromArray(F, inv, c));
@@ -344,12 +343,11 @@ final class VectorKernels {
   /** Evaluation-mode batch norm's input gradient, k * dy (dy masked by y > 0 with relu). */
   private static void clScaledGradient(float[] gy, float[] y, float[] gx, int off, int rows,
       int ch, int c1, float[] coef, boolean relu) {
-    FloatVector zero = FloatVector.zero(F);
     int end = off + rows * ch;
     if (relu) {
       for (int r = off; r < end; r += ch) {
         for (int c = 0; c < c1; c += F.length()) {
-          FloatVector dy = zero.blend(FloatVector.fromArray(F, gy, r + c),
+          FloatVector dy = FloatVector.zero(F).blend(FloatVector.fromArray(F, gy, r + c),
               FloatVector.fromArray(F, y, r + c).compare(VectorOperators.GT, 0f));
           FloatVector.fromArray(F, coef, c).mul(dy).intoArray(gx, r + c);
         }
