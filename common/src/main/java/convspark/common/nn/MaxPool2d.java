@@ -32,9 +32,25 @@ public final class MaxPool2d extends BoundLayer {
     return padding;
   }
 
+  /**
+   * {@code argmax}: per output, the index of its winner in the input array, so backward is the
+   * same scatter in either layout.
+   */
+  private record Ctx(int[] argmax, boolean channelsLast) implements Context {}
 
+  /**
+   * Channels-last images ({@link #forwardChannelsLast}): the same windows, visited in the same
+   * order per channel, so the same outputs and winners as NCHW.
+   */
+  @Override
+  public boolean channelsLastCapable() {
+    return true;
+  }
 
-  private record Ctx(int[] argmax) implements Context {}
+  @Override
+  public Context newContext(int maxBatch, boolean fuse, boolean channelsLast) {
+    return new Ctx(new int[maxBatch * out.size()], channelsLast);
+  }
 
   private boolean fast2x2() {
     return kernel == 2 && stride == 2 && padding == 0;
@@ -42,7 +58,7 @@ public final class MaxPool2d extends BoundLayer {
 
   @Override
   public Context newContext(int maxBatch) {
-    return new Ctx(new int[maxBatch * out.size()]);
+    return newContext(maxBatch, true, false);
   }
 
   @Override
@@ -52,7 +68,12 @@ public final class MaxPool2d extends BoundLayer {
     int oh = out.height();
     int ow = out.width();
     int planes = n * in.channels();
-    int[] arg = ((Ctx) context).argmax();
+    Ctx c = (Ctx) context;
+    int[] arg = c.argmax();
+    if (c.channelsLast()) {
+      forwardChannelsLast(x, y, arg, n, h, w, oh, ow);
+      return;
+    }
     if (fast2x2()) {
       forward2x2(x, y, arg, planes, h, w, oh, ow);
       return;
@@ -82,6 +103,46 @@ public final class MaxPool2d extends BoundLayer {
           }
           y[o] = best;
           arg[o] = bi;
+        }
+      }
+    }
+  }
+
+  /**
+   * Channels-last: per output pixel, a row of channels, each channel's window visited in the
+   * NCHW order (rows, then columns), so ties and NaNs resolve as there; the inner loop runs along
+   * the channels, contiguous in both arrays.
+   */
+  private void forwardChannelsLast(float[] x, float[] y, int[] arg, int n, int h, int w, int oh,
+      int ow) {
+    int ch = in.channels();
+    for (int i = 0; i < n; i++) {
+      for (int yo = 0; yo < oh; yo++) {
+        int h0 = yo * stride - padding;
+        int hs = Math.max(h0, 0);
+        int he = Math.min(h0 + kernel, h);
+        for (int xo = 0; xo < ow; xo++) {
+          int w0 = xo * stride - padding;
+          int ws = Math.max(w0, 0);
+          int we = Math.min(w0 + kernel, w);
+          int o = ((i * oh + yo) * ow + xo) * ch;
+          int first = ((i * h + hs) * w + ws) * ch;
+          for (int c = 0; c < ch; c++) {
+            y[o + c] = Float.NEGATIVE_INFINITY;
+            arg[o + c] = first + c;
+          }
+          for (int yy = hs; yy < he; yy++) {
+            for (int xx = ws; xx < we; xx++) {
+              int r = ((i * h + yy) * w + xx) * ch;
+              for (int c = 0; c < ch; c++) {
+                float v = x[r + c];
+                if (v > y[o + c] || Float.isNaN(v)) {
+                  y[o + c] = v;
+                  arg[o + c] = r + c;
+                }
+              }
+            }
+          }
         }
       }
     }

@@ -18,9 +18,8 @@ import org.junit.jupiter.api.Test;
  * The fused batch norm + 2x2 max-pool + ReLU kernel ({@link BatchNormPoolRelu}): chosen for
  * exactly the sequences it covers, checked against finite differences, and equal to the separate
  * layers (forward output, parameter and input gradients, batch statistics) up to float rounding.
- * Every check runs in both layouts: NCHW, and channels-last (these nets have nothing else that
- * keeps them NCHW; the separate layers always run NCHW, since a lone max-pool has no
- * channels-last path).
+ * Every check runs in both layouts, NCHW and channels-last, the separate layers in the same
+ * layout as the fused ones.
  */
 class FusedBlockTest {
   private static final LayerSpec BN = new LayerSpec.BatchNorm(0.1, 1e-5);
@@ -191,19 +190,17 @@ class FusedBlockTest {
   /** spaced: the gradient check's inputs (evenly spaced magnitudes of both signs, shuffled). */
   private static void compare(ModelSpec spec, int n, boolean training, boolean spaced) {
     assertTrue(fused(spec));
-    // dropout draws its mask by position in the buffer, so channels-last drops other values than
-    // the separate layers' NCHW: a training pass with dropout is compared in NCHW only
-    boolean drops = training && spec.layers().stream()
-        .anyMatch(l -> l instanceof LayerSpec.Dropout d && d.rate() > 0);
-    inLayouts(spec, () -> {
+    inBothLayouts(spec, () -> {
       // |mean| > std: the shifted statistics
       FusedVsSeparate r = FusedVsSeparate.run(spec, n, training, 3, spaced);
-      assertTrue(!r.workspaces()[1].channelsLast(), "the separate layers run NCHW");
+      // the same layout on both sides (dropout draws its mask by position in the buffer)
+      assertEquals(r.workspaces()[0].channelsLast(), r.workspaces()[1].channelsLast(),
+          "the fused and the separate layers in the same layout");
       close("logits", r.logits()[0], r.logits()[1]);
       close("parameter gradient", r.grads()[0], r.grads()[1]);
       close("input gradient", r.gin()[0], r.gin()[1]);
       close("batch statistics", r.stats()[0], r.stats()[1]);
-    }, drops ? new String[] {"nchw"} : new String[] {"nchw", "auto"});
+    });
   }
 
   private static void close(String what, float[] fused, float[] separate) {

@@ -192,17 +192,38 @@ class LayoutTest {
         Conv2d.CHUNK_FLOATS, "600", Winograd.ROWS_PROPERTY, "20");
   }
 
+  /**
+   * Max-pools outside a fused block: padded (windows hanging over the border), 3x3 with stride 2
+   * (overlapping windows), 2x2 after a plain activation, on odd planes; and the example net's
+   * kind unfused, where every max-pool stands alone.
+   */
+  @Test
+  void standaloneMaxPoolsMatchNchw() {
+    ModelSpec padded = GradientCheckTest.spec(new Shape(2, 9, 7), conv(12, 3, 1, 1, true), bn(),
+        new LayerSpec.MaxPool(2, 2, 1), act(Nonlinearity.RELU), conv(20, 3, 1, 1, true),
+        new LayerSpec.MaxPool(3, 2, 1), act(Nonlinearity.TANH), new LayerSpec.MaxPool(2, 2, 0),
+        new LayerSpec.Dropout(0.0));
+    same(padded, true, 3);
+    same(padded, false, 2);
+    WithProperties.run(() -> same(pooled(new Shape(1, 11, 9), 8, 20), true, 2),
+        Workspace.FUSE_PROPERTY, "false");
+  }
+
   @Test
   void onlyWhenEveryLayerCan() {
     ModelSpec pooled = GradientCheckTest.spec(new Shape(1, 8, 8), conv(4, 3, 1, 1, true),
         new LayerSpec.MaxPool(2, 2, 0));
-    assertTrue(!run(pooled, "auto", true, 2).channelsLast());
+    assertTrue(run(pooled, "auto", true, 2).channelsLast());
     ModelSpec flat = GradientCheckTest.spec(new Shape(1, 4, 4), conv(4, 3, 1, 1, true));
     assertTrue(run(flat, "auto", true, 2).channelsLast());
     assertTrue(run(pooled(new Shape(1, 8, 8), 4, 4), "auto", true, 2).channelsLast());
-    // unfused, the max-pools stand alone
-    WithProperties.run(() -> assertTrue(!run(pooled(new Shape(1, 8, 8), 4, 4), "auto", true, 2)
+    // unfused, the max-pools stand alone and have their own channels-last path
+    WithProperties.run(() -> assertTrue(run(pooled(new Shape(1, 8, 8), 4, 4), "auto", true, 2)
         .channelsLast()), Workspace.FUSE_PROPERTY, "false");
+    // average pooling with more than one output pixel has none
+    ModelSpec averaged = GradientCheckTest.spec(new Shape(1, 8, 8), conv(4, 3, 1, 1, true),
+        new LayerSpec.AvgPool(2, 2));
+    assertTrue(!run(averaged, "auto", true, 2).channelsLast());
     ModelSpec grouped = GradientCheckTest.spec(new Shape(4, 4, 4),
         new LayerSpec.Conv(4, 3, 1, 1, 2, true, Init.HE), new LayerSpec.GlobalAvgPool());
     assertTrue(!run(grouped, "auto", true, 2).channelsLast());
@@ -214,7 +235,10 @@ class LayoutTest {
   void gradientCheckChannelsLast() {
     for (ModelSpec spec : new ModelSpec[] {resnet(new Shape(1, 6, 6), 4, Nonlinearity.TANH),
         resnet(new Shape(3, 4, 4), 8, Nonlinearity.TANH), odd(new Shape(2, 5, 3)),
-        oneChannel(new Shape(1, 6, 6), Nonlinearity.TANH)}) {
+        oneChannel(new Shape(1, 6, 6), Nonlinearity.TANH),
+        // a max-pool on the spaced inputs, where a small step swaps no window's winner
+        GradientCheckTest.spec(new Shape(2, 7, 5), new LayerSpec.MaxPool(3, 2, 1),
+            conv(4, 3, 1, 1, true), act(Nonlinearity.TANH), conv(3, 3, 1, 0, true))}) {
       assertTrue(run(spec, "auto", true, 2).channelsLast(), spec.input().toString());
       GradientCheckTest.check(spec, 2, true, 3e-3, 1e-2);
       GradientCheckTest.check(spec, 2, false, 3e-3, 1e-2);
