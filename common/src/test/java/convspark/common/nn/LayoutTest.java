@@ -18,8 +18,8 @@ import org.junit.jupiter.api.Test;
  * NCHW to float rounding, in training and evaluation, for residual nets (Winograd, im2col with
  * stride 2, 1x1 projections, direct 1x1 convs, global pooling) on one- and three-channel inputs,
  * and for nets like the example one (convs joined with fused batch norm, max-pool and ReLU, a
- * flatten that reorders a spatial tensor); and finite differences through every channels-last
- * path ({@link FusedBlockTest} checks the fused pooling blocks in both layouts).
+ * flatten that reorders a spatial tensor), and for max-pools outside the fused block (padded,
+ * overlapping, unfused); and finite differences through every channels-last path ({@link FusedBlockTest} checks the fused pooling blocks in both layouts).
  */
 class LayoutTest {
   private static LayerSpec conv(int f, int k, int s, int p, boolean bias) {
