@@ -91,11 +91,7 @@ class FusedBlockTest {
 
   /** Runs body with activations NCHW, then channels-last (checked to be so). */
   private static void inBothLayouts(ModelSpec spec, Runnable body) {
-    inLayouts(spec, body, "nchw", "auto");
-  }
-
-  private static void inLayouts(ModelSpec spec, Runnable body, String... layouts) {
-    for (String layout : layouts) {
+    for (String layout : new String[] {"nchw", "auto"}) {
       WithProperties.run(() -> {
         boolean cl = new Network(spec).newWorkspace(1).channelsLast();
         assertEquals(layout.equals("auto"), cl, "channels-last under " + layout);
