@@ -13,7 +13,7 @@
 #      rounds, and the report gives medians;
 #   3. from the 2-thread rate, an estimate of one full training run of the config on this machine.
 # Rewrites the part of docs/BENCHMARKS.md between <!-- resnet-speed:begin --> and
-# <!-- resnet-speed:end --> (under "### Residual network speed"); the rest of the file is kept.
+# <!-- resnet-speed:end --> (under "The two-block net's speed", where the markers sit); the rest of the file is kept.
 #
 # Usage: scripts/bench-resnet.sh        (about 4 minutes on 2 cores; run it on an idle machine)
 #   RESNET_CONF=path     config whose model is measured (default conf/fashion-mnist-resnet.conf)

@@ -125,15 +125,17 @@ class ModelSpecTest {
   @Test
   void shippedExampleConfigsParse() throws Exception {
     for (String name : new String[] {"fashion-mnist.conf", "fashion-mnist-best.conf", "lenet5.conf",
-        "fashion-mnist-resnet.conf"}) {
+        "fashion-mnist-resnet.conf", "fashion-mnist-resnet-small.conf"}) {
       Path p = Path.of("..", "conf", name);
       ModelSpec spec = ModelSpec.parse(Files.readString(p));
       assertEquals(10, spec.classes(), name);
       assertEquals(spec, ModelSpec.parse(spec.render()), name);
     }
-    // the count its comment states
-    assertEquals(308_074, new Network(ModelSpec.parse(Files.readString(
+    // the counts their comments state
+    assertEquals(696_042, new Network(ModelSpec.parse(Files.readString(
         Path.of("..", "conf", "fashion-mnist-resnet.conf")))).paramCount());
+    assertEquals(308_074, new Network(ModelSpec.parse(Files.readString(
+        Path.of("..", "conf", "fashion-mnist-resnet-small.conf")))).paramCount());
   }
 
   static final String RESNET = """
