@@ -299,8 +299,8 @@ L.append("#### Training images/s, batch 64 per thread (1 thread each unless stat
 L.append("")
 L.append(f"{E['RB_REPS']} rounds of the runs below, alternating; each run {E['RB_SECS']} s measured after "
          f"{float(E['RB_SECS']) * 0.3:g} s of warm-up, random inputs. convspark: forward, loss, backward "
-         "(`Workspace.trainStep`, no optimizer: the update runs on the driver); PyTorch: forward, loss, backward "
-         "and the SGD step (308k parameters: well under 1% of a step). Median (min-max) over rounds.")
+         "(`Workspace.trainStep`, no optimizer update); PyTorch: forward, loss, backward "
+         f"and the SGD step ({info['params']:,} parameters: well under 1% of a step). Median (min-max) over rounds.")
 L.append("")
 L.append("| run | images/s | vs PyTorch, same threads | command |")
 L.append("|---|---:|---:|---|")
