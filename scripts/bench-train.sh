@@ -14,7 +14,9 @@
 #   (defaults as shown; ENGINES may also name ring-tcp: the ring engine with
 #    train.ring.transport = tcp, i.e. TCP between the replicas under local[2] too, where ring
 #    sums through memory; DDP_SECONDS=20: seconds each DDP measurement runs, 0 skips DDP;
-#    BENCH_DOC=path: write somewhere else). MASTERS: local[2] trains in this JVM; cluster
+#    REF_SECONDS=10: seconds of the kernel-only reference run again right before and after
+#    each training row, whose mean that row's ratio uses, 0 skips them; BENCH_DOC=path: write
+#    somewhere else). MASTERS: local[2] trains in this JVM; cluster
 #    submits the submit jar with scripts/submit.sh to the standalone cluster of
 #    scripts/local-cluster.sh (2 workers x 1 core, 2g executors; started here and stopped at
 #    the end if it was not running), so gradients and weights cross process boundaries.
@@ -59,6 +61,20 @@ cp="bench/target/classes:$(cat driver/target/classpath.txt)"
 ref=$(java -Xms2g -Xmx2g $SPARK_JAVA17_FLAGS -cp "$cp" convspark.bench.KernelThroughput \
   conf/fashion-mnist.conf 64 2 30 | tail -1)
 echo "reference (no Spark, 2 threads x batch 64): $ref"
+# The same reference again, REF_SECONDS long, right before and after every training row: each
+# row's ratio is taken against the mean of the two that bracket it, so a host that drifts within
+# the run (these 2-core machines do, by 10-25% over minutes) does not bias it. 0: only the
+# reference above.
+ref_seconds="${REF_SECONDS:-10}"
+export REF_SECONDS="$ref_seconds"
+bracket() {
+  if [ "$ref_seconds" != 0 ]; then
+    # shellcheck disable=SC2086
+    java -Xms2g -Xmx2g $SPARK_JAVA17_FLAGS -cp "$cp" convspark.bench.KernelThroughput \
+      conf/fashion-mnist.conf 64 2 "$ref_seconds" | tail -1 > "$1"
+    echo "reference: $(cat "$1")"
+  fi
+}
 # the ring engine's replicas without Spark (real samples, shuffle, gather, update, in-JVM sums):
 # splits the gap between the kernel-only reference and the ring rows into replica work and Spark
 case " $engines " in *" ring "*|*" ring-tcp "*)
@@ -80,11 +96,13 @@ for b in $batches; do
         --set train.epochs=2 --set data.validation-fraction=0 --set data.test.images='""'
         --set data.test.labels='""' --set train.log-every-steps=0)
       if [ "$e" = ring-tcp ]; then args+=(--set train.ring.transport=tcp); fi
+      bracket "$work/${m%%[*}-$e-b$b.ref-before"
       if [ "$m" = cluster ]; then
         CONVSPARK_EXECUTOR_MEMORY=2g scripts/submit.sh -- "${args[@]}" | grep -E '^epoch'
       else
         scripts/convspark "${args[@]}" --master 'local[2]' | grep -E '^epoch'
       fi
+      bracket "$work/${m%%[*}-$e-b$b.ref-after"
     done
   done
   if [ "$ddp_seconds" != 0 ]; then
@@ -117,7 +135,7 @@ for b in batches:
     p = f'{work}/ddp-b{b}.json'
     if os.path.exists(p) and os.path.getsize(p) > 0:
         ddp[b] = json.load(open(p))
-rows, rings = [], []
+rows, rings, brackets = [], [], []
 for b, mst, e in [(b, mst, e) for b in batches for mst in masters for e in engines
                   if not (mst == 'cluster' and e == 'ring-tcp')]:
         where = 'local[2]' if mst == 'local[2]' else 'cluster (2 executors)'
@@ -134,7 +152,12 @@ for b, mst, e in [(b, mst, e) for b in batches for mst in masters for e in engin
         other = step - counted
         vs_ddp = '{:.2f}x'.format(ips / ddp[b]['images_per_second']) if b in ddp else 'n/a'
         vs_rep = '{:.2f}x'.format(ips / replica_ips(b)) if e.startswith('ring') and b in replica else 'n/a'
-        rows.append((where, e, b, ips, ips / ref_ips, vs_rep, vs_ddp, steps, 1000 * step / steps,
+        around = [f'{work}/{mst.split("[")[0]}-{e}-b{b}.ref-{w}' for w in ('before', 'after')]
+        around = [float(re.search(r'images/s ([0-9.]+)', open(f).read()).group(1))
+                  for f in around if os.path.exists(f) and os.path.getsize(f) > 0]
+        row_ref = sum(around) / len(around) if len(around) == 2 else ref_ips
+        brackets.append('{:,.0f} / {:,.0f}'.format(*around) if len(around) == 2 else 'n/a')
+        rows.append((where, e, b, ips, ips / row_ref, vs_rep, vs_ddp, steps, 1000 * step / steps,
                      m.get('driverResultBytesPerStep', float('nan')))
                     + tuple(v / step for v in parts.values())
                     + (other / step, (step - parts['compute']) / step))
@@ -151,7 +174,10 @@ lines = ['<!-- train:begin -->',
          '`cluster` = the standalone cluster of `scripts/local-cluster.sh` on this machine, 2 workers x 1 core, 2g executors, '
          'submitted with `scripts/submit.sh`, the driver a third JVM on the same 2 cores)',
          f'- Reference, same run: the kernel without Spark, 2 data-parallel threads x batch 64 '
-         f'(`convspark.bench.KernelThroughput`): **{ref_ips:,.0f} images/s** ({ref.split("(",1)[1].rstrip(")")})']
+         f'(`convspark.bench.KernelThroughput`, 30 s at the start): **{ref_ips:,.0f} images/s** ({ref.split("(",1)[1].rstrip(")")}); '
+         + (f'again for {os.environ.get("REF_SECONDS", "10")} s right before and right after each training row, and each row\'s '
+            '"vs no-Spark" ratio is against the mean of those two (the replicas rows below against the 30 s figure)'
+            if any(b != 'n/a' for b in brackets) else 'every ratio is against this figure (REF_SECONDS=0)')]
 for b in batches:
     if b in replica:
         lines.append(f'- The ring engine\'s replicas without Spark, same run, global batch {b} '
@@ -174,10 +200,11 @@ elif ddp_seconds == '0':
 else:
     lines.append('- PyTorch DDP: failed in this run (see target/bench-train/ddp-b*.log)')
 lines += ['',
-         '| master | engine | global batch | images/s | vs no-Spark 2 threads | vs replicas without Spark | vs DDP | steps | ms/step | driver bytes/step | compute | broadcast (driver) | broadcast fetch (tasks) | task launch | task, other | straggler wait | results to driver | sum (driver: allreduce; ring: local) | ring allreduce | optimizer update | unaccounted | overhead (step - compute) / step |',
-         '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
-for r in rows:
-    lines.append('| {} | {} | {} | {:,.0f} | {:.2f}x | {} | {} | {} | {:.1f} | {:,.0f} | {:.0%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | **{:.0%}** |'.format(*r))
+         '| master | engine | global batch | images/s | no-Spark reference just before / after | vs no-Spark 2 threads (mean of before and after) | vs replicas without Spark | vs DDP | steps | ms/step | driver bytes/step | compute | broadcast (driver) | broadcast fetch (tasks) | task launch | task, other | straggler wait | results to driver | sum (driver: allreduce; ring: local) | ring allreduce | optimizer update | unaccounted | overhead (step - compute) / step |',
+         '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
+for r, br in zip(rows, brackets):
+    r = r[:4] + (br,) + r[4:]
+    lines.append('| {} | {} | {} | {:,.0f} | {} | {:.2f}x | {} | {} | {} | {:.1f} | {:,.0f} | {:.0%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | **{:.0%}** |'.format(*r))
 if rings:
     lines += ['', '| master | engine | global batch | allreduce s/epoch | ms/step | MB sent per epoch (rank 0) | MB per step | GB/s |',
               '|---|---|---:|---:|---:|---:|---:|---:|']
