@@ -67,6 +67,13 @@ public final class RingAllreduceBench {
     }
     double[] ab = fit(points);
     System.out.println(table);
+    if (ab == null) {
+      // one size at one P (or several sizes that all scale alike) cannot separate the latency
+      // term from the bandwidth term
+      System.out.println("No fit: the latency-bandwidth model needs at least two vector sizes "
+          + "(--sizes) or two ring sizes (--procs); the table above is the measurement.");
+      return;
+    }
     System.out.printf(Locale.ROOT, "Fit over all %d points (least squares, relative error weights): "
         + "alpha = %.1f us per message step, beta = %.3f ns per byte (%.2f GB/s per peer).%n%n",
         points.size(), ab[0] * 1e6, ab[1] * 1e9, 1 / ab[1] / 1e9);
@@ -147,7 +154,10 @@ public final class RingAllreduceBench {
     }
   }
 
-  /** Least squares of T = a x1 + b x2 with x1 = 2(P-1), x2 = 2(P-1)/P * bytes, rows / T. */
+  /**
+   * Least squares of T = a x1 + b x2 with x1 = 2(P-1), x2 = 2(P-1)/P * bytes, rows / T; null
+   * when the points cannot separate a from b (a single size at a single P, say).
+   */
   static double[] fit(List<double[]> pts) {
     double s11 = 0;
     double s12 = 0;
@@ -167,6 +177,9 @@ public final class RingAllreduceBench {
       s2y += x2 * y;
     }
     double det = s11 * s22 - s12 * s12;
+    if (!(det > 1e-9 * s11 * s22)) {
+      return null;
+    }
     double a = (s1y * s22 - s2y * s12) / det;
     double b = (s11 * s2y - s12 * s1y) / det;
     return new double[] {Math.max(a, 0), Math.max(b, 0)};
