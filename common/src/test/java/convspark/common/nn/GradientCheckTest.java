@@ -21,6 +21,9 @@ import org.junit.jupiter.api.Test;
  * gradient is compared with (L(x+h) - L(x-h)) / 2h. Relative error |a-n| / max(|a|+|n|, floor)
  * must stay under 2e-2 with h = 1e-2 in float32 (the forward is float32, so tighter h would
  * measure rounding, not the derivative); with floor 1e-3 tiny gradients are compared absolutely.
+ * An element that misses at h is tried again at h/2, 2h, h/4 and 4h and passes if one agrees
+ * (a kink within h, or rounding that h amplifies, which differs with the machine's vector
+ * width); at most 2% of the elements may need that, and a wrong gradient misses at every step.
  */
 class GradientCheckTest {
   static final double H = 1e-2;
@@ -119,39 +122,64 @@ class GradientCheckTest {
 
     int bad = 0;
     StringBuilder report = new StringBuilder();
-    for (int i = 0; i < params.length; i++) {
-      float old = params[i];
-      params[i] = (float) (old + h);
-      double lp = loss(net, ws, params, state, x, labels, n, training);
-      params[i] = (float) (old - h);
-      double lm = loss(net, ws, params, state, x, labels, n, training);
-      params[i] = old;
-      double num = (lp - lm) / (2 * h);
-      double rel = Math.abs(num - grads[i]) / Math.max(Math.abs(num) + Math.abs(grads[i]), floor);
-      if (rel > TOL) {
-        bad++;
-        if (bad < 5) {
-          report.append(String.format(" param %d: analytic %.6g numeric %.6g;", i, grads[i], num));
+    int retried = 0;
+    for (int pass2 = 0; pass2 < 2; pass2++) {
+      boolean ofInputs = pass2 == 1;
+      float[] v = ofInputs ? x : params;
+      float[] analytic = ofInputs ? gx : grads;
+      for (int i = 0; i < v.length; i++) {
+        double num = centred(net, ws, params, state, x, labels, n, training, v, i, h);
+        if (agrees(num, analytic[i], floor)) {
+          continue;
         }
-      }
-    }
-    for (int i = 0; i < x.length; i++) {
-      float old = x[i];
-      x[i] = (float) (old + h);
-      double lp = loss(net, ws, params, state, x, labels, n, training);
-      x[i] = (float) (old - h);
-      double lm = loss(net, ws, params, state, x, labels, n, training);
-      x[i] = old;
-      double num = (lp - lm) / (2 * h);
-      double rel = Math.abs(num - gx[i]) / Math.max(Math.abs(num) + Math.abs(gx[i]), floor);
-      if (rel > TOL) {
+        // The step met one of float32's limits rather than a wrong gradient: a kink (ReLU,
+        // a max-pool's winner) within h of the point, or rounding that the step amplifies
+        // (which order the vector lanes sum in differs between AVX2 and AVX-512 machines).
+        // A wrong analytic gradient misses at every step, since the differences converge on
+        // the true derivative; so the element passes if a smaller or larger step agrees.
+        boolean ok = false;
+        for (double f : RETRY_STEPS) {
+          if (agrees(centred(net, ws, params, state, x, labels, n, training, v, i, h * f),
+              analytic[i], floor)) {
+            ok = true;
+            break;
+          }
+        }
+        if (ok) {
+          retried++;
+          continue;
+        }
         bad++;
         if (bad < 5) {
-          report.append(String.format(" input %d: analytic %.6g numeric %.6g;", i, gx[i], num));
+          report.append(String.format(" %s %d: analytic %.6g numeric %.6g;",
+              ofInputs ? "input" : "param", i, analytic[i], num));
         }
       }
     }
     assertTrue(bad == 0, bad + " gradient mismatches:" + report);
+    // more than a few elements needing another step would be a pattern, not a kink
+    int checked = params.length + x.length;
+    assertTrue(retried <= Math.max(2, checked / 50), retried + " of " + checked
+        + " elements agreed only at another step than " + h);
+  }
+
+  /** Steps, as multiples of h, tried on an element that misses at h. */
+  private static final double[] RETRY_STEPS = {0.5, 2, 0.25, 4};
+
+  private static boolean agrees(double num, double analytic, double floor) {
+    return Math.abs(num - analytic) / Math.max(Math.abs(num) + Math.abs(analytic), floor) <= TOL;
+  }
+
+  /** (L(v_i + h) - L(v_i - h)) / 2h, with {@code v} the parameters or the inputs. */
+  private static double centred(Network net, Workspace ws, float[] params, float[] state,
+      float[] x, int[] labels, int n, boolean training, float[] v, int i, double h) {
+    float old = v[i];
+    v[i] = (float) (old + h);
+    double lp = loss(net, ws, params, state, x, labels, n, training);
+    v[i] = (float) (old - h);
+    double lm = loss(net, ws, params, state, x, labels, n, training);
+    v[i] = old;
+    return (lp - lm) / (2 * h);
   }
 
   /** C*k*k = 18: the one-GEMM-per-image strategy. */
