@@ -12,8 +12,9 @@
 # throughput" section of docs/BENCHMARKS.md.
 #   BATCHES="128 512" ENGINES="driver ring" MASTERS="local[2] cluster" scripts/bench-train.sh
 #   (defaults as shown; ENGINES may also name ring-tcp: the ring engine with
-#    train.ring.transport = tcp, i.e. TCP between the replicas under local[2] too, where ring
-#    sums through memory; DDP_SECONDS=20: seconds each DDP measurement runs, 0 skips DDP;
+#    train.ring.transport = tcp, i.e. TCP between the replicas under local[2], where ring sums
+#    through memory, and on the cluster, where ring's two executors of one host carry their
+#    data through shared memory; DDP_SECONDS=20: seconds each DDP measurement runs, 0 skips DDP;
 #    REF_SECONDS=10: seconds of the kernel-only reference run again right before and after
 #    each training row, whose mean that row's ratio uses, 0 skips them; BENCH_DOC=path: write
 #    somewhere else). MASTERS: local[2] trains in this JVM; cluster
@@ -88,8 +89,6 @@ esac
 for b in $batches; do
   for m in $masters; do
     for e in $engines; do
-      # on the cluster the ring is TCP whatever the transport setting: ring-tcp would repeat ring
-      if [ "$m" = cluster ] && [ "$e" = ring-tcp ]; then continue; fi
       echo "== $m, engine $e, global batch $b"
       args=(train --config conf/fashion-mnist.conf --out "$work/${m%%[*}-$e-b$b"
         --set train.engine="${e%-tcp}" --set train.workers=2 --set train.global-batch="$b"
@@ -136,8 +135,7 @@ for b in batches:
     if os.path.exists(p) and os.path.getsize(p) > 0:
         ddp[b] = json.load(open(p))
 rows, rings, brackets = [], [], []
-for b, mst, e in [(b, mst, e) for b in batches for mst in masters for e in engines
-                  if not (mst == 'cluster' and e == 'ring-tcp')]:
+for b, mst, e in [(b, mst, e) for b in batches for mst in masters for e in engines]:
         where = 'local[2]' if mst == 'local[2]' else 'cluster (2 executors)'
         ep = [json.loads(l) for l in open(f'{work}/{mst.split("[")[0]}-{e}-b{b}/metrics.jsonl')]
         m = ep[-1]
@@ -223,8 +221,9 @@ lines += ['', 'Shares of the step wall time (`metrics.jsonl` fields `*Seconds`).
           '(driver loop, metrics, GC). Driver bytes/step is `driverResultBytesPerStep`: the task result '
           'bytes the driver received for the epoch\'s training jobs (Spark\'s `TaskMetrics.resultSize`, '
           'measured by a listener), divided by the steps. Engine `ring` sums through memory under local[2] '
-          '(`LocalRing`, `train.ring.transport = auto`) and over TCP on the cluster; `ring-tcp` is the ring '
-          'engine with `train.ring.transport = tcp`. The ring table: bytes rank 0 sent to its '
+          '(`LocalRing`, `train.ring.transport = auto`) and on the cluster over TCP connections whose data goes '
+          'through shared memory (`SharedMemoryLink`: both executors run on this host); `ring-tcp` is the ring '
+          'engine with `train.ring.transport = tcp`, all data over TCP. The ring table: bytes rank 0 sent to its '
           'neighbour (through memory: copied into the peer\'s vector, half what TCP sends) and its wall '
           'time in the allreduce, per epoch and per step.', '<!-- train:end -->']
 doc = os.environ.get('BENCH_DOC') or 'docs/BENCHMARKS.md'

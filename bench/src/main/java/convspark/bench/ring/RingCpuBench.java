@@ -26,8 +26,10 @@ import java.util.concurrent.TimeUnit;
  * loaded machine the wall time follows the CPU share the benchmark gets; the CPU time per
  * operation does not, which makes it the figure to compare transports with.
  *
- * <p>Usage: {@code RingCpuBench [--procs 2] [--size 421834] [--iters 300] [--chunk 32768]}
- * (the chunk defaults to {@link RingOptions#DEFAULTS}).
+ * <p>Usage: {@code RingCpuBench [--procs 2] [--size 421834] [--iters 300] [--chunk 32768]
+ * [--transport shm|tcp]} (the chunk defaults to {@link RingOptions#DEFAULTS}; {@code shm}, the
+ * default, carries the data through shared memory, as peers on one host do, {@code tcp} over
+ * loopback TCP).
  */
 public final class RingCpuBench {
   private RingCpuBench() {}
@@ -37,17 +39,19 @@ public final class RingCpuBench {
     int n = 421_834;
     int iters = 300;
     int chunk = RingOptions.DEFAULTS.chunkBytes();
+    boolean shm = true;
     for (int i = 0; i < args.length; i += 2) {
       switch (args[i]) {
         case "--procs" -> p = Integer.parseInt(args[i + 1]);
         case "--size" -> n = Integer.parseInt(args[i + 1]);
         case "--iters" -> iters = Integer.parseInt(args[i + 1]);
         case "--chunk" -> chunk = Integer.parseInt(args[i + 1]);
+        case "--transport" -> shm = transport(args[i + 1]);
         default -> throw new IllegalArgumentException("unknown option " + args[i]
-            + " (options: --procs --size --iters --chunk)");
+            + " (options: --procs --size --iters --chunk --transport)");
       }
     }
-    RingOptions o = RingOptions.DEFAULTS.withChunkBytes(chunk);
+    RingOptions o = RingOptions.DEFAULTS.withChunkBytes(chunk).withSharedMemory(shm);
     Ring[] rings = form(p, o);
     com.sun.management.OperatingSystemMXBean os =
         (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
@@ -62,7 +66,7 @@ public final class RingCpuBench {
       double cpu = (os.getProcessCpuTime() - cpu0) / 1e9;
       double[] sorted = times.clone();
       Arrays.sort(sorted);
-      System.out.printf(Locale.ROOT, "P=%d n=%d chunk=%d iters=%d: median wall %.3f ms per "
+      System.out.printf(Locale.ROOT, "P=%d n=%d chunk=%d " + (shm ? "shm" : "tcp") + " iters=%d: median wall %.3f ms per "
           + "allreduce (min %.3f), CPU %.3f ms per allreduce (%.3f ns per vector byte), "
           + "CPU/wall %.2f%n", p, n, chunk, iters, sorted[iters / 2] * 1e3, sorted[0] * 1e3,
           cpu / iters * 1e3, cpu / iters / (4.0 * n) * 1e9, cpu / wall);
@@ -111,6 +115,15 @@ public final class RingCpuBench {
       }
     }
     return worst;
+  }
+
+  /** {@code shm} or {@code tcp}: whether the peers' links may use shared memory. */
+  static boolean transport(String t) {
+    return switch (t) {
+      case "shm" -> true;
+      case "tcp" -> false;
+      default -> throw new IllegalArgumentException("--transport: shm or tcp, got '" + t + "'");
+    };
   }
 
   private static Ring[] form(int p, RingOptions o) throws Exception {

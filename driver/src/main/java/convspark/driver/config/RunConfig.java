@@ -78,7 +78,10 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
 
   /** How the ring engine's replicas reach each other (train.ring.transport). */
   public enum RingTransport {
-    /** Through memory when every task runs in the driver's JVM (a local master), else TCP. */
+    /**
+     * Through memory when every task runs in the driver's JVM (a local master), else TCP, with
+     * the data of two tasks on one host through shared memory.
+     */
     AUTO,
     /** Always authenticated TCP, also in a local master (to measure or test that path). */
     TCP

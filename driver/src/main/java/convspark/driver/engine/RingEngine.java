@@ -68,7 +68,9 @@ public final class RingEngine implements StepEngine {
     System.err.println("convspark: ring engine: the replicas sum " + (inProcess
         ? "through memory (every task runs in this JVM under " + jsc.sc().master()
             + "; train.ring.transport = tcp to use TCP)"
-        : "over authenticated TCP between the tasks"));
+        : "over authenticated TCP between the tasks" + (settings.transport()
+            == RunConfig.RingTransport.AUTO ? ", through shared memory between tasks on one host"
+            : "")));
     if (slots > 0 && setup.partitions() > slots) {
       throw new BadInputException(tooFewSlots(setup.partitions(),
           slots + " in " + jsc.sc().master()));
@@ -178,7 +180,8 @@ public final class RingEngine implements StepEngine {
         rendezvous.expect(ringId, blocks.getNumPartitions());
       }
       RingTask task = new RingTask(spec, state, secret, ringId,
-          settings.timeoutSeconds() * 1000, meet);
+          settings.timeoutSeconds() * 1000, meet,
+          settings.transport() == RunConfig.RingTransport.AUTO);
       ClassTag<ReplicaRound.Output> tag = ClassTag$.MODULE$.apply(ReplicaRound.Output.class);
       RDD<ReplicaRound.Output> out = blocks.rdd().barrier().mapPartitions(task, false, tag);
       List<ReplicaRound.Output> outs = new JavaRDD<>(out, tag).collect();

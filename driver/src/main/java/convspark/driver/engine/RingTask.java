@@ -39,14 +39,19 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
   private final int timeoutMillis;
   /** The driver's rendezvous; null for a ring in one JVM. */
   private final InetSocketAddress rendezvous;
+  /** Whether tasks on one host carry their data through shared memory. */
+  private final boolean sharedMemory;
 
   /**
    * @param rendezvous where the driver's {@link RingRendezvous} listens, or null for a ring in
    *     one JVM ({@link LocalRing}: every task runs in the driver's JVM, Spark's local mode)
+   * @param sharedMemory whether two tasks on one host carry the ring's data through shared
+   *     memory rather than loopback TCP (train.ring.transport = auto)
    */
   RingTask(ReplicaRound.Spec spec, Broadcast<ModelState> state, byte[] secret, long ringId,
-      int timeoutMillis, InetSocketAddress rendezvous) {
+      int timeoutMillis, InetSocketAddress rendezvous, boolean sharedMemory) {
     this.spec = spec;
+    this.sharedMemory = sharedMemory;
     this.rendezvous = rendezvous;
     this.state = state;
     this.secret = secret;
@@ -108,7 +113,8 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
     if (rendezvous == null) {
       return LocalRing.join(secret, ringId, rank, size, timeoutMillis);
     }
-    RingOptions options = RingOptions.DEFAULTS.withTimeouts(timeoutMillis, timeoutMillis);
+    RingOptions options = RingOptions.DEFAULTS.withTimeouts(timeoutMillis, timeoutMillis)
+        .withSharedMemory(sharedMemory);
     String address = ctx.getTaskInfos()[rank].address();
     String host = address.substring(0, address.lastIndexOf(':'));
     RingListener listener = RingListener.bind(InetAddress.getByName(host), options);

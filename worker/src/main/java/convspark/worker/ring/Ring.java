@@ -67,6 +67,26 @@ public final class Ring implements Allreduce {
   private final Selector readable;
   private final Sender sender;
   private final Thread senderThread;
+  /** Shared memory from the previous peer (same host), or null: TCP. */
+  private final SharedMemoryLink fromPrev;
+  /** Shared memory to the next peer (same host), or null: TCP. */
+  private final SharedMemoryLink toNext;
+  /** How often a wait on shared memory checks the connection beside it for end-of-stream. */
+  private static final long PROBE_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
+  private final SharedMemoryLink.Waiter receiveWaiter = this::receiveIdle;
+  private final SharedMemoryLink.Waiter directWaiter = this::sendIdle;
+  private final ByteBuffer sendProbe = ByteBuffer.allocate(1);
+  private long sendProbed;
+  /** Whether this operation's chunks go straight into shared memory (see {@link #run}). */
+  private boolean direct;
+  /** An allreduce is running (on whichever thread called it). */
+  private volatile boolean inOperation;
+  /** The shared-memory links are unmapped. */
+  private boolean released;
+  private final ByteBuffer receiveProbe = ByteBuffer.allocate(1);
+  private long receiveProbed;
+  private int waitStep;
+  private int waitSteps;
   private int operation;
   private volatile boolean closed;
   private ByteBuffer receiveBuffer = direct(0);
@@ -97,7 +117,21 @@ public final class Ring implements Allreduce {
    */
   Ring(int rank, int size, Socket out, Socket in, InetSocketAddress nextAddress,
       InetSocketAddress prevAddress, RingOptions options) throws RingException {
+    this(rank, size, out, in, nextAddress, prevAddress, options, null, null);
+  }
+
+  /**
+   * As {@link #Ring(int, int, Socket, Socket, InetSocketAddress, InetSocketAddress,
+   * RingOptions)}, with the data of a direction carried by shared memory where its link is not
+   * null ({@link SharedMemoryLink#negotiate}); its connection then only tells whether the peer
+   * is still there.
+   */
+  Ring(int rank, int size, Socket out, Socket in, InetSocketAddress nextAddress,
+      InetSocketAddress prevAddress, RingOptions options, SharedMemoryLink toNext,
+      SharedMemoryLink fromPrev) throws RingException {
     this.rank = rank;
+    this.toNext = toNext;
+    this.fromPrev = fromPrev;
     this.size = size;
     this.out = out;
     this.in = in;
@@ -114,6 +148,9 @@ public final class Ring implements Allreduce {
       Selector sel = null;
       try {
         i.configureBlocking(false);
+        if (toNext != null) {
+          o.configureBlocking(false); // no data goes this way: it is read for end-of-stream
+        }
         sel = Selector.open();
         i.register(sel, SelectionKey.OP_READ);
       } catch (IOException e) {
@@ -123,7 +160,7 @@ public final class Ring implements Allreduce {
       }
       this.input = i;
       this.readable = sel;
-      this.sender = new Sender(o, HEADER + options.chunkBytes());
+      this.sender = new Sender(o, toNext, HEADER + options.chunkBytes(), this);
       this.senderThread = new Thread(sender, "ring-send-" + rank);
       senderThread.setDaemon(true);
       senderThread.start();
@@ -169,25 +206,33 @@ public final class Ring implements Allreduce {
    */
   @Override
   public void allreduce(float[] floats, double[] doubles) throws RingException {
-    if (closed) {
-      throw new RingException("ring rank " + rank + ": the ring is closed (an earlier operation "
-          + "failed, or close() was called)");
-    }
-    long t0 = System.nanoTime();
-    operation++;
-    if (size > 1) {
-      try {
-        run(floats, doubles);
-      } catch (RingException e) {
-        close();
-        throw e;
-      } catch (RuntimeException | Error e) {
-        close();
-        throw e;
+    inOperation = true;
+    try {
+      if (closed) {
+        throw new RingException("ring rank " + rank + ": the ring is closed (an earlier "
+            + "operation failed, or close() was called)");
+      }
+      long t0 = System.nanoTime();
+      operation++;
+      if (size > 1) {
+        try {
+          run(floats, doubles);
+        } catch (RingException e) {
+          close();
+          throw e;
+        } catch (RuntimeException | Error e) {
+          close();
+          throw e;
+        }
+      }
+      stats.operations++;
+      stats.seconds += (System.nanoTime() - t0) / 1e9;
+    } finally {
+      inOperation = false;
+      if (closed) {
+        releaseSharedMemory(); // a close() from another thread during the operation left it
       }
     }
-    stats.operations++;
-    stats.seconds += (System.nanoTime() - t0) / 1e9;
   }
 
   private void run(float[] f, double[] d) throws RingException {
@@ -195,14 +240,21 @@ public final class Ring implements Allreduce {
     final long total = (long) nf + d.length;
     final int chunkElems = Math.max(1, options.chunkBytes() / 4);
     final int steps = 2 * (size - 1);
+    // Through shared memory, the chunks go straight into the ring when everything this peer
+    // sends in the operation fits in it at once (the consumer has drained it by the end of the
+    // previous operation, so no write waits for room); larger vectors go through the sender
+    // thread, which may wait for room while this thread goes on receiving.
+    direct = toNext != null && sendBytes(nf, total, chunkElems) + 2L * (HEADER + 8L * chunkElems)
+        <= toNext.capacity();
     int queued = 0;
     // Step 0: this peer's own segment, all chunks at once.
     int seg = rank;
     for (long a = segStart(seg, total), end = segStart(seg + 1, total); a < end;
         a += chunkElems) {
-      send(f, d, 0, (int) ((a - segStart(seg, total)) / chunkElems), a,
-          Math.min(end, a + chunkElems));
-      queued++;
+      if (send(f, d, 0, (int) ((a - segStart(seg, total)) / chunkElems), a,
+          Math.min(end, a + chunkElems))) {
+        queued++;
+      }
     }
     for (int j = 0; j < steps; j++) {
       int rseg = Math.floorMod(rank - j - 1, size);
@@ -214,8 +266,9 @@ public final class Ring implements Allreduce {
         long b = Math.min(end, a + chunkElems);
         receive(f, d, j, chunk, a, b, add, steps);
         if (j + 1 < steps) {
-          send(f, d, j + 1, chunk, a, b);
-          queued++;
+          if (send(f, d, j + 1, chunk, a, b)) {
+            queued++;
+          }
         }
       }
     }
@@ -233,12 +286,38 @@ public final class Ring implements Allreduce {
     return (int) (floats * 4 + doubles * 8);
   }
 
-  private void send(float[] f, double[] d, int step, int chunk, long a, long b)
+  /** Bytes (headers included) this peer sends in one operation over {@code total} elements. */
+  private long sendBytes(int nf, long total, int chunkElems) {
+    long bytes = 0;
+    for (int j = 0; j < 2 * (size - 1); j++) {
+      // step 0 sends segment rank; step j + 1 forwards what step j received, (rank - j - 1)
+      int seg = j == 0 ? rank : Math.floorMod(rank - j, size);
+      long a = segStart(seg, total);
+      long b = segStart(seg + 1, total);
+      bytes += bytesOf(nf, a, b) + HEADER * ((b - a + chunkElems - 1) / chunkElems);
+    }
+    return bytes;
+  }
+
+  /** Sends one chunk; true if it was queued for the sender thread. */
+  private boolean send(float[] f, double[] d, int step, int chunk, long a, long b)
       throws RingException {
     int nf = f.length;
     int payload = bytesOf(nf, a, b);
     int n = HEADER + payload;
-    ByteBuffer bb = sender.buffer(n);
+    ByteBuffer bb;
+    if (direct) {
+      try {
+        bb = toNext.claim(n, directWaiter);
+      } catch (RingException e) {
+        throw e;
+      } catch (IOException e) {
+        throw new RingException("ring rank " + rank + ": sending to rank " + nextRank() + " ("
+            + nextAddress + ") failed: " + (closed ? "the ring was closed" : e.getMessage()), e);
+      }
+    } else {
+      bb = sender.buffer(n);
+    }
     bb.putInt(operation).putInt(step).putInt(chunk).putInt(payload);
     int fFrom = (int) Math.min(a, nf);
     int fCount = (int) Math.min(b, nf) - fFrom;
@@ -251,9 +330,14 @@ public final class Ring implements Allreduce {
       bb.position(HEADER + 4 * fCount);
       bb.asDoubleBuffer().put(d, dFrom, dCount);
     }
+    stats.bytesSent += n;
+    if (direct) {
+      toNext.publish();
+      return false;
+    }
     bb.position(0).limit(n);
     sender.enqueue(bb, this);
-    stats.bytesSent += n;
+    return true;
   }
 
   private void receive(float[] f, double[] d, int step, int chunk, long a, long b, boolean add,
@@ -261,12 +345,17 @@ public final class Ring implements Allreduce {
     int nf = f.length;
     int payload = bytesOf(nf, a, b);
     int n = HEADER + payload;
-    if (receiveBuffer.capacity() < n) {
-      receiveBuffer = direct(n);
+    ByteBuffer bb;
+    if (fromPrev != null) {
+      bb = nextShared(n, step, steps);
+    } else {
+      if (receiveBuffer.capacity() < n) {
+        receiveBuffer = direct(n);
+      }
+      bb = receiveBuffer;
+      bb.clear().limit(n);
+      readFully(bb, step, steps);
     }
-    ByteBuffer bb = receiveBuffer;
-    bb.clear().limit(n);
-    readFully(bb, step, steps);
     int op = bb.getInt(0);
     int st = bb.getInt(4);
     int ch = bb.getInt(8);
@@ -306,6 +395,34 @@ public final class Ring implements Allreduce {
       }
     }
     stats.bytesReceived += n;
+    if (fromPrev != null) {
+      fromPrev.release();
+    }
+  }
+
+  /** The next {@code n}-byte chunk from the previous peer through shared memory. */
+  private ByteBuffer nextShared(int n, int step, int steps) throws RingException {
+    waitStep = step;
+    waitSteps = steps;
+    try {
+      return fromPrev.next(n, receiveWaiter);
+    } catch (IOException e) {
+      throw receiveFailure(e, step, steps);
+    }
+  }
+
+  /** The ring's error for a failed receive: timeout as it is, else naming the previous peer. */
+  private RingException receiveFailure(IOException e, int step, int steps) {
+    if (e instanceof RingException re) {
+      return re; // the timeout, as it is
+    }
+    if (e instanceof EOFException) {
+      return new RingException("ring rank " + rank + ": rank " + prevRank() + " (" + prevAddress
+          + ") closed the connection (allreduce operation " + operation + ", step " + (step + 1)
+          + " of " + steps + ")", e);
+    }
+    return new RingException("ring rank " + rank + ": receiving from rank " + prevRank() + " ("
+        + prevAddress + ") failed: " + (closed ? "the ring was closed" : e.getMessage()), e);
   }
 
   private float[] floatScratch(int n) {
@@ -339,10 +456,7 @@ public final class Ring implements Allreduce {
         } else {
           long left = deadline - System.nanoTime();
           if (left <= 0) {
-            throw new RingException("ring rank " + rank + ": rank " + prevRank() + " ("
-                + prevAddress + ") sent nothing for " + options.ioTimeoutMillis()
-                + " ms (allreduce operation " + operation + ", step " + (step + 1) + " of "
-                + steps + "): it stalled or died");
+            throw silent(step, steps);
           }
           if (closed) {
             throw new ClosedChannelException();
@@ -355,16 +469,68 @@ public final class Ring implements Allreduce {
           readable.selectedKeys().clear();
         }
       }
-    } catch (RingException e) {
-      throw e; // the timeout, as it is
-    } catch (EOFException e) {
-      throw new RingException("ring rank " + rank + ": rank " + prevRank() + " (" + prevAddress
-          + ") closed the connection (allreduce operation " + operation + ", step " + (step + 1)
-          + " of " + steps + ")", e);
     } catch (IOException e) {
-      throw new RingException("ring rank " + rank + ": receiving from rank " + prevRank() + " ("
-          + prevAddress + ") failed: " + (closed ? "the ring was closed" : e.getMessage()), e);
+      throw receiveFailure(e, step, steps);
     }
+  }
+
+  private RingException silent(int step, int steps) {
+    return new RingException("ring rank " + rank + ": rank " + prevRank() + " (" + prevAddress
+        + ") sent nothing for " + options.ioTimeoutMillis() + " ms (allreduce operation "
+        + operation + ", step " + (step + 1) + " of " + steps + "): it stalled or died");
+  }
+
+  /** While waiting for shared memory from the previous peer: timeout, close, peer gone. */
+  private void receiveIdle(long idleNanos) throws IOException {
+    if (idleNanos > TimeUnit.MILLISECONDS.toNanos(options.ioTimeoutMillis())) {
+      throw silent(waitStep, waitSteps);
+    }
+    if (closed) {
+      throw new ClosedChannelException();
+    }
+    long now = System.nanoTime();
+    if (now - receiveProbed > PROBE_NANOS) {
+      receiveProbed = now;
+      probe(input, receiveProbe);
+    }
+  }
+
+  /** While waiting for room in shared memory on this thread: timeout, close, peer gone. */
+  private void sendIdle(long idleNanos) throws IOException {
+    if (idleNanos > TimeUnit.MILLISECONDS.toNanos(options.ioTimeoutMillis())) {
+      throw new RingException("ring rank " + rank + ": rank " + nextRank() + " (" + nextAddress
+          + ") accepted no data for "
+          + options.ioTimeoutMillis() + " ms (allreduce operation " + operation
+          + "): it stalled or died");
+    }
+    if (closed) {
+      throw new ClosedChannelException();
+    }
+    long now = System.nanoTime();
+    if (now - sendProbed > PROBE_NANOS) {
+      sendProbed = now;
+      probe(out.getChannel(), sendProbe);
+    }
+  }
+
+  /**
+   * Checks a connection that carries no data (its direction runs through shared memory):
+   * end-of-stream means the peer closed it or died.
+   */
+  private static void probe(SocketChannel c, ByteBuffer one) throws IOException {
+    one.clear();
+    int r = c.read(one);
+    if (r < 0) {
+      throw new EOFException();
+    }
+    if (r > 0) {
+      throw new IOException("the peer sent TCP data on a link that runs through shared memory");
+    }
+  }
+
+  /** Whether the data to the next peer and from the previous one run through shared memory. */
+  boolean[] sharedMemory() {
+    return new boolean[] {toNext != null, fromPrev != null};
   }
 
   /**
@@ -390,6 +556,9 @@ public final class Ring implements Allreduce {
   private static final class Sender implements Runnable {
     private static final ByteBuffer STOP = ByteBuffer.allocate(0);
     private final SocketChannel out;
+    /** Where the data goes instead of {@code out}, or null. */
+    private final SharedMemoryLink shm;
+    private final Ring ring;
     private final LinkedBlockingQueue<ByteBuffer> queue = new LinkedBlockingQueue<>();
     private final ConcurrentLinkedQueue<ByteBuffer> pool = new ConcurrentLinkedQueue<>();
     private final Semaphore sent = new Semaphore(0);
@@ -398,9 +567,30 @@ public final class Ring implements Allreduce {
     private int allocated;
     private volatile IOException failure;
 
-    Sender(SocketChannel out, int minCapacity) {
+    Sender(SocketChannel out, SharedMemoryLink shm, int minCapacity, Ring ring) {
       this.out = out;
+      this.shm = shm;
       this.minCapacity = minCapacity;
+      this.ring = ring;
+    }
+
+    private final SharedMemoryLink.Waiter waiter = this::idle;
+    private final ByteBuffer probeBuffer = ByteBuffer.allocate(1);
+    private long probed;
+
+    /** While waiting for room in shared memory: timeout, close, peer gone. */
+    private void idle(long idleNanos) throws IOException {
+      if (idleNanos > TimeUnit.MILLISECONDS.toNanos(ring.options.ioTimeoutMillis())) {
+        throw new IOException("no room for " + ring.options.ioTimeoutMillis() + " ms");
+      }
+      if (ring.closed) {
+        throw new ClosedChannelException();
+      }
+      long now = System.nanoTime();
+      if (now - probed > PROBE_NANOS) {
+        probed = now;
+        probe(out, probeBuffer);
+      }
     }
 
     /**
@@ -454,6 +644,9 @@ public final class Ring implements Allreduce {
           if (c == STOP) {
             return;
           }
+          if (shm != null) {
+            shm.write(c, waiter);
+          }
           while (c.hasRemaining()) {
             out.write(c); // blocking channel: returns once everything is in the socket buffer
           }
@@ -486,6 +679,12 @@ public final class Ring implements Allreduce {
     if (sender != null) {
       sender.stop();
     }
+    if (toNext != null) {
+      toNext.close();
+    }
+    if (fromPrev != null) {
+      fromPrev.close();
+    }
     RingListener.closeQuietly(out);
     RingListener.closeQuietly(in);
     if (readable != null) {
@@ -494,6 +693,39 @@ public final class Ring implements Allreduce {
     }
     if (senderThread != null) {
       senderThread.interrupt();
+    }
+    if (!inOperation) {
+      releaseSharedMemory();
+    }
+  }
+
+  /**
+   * Unmaps the shared-memory links once no thread can touch them: no operation in progress (an
+   * operation that a close() from another thread interrupts calls this itself when it ends) and
+   * the sender thread ended. Where the sender thread does not end within a second, the garbage
+   * collector unmaps them later.
+   */
+  private synchronized void releaseSharedMemory() {
+    if (released || (toNext == null && fromPrev == null)) {
+      return;
+    }
+    try {
+      if (senderThread != null) {
+        senderThread.join(1000);
+        if (senderThread.isAlive()) {
+          return;
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return;
+    }
+    released = true;
+    if (toNext != null) {
+      toNext.dispose();
+    }
+    if (fromPrev != null) {
+      fromPrev.dispose();
     }
   }
 

@@ -126,7 +126,17 @@ public final class RingListener implements AutoCloseable {
         Thread.currentThread().interrupt();
         throw new RingException("ring rank " + rank + ": interrupted while forming the ring");
       }
-      Ring ring = new Ring(rank, size, out, in, peers.get(next), peers.get(prev), options);
+      SharedMemoryLink[] shm;
+      try {
+        shm = SharedMemoryLink.negotiate(out, in, options.sharedMemory(),
+            SharedMemoryLink.DEFAULT_CAPACITY, rank);
+      } catch (IOException e) {
+        throw new RingException("ring rank " + rank + ": setting up the links with rank " + prev
+            + " (" + peers.get(prev) + ") and rank " + next + " (" + peers.get(next)
+            + ") failed: " + e.getMessage(), e);
+      }
+      Ring ring = new Ring(rank, size, out, in, peers.get(next), peers.get(prev), options,
+          shm[0], shm[1]);
       out = null;
       in = null;
       return ring;

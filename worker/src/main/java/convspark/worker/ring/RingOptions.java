@@ -15,11 +15,19 @@ import java.io.Serializable;
  *     (a chunk's buffers stay in cache between encoding, the kernel's copies and decoding: the
  *     CPU per allreduce of 1.7 MB at P = 2 and 4 was a sixth to a quarter below that of 256 KiB;
  *     docs/BENCHMARKS.md); 16 KiB to 1 MiB all work over TCP
+ * @param sharedMemory whether a link between two peers of the same host carries its data
+ *     through shared memory ({@link SharedMemoryLink}) rather than loopback TCP; the connection
+ *     and its handshake stay either way
  */
-public record RingOptions(int connectTimeoutMillis, int ioTimeoutMillis, int chunkBytes)
-    implements Serializable {
-  /** Defaults: 60 s to form the ring, 60 s of silence, 32 KiB chunks. */
-  public static final RingOptions DEFAULTS = new RingOptions(60_000, 60_000, 32 * 1024);
+public record RingOptions(int connectTimeoutMillis, int ioTimeoutMillis, int chunkBytes,
+    boolean sharedMemory) implements Serializable {
+  /** Defaults: 60 s to form the ring, 60 s of silence, 32 KiB chunks, shared memory on a host. */
+  public static final RingOptions DEFAULTS = new RingOptions(60_000, 60_000, 32 * 1024, true);
+
+  /** TCP on every link, same host or not. */
+  public RingOptions(int connectTimeoutMillis, int ioTimeoutMillis, int chunkBytes) {
+    this(connectTimeoutMillis, ioTimeoutMillis, chunkBytes, false);
+  }
 
   public RingOptions {
     if (connectTimeoutMillis <= 0) {
@@ -36,10 +44,14 @@ public record RingOptions(int connectTimeoutMillis, int ioTimeoutMillis, int chu
   }
 
   public RingOptions withTimeouts(int connectMillis, int ioMillis) {
-    return new RingOptions(connectMillis, ioMillis, chunkBytes);
+    return new RingOptions(connectMillis, ioMillis, chunkBytes, sharedMemory);
   }
 
   public RingOptions withChunkBytes(int bytes) {
-    return new RingOptions(connectTimeoutMillis, ioTimeoutMillis, bytes);
+    return new RingOptions(connectTimeoutMillis, ioTimeoutMillis, bytes, sharedMemory);
+  }
+
+  public RingOptions withSharedMemory(boolean on) {
+    return new RingOptions(connectTimeoutMillis, ioTimeoutMillis, chunkBytes, on);
   }
 }

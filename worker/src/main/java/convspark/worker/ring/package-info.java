@@ -15,6 +15,10 @@
  * as soon as the ring is formed. {@link convspark.worker.ring.Ring#allreduce} then sums a float
  * vector plus a few doubles in place on every peer: reduce-scatter then all-gather, chunked and
  * pipelined, in a fixed order, so the result is bit-identical on every peer and in every run for
- * a given number of peers.
+ * a given number of peers. Where two neighbours run on the same host, the data of their link
+ * goes through a shared-memory ring instead of loopback TCP ({@link
+ * convspark.worker.ring.SharedMemoryLink}, offered over the authenticated connection, which
+ * stays open to tell whether the peer is still there); the chunks, their order and the sums are
+ * the same either way.
  */
 package convspark.worker.ring;

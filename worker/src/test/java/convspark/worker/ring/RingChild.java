@@ -21,9 +21,13 @@ public final class RingChild {
     byte[] secret = ProcessRendezvous.readSecret(stdin);
     RingOptions o = new RingOptions(60_000, 60_000, 1024);
     for (int p = rank + 1; p <= maxP; p++) {
-      RingListener l = RingListener.bind(RingFixtures.loopback(), o);
+      // even P through shared memory between the processes, odd P over loopback TCP
+      RingListener l = RingListener.bind(RingFixtures.loopback(), o.withSharedMemory(p % 2 == 0));
       List<InetSocketAddress> peers = ProcessRendezvous.exchange(l, stdin, System.out);
       try (Ring ring = l.join(peers, rank, secret, p)) {
+        if (p > 1 && ring.sharedMemory()[0] != (p % 2 == 0)) {
+          throw new IllegalStateException("P=" + p + ": shared memory " + ring.sharedMemory()[0]);
+        }
         for (int n : RingProcessTest.LENGTHS) {
           float[] f = RingFixtures.floats(rank, p, n, false);
           double[] d = RingFixtures.doubles(rank, p, 2);

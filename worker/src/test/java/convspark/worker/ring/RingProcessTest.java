@@ -10,7 +10,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The ring across separate JVM processes (the test classpath, started with ProcessBuilder): 8
  * processes form the rings of P = 1 .. 8 in turn (ranks 0 .. P-1), each checked against the
- * fixed-order sum computed here, bit for bit.
+ * fixed-order sum computed here, bit for bit; the rings of even P carry their data through
+ * shared memory between the processes ({@link SharedMemoryLink}), those of odd P over TCP.
  */
 class RingProcessTest {
   static final int[] LENGTHS = {1, 6, 1001, 30_001};

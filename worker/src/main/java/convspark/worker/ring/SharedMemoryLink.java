@@ -1,0 +1,388 @@
+package convspark.worker.ring;
+
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.net.InetAddress;
+import java.net.NetworkInterface;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * One direction of a ring link between two peers on the same host, through shared memory instead
+ * of loopback TCP: a single-producer single-consumer byte ring in a file of {@code /dev/shm}
+ * that both processes map. The ring's chunks (header and payload) go through it unchanged, so
+ * {@link Ring}'s algorithm, order of summation, checks and wire format stay as over TCP; what
+ * goes away is the kernel's loopback path (two copies, protocol work and a wake-up per chunk).
+ * The TCP connection stays open beside it: it carried the handshake, it carries the offer below,
+ * and its end-of-stream is how a peer that dies is noticed while the other waits.
+ *
+ * <p>Setting up (after {@link Handshake}, on the two authenticated connections; see {@link
+ * #negotiate}): the receiving end creates the file with owner-only permissions under a random
+ * name, writes a random 32-byte token into it, and offers name, size and token over the
+ * connection; the sending end maps the file, checks the token, and answers yes or no; the
+ * receiving end then deletes the name, so that no other process can open the file from then on.
+ * A peer on another host, a missing or full {@code /dev/shm}, or any failure leaves the link on
+ * TCP (logged); nothing fails because of it.
+ *
+ * <p>Memory order: the producer copies a chunk in and then publishes its position with a release
+ * store; the consumer reads the position with an acquire load before copying out, and publishes
+ * its own position the same way. Either side spins briefly and then parks while it waits (for
+ * data, or for room); the caller's {@link Waiter} bounds the wait and checks the peer.
+ */
+final class SharedMemoryLink implements AutoCloseable {
+  private static final Logger LOG = Logger.getLogger(SharedMemoryLink.class.getName());
+  private static final VarHandle LONG =
+      MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.nativeOrder());
+  private static final VarHandle INT =
+      MethodHandles.byteBufferViewVarHandle(int[].class, ByteOrder.nativeOrder());
+  /** Consumer position (bytes read so far), on its own cache line. */
+  private static final int HEAD = 64;
+  /** Producer position (bytes written so far). */
+  private static final int TAIL = 128;
+  /** Set to 1 by either side when it closes. */
+  private static final int CLOSED = 192;
+  /** The token of the offer, checked by the side that opens the file. */
+  private static final int TOKEN = 256;
+  /** Where the data ring starts. */
+  private static final int DATA = 512;
+  /**
+   * Default data bytes per link: what a peer sends in one allreduce of up to about 1M floats
+   * fits at once (the default model's 1.7 MB at P = 2 with room to spare); larger vectors
+   * stream through it.
+   */
+  static final int DEFAULT_CAPACITY = 8 << 20;
+  /** Where the files go: memory-backed on Linux. */
+  static final Path DIR = Path.of("/dev/shm");
+  private static final byte OFFER = 1;
+  private static final byte NO_OFFER = 0;
+  private static final int MAX_PATH_BYTES = 4096;
+  /** Spin this long before parking, when waiting (a chunk is usually that close). */
+  private static final long SPIN_NANOS = 50_000;
+  /** Park this long at a time once spinning gave up. */
+  private static final long PARK_NANOS = 20_000;
+
+  private final MappedByteBuffer map;
+  private final int capacity;
+  private final int mask;
+  /** This side's own position (the producer's tail or the consumer's head). */
+  private long position;
+  /** The other side's position as last read. */
+  private long seen;
+  /** Bytes the claimed or read message takes, skipped bytes included. */
+  private long pending;
+  private volatile boolean closed;
+
+  private SharedMemoryLink(MappedByteBuffer map, int capacity) {
+    this.map = map;
+    this.capacity = capacity;
+    this.mask = capacity - 1;
+  }
+
+  /** What a side does while it waits: throws to give up (timeout, peer gone, ring closed). */
+  interface Waiter {
+    /**
+     * Called repeatedly while no progress is possible.
+     *
+     * @param idleNanos how long this wait has lasted without progress
+     */
+    void idle(long idleNanos) throws IOException;
+  }
+
+  /** The data bytes the ring holds. */
+  int capacity() {
+    return capacity;
+  }
+
+  /**
+   * Producer side: a view of the next {@code n} contiguous bytes of the ring, to fill and then
+   * {@link #publish}, waiting for room. A message never wraps: where fewer than {@code n} bytes
+   * are left before the ring's end, it starts at the beginning and the bytes before the end are
+   * skipped, by the same rule on both sides ({@link #next}), so no marker is needed.
+   */
+  ByteBuffer claim(int n, Waiter waiter) throws IOException {
+    if (n > capacity) {
+      throw new IOException("a " + n + "-byte message does not fit a " + capacity
+          + "-byte shared ring");
+    }
+    int at = (int) (position & mask);
+    int skip = capacity - at < n ? capacity - at : 0;
+    long need = skip + (long) n;
+    long waitStart = 0;
+    while (capacity - (position - seen) < need) {
+      seen = (long) LONG.getAcquire(map, HEAD);
+      if (capacity - (position - seen) >= need) {
+        break;
+      }
+      waitStart = await(waitStart, waiter);
+    }
+    pending = need;
+    return map.slice(DATA + (skip == 0 ? at : 0), n).order(ByteOrder.LITTLE_ENDIAN);
+  }
+
+  /** Producer side: makes the last {@link #claim}ed message visible to the consumer. */
+  void publish() {
+    position += pending;
+    pending = 0;
+    LONG.setRelease(map, TAIL, position);
+  }
+
+  /**
+   * Consumer side: a view of the next {@code n}-byte message (the size both sides expect),
+   * waiting for it; {@link #release} it once read.
+   */
+  ByteBuffer next(int n, Waiter waiter) throws IOException {
+    if (n > capacity) {
+      throw new IOException("a " + n + "-byte message does not fit a " + capacity
+          + "-byte shared ring");
+    }
+    int at = (int) (position & mask);
+    int skip = capacity - at < n ? capacity - at : 0;
+    long need = skip + (long) n;
+    long waitStart = 0;
+    while (seen - position < need) {
+      seen = (long) LONG.getAcquire(map, TAIL);
+      if (seen - position >= need) {
+        break;
+      }
+      waitStart = await(waitStart, waiter);
+    }
+    pending = need;
+    return map.slice(DATA + (skip == 0 ? at : 0), n).order(ByteOrder.LITTLE_ENDIAN);
+  }
+
+  /** Consumer side: hands the last {@link #next} message's bytes back to the producer. */
+  void release() {
+    position += pending;
+    pending = 0;
+    LONG.setRelease(map, HEAD, position);
+  }
+
+  /** Producer side: copies {@code src}'s remaining bytes in as one message. */
+  void write(ByteBuffer src, Waiter waiter) throws IOException {
+    ByteBuffer to = claim(src.remaining(), waiter);
+    to.put(src);
+    publish();
+  }
+
+  /** One wait step: spin while the wait is young, then park; the waiter may give up. */
+  private long await(long waitStart, Waiter waiter) throws IOException {
+    long now = System.nanoTime();
+    if (waitStart == 0) {
+      return now;
+    }
+    if (closed) {
+      throw new IOException("the link was closed");
+    }
+    if ((int) INT.getAcquire(map, CLOSED) != 0) {
+      throw new java.io.EOFException();
+    }
+    long idle = now - waitStart;
+    if (idle < SPIN_NANOS) {
+      Thread.onSpinWait();
+      return waitStart;
+    }
+    waiter.idle(idle);
+    java.util.concurrent.locks.LockSupport.parkNanos(PARK_NANOS);
+    return waitStart;
+  }
+
+  /** Marks the link closed for both sides (the peer's next wait ends at once). Idempotent. */
+  @Override
+  public void close() {
+    if (!closed) {
+      closed = true;
+      INT.setRelease(map, CLOSED, 1);
+    }
+  }
+
+  /**
+   * Closes the link and unmaps the file now rather than whenever the garbage collector gets to
+   * it (the memory of /dev/shm stays taken until then, 2 x 8 MiB per ring, one ring per round).
+   * Only for the owner, once no thread of this process touches the link any more: an access
+   * after unmapping crashes the JVM. Where the JDK offers no way (no sun.misc.Unsafe), the
+   * collector does it later.
+   */
+  void dispose() {
+    close();
+    try {
+      Class<?> c = Class.forName("sun.misc.Unsafe");
+      java.lang.reflect.Field f = c.getDeclaredField("theUnsafe");
+      f.setAccessible(true);
+      c.getMethod("invokeCleaner", ByteBuffer.class).invoke(f.get(null), map);
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      LOG.log(Level.FINE, "shared-memory link left to the garbage collector: {0}", e.toString());
+    }
+  }
+
+  // --- setting up -------------------------------------------------------------------------
+
+  /**
+   * Offers, over the two authenticated connections of a peer, shared memory for each direction
+   * whose other end runs on this host, and takes the neighbours' offers. Every peer calls this
+   * once, right after the handshakes, in the same order of messages: offer on {@code in}, answer
+   * the offer read from {@code out}, read the answer on {@code in}. Reads time out after the
+   * sockets' SO_TIMEOUT.
+   *
+   * @param enabled false: offer nothing and refuse every offer (TCP only)
+   * @return {to next, from previous}, each null where the direction stays on TCP
+   */
+  static SharedMemoryLink[] negotiate(Socket out, Socket in, boolean enabled, int capacity,
+      int rank) throws IOException {
+    DataOutputStream toPrev = new DataOutputStream(in.getOutputStream());
+    DataInputStream fromPrev = new DataInputStream(in.getInputStream());
+    DataOutputStream toNext = new DataOutputStream(out.getOutputStream());
+    DataInputStream fromNext = new DataInputStream(out.getInputStream());
+    // 1. offer the previous peer a ring for what it sends us, if it runs on this host
+    Path file = null;
+    SharedMemoryLink mine = null;
+    byte[] token = RingSecret.random(32);
+    if (enabled && isLocal(in.getInetAddress())) {
+      try {
+        file = Files.createTempFile(DIR, "convspark-ring-", ".shm",
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        mine = map(file, capacity, true);
+        mine.map.put(TOKEN, token);
+      } catch (IOException | UnsupportedOperationException | IllegalStateException e) {
+        LOG.log(Level.INFO, "ring rank {0}: no shared memory for the link from the previous "
+            + "peer ({1}); it stays on TCP", new Object[] {rank, e.toString()});
+        deleteQuietly(file);
+        file = null;
+        mine = null;
+      }
+    }
+    try {
+      if (mine != null) {
+        byte[] name = file.toString().getBytes(StandardCharsets.UTF_8);
+        toPrev.writeByte(OFFER);
+        toPrev.write(token);
+        toPrev.writeInt(capacity);
+        toPrev.writeShort(name.length);
+        toPrev.write(name);
+      } else {
+        toPrev.writeByte(NO_OFFER);
+      }
+      toPrev.flush();
+      // 2. answer the next peer's offer for what we send it
+      SharedMemoryLink theirs = null;
+      byte kind = fromNext.readByte();
+      if (kind == OFFER) {
+        byte[] theirToken = new byte[32];
+        fromNext.readFully(theirToken);
+        int cap = fromNext.readInt();
+        int len = fromNext.readUnsignedShort();
+        if (len > MAX_PATH_BYTES) {
+          throw new IOException("a shared-memory offer with a " + len + "-byte path");
+        }
+        byte[] name = new byte[len];
+        fromNext.readFully(name);
+        if (enabled) {
+          theirs = openOffered(Path.of(new String(name, StandardCharsets.UTF_8)), cap,
+              theirToken, rank);
+        }
+      } else if (kind != NO_OFFER) {
+        throw new IOException("expected a shared-memory offer, got byte " + kind);
+      }
+      toNext.writeByte(theirs != null ? OFFER : NO_OFFER);
+      toNext.flush();
+      // 3. the previous peer's answer
+      byte answer = fromPrev.readByte();
+      if (answer != OFFER && answer != NO_OFFER) {
+        throw new IOException("expected a shared-memory answer, got byte " + answer);
+      }
+      if (answer != OFFER && mine != null) {
+        mine = null; // refused: the previous peer keeps sending over TCP
+      }
+      return new SharedMemoryLink[] {theirs, mine};
+    } finally {
+      deleteQuietly(file); // both ends have it mapped (or will not): no one else may open it
+    }
+  }
+
+  /** Maps an offered file, or null (logged) where it cannot be used. */
+  private static SharedMemoryLink openOffered(Path file, int capacity, byte[] token, int rank) {
+    try {
+      if (!DIR.equals(file.getParent())
+          || !file.getFileName().toString().startsWith("convspark-ring-")) {
+        throw new IOException("not a ring file: " + file);
+      }
+      SharedMemoryLink l = map(file, capacity, false);
+      byte[] got = new byte[token.length];
+      l.map.get(TOKEN, got);
+      if (!MessageDigest.isEqual(got, token)) {
+        throw new IOException("the file's token does not match the offer (another host?)");
+      }
+      return l;
+    } catch (IOException | RuntimeException e) {
+      LOG.log(Level.INFO, "ring rank {0}: cannot use the shared memory offered for the link to "
+          + "the next peer ({1}); it stays on TCP", new Object[] {rank, e.toString()});
+      return null;
+    }
+  }
+
+  private static SharedMemoryLink map(Path file, int capacity, boolean create)
+      throws IOException {
+    if (capacity < 4096 || Integer.bitCount(capacity) != 1 || capacity > (1 << 30)) {
+      throw new IOException("shared-memory capacity " + capacity + " is not a power of two in "
+          + "[4 KiB, 1 GiB]");
+    }
+    long size = (long) DATA + capacity;
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ,
+        StandardOpenOption.WRITE)) {
+      if (create) {
+        // Every page written now: a full /dev/shm fails here with an IOException (the link
+        // stays on TCP), where a sparse file would kill the process with SIGBUS on first touch.
+        ByteBuffer zeros = ByteBuffer.allocateDirect(1 << 20);
+        for (long at = 0; at < size; at += zeros.capacity()) {
+          zeros.clear().limit((int) Math.min(zeros.capacity(), size - at));
+          while (zeros.hasRemaining()) {
+            ch.write(zeros, at + zeros.position());
+          }
+        }
+      } else if (ch.size() != size) {
+        throw new IOException("the file holds " + ch.size() + " bytes, the offer says " + size);
+      }
+      MappedByteBuffer m = ch.map(FileChannel.MapMode.READ_WRITE, 0, size);
+      m.order(ByteOrder.nativeOrder());
+      return new SharedMemoryLink(m, capacity);
+    }
+  }
+
+  /** True if {@code a} is an address of this host (loopback included). */
+  static boolean isLocal(InetAddress a) {
+    if (a == null) {
+      return false;
+    }
+    if (a.isLoopbackAddress() || a.isAnyLocalAddress()) {
+      return true;
+    }
+    try {
+      return NetworkInterface.getByInetAddress(a) != null;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  private static void deleteQuietly(Path p) {
+    if (p != null) {
+      try {
+        Files.deleteIfExists(p);
+      } catch (IOException ignored) {
+        // a stale file in /dev/shm at worst; nothing can open it by accident (random name)
+      }
+    }
+  }
+}

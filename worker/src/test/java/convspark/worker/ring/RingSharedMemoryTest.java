@@ -1,0 +1,202 @@
+package convspark.worker.ring;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The ring's links through shared memory between peers of one host ({@link SharedMemoryLink}):
+ * the same sums, bit for bit, as over TCP, with vectors far larger than the shared ring (so that
+ * it wraps and the producer waits for room), refused offers falling back to TCP, no file left in
+ * {@code /dev/shm}, and the same failures as over TCP: a peer that stalls past the timeout, or
+ * leaves, fails the operation naming it.
+ */
+class RingSharedMemoryTest {
+  static final RingOptions SHM = new RingOptions(20_000, 20_000, 4096, true);
+
+  @BeforeAll
+  static void needsDevShm() {
+    assumeTrue(Files.isDirectory(SharedMemoryLink.DIR) && Files.isWritable(SharedMemoryLink.DIR),
+        "no writable /dev/shm on this machine");
+  }
+
+  @Test
+  void sameBitsAsTcpForTwoToFivePeersAndVectorsLargerThanTheSharedRing() throws Exception {
+    byte[] secret = RingSecret.generate();
+    // 5,000,003 floats = 20 MB: more than twice the 8 MiB shared ring, through the sender
+    // thread; the others go straight in
+    int[] lengths = {0, 1, 3, 1001, 5_000_003};
+    for (int p = 2; p <= 5; p++) {
+      Ring[] shm = RingFixtures.ringOfThreads(p, secret, 10 + p, SHM);
+      Ring[] tcp = RingFixtures.ringOfThreads(p, secret, 20 + p, SHM.withSharedMemory(false));
+      try {
+        for (Ring r : shm) {
+          assertTrue(r.sharedMemory()[0] && r.sharedMemory()[1], "P=" + p + ": " + r);
+        }
+        for (Ring r : tcp) {
+          assertFalse(r.sharedMemory()[0] || r.sharedMemory()[1], "P=" + p + ": " + r);
+        }
+        for (int n : lengths) {
+          if (p > 3 && n > 10_000) {
+            continue; // one large vector at P = 2 and 3 is enough for the wrap-around
+          }
+          float[][] a = new float[p][];
+          double[][] da = new double[p][];
+          for (int r = 0; r < p; r++) {
+            a[r] = RingFixtures.floats(r, p, n, false);
+            da[r] = RingFixtures.doubles(r, p, 3);
+          }
+          float[][] b = Arrays.stream(a).map(float[]::clone).toArray(float[][]::new);
+          double[][] db = Arrays.stream(da).map(double[]::clone).toArray(double[][]::new);
+          float[] ref = n <= 10_000 ? RingFixtures.ringOrderSum(a, 3) : null;
+          RingFixtures.allreduce(shm, a, da);
+          RingFixtures.allreduce(tcp, b, db);
+          for (int r = 0; r < p; r++) {
+            String what = "P=" + p + " n=" + n + " rank " + r;
+            assertTrue(Arrays.equals(b[r], a[r]), what + ": shared memory and TCP differ");
+            assertArrayEquals(db[r], da[r], 0.0, what);
+            if (ref != null) {
+              assertArrayEquals(ref, a[r], 0f, what);
+            }
+          }
+        }
+      } finally {
+        RingFixtures.closeAll(shm);
+        RingFixtures.closeAll(tcp);
+      }
+    }
+    assertEquals(List.of(), leftovers(), "files left in /dev/shm");
+    assertEquals(List.of(), mapped(), "closed rings still map their shared memory");
+  }
+
+  @Test
+  void aPeerWithoutSharedMemoryKeepsItsLinksOnTcp() throws Exception {
+    byte[] secret = RingSecret.generate();
+    List<RingListener> ls = new ArrayList<>();
+    RingOptions[] opts = {SHM, SHM.withSharedMemory(false), SHM};
+    for (RingOptions o : opts) {
+      ls.add(RingListener.bind(RingFixtures.loopback(), o));
+    }
+    List<java.net.InetSocketAddress> peers = ls.stream().map(RingListener::address).toList();
+    ExecutorService ex = Executors.newFixedThreadPool(3);
+    Ring[] rings = new Ring[3];
+    try {
+      List<Future<Ring>> fs = new ArrayList<>();
+      for (int r = 0; r < 3; r++) {
+        final int rank = r;
+        fs.add(ex.submit(() -> ls.get(rank).join(peers, rank, secret, 5)));
+      }
+      for (int r = 0; r < 3; r++) {
+        rings[r] = fs.get(r).get(30, TimeUnit.SECONDS);
+      }
+      // rank 1 refuses: 0 -> 1 and 1 -> 2 stay on TCP, 2 -> 0 goes through shared memory
+      assertArrayEquals(new boolean[] {false, true}, rings[0].sharedMemory());
+      assertArrayEquals(new boolean[] {false, false}, rings[1].sharedMemory());
+      assertArrayEquals(new boolean[] {true, false}, rings[2].sharedMemory());
+      float[][] f = new float[3][];
+      for (int r = 0; r < 3; r++) {
+        f[r] = RingFixtures.floats(r, 3, 70_001, true);
+      }
+      float[] ref = RingFixtures.ringOrderSum(f, 0);
+      RingFixtures.allreduce(rings, f, new double[][] {{}, {}, {}});
+      for (int r = 0; r < 3; r++) {
+        assertArrayEquals(ref, f[r], 0f, "rank " + r);
+      }
+    } finally {
+      ex.shutdownNow();
+      RingFixtures.closeAll(Arrays.stream(rings).filter(r -> r != null).toArray(Ring[]::new));
+    }
+  }
+
+  @Test
+  void aStalledPeerFailsTheAllreduceAfterTheTimeout() throws Exception {
+    RingOptions o = new RingOptions(20_000, 1_000, 4096, true);
+    Ring[] rings = RingFixtures.ringOfThreads(3, RingSecret.generate(), 2, o);
+    ExecutorService ex = Executors.newFixedThreadPool(2);
+    try {
+      assertTrue(rings[0].sharedMemory()[1], "rank 0 receives through shared memory");
+      RingFixtures.allreduce(rings, new float[][] {new float[999], new float[999], new float[999]},
+          new double[][] {{}, {}, {}});
+      long t0 = System.nanoTime();
+      Future<?> f0 = ex.submit(() -> {
+        rings[0].allreduce(new float[100_000]);
+        return null;
+      });
+      Future<?> f1 = ex.submit(() -> {
+        rings[1].allreduce(new float[100_000]);
+        return null;
+      });
+      ExecutionException e0 =
+          assertThrows(ExecutionException.class, () -> f0.get(30, TimeUnit.SECONDS));
+      assertThrows(ExecutionException.class, () -> f1.get(30, TimeUnit.SECONDS));
+      double secs = (System.nanoTime() - t0) / 1e9;
+      String m0 = e0.getCause().getMessage();
+      assertTrue(e0.getCause() instanceof RingException, String.valueOf(e0.getCause()));
+      assertTrue(m0.startsWith("ring rank 0: rank 2 (") && m0.contains("sent nothing for 1000 ms"),
+          m0);
+      assertTrue(secs >= 0.9 && secs < 15, "failed after " + secs + " s");
+      assertThrows(RingException.class, () -> rings[0].allreduce(new float[1]));
+    } finally {
+      ex.shutdownNow();
+      RingFixtures.closeAll(rings);
+    }
+    assertEquals(List.of(), mapped(), "failed and closed rings still map their shared memory");
+  }
+
+  @Test
+  void aPeerThatLeavesFailsItsNeighbourAtOnce() throws Exception {
+    RingOptions o = new RingOptions(20_000, 60_000, 4096, true);
+    Ring[] rings = RingFixtures.ringOfThreads(2, RingSecret.generate(), 3, o);
+    ExecutorService ex = Executors.newSingleThreadExecutor();
+    try {
+      long t0 = System.nanoTime();
+      Future<?> f0 = ex.submit(() -> {
+        rings[0].allreduce(new float[100_000]);
+        return null;
+      });
+      Thread.sleep(300); // rank 0 is waiting for rank 1's data
+      rings[1].close();
+      ExecutionException e0 =
+          assertThrows(ExecutionException.class, () -> f0.get(30, TimeUnit.SECONDS));
+      double secs = (System.nanoTime() - t0) / 1e9;
+      String m0 = e0.getCause().getMessage();
+      assertTrue(m0.startsWith("ring rank 0: rank 1 (") && m0.contains("closed the connection"),
+          m0);
+      assertTrue(secs < 10, "failed after " + secs + " s, not at once (timeout 60 s)");
+    } finally {
+      ex.shutdownNow();
+      RingFixtures.closeAll(rings);
+    }
+  }
+
+  /** This process's mappings of ring files (a closed ring unmaps its links). */
+  static List<String> mapped() throws Exception {
+    try (Stream<String> s = Files.lines(Path.of("/proc/self/maps"))) {
+      return s.filter(l -> l.contains("convspark-ring-")).toList();
+    }
+  }
+
+  /** Ring files still named in /dev/shm (each is deleted once both ends have mapped it). */
+  static List<Path> leftovers() throws Exception {
+    try (Stream<Path> s = Files.list(SharedMemoryLink.DIR)) {
+      return s.filter(p -> p.getFileName().toString().startsWith("convspark-ring-")).toList();
+    }
+  }
+}
