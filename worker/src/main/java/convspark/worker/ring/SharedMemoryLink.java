@@ -60,9 +60,9 @@ final class SharedMemoryLink implements AutoCloseable {
   /** Where the data ring starts. */
   private static final int DATA = 512;
   /**
-   * Default data bytes per link: what a peer sends in one allreduce of up to about 1M floats
-   * fits at once (the default model's 1.7 MB at P = 2 with room to spare); larger vectors
-   * stream through it.
+   * Default data bytes per link: what a peer sends in one allreduce of up to about 2M floats
+   * at P = 2 fits at once (4 bytes per element at P = 2, less at larger P; the default model's
+   * 1.7 MB and the residual net's 2.8 MB with room to spare); larger vectors stream through it.
    */
   static final int DEFAULT_CAPACITY = 8 << 20;
   /** Where the files go: memory-backed on Linux. */
@@ -114,30 +114,12 @@ final class SharedMemoryLink implements AutoCloseable {
    * skipped, by the same rule on both sides ({@link #next}), so no marker is needed.
    */
   ByteBuffer claim(int n, Waiter waiter) throws IOException {
-    if (n > capacity) {
-      throw new IOException("a " + n + "-byte message does not fit a " + capacity
-          + "-byte shared ring");
-    }
-    int at = (int) (position & mask);
-    int skip = capacity - at < n ? capacity - at : 0;
-    long need = skip + (long) n;
-    long waitStart = 0;
-    while (capacity - (position - seen) < need) {
-      seen = (long) LONG.getAcquire(map, HEAD);
-      if (capacity - (position - seen) >= need) {
-        break;
-      }
-      waitStart = await(waitStart, waiter);
-    }
-    pending = need;
-    return map.slice(DATA + (skip == 0 ? at : 0), n).order(ByteOrder.LITTLE_ENDIAN);
+    return window(n, true, waiter);
   }
 
   /** Producer side: makes the last {@link #claim}ed message visible to the consumer. */
   void publish() {
-    position += pending;
-    pending = 0;
-    LONG.setRelease(map, TAIL, position);
+    advance(TAIL);
   }
 
   /**
@@ -145,6 +127,16 @@ final class SharedMemoryLink implements AutoCloseable {
    * waiting for it; {@link #release} it once read.
    */
   ByteBuffer next(int n, Waiter waiter) throws IOException {
+    return window(n, false, waiter);
+  }
+
+  /** Consumer side: hands the last {@link #next} message's bytes back to the producer. */
+  void release() {
+    advance(HEAD);
+  }
+
+  /** The next message's bytes, once the producer has room for them or the consumer has them. */
+  private ByteBuffer window(int n, boolean producer, Waiter waiter) throws IOException {
     if (n > capacity) {
       throw new IOException("a " + n + "-byte message does not fit a " + capacity
           + "-byte shared ring");
@@ -153,9 +145,9 @@ final class SharedMemoryLink implements AutoCloseable {
     int skip = capacity - at < n ? capacity - at : 0;
     long need = skip + (long) n;
     long waitStart = 0;
-    while (seen - position < need) {
-      seen = (long) LONG.getAcquire(map, TAIL);
-      if (seen - position >= need) {
+    while (ready(producer) < need) {
+      seen = (long) LONG.getAcquire(map, producer ? HEAD : TAIL);
+      if (ready(producer) >= need) {
         break;
       }
       waitStart = await(waitStart, waiter);
@@ -164,11 +156,16 @@ final class SharedMemoryLink implements AutoCloseable {
     return map.slice(DATA + (skip == 0 ? at : 0), n).order(ByteOrder.LITTLE_ENDIAN);
   }
 
-  /** Consumer side: hands the last {@link #next} message's bytes back to the producer. */
-  void release() {
+  /** Room for the producer, or bytes for the consumer, as far as this side knows. */
+  private long ready(boolean producer) {
+    return producer ? capacity - (position - seen) : seen - position;
+  }
+
+  /** Moves this side past its last message and publishes its position at {@code at}. */
+  private void advance(int at) {
     position += pending;
     pending = 0;
-    LONG.setRelease(map, HEAD, position);
+    LONG.setRelease(map, at, position);
   }
 
   /** Producer side: copies {@code src}'s remaining bytes in as one message. */

@@ -1,5 +1,6 @@
 package convspark.worker.ring;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -15,8 +16,22 @@ import org.junit.jupiter.api.Test;
 class RingTimeoutTest {
   @Test
   void aStalledPeerFailsTheAllreduceAfterTheTimeout() throws Exception {
-    RingOptions o = new RingOptions(20_000, 1_000, 4096);
+    stalledPeer(false);
+  }
+
+  /** The same through shared memory, whose waits end the same way; the links are unmapped. */
+  @Test
+  void aStalledPeerFailsTheAllreduceAfterTheTimeoutThroughSharedMemory() throws Exception {
+    RingSharedMemoryTest.needsDevShm();
+    stalledPeer(true);
+    assertEquals(List.of(), RingSharedMemoryTest.mapped(),
+        "failed and closed rings still map their shared memory");
+  }
+
+  private static void stalledPeer(boolean sharedMemory) throws Exception {
+    RingOptions o = new RingOptions(20_000, 1_000, 4096, sharedMemory);
     Ring[] rings = RingFixtures.ringOfThreads(3, RingSecret.generate(), 1, o);
+    assertEquals(sharedMemory, rings[0].sharedMemory()[1], "rank 0 receives through shared memory");
     ExecutorService ex = Executors.newFixedThreadPool(2);
     try {
       // One healthy operation first, then rank 2 stalls (never calls allreduce again).
