@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Scale-out on one machine without Spark: P worker processes x T threads (the kernel plus the ring
 # allreduce, convspark.bench.ring.ScaleBench: every step T threads compute batch 64 each, sum
-# their gradients locally, the P processes ring-allreduce over authenticated loopback TCP, and
+# their gradients locally, the P processes ring-allreduce over authenticated loopback TCP
+# connections whose data goes through shared memory (SharedMemoryLink, as executors of one host
+# do; gloo's DDP uses loopback TCP), and
 # every replica applies the same SGD update) for P x T = 1 .. the machine's cores, next to
 # PyTorch DistributedDataParallel (gloo) with as many processes x 1 thread on the same network
 # (conf/fashion-mnist.conf), bench/peers/torch_peer.py ddp.

@@ -5,6 +5,7 @@ import convspark.worker.SampleBlock;
 import convspark.worker.ring.Allreduce;
 import convspark.worker.ring.LocalRing;
 import convspark.worker.ring.ReplicaRound;
+import convspark.worker.ring.Ring;
 import convspark.worker.ring.RingException;
 import convspark.worker.ring.RingListener;
 import convspark.worker.ring.RingOptions;
@@ -121,7 +122,9 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
     try {
       List<InetSocketAddress> peers = RingRendezvous.exchange(rendezvous, secret, ringId, rank,
           size, listener.address(), timeoutMillis);
-      return listener.join(peers, rank, secret, ringId);
+      Ring ring = listener.join(peers, rank, secret, ringId);
+      System.err.println("convspark: ring " + ringId + " rank " + rank + ": " + ring.links());
+      return ring;
     } finally {
       listener.close();
     }

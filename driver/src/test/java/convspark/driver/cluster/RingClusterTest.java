@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -93,6 +94,19 @@ class RingClusterTest {
     assertArrayEquals(ClusterTrainingTest.finalParams(local),
         ClusterTrainingTest.finalParams(undisturbed()),
         "the ring engine in local[2] and on the cluster ended with different parameters");
+    // the two executors share this host: their links carried the data through shared memory
+    List<String> links = new ArrayList<>();
+    try (Stream<Path> files = Files.walk(cluster.dir.resolve("work"))) {
+      for (Path f : files.filter(f -> f.getFileName().toString().equals("stderr")).toList()) {
+        Files.readAllLines(f).stream().filter(l -> l.startsWith("convspark: ring ")
+            && l.contains(" to rank ")).forEach(links::add);
+      }
+    }
+    assertFalse(links.isEmpty(), "no executor logged its ring links");
+    for (String l : links) {
+      assertTrue(l.contains("through shared memory, from rank")
+          && l.endsWith("through shared memory"), l);
+    }
   }
 
   @Test

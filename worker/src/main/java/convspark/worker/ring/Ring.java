@@ -533,6 +533,16 @@ public final class Ring implements Allreduce {
     return new boolean[] {toNext != null, fromPrev != null};
   }
 
+  /** What carries this peer's links, for the logs: "to rank 1 (host:port) through ...". */
+  public String links() {
+    if (size == 1) {
+      return "no links (a ring of one)";
+    }
+    return "to rank " + nextRank() + " (" + nextAddress + ") through "
+        + (toNext != null ? "shared memory" : "TCP") + ", from rank " + prevRank() + " ("
+        + prevAddress + ") through " + (fromPrev != null ? "shared memory" : "TCP");
+  }
+
   /**
    * Direct send buffers allocated so far: at most the number of chunks this peer sends in one
    * operation, since the sender thread returns every written buffer to the pool.
