@@ -2,6 +2,7 @@ package convspark.worker.ring;
 
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
+import java.io.EOFException;
 import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -145,12 +146,24 @@ final class SharedMemoryLink implements AutoCloseable {
     int skip = capacity - at < n ? capacity - at : 0;
     long need = skip + (long) n;
     long waitStart = 0;
+    boolean peerGone = false;
     while (ready(producer) < need) {
       seen = (long) LONG.getAcquire(map, producer ? HEAD : TAIL);
       if (ready(producer) >= need) {
         break;
       }
-      waitStart = await(waitStart, waiter);
+      if (peerGone) {
+        throw new EOFException();
+      }
+      try {
+        waitStart = await(waitStart, waiter);
+      } catch (EOFException e) {
+        // The peer closed, or its connection ended. A peer publishes its last message before
+        // it closes, so that message may have arrived after the read above: read the
+        // position once more (acquire, after seeing the close) before giving up. At the end
+        // of every round the first peer done closes while its neighbour still reads.
+        peerGone = true;
+      }
     }
     pending = need;
     return map.slice(DATA + (skip == 0 ? at : 0), n).order(ByteOrder.LITTLE_ENDIAN);
@@ -185,7 +198,7 @@ final class SharedMemoryLink implements AutoCloseable {
       throw new IOException("the link was closed");
     }
     if ((int) INT.getAcquire(map, CLOSED) != 0) {
-      throw new java.io.EOFException();
+      throw new EOFException();
     }
     long idle = now - waitStart;
     if (idle < SPIN_NANOS) {
