@@ -74,7 +74,7 @@ public final class Ring implements Allreduce {
   /** How often a wait on shared memory checks the connection beside it for end-of-stream. */
   private static final long PROBE_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
   private final SharedMemoryLink.Waiter receiveWaiter = this::receiveIdle;
-  private final SharedMemoryLink.Waiter directWaiter = this::sendIdle;
+  private final SharedMemoryLink.Waiter sendWaiter = this::sendIdle;
   private final ByteBuffer sendProbe = ByteBuffer.allocate(1);
   private long sendProbed;
   /** Whether this operation's chunks go straight into shared memory (see {@link #run}). */
@@ -308,7 +308,7 @@ public final class Ring implements Allreduce {
     ByteBuffer bb;
     if (direct) {
       try {
-        bb = toNext.claim(n, directWaiter);
+        bb = toNext.claim(n, sendWaiter);
       } catch (RingException e) {
         throw e;
       } catch (IOException e) {
@@ -495,7 +495,10 @@ public final class Ring implements Allreduce {
     }
   }
 
-  /** While waiting for room in shared memory on this thread: timeout, close, peer gone. */
+  /**
+   * While waiting for room in shared memory, on this thread or the sender's (one operation
+   * uses one of them): timeout, close, peer gone.
+   */
   private void sendIdle(long idleNanos) throws IOException {
     if (idleNanos > TimeUnit.MILLISECONDS.toNanos(options.ioTimeoutMillis())) {
       throw new RingException("ring rank " + rank + ": rank " + nextRank() + " (" + nextAddress
@@ -584,25 +587,6 @@ public final class Ring implements Allreduce {
       this.ring = ring;
     }
 
-    private final SharedMemoryLink.Waiter waiter = this::idle;
-    private final ByteBuffer probeBuffer = ByteBuffer.allocate(1);
-    private long probed;
-
-    /** While waiting for room in shared memory: timeout, close, peer gone. */
-    private void idle(long idleNanos) throws IOException {
-      if (idleNanos > TimeUnit.MILLISECONDS.toNanos(ring.options.ioTimeoutMillis())) {
-        throw new IOException("no room for " + ring.options.ioTimeoutMillis() + " ms");
-      }
-      if (ring.closed) {
-        throw new ClosedChannelException();
-      }
-      long now = System.nanoTime();
-      if (now - probed > PROBE_NANOS) {
-        probed = now;
-        probe(out, probeBuffer);
-      }
-    }
-
     /**
      * A cleared buffer of at least {@code n} bytes. New buffers hold at least a full chunk of
      * floats, so the pool stops allocating after the first operation (a chunk that carries
@@ -655,7 +639,9 @@ public final class Ring implements Allreduce {
             return;
           }
           if (shm != null) {
-            shm.write(c, waiter);
+            // the ring's own wait: this thread and the ring's never wait for room at once
+            // (an operation sends either straight in or through this thread)
+            shm.write(c, ring.sendWaiter);
           }
           while (c.hasRemaining()) {
             out.write(c); // blocking channel: returns once everything is in the socket buffer

@@ -314,7 +314,8 @@ final class SharedMemoryLink implements AutoCloseable {
         throw new IOException("expected a shared-memory answer, got byte " + answer);
       }
       if (answer != OFFER && mine != null) {
-        mine = null; // refused: the previous peer keeps sending over TCP
+        mine.dispose(); // refused: the previous peer keeps sending over TCP
+        mine = null;
       }
       return new SharedMemoryLink[] {theirs, mine};
     } finally {
