@@ -89,7 +89,8 @@ public final class ReplicaThroughput {
     long lastImages = 0;
     for (int epoch = 0; epoch < epochs; epoch++) {
       ReplicaRound.Spec spec = new ReplicaRound.Spec(net, rule, null, plan, epoch,
-          (long) epoch * stepsPerEpoch, 0, stepsPerEpoch, stepsPerEpoch);
+          (long) epoch * stepsPerEpoch, 0, stepsPerEpoch, stepsPerEpoch,
+          t.ring().shardUpdate());
       AtomicReference<ReplicaRound.Output> rank0 = new AtomicReference<>();
       AtomicLong images = new AtomicLong();
       AtomicReference<Throwable> failed = new AtomicReference<>();

@@ -34,24 +34,25 @@ public final class Adam implements Optimizer {
   }
 
   @Override
-  public void step(float[] params, float[] grad, double lr) {
-    steps++;
+  public void stepRange(float[] params, float[] grad, double lr, int from, int to) {
+    long t = steps + 1;
     if (decoupledDecay > 0) {
       float f = (float) (1 - lr * decoupledDecay);
       for (ParamRange r : decayRanges) {
-        for (int i = r.offset(); i < r.offset() + r.length(); i++) {
+        int end = Math.min(to, r.offset() + r.length());
+        for (int i = Math.max(from, r.offset()); i < end; i++) {
           params[i] *= f;
         }
       }
     }
-    double c1 = 1 - Math.pow(beta1, steps);
-    double c2 = 1 - Math.pow(beta2, steps);
+    double c1 = 1 - Math.pow(beta1, t);
+    double c2 = 1 - Math.pow(beta2, t);
     float b1 = (float) beta1;
     float b2 = (float) beta2;
     float stepSize = (float) (lr / c1);
     float sqrtC2 = (float) Math.sqrt(c2);
     float eps = (float) epsilon;
-    for (int i = 0; i < params.length; i++) {
+    for (int i = from; i < to; i++) {
       float g = grad[i];
       float mi = b1 * m[i] + (1 - b1) * g;
       float vi = b2 * v[i] + (1 - b2) * g * g;
@@ -59,6 +60,11 @@ public final class Adam implements Optimizer {
       v[i] = vi;
       params[i] -= stepSize * mi / ((float) Math.sqrt(vi) / sqrtC2 + eps);
     }
+  }
+
+  @Override
+  public void endStep() {
+    steps++;
   }
 
   @Override

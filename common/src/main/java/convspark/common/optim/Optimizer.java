@@ -8,7 +8,22 @@ package convspark.common.optim;
  */
 public interface Optimizer {
   /** Applies one update: {@code grad} is the averaged gradient (regularisation included). */
-  void step(float[] params, float[] grad, double lr);
+  default void step(float[] params, float[] grad, double lr) {
+    stepRange(params, grad, lr, 0, params.length);
+    endStep();
+  }
+
+  /**
+   * Applies elements [from, to) of the next update (step number {@link #steps()} + 1) without
+   * counting it: element i's new value and state depend only on element i, so calls over
+   * disjoint ranges that cover the vector, followed by one {@link #endStep}, give exactly the
+   * bits of one {@link #step}. The sharded update of the ring engine steps only the range a
+   * replica owns.
+   */
+  void stepRange(float[] params, float[] grad, double lr, int from, int to);
+
+  /** Counts the update that {@link #stepRange} calls applied. */
+  void endStep();
 
   /** Config name: "sgd" or "adam". */
   String name();

@@ -41,20 +41,26 @@ public record Regularization(double l1, double l2, List<ParamRange> ranges) {
 
   /** Adds the penalty's gradient to {@code grad}. */
   public void addGradient(float[] params, float[] grad) {
+    addGradient(params, grad, 0, grad.length);
+  }
+
+  /** Adds the penalty's gradient to elements [from, to) of {@code grad}. */
+  public void addGradient(float[] params, float[] grad, int from, int to) {
     if (isZero()) {
       return;
     }
     float a = (float) (2 * l2);
     float b = (float) l1;
     for (ParamRange r : ranges) {
-      int end = r.offset() + r.length();
+      int start = Math.max(from, r.offset());
+      int end = Math.min(to, r.offset() + r.length());
       if (b == 0) {
         // L2 only (the usual case): a loop the JIT vectorises; a * w + 0 * signum(w) == a * w
-        for (int i = r.offset(); i < end; i++) {
+        for (int i = start; i < end; i++) {
           grad[i] += a * params[i];
         }
       } else {
-        for (int i = r.offset(); i < end; i++) {
+        for (int i = start; i < end; i++) {
           float w = params[i];
           grad[i] += a * w + b * Math.signum(w);
         }

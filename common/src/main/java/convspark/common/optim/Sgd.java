@@ -29,21 +29,25 @@ public final class Sgd implements Optimizer {
   }
 
   @Override
-  public void step(float[] params, float[] grad, double lr) {
+  public void stepRange(float[] params, float[] grad, double lr, int from, int to) {
     float flr = (float) lr;
     if (momentum == 0) {
-      for (int i = 0; i < params.length; i++) {
+      for (int i = from; i < to; i++) {
         params[i] -= flr * grad[i];
       }
     } else {
       float mu = (float) momentum;
       float[] v = velocity;
-      for (int i = 0; i < params.length; i++) {
+      for (int i = from; i < to; i++) {
         float vi = mu * v[i] + grad[i];
         v[i] = vi;
         params[i] -= flr * (nesterov ? grad[i] + mu * vi : vi);
       }
     }
+  }
+
+  @Override
+  public void endStep() {
     steps++;
   }
 

@@ -67,12 +67,19 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
    * @param roundSteps steps per round (one barrier stage); 0: one round per epoch. The last
    *     round of an epoch may be shorter. Validation and checkpoints stay per epoch.
    * @param transport how the replicas reach each other
+   * @param shardUpdate whether each replica applies only the part of the update it owns
    */
   public record RingSettings(int attempts, int timeoutSeconds, int roundSteps,
-      RingTransport transport) implements Serializable {
-    /** One round per epoch. */
+      RingTransport transport, boolean shardUpdate) implements Serializable {
+    /** One round per epoch, the default transport and the sharded update. */
     public RingSettings(int attempts, int timeoutSeconds) {
-      this(attempts, timeoutSeconds, 0, RingTransport.AUTO);
+      this(attempts, timeoutSeconds, 0, RingTransport.AUTO, true);
+    }
+
+    /** The sharded update. */
+    public RingSettings(int attempts, int timeoutSeconds, int roundSteps,
+        RingTransport transport) {
+      this(attempts, timeoutSeconds, roundSteps, transport, true);
     }
   }
 
@@ -217,7 +224,8 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
         new RingSettings(k.positiveInt("train.ring.attempts"),
             k.positiveInt("train.ring.timeout-seconds"),
             k.nonNegativeInt("train.ring.round-steps"),
-            k.choice("train.ring.transport", RingTransport.class)));
+            k.choice("train.ring.transport", RingTransport.class),
+            k.bool("train.ring.shard-update")));
     Spark spark = new Spark(k.string("spark.master"), k.string("spark.app-name"),
         strings(c, "spark.conf"));
     Predict predict = new Predict(k.positiveInt("predict.inference-batch"));

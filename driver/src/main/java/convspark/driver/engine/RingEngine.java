@@ -171,7 +171,8 @@ public final class RingEngine implements StepEngine {
     try {
       ReplicaRound.Spec spec = new ReplicaRound.Spec(setup.net(), setup.rule(),
           setup.checkpointDir(), round.plan(), round.epoch(), round.firstStep(),
-          round.firstStepInEpoch(), round.steps(), round.stepsPerEpoch());
+          round.firstStepInEpoch(), round.steps(), round.stepsPerEpoch(),
+          settings.shardUpdate());
       long ringId = rings.incrementAndGet();
       JavaRDD<SampleBlock> blocks = setup.train().rdd();
       InetSocketAddress meet = null;

@@ -159,6 +159,8 @@ class CliBadInputTest {
     assertTrue(e.contains("train.ring.round-steps") && e.contains("-1"), e);
     e = fails("train.ring.round-steps=often");
     assertTrue(e.contains("train.ring.round-steps") && e.contains("often"), e);
+    e = fails("train.ring.shard-update=maybe");
+    assertTrue(e.contains("train.ring.shard-update") && e.contains("maybe"), e);
   }
 
   @Test

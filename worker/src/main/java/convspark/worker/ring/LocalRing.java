@@ -14,7 +14,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * and no copy into bytes. The sums are {@link Ring}'s, bit for bit: the logical vector (floats,
  * then doubles) is cut into the same P segments, and rank s sums segment s in the same order,
  * x_s + x_(s+1) + ... + x_(s+P-1) (ranks mod P), straight into its own vector, then copies the
- * segment into every peer's vector. Only rank s touches segment s of any vector, so the ranks
+ * segment into every peer's vector (rank s owns segment s: {@link #allreduce(float[], double[],
+ * Owned)} rewrites it between the sum and the copies). Only rank s touches segment s of any
+ * vector, so the ranks
  * work in parallel; two barriers per operation (all vectors published; all segments written)
  * order the rest.
  *
@@ -123,7 +125,7 @@ public final class LocalRing implements Allreduce {
   }
 
   @Override
-  public void allreduce(float[] f, double[] d) throws RingException {
+  public void allreduce(float[] f, double[] d, Owned owned) throws RingException {
     if (closed) {
       throw new RingException("ring rank " + rank + ": the ring is closed (an earlier operation "
           + "failed, or close() was called)");
@@ -131,7 +133,11 @@ public final class LocalRing implements Allreduce {
     long t0 = System.nanoTime();
     Group g = group;
     int p = g.size;
-    if (p > 1) {
+    if (p == 1) {
+      if (owned != null && f.length > 0) {
+        owned.summed(f, 0, f.length);
+      }
+    } else {
       try {
         g.floats[rank] = f;
         g.doubles[rank] = d;
@@ -150,9 +156,9 @@ public final class LocalRing implements Allreduce {
                 + "length?)");
           }
         }
-        reduceSegment(fs, ds, f.length, d.length);
+        reduceSegment(fs, ds, f.length, d.length, owned);
         await("write its segment");
-      } catch (RingException e) {
+      } catch (RingException | RuntimeException e) {
         close();
         throw e;
       }
@@ -161,8 +167,11 @@ public final class LocalRing implements Allreduce {
     stats.seconds += (System.nanoTime() - t0) / 1e9;
   }
 
-  /** Sums segment {@code rank} in ring order into this rank's vectors and copies it to all. */
-  private void reduceSegment(float[][] fs, double[][] ds, int nf, int nd) {
+  /**
+   * Sums segment {@code rank} in ring order into this rank's vectors, lets {@code owned} rewrite
+   * its floats, and copies it to all.
+   */
+  private void reduceSegment(float[][] fs, double[][] ds, int nf, int nd, Owned owned) {
     int p = fs.length;
     long total = (long) nf + nd;
     long a = total * rank / p;
@@ -182,6 +191,9 @@ public final class LocalRing implements Allreduce {
       for (int i = da; i < db; i++) {
         myD[i] = myD[i] + y[i];
       }
+    }
+    if (owned != null && fb > fa) {
+      owned.summed(mine, fa, fb);
     }
     for (int k = 1; k < p; k++) {
       System.arraycopy(mine, fa, fs[(rank + k) % p], fa, fb - fa);

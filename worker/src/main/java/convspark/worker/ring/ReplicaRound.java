@@ -24,6 +24,15 @@ import java.util.concurrent.Future;
  * the ring allreduces them with loss, count, correct and every rank's compute time, and the
  * replica applies the {@link Updater} to its own {@link ModelState}. Every replica applies the
  * same update to the same sums, so they stay bit-identical.
+ *
+ * <p>Sharded update (ZeRO stage 1, {@link Spec#shardUpdate}): with P > 1 replicas and an
+ * element-wise update rule, each replica updates only the parameters of the part of the vector it
+ * owns in the ring, as soon as their sums are complete, and the ring's all-gather carries the new
+ * parameters instead of the summed gradient: the same bytes, 1/P of the update work per replica,
+ * and the same bits as the full update, since each element sees the same arithmetic. The global
+ * sample count that scales the gradient is known before the sums (every replica learns every
+ * partition's size at the start of the round), and the optimizer state of the parts a replica
+ * does not own is gathered once, at the end of the round.
  */
 public final class ReplicaRound {
   private ReplicaRound() {}
@@ -34,10 +43,12 @@ public final class ReplicaRound {
    * @param plan the step plan of the run ({@link StepPlan#at} places each step)
    * @param firstStep global step of the round's first step
    * @param firstStepInEpoch the round's first step within its epoch
+   * @param shardUpdate whether replicas update only what they own (when P > 1 and the rule is
+   *     element-wise; otherwise every replica applies the full update)
    */
   public record Spec(Network net, UpdateRule rule, String checkpointDir, StepPlan plan,
-      int epoch, long firstStep, int firstStepInEpoch, int steps, int stepsPerEpoch)
-      implements Serializable {
+      int epoch, long firstStep, int firstStepInEpoch, int steps, int stepsPerEpoch,
+      boolean shardUpdate) implements Serializable {
     private static final long serialVersionUID = 1L;
   }
 
@@ -45,7 +56,8 @@ public final class ReplicaRound {
    * What a round returns (rank 0's; the sums are global). Times are seconds summed over the
    * round's steps on this replica: compute (the threads), local sum, allreduce (wall time inside
    * the ring, waiting for slower peers included), update, and straggler (the slowest rank's
-   * compute minus the mean, per step).
+   * compute minus the mean, per step). Bytes are what the steps' allreduces sent (not the round's
+   * start and end, which the sharded update adds).
    */
   public record Output(ModelState state, double lossSum, long count, long correct, double lastLr,
       double computeSeconds, double localSumSeconds, double allreduceSeconds,
@@ -74,7 +86,23 @@ public final class ReplicaRound {
     float[] v = new float[pc + sc];
     float[] bnSum = new float[sc];
     double[] extras = new double[3 + ranks];
-    long bytes0 = ring.stats().bytesSent;
+    boolean shard = spec.shardUpdate() && ranks > 1 && updater.elementwise();
+    // every partition's size, for the global count of each step before its sums
+    double[] sizes = new double[ranks];
+    if (shard) {
+      sizes[ring.rank()] = block.count();
+      ring.allreduce(new float[0], sizes);
+    }
+    long[] ownedNanos = new long[1];
+    Allreduce.Owned ownedUpdate = (f, from, to) -> {
+      int end = Math.min(to, pc);
+      if (from < end) {
+        long n0 = System.nanoTime();
+        updater.applyOwned(f, from, end, state);
+        ownedNanos[0] += System.nanoTime() - n0;
+      }
+    };
+    long stepBytes = 0; // the steps' allreduces only, not the round's bookkeeping
     double compute = 0;
     double localSum = 0;
     double reduce = 0;
@@ -84,6 +112,7 @@ public final class ReplicaRound {
     long count = 0;
     long correct = 0;
     double lr = Double.NaN;
+    int shardedSteps = 0;
     ExecutorService pool = threads > 1 ? Executors.newFixedThreadPool(threads, r -> {
       Thread t = new Thread(r, "ring-replica-" + partition);
       t.setDaemon(true);
@@ -139,13 +168,38 @@ public final class ReplicaRound {
         }
         double myCompute = (t1 - t0) / 1e9;
         extras[3 + ring.rank()] = myCompute;
+        long stepCount = 0;
+        for (int r = 0; r < ranks; r++) {
+          stepCount += PartitionStep.samplesAt((int) sizes[r], plan.localBatch(),
+              plan.stepInEpoch());
+        }
+        boolean sharded = shard && stepCount > 0;
+        long bytes0 = ring.stats().bytesSent;
         long t2 = System.nanoTime();
-        ring.allreduce(v, extras);
+        ownedNanos[0] = 0;
+        if (sharded) {
+          updater.beginOwned(stepCount, state, step, spec.stepsPerEpoch());
+          ring.allreduce(v, extras, ownedUpdate);
+        } else {
+          ring.allreduce(v, extras);
+        }
         long t3 = System.nanoTime();
+        stepBytes += ring.stats().bytesSent - bytes0;
         System.arraycopy(v, pc, bnSum, 0, sc);
         lr = updater.learningRate(step, spec.stepsPerEpoch());
-        updater.apply(v, (long) extras[2], extras[0], bnSum, state, step, spec.epoch(),
-            spec.stepsPerEpoch());
+        if (sharded) {
+          if ((long) extras[2] != stepCount) {
+            throw new IllegalStateException("ring rank " + ring.rank() + ": step " + step
+                + " summed " + (long) extras[2] + " samples, the partition sizes gave "
+                + stepCount);
+          }
+          updater.endOwned(v, stepCount, extras[0], bnSum, state, step, spec.epoch(),
+              spec.stepsPerEpoch());
+          shardedSteps++;
+        } else {
+          updater.apply(v, (long) extras[2], extras[0], bnSum, state, step, spec.epoch(),
+              spec.stepsPerEpoch());
+        }
         long t4 = System.nanoTime();
         double max = 0;
         double mean = 0;
@@ -156,11 +210,16 @@ public final class ReplicaRound {
         straggler += max - mean;
         compute += myCompute;
         localSum += (t2 - t1) / 1e9;
-        reduce += (t3 - t2) / 1e9;
-        update += (t4 - t3) / 1e9;
+        reduce += (t3 - t2 - ownedNanos[0]) / 1e9;
+        update += (t4 - t3 + ownedNanos[0]) / 1e9;
         lossSum += extras[0];
         correct += (long) extras[1];
         count += (long) extras[2];
+      }
+      if (shardedSteps > 0) {
+        long t5 = System.nanoTime();
+        gatherOptimizerState(ring, state, v, extras);
+        update += (System.nanoTime() - t5) / 1e9;
       }
     } finally {
       if (pool != null) {
@@ -168,7 +227,31 @@ public final class ReplicaRound {
       }
     }
     return new Output(state, lossSum, count, correct, lr, compute, localSum, reduce, update,
-        straggler, ring.stats().bytesSent - bytes0, ranks, threads);
+        straggler, stepBytes, ranks, threads);
+  }
+
+  /**
+   * After sharded steps each replica's optimizer state is current only where it owns the
+   * parameters: one all-gather per state array makes it whole on every replica. It
+   * runs as an allreduce of the step vector's layout (so every replica owns the same part as in
+   * the steps) whose owners write their state over the sums.
+   */
+  private static void gatherOptimizerState(Allreduce ring, ModelState state, float[] v,
+      double[] extras) throws RingException {
+    for (float[] a : state.optimizerState()) {
+      if (a.length == 0) {
+        continue; // SGD without momentum
+      }
+      Arrays.fill(v, 0f);
+      Arrays.fill(extras, 0);
+      ring.allreduce(v, extras, (f, a0, b0) -> {
+        int end = Math.min(b0, a.length);
+        if (a0 < end) {
+          System.arraycopy(a, a0, f, a0, end - a0);
+        }
+      });
+      System.arraycopy(v, 0, a, 0, a.length);
+    }
   }
 
   /** v[from + i] = sum over threads in thread order of g[t][i], for i < n. */

@@ -32,7 +32,10 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Determinism: element i of segment s is summed in the fixed order x_s + x_(s+1) + ... +
  * x_(s+P-1) (ranks mod P), whatever the timing, so every peer ends with bit-identical values and
- * a rerun with the same inputs and P gives the same bits.
+ * a rerun with the same inputs and P gives the same bits. After the reduce-scatter this peer
+ * holds the full sums of segment (rank + 1) mod P: the segment it owns, which {@link
+ * #allreduce(float[], double[], Owned)} lets the caller rewrite, chunk by chunk as each chunk is
+ * summed, before the all-gather forwards it (so the rewrite keeps the pipeline going).
  *
  * <p>Wire: every chunk is a 16-byte header (operation number, step, chunk index, payload bytes;
  * little-endian ints, all checked on receipt) and the chunk's floats then doubles, little-endian.
@@ -205,7 +208,7 @@ public final class Ring implements Allreduce {
    *     closed)
    */
   @Override
-  public void allreduce(float[] floats, double[] doubles) throws RingException {
+  public void allreduce(float[] floats, double[] doubles, Owned owned) throws RingException {
     inOperation = true;
     try {
       if (closed) {
@@ -214,9 +217,13 @@ public final class Ring implements Allreduce {
       }
       long t0 = System.nanoTime();
       operation++;
-      if (size > 1) {
+      if (size == 1) {
+        if (owned != null && floats.length > 0) {
+          owned.summed(floats, 0, floats.length);
+        }
+      } else {
         try {
-          run(floats, doubles);
+          run(floats, doubles, owned);
         } catch (RingException e) {
           close();
           throw e;
@@ -235,7 +242,7 @@ public final class Ring implements Allreduce {
     }
   }
 
-  private void run(float[] f, double[] d) throws RingException {
+  private void run(float[] f, double[] d, Owned owned) throws RingException {
     final int nf = f.length;
     final long total = (long) nf + d.length;
     final int chunkElems = Math.max(1, options.chunkBytes() / 4);
@@ -265,6 +272,10 @@ public final class Ring implements Allreduce {
       for (long a = start; a < end; a += chunkElems, chunk++) {
         long b = Math.min(end, a + chunkElems);
         receive(f, d, j, chunk, a, b, add, steps);
+        if (owned != null && j == size - 2 && a < nf) {
+          // the last reduce step: this chunk of the segment this peer owns is fully summed
+          owned.summed(f, (int) a, (int) Math.min(b, nf));
+        }
         if (j + 1 < steps) {
           if (send(f, d, j + 1, chunk, a, b)) {
             queued++;

@@ -3,6 +3,7 @@ package convspark.worker.update;
 import convspark.common.nn.Network;
 import convspark.common.nn.ParamRange;
 import convspark.common.optim.Adam;
+import convspark.common.optim.FiniteCopy;
 import convspark.common.optim.Optimizer;
 import convspark.common.optim.Regularization;
 import convspark.common.optim.Sgd;
@@ -27,6 +28,8 @@ public final class Updater {
   private final float[] grad;
   private final String checkpointDir;
   private ModelState bound;
+  private float ownedInv;
+  private double ownedLr;
 
   /**
    * @param checkpointDir where the last good checkpoint is kept (named in the divergence error)
@@ -107,15 +110,13 @@ public final class Updater {
       grad[i] = gradSum[i] * inv;
     }
     reg.addGradient(params, grad);
-    norm2 = squaredNorm(grad);
-    if (!Double.isFinite(loss) || !Double.isFinite(norm2)) {
-      throw new TrainingFailedException("training diverged at step " + step + " (epoch "
-          + (epoch + 1) + "): " + (Double.isFinite(loss) ? "gradient" : "loss")
-          + " is not finite (learning rate " + String.format("%.4g", lr)
-          + "); lower train.base-lr or set train.clip-grad-norm; the last good checkpoint in "
-          + checkpointDir + " is kept");
-    }
     double clip = rule.clipGradNorm();
+    // the norm only where clipping needs it; else the (vectorised) finiteness test alone
+    boolean finite = clip > 0 ? Double.isFinite(norm2 = squaredNorm(grad))
+        : FiniteCopy.allFinite(grad);
+    if (!Double.isFinite(loss) || !finite) {
+      throw diverged(step, epoch, lr, Double.isFinite(loss) ? "gradient" : "loss");
+    }
     if (clip > 0 && norm2 > clip * clip) {
       float f = (float) (clip / Math.sqrt(norm2));
       for (int i = 0; i < grad.length; i++) {
@@ -125,6 +126,76 @@ public final class Updater {
     opt.step(params, grad, lr);
     m.setOptimizer(opt.state(), opt.steps());
     net.updateRunningStats(m.state(), bnStats, count);
+  }
+
+  /**
+   * Whether every parameter's update depends on its own gradient element alone, so that replicas
+   * can each apply the part of the update they own ({@link #beginOwned}): true unless the
+   * gradient is clipped by its global norm.
+   */
+  public boolean elementwise() {
+    return !(rule.clipGradNorm() > 0);
+  }
+
+  /**
+   * Starts a step whose update is applied in pieces ({@link #applyOwned}), each replica on the
+   * part of the vector it owns, and ended by {@link #endOwned}: the ring engine's sharded update
+   * (ZeRO stage 1). Element for element, the same arithmetic as {@link #apply}, so the same bits.
+   *
+   * @param count samples in the global batch, > 0 (known before the sums: every replica knows
+   *     every partition's size)
+   */
+  public void beginOwned(long count, ModelState m, long step, int stepsPerEpoch) {
+    if (!elementwise() || count <= 0) {
+      throw new IllegalStateException("a sharded update needs an element-wise rule and samples");
+    }
+    bind(m);
+    ownedInv = (float) (1.0 / count);
+    ownedLr = learningRate(step, stepsPerEpoch);
+  }
+
+  /**
+   * Updates parameters [from, to) of {@code m} (and their optimizer state) from the summed
+   * gradient in {@code sums[from, to)}, and writes the new parameters into {@code sums[from,
+   * to)}, where the ring's all-gather takes them to the other replicas.
+   */
+  public void applyOwned(float[] sums, int from, int to, ModelState m) {
+    float[] params = m.params();
+    float inv = ownedInv;
+    for (int i = from; i < to; i++) {
+      grad[i] = sums[i] * inv;
+    }
+    reg.addGradient(params, grad, from, to);
+    opt.stepRange(params, grad, ownedLr, from, to);
+    System.arraycopy(params, from, sums, from, to - from);
+  }
+
+  /**
+   * Ends a sharded step: takes the new parameters from {@code gathered[0, paramCount)} (what every
+   * owner wrote), stops if they or the loss are not finite (a non-finite gradient element makes
+   * its parameter non-finite, and so does an update too large for a float), counts the optimizer step and folds in the batch-norm statistics.
+   *
+   * @throws TrainingFailedException if the loss or the new parameters are not finite
+   */
+  public void endOwned(float[] gathered, long count, double lossSum, float[] bnStats,
+      ModelState m, long step, int epoch, int stepsPerEpoch) {
+    float[] params = m.params();
+    boolean finite = FiniteCopy.copy(gathered, params, params.length);
+    if (!Double.isFinite(lossSum / count) || !finite) {
+      throw diverged(step, epoch, learningRate(step, stepsPerEpoch),
+          Double.isFinite(lossSum / count) ? "update" : "loss");
+    }
+    opt.endStep();
+    m.setOptimizer(opt.state(), opt.steps());
+    net.updateRunningStats(m.state(), bnStats, count);
+  }
+
+  private TrainingFailedException diverged(long step, int epoch, double lr, String what) {
+    return new TrainingFailedException("training diverged at step " + step + " (epoch "
+        + (epoch + 1) + "): " + what + " is not finite (learning rate "
+        + String.format("%.4g", lr)
+        + "); lower train.base-lr or set train.clip-grad-norm; the last good checkpoint in "
+        + checkpointDir + " is kept");
   }
 
   /**
