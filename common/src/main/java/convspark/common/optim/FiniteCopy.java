@@ -39,6 +39,20 @@ public final class FiniteCopy {
   }
 
   /**
+   * {@link #copy}, then {@code from[i] = 0} for i in [0, n), in the same pass.
+   *
+   * @return false if any of the moved values is infinite or NaN
+   */
+  public static boolean move(float[] from, float[] to, int n) {
+    if (VECTOR_API) {
+      return FiniteCopyVector.move(from, to, n);
+    }
+    boolean finite = copyScalar(from, to, n);
+    java.util.Arrays.fill(from, 0, n, 0f);
+    return finite;
+  }
+
+  /**
    * {@code to[i] = from[i]} for i in [0, n).
    *
    * @return false if any of the copied values is infinite or NaN

@@ -23,6 +23,26 @@ final class FiniteCopyVector {
     return !Float.isNaN(acc.reduceLanes(VectorOperators.ADD) + tail);
   }
 
+  static boolean move(float[] from, float[] to, int n) {
+    FloatVector acc = FloatVector.zero(S);
+    FloatVector zero = FloatVector.zero(S);
+    int i = 0;
+    for (int up = S.loopBound(n); i < up; i += S.length()) {
+      FloatVector x = FloatVector.fromArray(S, from, i);
+      x.intoArray(to, i);
+      zero.intoArray(from, i);
+      acc = acc.add(x.mul(0f));
+    }
+    float tail = 0f;
+    for (; i < n; i++) {
+      float x = from[i];
+      to[i] = x;
+      from[i] = 0f;
+      tail += x * 0f;
+    }
+    return !Float.isNaN(acc.reduceLanes(VectorOperators.ADD) + tail);
+  }
+
   static boolean copy(float[] from, float[] to, int n) {
     FloatVector acc = FloatVector.zero(S);
     int i = 0;

@@ -84,6 +84,13 @@ class RangeStepTest {
     for (int n : new int[] {0, 1, 7, 8, 9, 31, 1_000, 10_007}) {
       float[] a = random(n, n);
       float[] b = new float[n];
+      float[] moved = a.clone();
+      float[] c = new float[n];
+      assertTrue(FiniteCopy.move(moved, c, n), "n=" + n);
+      for (int i = 0; i < n; i++) {
+        assertEquals(a[i], c[i], 0f);
+        assertEquals(0, Float.floatToRawIntBits(moved[i]), "moved from: +0 left at " + i);
+      }
       assertTrue(FiniteCopy.copy(a, b, n), "n=" + n);
       assertTrue(FiniteCopy.allFinite(a), "n=" + n);
       assertTrue(FiniteCopy.copyScalar(a, new float[n], n), "n=" + n);
@@ -102,6 +109,7 @@ class RangeStepTest {
           a[at] = bad;
           assertFalse(FiniteCopy.copy(a, b, n), "n=" + n + " at " + at + ": " + bad);
           assertFalse(FiniteCopy.allFinite(a), "n=" + n + " at " + at + ": " + bad);
+          assertFalse(FiniteCopy.move(a.clone(), b, n), "n=" + n + " at " + at + ": " + bad);
           assertFalse(FiniteCopy.copyScalar(a, b, n), "n=" + n + " at " + at + ": " + bad);
           assertFalse(FiniteCopy.allFiniteScalar(a), "n=" + n + " at " + at + ": " + bad);
           a[at] = keep;

@@ -81,7 +81,9 @@ public final class ReplicaRound {
     int sc = net.stateCount();
     int ranks = ring.size();
     Updater updater = new Updater(spec.rule(), net, spec.checkpointDir());
-    float[][] grads = new float[threads][pc];
+    // one thread accumulates its gradient straight into v[0, pc), zero at the start of a step;
+    // several each into their own array, summed into v in thread order
+    float[][] grads = threads > 1 ? new float[threads][pc] : null;
     float[][] bns = new float[threads][sc];
     float[] v = new float[pc + sc];
     float[] bnSum = new float[sc];
@@ -125,10 +127,9 @@ public final class ReplicaRound {
         long t0 = System.nanoTime();
         double[][] outs = new double[threads][];
         if (pool == null) {
-          Arrays.fill(grads[0], 0f);
           Arrays.fill(bns[0], 0f);
           outs[0] = PartitionStep.computeSlice(block, partition, plan, state.params(),
-              state.state(), 0, 1, grads[0], bns[0]);
+              state.state(), 0, 1, v, bns[0]);
         } else {
           List<Callable<double[]>> work = new ArrayList<>();
           for (int t = 0; t < threads; t++) {
@@ -152,7 +153,9 @@ public final class ReplicaRound {
           }
         }
         long t1 = System.nanoTime();
-        sumInto(v, 0, grads, pc);
+        if (grads != null) {
+          sumInto(v, 0, grads, pc);
+        }
         for (int i = 0; i < sc; i++) {
           float acc = bns[0][i];
           for (int t = 1; t < threads; t++) {
@@ -199,6 +202,9 @@ public final class ReplicaRound {
         } else {
           updater.apply(v, (long) extras[2], extras[0], bnSum, state, step, spec.epoch(),
               spec.stepsPerEpoch());
+          if (grads == null) {
+            Arrays.fill(v, 0, pc, 0f); // (endOwned leaves it zero)
+          }
         }
         long t4 = System.nanoTime();
         double max = 0;
@@ -257,10 +263,6 @@ public final class ReplicaRound {
   /** v[from + i] = sum over threads in thread order of g[t][i], for i < n. */
   private static void sumInto(float[] v, int from, float[][] g, int n) {
     int threads = g.length;
-    if (threads == 1) {
-      System.arraycopy(g[0], 0, v, from, n);
-      return;
-    }
     for (int i = 0; i < n; i++) {
       float acc = g[0][i];
       for (int t = 1; t < threads; t++) {

@@ -171,8 +171,8 @@ public final class Updater {
   }
 
   /**
-   * Ends a sharded step: takes the new parameters from {@code gathered[0, paramCount)} (what every
-   * owner wrote), stops if they or the loss are not finite (a non-finite gradient element makes
+   * Ends a sharded step: moves the new parameters from {@code gathered[0, paramCount)} (what every
+   * owner wrote; left zero, ready to take the next step's gradient), stops if they or the loss are not finite (a non-finite gradient element makes
    * its parameter non-finite, and so does an update too large for a float), counts the optimizer step and folds in the batch-norm statistics.
    *
    * @throws TrainingFailedException if the loss or the new parameters are not finite
@@ -180,7 +180,7 @@ public final class Updater {
   public void endOwned(float[] gathered, long count, double lossSum, float[] bnStats,
       ModelState m, long step, int epoch, int stepsPerEpoch) {
     float[] params = m.params();
-    boolean finite = FiniteCopy.copy(gathered, params, params.length);
+    boolean finite = FiniteCopy.move(gathered, params, params.length);
     if (!Double.isFinite(lossSum / count) || !finite) {
       throw diverged(step, epoch, learningRate(step, stepsPerEpoch),
           Double.isFinite(lossSum / count) ? "update" : "loss");
