@@ -15,7 +15,8 @@
 #    train.ring.transport = tcp, i.e. TCP between the replicas under local[2], where ring sums
 #    through memory, and on the cluster, where ring's two executors of one host carry their
 #    data through shared memory; DDP_SECONDS=20: seconds each DDP measurement runs, 0 skips DDP;
-#    REF_SECONDS=10: seconds of the kernel-only reference run again right before and after
+#    ring-full: the ring engine with train.ring.shard-update = false, every replica applying
+#    the whole optimizer update instead of its own share; REF_SECONDS=10: seconds of the kernel-only reference run again right before and after
 #    each training row, whose mean that row's ratio uses, 0 skips them; BENCH_DOC=path: write
 #    somewhere else). MASTERS: local[2] trains in this JVM; cluster
 #    submits the submit jar with scripts/submit.sh to the standalone cluster of
@@ -32,7 +33,7 @@ masters="${MASTERS:-local[2] cluster}"
 ddp_seconds="${DDP_SECONDS:-20}"
 py=/usr/bin/python3
 for e in $engines; do
-  case "$e" in driver|ring|ring-tcp) ;; *) echo "bench-train: ENGINES: unknown engine '$e' (driver, ring, ring-tcp)" >&2; exit 2 ;; esac
+  case "$e" in driver|ring|ring-tcp|ring-full) ;; *) echo "bench-train: ENGINES: unknown engine '$e' (driver, ring, ring-tcp, ring-full)" >&2; exit 2 ;; esac
 done
 for m in $masters; do
   case "$m" in 'local[2]'|cluster) ;; *) echo "bench-train: MASTERS: unknown master '$m' (local[2], cluster)" >&2; exit 2 ;; esac
@@ -78,7 +79,7 @@ bracket() {
 }
 # the ring engine's replicas without Spark (real samples, shuffle, gather, update, in-JVM sums):
 # splits the gap between the kernel-only reference and the ring rows into replica work and Spark
-case " $engines " in *" ring "*|*" ring-tcp "*)
+case " $engines " in *" ring "*|*" ring-tcp "*|*" ring-full "*)
   for b in $batches; do
     # shellcheck disable=SC2086
     java -Xms2g -Xmx2g $SPARK_JAVA17_FLAGS -cp "$cp" convspark.bench.ReplicaThroughput \
@@ -91,10 +92,11 @@ for b in $batches; do
     for e in $engines; do
       echo "== $m, engine $e, global batch $b"
       args=(train --config conf/fashion-mnist.conf --out "$work/${m%%[*}-$e-b$b"
-        --set train.engine="${e%-tcp}" --set train.workers=2 --set train.global-batch="$b"
+        --set train.engine="${e%-*}" --set train.workers=2 --set train.global-batch="$b"
         --set train.epochs=2 --set data.validation-fraction=0 --set data.test.images='""'
         --set data.test.labels='""' --set train.log-every-steps=0)
       if [ "$e" = ring-tcp ]; then args+=(--set train.ring.transport=tcp); fi
+      if [ "$e" = ring-full ]; then args+=(--set train.ring.shard-update=false); fi
       bracket "$work/${m%%[*}-$e-b$b.ref-before"
       if [ "$m" = cluster ]; then
         CONVSPARK_EXECUTOR_MEMORY=2g scripts/submit.sh -- "${args[@]}" | grep -E '^epoch'
@@ -223,7 +225,9 @@ lines += ['', 'Shares of the step wall time (`metrics.jsonl` fields `*Seconds`).
           'measured by a listener), divided by the steps. Engine `ring` sums through memory under local[2] '
           '(`LocalRing`, `train.ring.transport = auto`) and on the cluster over TCP connections whose data goes '
           'through shared memory (`SharedMemoryLink`: both executors run on this host); `ring-tcp` is the ring '
-          'engine with `train.ring.transport = tcp`, all data over TCP. The ring table: bytes rank 0 sent to its '
+          'engine with `train.ring.transport = tcp`, all data over TCP; `ring-full` is the ring engine with '
+          '`train.ring.shard-update = false`, every replica applying the whole optimizer update (the ring '
+          'engine shards it by default). The ring table: bytes rank 0 sent to its '
           'neighbour (through memory: copied into the peer\'s vector, half what TCP sends) and its wall '
           'time in the allreduce, per epoch and per step.', '<!-- train:end -->']
 doc = os.environ.get('BENCH_DOC') or 'docs/BENCHMARKS.md'
