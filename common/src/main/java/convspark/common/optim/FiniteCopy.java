@@ -1,9 +1,9 @@
 package convspark.common.optim;
 
 /**
- * Copies a float vector and says whether every value was finite, in one pass: the sharded
- * update's check that the new weights are finite costs no more than the copy it rides on; and
- * the same check without the copy, for a gradient whose norm nothing needs. With
+ * Moves a float vector and says whether every value was finite, in one pass: the sharded
+ * update's check that the new weights are finite costs no more than the move it rides on; and
+ * the same check without the move, for a gradient whose norm nothing needs. With
  * the Vector API (when its module is present) each lane adds {@code x * 0}, which is 0 for a
  * finite x and NaN for an infinite or NaN one; without it, eight scalar accumulators do the same.
  * A plain per-element test does not vectorise and took 8x a memory copy here.
@@ -39,7 +39,7 @@ public final class FiniteCopy {
   }
 
   /**
-   * {@link #copy}, then {@code from[i] = 0} for i in [0, n), in the same pass.
+   * {@code to[i] = from[i]}, then {@code from[i] = 0}, for i in [0, n), in one pass.
    *
    * @return false if any of the moved values is infinite or NaN
    */
@@ -52,16 +52,7 @@ public final class FiniteCopy {
     return finite;
   }
 
-  /**
-   * {@code to[i] = from[i]} for i in [0, n).
-   *
-   * @return false if any of the copied values is infinite or NaN
-   */
-  public static boolean copy(float[] from, float[] to, int n) {
-    return VECTOR_API ? FiniteCopyVector.copy(from, to, n) : copyScalar(from, to, n);
-  }
-
-  /** {@link #copy} without the Vector API. */
+  /** {@code to[i] = from[i]} for i in [0, n), without the Vector API; false if any is not finite. */
   static boolean copyScalar(float[] from, float[] to, int n) {
     float s0 = 0;
     float s1 = 0;

@@ -43,20 +43,4 @@ final class FiniteCopyVector {
     return !Float.isNaN(acc.reduceLanes(VectorOperators.ADD) + tail);
   }
 
-  static boolean copy(float[] from, float[] to, int n) {
-    FloatVector acc = FloatVector.zero(S);
-    int i = 0;
-    for (int up = S.loopBound(n); i < up; i += S.length()) {
-      FloatVector x = FloatVector.fromArray(S, from, i);
-      x.intoArray(to, i);
-      acc = acc.add(x.mul(0f));
-    }
-    float tail = 0f;
-    for (; i < n; i++) {
-      float x = from[i];
-      to[i] = x;
-      tail += x * 0f;
-    }
-    return !Float.isNaN(acc.reduceLanes(VectorOperators.ADD) + tail);
-  }
 }
