@@ -67,6 +67,7 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
 
   @Override
   public Iterator<ReplicaRound.Output> apply(Iterator<SampleBlock> it) {
+    long t0 = System.nanoTime();
     BarrierTaskContext ctx = BarrierTaskContext.get();
     int rank = ctx.partitionId();
     SampleBlock block = it.hasNext() ? it.next() : null;
@@ -74,7 +75,9 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
       int size = spec.net().inputShape().size();
       block = new SampleBlock(0, size, new float[0], new int[0]);
     }
+    long t1 = System.nanoTime();
     try (Allreduce ring = connect(ctx, rank)) {
+      long t2 = System.nanoTime();
       Thread watchdog = new Thread(() -> {
         while (!Thread.currentThread().isInterrupted()) {
           if (ctx.isInterrupted()) {
@@ -91,8 +94,15 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
       watchdog.setDaemon(true);
       watchdog.start();
       try {
-        ReplicaRound.Output out = ReplicaRound.run(spec, state.value().copy(), block, rank,
-            ring, ctx.cpus());
+        ModelState start = state.value().copy();
+        long t3 = System.nanoTime();
+        ReplicaRound.Output out = ReplicaRound.run(spec, start, block, rank, ring, ctx.cpus());
+        if (rendezvous != null) {
+          // where a round's time outside its steps goes, in the executor's log
+          System.err.printf("convspark: ring %d rank %d: block %.0f ms, ring formed in %.0f ms, "
+              + "start state %.0f ms, steps %.2f s%n", ringId, rank, (t1 - t0) / 1e6,
+              (t2 - t1) / 1e6, (t3 - t2) / 1e6, (System.nanoTime() - t3) / 1e9);
+        }
         return rank == 0 ? scala.collection.Iterator$.MODULE$.single(out) : none();
       } finally {
         watchdog.interrupt();
