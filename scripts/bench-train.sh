@@ -17,7 +17,9 @@
 #    data through shared memory; DDP_SECONDS=20: seconds each DDP measurement runs, 0 skips DDP;
 #    ring-full: the ring engine with train.ring.shard-update = false, every replica applying
 #    the whole optimizer update instead of its own share; REF_SECONDS=10: seconds of the kernel-only reference run again right before and after
-#    each training row, whose mean that row's ratio uses, 0 skips them; BENCH_DOC=path: write
+#    each training row, whose mean that row's ratio uses, 0 skips them; REPEATS=1: runs of
+#    each row, alternating (run 1 of every master and engine, then run 2, ...), each bracketed
+#    by its own references, and the median of their ratios per row; BENCH_DOC=path: write
 #    somewhere else). MASTERS: local[2] trains in this JVM; cluster
 #    submits the submit jar with scripts/submit.sh to the standalone cluster of
 #    scripts/local-cluster.sh (2 workers x 1 core, 2g executors; started here and stopped at
@@ -31,6 +33,8 @@ batches="${BATCHES:-128 512}"
 engines="${ENGINES:-driver ring}"
 masters="${MASTERS:-local[2] cluster}"
 ddp_seconds="${DDP_SECONDS:-20}"
+repeats="${REPEATS:-1}"
+case "$repeats" in ''|*[!0-9]*|0) echo "bench-train: REPEATS: '$repeats' is not a positive number" >&2; exit 2 ;; esac
 py=/usr/bin/python3
 for e in $engines; do
   case "$e" in driver|ring|ring-tcp|ring-full) ;; *) echo "bench-train: ENGINES: unknown engine '$e' (driver, ring, ring-tcp, ring-full)" >&2; exit 2 ;; esac
@@ -88,23 +92,27 @@ case " $engines " in *" ring "*|*" ring-tcp "*|*" ring-full "*)
   done ;;
 esac
 for b in $batches; do
+  for rep in $(seq 1 "$repeats"); do
   for m in $masters; do
     for e in $engines; do
-      echo "== $m, engine $e, global batch $b"
-      args=(train --config conf/fashion-mnist.conf --out "$work/${m%%[*}-$e-b$b"
+      tag="${m%%[*}-$e-b$b"
+      if [ "$repeats" -gt 1 ]; then tag="$tag-r$rep"; fi
+      echo "== $m, engine $e, global batch $b${repeats:+, run $rep of $repeats}"
+      args=(train --config conf/fashion-mnist.conf --out "$work/$tag"
         --set train.engine="${e%-*}" --set train.workers=2 --set train.global-batch="$b"
         --set train.epochs=2 --set data.validation-fraction=0 --set data.test.images='""'
         --set data.test.labels='""' --set train.log-every-steps=0)
       if [ "$e" = ring-tcp ]; then args+=(--set train.ring.transport=tcp); fi
       if [ "$e" = ring-full ]; then args+=(--set train.ring.shard-update=false); fi
-      bracket "$work/${m%%[*}-$e-b$b.ref-before"
+      bracket "$work/$tag.ref-before"
       if [ "$m" = cluster ]; then
         CONVSPARK_EXECUTOR_MEMORY=2g scripts/submit.sh -- "${args[@]}" | grep -E '^epoch'
       else
         scripts/convspark "${args[@]}" --master 'local[2]' | grep -E '^epoch'
       fi
-      bracket "$work/${m%%[*}-$e-b$b.ref-after"
+      bracket "$work/$tag.ref-after"
     done
+  done
   done
   if [ "$ddp_seconds" != 0 ]; then
     echo "== PyTorch DDP, gloo, 2 processes x 1 thread x batch $((b / 2)), ${ddp_seconds}s"
@@ -118,10 +126,11 @@ for b in $batches; do
     fi
   fi
 done
-python3 - "$work" "$ref" "$batches" "$engines" "$ddp_seconds" "$masters" <<'PY'
+python3 - "$work" "$ref" "$batches" "$engines" "$ddp_seconds" "$masters" "$repeats" <<'PY'
 import json, re, sys, datetime, os
 work, ref, batches, engines, ddp_seconds = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4].split(), sys.argv[5]
 masters = sys.argv[6].split()
+repeats = int(sys.argv[7])
 ref_ips = float(re.search(r'images/s ([0-9.]+)', ref).group(1))
 replica = {}
 for b in batches:
@@ -137,9 +146,12 @@ for b in batches:
     if os.path.exists(p) and os.path.getsize(p) > 0:
         ddp[b] = json.load(open(p))
 rows, rings, brackets = [], [], []
-for b, mst, e in [(b, mst, e) for b in batches for mst in masters for e in engines]:
+ratios = {}  # (batch, master, engine) -> every run's ratio to its references
+for b, rep, mst, e in [(b, rep, mst, e) for b in batches for rep in range(1, repeats + 1)
+                       for mst in masters for e in engines]:
         where = 'local[2]' if mst == 'local[2]' else 'cluster (2 executors)'
-        ep = [json.loads(l) for l in open(f'{work}/{mst.split("[")[0]}-{e}-b{b}/metrics.jsonl')]
+        tag = f'{mst.split("[")[0]}-{e}-b{b}' + (f'-r{rep}' if repeats > 1 else '')
+        ep = [json.loads(l) for l in open(f'{work}/{tag}/metrics.jsonl')]
         m = ep[-1]
         step = m['trainSeconds']
         steps = m['step'] - ep[-2]['step']
@@ -152,20 +164,23 @@ for b, mst, e in [(b, mst, e) for b in batches for mst in masters for e in engin
         other = step - counted
         vs_ddp = '{:.2f}x'.format(ips / ddp[b]['images_per_second']) if b in ddp else 'n/a'
         vs_rep = '{:.2f}x'.format(ips / replica_ips(b)) if e.startswith('ring') and b in replica else 'n/a'
-        around = [f'{work}/{mst.split("[")[0]}-{e}-b{b}.ref-{w}' for w in ('before', 'after')]
+        around = [f'{work}/{tag}.ref-{w}' for w in ('before', 'after')]
         around = [float(re.search(r'images/s ([0-9.]+)', open(f).read()).group(1))
                   for f in around if os.path.exists(f) and os.path.getsize(f) > 0]
         row_ref = sum(around) / len(around) if len(around) == 2 else ref_ips
         brackets.append('{:,.0f} / {:,.0f}'.format(*around) if len(around) == 2 else 'n/a')
-        rows.append((where, e, b, ips, ips / row_ref, vs_rep, vs_ddp, steps, 1000 * step / steps,
+        ratios.setdefault((b, where, e), []).append((ips / row_ref, ips))
+        label = e + (f' (run {rep})' if repeats > 1 else '')
+        rows.append((where, label, b, ips, ips / row_ref, vs_rep, vs_ddp, steps, 1000 * step / steps,
                      m.get('driverResultBytesPerStep', float('nan')))
                     + tuple(v / step for v in parts.values())
                     + (other / step, (step - parts['compute']) / step))
         if m.get('allreduceSeconds', 0) > 0:
-            rings.append((where, e, b, m['allreduceSeconds'], 1000 * m['allreduceSeconds'] / steps,
+            rings.append((where, label, b, m['allreduceSeconds'], 1000 * m['allreduceSeconds'] / steps,
                           m['allreduceBytes'] / 1e6, m['allreduceBytes'] / steps / 1e6,
                           m['allreduceGigabytesPerSecond']))
-cmd = f'BATCHES="{" ".join(batches)}" ENGINES="{" ".join(engines)}" MASTERS="{" ".join(masters)}" scripts/bench-train.sh'
+cmd = (f'BATCHES="{" ".join(batches)}" ENGINES="{" ".join(engines)}" MASTERS="{" ".join(masters)}" '
+       + (f'REPEATS={repeats} ' if repeats > 1 else '') + 'scripts/bench-train.sh')
 lines = ['<!-- train:begin -->',
          '<!-- Generated by scripts/bench-train.sh: edits between these markers are overwritten. -->', '',
          f'- Date: {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; CPU: {cpu}; {os.cpu_count()} cores',
@@ -205,6 +220,16 @@ lines += ['',
 for r, br in zip(rows, brackets):
     r = r[:4] + (br,) + r[4:]
     lines.append('| {} | {} | {} | {:,.0f} | {} | {:.2f}x | {} | {} | {} | {:.1f} | {:,.0f} | {:.0%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | **{:.0%}** |'.format(*r))
+if repeats > 1:
+    lines += ['', f'Medians over the {repeats} runs of each row (each run against its own references):', '',
+              '| master | engine | global batch | images/s, median (range) | vs no-Spark 2 threads, median (range) |',
+              '|---|---|---:|---:|---:|']
+    for (b, where, e), rs in ratios.items():
+        rr = sorted(r for r, _ in rs)
+        ii = sorted(i for _, i in rs)
+        med = lambda v: v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+        lines.append(f'| {where} | {e} | {b} | {med(ii):,.0f} ({ii[0]:,.0f}-{ii[-1]:,.0f}) | '
+                     f'**{med(rr):.2f}x** ({rr[0]:.2f}-{rr[-1]:.2f}x) |')
 if rings:
     lines += ['', '| master | engine | global batch | allreduce s/epoch | ms/step | MB sent per epoch (rank 0) | MB per step | GB/s |',
               '|---|---|---:|---:|---:|---:|---:|---:|']
