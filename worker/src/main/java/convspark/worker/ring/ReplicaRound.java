@@ -72,7 +72,8 @@ public final class ReplicaRound {
    * @param block this partition's samples (may hold none)
    * @param threads data-parallel threads (the task's CPUs)
    * @throws RingException if the ring fails
-   * @throws convspark.worker.TrainingFailedException if the loss or gradient is not finite
+   * @throws convspark.worker.TrainingFailedException if the loss, the gradient or the update is
+   *     not finite
    */
   public static Output run(Spec spec, ModelState state, SampleBlock block, int partition,
       Allreduce ring, int threads) throws RingException {
