@@ -4,7 +4,8 @@
 # their gradients locally, the P processes ring-allreduce over authenticated loopback TCP
 # connections whose data goes through shared memory (SharedMemoryLink, as executors of one host
 # do; gloo's DDP uses loopback TCP), and
-# every replica applies the same SGD update) for P x T = 1 .. the machine's cores, next to
+# the replicas apply the SGD update sharded, as the ring engine does: each its own segment,
+# the all-gather carrying the new weights) for P x T = 1 .. the machine's cores, next to
 # PyTorch DistributedDataParallel (gloo) with as many processes x 1 thread on the same network
 # (conf/fashion-mnist.conf), bench/peers/torch_peer.py ddp.
 #
