@@ -6,8 +6,8 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The loops of {@link BatchNormPoolRelu} (and col2im's add, through {@link Kernels#addTo})
- * written with the Vector API ({@code jdk.incubator.vector}, which the launch scripts and
+ * The loops of {@link BatchNormPoolRelu} (and col2im's add, through {@link Kernels#addTo}; and
+ * {@link FiniteCopy}'s checks) written with the Vector API ({@code jdk.incubator.vector}, which the launch scripts and
  * Surefire add with {@code --add-modules}). Callers check {@link Kernels#VECTOR_API} first
  * (without the module nothing is fused), so without it this class is never loaded.
  *
@@ -523,5 +523,40 @@ final class VectorKernels {
     for (; i < end; i++) {
       gx[i] = k * (-a - ((x[i] - mean) * inv) * b);
     }
+  }
+
+  /** {@link FiniteCopy#allFinite}: each lane adds x * 0 (NaN for an infinite or NaN x). */
+  static boolean allFinite(float[] a) {
+    FloatVector acc = FloatVector.zero(F);
+    int i = 0;
+    for (int up = F.loopBound(a.length); i < up; i += F.length()) {
+      acc = acc.add(FloatVector.fromArray(F, a, i).mul(0f));
+    }
+    float tail = 0f;
+    for (; i < a.length; i++) {
+      tail += a[i] * 0f;
+    }
+    return !Float.isNaN(acc.reduceLanes(VectorOperators.ADD) + tail);
+  }
+
+  /** {@link FiniteCopy#move}: the copy, the clear and the check in one pass. */
+  static boolean moveFinite(float[] from, float[] to, int n) {
+    FloatVector acc = FloatVector.zero(F);
+    FloatVector zero = FloatVector.zero(F);
+    int i = 0;
+    for (int up = F.loopBound(n); i < up; i += F.length()) {
+      FloatVector x = FloatVector.fromArray(F, from, i);
+      x.intoArray(to, i);
+      zero.intoArray(from, i);
+      acc = acc.add(x.mul(0f));
+    }
+    float tail = 0f;
+    for (; i < n; i++) {
+      float x = from[i];
+      to[i] = x;
+      from[i] = 0f;
+      tail += x * 0f;
+    }
+    return !Float.isNaN(acc.reduceLanes(VectorOperators.ADD) + tail);
   }
 }

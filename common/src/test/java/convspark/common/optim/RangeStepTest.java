@@ -1,8 +1,6 @@
 package convspark.common.optim;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import convspark.common.nn.ParamRange;
 import java.util.List;
@@ -12,8 +10,7 @@ import org.junit.jupiter.api.Test;
 /**
  * What the ring engine's sharded update relies on: an optimizer step and the regularisation
  * gradient applied in pieces that cover the vector give exactly the bits of one whole step, over
- * several steps (so the state and Adam's step count carry over), and {@link FiniteCopy} finds
- * every kind of non-finite value wherever it sits, with and without the Vector API.
+ * several steps (so the state and Adam's step count carry over).
  */
 class RangeStepTest {
   private static final int N = 1_003;
@@ -77,54 +74,5 @@ class RangeStepTest {
     check(() -> new Sgd(N, 0.9, true), "SGD with Nesterov momentum");
     check(() -> new Adam(N, 0.9, 0.999, 1e-8, 0, WEIGHTS), "Adam");
     check(() -> new Adam(N, 0.8, 0.99, 1e-6, 0.05, WEIGHTS), "AdamW");
-  }
-
-  @Test
-  void finiteCopyCopiesAndFindsEveryNonFiniteValueWherever() {
-    for (int n : new int[] {0, 1, 7, 8, 9, 31, 1_000, 10_007}) {
-      float[] a = random(n, n);
-      float[] b = new float[n];
-      float[] moved = a.clone();
-      float[] c = new float[n];
-      assertTrue(FiniteCopy.move(moved, c, n), "n=" + n);
-      for (int i = 0; i < n; i++) {
-        assertEquals(a[i], c[i], 0f);
-        assertEquals(0, Float.floatToRawIntBits(moved[i]), "moved from: +0 left at " + i);
-      }
-      assertTrue(FiniteCopy.copyScalar(a, b, n), "n=" + n);
-      assertTrue(FiniteCopy.allFinite(a), "n=" + n);
-      assertTrue(FiniteCopy.allFiniteScalar(a), "n=" + n);
-      for (int i = 0; i < n; i++) {
-        assertEquals(a[i], b[i], 0f);
-      }
-      a = a.clone();
-      for (int at : new int[] {0, n / 2, n - 1}) {
-        for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY,
-            Float.NEGATIVE_INFINITY, Float.intBitsToFloat(0x7fc00123)}) {
-          if (n == 0) {
-            continue;
-          }
-          float keep = a[at];
-          a[at] = bad;
-          assertFalse(FiniteCopy.allFinite(a), "n=" + n + " at " + at + ": " + bad);
-          assertFalse(FiniteCopy.move(a.clone(), b, n), "n=" + n + " at " + at + ": " + bad);
-          assertFalse(FiniteCopy.copyScalar(a, b, n), "n=" + n + " at " + at + ": " + bad);
-          assertFalse(FiniteCopy.allFiniteScalar(a), "n=" + n + " at " + at + ": " + bad);
-          a[at] = keep;
-        }
-      }
-      if (n > 0) {
-        a[0] = Float.MAX_VALUE;
-        a[n - 1] = -Float.MAX_VALUE;
-        assertTrue(FiniteCopy.move(a.clone(), b, n), "the largest finite values are finite");
-        assertTrue(FiniteCopy.allFinite(a), "the largest finite values are finite");
-        assertTrue(FiniteCopy.copyScalar(a, b, n) && FiniteCopy.allFiniteScalar(a));
-        // only the first n values count
-        float[] longer = java.util.Arrays.copyOf(a, n + 1);
-        longer[n] = Float.NaN;
-        assertTrue(FiniteCopy.move(longer, new float[n + 1], n));
-        assertTrue(Float.isNaN(longer[n]), "a move stops at n");
-      }
-    }
   }
 }

@@ -1,9 +1,9 @@
 package convspark.worker.update;
 
+import convspark.common.nn.FiniteCopy;
 import convspark.common.nn.Network;
 import convspark.common.nn.ParamRange;
 import convspark.common.optim.Adam;
-import convspark.common.optim.FiniteCopy;
 import convspark.common.optim.Optimizer;
 import convspark.common.optim.Regularization;
 import convspark.common.optim.Sgd;
@@ -105,15 +105,14 @@ public final class Updater {
     float[] params = m.params();
     double loss = lossSum / count;
     float inv = (float) (1.0 / count);
-    double norm2 = 0;
     for (int i = 0; i < grad.length; i++) {
       grad[i] = gradSum[i] * inv;
     }
     reg.addGradient(params, grad);
     double clip = rule.clipGradNorm();
     // the norm only where clipping needs it; else the (vectorised) finiteness test alone
-    boolean finite = clip > 0 ? Double.isFinite(norm2 = squaredNorm(grad))
-        : FiniteCopy.allFinite(grad);
+    double norm2 = clip > 0 ? squaredNorm(grad) : 0;
+    boolean finite = clip > 0 ? Double.isFinite(norm2) : FiniteCopy.allFinite(grad);
     if (!Double.isFinite(loss) || !finite) {
       throw diverged(step, epoch, lr, Double.isFinite(loss) ? "gradient" : "loss");
     }
@@ -171,9 +170,11 @@ public final class Updater {
   }
 
   /**
-   * Ends a sharded step: moves the new parameters from {@code gathered[0, paramCount)} (what every
-   * owner wrote; left zero, ready to take the next step's gradient), stops if they or the loss are not finite (a non-finite gradient element makes
-   * its parameter non-finite, and so does an update too large for a float), counts the optimizer step and folds in the batch-norm statistics.
+   * Ends a sharded step: moves the new parameters from {@code gathered[0, paramCount)} (what
+   * every owner wrote; left zero, ready to take the next step's gradient), stops if they or the
+   * loss are not finite (a non-finite gradient element makes its parameter non-finite, and so
+   * does an update too large for a float), counts the optimizer step and folds in the
+   * batch-norm statistics.
    *
    * @throws TrainingFailedException if the loss or the new parameters are not finite
    */
