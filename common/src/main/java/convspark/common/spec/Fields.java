@@ -50,12 +50,18 @@ final class Fields {
   }
 
   private int intValue(String key) {
+    double v;
     try {
-      return c.getInt(key);
+      v = c.getNumber(key).doubleValue();
     } catch (ConfigException.WrongType e) {
+      v = Double.NaN;
+    }
+    // 2.5 is not an integer: HOCON's getInt would truncate it silently
+    if (v != Math.rint(v) || Math.abs(v) > Integer.MAX_VALUE) {
       throw new BadInputException(at + ": key '" + key + "' must be an integer, found "
           + c.getValue(key).render(ConfigRenderOptions.concise()));
     }
+    return (int) v;
   }
 
   /** A positive integer; {@code dflt} null means the key is required. */

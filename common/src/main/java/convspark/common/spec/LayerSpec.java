@@ -109,7 +109,8 @@ public sealed interface LayerSpec extends Serializable {
     }
 
     public int paramCount(Shape in) {
-      return filters * (in.channels() / groups) * kernel * kernel + (bias ? filters : 0);
+      return Math.addExact(Math.multiplyExact(Math.multiplyExact(filters,
+          in.channels() / groups), kernel * kernel), bias ? filters : 0);
     }
 
     public Map<String, Object> toMap() {
@@ -141,7 +142,7 @@ public sealed interface LayerSpec extends Serializable {
     }
 
     public int paramCount(Shape in) {
-      return units * in.size() + (bias ? units : 0);
+      return Math.addExact(Math.multiplyExact(units, in.size()), bias ? units : 0);
     }
 
     public Map<String, Object> toMap() {
@@ -411,7 +412,7 @@ public sealed interface LayerSpec extends Serializable {
       Shape s = in;
       int n = 0;
       for (LayerSpec l : list) {
-        n += state ? l.stateCount(s) : l.paramCount(s);
+        n = Math.addExact(n, state ? l.stateCount(s) : l.paramCount(s));
         s = l.outShape(s);
       }
       return n;
@@ -422,7 +423,7 @@ public sealed interface LayerSpec extends Serializable {
     }
 
     public int paramCount(Shape in) {
-      return count(layers, in, false) + count(shortcut, in, false);
+      return Math.addExact(count(layers, in, false), count(shortcut, in, false));
     }
 
     public int stateCount(Shape in) {

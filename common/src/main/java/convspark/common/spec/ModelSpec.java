@@ -49,14 +49,34 @@ public record ModelSpec(Shape input, List<LayerSpec> layers) implements Serializ
       throw new BadInputException("model.layers: expected at least one layer, found none");
     }
     Shape s = input;
+    int params = 0;
+    int states = 0;
     for (int i = 0; i < layers.size(); i++) {
       LayerSpec l = layers.get(i);
-      String why = l.check(s);
-      if (why != null) {
-        throw new BadInputException(
-            "model.layers[" + i + "] (" + l.type() + "): " + why + " (input shape " + s + ")");
+      int p;
+      int st;
+      try {
+        String why = l.check(s);
+        if (why != null) {
+          throw new BadInputException(
+              "model.layers[" + i + "] (" + l.type() + "): " + why + " (input shape " + s + ")");
+        }
+        p = l.paramCount(s);
+        st = l.stateCount(s);
+        s = l.outShape(s);
+      } catch (ArithmeticException | IllegalArgumentException e) {
+        // int overflow: the layer's parameters or its output are more than an array can hold
+        throw new BadInputException("model.layers[" + i + "] (" + l.type() + "): "
+            + (e instanceof ArithmeticException ? "too large, more than " + Integer.MAX_VALUE
+                + " parameters" : e.getMessage()) + " (input shape " + s + ")");
       }
-      s = l.outShape(s);
+      try {
+        params = Math.addExact(params, p);
+        states = Math.addExact(states, st);
+      } catch (ArithmeticException e) {
+        throw new BadInputException("model.layers: more than " + Integer.MAX_VALUE
+            + " parameters up to layer " + i + ", more than the flat parameter vector can hold");
+      }
     }
     if (s.height() != 1 || s.width() != 1) {
       throw new BadInputException("model.layers: the last layer must output a vector of class "
@@ -97,7 +117,7 @@ public record ModelSpec(Shape input, List<LayerSpec> layers) implements Serializ
     int n = 0;
     Shape s = input;
     for (LayerSpec l : layers) {
-      n += count.applyAsInt(l, s);
+      n = Math.addExact(n, count.applyAsInt(l, s));
       s = l.outShape(s);
     }
     return n;

@@ -9,6 +9,10 @@ public record Shape(int channels, int height, int width) implements Serializable
       throw new IllegalArgumentException(
           "shape dimensions must be positive, found " + channels + "x" + height + "x" + width);
     }
+    if ((long) channels * height * width > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException("a sample of " + channels + "x" + height + "x" + width
+          + " values is more than a Java array can hold");
+    }
   }
 
   /** A flat feature vector of {@code n} values. */

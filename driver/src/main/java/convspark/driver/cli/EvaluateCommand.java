@@ -46,6 +46,7 @@ public final class EvaluateCommand implements Callable<Integer> {
     }
     Network net = new Network(cfg.model());
     checkParams(c, net);
+    Preflight.inference(cfg, net);
     Normalization norm = Normalization.fromMeta(c.meta(), net.inputShape().channels());
     boolean frames = cfg.data().format() == RunConfig.Format.DATAFRAME;
     // idx and csv are read (and checked) on the driver before Spark starts

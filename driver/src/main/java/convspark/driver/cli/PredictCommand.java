@@ -81,6 +81,7 @@ public final class PredictCommand implements Callable<Integer> {
           + "dataframe)");
     }
     EvaluateCommand.checkParams(c, new Network(cfg.model()));
+    Preflight.inference(cfg, new Network(cfg.model()));
     CnnClassificationModel model = CnnClassificationModel.fromCheckpoint(c);
     model.setInferenceBatch(cfg.predict().inferenceBatch());
     Format fmt = format != null ? format

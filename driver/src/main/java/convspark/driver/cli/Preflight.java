@@ -48,6 +48,12 @@ final class Preflight {
     }
   }
 
+  /** The batches of {@code evaluate} and {@code predict}: train.eval-batch and predict.inference-batch. */
+  static void inference(RunConfig cfg, Network net) {
+    batch(net, cfg.train().evalBatch(), "train.eval-batch", 1);
+    batch(net, cfg.predict().inferenceBatch(), "predict.inference-batch", 1);
+  }
+
   /** One batch of {@code n} samples: each layer's buffer must be a Java array that fits. */
   private static void batch(Network net, long n, String key, int workers) {
     long largest = net.inputShape().size();

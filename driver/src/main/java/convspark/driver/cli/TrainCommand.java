@@ -1,5 +1,6 @@
 package convspark.driver.cli;
 
+import convspark.common.BadInputException;
 import convspark.common.nn.Network;
 import convspark.driver.interop.TorchModel;
 import convspark.driver.config.RunConfig;
@@ -54,7 +55,11 @@ public final class TrainCommand implements Callable<Integer> {
     Configuration conf = RunIdentity.hadoopConf(cfg);
     // everything that can be checked without Spark is checked before --out is touched
     TorchModel.Loaded init = null;
-    if (initFrom != null && !resume) {
+    if (initFrom != null && resume) {
+      throw new BadInputException("--init-from " + initFrom + " with --resume: a resumed run "
+          + "continues from its own checkpoint; give one of the two");
+    }
+    if (initFrom != null) {
       init = Checkpoints.readInitFrom(initFrom, new Network(cfg.model()));
     }
     boolean frames = cfg.data().format() == RunConfig.Format.DATAFRAME;

@@ -43,7 +43,17 @@ final class Keys {
   }
 
   long integer(String key) {
-    return typed(key, c::getLong, "an integer");
+    Number n = typed(key, c::getNumber, "an integer");
+    // HOCON's getLong truncates 1.5 to 1 silently; an integer key takes integers only
+    if (!(n instanceof Integer || n instanceof Long)) {
+      double v = n.doubleValue();
+      if (v != Math.rint(v) || Math.abs(v) >= 0x1p63) {
+        throw new BadInputException("config key " + key + ": expected an integer, found "
+            + found(key));
+      }
+      return (long) v;
+    }
+    return n.longValue();
   }
 
   boolean bool(String key) {

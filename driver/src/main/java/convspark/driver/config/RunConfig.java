@@ -226,6 +226,17 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
             k.nonNegativeInt("train.ring.round-steps"),
             k.choice("train.ring.transport", RingTransport.class),
             k.bool("train.ring.shard-update")));
+    int side = Math.min(model.input().height(), model.input().width());
+    if (train.translate() >= side) {
+      // every shift of `side` pixels or more blanks the image, and the label stays
+      throw new BadInputException("config key train.augment.translate: expected at most "
+          + (side - 1) + " (pixels of shift on the model's " + model.input().height() + " x "
+          + model.input().width() + " input), found " + train.translate());
+    }
+    if (train.ring().timeoutSeconds() > Integer.MAX_VALUE / 1000) {
+      throw new BadInputException("config key train.ring.timeout-seconds: expected at most "
+          + Integer.MAX_VALUE / 1000 + ", found " + train.ring().timeoutSeconds());
+    }
     Spark spark = new Spark(k.string("spark.master"), k.string("spark.app-name"),
         strings(c, "spark.conf"));
     Predict predict = new Predict(k.positiveInt("predict.inference-batch"));

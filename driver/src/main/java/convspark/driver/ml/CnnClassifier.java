@@ -33,7 +33,6 @@ import java.util.Map;
 import java.util.stream.Stream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.spark.SparkContext;
-import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.ml.Estimator;
 import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.ParamMap;
@@ -217,10 +216,12 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
     SparkContext sc = dataset.sparkSession().sparkContext();
     RunConfig cfg = runConfig(sc);
     int workers = cfg.train().workers();
-    // the trainer checks this too, but only after a pass over the data
-    Partitions.localBatch(cfg.train().globalBatch(),
-        Partitions.count(workers, JavaSparkContext.fromSparkContext(sc)), workers,
-        "train.global-batch (CnnClassifier param globalBatch)", "param numWorkers");
+    // the trainer checks this too, but only after a pass over the data (at 0 the trainer picks
+    // a count that divides the batch)
+    if (workers > 0) {
+      Partitions.localBatch(cfg.train().globalBatch(), workers,
+          "train.global-batch (CnnClassifier param globalBatch)", "param numWorkers");
+    }
     String label = getLabelCol();
     String features = getFeaturesCol();
     Frames.Columns cols = new Frames.Columns(label, features);

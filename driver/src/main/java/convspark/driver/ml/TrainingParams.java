@@ -65,7 +65,8 @@ public interface TrainingParams<S extends TrainingParams<S>> extends ScoringPara
       epochs = new IntParam(owner, "epochs", "training epochs (> 0)",
           ParamValidators.gt(0));
       numWorkers = new IntParam(owner, "numWorkers", "data partitions = Spark tasks per step "
-          + "(0: Spark's default parallelism)",
+          + "(0: Spark's default parallelism, or the largest count below it that divides "
+          + "globalBatch)",
           ParamValidators.gtEq(0));
       globalBatch = new IntParam(owner, "globalBatch", "samples per step over all workers "
           + "(> 0; divisible by the number of workers)",

@@ -82,9 +82,9 @@ public final class Trainer {
     long wallStart = System.nanoTime();
     RunConfig.Train t = cfg.train();
     Network net = new Network(cfg.model());
-    int partitions = Partitions.count(t.workers(), jsc);
-    int localBatch = Partitions.localBatch(t.globalBatch(), partitions, t.workers(),
-        "train.global-batch", "train.workers");
+    int partitions = Partitions.forTraining(t.workers(), t.globalBatch(), jsc);
+    int localBatch = Partitions.localBatch(t.globalBatch(), partitions, "train.global-batch",
+        "train.workers");
     Distributed.Blocks trainBlocks = data.train().toBlocks(jsc, partitions, "train");
     Distributed.Blocks valBlocks = data.validation() == null ? null
         : data.validation().toBlocks(jsc, partitions, "validation");
@@ -107,12 +107,18 @@ public final class Trainer {
     int startEpoch = 0;
     long step = 0;
     EarlyStop stop = new EarlyStop(t.earlyStopping());
+    if (valBlocks == null && t.earlyStopping().patience() > 0) {
+      System.err.println("convspark: train.early-stopping.patience = "
+          + t.earlyStopping().patience() + " has no effect: there is no validation data "
+          + "(data.validation is not given and data.validation-fraction = 0)");
+    }
     List<EpochMetrics> history = new ArrayList<>();
     ModelState best = null;
     if (resume) {
       Checkpoint c = store.latest().orElseThrow(() -> new BadInputException(
           "--resume: no usable checkpoint in " + checkpointDir));
       checkSameModel(c, net, store.dir().toString());
+      checkSameTraining(c, model, optimizerName, stepsPerEpoch, store.dir().toString());
       model = new ModelState(c.params().clone(), c.state().clone(), copy(c.optimizerState()),
           c.optimizerSteps());
       startEpoch = c.epoch();
@@ -173,11 +179,11 @@ public final class Trainer {
         boolean last = epoch + 1 == lastEpoch || stop.shouldStop();
         if ((epoch + 1) % t.checkpointEvery() == 0 || last) {
           if (improved) {
-            store.writeNamed(checkpoint(net, epoch + 1, step, best, model, optimizerName, stop,
-                data.normalization()), "best.bin");
+            store.writeNamed(checkpoint(net, epoch + 1, step, best, model, optimizerName,
+                stepsPerEpoch, stop, data.normalization()), "best.bin");
           }
-          store.write(checkpoint(net, epoch + 1, step, model, model, optimizerName, stop,
-              data.normalization()));
+          store.write(checkpoint(net, epoch + 1, step, model, model, optimizerName,
+              stepsPerEpoch, stop, data.normalization()));
         }
         if (stop.shouldStop()) {
           log.info(String.format("convspark: early stopping after epoch %d: %s has not improved "
@@ -194,8 +200,8 @@ public final class Trainer {
           stop.bestEpoch()));
       result = best;
     }
-    store.writeNamed(checkpoint(net, epochsRun, step, result, model, optimizerName, stop,
-        data.normalization()), "final.bin");
+    store.writeNamed(checkpoint(net, epochsRun, step, result, model, optimizerName,
+        stepsPerEpoch, stop, data.normalization()), "final.bin");
 
     Evaluation test = null;
     if (data.test() != null) {
@@ -299,12 +305,47 @@ public final class Trainer {
     }
   }
 
+  /**
+   * Resuming continues the optimizer's state and the step count: the checkpoint's optimizer must
+   * be the config's, with state of the same shape, and an epoch must have as many steps (the
+   * schedule places the rate by step). Checkpoints written before steps-per-epoch was recorded
+   * skip that check.
+   */
+  private static void checkSameTraining(Checkpoint c, ModelState fresh, String optimizerName,
+      int stepsPerEpoch, String where) {
+    if (!c.optimizer().equals(optimizerName)) {
+      throw new BadInputException("--resume: the checkpoint in " + where + " was trained with "
+          + "optimizer " + c.optimizer() + ", but config key train.optimizer.type gives "
+          + optimizerName);
+    }
+    float[][] saved = c.optimizerState();
+    float[][] need = fresh.optimizerState();
+    boolean same = saved.length == need.length;
+    for (int i = 0; same && i < saved.length; i++) {
+      same = saved[i].length == need[i].length;
+    }
+    if (!same) {
+      throw new BadInputException("--resume: the checkpoint in " + where + " holds "
+          + saved.length + " optimizer state array(s) for " + optimizerName + " but config key "
+          + "train.optimizer needs " + need.length + " (momentum on in one and off in the "
+          + "other?)");
+    }
+    String recorded = c.meta().get("steps-per-epoch");
+    if (recorded != null && !recorded.equals(Integer.toString(stepsPerEpoch))) {
+      throw new BadInputException("--resume: the checkpoint in " + where + " ran " + recorded
+          + " steps per epoch, this config gives " + stepsPerEpoch + " (config keys "
+          + "train.global-batch and train.workers must stay as they were)");
+    }
+  }
+
   /** A checkpoint of {@code weights} with {@code training}'s optimizer state. */
   private Checkpoint checkpoint(Network net, int epoch, long step, ModelState weights,
-      ModelState training, String optimizerName, EarlyStop stop, Normalization norm) {
+      ModelState training, String optimizerName, int stepsPerEpoch, EarlyStop stop,
+      Normalization norm) {
     Map<String, String> meta = new LinkedHashMap<>(stop.toMeta());
     meta.putAll(norm.toMeta());
     meta.put("seed", Long.toString(cfg.train().seed()));
+    meta.put("steps-per-epoch", Integer.toString(stepsPerEpoch));
     return new Checkpoint(net.spec().render(), epoch, step, weights.params().clone(),
         weights.state().clone(), optimizerName, copy(training.optimizerState()),
         training.optimizerSteps(), meta);

@@ -182,6 +182,58 @@ class CliBadInputTest {
   }
 
   @Test
+  void fractionalIntegersAreNotTruncated() throws Exception {
+    String e = fails("train.epochs=1.5");
+    assertEquals("convspark: error: config key train.epochs: expected an integer, found 1.5", e);
+    e = fails("train.global-batch=\"32.5\"");
+    assertTrue(e.contains("train.global-batch") && e.contains("32.5"), e);
+    Path bad = dir.resolve("fractional-kernel.conf");
+    Files.writeString(bad, Files.readString(config).replace("kernel = 3", "kernel = 2.5"));
+    CliTrainTest.Run r = CliTrainTest.run("train", "--config", bad.toString(), "--out",
+        dir.resolve("out-fractional-kernel").toString());
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("model.layers[0] (conv)") && r.err().contains("'kernel'")
+        && r.err().contains("2.5"), r.err());
+  }
+
+  @Test
+  void translationThatBlanksTheImage() {
+    String e = fails("train.augment.translate=12");
+    assertTrue(e.contains("train.augment.translate") && e.contains("at most 11")
+        && e.contains("12 x 12"), e);
+  }
+
+  @Test
+  void ringTimeoutBeyondAnIntOfMilliseconds() {
+    String e = fails("train.engine=ring", "train.ring.timeout-seconds=3000000");
+    assertTrue(e.contains("train.ring.timeout-seconds") && e.contains("2147483"), e);
+  }
+
+  @Test
+  void modelTooLargeForAnArrayIsNamedBeforeSparkStarts() throws Exception {
+    Path bad = dir.resolve("huge-model.conf");
+    Files.writeString(bad, Files.readString(config).replace("{ type = dense, units = 4 }",
+        "{ type = dense, units = 20000000 }, { type = dense, units = 4 }"));
+    Path out = dir.resolve("out-huge-model");
+    CliTrainTest.Run r = CliTrainTest.run("train", "--config", bad.toString(), "--out",
+        out.toString());
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("model.layers[6] (dense)") && r.err().contains("too large"),
+        r.err());
+    assertTrue(!Files.exists(out), "--out untouched");
+  }
+
+  @Test
+  void initFromWithResumeIsRefused() {
+    List<String> a = List.of("train", "--config", config.toString(), "--out",
+        dir.resolve("out-resume-init").toString(), "--resume", "--init-from",
+        dir.resolve("weights.safetensors").toString());
+    CliTrainTest.Run r = CliTrainTest.run(a.toArray(new String[0]));
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("--init-from") && r.err().contains("--resume"), r.err());
+  }
+
+  @Test
   void negativeLearningRateAndZeroBatch() {
     assertTrue(fails("train.base-lr=-0.1").contains("train.base-lr"));
     assertTrue(fails("train.global-batch=0").contains("train.global-batch"));

@@ -171,6 +171,18 @@ class CliRobustnessTest {
     }
   }
 
+  @Test
+  void anInferenceBatchNoArrayCanHoldIsNamedBeforeScoring() throws Exception {
+    String e = oneLine(CliTrainTest.run("predict", "--config", config.toString(), "--checkpoint",
+        runA.toString(), "--output", dir.resolve("pred-huge-batch").toString(), "--set",
+        "predict.inference-batch=300000000"), 2);
+    assertTrue(e.contains("predict.inference-batch") && e.contains("300,000,000"), e);
+    assertTrue(!Files.exists(dir.resolve("pred-huge-batch")), "no output");
+    e = oneLine(CliTrainTest.run("evaluate", "--config", config.toString(), "--checkpoint",
+        runA.toString(), "--set", "train.eval-batch=300000000"), 2);
+    assertTrue(e.contains("train.eval-batch"), e);
+  }
+
   // ---- 3. resume continues from the newest good checkpoint whatever else is torn --------------
 
   @Test

@@ -150,6 +150,29 @@ class CliTrainTest {
   }
 
   @Test
+  void resumeWithAnotherOptimizerOrBatchIsNamedAndKeepsTheRun() throws Exception {
+    Path out = dir.resolve("run-resume-changed");
+    assertEquals(0, train(out, "--set", "train.epochs=3", "--stop-after", "1").code());
+    Path ckpt = out.resolve("checkpoints/ckpt-000000000040.bin");
+    byte[] before = Files.readAllBytes(ckpt);
+    Run r = train(out, "--set", "train.epochs=3", "--resume", "--set",
+        "train.optimizer.type=adam");
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("train.optimizer.type") && r.err().contains("adam"), r.err());
+    r = train(out, "--set", "train.epochs=3", "--resume", "--set", "train.optimizer.momentum=0",
+        "--set", "train.optimizer.nesterov=false");
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("train.optimizer") && r.err().contains("momentum"), r.err());
+    r = train(out, "--set", "train.epochs=3", "--resume", "--set", "train.global-batch=16");
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("40 steps per epoch") && r.err().contains("80")
+        && r.err().contains("train.global-batch"), r.err());
+    assertArrayEquals(before, Files.readAllBytes(ckpt), "the checkpoint is untouched");
+    r = train(out, "--set", "train.epochs=3", "--resume");
+    assertEquals(0, r.code(), r.err());
+  }
+
+  @Test
   void earlyStoppingStopsAndRestoresTheBestWeights() throws Exception {
     Path out = dir.resolve("run-early");
     // min-delta 100: no later epoch can beat the first by that much
