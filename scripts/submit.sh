@@ -9,7 +9,8 @@
 # driver/target/spark-4/convspark-driver_2.13-<version>-submit.jar), main class
 # convspark.driver.cli.Main.
 # Without --master it submits to the cluster of scripts/local-cluster.sh (which must run) with
-# one 1-core, 1g executor per worker; --master local[2], spark://..., yarn... also work.
+# one 1-core executor per worker (CONVSPARK_EXECUTOR_MEMORY, default 1g; CONVSPARK_CLUSTER_WORKERS
+# executors, default 2); --master local[2], spark://..., yarn... also work.
 # A --config file is also shipped to the executors with --files.
 #
 # The driver is this JVM (client mode): its heap is --driver-memory (default
