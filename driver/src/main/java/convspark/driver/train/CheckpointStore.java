@@ -4,7 +4,8 @@ import convspark.common.io.Checkpoint;
 import convspark.common.io.CheckpointFormatException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -13,12 +14,14 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileContext;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.LocalFileSystem;
 import org.apache.hadoop.fs.Options;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.RawLocalFileSystem;
+import org.apache.hadoop.fs.StreamCapabilities;
 
 /**
  * Checkpoints of one run in a directory on any Hadoop FileSystem ({@code file://}, {@code
@@ -84,10 +87,12 @@ public final class CheckpointStore {
   public void claim(String id) throws IOException {
     fs.mkdirs(dir);
     Path tmp = new Path(dir, "." + RUN_FILE + ".tmp");
-    try (OutputStream out = fs.create(tmp, true)) {
+    try (FSDataOutputStream out = fs.create(tmp, true)) {
       out.write((id + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      sync(out, tmp);
     }
     rename(tmp, new Path(dir, RUN_FILE));
+    syncDir();
     runId = id;
   }
 
@@ -122,13 +127,45 @@ public final class CheckpointStore {
     fs.mkdirs(dir);
     Path tmp = new Path(dir, "." + name + ".tmp");
     Path target = new Path(dir, name);
-    try (OutputStream out = fs.create(tmp, true)) {
+    try (FSDataOutputStream out = fs.create(tmp, true)) {
       c.write(out);
+      sync(out, tmp);
     }
     // a .crc side file left by an older version would no longer match the new file
     fs.delete(new Path(dir, "." + name + ".crc"), false);
     rename(tmp, target);
+    syncDir();
     return target;
+  }
+
+  /**
+   * Makes the written bytes durable before the rename makes them the checkpoint, so that a power
+   * loss cannot leave a renamed but torn file after {@link #write} pruned the older ones: hsync
+   * where the stream offers it (HDFS), fsync for the local file system (whose buffered stream
+   * hides its own hsync).
+   */
+  private void sync(FSDataOutputStream out, Path tmp) throws IOException {
+    out.flush();
+    if (fs instanceof RawLocalFileSystem local) {
+      try (FileChannel ch = FileChannel.open(local.pathToFile(tmp).toPath(),
+          StandardOpenOption.WRITE)) {
+        ch.force(true);
+      }
+    } else if (out.hasCapability(StreamCapabilities.HSYNC)) {
+      out.hsync();
+    }
+  }
+
+  /** Makes a rename in the local checkpoint directory durable (fsync of the directory). */
+  private void syncDir() {
+    if (fs instanceof RawLocalFileSystem local) {
+      try (FileChannel ch = FileChannel.open(local.pathToFile(dir).toPath(),
+          StandardOpenOption.READ)) {
+        ch.force(true);
+      } catch (IOException e) {
+        // some file systems refuse to open or sync a directory: the rename itself is done
+      }
+    }
   }
 
   /**
