@@ -111,14 +111,14 @@ public final class PredictCommand implements Callable<Integer> {
             throw new BadInputException("--id-col: Column " + idCol + " does not exist; "
                 + "available columns: " + names);
           }
-          keep.add(column(idCol));
+          keep.add(Frames.column(idCol));
         } else if (features.equals("image") && names.contains("image")) {
           keep.add(functions.col("image.origin").as("origin"));
         } else if (names.contains("id")) {
-          keep.add(column("id"));
+          keep.add(Frames.column("id"));
         }
         if (names.contains(f.labelCol()) && !f.labelCol().equals(idCol)) {
-          keep.add(column(f.labelCol()));
+          keep.add(Frames.column(f.labelCol()));
         }
       } else {
         JavaSparkContext jsc = SparkSessions.context(spark);
@@ -191,10 +191,6 @@ public final class PredictCommand implements Callable<Integer> {
   }
 
   /** A top-level column by name (dots are part of the name), resolved on the scored frame. */
-  private static Column column(String name) {
-    return functions.col("`" + name.replace("`", "``") + "`");
-  }
-
   private void checkOutput() throws IOException {
     Path p = new Path(output);
     FileSystem fs = p.getFileSystem(new Configuration());

@@ -240,6 +240,11 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
     Spark spark = new Spark(k.string("spark.master"), k.string("spark.app-name"),
         strings(c, "spark.conf"));
     Predict predict = new Predict(k.positiveInt("predict.inference-batch"));
+    if (predict.inferenceBatch() > 1_000_000) {
+      // the Spark ML param's own bound (CnnClassificationModel inferenceBatch)
+      throw new BadInputException("config key predict.inference-batch: expected at most "
+          + "1000000 rows per forward pass, found " + predict.inferenceBatch());
+    }
     return new RunConfig(data, model, train, predict, spark, c);
   }
 

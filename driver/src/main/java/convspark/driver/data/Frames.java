@@ -9,11 +9,15 @@ import java.util.List;
 import java.util.Map;
 import org.apache.spark.ml.linalg.Vector;
 import org.apache.spark.ml.linalg.VectorUDT;
+import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.ArrayType;
+import org.apache.spark.sql.types.BinaryType;
 import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.IntegerType;
 import org.apache.spark.sql.types.NumericType;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
@@ -83,6 +87,17 @@ public final class Frames {
     }
     if (ft instanceof StructType st && Arrays.asList(st.fieldNames()).containsAll(
         List.of("height", "width", "nChannels", "data"))) {
+      for (String f : List.of("height", "width", "nChannels")) {
+        if (!(st.apply(f).dataType() instanceof IntegerType)) {
+          throw new BadInputException("Column " + col + ": image field " + f + " must be of "
+              + "type int (Spark's image source) but was actually of type "
+              + st.apply(f).dataType().simpleString());
+        }
+      }
+      if (!(st.apply("data").dataType() instanceof BinaryType)) {
+        throw new BadInputException("Column " + col + ": image field data must be of type "
+            + "binary but was actually of type " + st.apply("data").dataType().simpleString());
+      }
       return Kind.IMAGE;
     }
     throw new BadInputException("Column " + col + " must be of type vector, array<numeric> or "
@@ -136,7 +151,22 @@ public final class Frames {
           throw new BadInputException(where + ": image is " + c + "x" + h + "x" + w
               + " but the model input is " + shape);
         }
-        byte[] data = (byte[]) img.get(img.fieldIndex("data"));
+        int[] modes = img.schema().getFieldIndex("mode").isDefined()
+            ? new int[] {img.fieldIndex("mode")} : new int[0];
+        if (modes.length == 1 && !img.isNullAt(modes[0])) {
+          // OpenCV types of 8-bit pixels (CV_8UC1/3/4): the only ones read byte by byte
+          int mode = ((Number) img.get(modes[0])).intValue();
+          if (mode != 0 && mode != 16 && mode != 24) {
+            throw new BadInputException(where + ": image mode " + mode + " is not 8-bit pixels "
+                + "(OpenCV CV_8UC1 = 0, CV_8UC3 = 16, CV_8UC4 = 24)");
+          }
+        }
+        byte[] data = img.isNullAt(img.fieldIndex("data")) ? null
+            : (byte[]) img.get(img.fieldIndex("data"));
+        if (data == null || data.length != h * w * c) {
+          throw new BadInputException(where + ": image data has " + (data == null ? "no"
+              : data.length) + " bytes, its height x width x nChannels needs " + h * w * c);
+        }
         for (int ch = 0; ch < c; ch++) {
           // OpenCV order BGR(A): plane 0 of ours (R) is byte 2 of each pixel
           int src = c >= 3 && ch < 3 ? 2 - ch : ch;
@@ -177,6 +207,11 @@ public final class Frames {
             + ", not an image value");
       }
     }
+  }
+
+  /** Top-level column {@code name}, quoted: a dot in a name is not a nested field. */
+  public static Column column(String name) {
+    return functions.col("`" + name.replace("`", "``") + "`");
   }
 
   /** Splits off a seeded random validation fraction. */

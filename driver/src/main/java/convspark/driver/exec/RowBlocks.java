@@ -34,7 +34,13 @@ public final class RowBlocks {
     JavaRDD<SampleBlock> rdd = rows.repartition(partitions)
         .mapPartitions(new Pack(kind, shape, classes, norm, source))
         .setName(name).persist(StorageLevel.MEMORY_ONLY());
-    List<Integer> sizes = rdd.map(SampleBlock::count).collect();
+    List<Integer> sizes;
+    try {
+      sizes = rdd.map(SampleBlock::count).collect();
+    } catch (Exception e) { // SparkException too, which Scala throws undeclared
+      rdd.unpersist(false); // a bad row fails the pass: the partitions packed so far go too
+      throw e;
+    }
     long total = 0;
     int max = 0;
     for (int s : sizes) {

@@ -82,8 +82,11 @@ public record Scorer(Network net, Normalization norm, Broadcast<Weights> weights
       pos = 0;
       while (n < batch && rows.hasNext()) {
         Row r = rows.next();
-        Frames.features(r, featuresIdx, kind, shape, x, n * size, "Column " + featuresCol
-            + " (row " + seen + " of partition " + partition + ")");
+        String where = "Column " + featuresCol + " (row " + seen + " of partition " + partition
+            + ")";
+        Frames.features(r, featuresIdx, kind, shape, x, n * size, where);
+        // the bound training applies: a row fit would refuse is not scored either
+        Frames.checkMagnitude(x, n * size, size, norm.scale(), where);
         pending[n++] = r;
         seen++;
       }

@@ -135,8 +135,7 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
   private static String readText(String path, SparkContext sc) {
     org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(path);
     try {
-      FileSystem fs = p.getFileSystem(sc == null ? new org.apache.hadoop.conf.Configuration()
-          : sc.hadoopConfiguration());
+      FileSystem fs = p.getFileSystem(hadoopConf(sc));
       if (!fs.exists(p)) {
         throw new BadInputException("modelSpecPath " + path + ": no such file");
       }
@@ -146,6 +145,24 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
     } catch (IOException e) {
       throw new UncheckedIOException("modelSpecPath " + path + ": " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * The Hadoop configuration to read modelSpecPath with: the given context's, else (from
+   * transformSchema, which has no context) the active or default session's, so a path on a file
+   * system configured through spark.hadoop.* reads the same in transformSchema as in fit.
+   */
+  private static org.apache.hadoop.conf.Configuration hadoopConf(SparkContext sc) {
+    if (sc != null) {
+      return sc.hadoopConfiguration();
+    }
+    scala.Option<org.apache.spark.sql.SparkSession> s =
+        org.apache.spark.sql.SparkSession.getActiveSession();
+    if (s.isEmpty()) {
+      s = org.apache.spark.sql.SparkSession.getDefaultSession();
+    }
+    return s.isDefined() ? s.get().sparkContext().hadoopConfiguration()
+        : new org.apache.hadoop.conf.Configuration();
   }
 
   private Config extra() {
@@ -226,7 +243,7 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
     String features = getFeaturesCol();
     Frames.Columns cols = new Frames.Columns(label, features);
     String source = "CnnClassifier input (labelCol " + label + ", featuresCol " + features + ")";
-    Dataset<Row> train = dataset.toDF().select(label, features);
+    Dataset<Row> train = dataset.toDF().select(Frames.column(label), Frames.column(features));
     Dataset<Row> val = null;
     double fraction = cfg.data().validationFraction();
     if (fraction > 0) {
@@ -237,8 +254,10 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
     boolean temp = getOutputDir().isEmpty();
     Path out = null;
     try {
-      TrainingData data = TrainingData.ofFrames(cfg, train, val, null, cols, source,
-          "validation split of the " + source, null);
+      String held = " (param validationFraction = " + fraction + ")";
+      TrainingData data = TrainingData.ofFrames(cfg, train, val, null, cols,
+          source + (val != null ? ", what the validation split left" + held : ""),
+          "validation split of the " + source + held, null);
       out = temp ? Files.createTempDirectory("convspark-fit-") : outputDir(getOutputDir());
       String ckptDir = out.resolve("checkpoints").toUri().toString();
       Trainer.Result r;

@@ -39,13 +39,14 @@ public interface ScoringParams<S extends ScoringParams<S>> extends Params {
       labelCol = new Param<>(owner, "labelCol", "label column name: class indices 0..K-1 "
           + "(not used by the model's transform)", nonEmpty());
       predictionCol = new Param<>(owner, "predictionCol",
-          "prediction column name (empty: not added)");
+          "prediction column name (empty: not added)", notNull());
       rawPredictionCol = new Param<>(owner, "rawPredictionCol",
-          "raw prediction (logits) column name (empty: not added)");
+          "raw prediction (logits) column name (empty: not added)", notNull());
       probabilityCol = new Param<>(owner, "probabilityCol",
-          "class probabilities column name (empty: not added)");
+          "class probabilities column name (empty: not added)", notNull());
       inferenceBatch = new IntParam(owner, "inferenceBatch",
-          "rows per forward pass when the model scores (> 0)", ParamValidators.gt(0));
+          "rows per forward pass when the model scores (> 0, at most 1,000,000)",
+          ParamValidators.inRange(1, 1_000_000));
       Config d = Settings.defaults();
       owner.setDefault(featuresCol, d.getString("data.dataframe.features-col"));
       owner.setDefault(labelCol, d.getString("data.dataframe.label-col"));
@@ -62,6 +63,23 @@ public interface ScoringParams<S extends ScoringParams<S>> extends Params {
   /** A serializable validator: non-empty string. */
   static Function1<String, Object> nonEmpty() {
     return check(s -> s != null && !s.isEmpty());
+  }
+
+  /**
+   * {@code v}, or an error in Spark's words when it is null (Spark's own validation of a null
+   * value fails with a NullPointerException while it words its message).
+   */
+  static String given(Param<String> p, String v) {
+    if (v == null) {
+      throw new IllegalArgumentException(p.parent() + " parameter " + p.name()
+          + " given invalid value null.");
+    }
+    return v;
+  }
+
+  /** A serializable validator: any string but null (empty allowed). */
+  static Function1<String, Object> notNull() {
+    return check(s -> s != null);
   }
 
   /** A serializable validator from a predicate. */
@@ -126,27 +144,27 @@ public interface ScoringParams<S extends ScoringParams<S>> extends Params {
   }
 
   default S setFeaturesCol(String v) {
-    set(featuresCol(), v);
+    set(featuresCol(), given(featuresCol(), v));
     return self();
   }
 
   default S setLabelCol(String v) {
-    set(labelCol(), v);
+    set(labelCol(), given(labelCol(), v));
     return self();
   }
 
   default S setPredictionCol(String v) {
-    set(predictionCol(), v);
+    set(predictionCol(), given(predictionCol(), v));
     return self();
   }
 
   default S setRawPredictionCol(String v) {
-    set(rawPredictionCol(), v);
+    set(rawPredictionCol(), given(rawPredictionCol(), v));
     return self();
   }
 
   default S setProbabilityCol(String v) {
-    set(probabilityCol(), v);
+    set(probabilityCol(), given(probabilityCol(), v));
     return self();
   }
 

@@ -53,11 +53,11 @@ public interface TrainingParams<S extends TrainingParams<S>> extends ScoringPara
     Declared(TrainingParams<?> owner) {
       modelSpec = new Param<>(owner, "modelSpec",
           "the network as HOCON: a model { input { channels, height, width }, "
-          + "layers = [...] } block or its content");
+          + "layers = [...] } block or its content", ScoringParams.notNull());
       modelSpecPath = new Param<>(owner, "modelSpecPath",
           "a HOCON file (any Hadoop file system) with a "
           + "model block (other keys are ignored, so a convspark run config works) or the "
-          + "block's content; alternative to modelSpec");
+          + "block's content; alternative to modelSpec", ScoringParams.notNull());
       validationFraction = new DoubleParam(owner, "validationFraction",
           "fraction of the rows held out "
           + "(seeded) for validation and early stopping, in [0, 1)",
@@ -97,9 +97,11 @@ public interface TrainingParams<S extends TrainingParams<S>> extends ScoringPara
           + "without validation improvement (0: never)",
           ParamValidators.gtEq(0));
       extraConfig = new Param<>(owner, "extraConfig", "HOCON setting any other convspark "
-          + "config key, e.g. \"data.normalize.mode = none, train.schedule = cosine\"");
+          + "config key, e.g. \"data.normalize.mode = none, train.schedule = cosine\"",
+          ScoringParams.notNull());
       outputDir = new Param<>(owner, "outputDir", "local directory for summary.json, "
-          + "metrics, plot and checkpoints (empty: a temporary directory, deleted after fit)");
+          + "metrics, plot and checkpoints (empty: a temporary directory, deleted after fit)",
+          ScoringParams.notNull());
       Config d = Settings.defaults();
       owner.setDefault(modelSpec, "");
       owner.setDefault(modelSpecPath, "");
@@ -327,12 +329,12 @@ public interface TrainingParams<S extends TrainingParams<S>> extends ScoringPara
   }
 
   default S setModelSpec(String v) {
-    set(modelSpec(), v);
+    set(modelSpec(), ScoringParams.given(modelSpec(), v));
     return self();
   }
 
   default S setModelSpecPath(String v) {
-    set(modelSpecPath(), v);
+    set(modelSpecPath(), ScoringParams.given(modelSpecPath(), v));
     return self();
   }
 
@@ -417,12 +419,12 @@ public interface TrainingParams<S extends TrainingParams<S>> extends ScoringPara
   }
 
   default S setExtraConfig(String v) {
-    set(extraConfig(), v);
+    set(extraConfig(), ScoringParams.given(extraConfig(), v));
     return self();
   }
 
   default S setOutputDir(String v) {
-    set(outputDir(), v);
+    set(outputDir(), ScoringParams.given(outputDir(), v));
     return self();
   }
 }

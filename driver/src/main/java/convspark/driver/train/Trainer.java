@@ -81,13 +81,31 @@ public final class Trainer {
   public Result run(TrainingData data, boolean resume, int stopAfter) throws IOException {
     long wallStart = System.nanoTime();
     RunConfig.Train t = cfg.train();
-    Network net = new Network(cfg.model());
     int partitions = Partitions.forTraining(t.workers(), t.globalBatch(), jsc);
     int localBatch = Partitions.localBatch(t.globalBatch(), partitions, "train.global-batch",
         "train.workers");
     Distributed.Blocks trainBlocks = data.train().toBlocks(jsc, partitions, "train");
-    Distributed.Blocks valBlocks = data.validation() == null ? null
-        : data.validation().toBlocks(jsc, partitions, "validation");
+    Distributed.Blocks valBlocks = null;
+    // the cached blocks are freed however the run ends (a failed fit must not leave them cached
+    // for the next one, as CrossValidator or a retry in a notebook would pile them up)
+    try {
+      valBlocks = data.validation() == null ? null
+          : data.validation().toBlocks(jsc, partitions, "validation");
+      return train(data, resume, stopAfter, wallStart, partitions, localBatch, trainBlocks,
+          valBlocks);
+    } finally {
+      trainBlocks.release();
+      if (valBlocks != null) {
+        valBlocks.release();
+      }
+    }
+  }
+
+  private Result train(TrainingData data, boolean resume, int stopAfter, long wallStart,
+      int partitions, int localBatch, Distributed.Blocks trainBlocks,
+      Distributed.Blocks valBlocks) throws IOException {
+    RunConfig.Train t = cfg.train();
+    Network net = new Network(cfg.model());
     int stepsPerEpoch = (trainBlocks.maxBlock() + localBatch - 1) / localBatch;
     LrSchedule schedule = t.lrSchedule();
     List<BlasInfo> executorBlas = describe(net, data, trainBlocks, partitions, localBatch,
@@ -206,9 +224,12 @@ public final class Trainer {
     Evaluation test = null;
     if (data.test() != null) {
       Distributed.Blocks testBlocks = data.test().toBlocks(jsc, partitions, "test");
-      test = Distributed.evaluate(jsc, testBlocks.rdd(), net, result.params(), result.state(),
-          t.evalBatch(), t.labelSmoothing());
-      testBlocks.release();
+      try {
+        test = Distributed.evaluate(jsc, testBlocks.rdd(), net, result.params(),
+            result.state(), t.evalBatch(), t.labelSmoothing());
+      } finally {
+        testBlocks.release();
+      }
     }
     double wall = (System.nanoTime() - wallStart) / 1e9;
     Map<String, Object> summary = new RunSummary(cfg, history, test, stop, epochsRun, step,
@@ -217,10 +238,6 @@ public final class Trainer {
       Plots.trainingCurves(history, out.resolve("training.png"));
     } catch (IOException | RuntimeException e) {
       log.warning("could not write training.png: " + e.getMessage());
-    }
-    trainBlocks.release();
-    if (valBlocks != null) {
-      valBlocks.release();
     }
     if (test != null) {
       log.info(String.format("convspark: test accuracy %.4f, test loss %.4f (%d samples, best "

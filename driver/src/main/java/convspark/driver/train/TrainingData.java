@@ -65,8 +65,8 @@ public record TrainingData(Split train, Split validation, Split test,
     @Override
     public Distributed.Blocks toBlocks(JavaSparkContext jsc, int partitions, String name) {
       Frames.Kind kind = Frames.checkSchema(df.schema(), cols);
-      return RowBlocks.pack(df.select(cols.label(), cols.features()).javaRDD(), partitions,
-          kind, shape, classes, norm, source, name);
+      Dataset<Row> rows = df.select(Frames.column(cols.label()), Frames.column(cols.features()));
+      return RowBlocks.pack(rows.javaRDD(), partitions, kind, shape, classes, norm, source, name);
     }
   }
 
@@ -79,7 +79,8 @@ public record TrainingData(Split train, Split validation, Split test,
       String testSource) {
     Shape shape = cfg.model().input();
     Normalization norm = Normalization.resolve(cfg.data(), shape.channels(),
-        () -> RowBlocks.fit(train.select(cols.label(), cols.features()),
+        () -> RowBlocks.fit(train.select(Frames.column(cols.label()),
+            Frames.column(cols.features())),
             Frames.checkSchema(train.schema(), cols), shape, cfg.data().scale(), trainSource));
     int classes = cfg.model().classes();
     return new TrainingData(new FrameSplit(train, cols, shape, classes, norm, trainSource),
@@ -106,8 +107,11 @@ public record TrainingData(Split train, Split validation, Split test,
       val = parts.get(1);
     }
     Dataset<Row> test = d.test().present() ? frame(spark, f, d.test(), "data.test") : null;
-    return ofFrames(cfg, train, val, test, cols, d.train().path(),
-        d.validation().present() ? d.validation().path() : "validation split",
+    String held = " (config key data.validation-fraction = " + d.validationFraction() + ")";
+    boolean split = !d.validation().present() && d.validationFraction() > 0;
+    return ofFrames(cfg, train, val, test, cols,
+        d.train().path() + (split ? ", what the validation split left" + held : ""),
+        split ? "validation split of " + d.train().path() + held : d.validation().path(),
         d.test().path());
   }
 

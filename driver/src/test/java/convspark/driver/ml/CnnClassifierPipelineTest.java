@@ -217,6 +217,14 @@ class CnnClassifierPipelineTest {
     assertTrue(message(t).contains("Column arr (row 0 of partition")
         && message(t).contains("features have 100 values, the model input 1x12x12 needs 144"),
         message(t));
+    // a value training would refuse (beyond 1e6 after data.scale) is not scored either
+    Dataset<Row> huge = heldOut.withColumn("arr", functions.concat(functions.array(
+        functions.lit(1e30f)), functions.slice(functions.col("arr"), 2, 143)));
+    t = assertThrows(Exception.class,
+        () -> cnn.copy(new org.apache.spark.ml.param.ParamMap()).setFeaturesCol("arr")
+            .transform(huge).collect());
+    assertTrue(message(t).contains("Column arr (row 0 of partition")
+        && message(t).contains("feature 0 is 1.0E30"), message(t));
     // missing column and existing output column fail at transform, before any job
     e = assertThrows(BadInputException.class, () -> cnn.transform(heldOut));
     assertTrue(e.getMessage().contains("Column features (the features column) does not exist"),
@@ -225,6 +233,36 @@ class CnnClassifierPipelineTest {
         new org.apache.spark.ml.param.ParamMap()).setFeaturesCol("pixels")
         .setPredictionCol("letter").transform(heldOut));
     assertTrue(e.getMessage().contains("Output column letter already exists"), e.getMessage());
+  }
+
+  @Test
+  void aFailedFitLeavesNothingCachedAndAnEmptySplitNamesTheParam() {
+    train.count(); // the test frame's own cache is materialised first
+    int cachedBefore = spark.sparkContext().getPersistentRDDs().size();
+    // one label outside the 4 classes, in the last partition: the packing pass fails after
+    // other partitions were packed and cached
+    Dataset<Row> bad = train.withColumn("y", functions.when(functions.col("id")
+        .equalTo(479), 99.0).otherwise(functions.col("y")));
+    Exception e = assertThrows(BadInputException.class, () -> classifier()
+        .setValidationFraction(0).setFeaturesCol("pixels").setLabelCol("y").fit(bad));
+    assertTrue(e.getMessage().contains("99"), e.getMessage());
+    assertEquals(cachedBefore, spark.sparkContext().getPersistentRDDs().size(),
+        "a failed fit unpersists what it cached: " + spark.sparkContext().getPersistentRDDs());
+    // one row: a validation fraction leaves the training or the validation split empty
+    e = assertThrows(BadInputException.class, () -> classifier().setEpochs(1)
+        .setValidationFraction(0.5).setFeaturesCol("pixels").setLabelCol("y")
+        .fit(train.limit(1)));
+    assertTrue(e.getMessage().contains("param validationFraction = 0.5")
+        && e.getMessage().contains("no samples"), e.getMessage());
+    assertEquals(cachedBefore, spark.sparkContext().getPersistentRDDs().size());
+  }
+
+  @Test
+  void columnNamesWithDotsAreTopLevelColumns() {
+    Dataset<Row> dotted = train.withColumnRenamed("pixels", "px.v").withColumnRenamed("y", "y.l");
+    CnnClassificationModel m = classifier().setEpochs(1).setValidationFraction(0)
+        .setFeaturesCol("px.v").setLabelCol("y.l").fit(dotted);
+    assertEquals(480, m.transform(dotted).filter("prediction >= 0").count());
   }
 
   @Test
@@ -237,6 +275,21 @@ class CnnClassifierPipelineTest {
     assertTrue(e.getMessage().contains("scaling given invalid value cubic"), e.getMessage());
     e = assertThrows(IllegalArgumentException.class,
         () -> new CnnClassifier().setLabelSmoothing(1.0));
+    // string params refuse null at set time rather than failing later with a bare NPE
+    e = assertThrows(IllegalArgumentException.class,
+        () -> new CnnClassifier().setModelSpec(null));
+    assertTrue(e.getMessage().contains("modelSpec given invalid value null"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class,
+        () -> new CnnClassifier().setExtraConfig(null));
+    assertTrue(e.getMessage().contains("extraConfig given invalid value null"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class,
+        () -> new CnnClassifier().setPredictionCol(null));
+    assertTrue(e.getMessage().contains("predictionCol given invalid value null"),
+        e.getMessage());
+    e = assertThrows(IllegalArgumentException.class,
+        () -> new CnnClassifier().setInferenceBatch(2_000_000));
+    assertTrue(e.getMessage().contains("inferenceBatch given invalid value 2000000"),
+        e.getMessage());
 
     e = assertThrows(IllegalArgumentException.class,
         () -> new CnnClassifier().transformSchema(train.schema()));
