@@ -85,6 +85,8 @@ final class SharedMemoryLink implements AutoCloseable {
   private long seen;
   /** Bytes the claimed or read message takes, skipped bytes included. */
   private long pending;
+  /** Guarded by this, as is setting {@link #closed}: no write to the mapping after unmapping. */
+  private boolean unmapped;
   private volatile boolean closed;
 
   private SharedMemoryLink(MappedByteBuffer map, int capacity) {
@@ -210,12 +212,18 @@ final class SharedMemoryLink implements AutoCloseable {
     return waitStart;
   }
 
-  /** Marks the link closed for both sides (the peer's next wait ends at once). Idempotent. */
+  /**
+   * Marks the link closed for both sides (the peer's next wait ends at once). Idempotent, and
+   * safe from any thread at any time, during or after {@link #dispose} (which it never follows
+   * with a write into the unmapped file).
+   */
   @Override
-  public void close() {
+  public synchronized void close() {
     if (!closed) {
       closed = true;
-      INT.setRelease(map, CLOSED, 1);
+      if (!unmapped) {
+        INT.setRelease(map, CLOSED, 1);
+      }
     }
   }
 
@@ -226,8 +234,12 @@ final class SharedMemoryLink implements AutoCloseable {
    * after unmapping crashes the JVM. Where the JDK offers no way (no sun.misc.Unsafe), the
    * collector does it later.
    */
-  void dispose() {
+  synchronized void dispose() {
     close();
+    if (unmapped) {
+      return;
+    }
+    unmapped = true;
     try {
       Class<?> c = Class.forName("sun.misc.Unsafe");
       java.lang.reflect.Field f = c.getDeclaredField("theUnsafe");

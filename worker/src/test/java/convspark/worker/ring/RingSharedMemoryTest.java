@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -209,6 +210,55 @@ class RingSharedMemoryTest {
       ex.shutdownNow();
     }
     assertEquals(List.of(), leftovers(), "files left in /dev/shm");
+  }
+
+  /**
+   * The driver's watchdog may close a ring while the operation's own thread, failing or ending,
+   * unmaps its links; a write to a link after unmapping crashes the JVM. Two threads close
+   * rank 0 at once while it waits for a silent rank 1, the close landing anywhere from before
+   * the operation to its wait; every round must end in a RingException, with nothing mapped.
+   */
+  @Test
+  void closingFromTwoThreadsDuringAnAllreduceIsSafe() throws Exception {
+    byte[] secret = RingSecret.generate();
+    RingOptions o = new RingOptions(20_000, 60_000, 4096, true);
+    ExecutorService ex = Executors.newFixedThreadPool(3);
+    try {
+      for (int round = 0; round < 30; round++) {
+        Ring[] rings = RingFixtures.ringOfThreads(2, secret, 200 + round, o);
+        try {
+          // small vectors go straight into shared memory, large ones through the sender thread
+          float[] v = new float[round % 2 == 0 ? 1000 : 3_000_000];
+          CountDownLatch go = new CountDownLatch(1);
+          Future<?> op = ex.submit(() -> {
+            rings[0].allreduce(v); // rank 1 never calls: this waits until closed
+            return null;
+          });
+          List<Future<?>> closers = new ArrayList<>();
+          for (int c = 0; c < 2; c++) {
+            closers.add(ex.submit(() -> {
+              go.await();
+              rings[0].close();
+              return null;
+            }));
+          }
+          Thread.sleep(round % 7);
+          go.countDown();
+          for (Future<?> c : closers) {
+            c.get(30, TimeUnit.SECONDS);
+          }
+          ExecutionException e =
+              assertThrows(ExecutionException.class, () -> op.get(30, TimeUnit.SECONDS));
+          assertTrue(e.getCause() instanceof RingException,
+              "round " + round + ": " + e.getCause());
+        } finally {
+          RingFixtures.closeAll(rings);
+        }
+      }
+    } finally {
+      ex.shutdownNow();
+    }
+    assertEquals(List.of(), mapped(), "closed rings still map their shared memory");
   }
 
   private static final int ROUNDS = 100;
