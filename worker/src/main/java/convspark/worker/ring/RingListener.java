@@ -91,7 +91,8 @@ public final class RingListener implements AutoCloseable {
    * @param ringId identifies this ring (job, round, attempt): a connection meant for another
    *     ring is refused
    * @throws RingException if a neighbour does not connect, answer or prove the secret within the
-   *     connect timeout; the message names it
+   *     connect timeout; the message names it. Every connection, thread and shared-memory
+   *     mapping of the attempt is released first.
    */
   public Ring join(List<InetSocketAddress> peers, int rank, byte[] secret, long ringId)
       throws RingException {
@@ -110,6 +111,8 @@ public final class RingListener implements AutoCloseable {
     }
     int next = (rank + 1) % size;
     int prev = (rank + size - 1) % size;
+    String nextName = "rank " + next + " (" + peers.get(next) + ")";
+    String prevName = "rank " + prev + " (" + peers.get(prev) + ")";
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(options.connectTimeoutMillis());
     CompletableFuture<Socket> inbound = new CompletableFuture<>();
     Pending pending = new Pending(rank);
@@ -120,43 +123,57 @@ public final class RingListener implements AutoCloseable {
     acceptor.start();
     Socket out = null;
     Socket in = null;
+    SharedMemoryLink[] shm = null;
+    Ring ring = null;
     try {
       out = connect(peers.get(next), secret, ringId, rank, next, deadline);
       long left = Math.max(1, deadline - System.nanoTime());
       try {
         in = inbound.get(left, TimeUnit.NANOSECONDS);
       } catch (TimeoutException e) {
-        throw new RingException("ring rank " + rank + ": rank " + prev + " (" + peers.get(prev)
-            + ") did not connect and prove the ring secret within "
+        throw new RingException("ring rank " + rank + ": " + prevName
+            + " did not connect and prove the ring secret within "
             + options.connectTimeoutMillis() + " ms");
       } catch (ExecutionException e) {
-        throw new RingException("ring rank " + rank + ": accepting rank " + prev + " ("
-            + peers.get(prev) + ") failed: " + describe(e.getCause()), e.getCause());
+        throw new RingException("ring rank " + rank + ": accepting " + prevName + " failed: "
+            + describe(e.getCause()), e.getCause());
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new RingException("ring rank " + rank + ": interrupted while forming the ring");
       }
-      SharedMemoryLink[] shm;
       try {
         shm = SharedMemoryLink.negotiate(out, in, options.sharedMemory(),
-            SharedMemoryLink.DEFAULT_CAPACITY, rank);
+            SharedMemoryLink.DEFAULT_CAPACITY, rank, nextName, prevName);
       } catch (IOException e) {
-        throw new RingException("ring rank " + rank + ": setting up the links with rank " + prev
-            + " (" + peers.get(prev) + ") and rank " + next + " (" + peers.get(next)
-            + ") failed: " + e.getMessage(), e);
+        throw new RingException("ring rank " + rank + ": setting up the links with " + prevName
+            + " and " + nextName + " failed: " + describe(e), e);
       }
-      Ring ring = new Ring(rank, size, out, in, peers.get(next), peers.get(prev), options,
+      ring = new Ring(rank, size, out, in, peers.get(next), peers.get(prev), options,
           shm[0], shm[1]);
-      out = null;
-      in = null;
       return ring;
     } finally {
       close();
       acceptor.interrupt();
       pending.shut(); // connections still in their handshake: nobody will take them now
-      inbound.cancel(true);
-      closeQuietly(out);
-      closeQuietly(in);
+      if (ring == null) {
+        // A previous peer that proved the secret but was not taken (this peer failed to reach
+        // its next one, say) is closed too: it then fails at once instead of waiting in the
+        // shared-memory negotiation for its whole io timeout. A handshake that completes after
+        // the cancel closes its own socket (complete() returns false).
+        inbound.cancel(true);
+        if (inbound.isDone() && !inbound.isCompletedExceptionally()) {
+          closeQuietly(inbound.getNow(null));
+        }
+        closeQuietly(out);
+        closeQuietly(in);
+        if (shm != null) {
+          for (SharedMemoryLink l : shm) {
+            if (l != null) {
+              l.dispose(); // the Ring that would have owned them was not made
+            }
+          }
+        }
+      }
     }
   }
 
