@@ -142,8 +142,8 @@ public final class RingListener implements AutoCloseable {
         throw new RingException("ring rank " + rank + ": interrupted while forming the ring");
       }
       try {
-        shm = SharedMemoryLink.negotiate(out, in, options.sharedMemory(),
-            SharedMemoryLink.DEFAULT_CAPACITY, rank, nextName, prevName);
+        shm = SharedMemoryLink.negotiate(out, in, options.sharedMemory(), options.chunkBytes(),
+            rank, nextName, prevName);
       } catch (IOException e) {
         throw new RingException("ring rank " + rank + ": setting up the links with " + prevName
             + " and " + nextName + " failed: " + describe(e), e);

@@ -66,6 +66,7 @@ final class SharedMemoryLink implements AutoCloseable {
    * Default data bytes per link: what a peer sends in one allreduce of up to about 2M floats
    * at P = 2 fits at once (4 bytes per element at P = 2, less at larger P; the default model's
    * 1.7 MB and the residual net's 2.8 MB with room to spare); larger vectors stream through it.
+   * Chunks above 2 MiB get a larger ring ({@link #capacityFor}).
    */
   static final int DEFAULT_CAPACITY = 8 << 20;
   /** Where the files go: memory-backed on Linux. */
@@ -113,6 +114,29 @@ final class SharedMemoryLink implements AutoCloseable {
   }
 
   /**
+   * The largest message a ring with chunks of {@code chunkBytes} sends: a header and a chunk's
+   * elements, all of them doubles at worst ({@link Ring}: a chunk holds chunkBytes / 4 elements).
+   */
+  static long maxMessage(int chunkBytes) {
+    return Ring.HEADER + 8L * Math.max(1, chunkBytes / 4);
+  }
+
+  /**
+   * The data bytes of a link for chunks of {@code chunkBytes}: {@link #DEFAULT_CAPACITY}, or the
+   * next power of two that holds twice the largest message. A message never wraps: one that
+   * does not fit before the ring's end skips to its start, taking up to twice its size (skip
+   * and message), and a ring smaller than that would stall both sides for good.
+   */
+  static int capacityFor(int chunkBytes) {
+    long need = 2 * maxMessage(chunkBytes);
+    long cap = DEFAULT_CAPACITY;
+    while (cap < need) {
+      cap <<= 1;
+    }
+    return (int) Math.min(cap, 1 << 30);
+  }
+
+  /**
    * Producer side: a view of the next {@code n} contiguous bytes of the ring, to fill and then
    * {@link #publish}, waiting for room. A message never wraps: where fewer than {@code n} bytes
    * are left before the ring's end, it starts at the beginning and the bytes before the end are
@@ -142,13 +166,14 @@ final class SharedMemoryLink implements AutoCloseable {
 
   /** The next message's bytes, once the producer has room for them or the consumer has them. */
   private ByteBuffer window(int n, boolean producer, Waiter waiter) throws IOException {
-    if (n > capacity) {
-      throw new IOException("a " + n + "-byte message does not fit a " + capacity
-          + "-byte shared ring");
-    }
     int at = (int) (position & mask);
     int skip = capacity - at < n ? capacity - at : 0;
     long need = skip + (long) n;
+    if (need > capacity) {
+      // never while both peers use the same chunk size (negotiate checks the capacity)
+      throw new IOException("a " + n + "-byte message at offset " + at + " does not fit a "
+          + capacity + "-byte shared ring");
+    }
     long waitStart = 0;
     boolean peerGone = false;
     while (ready(producer) < need) {
@@ -231,7 +256,8 @@ final class SharedMemoryLink implements AutoCloseable {
 
   /**
    * Closes the link and unmaps the file now rather than whenever the garbage collector gets to
-   * it (the memory of /dev/shm stays taken until then, 2 x 8 MiB per ring, one ring per round). Only for the owner, once no thread of this process touches the link any more: an
+   * it (the memory of /dev/shm stays taken until then, 2 x 8 MiB or more per ring, one ring per
+   * round). Only for the owner, once no thread of this process touches the link any more: an
    * access after unmapping crashes the JVM. Where the JDK offers no way (no sun.misc.Unsafe),
    * the collector does it later.
    */
@@ -261,14 +287,17 @@ final class SharedMemoryLink implements AutoCloseable {
    * sockets' SO_TIMEOUT. On failure nothing stays mapped.
    *
    * @param enabled false: offer nothing and refuse every offer (TCP only)
+   * @param chunkBytes the ring's chunk size: sizes the ring offered ({@link #capacityFor}), and an
+   *     offered ring must hold twice this side's largest message
    * @param next names the next peer in messages ("rank 2 (host:port)")
    * @param prev names the previous peer
    * @return {to next, from previous}, each null where the direction stays on TCP
    * @throws IOException if a neighbour closes the connection, stays silent or sends garbage; the
    *     message names it
    */
-  static SharedMemoryLink[] negotiate(Socket out, Socket in, boolean enabled, int capacity,
+  static SharedMemoryLink[] negotiate(Socket out, Socket in, boolean enabled, int chunkBytes,
       int rank, String next, String prev) throws IOException {
+    int capacity = capacityFor(chunkBytes);
     DataOutputStream toPrev =
         new DataOutputStream(new BufferedOutputStream(in.getOutputStream(), 8192));
     DataInputStream fromPrev = new DataInputStream(in.getInputStream());
@@ -324,7 +353,7 @@ final class SharedMemoryLink implements AutoCloseable {
           fromNext.readFully(name);
           if (enabled) {
             theirs = openOffered(Path.of(new String(name, StandardCharsets.UTF_8)), cap,
-                theirToken, rank);
+                theirToken, maxMessage(chunkBytes), rank);
           }
         } else if (kind != NO_OFFER) {
           throw new IOException(next + " sent byte " + kind + " instead of a shared-memory offer");
@@ -384,12 +413,16 @@ final class SharedMemoryLink implements AutoCloseable {
 
   /** Maps an offered file, or null (logged, nothing left mapped) where it cannot be used. */
   private static SharedMemoryLink openOffered(Path file, int capacity, byte[] token,
-      int rank) {
+      long maxMessage, int rank) {
     SharedMemoryLink l = null;
     try {
       if (!DIR.equals(file.getParent())
           || !file.getFileName().toString().startsWith("convspark-ring-")) {
         throw new IOException("not a ring file: " + file);
+      }
+      if (capacity < 2 * maxMessage) {
+        throw new IOException("a " + capacity + "-byte ring is too small for messages of up to "
+            + maxMessage + " bytes (do the peers use the same chunk size?)");
       }
       l = map(file, capacity, false);
       byte[] got = new byte[token.length];

@@ -213,6 +213,50 @@ class RingSharedMemoryTest {
   }
 
   /**
+   * Chunks larger than the default 8 MiB ring allows to wrap: with 6 MiB chunks an 8 MiB ring
+   * needed up to 12 MiB for a message that skips to its start, and both peers stalled until the
+   * io timeout; 12 MiB chunks did not fit at all. The ring is sized from the chunk size now.
+   */
+  @Test
+  void largeChunksGoThroughSharedMemoryAndSumAsOverTcp() throws Exception {
+    byte[] secret = RingSecret.generate();
+    int n = 4_194_304;
+    for (int chunk : new int[] {6 << 20, 12 << 20}) {
+      RingOptions o = new RingOptions(20_000, 20_000, chunk, true);
+      Ring[] shm = RingFixtures.ringOfThreads(2, secret, 30 + chunk, o);
+      Ring[] tcp = RingFixtures.ringOfThreads(2, secret, 40 + chunk, o.withSharedMemory(false));
+      try {
+        for (Ring r : shm) {
+          assertTrue(r.sharedMemory()[0] && r.sharedMemory()[1], "chunk " + chunk + ": " + r);
+        }
+        for (int op = 0; op < 2; op++) { // the second starts where the first left the ring
+          float[][] a = new float[2][];
+          double[][] da = new double[2][];
+          for (int r = 0; r < 2; r++) {
+            a[r] = RingFixtures.floats(r + op, 2, n, false);
+            da[r] = RingFixtures.doubles(r, 2, 3);
+          }
+          float[][] b = Arrays.stream(a).map(float[]::clone).toArray(float[][]::new);
+          double[][] db = Arrays.stream(da).map(double[]::clone).toArray(double[][]::new);
+          float[] ref = RingFixtures.ringOrderSum(a, 3);
+          RingFixtures.allreduce(shm, a, da);
+          RingFixtures.allreduce(tcp, b, db);
+          for (int r = 0; r < 2; r++) {
+            String what = "chunk " + chunk + " operation " + op + " rank " + r;
+            assertTrue(Arrays.equals(b[r], a[r]), what + ": shared memory and TCP differ");
+            assertArrayEquals(ref, a[r], 0f, what);
+            assertArrayEquals(db[r], da[r], 0.0, what);
+          }
+        }
+      } finally {
+        RingFixtures.closeAll(shm);
+        RingFixtures.closeAll(tcp);
+      }
+    }
+    assertEquals(List.of(), mapped(), "closed rings still map their shared memory");
+  }
+
+  /**
    * The driver's watchdog may close a ring while the operation's own thread, failing or ending,
    * unmaps its links; a write to a link after unmapping crashes the JVM. Two threads close
    * rank 0 at once while it waits for a silent rank 1, the close landing anywhere from before
