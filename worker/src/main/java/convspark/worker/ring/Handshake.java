@@ -10,6 +10,7 @@ import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.util.function.BooleanSupplier;
 
 /**
  * Mutual authentication of two ring peers with the job secret (HMAC-SHA256 challenge-response,
@@ -39,10 +40,23 @@ final class Handshake {
   private Handshake() {}
 
   /** Why a handshake failed: the message says what was wrong, never a secret. */
-  static final class Rejected extends IOException {
+  static class Rejected extends IOException {
     private static final long serialVersionUID = 1L;
 
     Rejected(String message) {
+      super(message);
+    }
+  }
+
+  /**
+   * The server answered, wrongly: it failed to prove the secret or sent something other than
+   * {@link #ACCEPT}. Connecting again cannot help. (A server that closed the connection or said
+   * nothing may have shed it under load: a plain {@link Rejected}, which a client may retry.)
+   */
+  static final class WrongAnswer extends Rejected {
+    private static final long serialVersionUID = 1L;
+
+    WrongAnswer(String message) {
       super(message);
     }
   }
@@ -64,14 +78,16 @@ final class Handshake {
     byte[] nonceS = java.util.Arrays.copyOfRange(reply, 0, RingSecret.BYTES);
     byte[] macS = java.util.Arrays.copyOfRange(reply, RingSecret.BYTES, reply.length);
     if (!MessageDigest.isEqual(macS, RingSecret.hmac(secret, SERVER_LABEL, hello, nonceS))) {
-      throw new Rejected("the server failed to prove the ring secret");
+      throw new WrongAnswer("the server failed to prove the ring secret");
     }
     out.write(RingSecret.hmac(secret, CLIENT_LABEL, hello, nonceS));
     out.flush();
     int ack = in.read();
+    if (ack < 0) {
+      throw new Rejected("the server closed the connection instead of accepting");
+    }
     if (ack != ACCEPT) {
-      throw new Rejected(ack < 0 ? "the server closed the connection instead of accepting"
-          : "the server answered " + ack + " instead of accepting");
+      throw new WrongAnswer("the server answered " + ack + " instead of accepting");
     }
   }
 
@@ -93,6 +109,16 @@ final class Handshake {
    */
   static Peer server(Socket s, byte[] secret, long ringId, int myRank, int expectedFrom,
       int ranks) throws IOException {
+    return server(s, secret, ringId, myRank, expectedFrom, ranks, () -> true);
+  }
+
+  /**
+   * Server side, as {@link #server(Socket, byte[], long, int, int, int)}; {@code mayAccept} is
+   * asked once the client has proved the secret, just before {@link #ACCEPT} is sent: false (the
+   * caller has closed or given up the connection meanwhile) fails the handshake instead.
+   */
+  static Peer server(Socket s, byte[] secret, long ringId, int myRank, int expectedFrom,
+      int ranks, BooleanSupplier mayAccept) throws IOException {
     RingSecret.check(secret);
     DataInputStream in = new DataInputStream(s.getInputStream());
     byte[] hello = new byte[HELLO_BYTES];
@@ -124,6 +150,9 @@ final class Handshake {
     readFully(in, macC, "the client's proof");
     if (!MessageDigest.isEqual(macC, RingSecret.hmac(secret, CLIENT_LABEL, hello, nonceS))) {
       throw new Rejected("the client failed to prove the ring secret");
+    }
+    if (!mayAccept.getAsBoolean()) {
+      throw new Rejected("the connection was closed during the handshake");
     }
     out.write(ACCEPT);
     out.flush();

@@ -8,7 +8,9 @@ import java.io.Writer;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
@@ -20,7 +22,8 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Lines: parent to child {@code RING-SECRET <hex>}, child to parent {@code RING-ADDRESS
  * host:port}, parent to child {@code RING-PEERS host:port,host:port,...}; other lines are the
- * program's own. Every wait of the parent has a deadline; {@link #close} kills what is left.
+ * program's own. Every wait of the parent and of a child has a deadline; {@link #close} kills
+ * what is left.
  */
 public final class ProcessRendezvous implements AutoCloseable {
   public static final String SECRET = "RING-SECRET ";
@@ -184,24 +187,54 @@ public final class ProcessRendezvous implements AutoCloseable {
 
   // ---- child side ----------------------------------------------------------------------------
 
-  /** Child side: reads the secret line from stdin. */
+  /** How long a child waits for each line from its parent (ten minutes), unless told otherwise. */
+  public static final long CHILD_TIMEOUT_MILLIS = 600_000;
+
+  /**
+   * Child side: reads the secret line from stdin, waiting at most {@link #CHILD_TIMEOUT_MILLIS}.
+   */
   public static byte[] readSecret(BufferedReader stdin) throws IOException {
-    String l = stdin.readLine();
+    return readSecret(stdin, CHILD_TIMEOUT_MILLIS);
+  }
+
+  /**
+   * Child side: reads the secret line from stdin.
+   *
+   * @throws IOException if it does not come within {@code timeoutMillis}, or stdin ends first
+   */
+  public static byte[] readSecret(BufferedReader stdin, long timeoutMillis) throws IOException {
+    String l = readLine(stdin, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis),
+        timeoutMillis, SECRET);
     if (l == null || !l.startsWith(SECRET)) {
       throw new IOException("expected a " + SECRET.trim() + " line on stdin");
     }
     return RingSecret.fromHex(l.substring(SECRET.length()));
   }
 
-  /** Child side: announces {@code listener}'s address and reads every peer's. */
+  /**
+   * Child side: announces {@code listener}'s address and reads every peer's, waiting at most
+   * {@link #CHILD_TIMEOUT_MILLIS}.
+   */
   public static List<InetSocketAddress> exchange(RingListener listener, BufferedReader stdin,
       PrintStream stdout) throws IOException {
+    return exchange(listener, stdin, stdout, CHILD_TIMEOUT_MILLIS);
+  }
+
+  /**
+   * Child side: announces {@code listener}'s address and reads every peer's.
+   *
+   * @throws IOException if the parent sends no {@code RING-PEERS} line within {@code
+   *     timeoutMillis}, or stdin ends first
+   */
+  public static List<InetSocketAddress> exchange(RingListener listener, BufferedReader stdin,
+      PrintStream stdout, long timeoutMillis) throws IOException {
     InetSocketAddress a = listener.address();
     stdout.println(ADDRESS + a.getAddress().getHostAddress() + ":" + a.getPort());
     stdout.flush();
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
     String l;
     do {
-      l = stdin.readLine();
+      l = readLine(stdin, deadline, timeoutMillis, PEERS);
       if (l == null) {
         throw new IOException("stdin closed before the " + PEERS.trim() + " line");
       }
@@ -212,5 +245,62 @@ public final class ProcessRendezvous implements AutoCloseable {
       peers.add(new InetSocketAddress(hp.substring(0, c), Integer.parseInt(hp.substring(c + 1))));
     }
     return peers;
+  }
+
+  /** Lines of a child's stdin, read by one daemon thread per reader; END after the last. */
+  private static final Map<BufferedReader, LinkedBlockingQueue<Object>> STDIN = new HashMap<>();
+  private static final Object END = new Object();
+
+  /**
+   * The next line of {@code in}, or null at its end, waiting until {@code deadline} (nanoTime;
+   * {@code timeoutMillis} is the whole wait, for the message). A {@link BufferedReader} cannot
+   * time out, so one daemon thread per reader reads it into a queue: a reader given to these
+   * methods must be read through them only (a child has one, its stdin).
+   */
+  private static String readLine(BufferedReader in, long deadline, long timeoutMillis,
+      String awaited) throws IOException {
+    LinkedBlockingQueue<Object> q;
+    synchronized (STDIN) {
+      q = STDIN.computeIfAbsent(in, ProcessRendezvous::pump);
+    }
+    Object o;
+    try {
+      o = q.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted waiting for the " + awaited.trim() + " line on stdin");
+    }
+    if (o == null) {
+      throw timedOut(awaited, timeoutMillis);
+    }
+    if (o == END || o instanceof IOException) {
+      q.add(o); // stays at the end for the next call
+    }
+    if (o instanceof IOException e) {
+      throw new IOException("reading stdin failed: " + e.getMessage(), e);
+    }
+    return o == END ? null : (String) o;
+  }
+
+  private static IOException timedOut(String awaited, long timeoutMillis) {
+    return new IOException("no " + awaited.trim() + " line on stdin within " + timeoutMillis
+        + " ms (the parent did not send it)");
+  }
+
+  private static LinkedBlockingQueue<Object> pump(BufferedReader in) {
+    LinkedBlockingQueue<Object> q = new LinkedBlockingQueue<>();
+    Thread t = new Thread(() -> {
+      try {
+        for (String l; (l = in.readLine()) != null; ) {
+          q.add(l);
+        }
+        q.add(END);
+      } catch (IOException e) {
+        q.add(e);
+      }
+    }, "ring-child-stdin");
+    t.setDaemon(true);
+    t.start();
+    return q;
   }
 }

@@ -676,9 +676,14 @@ public final class Ring implements Allreduce {
     }
   }
 
-  /** Closes both connections and stops the sender; idempotent. */
+  /**
+   * Closes both connections and stops the sender; idempotent, and safe to call from any thread
+   * at any time (the driver's watchdog calls it while an operation may be running or ending).
+   * Synchronized with {@link #releaseSharedMemory}, so that closing a link never overlaps with
+   * its unmapping by the operation's thread.
+   */
   @Override
-  public void close() {
+  public synchronized void close() {
     if (closed) {
       return;
     }

@@ -1,20 +1,22 @@
 package convspark.worker.ring;
 
+import java.io.EOFException;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
-import java.net.ConnectException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
+import java.net.UnknownHostException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -27,7 +29,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class RingListener implements AutoCloseable {
   static final System.Logger LOG = System.getLogger("convspark.worker.ring");
-  /** At most this many unauthenticated connections are handshaken at once; more are closed. */
+  /**
+   * At most this many unauthenticated connections are handshaken at once; a new one beyond that
+   * closes the oldest.
+   */
   private static final int MAX_PENDING_HANDSHAKES = 8;
   /** A connecting client must finish the handshake within this time (or the connect timeout). */
   private static final int HANDSHAKE_MILLIS = 10_000;
@@ -68,7 +73,10 @@ public final class RingListener implements AutoCloseable {
     return new InetSocketAddress(server.getInetAddress(), server.getLocalPort());
   }
 
-  /** Connections closed for failing the handshake (wrong or no secret, garbage, replays). */
+  /**
+   * Connections closed without completing the handshake: failed it (wrong or no secret, garbage,
+   * replays), or cut off (evicted by newer ones, or joining ended first).
+   */
   public int rejectedConnections() {
     return rejected.get();
   }
@@ -83,7 +91,8 @@ public final class RingListener implements AutoCloseable {
    * @param ringId identifies this ring (job, round, attempt): a connection meant for another
    *     ring is refused
    * @throws RingException if a neighbour does not connect, answer or prove the secret within the
-   *     connect timeout; the message names it
+   *     connect timeout; the message names it. Every connection, thread and shared-memory
+   *     mapping of the attempt is released first.
    */
   public Ring join(List<InetSocketAddress> peers, int rank, byte[] secret, long ringId)
       throws RingException {
@@ -102,68 +111,98 @@ public final class RingListener implements AutoCloseable {
     }
     int next = (rank + 1) % size;
     int prev = (rank + size - 1) % size;
+    String nextName = "rank " + next + " (" + peers.get(next) + ")";
+    String prevName = "rank " + prev + " (" + peers.get(prev) + ")";
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(options.connectTimeoutMillis());
     CompletableFuture<Socket> inbound = new CompletableFuture<>();
-    Thread acceptor = new Thread(() -> acceptLoop(inbound, secret, ringId, rank, prev, deadline),
+    Pending pending = new Pending(rank);
+    Thread acceptor = new Thread(
+        () -> acceptLoop(inbound, pending, secret, ringId, rank, prev, deadline),
         "ring-accept-" + rank);
     acceptor.setDaemon(true);
     acceptor.start();
     Socket out = null;
     Socket in = null;
+    SharedMemoryLink[] shm = null;
+    Ring ring = null;
     try {
       out = connect(peers.get(next), secret, ringId, rank, next, deadline);
       long left = Math.max(1, deadline - System.nanoTime());
       try {
         in = inbound.get(left, TimeUnit.NANOSECONDS);
       } catch (TimeoutException e) {
-        throw new RingException("ring rank " + rank + ": rank " + prev + " (" + peers.get(prev)
-            + ") did not connect and prove the ring secret within "
+        throw new RingException("ring rank " + rank + ": " + prevName
+            + " did not connect and prove the ring secret within "
             + options.connectTimeoutMillis() + " ms");
       } catch (ExecutionException e) {
-        throw new RingException("ring rank " + rank + ": accepting rank " + prev + " ("
-            + peers.get(prev) + ") failed: " + e.getCause().getMessage(), e.getCause());
+        throw new RingException("ring rank " + rank + ": accepting " + prevName + " failed: "
+            + describe(e.getCause()), e.getCause());
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new RingException("ring rank " + rank + ": interrupted while forming the ring");
       }
-      SharedMemoryLink[] shm;
       try {
-        shm = SharedMemoryLink.negotiate(out, in, options.sharedMemory(),
-            SharedMemoryLink.DEFAULT_CAPACITY, rank);
+        shm = SharedMemoryLink.negotiate(out, in, options.sharedMemory(), options.chunkBytes(),
+            rank, nextName, prevName);
       } catch (IOException e) {
-        throw new RingException("ring rank " + rank + ": setting up the links with rank " + prev
-            + " (" + peers.get(prev) + ") and rank " + next + " (" + peers.get(next)
-            + ") failed: " + e.getMessage(), e);
+        throw new RingException("ring rank " + rank + ": setting up the links with " + prevName
+            + " and " + nextName + " failed: " + describe(e), e);
       }
-      Ring ring = new Ring(rank, size, out, in, peers.get(next), peers.get(prev), options,
+      ring = new Ring(rank, size, out, in, peers.get(next), peers.get(prev), options,
           shm[0], shm[1]);
-      out = null;
-      in = null;
       return ring;
     } finally {
       close();
-      inbound.cancel(true);
-      closeQuietly(out);
-      closeQuietly(in);
       acceptor.interrupt();
+      pending.shut(); // connections still in their handshake: nobody will take them now
+      if (ring == null) {
+        // A previous peer that proved the secret but was not taken (this peer failed to reach
+        // its next one, say) is closed too: it then fails at once instead of waiting in the
+        // shared-memory negotiation for its whole io timeout. A handshake that completes after
+        // the cancel closes its own socket (complete() returns false).
+        inbound.cancel(true);
+        if (inbound.isDone() && !inbound.isCompletedExceptionally()) {
+          closeQuietly(inbound.getNow(null));
+        }
+        closeQuietly(out);
+        closeQuietly(in);
+        if (shm != null) {
+          for (SharedMemoryLink l : shm) {
+            if (l != null) {
+              l.dispose(); // the Ring that would have owned them was not made
+            }
+          }
+        }
+      }
     }
   }
 
+  /**
+   * Connects to the next peer and completes the handshake, retrying until {@code deadline}
+   * while the peer is not listening yet, or closes or ignores the connection without answering
+   * (a listener busy with other connections may shed this one). A peer that answers wrongly
+   * (fails to prove the secret) fails at once.
+   */
   private Socket connect(InetSocketAddress to, byte[] secret, long ringId, int rank, int next,
       long deadline) throws RingException {
+    String who = "rank " + next + " (" + to + ")";
     IOException last = null;
+    long pause = 50; // after failed handshakes, doubling up to a second: no flood of retries
     while (true) {
       long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
       if (left <= 0) {
-        throw new RingException("ring rank " + rank + ": cannot connect to rank " + next + " ("
-            + to + ") within " + options.connectTimeoutMillis() + " ms"
-            + (last == null ? "" : ": " + last.getMessage()), last);
+        throw new RingException("ring rank " + rank + ": cannot connect to " + who
+            + " and complete the handshake within " + options.connectTimeoutMillis() + " ms"
+            + (last == null ? "" : ": " + describe(last)), last);
+      }
+      if (Thread.currentThread().isInterrupted()) {
+        throw new RingException("ring rank " + rank + ": interrupted while connecting to " + who);
       }
       Socket s;
       try {
         s = SocketChannel.open().socket(); // a channel: Ring reads and writes it
       } catch (IOException e) {
-        throw new RingException("ring rank " + rank + ": cannot open a socket: " + e.getMessage(),
+        throw new RingException("ring rank " + rank + ": cannot open a socket: " + describe(e),
             e);
       }
       try {
@@ -172,30 +211,93 @@ public final class RingListener implements AutoCloseable {
         Handshake.client(s, secret, ringId, rank, next);
         configure(s, options);
         return s;
-      } catch (Handshake.Rejected e) {
+      } catch (Handshake.WrongAnswer e) {
         closeQuietly(s);
-        if (deadline - System.nanoTime() < TimeUnit.MILLISECONDS.toNanos(100)) {
-          throw new RingException("ring rank " + rank + ": rank " + next + " (" + to
-              + ") did not complete the handshake within " + options.connectTimeoutMillis()
-              + " ms (" + e.getMessage() + ")", e);
-        }
-        throw new RingException("ring rank " + rank + ": handshake with rank " + next + " (" + to
-            + ") failed: " + e.getMessage(), e);
-      } catch (ConnectException | SocketTimeoutException e) {
-        closeQuietly(s); // not listening yet, or slow: retry until the deadline
-        last = e;
-        sleep(50);
+        throw new RingException("ring rank " + rank + ": handshake with " + who + " failed: "
+            + e.getMessage(), e);
+      } catch (UnknownHostException e) {
+        closeQuietly(s);
+        throw new RingException("ring rank " + rank + ": cannot connect to " + who
+            + ": unknown host", e);
       } catch (IOException e) {
+        // not listening yet, slow, or it shed this connection (closed, reset): retry
+        boolean connected = s.isConnected();
         closeQuietly(s);
-        throw new RingException("ring rank " + rank + ": connecting to rank " + next + " (" + to
-            + ") failed: " + e.getMessage(), e);
+        LOG.log(Level.DEBUG, "ring rank {0}: connecting to {1} failed, retrying: {2}", rank, who,
+            describe(e));
+        last = e;
+        if (connected) {
+          sleep(Math.max(1, Math.min(pause,
+              TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()))));
+          pause = Math.min(1000, 2 * pause);
+        } else {
+          sleep(50);
+        }
       }
     }
   }
 
-  private void acceptLoop(CompletableFuture<Socket> inbound, byte[] secret, long ringId, int rank,
-      int prev, long deadline) {
-    Semaphore slots = new Semaphore(MAX_PENDING_HANDSHAKES);
+  /**
+   * Accepted connections still in their handshake, oldest first. At most {@link
+   * #MAX_PENDING_HANDSHAKES}: a new connection beyond that closes the oldest (so idle
+   * connections cannot hold every slot while the real previous peer is turned away; it retries,
+   * see {@link #connect}).
+   */
+  private static final class Pending {
+    private final int rank;
+    private final ArrayDeque<Socket> sockets = new ArrayDeque<>();
+    private boolean shut;
+
+    Pending(int rank) {
+      this.rank = rank;
+    }
+
+    /** Takes {@code s} in, closing the oldest pending connection if every slot is taken. */
+    boolean add(Socket s) {
+      Socket evicted = null;
+      synchronized (this) {
+        if (shut) {
+          closeQuietly(s);
+          return false;
+        }
+        if (sockets.size() >= MAX_PENDING_HANDSHAKES) {
+          evicted = sockets.pollFirst();
+        }
+        sockets.addLast(s);
+      }
+      if (evicted != null) {
+        LOG.log(Level.WARNING, "ring rank {0}: closed the oldest pending connection, from {1}: "
+            + "too many pending handshakes", rank, evicted.getRemoteSocketAddress());
+        closeQuietly(evicted);
+      }
+      return true;
+    }
+
+    /** Takes {@code s} out; false if it was closed meanwhile (evicted, or joining ended). */
+    synchronized boolean remove(Socket s) {
+      return sockets.remove(s);
+    }
+
+    synchronized boolean isShut() {
+      return shut;
+    }
+
+    /** Closes every pending connection; later ones are closed as they come. */
+    void shut() {
+      List<Socket> left;
+      synchronized (this) {
+        shut = true;
+        left = new ArrayList<>(sockets);
+        sockets.clear();
+      }
+      for (Socket s : left) {
+        closeQuietly(s);
+      }
+    }
+  }
+
+  private void acceptLoop(CompletableFuture<Socket> inbound, Pending pending, byte[] secret,
+      long ringId, int rank, int prev, long deadline) {
     try {
       server.setSoTimeout(200);
       while (!inbound.isDone() && System.nanoTime() < deadline) {
@@ -205,29 +307,33 @@ public final class RingListener implements AutoCloseable {
         } catch (SocketTimeoutException e) {
           continue;
         }
-        if (!slots.tryAcquire()) {
-          rejected.incrementAndGet();
-          LOG.log(Level.WARNING, "ring rank {0}: closed a connection from {1}: too many pending "
-              + "handshakes", rank, s.getRemoteSocketAddress());
-          closeQuietly(s);
-          continue;
+        if (!pending.add(s)) {
+          return; // joining ended
         }
         Thread t = new Thread(() -> {
+          boolean[] taken = {false};
           try {
             long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
             s.setSoTimeout((int) Math.max(1, Math.min(HANDSHAKE_MILLIS, left)));
-            Handshake.server(s, secret, ringId, rank, prev);
+            // once proved, the connection leaves the pending set before it is accepted: an
+            // accepted connection is never closed by an eviction
+            Handshake.server(s, secret, ringId, rank, prev, Integer.MAX_VALUE,
+                () -> taken[0] = pending.remove(s));
             configure(s, options);
             if (!inbound.complete(s)) {
-              closeQuietly(s); // a second authenticated connection: keep the first
+              closeQuietly(s); // a second authenticated connection, or joining ended
             }
           } catch (IOException e) {
             rejected.incrementAndGet();
-            LOG.log(Level.WARNING, "ring rank {0}: rejected a connection from {1}: {2}", rank,
-                s.getRemoteSocketAddress(), e.getMessage());
+            if (taken[0] || pending.remove(s)) {
+              LOG.log(Level.WARNING, "ring rank {0}: rejected a connection from {1}: {2}", rank,
+                  s.getRemoteSocketAddress(), describe(e));
+            } else {
+              LOG.log(Level.DEBUG, "ring rank {0}: closed a connection from {1} during its "
+                  + "handshake ({2})", rank, s.getRemoteSocketAddress(),
+                  pending.isShut() ? "joining ended" : "evicted");
+            }
             closeQuietly(s);
-          } finally {
-            slots.release();
           }
         }, "ring-handshake-" + rank);
         t.setDaemon(true);
@@ -238,6 +344,22 @@ public final class RingListener implements AutoCloseable {
     } catch (IOException e) {
       inbound.completeExceptionally(e);
     }
+  }
+
+  /**
+   * An exception's message for a one-line error: an end-of-stream says that the peer closed the
+   * connection (an {@link EOFException} usually has no message), and no message gives the
+   * exception's name rather than "null".
+   */
+  static String describe(Throwable e) {
+    String m = e.getMessage();
+    if (m != null && !m.isBlank()) {
+      return m;
+    }
+    if (e instanceof EOFException) {
+      return "the peer closed the connection";
+    }
+    return e.getClass().getSimpleName();
   }
 
   static void configure(Socket s, RingOptions o) throws SocketException {

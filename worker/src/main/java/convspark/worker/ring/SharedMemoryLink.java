@@ -1,5 +1,6 @@
 package convspark.worker.ring;
 
+import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.EOFException;
@@ -9,6 +10,7 @@ import java.lang.invoke.VarHandle;
 import java.net.InetAddress;
 import java.net.NetworkInterface;
 import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.MappedByteBuffer;
@@ -59,17 +61,18 @@ final class SharedMemoryLink implements AutoCloseable {
   /** The token of the offer, checked by the side that opens the file. */
   private static final int TOKEN = 256;
   /** Where the data ring starts. */
-  private static final int DATA = 512;
+  static final int DATA = 512;
   /**
    * Default data bytes per link: what a peer sends in one allreduce of up to about 2M floats
    * at P = 2 fits at once (4 bytes per element at P = 2, less at larger P; the default model's
    * 1.7 MB and the residual net's 2.8 MB with room to spare); larger vectors stream through it.
+   * Chunks above 2 MiB get a larger ring ({@link #capacityFor}).
    */
   static final int DEFAULT_CAPACITY = 8 << 20;
   /** Where the files go: memory-backed on Linux. */
   static final Path DIR = Path.of("/dev/shm");
-  private static final byte OFFER = 1;
-  private static final byte NO_OFFER = 0;
+  static final byte OFFER = 1;
+  static final byte NO_OFFER = 0;
   private static final int MAX_PATH_BYTES = 4096;
   /** Spin this long before parking, when waiting (a chunk is usually that close). */
   private static final long SPIN_NANOS = 50_000;
@@ -85,6 +88,8 @@ final class SharedMemoryLink implements AutoCloseable {
   private long seen;
   /** Bytes the claimed or read message takes, skipped bytes included. */
   private long pending;
+  /** Guarded by this, as is setting {@link #closed}: no write to the mapping after unmapping. */
+  private boolean unmapped;
   private volatile boolean closed;
 
   private SharedMemoryLink(MappedByteBuffer map, int capacity) {
@@ -106,6 +111,29 @@ final class SharedMemoryLink implements AutoCloseable {
   /** The data bytes the ring holds. */
   int capacity() {
     return capacity;
+  }
+
+  /**
+   * The largest message a ring with chunks of {@code chunkBytes} sends: a header and a chunk's
+   * elements, all of them doubles at worst ({@link Ring}: a chunk holds chunkBytes / 4 elements).
+   */
+  static long maxMessage(int chunkBytes) {
+    return Ring.HEADER + 8L * Math.max(1, chunkBytes / 4);
+  }
+
+  /**
+   * The data bytes of a link for chunks of {@code chunkBytes}: {@link #DEFAULT_CAPACITY}, or the
+   * next power of two that holds twice the largest message. A message never wraps: one that
+   * does not fit before the ring's end skips to its start, taking up to twice its size (skip
+   * and message), and a ring smaller than that would stall both sides for good.
+   */
+  static int capacityFor(int chunkBytes) {
+    long need = 2 * maxMessage(chunkBytes);
+    long cap = DEFAULT_CAPACITY;
+    while (cap < need) {
+      cap <<= 1;
+    }
+    return (int) Math.min(cap, 1 << 30);
   }
 
   /**
@@ -138,13 +166,14 @@ final class SharedMemoryLink implements AutoCloseable {
 
   /** The next message's bytes, once the producer has room for them or the consumer has them. */
   private ByteBuffer window(int n, boolean producer, Waiter waiter) throws IOException {
-    if (n > capacity) {
-      throw new IOException("a " + n + "-byte message does not fit a " + capacity
-          + "-byte shared ring");
-    }
     int at = (int) (position & mask);
     int skip = capacity - at < n ? capacity - at : 0;
     long need = skip + (long) n;
+    if (need > capacity) {
+      // never while both peers use the same chunk size (negotiate checks the capacity)
+      throw new IOException("a " + n + "-byte message at offset " + at + " does not fit a "
+          + capacity + "-byte shared ring");
+    }
     long waitStart = 0;
     boolean peerGone = false;
     while (ready(producer) < need) {
@@ -210,24 +239,34 @@ final class SharedMemoryLink implements AutoCloseable {
     return waitStart;
   }
 
-  /** Marks the link closed for both sides (the peer's next wait ends at once). Idempotent. */
+  /**
+   * Marks the link closed for both sides (the peer's next wait ends at once). Idempotent, and
+   * safe from any thread at any time, during or after {@link #dispose} (which it never follows
+   * with a write into the unmapped file).
+   */
   @Override
-  public void close() {
+  public synchronized void close() {
     if (!closed) {
       closed = true;
-      INT.setRelease(map, CLOSED, 1);
+      if (!unmapped) {
+        INT.setRelease(map, CLOSED, 1);
+      }
     }
   }
 
   /**
    * Closes the link and unmaps the file now rather than whenever the garbage collector gets to
-   * it (the memory of /dev/shm stays taken until then, 2 x 8 MiB per ring, one ring per round).
-   * Only for the owner, once no thread of this process touches the link any more: an access
-   * after unmapping crashes the JVM. Where the JDK offers no way (no sun.misc.Unsafe), the
-   * collector does it later.
+   * it (the memory of /dev/shm stays taken until then, 2 x 8 MiB or more per ring, one ring per
+   * round). Only for the owner, once no thread of this process touches the link any more: an
+   * access after unmapping crashes the JVM. Where the JDK offers no way (no sun.misc.Unsafe),
+   * the collector does it later.
    */
-  void dispose() {
+  synchronized void dispose() {
     close();
+    if (unmapped) {
+      return;
+    }
+    unmapped = true;
     try {
       Class<?> c = Class.forName("sun.misc.Unsafe");
       java.lang.reflect.Field f = c.getDeclaredField("theUnsafe");
@@ -245,20 +284,30 @@ final class SharedMemoryLink implements AutoCloseable {
    * whose other end runs on this host, and takes the neighbours' offers. Every peer calls this
    * once, right after the handshakes, in the same order of messages: offer on {@code in}, answer
    * the offer read from {@code out}, read the answer on {@code in}. Reads time out after the
-   * sockets' SO_TIMEOUT.
+   * sockets' SO_TIMEOUT. On failure nothing stays mapped.
    *
    * @param enabled false: offer nothing and refuse every offer (TCP only)
+   * @param chunkBytes the ring's chunk size: sizes the ring offered ({@link #capacityFor}), and an
+   *     offered ring must hold twice this side's largest message
+   * @param next names the next peer in messages ("rank 2 (host:port)")
+   * @param prev names the previous peer
    * @return {to next, from previous}, each null where the direction stays on TCP
+   * @throws IOException if a neighbour closes the connection, stays silent or sends garbage; the
+   *     message names it
    */
-  static SharedMemoryLink[] negotiate(Socket out, Socket in, boolean enabled, int capacity,
-      int rank) throws IOException {
-    DataOutputStream toPrev = new DataOutputStream(in.getOutputStream());
+  static SharedMemoryLink[] negotiate(Socket out, Socket in, boolean enabled, int chunkBytes,
+      int rank, String next, String prev) throws IOException {
+    int capacity = capacityFor(chunkBytes);
+    DataOutputStream toPrev =
+        new DataOutputStream(new BufferedOutputStream(in.getOutputStream(), 8192));
     DataInputStream fromPrev = new DataInputStream(in.getInputStream());
     DataOutputStream toNext = new DataOutputStream(out.getOutputStream());
     DataInputStream fromNext = new DataInputStream(out.getInputStream());
     // 1. offer the previous peer a ring for what it sends us, if it runs on this host
     Path file = null;
     SharedMemoryLink mine = null;
+    SharedMemoryLink theirs = null;
+    boolean done = false;
     byte[] token = RingSecret.random(32);
     if (enabled && isLocal(in.getInetAddress())) {
       try {
@@ -269,6 +318,9 @@ final class SharedMemoryLink implements AutoCloseable {
       } catch (IOException | UnsupportedOperationException | IllegalStateException e) {
         LOG.log(Level.INFO, "ring rank {0}: no shared memory for the link from the previous "
             + "peer ({1}); it stays on TCP", new Object[] {rank, e.toString()});
+        if (mine != null) {
+          mine.dispose();
+        }
         deleteQuietly(file);
         file = null;
         mine = null;
@@ -285,52 +337,94 @@ final class SharedMemoryLink implements AutoCloseable {
       } else {
         toPrev.writeByte(NO_OFFER);
       }
-      toPrev.flush();
+      toPrev.flush(); // one write: a peer that is gone fails the read below, naming it
       // 2. answer the next peer's offer for what we send it
-      SharedMemoryLink theirs = null;
-      byte kind = fromNext.readByte();
-      if (kind == OFFER) {
-        byte[] theirToken = new byte[32];
-        fromNext.readFully(theirToken);
-        int cap = fromNext.readInt();
-        int len = fromNext.readUnsignedShort();
-        if (len > MAX_PATH_BYTES) {
-          throw new IOException("a shared-memory offer with a " + len + "-byte path");
+      try {
+        byte kind = fromNext.readByte();
+        if (kind == OFFER) {
+          byte[] theirToken = new byte[32];
+          fromNext.readFully(theirToken);
+          int cap = fromNext.readInt();
+          int len = fromNext.readUnsignedShort();
+          if (len > MAX_PATH_BYTES) {
+            throw new IOException(next + " offered shared memory with a " + len + "-byte path");
+          }
+          byte[] name = new byte[len];
+          fromNext.readFully(name);
+          if (enabled) {
+            theirs = openOffered(Path.of(new String(name, StandardCharsets.UTF_8)), cap,
+                theirToken, maxMessage(chunkBytes), rank);
+          }
+        } else if (kind != NO_OFFER) {
+          throw new IOException(next + " sent byte " + kind + " instead of a shared-memory offer");
         }
-        byte[] name = new byte[len];
-        fromNext.readFully(name);
-        if (enabled) {
-          theirs = openOffered(Path.of(new String(name, StandardCharsets.UTF_8)), cap,
-              theirToken, rank);
-        }
-      } else if (kind != NO_OFFER) {
-        throw new IOException("expected a shared-memory offer, got byte " + kind);
+      } catch (EOFException | SocketTimeoutException e) {
+        throw silentOrClosed(e, out, next, "its shared-memory offer");
       }
       toNext.writeByte(theirs != null ? OFFER : NO_OFFER);
       toNext.flush();
       // 3. the previous peer's answer
-      byte answer = fromPrev.readByte();
+      byte answer;
+      try {
+        answer = fromPrev.readByte();
+      } catch (EOFException | SocketTimeoutException e) {
+        throw silentOrClosed(e, in, prev, "its answer to our shared-memory offer");
+      }
       if (answer != OFFER && answer != NO_OFFER) {
-        throw new IOException("expected a shared-memory answer, got byte " + answer);
+        throw new IOException(prev + " sent byte " + answer + " instead of a shared-memory answer");
       }
       if (answer != OFFER && mine != null) {
         mine.dispose(); // refused: the previous peer keeps sending over TCP
         mine = null;
       }
+      done = true;
       return new SharedMemoryLink[] {theirs, mine};
     } finally {
       deleteQuietly(file); // both ends have it mapped (or will not): no one else may open it
+      if (!done) {
+        if (mine != null) {
+          mine.dispose();
+        }
+        if (theirs != null) {
+          theirs.dispose();
+        }
+      }
     }
   }
 
-  /** Maps an offered file, or null (logged) where it cannot be used. */
-  private static SharedMemoryLink openOffered(Path file, int capacity, byte[] token, int rank) {
+  /** A read that ended early, as an exception whose message names the peer and what was due. */
+  private static IOException silentOrClosed(IOException e, Socket s, String peer, String what) {
+    if (e instanceof SocketTimeoutException) {
+      int ms;
+      try {
+        ms = s.getSoTimeout();
+      } catch (IOException ignored) {
+        ms = -1;
+      }
+      SocketTimeoutException t = new SocketTimeoutException(peer + " sent no " + what
+          + (ms > 0 ? " within " + ms + " ms" : " in time"));
+      t.initCause(e);
+      return t;
+    }
+    EOFException eof = new EOFException(peer + " closed the connection before sending " + what);
+    eof.initCause(e);
+    return eof;
+  }
+
+  /** Maps an offered file, or null (logged, nothing left mapped) where it cannot be used. */
+  private static SharedMemoryLink openOffered(Path file, int capacity, byte[] token,
+      long maxMessage, int rank) {
+    SharedMemoryLink l = null;
     try {
       if (!DIR.equals(file.getParent())
           || !file.getFileName().toString().startsWith("convspark-ring-")) {
         throw new IOException("not a ring file: " + file);
       }
-      SharedMemoryLink l = map(file, capacity, false);
+      if (capacity < 2 * maxMessage) {
+        throw new IOException("a " + capacity + "-byte ring is too small for messages of up to "
+            + maxMessage + " bytes (do the peers use the same chunk size?)");
+      }
+      l = map(file, capacity, false);
       byte[] got = new byte[token.length];
       l.map.get(TOKEN, got);
       if (!MessageDigest.isEqual(got, token)) {
@@ -338,6 +432,9 @@ final class SharedMemoryLink implements AutoCloseable {
       }
       return l;
     } catch (IOException | RuntimeException e) {
+      if (l != null) {
+        l.dispose();
+      }
       LOG.log(Level.INFO, "ring rank {0}: cannot use the shared memory offered for the link to "
           + "the next peer ({1}); it stays on TCP", new Object[] {rank, e.toString()});
       return null;

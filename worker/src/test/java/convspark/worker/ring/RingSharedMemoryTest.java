@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -209,6 +210,99 @@ class RingSharedMemoryTest {
       ex.shutdownNow();
     }
     assertEquals(List.of(), leftovers(), "files left in /dev/shm");
+  }
+
+  /**
+   * Chunks larger than the default 8 MiB ring allows to wrap: with 6 MiB chunks an 8 MiB ring
+   * needed up to 12 MiB for a message that skips to its start, and both peers stalled until the
+   * io timeout; 12 MiB chunks did not fit at all. The ring is sized from the chunk size now.
+   */
+  @Test
+  void largeChunksGoThroughSharedMemoryAndSumAsOverTcp() throws Exception {
+    byte[] secret = RingSecret.generate();
+    int n = 4_194_304;
+    for (int chunk : new int[] {6 << 20, 12 << 20}) {
+      RingOptions o = new RingOptions(20_000, 20_000, chunk, true);
+      Ring[] shm = RingFixtures.ringOfThreads(2, secret, 30 + chunk, o);
+      Ring[] tcp = RingFixtures.ringOfThreads(2, secret, 40 + chunk, o.withSharedMemory(false));
+      try {
+        for (Ring r : shm) {
+          assertTrue(r.sharedMemory()[0] && r.sharedMemory()[1], "chunk " + chunk + ": " + r);
+        }
+        for (int op = 0; op < 2; op++) { // the second starts where the first left the ring
+          float[][] a = new float[2][];
+          double[][] da = new double[2][];
+          for (int r = 0; r < 2; r++) {
+            a[r] = RingFixtures.floats(r + op, 2, n, false);
+            da[r] = RingFixtures.doubles(r, 2, 3);
+          }
+          float[][] b = Arrays.stream(a).map(float[]::clone).toArray(float[][]::new);
+          double[][] db = Arrays.stream(da).map(double[]::clone).toArray(double[][]::new);
+          float[] ref = RingFixtures.ringOrderSum(a, 3);
+          RingFixtures.allreduce(shm, a, da);
+          RingFixtures.allreduce(tcp, b, db);
+          for (int r = 0; r < 2; r++) {
+            String what = "chunk " + chunk + " operation " + op + " rank " + r;
+            assertTrue(Arrays.equals(b[r], a[r]), what + ": shared memory and TCP differ");
+            assertArrayEquals(ref, a[r], 0f, what);
+            assertArrayEquals(db[r], da[r], 0.0, what);
+          }
+        }
+      } finally {
+        RingFixtures.closeAll(shm);
+        RingFixtures.closeAll(tcp);
+      }
+    }
+    assertEquals(List.of(), mapped(), "closed rings still map their shared memory");
+  }
+
+  /**
+   * The driver's watchdog may close a ring while the operation's own thread, failing or ending,
+   * unmaps its links; a write to a link after unmapping crashes the JVM. Two threads close
+   * rank 0 at once while it waits for a silent rank 1, the close landing anywhere from before
+   * the operation to its wait; every round must end in a RingException, with nothing mapped.
+   */
+  @Test
+  void closingFromTwoThreadsDuringAnAllreduceIsSafe() throws Exception {
+    byte[] secret = RingSecret.generate();
+    RingOptions o = new RingOptions(20_000, 60_000, 4096, true);
+    ExecutorService ex = Executors.newFixedThreadPool(3);
+    try {
+      for (int round = 0; round < 30; round++) {
+        Ring[] rings = RingFixtures.ringOfThreads(2, secret, 200 + round, o);
+        try {
+          // small vectors go straight into shared memory, large ones through the sender thread
+          float[] v = new float[round % 2 == 0 ? 1000 : 3_000_000];
+          CountDownLatch go = new CountDownLatch(1);
+          Future<?> op = ex.submit(() -> {
+            rings[0].allreduce(v); // rank 1 never calls: this waits until closed
+            return null;
+          });
+          List<Future<?>> closers = new ArrayList<>();
+          for (int c = 0; c < 2; c++) {
+            closers.add(ex.submit(() -> {
+              go.await();
+              rings[0].close();
+              return null;
+            }));
+          }
+          Thread.sleep(round % 7);
+          go.countDown();
+          for (Future<?> c : closers) {
+            c.get(30, TimeUnit.SECONDS);
+          }
+          ExecutionException e =
+              assertThrows(ExecutionException.class, () -> op.get(30, TimeUnit.SECONDS));
+          assertTrue(e.getCause() instanceof RingException,
+              "round " + round + ": " + e.getCause());
+        } finally {
+          RingFixtures.closeAll(rings);
+        }
+      }
+    } finally {
+      ex.shutdownNow();
+    }
+    assertEquals(List.of(), mapped(), "closed rings still map their shared memory");
   }
 
   private static final int ROUNDS = 100;
