@@ -195,6 +195,16 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
       }
     }
     Map<Param<?>, String> keys = keyedParams();
+    for (Param<String> col : List.of(labelCol(), featuresCol())) {
+      // fit and transform read the columns the params name: extraConfig cannot move them
+      String key = keys.get(col);
+      if (extra.hasPath(key) && !String.valueOf(extra.getValue(key).unwrapped())
+          .equals(getOrDefault(col))) {
+        throw new BadInputException("CnnClassifier extraConfig: " + key + " = "
+            + extra.getValue(key).unwrapped() + " differs from param "
+            + col.name() + " = " + getOrDefault(col) + "; set the param instead");
+      }
+    }
     for (Map.Entry<Param<?>, String> e : keys.entrySet()) {
       if (isSet(e.getKey()) || !extra.hasPath(e.getValue())) {
         sets.add(e.getValue() + "=" + render(getOrDefault(e.getKey())));

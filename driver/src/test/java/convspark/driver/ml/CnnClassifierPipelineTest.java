@@ -300,6 +300,13 @@ class CnnClassifierPipelineTest {
     assertTrue(e.getMessage().contains("CnnClassifier extraConfig: unknown config key "
         + "'train.foo'"), e.getMessage());
 
+    // the columns are the params' own: extraConfig cannot point fit elsewhere
+    e = assertThrows(BadInputException.class, () -> classifier()
+        .setExtraConfig("data.dataframe.label-col = y").runConfig());
+    assertEquals("CnnClassifier extraConfig: data.dataframe.label-col = y differs from param "
+        + "labelCol = label; set the param instead", e.getMessage());
+    classifier().setLabelCol("y").setExtraConfig("data.dataframe.label-col = y").runConfig();
+
     e = assertThrows(BadInputException.class, () -> classifier().setMomentum(0).runConfig());
     assertTrue(e.getMessage().contains("Nesterov needs train.optimizer.momentum > 0"),
         e.getMessage());
