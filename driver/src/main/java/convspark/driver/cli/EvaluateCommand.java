@@ -1,6 +1,7 @@
 package convspark.driver.cli;
 
 import convspark.common.BadInputException;
+import convspark.common.io.AtomicFiles;
 import convspark.common.io.Checkpoint;
 import convspark.common.nn.Network;
 import convspark.driver.config.RunConfig;
@@ -33,7 +34,8 @@ public final class EvaluateCommand implements Callable<Integer> {
   @picocli.CommandLine.ArgGroup(exclusive = true, multiplicity = "1")
   Checkpoints.ModelSource model;
 
-  @Option(names = "--out", paramLabel = "FILE", description = "Also write the result as JSON.")
+  @Option(names = "--out", paramLabel = "FILE",
+      description = "Also write the result as JSON (replaced atomically if it exists).")
   Path out;
 
   @Override
@@ -43,6 +45,9 @@ public final class EvaluateCommand implements Callable<Integer> {
     if (!cfg.data().test().present()) {
       throw new BadInputException("config keys data.test.*: no data to evaluate (set "
           + "data.test.images and data.test.labels, or data.test.path for csv and dataframe)");
+    }
+    if (out != null && Files.isDirectory(out)) {
+      throw new BadInputException("--out " + out + ": is a directory; give the file to write");
     }
     Network net = new Network(cfg.model());
     checkParams(c, net);
@@ -84,7 +89,7 @@ public final class EvaluateCommand implements Callable<Integer> {
         m.put("accuracy", ev.accuracy());
         m.put("per_class_accuracy", per);
         m.put("confusion", ev.confusion);
-        Files.writeString(out, Json.pretty(m) + "\n");
+        AtomicFiles.writeString(out, Json.pretty(m) + "\n");
       }
     } finally {
       SparkSessions.stop(spark);

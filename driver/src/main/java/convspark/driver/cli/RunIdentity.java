@@ -1,6 +1,7 @@
 package convspark.driver.cli;
 
 import convspark.common.BadInputException;
+import convspark.common.io.AtomicFiles;
 import convspark.common.io.Checkpoint;
 import convspark.driver.config.RunConfig;
 import convspark.driver.train.CheckpointStore;
@@ -175,7 +176,7 @@ final class RunIdentity {
         }
       }
     }
-    Files.writeString(out.path().resolve(OUT_FILE), id + "\n", StandardCharsets.UTF_8);
+    AtomicFiles.writeString(out.path().resolve(OUT_FILE), id + "\n");
     store.claim(id);
   }
 

@@ -1,0 +1,131 @@
+package convspark.driver.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import convspark.common.io.AtomicFiles;
+import convspark.driver.TestData;
+import convspark.driver.metrics.Json;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What convspark writes never costs an earlier result: summary.json, metrics.jsonl and evaluate's
+ * --out are replaced atomically (a failed write leaves the old bytes).
+ */
+class ResultSafetyTest {
+  @TempDir static Path dir;
+  static Path config;
+  /** A finished one-epoch run. */
+  static Path runA;
+
+  @BeforeAll
+  static void data() throws Exception {
+    Path[] train = TestData.writeIdx(dir, "train", 240, 1);
+    Path[] test = TestData.writeIdx(dir, "test", 60, 2);
+    config = dir.resolve("ok.conf");
+    Files.writeString(config, TestData.config(train[0], train[1], test[0], test[1]));
+    runA = dir.resolve("runA");
+    CliTrainTest.Run r = train(runA, "--set", "train.epochs=1");
+    assertEquals(0, r.code(), r.err());
+  }
+
+  static CliTrainTest.Run train(Path out, String... extra) {
+    List<String> a = new ArrayList<>(List.of("train", "--config", config.toString(), "--out",
+        out.toString()));
+    a.addAll(List.of(extra));
+    return CliTrainTest.run(a.toArray(new String[0]));
+  }
+
+  static String oneLine(CliTrainTest.Run r, int code) {
+    assertEquals(code, r.code(), "exit code; stderr: " + r.err() + " stdout: " + r.out());
+    String err = r.err().strip();
+    assertEquals(1, err.lines().count(), "one line: " + err);
+    assertFalse(err.contains("\tat "), "no stack trace: " + err);
+    return err;
+  }
+
+  static Path copy(Path from, String name) throws Exception {
+    Path to = dir.resolve(name);
+    try (Stream<Path> s = Files.walk(from)) {
+      for (Path p : s.toList()) {
+        Path q = to.resolve(from.relativize(p).toString());
+        if (Files.isDirectory(p)) {
+          Files.createDirectories(q);
+        } else {
+          Files.copy(p, q);
+        }
+      }
+    }
+    return to;
+  }
+
+  // ---- result files are replaced atomically -----------------------------------------------------
+
+  @Test
+  void aFailedSummaryWriteLeavesTheOldSummary() throws Exception {
+    Path out = copy(runA, "run-summary");
+    byte[] old = Files.readAllBytes(out.resolve("summary.json"));
+    // the write cannot finish: a directory stands where its temporary file would go
+    Files.createDirectory(AtomicFiles.temporary(out.resolve("summary.json")));
+    CliTrainTest.Run r = train(out, "--resume", "--set", "train.epochs=2");
+    assertNotEquals(0, r.code(), r.out());
+    assertArrayEquals(old, Files.readAllBytes(out.resolve("summary.json")),
+        "the earlier run's summary.json is intact");
+  }
+
+  @Test
+  void aFailedMetricsRewriteOnResumeLeavesTheOldLog() throws Exception {
+    Path out = copy(runA, "run-metrics");
+    Path log = out.resolve("metrics.jsonl");
+    // a line of an epoch after the newest checkpoint: --resume drops it, rewriting the file
+    String first = Files.readAllLines(log).get(0);
+    assertTrue(first.contains("\"epoch\":1,"), first);
+    Files.writeString(log, first.replace("\"epoch\":1,", "\"epoch\":2,") + "\n",
+        java.nio.file.StandardOpenOption.APPEND);
+    byte[] old = Files.readAllBytes(log);
+    Path blocker = Files.createDirectory(AtomicFiles.temporary(log));
+    CliTrainTest.Run r = train(out, "--resume", "--set", "train.epochs=2");
+    assertNotEquals(0, r.code(), r.out());
+    assertArrayEquals(old, Files.readAllBytes(log), "metrics.jsonl is intact");
+    // without the obstacle the resume rewrites the log and leaves no temporary file
+    Files.delete(blocker);
+    r = train(out, "--resume", "--set", "train.epochs=2");
+    assertEquals(0, r.code(), r.err());
+    List<String> lines = Files.readAllLines(log);
+    assertEquals(2, lines.size(), lines.toString());
+    assertEquals(first, lines.get(0));
+    try (Stream<Path> s = Files.list(out)) {
+      assertTrue(s.noneMatch(p -> p.getFileName().toString().endsWith(".tmp")));
+    }
+  }
+
+  @Test
+  void evaluateOutIsReplacedAtomically() throws Exception {
+    Path json = dir.resolve("eval.json");
+    Files.writeString(json, "old\n");
+    Path blocker = Files.createDirectory(AtomicFiles.temporary(json));
+    CliTrainTest.Run r = CliTrainTest.run("evaluate", "--config", config.toString(),
+        "--checkpoint", runA.toString(), "--out", json.toString());
+    assertNotEquals(0, r.code(), r.out());
+    assertEquals("old\n", Files.readString(json));
+    Files.delete(blocker);
+    r = CliTrainTest.run("evaluate", "--config", config.toString(), "--checkpoint",
+        runA.toString(), "--out", json.toString());
+    assertEquals(0, r.code(), r.err());
+    assertEquals(60, Json.MAPPER.readTree(json.toFile()).get("count").asInt());
+    // a directory as --out is refused before anything runs
+    String e = oneLine(CliTrainTest.run("evaluate", "--config", config.toString(),
+        "--checkpoint", runA.toString(), "--out", dir.toString()), 2);
+    assertTrue(e.contains("--out") && e.contains("directory"), e);
+  }
+}
