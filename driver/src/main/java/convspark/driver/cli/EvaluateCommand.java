@@ -40,8 +40,9 @@ public final class EvaluateCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Checkpoint c = Checkpoints.load(model, common);
-    RunConfig cfg = Checkpoints.config(common, c);
+    Checkpoints.Loaded loaded = Checkpoints.load(model, common);
+    Checkpoint c = loaded.checkpoint();
+    RunConfig cfg = Checkpoints.config(common, loaded);
     if (!cfg.data().test().present()) {
       throw new BadInputException("config keys data.test.*: no data to evaluate (set "
           + "data.test.images and data.test.labels, or data.test.path for csv and dataframe)");
@@ -50,7 +51,6 @@ public final class EvaluateCommand implements Callable<Integer> {
       throw new BadInputException("--out " + out + ": is a directory; give the file to write");
     }
     Network net = new Network(cfg.model());
-    checkParams(c, net);
     Normalization norm = Normalization.fromMeta(c.meta(), net.inputShape().channels());
     boolean frames = cfg.data().format() == RunConfig.Format.DATAFRAME;
     // idx and csv are read (and checked) on the driver before Spark starts
@@ -95,12 +95,5 @@ public final class EvaluateCommand implements Callable<Integer> {
       SparkSessions.stop(spark);
     }
     return Main.OK;
-  }
-
-  static void checkParams(Checkpoint c, Network net) {
-    if (c.params().length != net.paramCount() || c.state().length != net.stateCount()) {
-      throw new BadInputException("--checkpoint: holds " + c.params().length
-          + " parameters but the model (config key model) has " + net.paramCount());
-    }
   }
 }

@@ -33,9 +33,8 @@ public final class ExportCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Checkpoint c = Checkpoints.load(checkpoint);
+    Checkpoint c = Checkpoints.load(checkpoint).checkpoint();
     Network net = new Network(ModelSpec.parse(c.modelSpec()));
-    EvaluateCommand.checkParams(c, net);
     Map<String, String> meta = new LinkedHashMap<>();
     meta.put(TorchModel.SPEC_KEY, net.spec().render());
     meta.put("format", "pt");

@@ -7,12 +7,18 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import convspark.common.io.AtomicFiles;
+import convspark.common.io.Checkpoint;
+import convspark.common.nn.Network;
+import convspark.common.spec.ModelSpec;
 import convspark.driver.TestData;
+import convspark.driver.interop.SafeTensors;
+import convspark.driver.interop.TorchModel;
 import convspark.driver.metrics.Json;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -20,7 +26,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * What convspark writes never costs an earlier result: summary.json, metrics.jsonl and evaluate's
- * --out are replaced atomically (a failed write leaves the old bytes).
+ * --out are replaced atomically (a failed write leaves the old bytes), and evaluate and predict
+ * refuse a config whose model is not the checkpoint's.
  */
 class ResultSafetyTest {
   @TempDir static Path dir;
@@ -67,6 +74,14 @@ class ResultSafetyTest {
       }
     }
     return to;
+  }
+
+  static String withLayer(String from, String to) throws Exception {
+    Path p = dir.resolve("model-" + to.replaceAll("\\W", "") + ".conf");
+    String text = Files.readString(config);
+    assertTrue(text.contains(from), from);
+    Files.writeString(p, text.replace(from, to));
+    return p.toString();
   }
 
   // ---- result files are replaced atomically -----------------------------------------------------
@@ -127,5 +142,39 @@ class ResultSafetyTest {
     String e = oneLine(CliTrainTest.run("evaluate", "--config", config.toString(),
         "--checkpoint", runA.toString(), "--out", dir.toString()), 2);
     assertTrue(e.contains("--out") && e.contains("directory"), e);
+  }
+
+  // ---- the config's model must be the checkpoint's ----------------------------------------------
+
+  @Test
+  void evaluateAndPredictRefuseACheckpointOfAnotherModel() throws Exception {
+    String avg = withLayer("{ type = maxpool, kernel = 2 }", "{ type = avgpool, kernel = 2 }");
+    String e = oneLine(CliTrainTest.run("evaluate", "--config", avg, "--checkpoint",
+        runA.toString()), 2);
+    assertTrue(e.contains("model") && e.contains("final.bin") && e.contains("avgpool")
+        && e.contains("maxpool"), e);
+    String tanh = withLayer("{ type = relu }", "{ type = tanh }");
+    e = oneLine(CliTrainTest.run("predict", "--config", tanh, "--checkpoint", runA.toString(),
+        "--output", dir.resolve("pred-tanh.csv").toString()), 2);
+    assertTrue(e.contains("model") && e.contains("final.bin") && e.contains("tanh"), e);
+    assertFalse(Files.exists(dir.resolve("pred-tanh.csv")));
+
+    // an exported file carries its spec: checked the same way
+    Path st = dir.resolve("a.safetensors");
+    assertEquals(0, CliTrainTest.run("export", "--checkpoint", runA.toString(), "--out",
+        st.toString()).code());
+    e = oneLine(CliTrainTest.run("evaluate", "--config", avg, "--init-from", st.toString()), 2);
+    assertTrue(e.contains("model") && e.contains("a.safetensors"), e);
+
+    // a file saved by PyTorch has no spec: read as the config's model, checked by its tensors
+    Checkpoint c = CliTrainTest.ckpt(runA.resolve("checkpoints/final.bin"));
+    Network net = new Network(ModelSpec.parse(c.modelSpec()));
+    Path pt = dir.resolve("torch.safetensors");
+    SafeTensors.write(pt, TorchModel.tensors(net, c.params(), c.state(), 1),
+        Map.of("format", "pt"));
+    CliTrainTest.Run r = CliTrainTest.run("evaluate", "--config", avg, "--set",
+        "data.normalize.mode=none", "--init-from", pt.toString());
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("samples 60"), r.out());
   }
 }
