@@ -26,8 +26,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * What convspark writes never costs an earlier result: summary.json, metrics.jsonl and evaluate's
- * --out are replaced atomically (a failed write leaves the old bytes), and evaluate and predict
- * refuse a config whose model is not the checkpoint's.
+ * --out are replaced atomically (a failed write leaves the old bytes), export replaces a file
+ * only with --overwrite, and evaluate and predict refuse a config whose model is not the
+ * checkpoint's.
  */
 class ResultSafetyTest {
   @TempDir static Path dir;
@@ -176,5 +177,39 @@ class ResultSafetyTest {
         "data.normalize.mode=none", "--init-from", pt.toString());
     assertEquals(0, r.code(), r.err());
     assertTrue(r.out().contains("samples 60"), r.out());
+  }
+
+  // ---- export never replaces a file unasked ------------------------------------------------------
+
+  @Test
+  void exportRefusesAnExistingFileWithoutOverwriteAndADirectory() throws Exception {
+    Path run = copy(runA, "run-export");
+    Path best = run.resolve("checkpoints/best.bin");
+    byte[] old = Files.readAllBytes(best);
+    String e = oneLine(CliTrainTest.run("export", "--checkpoint", run.toString(), "--out",
+        best.toString()), 2);
+    assertTrue(e.contains("best.bin") && e.contains("--overwrite"), e);
+    assertArrayEquals(old, Files.readAllBytes(best), "best.bin is intact");
+
+    Path st = dir.resolve("export-twice.safetensors");
+    Files.writeString(st, "an older file");
+    oneLine(CliTrainTest.run("export", "--checkpoint", run.toString(), "--out", st.toString()),
+        2);
+    assertEquals("an older file", Files.readString(st));
+    CliTrainTest.Run r = CliTrainTest.run("export", "--checkpoint", run.toString(), "--out",
+        st.toString(), "--overwrite");
+    assertEquals(0, r.code(), r.err());
+    Checkpoint c = CliTrainTest.ckpt(run.resolve("checkpoints/final.bin"));
+    assertArrayEquals(c.params(), TorchModel.load(new Network(ModelSpec.parse(c.modelSpec())),
+        st).params());
+
+    for (String[] extra : new String[][] {{}, {"--overwrite"}}) {
+      List<String> a = new ArrayList<>(List.of("export", "--checkpoint", run.toString(),
+          "--out", run.resolve("checkpoints").toString()));
+      a.addAll(List.of(extra));
+      e = oneLine(CliTrainTest.run(a.toArray(new String[0])), 2);
+      assertTrue(e.contains("--out") && e.contains("directory"), e);
+    }
+    assertTrue(Files.isRegularFile(best));
   }
 }
