@@ -16,9 +16,12 @@ import convspark.driver.interop.TorchModel;
 import convspark.driver.metrics.Json;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -27,8 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * What convspark writes never costs an earlier result: summary.json, metrics.jsonl and evaluate's
  * --out are replaced atomically (a failed write leaves the old bytes), export replaces a file
- * only with --overwrite, and evaluate and predict refuse a config whose model is not the
- * checkpoint's.
+ * only with --overwrite, evaluate and predict refuse a config whose model is not the
+ * checkpoint's, and a train --overwrite that fails while it starts puts the old run back.
  */
 class ResultSafetyTest {
   @TempDir static Path dir;
@@ -75,6 +78,21 @@ class ResultSafetyTest {
       }
     }
     return to;
+  }
+
+  /** Every file under {@code root} (but the lock) with a digest of its bytes, by path. */
+  static Map<String, String> tree(Path root) throws Exception {
+    Map<String, String> m = new TreeMap<>();
+    try (Stream<Path> s = Files.walk(root)) {
+      for (Path p : s.filter(Files::isRegularFile).toList()) {
+        String rel = root.relativize(p).toString();
+        if (!rel.equals(RunDirectory.LOCK)) {
+          m.put(rel, HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
+              .digest(Files.readAllBytes(p))));
+        }
+      }
+    }
+    return m;
   }
 
   static String withLayer(String from, String to) throws Exception {
@@ -211,5 +229,62 @@ class ResultSafetyTest {
       assertTrue(e.contains("--out") && e.contains("directory"), e);
     }
     assertTrue(Files.isRegularFile(best));
+  }
+
+  // ---- train --overwrite: a failure while starting puts the old run back --------------------------
+
+  @Test
+  void overwriteThatFailsWhileStartingRestoresTheOldRun() throws Exception {
+    Path out = dir.resolve("run-faulty");
+    Path ck = dir.resolve("faulty-ckpt");
+    assertEquals(0, train(out, "--checkpoint-dir", ck.toUri().toString(), "--set",
+        "train.epochs=1").code());
+    Map<String, String> outBefore = tree(out);
+    Map<String, String> ckBefore = tree(ck);
+    assertTrue(outBefore.containsKey("summary.json") && ckBefore.containsKey("final.bin"));
+    String faulty = "faulty://" + ck.toAbsolutePath();
+    try {
+      // 1. everything is set aside, then claiming the checkpoint directory fails
+      FaultyFileSystem.failCreate = "." + convspark.driver.train.CheckpointStore.RUN_FILE
+          + ".tmp";
+      String e = oneLine(overwriteFaulty(out, faulty), 3);
+      assertTrue(e.contains("injected fault") && e.contains("restored"), e);
+      assertEquals(outBefore, tree(out), "--out is as it was");
+      assertEquals(ckBefore, tree(ck), "the checkpoint directory is as it was");
+      // 2. setting the old checkpoints aside fails after one file was moved
+      FaultyFileSystem.reset();
+      FaultyFileSystem.renamesBeforeFailure = 1;
+      e = oneLine(overwriteFaulty(out, faulty), 3);
+      assertTrue(e.contains("injected fault") && e.contains("restored"), e);
+      assertEquals(outBefore, tree(out), "--out is as it was");
+      assertEquals(ckBefore, tree(ck), "the checkpoint directory is as it was");
+    } finally {
+      FaultyFileSystem.reset();
+    }
+  }
+
+  private static CliTrainTest.Run overwriteFaulty(Path out, String ckpt) {
+    return train(out, "--overwrite", "--checkpoint-dir", ckpt, "--set",
+        "spark.conf.\"spark.hadoop.fs.faulty.impl\"=" + FaultyFileSystem.class.getName(),
+        "--set", "train.epochs=1");
+  }
+
+  @Test
+  void aRunDeletesOnlyWhatItSetAside() throws Exception {
+    // what an --overwrite killed while starting leaves: the old run set aside, --out empty
+    Path out = dir.resolve("run-stranded");
+    Path ck = dir.resolve("stranded-ckpt");
+    Path oldSummary = out.resolve(RunDirectory.REPLACED + "17/summary.json");
+    Path oldFinal = ck.resolve(RunDirectory.REPLACED + "17/final.bin");
+    for (Path p : List.of(oldSummary, oldFinal)) {
+      Files.createDirectories(p.getParent());
+      Files.writeString(p, "the old run");
+    }
+    CliTrainTest.Run r = train(out, "--checkpoint-dir", ck.toUri().toString(), "--set",
+        "train.epochs=1");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(Files.exists(out.resolve("summary.json")));
+    assertEquals("the old run", Files.readString(oldSummary));
+    assertEquals("the old run", Files.readString(oldFinal));
   }
 }
