@@ -2,6 +2,8 @@ package convspark.driver.cli;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigRenderOptions;
+import com.typesafe.config.ConfigValueFactory;
 import convspark.common.BadInputException;
 import convspark.common.io.Checkpoint;
 import convspark.common.io.CheckpointFormatException;
@@ -76,10 +78,16 @@ final class Checkpoints {
     return l;
   }
 
+  /**
+   * A model named on the command line: the checkpoint, and the option and file it came from
+   * (e.g. {@code --checkpoint /runs/a/checkpoints/final.bin}), for messages.
+   */
+  record Loaded(Checkpoint checkpoint, String origin) {}
+
   /** The model of {@code --checkpoint} or {@code --init-from}, whichever was given. */
-  static Checkpoint load(ModelSource src, CommonOptions common) throws IOException {
+  static Loaded load(ModelSource src, CommonOptions common) throws IOException {
     if (src.initFrom != null) {
-      return fromSafetensors(src.initFrom, common);
+      return new Loaded(fromSafetensors(src.initFrom, common), "--init-from " + src.initFrom);
     }
     return load(src.checkpoint);
   }
@@ -96,7 +104,7 @@ final class Checkpoints {
   }
 
   /** {@code where} is a checkpoint file, or a run directory (its checkpoints/final.bin). */
-  static Checkpoint load(String where) throws IOException {
+  static Loaded load(String where) throws IOException {
     Path p = new Path(where);
     FileSystem fs = p.getFileSystem(new Configuration());
     if (fs.isDirectory(p)) {
@@ -128,16 +136,55 @@ final class Checkpoints {
           + net.paramCount() + " and " + net.stateCount());
     }
     ModelValues.check(net, c.params(), c.state(), "--checkpoint " + p);
-    return c;
+    return new Loaded(c, "--checkpoint " + p);
   }
 
-  /** The user's config with the checkpoint's model when the config has none. */
-  static RunConfig config(CommonOptions common, Checkpoint c) {
+  /**
+   * The user's config with the checkpoint's model when the config has none. A config that
+   * describes a model must describe the checkpoint's: the same weights under another layer
+   * (avgpool for maxpool, tanh for relu, ...) would score something else without a word. A
+   * safetensors file without convspark's spec (saved by PyTorch) was read as the config's model,
+   * its tensors checked by name and shape, so it always passes here.
+   */
+  static RunConfig config(CommonOptions common, Loaded model) {
+    Checkpoint c = model.checkpoint();
     Config merged = Settings.load(common.config, common.set);
-    if (merged.getConfig("model").root().isEmpty()) {
-      Config model = ConfigFactory.parseString(c.modelSpec());
-      merged = merged.withValue("model", model.root());
+    boolean own = merged.getConfig("model").root().isEmpty();
+    if (own) {
+      Config m = ConfigFactory.parseString(c.modelSpec());
+      merged = merged.withValue("model", m.root());
     }
-    return RunConfig.parse(merged);
+    RunConfig cfg = RunConfig.parse(merged);
+    if (!own) {
+      ModelSpec held = ModelSpec.parse(c.modelSpec());
+      if (!held.render().equals(cfg.model().render())) {
+        throw new BadInputException("config key model: not the model of " + model.origin()
+            + " (" + difference(held, cfg.model()) + "); remove key model from the config to "
+            + "use the checkpoint's");
+      }
+    }
+    return cfg;
+  }
+
+  /** Where two different specs first differ, in words. */
+  static String difference(ModelSpec held, ModelSpec config) {
+    if (!held.input().equals(config.input())) {
+      return "input " + held.input() + " in the file, " + config.input() + " in the config";
+    }
+    int n = Math.min(held.layers().size(), config.layers().size());
+    for (int i = 0; i < n; i++) {
+      Map<String, Object> a = held.layers().get(i).toMap();
+      Map<String, Object> b = config.layers().get(i).toMap();
+      if (!a.equals(b)) {
+        return "model.layers[" + i + "] is " + render(a) + " in the file, " + render(b)
+            + " in the config";
+      }
+    }
+    return held.layers().size() + " layers in the file, " + config.layers().size()
+        + " in the config";
+  }
+
+  private static String render(Map<String, Object> layer) {
+    return ConfigValueFactory.fromMap(layer).render(ConfigRenderOptions.concise());
   }
 }

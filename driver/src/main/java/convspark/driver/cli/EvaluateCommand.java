@@ -1,6 +1,7 @@
 package convspark.driver.cli;
 
 import convspark.common.BadInputException;
+import convspark.common.io.AtomicFiles;
 import convspark.common.io.Checkpoint;
 import convspark.common.nn.Network;
 import convspark.driver.config.RunConfig;
@@ -33,19 +34,23 @@ public final class EvaluateCommand implements Callable<Integer> {
   @picocli.CommandLine.ArgGroup(exclusive = true, multiplicity = "1")
   Checkpoints.ModelSource model;
 
-  @Option(names = "--out", paramLabel = "FILE", description = "Also write the result as JSON.")
+  @Option(names = "--out", paramLabel = "FILE",
+      description = "Also write the result as JSON (replaced atomically if it exists).")
   Path out;
 
   @Override
   public Integer call() throws Exception {
-    Checkpoint c = Checkpoints.load(model, common);
-    RunConfig cfg = Checkpoints.config(common, c);
+    Checkpoints.Loaded loaded = Checkpoints.load(model, common);
+    Checkpoint c = loaded.checkpoint();
+    RunConfig cfg = Checkpoints.config(common, loaded);
     if (!cfg.data().test().present()) {
       throw new BadInputException("config keys data.test.*: no data to evaluate (set "
           + "data.test.images and data.test.labels, or data.test.path for csv and dataframe)");
     }
+    if (out != null && Files.isDirectory(out)) {
+      throw new BadInputException("--out " + out + ": is a directory; give the file to write");
+    }
     Network net = new Network(cfg.model());
-    checkParams(c, net);
     Preflight.inference(cfg, net);
     Normalization norm = Normalization.fromMeta(c.meta(), net.inputShape().channels());
     boolean frames = cfg.data().format() == RunConfig.Format.DATAFRAME;
@@ -85,18 +90,11 @@ public final class EvaluateCommand implements Callable<Integer> {
         m.put("accuracy", ev.accuracy());
         m.put("per_class_accuracy", per);
         m.put("confusion", ev.confusion);
-        Files.writeString(out, Json.pretty(m) + "\n");
+        AtomicFiles.writeString(out, Json.pretty(m) + "\n");
       }
     } finally {
       SparkSessions.stop(spark);
     }
     return Main.OK;
-  }
-
-  static void checkParams(Checkpoint c, Network net) {
-    if (c.params().length != net.paramCount() || c.state().length != net.stateCount()) {
-      throw new BadInputException("--checkpoint: holds " + c.params().length
-          + " parameters but the model (config key model) has " + net.paramCount());
-    }
   }
 }

@@ -1,11 +1,13 @@
 package convspark.driver.cli;
 
+import convspark.common.BadInputException;
 import convspark.common.io.Checkpoint;
 import convspark.common.nn.Network;
 import convspark.common.spec.ModelSpec;
 import convspark.driver.data.Normalization;
 import convspark.driver.interop.SafeTensors;
 import convspark.driver.interop.TorchModel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -16,7 +18,9 @@ import picocli.CommandLine.Option;
 /**
  * {@code convspark export}: a checkpoint's weights as safetensors with the state_dict names of
  * the equivalent {@code torch.nn.Sequential} (docs/PYTORCH.md). The metadata keeps the model
- * spec and the input normalisation, so {@code --init-from} can use the file alone.
+ * spec and the input normalisation, so {@code --init-from} can use the file alone. An existing
+ * {@code --out} file is replaced only with {@code --overwrite}, and atomically (a failed export
+ * leaves it as it was).
  */
 @Command(name = "export", mixinStandardHelpOptions = true,
     description = "Export a checkpoint as safetensors for PyTorch.")
@@ -28,14 +32,22 @@ public final class ExportCommand implements Callable<Integer> {
   @Option(names = "--out", required = true, paramLabel = "FILE", description = "safetensors file")
   Path out;
 
+  @Option(names = "--overwrite", description = "Replace an existing --out file.")
+  boolean overwrite;
+
   @Option(names = "--verbose", description = "Print stack traces of errors.")
   boolean verbose;
 
   @Override
   public Integer call() throws Exception {
-    Checkpoint c = Checkpoints.load(checkpoint);
+    if (Files.isDirectory(out)) {
+      throw new BadInputException("--out " + out + ": is a directory; give the file to write");
+    }
+    if (Files.exists(out) && !overwrite) {
+      throw new BadInputException("--out " + out + ": exists; pass --overwrite to replace it");
+    }
+    Checkpoint c = Checkpoints.load(checkpoint).checkpoint();
     Network net = new Network(ModelSpec.parse(c.modelSpec()));
-    EvaluateCommand.checkParams(c, net);
     Map<String, String> meta = new LinkedHashMap<>();
     meta.put(TorchModel.SPEC_KEY, net.spec().render());
     meta.put("format", "pt");

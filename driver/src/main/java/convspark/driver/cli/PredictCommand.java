@@ -73,14 +73,14 @@ public final class PredictCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Checkpoint c = Checkpoints.load(model, common);
-    RunConfig cfg = Checkpoints.config(common, c);
+    Checkpoints.Loaded loaded = Checkpoints.load(model, common);
+    Checkpoint c = loaded.checkpoint();
+    RunConfig cfg = Checkpoints.config(common, loaded);
     if (!cfg.data().test().present()) {
       throw new BadInputException("config keys data.test.*: no data to predict (set "
           + "data.test.images and data.test.labels for idx, data.test.path for csv and "
           + "dataframe)");
     }
-    EvaluateCommand.checkParams(c, new Network(cfg.model()));
     Preflight.inference(cfg, new Network(cfg.model()));
     CnnClassificationModel model = CnnClassificationModel.fromCheckpoint(c);
     model.setInferenceBatch(cfg.predict().inferenceBatch());

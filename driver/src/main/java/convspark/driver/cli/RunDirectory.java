@@ -9,10 +9,14 @@ import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 /**
@@ -25,7 +29,9 @@ import java.util.stream.Stream;
  *   <li>Replaced late: with {@code --overwrite} the old run stays untouched through every check;
  *       when the new run starts it is moved into {@code OUT/.replaced-<time>/}, deleted once the
  *       new run has written a checkpoint (or finished), and moved back if the new run fails
- *       before that. A kill in between leaves it there: nothing is lost.
+ *       before that, at any point from the first file moved on. A kill in between leaves it
+ *       there, and no later run deletes it: only the run that set a directory aside does, so
+ *       nothing is lost.
  * </ul>
  */
 final class RunDirectory implements AutoCloseable {
@@ -36,7 +42,10 @@ final class RunDirectory implements AutoCloseable {
   private final FileChannel channel;
   private final FileLock lock;
   private final boolean replacing;
+  /** Where this run set the old run aside, until it is deleted or moved back. */
   private Path aside;
+  /** The names the old run had in {@code out} when it was set aside. */
+  private Set<String> oldNames = Set.of();
 
   private RunDirectory(Path out, boolean created, FileChannel channel, FileLock lock,
       boolean replacing) {
@@ -126,40 +135,53 @@ final class RunDirectory implements AutoCloseable {
     return replacing;
   }
 
-  /** Moves the old run aside (call once everything that can be checked has been). */
+  /**
+   * Moves the old run aside (call once everything that can be checked has been). When this
+   * fails partway, {@link #rollBack} moves back what was moved.
+   */
   void setAside() throws IOException {
     if (!replacing || aside != null) {
       return;
     }
-    aside = out.resolve(REPLACED + System.currentTimeMillis());
-    Files.createDirectory(aside);
-    for (Path p : content(out)) {
-      if (!p.equals(aside)) {
-        Files.move(p, aside.resolve(p.getFileName()));
-      }
+    List<Path> old = content(out);
+    Path a = out.resolve(REPLACED + System.currentTimeMillis());
+    Files.createDirectory(a);
+    aside = a;
+    oldNames = old.stream().map(p -> p.getFileName().toString()).collect(Collectors.toSet());
+    for (Path p : old) {
+      Files.move(p, a.resolve(p.getFileName()));
     }
   }
 
+  /** Where the old run is while it is set aside, if it is. */
+  Optional<Path> aside() {
+    return Optional.ofNullable(aside);
+  }
+
   /**
-   * The new run produced something to keep (a checkpoint, or it finished): the runs set aside
-   * are deleted.
+   * The new run produced something to keep (a checkpoint, or it finished): the old run it set
+   * aside is deleted (never a directory set aside by another run, e.g. one that was killed).
    */
   void commit() throws IOException {
-    try (Stream<Path> s = Files.list(out)) {
-      for (Path p : s.filter(q -> q.getFileName().toString().startsWith(REPLACED)).toList()) {
-        deleteTree(p);
-      }
+    if (aside != null) {
+      deleteTree(aside);
     }
     aside = null;
   }
 
-  /** The new run failed before writing a checkpoint: its files go, the old run comes back. */
+  /**
+   * The new run failed before writing a checkpoint: its files go, the old run comes back. A file
+   * of the old run that was never moved (setAside failed partway) stays where it is.
+   */
   void rollBack() throws IOException {
     if (aside == null) {
       return;
     }
     for (Path p : content(out)) {
-      deleteTree(p);
+      String n = p.getFileName().toString();
+      if (!oldNames.contains(n) || Files.exists(aside.resolve(n), LinkOption.NOFOLLOW_LINKS)) {
+        deleteTree(p);
+      }
     }
     try (Stream<Path> s = Files.list(aside)) {
       for (Path p : s.toList()) {

@@ -1,6 +1,7 @@
 package convspark.driver.cli;
 
 import convspark.common.BadInputException;
+import convspark.common.io.AtomicFiles;
 import convspark.common.io.Checkpoint;
 import convspark.driver.config.RunConfig;
 import convspark.driver.train.CheckpointStore;
@@ -8,9 +9,13 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
+import java.util.stream.Collectors;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -38,7 +43,14 @@ final class RunIdentity {
   private final boolean inside;
   private final boolean setAsideCheckpoints;
   private final String id;
+  /** Where this run set the replaced run's checkpoints aside, until deleted or moved back. */
   private Path aside;
+  /** The names the replaced run's files had in the checkpoint directory. */
+  private Set<String> oldNames = Set.of();
+  /** {@link #start} was called: what of ours is in the checkpoint directory may be this run's. */
+  private boolean began;
+  /** The directory is this run's ({@link CheckpointStore#claim}): its checkpoints are ours. */
+  private boolean claimed;
 
   private RunIdentity(RunDirectory out, CheckpointStore store, boolean inside,
       boolean setAsideCheckpoints, String id) {
@@ -161,26 +173,48 @@ final class RunIdentity {
 
   /**
    * The run starts: the replaced run's checkpoints (outside --out) are set aside, and the run's
-   * id is written to --out and the checkpoint directory.
+   * id is written to --out and the checkpoint directory. When this fails partway, {@link
+   * #rollBack} moves back what was moved.
    */
   void start() throws IOException {
+    began = true;
     if (setAsideCheckpoints) {
-      aside = new Path(dir, RunDirectory.REPLACED + System.currentTimeMillis());
-      fs.mkdirs(aside);
+      List<Path> old = new ArrayList<>();
       for (FileStatus s : fs.listStatus(dir)) {
         if (ours(s.getPath().getName())) {
-          if (!fs.rename(s.getPath(), new Path(aside, s.getPath().getName()))) {
-            throw new IOException("could not move " + s.getPath() + " into " + aside);
-          }
+          old.add(s.getPath());
+        }
+      }
+      Path a = new Path(dir, RunDirectory.REPLACED + System.currentTimeMillis());
+      if (!fs.mkdirs(a)) {
+        throw new IOException("could not create " + a);
+      }
+      aside = a;
+      oldNames = old.stream().map(Path::getName).collect(Collectors.toSet());
+      for (Path p : old) {
+        if (!fs.rename(p, new Path(a, p.getName()))) {
+          throw new IOException("could not move " + p + " into " + a);
         }
       }
     }
-    Files.writeString(out.path().resolve(OUT_FILE), id + "\n", StandardCharsets.UTF_8);
+    AtomicFiles.writeString(out.path().resolve(OUT_FILE), id + "\n");
     store.claim(id);
+    claimed = true;
   }
 
-  /** The newest good checkpoint of the run, if it wrote one. */
+  /** Where the replaced run's checkpoints are while this run has them set aside, if it does. */
+  Optional<Path> aside() {
+    return Optional.ofNullable(aside);
+  }
+
+  /**
+   * The newest good checkpoint of the run, if it wrote one (none before the run claimed the
+   * directory: what is there then is another run's).
+   */
   Optional<Path> lastGood() {
+    if (!claimed) {
+      return Optional.empty();
+    }
     try {
       return store.latestPath();
     } catch (IOException | RuntimeException e) {
@@ -188,31 +222,39 @@ final class RunIdentity {
     }
   }
 
-  /** The run wrote a checkpoint or finished: the replaced run's checkpoints go. */
+  /**
+   * The run wrote a checkpoint or finished: the replaced run's checkpoints that this run set
+   * aside go (never those another run set aside, e.g. one that was killed).
+   */
   void commit() throws IOException {
-    for (FileStatus s : fs.exists(dir) ? fs.listStatus(dir) : new FileStatus[0]) {
-      if (s.getPath().getName().startsWith(RunDirectory.REPLACED)) {
-        fs.delete(s.getPath(), true);
-      }
+    if (aside != null) {
+      fs.delete(aside, true);
     }
     aside = null;
   }
 
-  /** A new run failed before its first checkpoint: its marks go, the replaced run returns. */
+  /**
+   * A new run failed before its first checkpoint: its marks go, the replaced run returns. A file
+   * of the replaced run that was never moved (start failed partway) stays where it is.
+   */
   void rollBack() throws IOException {
-    if (inside) {
-      return; // RunDirectory.rollBack handles everything under --out
+    if (inside || !began) {
+      return; // under --out RunDirectory.rollBack does it all; before start nothing was done
     }
     if (fs.exists(dir)) {
       for (FileStatus s : fs.listStatus(dir)) {
-        if (ours(s.getPath().getName())) {
+        String n = s.getPath().getName();
+        if (ours(n) && (!oldNames.contains(n) || (aside != null
+            && fs.exists(new Path(aside, n))))) {
           fs.delete(s.getPath(), false);
         }
       }
     }
     if (aside != null) {
       for (FileStatus s : fs.listStatus(aside)) {
-        fs.rename(s.getPath(), new Path(dir, s.getPath().getName()));
+        if (!fs.rename(s.getPath(), new Path(dir, s.getPath().getName()))) {
+          throw new IOException("could not move " + s.getPath() + " back into " + dir);
+        }
       }
       fs.delete(aside, true);
       aside = null;

@@ -12,6 +12,8 @@ import convspark.driver.train.TrainingListener;
 import convspark.worker.TrainingFailedException;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.SparkSession;
@@ -74,10 +76,11 @@ public final class TrainCommand implements Callable<Integer> {
         if (frames) {
           data = TrainingData.prepareFrames(cfg, spark);
         }
-        // the new run can start: only now is an old run (--overwrite) set aside
+        // the new run can start: only now is an old run (--overwrite) set aside; from the first
+        // file moved on, a failure before the first checkpoint brings it back (failed)
+        started = true;
         dir.setAside();
         id.start();
-        started = true;
         Trainer trainer = new Trainer(cfg, SparkSessions.context(spark), out, ckpt,
             TrainingListener.printing(System.out));
         if (init != null) {
@@ -97,32 +100,41 @@ public final class TrainCommand implements Callable<Integer> {
 
   /**
    * What a failure leaves: a new run that wrote no checkpoint is undone (and an old run it was
-   * replacing comes back); otherwise the run stays, resumable. Failures during training name the
-   * last good checkpoint.
+   * replacing comes back, also when setting it aside or starting failed partway); otherwise the
+   * run stays, resumable. Failures during training name the last good checkpoint.
    */
   private RuntimeException failed(Throwable e, boolean started, RunDirectory dir,
       RunIdentity id) {
     java.util.Optional<org.apache.hadoop.fs.Path> last = started ? id.lastGood()
         : java.util.Optional.empty();
-    try {
-      if (started && !resume) {
-        if (last.isEmpty()) {
-          id.rollBack();
-          dir.rollBack();
-        } else {
-          id.commit();
-          dir.commit();
+    if (started && !resume) {
+      // each step on its own: one that fails must not keep the other from running
+      List<IoStep> steps = last.isEmpty() ? List.of(id::rollBack, dir::rollBack)
+          : List.of(id::commit, dir::commit);
+      for (IoStep s : steps) {
+        try {
+          s.run();
+        } catch (IOException | RuntimeException cleanup) {
+          e.addSuppressed(cleanup);
         }
       }
-    } catch (IOException | RuntimeException cleanup) {
-      e.addSuppressed(cleanup);
     }
     if (Main.badInput(e) != null || !started) {
       return Main.asRuntime(e);
     }
+    List<String> stuck = new ArrayList<>();
+    dir.aside().ifPresent(a -> stuck.add(a.toString()));
+    id.aside().ifPresent(a -> stuck.add(a.toString()));
+    String kept = !dir.replacing() ? "nothing was kept" : stuck.isEmpty()
+        ? "the replaced run was restored"
+        : "the replaced run could not be moved back from " + String.join(" and ", stuck);
     String where = last.map(p -> "; last good checkpoint: " + p + " (continue with --resume)")
-        .orElse(resume ? "" : "; no checkpoint was written, " + (dir.replacing()
-            ? "the replaced run was restored" : "nothing was kept"));
+        .orElse(resume ? "" : "; no checkpoint was written, " + kept);
     return new TrainingFailedException(Main.describe(e) + where, e);
+  }
+
+  /** One step of cleaning up after a failure. */
+  private interface IoStep {
+    void run() throws IOException;
   }
 }

@@ -8,20 +8,17 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import convspark.common.BadInputException;
+import convspark.common.io.AtomicFiles;
 import convspark.driver.interop.Tensor.DType;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -320,33 +317,17 @@ public final class SafeTensors {
   }
 
   /**
-   * Writes {@code tensors} and {@code metadata} to {@code file}, through a temporary file in the
-   * same directory that is then renamed, so a reader never sees a half-written file.
+   * Writes {@code tensors} and {@code metadata} to {@code file} atomically ({@link AtomicFiles}:
+   * a temporary file in the same directory, then renamed), so a reader never sees a half-written
+   * file and a failed write leaves an older file as it was.
    */
   public static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata)
       throws IOException {
     byte[] bytes = encode(tensors, metadata);
-    Path abs = file.toAbsolutePath();
-    Path dir = abs.getParent();
+    Path dir = file.toAbsolutePath().getParent();
     if (dir != null) {
       Files.createDirectories(dir);
     }
-    // not Files.createTempFile: its 0600 mode would stay on the renamed file
-    Path tmp = abs.resolveSibling("." + abs.getFileName() + "."
-        + Long.toHexString(System.nanoTime()) + Long.toHexString(Thread.currentThread().getId())
-        + ".tmp");
-    try {
-      try (OutputStream o = Files.newOutputStream(tmp, StandardOpenOption.CREATE_NEW,
-          StandardOpenOption.WRITE)) {
-        o.write(bytes);
-      }
-      try {
-        Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
-      }
-    } finally {
-      Files.deleteIfExists(tmp);
-    }
+    AtomicFiles.write(file, bytes);
   }
 }

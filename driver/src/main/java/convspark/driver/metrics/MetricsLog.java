@@ -1,6 +1,7 @@
 package convspark.driver.metrics;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import convspark.common.io.AtomicFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -29,16 +30,18 @@ public final class MetricsLog {
    * The epochs up to {@code upToEpoch}, for a resumed run; the lines of later epochs, which the
    * run will redo, are removed from the file. A line torn by a kill mid-append (or otherwise
    * unreadable) is reported to {@code warn} and skipped, never a reason to refuse the resume:
-   * the checkpoints, not the metrics, say where the run is.
+   * the checkpoints, not the metrics, say where the run is. The file is rewritten only when a
+   * line goes, and atomically: a failed rewrite leaves it as it was.
    */
   public List<EpochMetrics> truncateTo(int upToEpoch, Consumer<String> warn) {
     List<EpochMetrics> h = new ArrayList<>();
     if (!Files.exists(file)) {
       return h;
     }
-    List<String> kept = new ArrayList<>();
+    StringBuilder kept = new StringBuilder();
     try {
-      for (String line : Files.readAllLines(file)) {
+      String old = Files.readString(file, StandardCharsets.UTF_8);
+      for (String line : old.lines().toList()) {
         if (line.isBlank()) {
           continue;
         }
@@ -53,10 +56,12 @@ public final class MetricsLog {
         }
         if (m.epoch() <= upToEpoch) {
           h.add(m);
-          kept.add(line);
+          kept.append(line).append('\n');
         }
       }
-      Files.write(file, kept);
+      if (!kept.toString().equals(old)) {
+        AtomicFiles.writeString(file, kept.toString());
+      }
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

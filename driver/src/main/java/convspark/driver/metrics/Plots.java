@@ -1,5 +1,7 @@
 package convspark.driver.metrics;
 
+import convspark.common.io.AtomicFiles;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -10,7 +12,7 @@ import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
-/** PNG plots of training curves (XChart). */
+/** PNG plots of training curves (XChart), each written atomically ({@link AtomicFiles}). */
 public final class Plots {
   private Plots() {}
 
@@ -43,8 +45,9 @@ public final class Plots {
       loss.addSeries("validation", vx, vl).setMarker(SeriesMarkers.DIAMOND);
       acc.addSeries("validation", vx, va).setMarker(SeriesMarkers.DIAMOND);
     }
-    BitmapEncoder.saveBitmap(List.of(loss, acc), 1, 2, png.toString(),
-        BitmapEncoder.BitmapFormat.PNG);
+    ByteArrayOutputStream b = new ByteArrayOutputStream();
+    BitmapEncoder.saveBitmap(List.of(loss, acc), 1, 2, b, BitmapEncoder.BitmapFormat.PNG);
+    AtomicFiles.write(png, b.toByteArray());
   }
 
   /** One line per named series of (x, y) points, e.g. validation accuracy per k. */
@@ -56,7 +59,7 @@ public final class Plots {
     for (int i = 0; i < names.size(); i++) {
       c.addSeries(names.get(i), xs.get(i), ys.get(i));
     }
-    BitmapEncoder.saveBitmap(c, png.toString(), BitmapEncoder.BitmapFormat.PNG);
+    AtomicFiles.write(png, BitmapEncoder.getBitmapBytes(c, BitmapEncoder.BitmapFormat.PNG));
   }
 
   private static XYChart chart(String title, String y) {

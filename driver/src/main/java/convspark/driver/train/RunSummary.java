@@ -2,6 +2,7 @@ package convspark.driver.train;
 
 import convspark.common.blas.Blas;
 import convspark.common.blas.BlasInfo;
+import convspark.common.io.AtomicFiles;
 import convspark.common.optim.LrSchedule;
 import convspark.driver.config.RunConfig;
 import convspark.driver.config.Settings;
@@ -9,7 +10,6 @@ import convspark.driver.metrics.EpochMetrics;
 import convspark.driver.metrics.Json;
 import convspark.worker.Evaluation;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -83,10 +83,13 @@ public record RunSummary(RunConfig cfg, List<EpochMetrics> history, Evaluation t
     return summary;
   }
 
-  /** Writes {@code summary.json} into {@code dir} and returns what it wrote. */
+  /**
+   * Writes {@code summary.json} into {@code dir} atomically (a failed write leaves an older
+   * summary as it was) and returns what it wrote.
+   */
   public Map<String, Object> write(Path dir) throws IOException {
     Map<String, Object> m = toMap();
-    Files.writeString(dir.resolve("summary.json"), Json.pretty(m) + "\n");
+    AtomicFiles.writeString(dir.resolve("summary.json"), Json.pretty(m) + "\n");
     return m;
   }
 }

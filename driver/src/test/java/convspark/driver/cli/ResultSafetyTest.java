@@ -1,0 +1,290 @@
+package convspark.driver.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import convspark.common.io.AtomicFiles;
+import convspark.common.io.Checkpoint;
+import convspark.common.nn.Network;
+import convspark.common.spec.ModelSpec;
+import convspark.driver.TestData;
+import convspark.driver.interop.SafeTensors;
+import convspark.driver.interop.TorchModel;
+import convspark.driver.metrics.Json;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What convspark writes never costs an earlier result: summary.json, metrics.jsonl and evaluate's
+ * --out are replaced atomically (a failed write leaves the old bytes), export replaces a file
+ * only with --overwrite, evaluate and predict refuse a config whose model is not the
+ * checkpoint's, and a train --overwrite that fails while it starts puts the old run back.
+ */
+class ResultSafetyTest {
+  @TempDir static Path dir;
+  static Path config;
+  /** A finished one-epoch run. */
+  static Path runA;
+
+  @BeforeAll
+  static void data() throws Exception {
+    Path[] train = TestData.writeIdx(dir, "train", 240, 1);
+    Path[] test = TestData.writeIdx(dir, "test", 60, 2);
+    config = dir.resolve("ok.conf");
+    Files.writeString(config, TestData.config(train[0], train[1], test[0], test[1]));
+    runA = dir.resolve("runA");
+    CliTrainTest.Run r = train(runA, "--set", "train.epochs=1");
+    assertEquals(0, r.code(), r.err());
+  }
+
+  static CliTrainTest.Run train(Path out, String... extra) {
+    List<String> a = new ArrayList<>(List.of("train", "--config", config.toString(), "--out",
+        out.toString()));
+    a.addAll(List.of(extra));
+    return CliTrainTest.run(a.toArray(new String[0]));
+  }
+
+  static String oneLine(CliTrainTest.Run r, int code) {
+    assertEquals(code, r.code(), "exit code; stderr: " + r.err() + " stdout: " + r.out());
+    String err = r.err().strip();
+    assertEquals(1, err.lines().count(), "one line: " + err);
+    assertFalse(err.contains("\tat "), "no stack trace: " + err);
+    return err;
+  }
+
+  static Path copy(Path from, String name) throws Exception {
+    Path to = dir.resolve(name);
+    try (Stream<Path> s = Files.walk(from)) {
+      for (Path p : s.toList()) {
+        Path q = to.resolve(from.relativize(p).toString());
+        if (Files.isDirectory(p)) {
+          Files.createDirectories(q);
+        } else {
+          Files.copy(p, q);
+        }
+      }
+    }
+    return to;
+  }
+
+  /** Every file under {@code root} (but the lock) with a digest of its bytes, by path. */
+  static Map<String, String> tree(Path root) throws Exception {
+    Map<String, String> m = new TreeMap<>();
+    try (Stream<Path> s = Files.walk(root)) {
+      for (Path p : s.filter(Files::isRegularFile).toList()) {
+        String rel = root.relativize(p).toString();
+        if (!rel.equals(RunDirectory.LOCK)) {
+          m.put(rel, HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
+              .digest(Files.readAllBytes(p))));
+        }
+      }
+    }
+    return m;
+  }
+
+  static String withLayer(String from, String to) throws Exception {
+    Path p = dir.resolve("model-" + to.replaceAll("\\W", "") + ".conf");
+    String text = Files.readString(config);
+    assertTrue(text.contains(from), from);
+    Files.writeString(p, text.replace(from, to));
+    return p.toString();
+  }
+
+  // ---- result files are replaced atomically -----------------------------------------------------
+
+  @Test
+  void aFailedSummaryWriteLeavesTheOldSummary() throws Exception {
+    Path out = copy(runA, "run-summary");
+    byte[] old = Files.readAllBytes(out.resolve("summary.json"));
+    // the write cannot finish: a directory stands where its temporary file would go
+    Files.createDirectory(AtomicFiles.temporary(out.resolve("summary.json")));
+    CliTrainTest.Run r = train(out, "--resume", "--set", "train.epochs=2");
+    assertNotEquals(0, r.code(), r.out());
+    assertArrayEquals(old, Files.readAllBytes(out.resolve("summary.json")),
+        "the earlier run's summary.json is intact");
+  }
+
+  @Test
+  void aFailedMetricsRewriteOnResumeLeavesTheOldLog() throws Exception {
+    Path out = copy(runA, "run-metrics");
+    Path log = out.resolve("metrics.jsonl");
+    // a line of an epoch after the newest checkpoint: --resume drops it, rewriting the file
+    String first = Files.readAllLines(log).get(0);
+    assertTrue(first.contains("\"epoch\":1,"), first);
+    Files.writeString(log, first.replace("\"epoch\":1,", "\"epoch\":2,") + "\n",
+        java.nio.file.StandardOpenOption.APPEND);
+    byte[] old = Files.readAllBytes(log);
+    Path blocker = Files.createDirectory(AtomicFiles.temporary(log));
+    CliTrainTest.Run r = train(out, "--resume", "--set", "train.epochs=2");
+    assertNotEquals(0, r.code(), r.out());
+    assertArrayEquals(old, Files.readAllBytes(log), "metrics.jsonl is intact");
+    // without the obstacle the resume rewrites the log and leaves no temporary file
+    Files.delete(blocker);
+    r = train(out, "--resume", "--set", "train.epochs=2");
+    assertEquals(0, r.code(), r.err());
+    List<String> lines = Files.readAllLines(log);
+    assertEquals(2, lines.size(), lines.toString());
+    assertEquals(first, lines.get(0));
+    try (Stream<Path> s = Files.list(out)) {
+      assertTrue(s.noneMatch(p -> p.getFileName().toString().endsWith(".tmp")));
+    }
+  }
+
+  @Test
+  void evaluateOutIsReplacedAtomically() throws Exception {
+    Path json = dir.resolve("eval.json");
+    Files.writeString(json, "old\n");
+    Path blocker = Files.createDirectory(AtomicFiles.temporary(json));
+    CliTrainTest.Run r = CliTrainTest.run("evaluate", "--config", config.toString(),
+        "--checkpoint", runA.toString(), "--out", json.toString());
+    assertNotEquals(0, r.code(), r.out());
+    assertEquals("old\n", Files.readString(json));
+    Files.delete(blocker);
+    r = CliTrainTest.run("evaluate", "--config", config.toString(), "--checkpoint",
+        runA.toString(), "--out", json.toString());
+    assertEquals(0, r.code(), r.err());
+    assertEquals(60, Json.MAPPER.readTree(json.toFile()).get("count").asInt());
+    // a directory as --out is refused before anything runs
+    String e = oneLine(CliTrainTest.run("evaluate", "--config", config.toString(),
+        "--checkpoint", runA.toString(), "--out", dir.toString()), 2);
+    assertTrue(e.contains("--out") && e.contains("directory"), e);
+  }
+
+  // ---- the config's model must be the checkpoint's ----------------------------------------------
+
+  @Test
+  void evaluateAndPredictRefuseACheckpointOfAnotherModel() throws Exception {
+    String avg = withLayer("{ type = maxpool, kernel = 2 }", "{ type = avgpool, kernel = 2 }");
+    String e = oneLine(CliTrainTest.run("evaluate", "--config", avg, "--checkpoint",
+        runA.toString()), 2);
+    assertTrue(e.contains("model") && e.contains("final.bin") && e.contains("avgpool")
+        && e.contains("maxpool"), e);
+    String tanh = withLayer("{ type = relu }", "{ type = tanh }");
+    e = oneLine(CliTrainTest.run("predict", "--config", tanh, "--checkpoint", runA.toString(),
+        "--output", dir.resolve("pred-tanh.csv").toString()), 2);
+    assertTrue(e.contains("model") && e.contains("final.bin") && e.contains("tanh"), e);
+    assertFalse(Files.exists(dir.resolve("pred-tanh.csv")));
+
+    // an exported file carries its spec: checked the same way
+    Path st = dir.resolve("a.safetensors");
+    assertEquals(0, CliTrainTest.run("export", "--checkpoint", runA.toString(), "--out",
+        st.toString()).code());
+    e = oneLine(CliTrainTest.run("evaluate", "--config", avg, "--init-from", st.toString()), 2);
+    assertTrue(e.contains("model") && e.contains("a.safetensors"), e);
+
+    // a file saved by PyTorch has no spec: read as the config's model, checked by its tensors
+    Checkpoint c = CliTrainTest.ckpt(runA.resolve("checkpoints/final.bin"));
+    Network net = new Network(ModelSpec.parse(c.modelSpec()));
+    Path pt = dir.resolve("torch.safetensors");
+    SafeTensors.write(pt, TorchModel.tensors(net, c.params(), c.state(), 1),
+        Map.of("format", "pt"));
+    CliTrainTest.Run r = CliTrainTest.run("evaluate", "--config", avg, "--set",
+        "data.normalize.mode=none", "--init-from", pt.toString());
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("samples 60"), r.out());
+  }
+
+  // ---- export never replaces a file unasked ------------------------------------------------------
+
+  @Test
+  void exportRefusesAnExistingFileWithoutOverwriteAndADirectory() throws Exception {
+    Path run = copy(runA, "run-export");
+    Path best = run.resolve("checkpoints/best.bin");
+    byte[] old = Files.readAllBytes(best);
+    String e = oneLine(CliTrainTest.run("export", "--checkpoint", run.toString(), "--out",
+        best.toString()), 2);
+    assertTrue(e.contains("best.bin") && e.contains("--overwrite"), e);
+    assertArrayEquals(old, Files.readAllBytes(best), "best.bin is intact");
+
+    Path st = dir.resolve("export-twice.safetensors");
+    Files.writeString(st, "an older file");
+    oneLine(CliTrainTest.run("export", "--checkpoint", run.toString(), "--out", st.toString()),
+        2);
+    assertEquals("an older file", Files.readString(st));
+    CliTrainTest.Run r = CliTrainTest.run("export", "--checkpoint", run.toString(), "--out",
+        st.toString(), "--overwrite");
+    assertEquals(0, r.code(), r.err());
+    Checkpoint c = CliTrainTest.ckpt(run.resolve("checkpoints/final.bin"));
+    assertArrayEquals(c.params(), TorchModel.load(new Network(ModelSpec.parse(c.modelSpec())),
+        st).params());
+
+    for (String[] extra : new String[][] {{}, {"--overwrite"}}) {
+      List<String> a = new ArrayList<>(List.of("export", "--checkpoint", run.toString(),
+          "--out", run.resolve("checkpoints").toString()));
+      a.addAll(List.of(extra));
+      e = oneLine(CliTrainTest.run(a.toArray(new String[0])), 2);
+      assertTrue(e.contains("--out") && e.contains("directory"), e);
+    }
+    assertTrue(Files.isRegularFile(best));
+  }
+
+  // ---- train --overwrite: a failure while starting puts the old run back --------------------------
+
+  @Test
+  void overwriteThatFailsWhileStartingRestoresTheOldRun() throws Exception {
+    Path out = dir.resolve("run-faulty");
+    Path ck = dir.resolve("faulty-ckpt");
+    assertEquals(0, train(out, "--checkpoint-dir", ck.toUri().toString(), "--set",
+        "train.epochs=1").code());
+    Map<String, String> outBefore = tree(out);
+    Map<String, String> ckBefore = tree(ck);
+    assertTrue(outBefore.containsKey("summary.json") && ckBefore.containsKey("final.bin"));
+    String faulty = "faulty://" + ck.toAbsolutePath();
+    try {
+      // 1. everything is set aside, then claiming the checkpoint directory fails
+      FaultyFileSystem.failCreate = "." + convspark.driver.train.CheckpointStore.RUN_FILE
+          + ".tmp";
+      String e = oneLine(overwriteFaulty(out, faulty), 3);
+      assertTrue(e.contains("injected fault") && e.contains("restored"), e);
+      assertEquals(outBefore, tree(out), "--out is as it was");
+      assertEquals(ckBefore, tree(ck), "the checkpoint directory is as it was");
+      // 2. setting the old checkpoints aside fails after one file was moved
+      FaultyFileSystem.reset();
+      FaultyFileSystem.renamesBeforeFailure = 1;
+      e = oneLine(overwriteFaulty(out, faulty), 3);
+      assertTrue(e.contains("injected fault") && e.contains("restored"), e);
+      assertEquals(outBefore, tree(out), "--out is as it was");
+      assertEquals(ckBefore, tree(ck), "the checkpoint directory is as it was");
+    } finally {
+      FaultyFileSystem.reset();
+    }
+  }
+
+  private static CliTrainTest.Run overwriteFaulty(Path out, String ckpt) {
+    return train(out, "--overwrite", "--checkpoint-dir", ckpt, "--set",
+        "spark.conf.\"spark.hadoop.fs.faulty.impl\"=" + FaultyFileSystem.class.getName(),
+        "--set", "train.epochs=1");
+  }
+
+  @Test
+  void aRunDeletesOnlyWhatItSetAside() throws Exception {
+    // what an --overwrite killed while starting leaves: the old run set aside, --out empty
+    Path out = dir.resolve("run-stranded");
+    Path ck = dir.resolve("stranded-ckpt");
+    Path oldSummary = out.resolve(RunDirectory.REPLACED + "17/summary.json");
+    Path oldFinal = ck.resolve(RunDirectory.REPLACED + "17/final.bin");
+    for (Path p : List.of(oldSummary, oldFinal)) {
+      Files.createDirectories(p.getParent());
+      Files.writeString(p, "the old run");
+    }
+    CliTrainTest.Run r = train(out, "--checkpoint-dir", ck.toUri().toString(), "--set",
+        "train.epochs=1");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(Files.exists(out.resolve("summary.json")));
+    assertEquals("the old run", Files.readString(oldSummary));
+    assertEquals("the old run", Files.readString(oldFinal));
+  }
+}
