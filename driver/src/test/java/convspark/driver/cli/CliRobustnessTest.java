@@ -89,10 +89,7 @@ class CliRobustnessTest {
   }
 
   static CliTrainTest.Run train(Path out, String... extra) {
-    List<String> a = new ArrayList<>(List.of("train", "--config", config.toString(), "--out",
-        out.toString()));
-    a.addAll(List.of(extra));
-    return CliTrainTest.run(a.toArray(new String[0]));
+    return CliTrainTest.train(config, out, extra);
   }
 
   /** Asserts exit code {@code code} and exactly one line on stderr; returns it. */
@@ -109,7 +106,11 @@ class CliRobustnessTest {
   }
 
   static Path copyRun(Path from, String name) throws Exception {
-    Path to = dir.resolve(name);
+    return copyTree(from, dir.resolve(name));
+  }
+
+  /** Copies the tree {@code from} to {@code to}; returns {@code to}. */
+  static Path copyTree(Path from, Path to) throws Exception {
     try (Stream<Path> s = Files.walk(from)) {
       for (Path p : s.toList()) {
         Path q = to.resolve(from.relativize(p).toString());

@@ -44,7 +44,12 @@ class CliTrainTest {
   }
 
   static Run train(Path out, String... extra) {
-    List<String> a = new ArrayList<>(List.of("train", "--config", config.toString(), "--out",
+    return train(config, out, extra);
+  }
+
+  /** {@code train --config conf --out out extra...}. */
+  static Run train(Path conf, Path out, String... extra) {
+    List<String> a = new ArrayList<>(List.of("train", "--config", conf.toString(), "--out",
         out.toString()));
     a.addAll(List.of(extra));
     return run(a.toArray(new String[0]));

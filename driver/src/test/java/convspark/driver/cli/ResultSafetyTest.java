@@ -51,33 +51,15 @@ class ResultSafetyTest {
   }
 
   static CliTrainTest.Run train(Path out, String... extra) {
-    List<String> a = new ArrayList<>(List.of("train", "--config", config.toString(), "--out",
-        out.toString()));
-    a.addAll(List.of(extra));
-    return CliTrainTest.run(a.toArray(new String[0]));
+    return CliTrainTest.train(config, out, extra);
   }
 
   static String oneLine(CliTrainTest.Run r, int code) {
-    assertEquals(code, r.code(), "exit code; stderr: " + r.err() + " stdout: " + r.out());
-    String err = r.err().strip();
-    assertEquals(1, err.lines().count(), "one line: " + err);
-    assertFalse(err.contains("\tat "), "no stack trace: " + err);
-    return err;
+    return CliRobustnessTest.oneLine(r, code);
   }
 
   static Path copy(Path from, String name) throws Exception {
-    Path to = dir.resolve(name);
-    try (Stream<Path> s = Files.walk(from)) {
-      for (Path p : s.toList()) {
-        Path q = to.resolve(from.relativize(p).toString());
-        if (Files.isDirectory(p)) {
-          Files.createDirectories(q);
-        } else {
-          Files.copy(p, q);
-        }
-      }
-    }
-    return to;
+    return CliRobustnessTest.copyTree(from, dir.resolve(name));
   }
 
   /** Every file under {@code root} (but the lock) with a digest of its bytes, by path. */
