@@ -146,7 +146,8 @@ final class Handshake {
         // not listening yet, slow, or it shed this connection (closed, reset): retry
         boolean connected = s.isConnected();
         RingListener.closeQuietly(s);
-        if (!connected && !untilListening) {
+        if (!connected && !untilListening && !(e instanceof SocketTimeoutException)) {
+          // refused or unreachable: fail now (a connect that timed out used up the deadline)
           throw new RingException(me + ": cannot connect to " + who + ": "
               + RingListener.describe(e), e);
         }
