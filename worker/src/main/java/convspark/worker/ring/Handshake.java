@@ -5,11 +5,16 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.lang.System.Logger.Level;
+import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
+import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.channels.SocketChannel;
 import java.security.MessageDigest;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -88,6 +93,83 @@ final class Handshake {
     }
     if (ack != ACCEPT) {
       throw new WrongAnswer("the server answered " + ack + " instead of accepting");
+    }
+  }
+
+  /**
+   * Client side over a new connection: connects to {@code to} and completes {@link #client},
+   * retrying until {@code deadline} while the server closes or ignores the connection without
+   * answering (a server busy with other connections may shed this one) and, with {@code
+   * untilListening}, while the connection itself fails (the server may not listen yet). Retries
+   * after a handshake back off from 50 ms up to a second. A server that answers wrongly ({@link
+   * WrongAnswer}: it fails to prove the secret) fails at once.
+   *
+   * @param me names the caller in errors ("ring rank 2")
+   * @param who names the server in errors ("rank 3 (host:port)")
+   * @param timeoutMillis what {@code deadline} was set from, for the error after it
+   * @return the socket (a channel's), SO_TIMEOUT still at what was left of the deadline
+   * @throws RingException naming both, and after the deadline what happened last
+   */
+  static Socket connect(InetSocketAddress to, String me, String who, byte[] secret, long ringId,
+      int fromRank, int toRank, long deadline, long timeoutMillis, boolean untilListening)
+      throws RingException {
+    IOException last = null;
+    long pause = 50; // after failed handshakes, doubling up to a second: no flood of retries
+    while (true) {
+      long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+      if (left <= 0) {
+        throw new RingException(me + ": cannot connect to " + who
+            + " and complete the handshake within " + timeoutMillis + " ms"
+            + (last == null ? "" : ": " + RingListener.describe(last)), last);
+      }
+      if (Thread.currentThread().isInterrupted()) {
+        throw new RingException(me + ": interrupted while connecting to " + who);
+      }
+      Socket s;
+      try {
+        s = SocketChannel.open().socket(); // a channel: Ring reads and writes it
+      } catch (IOException e) {
+        throw new RingException(me + ": cannot open a socket: " + RingListener.describe(e), e);
+      }
+      try {
+        s.connect(to, (int) Math.min(Integer.MAX_VALUE, left));
+        s.setSoTimeout((int) Math.max(1, Math.min(Integer.MAX_VALUE, left)));
+        client(s, secret, ringId, fromRank, toRank);
+        return s;
+      } catch (WrongAnswer e) {
+        RingListener.closeQuietly(s);
+        throw new RingException(me + ": handshake with " + who + " failed: " + e.getMessage(), e);
+      } catch (UnknownHostException e) {
+        RingListener.closeQuietly(s);
+        throw new RingException(me + ": cannot connect to " + who + ": unknown host", e);
+      } catch (IOException e) {
+        // not listening yet, slow, or it shed this connection (closed, reset): retry
+        boolean connected = s.isConnected();
+        RingListener.closeQuietly(s);
+        if (!connected && !untilListening && !(e instanceof SocketTimeoutException)) {
+          // refused or unreachable: fail now (a connect that timed out used up the deadline)
+          throw new RingException(me + ": cannot connect to " + who + ": "
+              + RingListener.describe(e), e);
+        }
+        RingListener.LOG.log(Level.DEBUG, "{0}: connecting to {1} failed, retrying: {2}", me,
+            who, RingListener.describe(e));
+        last = e;
+        if (connected) {
+          sleep(Math.max(1, Math.min(pause,
+              TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()))));
+          pause = Math.min(1000, 2 * pause);
+        } else {
+          sleep(50);
+        }
+      }
+    }
+  }
+
+  private static void sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 

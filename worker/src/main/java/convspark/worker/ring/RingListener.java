@@ -2,18 +2,13 @@ package convspark.worker.ring;
 
 import java.io.EOFException;
 import java.io.IOException;
-import java.lang.System.Logger.Level;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
-import java.net.UnknownHostException;
 import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -115,7 +110,8 @@ public final class RingListener implements AutoCloseable {
     String prevName = "rank " + prev + " (" + peers.get(prev) + ")";
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(options.connectTimeoutMillis());
     CompletableFuture<Socket> inbound = new CompletableFuture<>();
-    Pending pending = new Pending(rank);
+    PendingConnections pending =
+        new PendingConnections(MAX_PENDING_HANDSHAKES, "ring rank " + rank);
     Thread acceptor = new Thread(
         () -> acceptLoop(inbound, pending, secret, ringId, rank, prev, deadline),
         "ring-accept-" + rank);
@@ -179,124 +175,23 @@ public final class RingListener implements AutoCloseable {
 
   /**
    * Connects to the next peer and completes the handshake, retrying until {@code deadline}
-   * while the peer is not listening yet, or closes or ignores the connection without answering
-   * (a listener busy with other connections may shed this one). A peer that answers wrongly
-   * (fails to prove the secret) fails at once.
+   * while the peer is not listening yet or sheds the connection ({@link Handshake#connect}).
    */
   private Socket connect(InetSocketAddress to, byte[] secret, long ringId, int rank, int next,
       long deadline) throws RingException {
-    String who = "rank " + next + " (" + to + ")";
-    IOException last = null;
-    long pause = 50; // after failed handshakes, doubling up to a second: no flood of retries
-    while (true) {
-      long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
-      if (left <= 0) {
-        throw new RingException("ring rank " + rank + ": cannot connect to " + who
-            + " and complete the handshake within " + options.connectTimeoutMillis() + " ms"
-            + (last == null ? "" : ": " + describe(last)), last);
-      }
-      if (Thread.currentThread().isInterrupted()) {
-        throw new RingException("ring rank " + rank + ": interrupted while connecting to " + who);
-      }
-      Socket s;
-      try {
-        s = SocketChannel.open().socket(); // a channel: Ring reads and writes it
-      } catch (IOException e) {
-        throw new RingException("ring rank " + rank + ": cannot open a socket: " + describe(e),
-            e);
-      }
-      try {
-        s.connect(to, (int) Math.min(Integer.MAX_VALUE, left));
-        s.setSoTimeout((int) Math.max(1, Math.min(Integer.MAX_VALUE, left)));
-        Handshake.client(s, secret, ringId, rank, next);
-        configure(s, options);
-        return s;
-      } catch (Handshake.WrongAnswer e) {
-        closeQuietly(s);
-        throw new RingException("ring rank " + rank + ": handshake with " + who + " failed: "
-            + e.getMessage(), e);
-      } catch (UnknownHostException e) {
-        closeQuietly(s);
-        throw new RingException("ring rank " + rank + ": cannot connect to " + who
-            + ": unknown host", e);
-      } catch (IOException e) {
-        // not listening yet, slow, or it shed this connection (closed, reset): retry
-        boolean connected = s.isConnected();
-        closeQuietly(s);
-        LOG.log(Level.DEBUG, "ring rank {0}: connecting to {1} failed, retrying: {2}", rank, who,
-            describe(e));
-        last = e;
-        if (connected) {
-          sleep(Math.max(1, Math.min(pause,
-              TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()))));
-          pause = Math.min(1000, 2 * pause);
-        } else {
-          sleep(50);
-        }
-      }
+    Socket s = Handshake.connect(to, "ring rank " + rank, "rank " + next + " (" + to + ")",
+        secret, ringId, rank, next, deadline, options.connectTimeoutMillis(), true);
+    try {
+      configure(s, options);
+    } catch (SocketException e) {
+      closeQuietly(s);
+      throw new RingException("ring rank " + rank + ": cannot configure the connection to rank "
+          + next + " (" + to + "): " + describe(e), e);
     }
+    return s;
   }
 
-  /**
-   * Accepted connections still in their handshake, oldest first. At most {@link
-   * #MAX_PENDING_HANDSHAKES}: a new connection beyond that closes the oldest (so idle
-   * connections cannot hold every slot while the real previous peer is turned away; it retries,
-   * see {@link #connect}).
-   */
-  private static final class Pending {
-    private final int rank;
-    private final ArrayDeque<Socket> sockets = new ArrayDeque<>();
-    private boolean shut;
-
-    Pending(int rank) {
-      this.rank = rank;
-    }
-
-    /** Takes {@code s} in, closing the oldest pending connection if every slot is taken. */
-    boolean add(Socket s) {
-      Socket evicted = null;
-      synchronized (this) {
-        if (shut) {
-          closeQuietly(s);
-          return false;
-        }
-        if (sockets.size() >= MAX_PENDING_HANDSHAKES) {
-          evicted = sockets.pollFirst();
-        }
-        sockets.addLast(s);
-      }
-      if (evicted != null) {
-        LOG.log(Level.WARNING, "ring rank {0}: closed the oldest pending connection, from {1}: "
-            + "too many pending handshakes", rank, evicted.getRemoteSocketAddress());
-        closeQuietly(evicted);
-      }
-      return true;
-    }
-
-    /** Takes {@code s} out; false if it was closed meanwhile (evicted, or joining ended). */
-    synchronized boolean remove(Socket s) {
-      return sockets.remove(s);
-    }
-
-    synchronized boolean isShut() {
-      return shut;
-    }
-
-    /** Closes every pending connection; later ones are closed as they come. */
-    void shut() {
-      List<Socket> left;
-      synchronized (this) {
-        shut = true;
-        left = new ArrayList<>(sockets);
-        sockets.clear();
-      }
-      for (Socket s : left) {
-        closeQuietly(s);
-      }
-    }
-  }
-
-  private void acceptLoop(CompletableFuture<Socket> inbound, Pending pending, byte[] secret,
+  private void acceptLoop(CompletableFuture<Socket> inbound, PendingConnections pending, byte[] secret,
       long ringId, int rank, int prev, long deadline) {
     try {
       server.setSoTimeout(200);
@@ -325,14 +220,7 @@ public final class RingListener implements AutoCloseable {
             }
           } catch (IOException e) {
             rejected.incrementAndGet();
-            if (taken[0] || pending.remove(s)) {
-              LOG.log(Level.WARNING, "ring rank {0}: rejected a connection from {1}: {2}", rank,
-                  s.getRemoteSocketAddress(), describe(e));
-            } else {
-              LOG.log(Level.DEBUG, "ring rank {0}: closed a connection from {1} during its "
-                  + "handshake ({2})", rank, s.getRemoteSocketAddress(),
-                  pending.isShut() ? "joining ended" : "evicted");
-            }
+            pending.failed(s, taken[0], e);
             closeQuietly(s);
           }
         }, "ring-handshake-" + rank);
@@ -388,14 +276,6 @@ public final class RingListener implements AutoCloseable {
       } catch (Exception ignored) {
         // closing after a failure: nothing more to report
       }
-    }
-  }
-
-  private static void sleep(long ms) {
-    try {
-      Thread.sleep(ms);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
     }
   }
 

@@ -14,7 +14,6 @@ import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -51,8 +50,11 @@ public final class RingRendezvous {
   private static final int MAX_HOST_BYTES = 255;
   /** A client must finish its handshake and registration within this time. */
   private static final int HANDSHAKE_MILLIS = 10_000;
-  /** At most this many connections are handled at once; more are closed. */
-  private static final int MAX_PENDING = 64;
+  /**
+   * At most this many connections that have not proved the secret are handled at once; a new
+   * one beyond that closes the oldest.
+   */
+  static final int MAX_PENDING = 64;
 
   private RingRendezvous() {}
 
@@ -60,19 +62,24 @@ public final class RingRendezvous {
    * The task side: registers {@code mine} as rank {@code rank} of a ring of {@code ranks} and
    * returns every rank's address, in rank order (the same list on every rank).
    *
-   * @throws RingException if the server is unreachable, refuses, fails the handshake, or not
-   *     every rank registers within {@code timeoutMillis}; the message says which
+   * <p>A connection that the server closes or leaves unanswered before the handshake completes
+   * (it sheds the oldest when too many are pending, or the ring is not expected yet) is retried
+   * until {@code timeoutMillis}; see {@link Handshake#connect}.
+   *
+   * @throws RingException if the server is unreachable, refuses, answers the handshake wrongly,
+   *     does not complete it, or not every rank registers within {@code timeoutMillis}; the
+   *     message says which
    */
   public static List<InetSocketAddress> exchange(InetSocketAddress server, byte[] secret,
       long ringId, int rank, int ranks, InetSocketAddress mine, int timeoutMillis)
       throws RingException {
-    String who = "ring rank " + rank + ": the driver's ring rendezvous (" + server + ")";
+    String where = "the driver's ring rendezvous (" + server + ")";
+    String who = "ring rank " + rank + ": " + where;
     long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
-    try (Socket s = new Socket()) {
-      s.connect(server, timeoutMillis);
-      s.setSoTimeout(timeoutMillis);
+    Socket s = Handshake.connect(server, "ring rank " + rank, where, secret, ringId, rank, RANK,
+        deadline, timeoutMillis, false);
+    try (s) {
       s.setTcpNoDelay(true);
-      Handshake.client(s, secret, ringId, rank, RANK);
       DataOutputStream out = new DataOutputStream(s.getOutputStream());
       byte[] host = mine.getAddress().getHostAddress().getBytes(StandardCharsets.UTF_8);
       out.writeInt(ranks);
@@ -100,15 +107,16 @@ public final class RingRendezvous {
         peers.add(new InetSocketAddress(h, port));
       }
       return peers;
+    } catch (RingException e) {
+      throw e; // already says what the server did
     } catch (SocketTimeoutException e) {
       throw new RingException(who + " sent no addresses within " + timeoutMillis
           + " ms: not every task of the round registered (train.ring.timeout-seconds)", e);
-    } catch (Handshake.Rejected e) {
-      throw new RingException(who + " failed the handshake: " + e.getMessage(), e);
     } catch (EOFException e) {
       throw new RingException(who + " closed the connection before sending the addresses", e);
     } catch (IOException e) {
-      throw new RingException(who + " cannot be reached: " + e.getMessage(), e);
+      throw new RingException(who + " failed after the handshake: " + RingListener.describe(e),
+          e);
     }
   }
 
@@ -133,7 +141,8 @@ public final class RingRendezvous {
     private final ServerSocket socket;
     private final byte[] secret;
     private final Thread acceptor;
-    private final Semaphore slots = new Semaphore(MAX_PENDING);
+    private final PendingConnections pending =
+        new PendingConnections(MAX_PENDING, "ring rendezvous");
     private final AtomicInteger rejected = new AtomicInteger();
     private Ring current; // guarded by this
 
@@ -191,14 +200,17 @@ public final class RingRendezvous {
       return new InetSocketAddress(socket.getInetAddress(), socket.getLocalPort());
     }
 
-    /** Connections closed for failing the handshake or sending a bad registration. */
+    /**
+     * Connections closed without registering: failed the handshake, sent a bad registration, or
+     * cut off (evicted by newer ones, or still pending when their ring formed or was dropped).
+     */
     public int rejectedConnections() {
       return rejected.get();
     }
 
     /**
      * Names the next ring to form: {@code ranks} tasks with ring id {@code ringId}. Connections
-     * still waiting for an earlier ring are closed.
+     * still waiting for an earlier ring, registered or in their handshake, are closed.
      */
     public synchronized void expect(long ringId, int ranks) {
       if (ranks < 1) {
@@ -208,6 +220,11 @@ public final class RingRendezvous {
       current = new Ring(ringId, ranks);
     }
 
+    /**
+     * Closes the current ring's connections: the registered ones, and those still in their
+     * handshake (checked against this ring, they can only fail now; a task of the next ring
+     * retries).
+     */
     private void dropCurrent() {
       if (current != null) {
         for (Socket s : current.sockets) {
@@ -215,6 +232,7 @@ public final class RingRendezvous {
         }
         current = null;
       }
+      pending.closeAll();
     }
 
     private synchronized Ring current() {
@@ -229,20 +247,10 @@ public final class RingRendezvous {
         } catch (IOException e) {
           return; // closed
         }
-        if (!slots.tryAcquire()) {
-          rejected.incrementAndGet();
-          RingListener.LOG.log(Level.WARNING, "ring rendezvous: closed a connection from {0}: "
-              + "too many pending connections", s.getRemoteSocketAddress());
-          RingListener.closeQuietly(s);
-          continue;
+        if (!pending.add(s)) {
+          return; // closed
         }
-        Thread t = new Thread(() -> {
-          try {
-            handle(s);
-          } finally {
-            slots.release();
-          }
-        }, "ring-rendezvous-client");
+        Thread t = new Thread(() -> handle(s), "ring-rendezvous-client");
         t.setDaemon(true);
         t.start();
       }
@@ -250,6 +258,7 @@ public final class RingRendezvous {
 
     private void handle(Socket s) {
       boolean keep = false;
+      boolean[] taken = {false};
       try {
         s.setSoTimeout(HANDSHAKE_MILLIS);
         s.setTcpNoDelay(true);
@@ -257,7 +266,10 @@ public final class RingRendezvous {
         if (ring == null) {
           throw new Handshake.Rejected("no ring is being formed");
         }
-        int rank = Handshake.server(s, secret, ring.id, RANK, -1, ring.ranks).fromRank();
+        // once proved, the connection leaves the pending set before it is accepted: a task
+        // that proved the secret is never closed by an eviction
+        int rank = Handshake.server(s, secret, ring.id, RANK, -1, ring.ranks,
+            () -> taken[0] = pending.remove(s)).fromRank();
         DataInputStream in = new DataInputStream(s.getInputStream());
         int ranks = in.readInt();
         int port = in.readInt();
@@ -282,8 +294,7 @@ public final class RingRendezvous {
         keep = true; // answered (and closed) by register once every rank is in
       } catch (IOException e) {
         rejected.incrementAndGet();
-        RingListener.LOG.log(Level.WARNING, "ring rendezvous: rejected a connection from {0}: "
-            + "{1}", s.getRemoteSocketAddress(), e.getMessage());
+        pending.failed(s, taken[0], e);
       } finally {
         if (!keep) {
           RingListener.closeQuietly(s);
@@ -328,6 +339,7 @@ public final class RingRendezvous {
     @Override
     public void close() {
       RingListener.closeQuietly(socket);
+      pending.shut();
       synchronized (this) {
         dropCurrent();
       }

@@ -9,6 +9,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.net.Socket;
 import java.util.ArrayList;
 import java.util.List;
@@ -21,7 +22,7 @@ import org.junit.jupiter.api.Test;
 /**
  * The driver's address rendezvous on loopback: every rank gets every address in rank order, the
  * ring then forms from them; nobody without the secret, or with another ring's id, gets in; a
- * missing rank times out with a message.
+ * missing rank times out with a message; idle connections cannot keep the tasks out.
  */
 class RingRendezvousTest {
   static final RingOptions O = new RingOptions(20_000, 20_000, 1024);
@@ -105,18 +106,23 @@ class RingRendezvousTest {
       RingException wrong = assertThrows(RingException.class, () -> RingRendezvous.exchange(
           server.address(), RingSecret.generate(), 3, 0, 2, mine, 5_000));
       assertTrue(wrong.getMessage().contains("handshake"), wrong.getMessage());
-      RingException old = assertThrows(RingException.class, () -> RingRendezvous.exchange(
-          server.address(), secret, 2, 0, 2, mine, 5_000));
-      assertTrue(old.getMessage().contains("handshake"), old.getMessage());
       RingException size = assertThrows(RingException.class, () -> RingRendezvous.exchange(
           server.address(), secret, 3, 0, 5, mine, 5_000));
-      assertTrue(size.getMessage().contains("has 2 ranks, the task says 5"), size.getMessage());
+      assertEquals("ring rank 0: the driver's ring rendezvous (" + server.address() + ") refused "
+          + "this task: ring 3 has 2 ranks, the task says 5", size.getMessage());
       // the server counts the wrong secret once it notices the client hung up: wait for it
       long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-      while (server.rejectedConnections() < 3 && System.nanoTime() < until) {
+      while (server.rejectedConnections() < 2 && System.nanoTime() < until) {
         Thread.sleep(10);
       }
-      assertEquals(3, server.rejectedConnections());
+      assertEquals(2, server.rejectedConnections());
+      // another ring's task gets no answer, as if shed under load: it retries until its deadline
+      RingException old = assertThrows(RingException.class, () -> RingRendezvous.exchange(
+          server.address(), secret, 2, 0, 2, mine, 1_500));
+      assertTrue(old.getMessage().startsWith("ring rank 0: cannot connect to the driver's ring "
+          + "rendezvous (" + server.address() + ") and complete the handshake within 1500 ms: "),
+          old.getMessage());
+      assertTrue(server.rejectedConnections() >= 3);
       long t0 = System.nanoTime();
       RingException alone = assertThrows(RingException.class, () -> RingRendezvous.exchange(
           server.address(), secret, 3, 1, 2, mine, 700));
@@ -127,6 +133,113 @@ class RingRendezvousTest {
       server.expect(4, 1);
       assertEquals(List.of(mine), RingRendezvous.exchange(server.address(), secret, 4, 0, 1, mine,
           5_000));
+    }
+  }
+
+  /**
+   * A client whose secret is wrong sees the server fail to prove it, and fails at once with one
+   * line naming the rendezvous, not after its timeout (as a closed connection would be retried).
+   */
+  @Test
+  void aWrongSecretFailsAtOnceNotAfterTheTimeout() throws Exception {
+    try (RingRendezvous.Server server =
+        RingRendezvous.Server.start(RingFixtures.loopback(), RingSecret.generate())) {
+      server.expect(3, 2);
+      InetSocketAddress mine = new InetSocketAddress(RingFixtures.loopback(), 4000);
+      long t0 = System.nanoTime();
+      RingException wrong = assertThrows(RingException.class, () -> RingRendezvous.exchange(
+          server.address(), RingSecret.generate(), 3, 0, 2, mine, 120_000));
+      assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(30),
+          "took " + (System.nanoTime() - t0) / 1_000_000 + " ms");
+      String m = wrong.getMessage();
+      assertTrue(m.startsWith("ring rank 0: ") && m.contains(server.address().toString())
+          && m.endsWith(": the server failed to prove the ring secret") && !m.contains("\n"), m);
+    }
+  }
+
+  /** No server at the address: the connection is refused, which fails at once. */
+  @Test
+  void aRendezvousThatIsNotThereFailsAtOnce() throws Exception {
+    InetSocketAddress gone;
+    try (ServerSocket s = new ServerSocket(0, 1, RingFixtures.loopback())) {
+      gone = new InetSocketAddress(RingFixtures.loopback(), s.getLocalPort());
+    }
+    InetSocketAddress mine = new InetSocketAddress(RingFixtures.loopback(), 4000);
+    long t0 = System.nanoTime();
+    RingException e = assertThrows(RingException.class, () -> RingRendezvous.exchange(gone,
+        RingSecret.generate(), 3, 0, 2, mine, 120_000));
+    assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(30));
+    assertTrue(e.getMessage().startsWith("ring rank 0: cannot connect to the driver's ring "
+        + "rendezvous (" + gone + "): "), e.getMessage());
+  }
+
+  /** A task that connects before the driver expects its ring is closed unanswered and retries. */
+  @Test
+  void aTaskBeforeItsRingIsExpectedRetries() throws Exception {
+    byte[] secret = RingSecret.generate();
+    InetSocketAddress mine = new InetSocketAddress(RingFixtures.loopback(), 4000);
+    ExecutorService ex = Executors.newSingleThreadExecutor();
+    try (RingRendezvous.Server server =
+        RingRendezvous.Server.start(RingFixtures.loopback(), secret)) {
+      Future<List<InetSocketAddress>> got = ex.submit(() -> RingRendezvous.exchange(
+          server.address(), secret, 9, 0, 1, mine, 60_000));
+      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      while (server.rejectedConnections() < 1 && System.nanoTime() < until) {
+        Thread.sleep(10);
+      }
+      assertTrue(server.rejectedConnections() >= 1, "the early task was not turned away");
+      server.expect(9, 1);
+      assertEquals(List.of(mine), got.get(30, TimeUnit.SECONDS));
+    } finally {
+      ex.shutdownNow();
+    }
+  }
+
+  /**
+   * {@link RingRendezvous#MAX_PENDING} idle connections (every slot) reach the server before the
+   * tasks do; both tasks still register, well within their timeout, and the idle connections are
+   * closed. The timeout is below the 10 s an idle client may hold a slot, so the tasks get in
+   * only if new connections evict idle ones.
+   */
+  @Test
+  void idleConnectionsCannotKeepTheTasksOut() throws Exception {
+    byte[] secret = RingSecret.generate();
+    List<Socket> idle = new ArrayList<>();
+    ExecutorService ex = Executors.newFixedThreadPool(2);
+    try (RingRendezvous.Server server =
+        RingRendezvous.Server.start(RingFixtures.loopback(), secret)) {
+      server.expect(5, 2);
+      for (int i = 0; i < RingRendezvous.MAX_PENDING; i++) {
+        Socket s = new Socket();
+        idle.add(s);
+        s.connect(server.address(), 5_000); // accepted before the tasks: connections are FIFO
+      }
+      List<InetSocketAddress> expected = List.of(
+          new InetSocketAddress(RingFixtures.loopback(), 4000),
+          new InetSocketAddress(RingFixtures.loopback(), 4001));
+      List<Future<List<InetSocketAddress>>> lists = new ArrayList<>();
+      for (int r = 0; r < 2; r++) {
+        final int rank = r;
+        lists.add(ex.submit(() -> RingRendezvous.exchange(server.address(), secret, 5, rank, 2,
+            expected.get(rank), 9_000)));
+      }
+      for (Future<List<InetSocketAddress>> f : lists) {
+        assertEquals(expected, f.get(30, TimeUnit.SECONDS));
+      }
+      for (Socket s : idle) {
+        s.setSoTimeout(20_000);
+        assertEquals(-1, s.getInputStream().read(), "an idle connection got data");
+      }
+      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      while (server.rejectedConnections() < idle.size() && System.nanoTime() < until) {
+        Thread.sleep(10);
+      }
+      assertEquals(idle.size(), server.rejectedConnections());
+    } finally {
+      ex.shutdownNow();
+      for (Socket s : idle) {
+        s.close();
+      }
     }
   }
 

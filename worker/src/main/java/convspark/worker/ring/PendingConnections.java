@@ -1,0 +1,95 @@
+package convspark.worker.ring;
+
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.net.Socket;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Accepted connections that have not proved the secret yet, oldest first, at most {@code
+ * capacity}: a new connection beyond that closes the oldest, so idle connections cannot hold
+ * every slot while a real client is turned away (the client retries, see {@link
+ * Handshake#connect}). A connection leaves the set as soon as it has proved the secret (pass
+ * {@link #remove} as the handshake's {@code mayAccept}), so an authenticated connection is never
+ * evicted.
+ */
+final class PendingConnections {
+  private final int capacity;
+  private final String owner; // names the server in logs: "ring rank 3", "ring rendezvous"
+  private final ArrayDeque<Socket> sockets = new ArrayDeque<>();
+  private boolean shut;
+
+  PendingConnections(int capacity, String owner) {
+    this.capacity = capacity;
+    this.owner = owner;
+  }
+
+  /**
+   * Takes {@code s} in, closing the oldest pending connection if every slot is taken; false (and
+   * {@code s} closed) once {@link #shut}.
+   */
+  boolean add(Socket s) {
+    Socket evicted = null;
+    synchronized (this) {
+      if (shut) {
+        RingListener.closeQuietly(s);
+        return false;
+      }
+      if (sockets.size() >= capacity) {
+        evicted = sockets.pollFirst();
+      }
+      sockets.addLast(s);
+    }
+    if (evicted != null) {
+      RingListener.LOG.log(Level.WARNING, "{0}: closed the oldest pending connection, from {1}: "
+          + "too many pending handshakes", owner, evicted.getRemoteSocketAddress());
+      RingListener.closeQuietly(evicted);
+    }
+    return true;
+  }
+
+  /** Takes {@code s} out; false if it was closed meanwhile (evicted, or no longer awaited). */
+  synchronized boolean remove(Socket s) {
+    return sockets.remove(s);
+  }
+
+  /** Closes every pending connection; later ones are taken in as usual. */
+  void closeAll() {
+    close(false);
+  }
+
+  /** Closes every pending connection; later ones are closed as they come. */
+  void shut() {
+    close(true);
+  }
+
+  private void close(boolean forGood) {
+    List<Socket> left;
+    synchronized (this) {
+      shut |= forGood;
+      left = new ArrayList<>(sockets);
+      sockets.clear();
+    }
+    for (Socket s : left) {
+      RingListener.closeQuietly(s);
+    }
+  }
+
+  /**
+   * Logs why the handshake (or what follows it) on {@code s} failed, and takes {@code s} out:
+   * a warning if it failed on its own ({@code taken}: it had already left the set, having proved
+   * the secret; or it is still in the set), a debug line if this set closed it (evicted, or no
+   * longer awaited). The caller closes {@code s}.
+   */
+  void failed(Socket s, boolean taken, IOException e) {
+    if (taken || remove(s)) {
+      RingListener.LOG.log(Level.WARNING, "{0}: rejected a connection from {1}: {2}", owner,
+          s.getRemoteSocketAddress(), RingListener.describe(e));
+    } else {
+      RingListener.LOG.log(Level.DEBUG, "{0}: closed a connection from {1} during its handshake "
+          + "(evicted, or no longer awaited)", owner, s.getRemoteSocketAddress());
+    }
+  }
+}
