@@ -70,7 +70,9 @@ public final class RowBlocks {
           y = Arrays.copyOf(y, n * 2);
           f = Arrays.copyOf(f, n * 2 * size);
         }
-        String where = source + " row " + n + " of partition " + TaskContext.getPartitionId();
+        // after the shuffle into one block per worker: not the input's row order
+        String where = source + " row " + n + " of block "
+            + TaskContext.getPartitionId() + " (the rows as shuffled into blocks)";
         y[n] = Frames.label(r, 0, classes, where);
         Frames.features(r, 1, kind, shape, f, n * size, where);
         Frames.checkMagnitude(f, n * size, size, norm.scale(), where);
@@ -113,7 +115,9 @@ public final class RowBlocks {
       float[] buf = new float[shape.size()];
       long i = 0;
       while (it.hasNext()) {
-        String where = source + " row " + i++;
+        // the input's own partitions (this pass runs before the shuffle into blocks)
+        String where = source + " row " + i++ + " of input partition "
+            + TaskContext.getPartitionId();
         Frames.features(it.next(), 1, kind, shape, buf, 0, where);
         Frames.checkMagnitude(buf, 0, buf.length, scale, where);
         if (mean == null) {

@@ -245,7 +245,9 @@ class CnnClassifierPipelineTest {
         .equalTo(479), 99.0).otherwise(functions.col("y")));
     Exception e = assertThrows(BadInputException.class, () -> classifier()
         .setValidationFraction(0).setFeaturesCol("pixels").setLabelCol("y").fit(bad));
-    assertTrue(e.getMessage().contains("99"), e.getMessage());
+    // labels are read in the packing pass, after the shuffle: the message says so
+    assertTrue(e.getMessage().contains("99") && e.getMessage().contains(" of block ")
+        && e.getMessage().contains("as shuffled into blocks"), e.getMessage());
     assertEquals(cachedBefore, spark.sparkContext().getPersistentRDDs().size(),
         "a failed fit unpersists what it cached: " + spark.sparkContext().getPersistentRDDs());
     // one row: a validation fraction leaves the training or the validation split empty
