@@ -18,7 +18,6 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine.Command;
@@ -56,7 +55,7 @@ public final class EvaluateCommand implements Callable<Integer> {
     boolean frames = cfg.data().format() == RunConfig.Format.DATAFRAME;
     // idx and csv are read (and checked) on the driver before Spark starts
     TrainingData.Split split = frames ? null : new TrainingData.ArraySplit(norm.apply(
-        Inputs.read(cfg, cfg.data().test(), "data.test", new Configuration())));
+        Inputs.read(cfg, cfg.data().test(), "data.test", RunIdentity.hadoopConf(cfg))));
     SparkSession spark = Cli.startSpark(cfg, common.master);
     try {
       if (frames) {

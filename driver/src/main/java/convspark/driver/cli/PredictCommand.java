@@ -87,11 +87,12 @@ public final class PredictCommand implements Callable<Integer> {
     Format fmt = format != null ? format
         : output.toLowerCase(Locale.ROOT).replaceAll("/+$", "").endsWith(".csv") ? Format.csv
             : Format.parquet;
-    checkOutput();
+    // before Spark starts: the file systems as spark.hadoop.* of the config sets them up
+    Configuration conf = RunIdentity.hadoopConf(cfg);
+    checkOutput(conf);
     boolean frames = cfg.data().format() == RunConfig.Format.DATAFRAME;
     // idx and csv are read (and checked) on the driver before Spark starts
-    ImageSet set = frames ? null
-        : Inputs.read(cfg, cfg.data().test(), "data.test", new Configuration());
+    ImageSet set = frames ? null : Inputs.read(cfg, cfg.data().test(), "data.test", conf);
     SparkSession spark = Cli.startSpark(cfg, common.master);
     try {
       List<Column> keep = new ArrayList<>();
@@ -190,10 +191,10 @@ public final class PredictCommand implements Callable<Integer> {
     }
   }
 
-  /** A top-level column by name (dots are part of the name), resolved on the scored frame. */
-  private void checkOutput() throws IOException {
+  /** An existing --output is replaced only with --overwrite. */
+  private void checkOutput(Configuration conf) throws IOException {
     Path p = new Path(output);
-    FileSystem fs = p.getFileSystem(new Configuration());
+    FileSystem fs = p.getFileSystem(conf);
     if (fs.exists(p) && !overwrite) {
       throw new BadInputException("--output " + output + ": exists; pass --overwrite to "
           + "replace it");

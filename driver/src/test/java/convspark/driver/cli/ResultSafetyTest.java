@@ -245,6 +245,19 @@ class ResultSafetyTest {
     }
   }
 
+  @Test
+  void predictFindsAnExistingOutputOnAFileSystemTheConfigSetsUp() throws Exception {
+    // faulty: exists only through spark.hadoop.* of the config, as s3a credentials would
+    Path old = Files.createDirectories(dir.resolve("pred-faulty"));
+    Files.writeString(old.resolve("part-0"), "old");
+    String e = oneLine(CliTrainTest.run("predict", "--config", config.toString(),
+        "--checkpoint", runA.toString(), "--output", "faulty://" + old.toAbsolutePath(),
+        "--set", "spark.conf.\"spark.hadoop.fs.faulty.impl\"="
+            + FaultyFileSystem.class.getName()), 2);
+    assertTrue(e.contains("exists; pass --overwrite"), e);
+    assertEquals("old", Files.readString(old.resolve("part-0")));
+  }
+
   private static CliTrainTest.Run overwriteFaulty(Path out, String ckpt) {
     return train(out, "--overwrite", "--checkpoint-dir", ckpt, "--set",
         "spark.conf.\"spark.hadoop.fs.faulty.impl\"=" + FaultyFileSystem.class.getName(),
