@@ -14,6 +14,7 @@ import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.storage.StorageLevel;
+import scala.Tuple2;
 
 /**
  * DataFrame rows on the executors: packing each partition's rows into one normalised block, and
@@ -31,7 +32,23 @@ public final class RowBlocks {
    */
   public static Distributed.Blocks pack(JavaRDD<Row> rows, int partitions, Frames.Kind kind,
       Shape shape, int classes, Normalization norm, String source, String name) {
-    JavaRDD<SampleBlock> rdd = rows.repartition(partitions)
+    // each row keeps where it came from, so that a block's order after the shuffle (the order
+    // in which its pieces arrive from the executors) does not decide the block's sample order
+    JavaRDD<Tuple2<Long, Row>> keyed = rows.mapPartitionsWithIndex(
+        (Integer part, Iterator<Row> it) -> new Iterator<Tuple2<Long, Row>>() {
+          private long i;
+
+          @Override
+          public boolean hasNext() {
+            return it.hasNext();
+          }
+
+          @Override
+          public Tuple2<Long, Row> next() {
+            return new Tuple2<>(origin(part, i++), it.next());
+          }
+        }, true);
+    JavaRDD<SampleBlock> rdd = keyed.repartition(partitions)
         .mapPartitions(new Pack(kind, shape, classes, norm, source))
         .setName(name).persist(StorageLevel.MEMORY_ONLY());
     List<Integer> sizes;
@@ -54,33 +71,55 @@ public final class RowBlocks {
     return new Distributed.Blocks(rdd, total, max, null);
   }
 
-  /** Packs a partition's rows into one block, scaled and normalised, validating each row. */
+  /** Where a row came from: its input partition and its index there, as one ordered key. */
+  static long origin(int partition, long row) {
+    return ((long) partition << 40) | row;
+  }
+
+  /**
+   * Packs a partition's rows into one block, scaled and normalised, validating each row; the
+   * samples are put in the order of the rows' origins, whatever order the shuffle delivered.
+   */
   record Pack(Frames.Kind kind, Shape shape, int classes, Normalization norm, String source)
-      implements FlatMapFunction<Iterator<Row>, SampleBlock> {
+      implements FlatMapFunction<Iterator<Tuple2<Long, Row>>, SampleBlock> {
 
     @Override
-    public Iterator<SampleBlock> call(Iterator<Row> rows) {
+    public Iterator<SampleBlock> call(Iterator<Tuple2<Long, Row>> rows) {
       int size = shape.size();
       float[] f = new float[size * 256];
       int[] y = new int[256];
+      long[] keys = new long[256];
       int n = 0;
       while (rows.hasNext()) {
-        Row r = rows.next();
+        Tuple2<Long, Row> kr = rows.next();
+        Row r = kr._2();
         if (n == y.length) {
           y = Arrays.copyOf(y, n * 2);
+          keys = Arrays.copyOf(keys, n * 2);
           f = Arrays.copyOf(f, n * 2 * size);
         }
-        // after the shuffle into one block per worker: not the input's row order
-        String where = source + " row " + n + " of block "
-            + TaskContext.getPartitionId() + " (the rows as shuffled into blocks)";
+        keys[n] = kr._1();
+        String where = source + " row " + (keys[n] & ((1L << 40) - 1)) + " of input partition "
+            + (keys[n] >>> 40);
         y[n] = Frames.label(r, 0, classes, where);
         Frames.features(r, 1, kind, shape, f, n * size, where);
         Frames.checkMagnitude(f, n * size, size, norm.scale(), where);
         n++;
       }
-      f = Arrays.copyOf(f, n * size);
-      norm.applyInPlace(f, 0, n, shape.channels(), shape.spatial());
-      return List.of(new SampleBlock(n, size, f, Arrays.copyOf(y, n))).iterator();
+      Integer[] order = new Integer[n];
+      for (int i = 0; i < n; i++) {
+        order[i] = i;
+      }
+      long[] k = keys;
+      Arrays.sort(order, (a, b) -> Long.compare(k[a], k[b]));
+      float[] fs = new float[n * size];
+      int[] ys = new int[n];
+      for (int i = 0; i < n; i++) {
+        System.arraycopy(f, order[i] * size, fs, i * size, size);
+        ys[i] = y[order[i]];
+      }
+      norm.applyInPlace(fs, 0, n, shape.channels(), shape.spatial());
+      return List.of(new SampleBlock(n, size, fs, ys)).iterator();
     }
   }
 

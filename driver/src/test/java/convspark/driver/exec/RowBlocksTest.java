@@ -85,6 +85,35 @@ class RowBlocksTest {
   }
 
   @Test
+  void aBlockHoldsItsRowsInTheOrderOfTheirOriginWhateverOrderTheShuffleDelivered() {
+    // rows from two input partitions, arriving interleaved in two different orders, as pieces
+    // fetched from two executors can
+    int size = SHAPE.size();
+    List<scala.Tuple2<Long, Row>> rows = new ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      double[] v = new double[size];
+      for (int p = 0; p < size; p++) {
+        v[p] = set.pixels()[i * size + p];
+      }
+      rows.add(new scala.Tuple2<>(RowBlocks.origin(i % 2, i / 2),
+          RowFactory.create((double) set.labels()[i], Vectors.dense(v))));
+    }
+    List<scala.Tuple2<Long, Row>> other = new ArrayList<>(rows);
+    java.util.Collections.shuffle(other, new java.util.Random(5));
+    RowBlocks.Pack pack = new RowBlocks.Pack(Frames.Kind.VECTOR, SHAPE, 4,
+        Normalization.scaleOnly(SCALE, 1), "test");
+    SampleBlock a = pack.call(rows.iterator()).next();
+    SampleBlock b = pack.call(other.iterator()).next();
+    assertArrayEquals(a.features(), b.features());
+    assertArrayEquals(a.labels(), b.labels());
+    // origin order: input partition 0's rows (the even samples), then partition 1's
+    assertEquals(set.labels()[0], a.labels()[0]);
+    assertEquals(set.labels()[2], a.labels()[1]);
+    assertEquals(set.labels()[1], a.labels()[20]);
+    assertEquals(set.pixels()[2 * size + 7] * SCALE, a.features()[size + 7], 1e-6);
+  }
+
+  @Test
   void packedBlocksHoldEveryRowNormalised() {
     Normalization norm = Normalization.fit(set, SCALE);
     Distributed.Blocks b = RowBlocks.pack(frame(2).javaRDD(), 3, Frames.Kind.VECTOR, SHAPE, 4,

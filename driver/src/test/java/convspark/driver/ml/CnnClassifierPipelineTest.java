@@ -245,9 +245,9 @@ class CnnClassifierPipelineTest {
         .equalTo(479), 99.0).otherwise(functions.col("y")));
     Exception e = assertThrows(BadInputException.class, () -> classifier()
         .setValidationFraction(0).setFeaturesCol("pixels").setLabelCol("y").fit(bad));
-    // labels are read in the packing pass, after the shuffle: the message says so
-    assertTrue(e.getMessage().contains("99") && e.getMessage().contains(" of block ")
-        && e.getMessage().contains("as shuffled into blocks"), e.getMessage());
+    // the packing pass (after the shuffle) names the row where the input holds it
+    assertTrue(e.getMessage().contains("label 99.0") && e.getMessage().contains(" of input "
+        + "partition "), e.getMessage());
     assertEquals(cachedBefore, spark.sparkContext().getPersistentRDDs().size(),
         "a failed fit unpersists what it cached: " + spark.sparkContext().getPersistentRDDs());
     // one row: a validation fraction leaves the training or the validation split empty
