@@ -39,7 +39,8 @@ import scala.reflect.ClassTag$;
  * {@code train.ring.timeout-seconds} fails it too, naming the peer. The engine then reruns the
  * round from its starting state (the driver's copy is never touched by a round: no step counted
  * twice), up to {@code train.ring.attempts} runs in all, and then fails training (exit 3).
- * Divergence (non-finite loss or gradient) is not retried.
+ * Divergence (non-finite loss or gradient) is not retried, nor is a round whose Spark context
+ * was stopped under it (a signal, or the application's own {@code stop()}).
  */
 public final class RingEngine implements StepEngine {
   private final JavaSparkContext jsc;
@@ -142,6 +143,12 @@ public final class RingEngine implements StepEngine {
         }
         if (slotsRefused(e)) {
           throw new BadInputException(tooFewSlots(setup.partitions(), "fewer"), e);
+        }
+        if (jsc.sc().isStopped()) {
+          // a signal or a stop() of the context: a rerun could only fail the same way
+          throw new TrainingFailedException("Spark was shut down during the ring round of "
+              + describe(round) + " (the job was stopped or the driver is exiting): "
+              + firstLine(e), e);
         }
         last = e;
         System.err.printf("convspark: ring round of %s failed (run %d of %d): %s%s%n",
