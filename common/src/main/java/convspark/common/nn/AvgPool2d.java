@@ -20,10 +20,13 @@ public final class AvgPool2d extends BoundLayer {
     this.stride = stride;
   }
 
-  /** Global pooling (one output pixel per channel) has a channels-last path. */
+  /**
+   * Global pooling (the window is the whole input) has a channels-last path. A smaller window
+   * with one output pixel (2x2 on a 3x3 input) averages only part of the input and has none.
+   */
   @Override
   public boolean channelsLastCapable() {
-    return out.spatial() == 1;
+    return kh == in.height() && kw == in.width();
   }
 
   private record Ctx(boolean channelsLast) implements Context {}

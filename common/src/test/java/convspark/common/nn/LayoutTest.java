@@ -230,6 +230,26 @@ class LayoutTest {
     assertTrue(run(resnet(new Shape(1, 8, 8), 8), "auto", true, 2).channelsLast());
   }
 
+  /**
+   * An average pool with one output pixel whose window does not cover its input (2x2 on 3x3,
+   * 3x3 on 4x4) averages only the window's pixels: it stays in NCHW, where the global path
+   * would average the whole plane; a window of the whole plane runs channels-last.
+   */
+  @Test
+  void windowedAveragePoolsWithOneOutputPixelAreNotGlobal() {
+    for (int[] sizes : new int[][] {{5, 2}, {6, 3}}) {
+      ModelSpec spec = GradientCheckTest.spec(new Shape(1, sizes[0], sizes[0]),
+          conv(4, 3, 1, 0, true), new LayerSpec.AvgPool(sizes[1], sizes[1]));
+      Run nchw = run(spec, "nchw", true, 2);
+      Run auto = run(spec, "auto", true, 2);
+      assertTrue(!auto.channelsLast(), "avgpool " + sizes[1] + " on " + (sizes[0] - 2));
+      close("avgpool " + sizes[1] + " logits", auto.logits(), nchw.logits());
+      close("avgpool " + sizes[1] + " input gradient", auto.gin(), nchw.gin());
+    }
+    same(GradientCheckTest.spec(new Shape(1, 5, 5), conv(4, 3, 1, 0, true),
+        new LayerSpec.AvgPool(3, 3)), true, 2);
+  }
+
   /** Finite differences through the channels-last paths (checked to run channels-last above). */
   @Test
   void gradientCheckChannelsLast() {
