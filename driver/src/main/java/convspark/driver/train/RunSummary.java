@@ -22,6 +22,7 @@ import java.util.Map;
  * @param cfg the run's configuration
  * @param history the metrics of every epoch run (resumed runs included)
  * @param test the evaluation of the final weights on the test split, or null
+ * @param testedEpoch the epoch whose weights were kept and tested (the best one, or the last)
  * @param stop the early-stopping record (best validation metrics)
  * @param epochsRun epochs done
  * @param steps global steps done
@@ -32,7 +33,7 @@ import java.util.Map;
  * @param executorBlas the BLAS each executor loaded (summary.json's blas_detail)
  */
 public record RunSummary(RunConfig cfg, List<EpochMetrics> history, Evaluation test,
-    EarlyStop stop, int epochsRun, long steps, int partitions, int localBatch, int params,
+    int testedEpoch, EarlyStop stop, int epochsRun, long steps, int partitions, int localBatch, int params,
     double wallSeconds, List<BlasInfo> executorBlas) {
 
   /** The summary as ordered JSON-ready values. */
@@ -50,6 +51,7 @@ public record RunSummary(RunConfig cfg, List<EpochMetrics> history, Evaluation t
     testMap.put("accuracy", test == null ? null : test.accuracy());
     testMap.put("loss", test == null ? null : test.meanLoss());
     testMap.put("count", test == null ? 0 : test.count);
+    testMap.put("weights_epoch", testedEpoch);
     if (test != null) {
       testMap.put("per_class_accuracy", test.perClassAccuracy());
       testMap.put("confusion", test.confusion);

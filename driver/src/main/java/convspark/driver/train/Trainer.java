@@ -136,7 +136,8 @@ public final class Trainer {
       Checkpoint c = store.latest().orElseThrow(() -> new BadInputException(
           "--resume: no usable checkpoint in " + checkpointDir));
       checkSameModel(c, net, store.dir().toString());
-      checkSameTraining(c, model, optimizerName, stepsPerEpoch, store.dir().toString());
+      checkSameTraining(c, model, optimizerName, stepsPerEpoch, partitions, t,
+          store.dir().toString());
       model = new ModelState(c.params().clone(), c.state().clone(), copy(c.optimizerState()),
           c.optimizerSteps());
       startEpoch = c.epoch();
@@ -144,8 +145,15 @@ public final class Trainer {
       stop.restore(c.meta());
       Optional<Checkpoint> b = store.readNamed("best.bin");
       if (b.isPresent() && stop.bestEpoch() > 0) {
-        best = new ModelState(b.get().params().clone(), b.get().state().clone(), new float[0][],
-            0);
+        if (b.get().epoch() == stop.bestEpoch()) {
+          best = new ModelState(b.get().params().clone(), b.get().state().clone(),
+              new float[0][], 0);
+        } else {
+          // written after the checkpoint resumed from (its epoch is run again) or left over
+          log.warning(String.format("best.bin in %s holds the weights of epoch %d, the "
+              + "checkpoint's best epoch is %d: not used", store.dir(), b.get().epoch(),
+              stop.bestEpoch()));
+        }
       }
       history.addAll(metrics.truncateTo(startEpoch, log::warning));
       log.info(String.format("convspark: resumed from %s at epoch %d, step %d", store.dir(),
@@ -190,18 +198,22 @@ public final class Trainer {
         metrics.append(m);
         epochsRun = epoch + 1;
         boolean improved = stop.observe(epoch + 1, valLoss, valAcc);
+        boolean last = epoch + 1 == lastEpoch || stop.shouldStop();
+        boolean checkpointNow = (epoch + 1) % t.checkpointEvery() == 0 || last;
         if (improved) {
           best = new ModelState(model.params().clone(), model.state().clone(), new float[0][],
               0);
-        }
-        boolean last = epoch + 1 == lastEpoch || stop.shouldStop();
-        if ((epoch + 1) % t.checkpointEvery() == 0 || last) {
-          if (improved) {
+          // with validation on every improvement, not only with the periodic checkpoints: a
+          // resume from a later checkpoint must find the weights its early-stopping record
+          // names (without validation every epoch is the best: the periodic ones suffice)
+          if (valBlocks != null || checkpointNow) {
             store.writeNamed(checkpoint(net, epoch + 1, step, best, model, optimizerName,
-                stepsPerEpoch, stop, data.normalization()), "best.bin");
+                stepsPerEpoch, partitions, stop, data.normalization()), "best.bin");
           }
+        }
+        if (checkpointNow) {
           store.write(checkpoint(net, epoch + 1, step, model, model, optimizerName,
-              stepsPerEpoch, stop, data.normalization()));
+              stepsPerEpoch, partitions, stop, data.normalization()));
         }
         if (stop.shouldStop()) {
           log.info(String.format("convspark: early stopping after epoch %d: %s has not improved "
@@ -213,13 +225,19 @@ public final class Trainer {
     }
 
     ModelState result = model;
+    int resultEpoch = epochsRun;
     if (best != null && stop.bestEpoch() != epochsRun) {
       log.info(String.format("convspark: restoring the best weights (epoch %d)",
           stop.bestEpoch()));
       result = best;
+      resultEpoch = stop.bestEpoch();
+    } else if (stop.bestEpoch() > 0 && stop.bestEpoch() != epochsRun) {
+      log.warning(String.format("the best weights (epoch %d) are not available (best.bin "
+          + "missing or unusable on --resume): the last weights (epoch %d) are kept and tested",
+          stop.bestEpoch(), epochsRun));
     }
     store.writeNamed(checkpoint(net, epochsRun, step, result, model, optimizerName,
-        stepsPerEpoch, stop, data.normalization()), "final.bin");
+        stepsPerEpoch, partitions, stop, data.normalization()), "final.bin");
 
     Evaluation test = null;
     if (data.test() != null) {
@@ -232,8 +250,8 @@ public final class Trainer {
       }
     }
     double wall = (System.nanoTime() - wallStart) / 1e9;
-    Map<String, Object> summary = new RunSummary(cfg, history, test, stop, epochsRun, step,
-        partitions, localBatch, net.paramCount(), wall, executorBlas).write(out);
+    Map<String, Object> summary = new RunSummary(cfg, history, test, resultEpoch, stop,
+        epochsRun, step, partitions, localBatch, net.paramCount(), wall, executorBlas).write(out);
     try {
       Plots.trainingCurves(history, out.resolve("training.png"));
     } catch (IOException | RuntimeException e) {
@@ -242,7 +260,7 @@ public final class Trainer {
     if (test != null) {
       log.info(String.format("convspark: test accuracy %.4f, test loss %.4f (%d samples, best "
           + "weights from epoch %d)", test.accuracy(), test.meanLoss(), test.count,
-          stop.bestEpoch() > 0 ? stop.bestEpoch() : epochsRun));
+          resultEpoch));
     }
     log.info(String.format("convspark: done in %.1f s; summary in %s", wall,
         out.resolve("summary.json")));
@@ -329,7 +347,7 @@ public final class Trainer {
    * skip that check.
    */
   private static void checkSameTraining(Checkpoint c, ModelState fresh, String optimizerName,
-      int stepsPerEpoch, String where) {
+      int stepsPerEpoch, int partitions, RunConfig.Train t, String where) {
     if (!c.optimizer().equals(optimizerName)) {
       throw new BadInputException("--resume: the checkpoint in " + where + " was trained with "
           + "optimizer " + c.optimizer() + ", but config key train.optimizer.type gives "
@@ -347,6 +365,22 @@ public final class Trainer {
           + "train.optimizer needs " + need.length + " (momentum on in one and off in the "
           + "other?)");
     }
+    // the data's partitioning, its per-partition shuffles and random streams and the
+    // per-worker batch statistics all follow from these two (checkpoints before 2026-12-02
+    // do not record them)
+    String batch = c.meta().get("global-batch");
+    if (batch != null && !batch.equals(Integer.toString(t.globalBatch()))) {
+      throw new BadInputException("--resume: the checkpoint in " + where + " was trained with "
+          + "global batch " + batch + ", config key train.global-batch gives "
+          + t.globalBatch());
+    }
+    String workers = c.meta().get("workers");
+    if (workers != null && !workers.equals(Integer.toString(partitions))) {
+      throw new BadInputException("--resume: the checkpoint in " + where + " was trained on "
+          + workers + " workers, this run has " + partitions + " (config key train.workers"
+          + (t.workers() == 0 ? " = 0 follows Spark's default parallelism" : " = " + t.workers())
+          + "; set train.workers = " + workers + " to continue the same run)");
+    }
     String recorded = c.meta().get("steps-per-epoch");
     if (recorded != null && !recorded.equals(Integer.toString(stepsPerEpoch))) {
       throw new BadInputException("--resume: the checkpoint in " + where + " ran " + recorded
@@ -357,12 +391,14 @@ public final class Trainer {
 
   /** A checkpoint of {@code weights} with {@code training}'s optimizer state. */
   private Checkpoint checkpoint(Network net, int epoch, long step, ModelState weights,
-      ModelState training, String optimizerName, int stepsPerEpoch, EarlyStop stop,
-      Normalization norm) {
+      ModelState training, String optimizerName, int stepsPerEpoch, int partitions,
+      EarlyStop stop, Normalization norm) {
     Map<String, String> meta = new LinkedHashMap<>(stop.toMeta());
     meta.putAll(norm.toMeta());
     meta.put("seed", Long.toString(cfg.train().seed()));
     meta.put("steps-per-epoch", Integer.toString(stepsPerEpoch));
+    meta.put("workers", Integer.toString(partitions));
+    meta.put("global-batch", Integer.toString(cfg.train().globalBatch()));
     return new Checkpoint(net.spec().render(), epoch, step, weights.params().clone(),
         weights.state().clone(), optimizerName, copy(training.optimizerState()),
         training.optimizerSteps(), meta);

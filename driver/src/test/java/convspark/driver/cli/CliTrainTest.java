@@ -170,8 +170,14 @@ class CliTrainTest {
     assertTrue(r.err().contains("train.optimizer") && r.err().contains("momentum"), r.err());
     r = train(out, "--set", "train.epochs=3", "--resume", "--set", "train.global-batch=16");
     assertEquals(2, r.code(), r.err());
-    assertTrue(r.err().contains("40 steps per epoch") && r.err().contains("80")
+    assertTrue(r.err().contains("global batch 32") && r.err().contains("gives 16")
         && r.err().contains("train.global-batch"), r.err());
+    // one worker with the whole batch has as many steps per epoch (40), but other partitions,
+    // shuffles and batch statistics: not the same run
+    r = train(out, "--set", "train.epochs=3", "--resume", "--set", "train.workers=1");
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("trained on 2 workers, this run has 1")
+        && r.err().contains("set train.workers = 2"), r.err());
     assertArrayEquals(before, Files.readAllBytes(ckpt), "the checkpoint is untouched");
     r = train(out, "--set", "train.epochs=3", "--resume");
     assertEquals(0, r.code(), r.err());
@@ -193,6 +199,32 @@ class CliTrainTest {
     assertArrayEquals(best.params(), fin.params());
     Checkpoint last = ckpt(out.resolve("checkpoints/ckpt-000000000120.bin"));
     assertFalse(Arrays.equals(last.params(), fin.params()));
+  }
+
+  @Test
+  void bestWeightsAreSavedOnEveryImprovementAndFoundOnResume() throws Exception {
+    Path out = dir.resolve("run-best-between-checkpoints");
+    // min-delta 100: only the first epoch is the best; periodic checkpoints at epoch 2 only
+    String[] conf = {"--set", "train.early-stopping.min-delta=100", "--set",
+        "train.checkpoint.every-epochs=2", "--set", "train.epochs=3"};
+    Run r = train(out, concat(conf, "--stop-after", "2"));
+    assertEquals(0, r.code(), r.err());
+    Checkpoint best = ckpt(out.resolve("checkpoints/best.bin"));
+    assertEquals(1, best.epoch(), "best.bin holds the best epoch, not a checkpoint epoch");
+    r = train(out, concat(conf, "--resume"));
+    assertEquals(0, r.code(), r.err());
+    JsonNode s = summary(out);
+    assertEquals(1, s.get("best_val").get("epoch").asInt());
+    assertEquals(1, s.get("test").get("weights_epoch").asInt(), s.toString());
+    assertArrayEquals(best.params(), ckpt(out.resolve("checkpoints/final.bin")).params(),
+        "the resumed run restores the best weights");
+    assertTrue(r.out().contains("best weights from epoch 1"), r.out());
+  }
+
+  private static String[] concat(String[] a, String... b) {
+    String[] c = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, c, a.length, b.length);
+    return c;
   }
 
   @Test
