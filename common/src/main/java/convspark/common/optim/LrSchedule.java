@@ -3,7 +3,8 @@ package convspark.common.optim;
 /**
  * The learning rate at every step: the base rate scaled for the global batch by a {@link
  * ScalingRule}, reached by gradual linear warmup from the base rate over {@code warmupEpochs}
- * (Goyal et al. 2017, section 2.2), then decayed.
+ * (Goyal et al. 2017, section 2.2), then decayed. When the scaled rate is below the base rate
+ * (global batch below the base batch), warmup holds the scaled rate.
  *
  * @param baseLr the rate tuned for {@code baseBatch}
  * @param baseBatch the batch the base rate was tuned for
@@ -62,7 +63,10 @@ public record LrSchedule(
     double epoch = (double) step / stepsPerEpoch;
     double target = scaledLr();
     if (epoch < warmupEpochs) {
-      return baseLr + (target - baseLr) * epoch / warmupEpochs;
+      // a global batch below the base batch (k < 1) scales the rate down: there is nothing to
+      // warm up to, and a ramp from the base rate would run above the scaled rate
+      double from = Math.min(baseLr, target);
+      return from + (target - from) * epoch / warmupEpochs;
     }
     return switch (decay) {
       case CONSTANT -> target;

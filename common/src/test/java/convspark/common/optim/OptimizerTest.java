@@ -107,6 +107,16 @@ class OptimizerTest {
     assertEquals(0.0, s.lr(1000, spe), 1e-12);
   }
 
+  /** k = 1/4: the scaled rate is below the base rate, and warmup never runs above it. */
+  @Test
+  void warmupBelowTheBaseBatchHoldsTheScaledRate() {
+    LrSchedule s = new LrSchedule(0.1, 256, 64, ScalingRule.LINEAR, 5, LrSchedule.Decay.CONSTANT,
+        10, 0, 0, 0.0);
+    for (long step : new long[] {0, 1, 250, 499, 500, 900}) {
+      assertEquals(0.025, s.lr(step, 100), 1e-12, "step " + step);
+    }
+  }
+
   @Test
   void stepDecay() {
     LrSchedule s = new LrSchedule(0.1, 64, 256, ScalingRule.SQRT, 0, LrSchedule.Decay.STEP,
