@@ -14,9 +14,10 @@ import java.util.List;
 
 /**
  * The update rule of one training step, applied to a {@link ModelState} in place: divide the
- * summed gradient by the <b>global</b> sample count (Goyal et al.: normalise by kn, not n), add
- * the L1/L2 gradient, stop if the loss or the gradient is not finite, clip the gradient norm,
- * step the optimizer with the scheduled learning rate, and fold the batch-norm statistics into
+ * summed gradient by the <b>global</b> sample count (Goyal et al.: normalise by kn, not n), stop
+ * if the loss or the gradient is not finite, clip the gradient norm, add the L1/L2 gradient (after
+ * clipping, as PyTorch's {@code clip_grad_norm_} and an optimizer's {@code weight_decay} do), step
+ * the optimizer with the scheduled learning rate, and fold the batch-norm statistics into
  * the running statistics. Deterministic: replicas that apply it to the same sums stay identical.
  * Not thread-safe (one gradient buffer, one optimizer).
  */
@@ -108,18 +109,26 @@ public final class Updater {
     for (int i = 0; i < grad.length; i++) {
       grad[i] = gradSum[i] * inv;
     }
-    reg.addGradient(params, grad);
     double clip = rule.clipGradNorm();
-    // the norm only where clipping needs it; else the (vectorised) finiteness test alone
-    double norm2 = clip > 0 ? squaredNorm(grad) : 0;
-    boolean finite = clip > 0 ? Double.isFinite(norm2) : FiniteCopy.allFinite(grad);
-    if (!Double.isFinite(loss) || !finite) {
-      throw diverged(step, epoch, lr, Double.isFinite(loss) ? "gradient" : "loss");
-    }
-    if (clip > 0 && norm2 > clip * clip) {
-      float f = (float) (clip / Math.sqrt(norm2));
-      for (int i = 0; i < grad.length; i++) {
-        grad[i] *= f;
+    if (clip > 0) {
+      // the loss's gradient is clipped, the penalty's added after it, as PyTorch's
+      // clip_grad_norm_ before an optimizer with weight_decay does
+      double norm2 = squaredNorm(grad);
+      if (!Double.isFinite(loss) || !Double.isFinite(norm2)) {
+        throw diverged(step, epoch, lr, Double.isFinite(loss) ? "gradient" : "loss");
+      }
+      if (norm2 > clip * clip) {
+        float f = (float) (clip / Math.sqrt(norm2));
+        for (int i = 0; i < grad.length; i++) {
+          grad[i] *= f;
+        }
+      }
+      reg.addGradient(params, grad);
+    } else {
+      reg.addGradient(params, grad);
+      // the (vectorised) finiteness test alone where no norm is needed
+      if (!Double.isFinite(loss) || !FiniteCopy.allFinite(grad)) {
+        throw diverged(step, epoch, lr, Double.isFinite(loss) ? "gradient" : "loss");
       }
     }
     opt.step(params, grad, lr);

@@ -99,6 +99,13 @@ class UpdaterTest {
     new Updater(rule(0, 0, false, 10.0, PLAIN_SGD), NET, "ckpt")
         .apply(sum, 1, 0, new float[0], unclipped, 0, 0, 10);
     assertEquals(1 - 1.5f, unclipped.params()[0], 1e-6);
+    // L2 0.05 adds 0.1 w after clipping (PyTorch: clip_grad_norm_, then weight_decay in step)
+    ModelState decayed = state(params());
+    new Updater(rule(0, 0.05, false, 1.0, PLAIN_SGD), NET, "ckpt")
+        .apply(sum, 1, 0, new float[0], decayed, 0, 0, 10);
+    assertEquals(1 - 0.5f * (0.6f + 0.1f), decayed.params()[0], 1e-6);
+    assertEquals(-2 - 0.5f * (0.1f * -2), decayed.params()[1], 1e-6);
+    assertEquals(-0.5f - 0.4f, decayed.params()[7], 1e-6, "biases are not decayed");
   }
 
   @Test
