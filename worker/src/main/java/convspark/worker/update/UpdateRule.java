@@ -13,9 +13,8 @@ import java.io.Serializable;
  * @param l2 L2 penalty (config key train.l2)
  * @param regularizeAll penalise biases and batch-norm parameters too, not only conv and dense
  *     weights (train.regularize-all)
- * @param clipGradNorm rescale the averaged gradient of the loss to at most this L2 norm, 0 = never (the L1/L2
- *     gradient is added after clipping)
- *     (train.clip-grad-norm)
+ * @param clipGradNorm rescale the averaged gradient of the loss to at most this L2 norm, 0 =
+ *     never (train.clip-grad-norm); the L1/L2 gradient is added after clipping
  * @param schedule the learning rate of every step
  */
 public record UpdateRule(OptimizerSettings optimizer, double l1, double l2,
