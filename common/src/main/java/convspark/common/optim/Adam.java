@@ -49,13 +49,16 @@ public final class Adam implements Optimizer {
     double c2 = 1 - Math.pow(beta2, t);
     float b1 = (float) beta1;
     float b2 = (float) beta2;
+    // 1 - beta in double, then rounded, as PyTorch passes it (1 - 0.999f in float is 1.3e-5 off)
+    float ob1 = (float) (1 - beta1);
+    float ob2 = (float) (1 - beta2);
     float stepSize = (float) (lr / c1);
     float sqrtC2 = (float) Math.sqrt(c2);
     float eps = (float) epsilon;
     for (int i = from; i < to; i++) {
       float g = grad[i];
-      float mi = b1 * m[i] + (1 - b1) * g;
-      float vi = b2 * v[i] + (1 - b2) * g * g;
+      float mi = b1 * m[i] + ob1 * g;
+      float vi = b2 * v[i] + ob2 * g * g;
       m[i] = mi;
       v[i] = vi;
       params[i] -= stepSize * mi / ((float) Math.sqrt(vi) / sqrtC2 + eps);
