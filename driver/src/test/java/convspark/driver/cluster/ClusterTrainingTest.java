@@ -274,6 +274,52 @@ class ClusterTrainingTest {
     }
   }
 
+  /**
+   * The cluster authenticates (scripts/local-cluster.sh writes a secret that submit.sh gives the
+   * driver): an application that does not authenticate is refused by the master, never
+   * registered, and the driver ends with exit 2 within its executor wait instead of hanging.
+   */
+  @Test
+  @Order(6)
+  void anApplicationWithoutTheClusterSecretIsRefused() throws Exception {
+    Path masterLog = cluster.dir.resolve("logs/master.log");
+    assertTrue(Files.readString(masterLog).contains("authentication enabled"),
+        "the master runs without spark.authenticate");
+    List<String> spark = new ArrayList<>(NO_UI);
+    spark.addAll(List.of("--conf", "spark.authenticate=false"));
+    List<String> app = train(dir.resolve("no-secret"), "--set", "spark.app-name=no-secret-probe",
+        "--set", "spark.executor-wait-seconds=10");
+    Run r = cluster.submit(spark, app, dir.resolve("no-secret")).await(RUN_TIMEOUT_S);
+    System.out.printf("no secret: exit %d after %.1f s%n", r.code(), r.seconds());
+    assertEquals(2, r.code(), r.describe());
+    assertTrue(r.err().contains("convspark: error: no executor registered with master spark://")
+        && r.err().contains("spark.executor-wait-seconds"), r.describe());
+    assertTrue(r.err().contains("Failed to connect to master"), r.describe());
+    assertFalse(Files.readString(masterLog).contains("Registering app no-secret-probe"),
+        "the master registered an application that did not authenticate");
+  }
+
+  /**
+   * A driver whose executors ask for more memory than any worker offers gets none: it waits
+   * spark.executor-wait-seconds, then exits 2 naming the master and the request.
+   */
+  @Test
+  @Order(7)
+  void executorsLargerThanAnyWorkerEndTheRunWithExitTwo() throws Exception {
+    List<String> app = train(dir.resolve("too-large"), "--set",
+        "spark.conf.\"spark.executor.memory\"=4g", "--set", "spark.executor-wait-seconds=5");
+    Run r = cluster.submit(NO_UI, app, dir.resolve("too-large")).await(RUN_TIMEOUT_S);
+    System.out.printf("executors too large: exit %d after %.1f s%n", r.code(), r.seconds());
+    assertEquals(2, r.code(), r.describe());
+    List<String> errors = r.err().lines().filter(l -> l.startsWith("convspark: error: "))
+        .toList();
+    assertEquals(1, errors.size(), r.describe());
+    String e = errors.get(0);
+    assertTrue(e.contains("no executor registered with master spark://127.0.0.1:")
+        && e.contains("within 5 s") && e.contains("spark.executor.memory = 4g")
+        && e.contains("no live worker"), e);
+  }
+
   static void assertSameAccuracy(Path expected, Path actual) throws IOException {
     JsonNode a = summary(expected);
     JsonNode b = summary(actual);
