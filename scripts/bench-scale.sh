@@ -33,6 +33,10 @@ MAXC=${SCALE_MAX:-$NCORES}
 SECS=${SCALE_SECONDS:-20}
 BATCH=${SCALE_BATCH:-64}
 PY=${SCALE_PYTHON:-$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3 )}
+command -v "$PY" >/dev/null 2>&1 || {
+  log "python3 not found ($PY): it writes the report (Debian: apt-get install python3; SCALE_PYTHON names another)"
+  exit 2
+}
 if [ -x "$ROOT/runtime/bin/java" ]; then            # the bundle
   JAVA="$ROOT/runtime/bin/java"
   CP="$ROOT/lib/benchmarks.jar"

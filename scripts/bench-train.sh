@@ -21,11 +21,17 @@
 #    each row, alternating (run 1 of every master and engine, then run 2, ...), each bracketed
 #    by its own references, and the median of their ratios per row; BENCH_DOC=path: write
 #    somewhere else). MASTERS: local[2] trains in this JVM; cluster
-#    submits the submit jar with scripts/submit.sh to the standalone cluster of
-#    scripts/local-cluster.sh (2 workers x 1 core, 2g executors; started here and stopped at
-#    the end if it was not running), so gradients and weights cross process boundaries.
+#    submits the submit jar with scripts/submit.sh to a standalone cluster of
+#    scripts/local-cluster.sh of its own (2 workers x 1 core, 2g executors, in
+#    target/bench-train-cluster: never a cluster of another size you started; started here and
+#    stopped at the end), so gradients and weights cross process boundaries.
+# Needs python3 (the report; Debian package python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+command -v python3 >/dev/null 2>&1 || {
+  echo "bench-train: python3 not found: it writes the report (Debian: apt-get install python3)" >&2
+  exit 2
+}
 scripts/setup.sh
 scripts/build.sh
 . scripts/java-flags.sh
@@ -52,11 +58,15 @@ work=target/bench-train
 rm -rf "$work"
 mkdir -p "$work"
 started_cluster=0
+# its own cluster, of the size the rows say (2 x 1 core, 2g executors), for local-cluster.sh and
+# submit.sh alike: a cluster of other workers (the 1g ones of a plain local-cluster.sh start)
+# would never launch the 2g executors
+export CONVSPARK_CLUSTER_DIR="$PWD/target/bench-train-cluster"
 case " $masters " in *" cluster "*)
-  if ! scripts/local-cluster.sh status >/dev/null 2>&1; then
-    CONVSPARK_WORKER_MEMORY=2g scripts/local-cluster.sh start >&2
-    started_cluster=1
-  fi ;;
+  scripts/local-cluster.sh stop >&2   # what an interrupted run left
+  started_cluster=1
+  CONVSPARK_CLUSTER_WORKERS=2 CONVSPARK_WORKER_CORES=1 CONVSPARK_WORKER_MEMORY=2g \
+    scripts/local-cluster.sh start >&2 ;;
 esac
 stop_cluster() { if [ "$started_cluster" = 1 ]; then scripts/local-cluster.sh stop >&2 || true; fi; }
 trap stop_cluster EXIT

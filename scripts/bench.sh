@@ -36,7 +36,9 @@
 #   PEERS_SKIP="..."         leave out parts: any of kernel train torch dl4j dl4j-spark mllib
 #                            convspark-default
 #   PEERS_DOC=path           write somewhere other than docs/BENCHMARKS.md
-#   PEERS_WORK=dir           logs and raw results (default target/bench-peers)
+#   PEERS_WORK=dir           logs and raw results (default target/bench-peers); emptied at
+#                            start, so it must be new, empty, or an earlier PEERS_WORK of this
+#                            script (it holds the file .convspark-bench-peers)
 #   OMP_WAIT_POLICY          if set, reaches PyTorch and DL4J unchanged (and is shown in the
 #                            report). Their 2-thread runs use OpenMP-style spinning thread pools,
 #                            which collapse when another process holds a core (PyTorch 2 threads:
@@ -64,10 +66,24 @@ CONF=conf/fashion-mnist.conf
 
 log() { echo "bench: $*" >&2; }
 skipped() { [[ $SKIP == *" $1 "* ]]; }
+# python3 runs the peers and writes every result and the report: needed before anything starts
+if ! [ -x "$PY" ] && ! command -v python3 >/dev/null 2>&1; then
+  log "python3 not found: it runs the PyTorch peer and writes the results and the report (Debian: apt-get install python3)"
+  exit 2
+fi
 
 # --- set-up: JDK, Maven, OpenBLAS, data (scripts/setup.sh), PyTorch, builds ----------------
+# WORK is deleted and made again: a PEERS_WORK that holds anything else than an earlier run of
+# this script (its marker file) is refused, never deleted
+MARKER=.convspark-bench-peers
+if [ -n "${PEERS_WORK:-}" ] && [ -e "$WORK" ] && [ ! -f "$WORK/$MARKER" ] \
+    && { [ ! -d "$WORK" ] || [ -n "$(ls -A "$WORK" 2>/dev/null)" ]; }; then
+  log "PEERS_WORK=$WORK: not empty and not an earlier PEERS_WORK of scripts/bench.sh (no $MARKER in it): it would be deleted; give a new or empty directory"
+  exit 2
+fi
 rm -rf "$WORK"
 mkdir -p "$WORK"
+echo "scripts/bench.sh work directory: deleted and made again by every run" > "$WORK/$MARKER"
 scripts/setup.sh
 command -v "$PY" >/dev/null || PY=$(command -v python3)
 sudo=""
@@ -107,8 +123,21 @@ RESULTS="$WORK/results.jsonl"
 # The peers module (not in the parent's <modules>): DL4J, MLlib and convspark's loss check.
 PEERS_ERROR=""
 PEERS_CP_FILE=peers/target/classpath.txt
-if [ ! -f "$PEERS_CP_FILE" ] || [ -n "$(find peers/pom.xml peers/src -newer "$PEERS_CP_FILE" -print -quit)" ] \
-    || [ ~/.m2/repository/io/convspark/convspark-common_2.12/0.1.0-SNAPSHOT/convspark-common_2.12-0.1.0-SNAPSHOT.jar -nt "$PEERS_CP_FILE" ]; then
+# It takes convspark-common (and the parent POM) from the local Maven repository: install them
+# when missing or older than their sources (scripts/bench-kernel.sh installs them only when the
+# bench module needs a rebuild, and PEERS_SKIP=kernel skips it)
+M2_COMMON=~/.m2/repository/io/convspark/convspark-common_2.12/0.1.0-SNAPSHOT/convspark-common_2.12-0.1.0-SNAPSHOT.jar
+if [ ! -f "$M2_COMMON" ] || [ -n "$(find pom.xml common/pom.xml common/src/main -newer "$M2_COMMON" -print -quit)" ]; then
+  log "installing convspark-common for peers/ (mvn -pl common -am install -DskipTests)"
+  if ! { mvn -q -B -o -pl common -am install -DskipTests > "$WORK/common-install.log" 2>&1 \
+         || mvn -q -B -pl common -am install -DskipTests > "$WORK/common-install.log" 2>&1; }; then
+    PEERS_ERROR="convspark-common could not be installed for peers/ (see $WORK/common-install.log): $(grep -m1 -E 'ERROR' "$WORK/common-install.log" | cut -c1-300)"
+    log "$PEERS_ERROR"
+  fi
+fi
+if [ -z "$PEERS_ERROR" ] && { [ ! -f "$PEERS_CP_FILE" ] \
+    || [ -n "$(find peers/pom.xml peers/src -newer "$PEERS_CP_FILE" -print -quit)" ] \
+    || [ "$M2_COMMON" -nt "$PEERS_CP_FILE" ]; }; then
   log "building peers/ (mvn -f peers/pom.xml package; downloads DL4J and Spark from Maven Central the first time)"
   if mvn -q -B -o -f peers/pom.xml package -DskipTests > "$WORK/peers-build.log" 2>&1 \
       || mvn -q -B -f peers/pom.xml package -DskipTests > "$WORK/peers-build.log" 2>&1; then

@@ -33,7 +33,13 @@ for rule in $rules; do
     w="$warmup"
     [ "$rule" = none ] && w=0
     echo "== $rule k=$k: global batch $((64 * k))"
-    scripts/convspark train --config conf/fashion-mnist.conf --out "$run" --overwrite \
+    # an interrupted run continues from its checkpoints; anything else in $run is replaced
+    again=--overwrite
+    if compgen -G "$run/checkpoints/ckpt-*.bin" > /dev/null; then
+      again=--resume
+      echo "== $rule k=$k: resuming the interrupted run in $run"
+    fi
+    scripts/convspark train --config conf/fashion-mnist.conf --out "$run" "$again" \
       --master 'local[2]' \
       --set train.workers=2 --set train.global-batch=$((64 * k)) --set train.base-batch=64 \
       --set train.base-lr="$base_lr" --set train.scaling="$rule" --set train.warmup-epochs="$w" \

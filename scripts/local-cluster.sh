@@ -5,7 +5,12 @@
 #   start   a master and CONVSPARK_CLUSTER_WORKERS (2) workers on 127.0.0.1, each worker with
 #           1 core and CONVSPARK_WORKER_MEMORY (1g); returns once every worker has registered.
 #           Ports are chosen by the system (nothing fixed to collide with); the master's URL is
-#           written to $CONVSPARK_CLUSTER_DIR/master-url and printed.
+#           written to $CONVSPARK_CLUSTER_DIR/master-url and printed, what each worker offers
+#           to $CONVSPARK_CLUSTER_DIR/cluster.conf (scripts/submit.sh checks requests against it).
+#           Every start makes a new random secret in $CONVSPARK_CLUSTER_DIR/conf/spark-defaults.conf
+#           (directory mode 700, file mode 600; spark.authenticate = true): master, workers,
+#           executors and the drivers scripts/submit.sh starts authenticate with it, so other
+#           users' processes cannot register applications or workers (nor run code as you).
 #   stop    stops the workers (they kill their executors), the master, and any executor left
 #           behind in this cluster's work directories.
 #   status  what runs; exit code 0 all running, 3 nothing running, 1 partly running.
@@ -20,10 +25,12 @@
 # conf/ holds log4j2 configs. Workers launch executors with SPARK_HOME/conf and SPARK_HOME/jars/*
 # as their class path, exactly as in a Spark installation.
 #
-# Environment: CONVSPARK_CLUSTER_DIR (default target/cluster, target/spark-4/cluster: master-url, run/*.pid, logs/,
-# work/), CONVSPARK_CLUSTER_WORKERS (2), CONVSPARK_WORKER_CORES (1), CONVSPARK_WORKER_MEMORY
-# (1g), SPARK_DAEMON_MEMORY (512m, heap of master and workers), CONVSPARK_MASTER_PORT (0 = any
-# free port), CONVSPARK_NO_BUILD=1 (do not run Maven; fail if the build outputs are missing).
+# Environment: CONVSPARK_CLUSTER_DIR (default target/cluster, target/spark-4/cluster: master-url,
+# cluster.conf, conf/, run/*.pid, logs/, work/), CONVSPARK_CLUSTER_WORKERS (2),
+# CONVSPARK_WORKER_CORES (1), CONVSPARK_WORKER_MEMORY (1g), SPARK_DAEMON_MEMORY (512m, heap of
+# master and workers), CONVSPARK_MASTER_PORT (0 = any free port), CONVSPARK_NO_BUILD=1 (do not
+# run Maven; fail if the build outputs are missing). Counts must be positive integers, memory
+# sizes a positive number with m or g (512m, 2g).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -31,6 +38,10 @@ root="$(cd "$here/.." && pwd)"
 
 b="$CONVSPARK_BUILD_DIR"
 cluster_dir="${CONVSPARK_CLUSTER_DIR:-$root/$b/cluster}"
+# absolute and without symlinks: executors are found by their working directory, which /proc
+# shows resolved (start resolves it again once the directory exists)
+case "$cluster_dir" in /*) ;; *) cluster_dir="$PWD/$cluster_dir" ;; esac
+if [ -d "$cluster_dir" ]; then cluster_dir="$(cd "$cluster_dir" && pwd -P)"; fi
 spark_home="$root/$b/spark-home"
 workers="${CONVSPARK_CLUSTER_WORKERS:-2}"
 worker_cores="${CONVSPARK_WORKER_CORES:-1}"
@@ -40,6 +51,22 @@ spark_cp_file="$root/driver/$b/spark-classpath.txt"
 timeout_s=90
 
 die() { echo "local-cluster: $*" >&2; exit 1; }
+bad() { echo "local-cluster: $*" >&2; exit 2; }
+
+# the environment start reads, checked before anything starts
+check_settings() {
+  [[ $workers =~ ^[1-9][0-9]*$ ]] \
+    || bad "CONVSPARK_CLUSTER_WORKERS='$workers': expected a positive integer (workers to start)"
+  [[ $worker_cores =~ ^[1-9][0-9]*$ ]] \
+    || bad "CONVSPARK_WORKER_CORES='$worker_cores': expected a positive integer (cores per worker)"
+  [[ $worker_memory =~ ^[1-9][0-9]*[mMgG]$ ]] \
+    || bad "CONVSPARK_WORKER_MEMORY='$worker_memory': expected a size with unit m or g, e.g. 1g or 1536m"
+  [[ $daemon_memory =~ ^[1-9][0-9]*[mMgG]$ ]] \
+    || bad "SPARK_DAEMON_MEMORY='$daemon_memory': expected a size with unit m or g, e.g. 512m"
+  local port="${CONVSPARK_MASTER_PORT:-0}"
+  [[ $port =~ ^[0-9]+$ ]] && [ "${#port}" -le 5 ] && [ "$port" -le 65535 ] \
+    || bad "CONVSPARK_MASTER_PORT='$port': expected a port number 0-65535 (0: any free port)"
+}
 
 # The build outputs the cluster and submit.sh need: the jar for spark-submit and the list of
 # Spark's jars. Builds (skipping tests) when they are missing or older than a source.
@@ -55,7 +82,13 @@ spark-classpath.txt: build with mvn $CONVSPARK_MVN_PROFILE -DskipTests install -
   if [ -z "$jar" ] || [ ! -f "$spark_cp_file" ] || [ -n "$(cd "$root" && find pom.xml */pom.xml \
       */src/main -newer "$jar" -print -quit 2>/dev/null)" ]; then
     echo "local-cluster: building the jar for spark-submit (mvn install -DskipTests)" >&2
-    (cd "$root" && mvn -q -B $CONVSPARK_MVN_PROFILE -DskipTests install -pl common,worker,driver)
+    # Maven writes its errors to stdout: to stderr with them, stdout is for this script's answer
+    local rc=0
+    (cd "$root" && mvn -q -B $CONVSPARK_MVN_PROFILE -DskipTests install -pl common,worker,driver) >&2 \
+      || rc=$?
+    [ "$rc" = 0 ] || die "mvn $CONVSPARK_MVN_PROFILE -DskipTests install -pl common,worker,driver \
+failed (exit $rc; its messages are above): a compile error means the sources are broken, a \
+download error that Maven Central is unreachable"
   fi
 }
 
@@ -98,7 +131,10 @@ spark_jars() {
     over["$(basename "$jar" | sed 's/-[0-9][^-]*\.jar$//')"]=1
     echo "$jar"
   done
-  for jar in $(tr ':' ' ' < "$spark_cp_file"); do
+  local -a cp=()
+  IFS=: read -r -a cp < "$spark_cp_file" || true   # one line, maybe without a newline
+  for jar in "${cp[@]}"; do
+    [ -n "$jar" ] || continue
     name="$(basename "$jar" | sed 's/-[0-9][^-]*\.jar$//')"
     [ -z "${over[$name]:-}" ] && echo "$jar"
   done
@@ -109,13 +145,16 @@ spark_jars() {
 assemble_home() {
   ensure_built
   local list tmp="$spark_home.tmp.$$" jar
+  local -a jars=()
   list="$(spark_jars)"
   if [ -f "$spark_home/jars/.list" ] && [ "$list" = "$(cat "$spark_home/jars/.list")" ]; then
     return
   fi
+  mapfile -t jars <<< "$list"
   rm -rf "$tmp"
   mkdir -p "$tmp/jars"
-  for jar in $list; do
+  for jar in "${jars[@]}"; do
+    [ -n "$jar" ] || continue
     [ -f "$jar" ] || die "missing jar $jar (run mvn $CONVSPARK_MVN_PROFILE -DskipTests install -pl common,worker,driver)"
     ln -s "$jar" "$tmp/jars/$(basename "$jar")"
   done
@@ -123,6 +162,27 @@ assemble_home() {
   echo "$list" > "$tmp/jars/.list"
   rm -rf "$spark_home"
   mv "$tmp" "$spark_home"
+}
+
+# A fresh secret for this start: conf/ (mode 700) holding spark-defaults.conf (mode 600) with
+# spark.authenticate = true and a random spark.authenticate.secret. Master and workers read it
+# as their SPARK_CONF_DIR; a worker hands the secret to its executors in their environment
+# (Spark never puts it on a command line); scripts/submit.sh gives this directory to the driver.
+# conf/ also holds the executors' log4j2 config (a worker puts SPARK_CONF_DIR on their class path).
+write_cluster_conf() {
+  local conf="$cluster_dir/conf" secret
+  secret="$(od -An -v -tx1 -N32 /dev/urandom | tr -d ' \n')"
+  [ "${#secret}" = 64 ] || die "could not read 32 random bytes from /dev/urandom for the secret"
+  rm -rf "$conf"
+  (
+    umask 077
+    mkdir "$conf"
+    printf '%s\n' "# written by scripts/local-cluster.sh start: this cluster's shared secret" \
+      "spark.authenticate true" "spark.authenticate.secret $secret" > "$conf/spark-defaults.conf"
+  )
+  chmod 700 "$conf"
+  chmod 600 "$conf/spark-defaults.conf"
+  cp "$spark_home/conf/log4j2.properties" "$conf/log4j2.properties"
 }
 
 # pid from a pid file if that process is alive and still the daemon we started
@@ -151,7 +211,7 @@ executor_pids() {
 daemon() {
   local name="$1"; shift
   SPARK_HOME="$spark_home" SPARK_SCALA_VERSION="$CONVSPARK_SCALA" SPARK_LOCAL_IP=127.0.0.1 \
-  SPARK_CONF_DIR="$spark_home/conf" \
+  SPARK_CONF_DIR="$cluster_dir/conf" \
     setsid sh -c 'echo $$ > "$1"; shift; exec "$@"' sh "$cluster_dir/run/$name.pid" \
     java -Xms"$daemon_memory" -Xmx"$daemon_memory" $SPARK_JAVA17_FLAGS \
       -Dlog4j2.configurationFile="$spark_home/conf/log4j2-daemons.properties" \
@@ -180,6 +240,7 @@ wait_for() {
 }
 
 start() {
+  check_settings
   if alive_pid "$cluster_dir/run/master.pid" > /dev/null; then
     echo "local-cluster: already running"
     status
@@ -187,10 +248,14 @@ start() {
   fi
   stop_quiet > /dev/null
   assemble_home
+  mkdir -p "$cluster_dir"
+  cluster_dir="$(cd "$cluster_dir" && pwd -P)"
   # a start that fails half-way stops what it started (the logs stay for reading)
   trap 'rc=$?; [ "$rc" -eq 0 ] || stop_quiet > /dev/null; exit "$rc"' EXIT
-  rm -rf "$cluster_dir/run" "$cluster_dir/logs" "$cluster_dir/work" "$cluster_dir/master-url"
+  rm -rf "$cluster_dir/run" "$cluster_dir/logs" "$cluster_dir/work" "$cluster_dir/master-url" \
+    "$cluster_dir/cluster.conf"
   mkdir -p "$cluster_dir/run" "$cluster_dir/logs" "$cluster_dir/work"
+  write_cluster_conf
   local t0=$SECONDS url i
   daemon master org.apache.spark.deploy.master.Master --host 127.0.0.1 \
     --port "${CONVSPARK_MASTER_PORT:-0}" --webui-port 0
@@ -205,10 +270,14 @@ start() {
   for i in $(seq "$workers"); do
     wait_for "worker-$i" 'Successfully registered with master' "$cluster_dir/logs/worker-$i.log"
   done
+  # what each worker offers: scripts/submit.sh refuses executors larger than that
+  printf '%s\n' "workers=$workers" "worker_cores=$worker_cores" "worker_memory=$worker_memory" \
+    > "$cluster_dir/cluster.conf"
   echo "$url" > "$cluster_dir/master-url"
   trap - EXIT
   echo "local-cluster: $url: $workers workers x $worker_cores core, $worker_memory, started in \
-$((SECONDS - t0)) s; logs in $cluster_dir/logs, executors' in $cluster_dir/work"
+$((SECONDS - t0)) s (authenticated: secret in $cluster_dir/conf); logs in $cluster_dir/logs, \
+executors' in $cluster_dir/work"
 }
 
 # sends TERM, waits up to 20 s, then KILL
@@ -234,7 +303,8 @@ stop_quiet() {
   for pid in $(executor_pids); do
     kill -KILL "$pid" 2>/dev/null && n=$((n + 1))
   done
-  rm -f "$cluster_dir/master-url"
+  # the secret and the offer belong to the cluster that ran
+  rm -rf "$cluster_dir/master-url" "$cluster_dir/cluster.conf" "$cluster_dir/conf"
   echo "$n"
 }
 
@@ -245,9 +315,14 @@ stop() {
 }
 
 status() {
-  local f pid name up=0 total=0
+  local f pid name up=0 total=0 want=0 cwd
   if [ -f "$cluster_dir/master-url" ]; then
     echo "master url: $(cat "$cluster_dir/master-url")"
+  fi
+  if [ -f "$cluster_dir/cluster.conf" ]; then
+    want="$(sed -n 's/^workers=//p' "$cluster_dir/cluster.conf")"
+    echo "workers: $want x $(sed -n 's/^worker_cores=//p' "$cluster_dir/cluster.conf") core(s), \
+$(sed -n 's/^worker_memory=//p' "$cluster_dir/cluster.conf")"
   fi
   for f in "$cluster_dir/run/master.pid" "$cluster_dir"/run/worker-*.pid; do
     [ -e "$f" ] || continue
@@ -261,13 +336,23 @@ status() {
     fi
   done
   for pid in $(executor_pids); do
-    echo "executor: pid $pid, $(readlink "/proc/$pid/cwd" | sed "s|$cluster_dir/work/||")"
+    cwd="$(readlink "/proc/$pid/cwd" 2>/dev/null)" || continue
+    echo "executor: pid $pid, ${cwd#"$cluster_dir/work/"}"
   done
   if [ "$total" -eq 0 ] || [ "$up" -eq 0 ]; then
     echo "local-cluster: not running ($cluster_dir)"
     return 3
   fi
   [ "$up" -eq "$total" ] || return 1
+  if [[ $want =~ ^[1-9][0-9]*$ ]] && [ $((total - 1)) -lt "$want" ]; then
+    echo "local-cluster: $((total - 1)) of $want workers have pid files"
+    return 1
+  fi
+  [ -s "$cluster_dir/master-url" ] && [ -s "$cluster_dir/conf/spark-defaults.conf" ] || {
+    echo "local-cluster: running, but master-url or conf/spark-defaults.conf is missing (a start \
+still under way, or an older start): restart it"
+    return 1
+  }
 }
 
 case "${1:-}" in

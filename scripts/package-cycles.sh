@@ -4,6 +4,14 @@
 # (scripts/build.sh or mvn -pl common,worker,driver compile).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+command -v python3 >/dev/null 2>&1 || {
+  echo "package-cycles: python3 not found: it finds the cycles (Debian: apt-get install python3)" >&2
+  exit 2
+}
+command -v jdeps >/dev/null 2>&1 || {
+  echo "package-cycles: jdeps not found: it comes with a JDK 17 (scripts/setup.sh installs one)" >&2
+  exit 2
+}
 mkdir -p target
 jdeps -verbose:package -e 'convspark\..*' \
   common/target/classes worker/target/classes driver/target/classes \

@@ -9,8 +9,13 @@
 # driver/target/spark-4/convspark-driver_2.13-<version>-submit.jar), main class
 # convspark.driver.cli.Main.
 # Without --master it submits to the cluster of scripts/local-cluster.sh (which must run) with
-# one 1-core executor per worker (CONVSPARK_EXECUTOR_MEMORY, default 1g; CONVSPARK_CLUSTER_WORKERS
-# executors, default 2); --master local[2], spark://..., yarn... also work.
+# one 1-core executor per worker (CONVSPARK_EXECUTOR_MEMORY, default 1g; as many executors as the
+# cluster has workers); --master local[2], spark://..., yarn... also work.
+# On that cluster (no --master, or --master its URL) it first checks that the master and every
+# worker run (local-cluster.sh status), that an executor's memory (CONVSPARK_EXECUTOR_MEMORY or
+# --executor-memory) and cores (--executor-cores) fit in what a worker offers, and gives the
+# driver the cluster's secret (SPARK_CONF_DIR=$CONVSPARK_CLUSTER_DIR/conf: the cluster only
+# accepts applications that authenticate with it) and SPARK_LOCAL_IP=127.0.0.1.
 # A --config file is also shipped to the executors with --files.
 #
 # The driver is this JVM (client mode): its heap is --driver-memory (default
@@ -25,6 +30,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 . "$here/java-flags.sh"
 cluster_dir="${CONVSPARK_CLUSTER_DIR:-$root/$CONVSPARK_BUILD_DIR/cluster}"
+case "$cluster_dir" in /*) ;; *) cluster_dir="$PWD/$cluster_dir" ;; esac
+die() { echo "submit: $*" >&2; exit 2; }
 
 spark_args=()
 app_args=()
@@ -43,7 +50,10 @@ if [ "$seen_sep" = 0 ] || [ "${#app_args[@]}" -eq 0 ]; then
   exit 2
 fi
 
-spark_home="$(bash "$here/local-cluster.sh" home | tail -1)"
+# local-cluster.sh home prints only the path on stdout (Maven's messages go to stderr)
+spark_home="$(bash "$here/local-cluster.sh" home)" \
+  || { echo "submit: could not assemble target/spark-home (scripts/local-cluster.sh home failed; see above)" >&2; exit 1; }
+spark_home="$(printf '%s\n' "$spark_home" | tail -1)"
 jar="${CONVSPARK_SUBMIT_JAR:-$(ls "$root/driver/$CONVSPARK_BUILD_DIR/convspark-driver_$CONVSPARK_SCALA"-*-submit.jar | head -1)}"
 
 # what spark-submit's launcher would take from these options for the driver JVM itself
@@ -51,6 +61,10 @@ driver_memory="${CONVSPARK_DRIVER_MEMORY:-1g}"
 driver_opts=""
 master=""
 has_files=0
+executor_memory=""
+executor_cores=""
+conf_memory=""
+conf_cores=""
 for ((i = 0; i < ${#spark_args[@]}; i++)); do
   case "${spark_args[$i]}" in
     --driver-memory) driver_memory="${spark_args[$((i + 1))]}" ;;
@@ -60,18 +74,102 @@ for ((i = 0; i < ${#spark_args[@]}; i++)); do
     --master) master="${spark_args[$((i + 1))]}" ;;
     --master=*) master="${spark_args[$i]#*=}" ;;
     --files|--files=*) has_files=1 ;;
+    --executor-memory) executor_memory="${spark_args[$((i + 1))]:-}" ;;
+    --executor-memory=*) executor_memory="${spark_args[$i]#*=}" ;;
+    --executor-cores) executor_cores="${spark_args[$((i + 1))]:-}" ;;
+    --executor-cores=*) executor_cores="${spark_args[$i]#*=}" ;;
+    --conf|-c)
+      case "${spark_args[$((i + 1))]:-}" in
+        spark.executor.memory=*) conf_memory="${spark_args[$((i + 1))]#*=}" ;;
+        spark.executor.cores=*) conf_cores="${spark_args[$((i + 1))]#*=}" ;;
+      esac ;;
+    --conf=spark.executor.memory=*) conf_memory="${spark_args[$i]#*=*=}" ;;
+    --conf=spark.executor.cores=*) conf_cores="${spark_args[$i]#*=*=}" ;;
   esac
 done
 
+# a size with unit m or g (512m, 2g) in MiB; nothing for any other form (Spark judges those)
+mib() {
+  case "$1" in
+    *[mM]) [[ ${1%?} =~ ^[0-9]+$ ]] && echo "$((10#${1%?}))" ;;
+    *[gG]) [[ ${1%?} =~ ^[0-9]+$ ]] && echo "$((10#${1%?} * 1024))" ;;
+  esac
+  return 0
+}
+
+# The cluster of scripts/local-cluster.sh: it must be fully up, and an executor must fit in
+# what one of its workers offers (else the driver would wait for executors that never come).
+# $1 = 1 when this script sets the executor size itself (no --master given).
+check_local_cluster() {
+  local ours="$1" rc=0 conf="$cluster_dir/cluster.conf" workers cores memory want want_mib
+  local have_mib want_cores="" cores_from=""
+  bash "$here/local-cluster.sh" status > /dev/null 2>&1 || rc=$?
+  [ "$rc" = 0 ] || die "the local cluster in $cluster_dir is not fully up (scripts/local-cluster.sh \
+status: exit $rc; a master or worker is not running): restart it with scripts/local-cluster.sh stop \
+and scripts/local-cluster.sh start"
+  [ -r "$conf" ] && [ -r "$cluster_dir/conf/spark-defaults.conf" ] || die "$cluster_dir has no \
+cluster.conf or conf/spark-defaults.conf (started by an older scripts/local-cluster.sh?): restart it"
+  workers="$(sed -n 's/^workers=//p' "$conf")"
+  cores="$(sed -n 's/^worker_cores=//p' "$conf")"
+  memory="$(sed -n 's/^worker_memory=//p' "$conf")"
+  cluster_workers="$workers"
+  have_mib="$(mib "$memory")"
+  # the executor size Spark will ask for: --executor-memory/--executor-cores win over --conf
+  if [ -n "$executor_memory" ]; then
+    want="--executor-memory $executor_memory"
+    want_mib="$(mib "$executor_memory")"
+  elif [ "$ours" = 1 ]; then
+    want="CONVSPARK_EXECUTOR_MEMORY=${CONVSPARK_EXECUTOR_MEMORY:-1g}"
+    [[ ${CONVSPARK_EXECUTOR_MEMORY:-1g} =~ ^[1-9][0-9]*[mMgG]$ ]] || die "CONVSPARK_EXECUTOR_MEMORY=\
+'${CONVSPARK_EXECUTOR_MEMORY}': expected a size with unit m or g, e.g. 1g or 768m"
+    want_mib="$(mib "${CONVSPARK_EXECUTOR_MEMORY:-1g}")"
+  elif [ -n "$conf_memory" ]; then
+    want="--conf spark.executor.memory=$conf_memory"
+    want_mib="$(mib "$conf_memory")"
+  else
+    want="spark.executor.memory (Spark's default, 1g)"
+    want_mib=1024
+  fi
+  if [ -n "$executor_cores" ]; then
+    want_cores="$executor_cores" cores_from="--executor-cores $executor_cores"
+  elif [ "$ours" = 1 ]; then
+    want_cores=1
+  elif [ -n "$conf_cores" ]; then
+    want_cores="$conf_cores" cores_from="--conf spark.executor.cores=$conf_cores"
+  fi
+  if [ -n "$want_mib" ] && [ -n "$have_mib" ] && [ "$want_mib" -gt "$have_mib" ]; then
+    die "$want: an executor needs more memory than a worker of the local cluster offers \
+($memory; CONVSPARK_WORKER_MEMORY at its start): no executor would ever start; ask for at most \
+$memory, or restart the cluster with more"
+  fi
+  if [[ $want_cores =~ ^[0-9]+$ ]] && [[ $cores =~ ^[0-9]+$ ]] && [ "$want_cores" -gt "$cores" ]; then
+    die "$cores_from: more cores than a worker of the local cluster offers ($cores; \
+CONVSPARK_WORKER_CORES at its start): no executor would ever start"
+  fi
+}
+
 defaults=()
+conf_dir="$spark_home/conf"
+cluster_workers=""
 if [ -z "$master" ]; then
-  [ -s "$cluster_dir/master-url" ] || { echo "submit: no --master given and no local cluster \
-runs ($cluster_dir); start one with scripts/local-cluster.sh start" >&2; exit 2; }
+  [ -s "$cluster_dir/master-url" ] || die "no --master given and no local cluster runs \
+($cluster_dir); start one with scripts/local-cluster.sh start"
+  check_local_cluster 1
   master="$(cat "$cluster_dir/master-url")"
-  # one executor per 1-core worker; the driver on the loopback interface like the workers
+  # one 1-core executor per worker
   defaults+=(--master "$master" --executor-memory "${CONVSPARK_EXECUTOR_MEMORY:-1g}"
-    --executor-cores 1 --total-executor-cores "${CONVSPARK_CLUSTER_WORKERS:-2}")
+    --executor-cores 1 --total-executor-cores "$cluster_workers")
+  local_cluster=1
+elif [ -s "$cluster_dir/master-url" ] && [ "$master" = "$(cat "$cluster_dir/master-url")" ]; then
+  check_local_cluster 0
+  local_cluster=1
+else
+  local_cluster=0
+fi
+if [ "$local_cluster" = 1 ]; then
+  # the driver on the loopback interface like the workers, with the cluster's secret
   export SPARK_LOCAL_IP=127.0.0.1
+  conf_dir="$cluster_dir/conf"
 fi
 if [ "$has_files" = 0 ]; then
   for ((i = 0; i + 1 < ${#app_args[@]}; i++)); do
@@ -81,7 +179,9 @@ if [ "$has_files" = 0 ]; then
   done
 fi
 
-export SPARK_HOME="$spark_home" SPARK_CONF_DIR="$spark_home/conf" SPARK_SCALA_VERSION="$CONVSPARK_SCALA"
+# SparkSubmit reads SPARK_CONF_DIR/spark-defaults.conf (the local cluster's secret: in a file of
+# mode 600, not on this command line); log4j2.properties comes from SPARK_HOME/conf on the class path
+export SPARK_HOME="$spark_home" SPARK_CONF_DIR="$conf_dir" SPARK_SCALA_VERSION="$CONVSPARK_SCALA"
 # shellcheck disable=SC2086
 exec java -Xms"$driver_memory" -Xmx"$driver_memory" $SPARK_JAVA17_FLAGS $driver_opts \
   -cp "$spark_home/conf:$spark_home/jars/*" org.apache.spark.deploy.SparkSubmit \

@@ -18,6 +18,8 @@ final class Cli {
   static SparkSession startSpark(RunConfig cfg, String master) {
     try {
       return SparkSessions.start(cfg.spark(), master);
+    } catch (BadInputException e) {
+      throw e; // already one line naming the master (no executor came)
     } catch (Exception e) { // SparkException is checked, but Scala throws it anyway
       String from = master != null ? "--master " + master
           : "config key spark.master (" + cfg.spark().master() + ") or spark-submit's master";

@@ -139,8 +139,14 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
   /** Scoring settings (convspark predict, the Spark ML model). */
   public record Predict(int inferenceBatch) implements Serializable {}
 
-  public record Spark(String master, String appName, Map<String, String> conf)
-      implements Serializable {}
+  /**
+   * Spark settings.
+   *
+   * @param executorWaitSeconds with a cluster master, how long the command waits at start for the
+   *     first executor to register before it fails (convspark.driver.train.SparkSessions)
+   */
+  public record Spark(String master, String appName, Map<String, String> conf,
+      int executorWaitSeconds) implements Serializable {}
 
   /** Parses and validates a merged config. */
   public static RunConfig parse(Config c) {
@@ -238,7 +244,11 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
           + Integer.MAX_VALUE / 1000 + ", found " + train.ring().timeoutSeconds());
     }
     Spark spark = new Spark(k.string("spark.master"), k.string("spark.app-name"),
-        strings(c, "spark.conf"));
+        strings(c, "spark.conf"), k.positiveInt("spark.executor-wait-seconds"));
+    if (spark.executorWaitSeconds() > Integer.MAX_VALUE / 1000) {
+      throw new BadInputException("config key spark.executor-wait-seconds: expected at most "
+          + Integer.MAX_VALUE / 1000 + ", found " + spark.executorWaitSeconds());
+    }
     Predict predict = new Predict(k.positiveInt("predict.inference-batch"));
     if (predict.inferenceBatch() > 1_000_000) {
       // the Spark ML param's own bound (CnnClassificationModel inferenceBatch)

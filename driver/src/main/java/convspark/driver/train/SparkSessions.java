@@ -1,8 +1,11 @@
 package convspark.driver.train;
 
+import convspark.common.BadInputException;
 import convspark.common.blas.Blas;
 import convspark.driver.config.RunConfig;
 import java.util.Map;
+import java.util.function.BooleanSupplier;
+import java.util.function.IntSupplier;
 import org.apache.spark.SparkConf;
 import org.apache.spark.SparkContext;
 import org.apache.spark.SparkExecutorInfo;
@@ -19,6 +22,8 @@ public final class SparkSessions {
   /**
    * Under spark-submit {@code spark.master} is already set and wins unless {@code master} is
    * given; otherwise {@code master} or the config's {@code spark.master} (default local[*]).
+   * With a master that is not local, returns once the first executor has registered (see {@link
+   * #awaitExecutors(SparkSession, int)}).
    */
   public static SparkSession start(RunConfig.Spark cfg, String master) {
     SparkConf conf = new SparkConf().setAppName(cfg.appName());
@@ -51,7 +56,80 @@ public final class SparkSessions {
     }
     SparkSession s = SparkSession.builder().config(conf).getOrCreate();
     s.sparkContext().setLogLevel("WARN");
+    awaitExecutors(s, cfg.executorWaitSeconds());
     return s;
+  }
+
+  /** How often {@link #awaitExecutors} looks. */
+  static final long EXECUTOR_POLL_MILLIS = 100;
+
+  /**
+   * With a master that is not local (and no dynamic allocation, under which executors come with
+   * the first job), waits up to {@code timeoutSeconds} (config key spark.executor-wait-seconds)
+   * for the first executor to register. Spark itself would wait forever: a standalone master
+   * with no live worker, or whose workers all offer less memory or fewer cores than an executor
+   * asks for, never launches one, and every job stays pending. On timeout, or when Spark stops
+   * the context meanwhile (a master that refused the application gives up after three tries),
+   * the session is stopped and a BadInputException (exit 2) names the master and the likely
+   * causes.
+   */
+  static void awaitExecutors(SparkSession s, int timeoutSeconds) {
+    SparkContext sc = s.sparkContext();
+    SparkConf conf = sc.getConf();
+    if (isLocal(sc.master()) || conf.getBoolean("spark.dynamicAllocation.enabled", false)) {
+      return;
+    }
+    String asked = "spark.executor.memory = " + conf.get("spark.executor.memory", "1g")
+        + (conf.contains("spark.executor.cores")
+            ? ", spark.executor.cores = " + conf.get("spark.executor.cores") : "");
+    try {
+      awaitExecutors(sc.master(), asked, timeoutSeconds * 1000L,
+          () -> sc.statusTracker().getExecutorInfos().length - 1, // the list includes the driver
+          sc::isStopped, EXECUTOR_POLL_MILLIS);
+    } catch (RuntimeException e) {
+      s.stop();
+      throw e;
+    }
+  }
+
+  /** local, local[N], local[*], local[N,F]: every task runs in the driver's JVM. */
+  static boolean isLocal(String master) {
+    return master.equals("local") || master.startsWith("local[");
+  }
+
+  /**
+   * Polls {@code executors} (registered executors, the driver not counted) every {@code
+   * pollMillis} until it is at least 1; fails with a one-line BadInputException naming {@code
+   * master} once {@code timeoutMillis} pass or {@code stopped} says the context has stopped.
+   *
+   * @param asked what an executor asks for, for the message
+   */
+  static void awaitExecutors(String master, String asked, long timeoutMillis,
+      IntSupplier executors, BooleanSupplier stopped, long pollMillis) {
+    long start = System.nanoTime();
+    while (executors.getAsInt() < 1) {
+      if (stopped.getAsBoolean()) {
+        throw new BadInputException("Spark stopped while waiting for the first executor from "
+            + "master " + master + ": the master refused or dropped this application (on a "
+            + "cluster with spark.authenticate = true, one without its spark.authenticate.secret "
+            + "is refused); see Spark's messages above");
+      }
+      if (System.nanoTime() - start >= timeoutMillis * 1_000_000L) {
+        String waited = timeoutMillis % 1000 == 0 ? Long.toString(timeoutMillis / 1000)
+            : Double.toString(timeoutMillis / 1000.0);
+        throw new BadInputException("no executor registered with master " + master + " within "
+            + waited + " s (config key spark.executor-wait-seconds): the cluster has no live "
+            + "worker, or no worker offers the memory and cores an executor asks for ("
+            + asked + "), or the master refused this application; see the master's log or web UI");
+      }
+      try {
+        Thread.sleep(pollMillis);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted while waiting for the first executor from "
+            + "master " + master, e);
+      }
+    }
   }
 
   /** How long {@link #stop} waits for tasks still running. */

@@ -210,6 +210,15 @@ class CliBadInputTest {
   }
 
   @Test
+  void executorWaitThatIsNotAPositiveNumberOfSeconds() {
+    String e = fails("spark.executor-wait-seconds=0");
+    assertTrue(e.contains("config key spark.executor-wait-seconds: expected a positive integer"),
+        e);
+    e = fails("spark.executor-wait-seconds=3000000");
+    assertTrue(e.contains("spark.executor-wait-seconds") && e.contains("2147483"), e);
+  }
+
+  @Test
   void modelTooLargeForAnArrayIsNamedBeforeSparkStarts() throws Exception {
     Path bad = dir.resolve("huge-model.conf");
     Files.writeString(bad, Files.readString(config).replace("{ type = dense, units = 4 }",

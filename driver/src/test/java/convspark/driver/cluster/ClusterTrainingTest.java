@@ -274,6 +274,56 @@ class ClusterTrainingTest {
     }
   }
 
+  /**
+   * The cluster authenticates (scripts/local-cluster.sh writes a secret that submit.sh gives the
+   * driver): an application that does not authenticate is refused by the master and never
+   * registered; Spark's driver gives up after three tries of 20 s (its SparkContext start blocks
+   * meanwhile) and stops, and convspark exits 2 saying so, instead of hanging.
+   */
+  @Test
+  @Order(6)
+  void anApplicationWithoutTheClusterSecretIsRefused() throws Exception {
+    Path masterLog = cluster.dir.resolve("logs/master.log");
+    assertTrue(Files.readString(masterLog).contains("authentication enabled"),
+        "the master runs without spark.authenticate");
+    List<String> spark = new ArrayList<>(NO_UI);
+    spark.addAll(List.of("--conf", "spark.authenticate=false"));
+    List<String> app = train(dir.resolve("no-secret"), "--set", "spark.app-name=no-secret-probe");
+    Run r = cluster.submit(spark, app, dir.resolve("no-secret")).await(RUN_TIMEOUT_S);
+    System.out.printf("no secret: exit %d after %.1f s%n", r.code(), r.seconds());
+    List<String> errors = r.err().lines().filter(l -> l.startsWith("convspark: error: "))
+        .toList();
+    assertEquals(2, r.code(), errors.toString());
+    assertEquals(1, errors.size(), LocalCluster.tail(r.err(), 3000));
+    assertTrue(errors.get(0).contains("Spark stopped while waiting for the first executor from "
+        + "master spark://127.0.0.1:") && errors.get(0).contains("spark.authenticate.secret"),
+        errors.get(0));
+    assertTrue(r.err().contains("Failed to connect to master"), LocalCluster.tail(r.err(), 3000));
+    assertFalse(Files.readString(masterLog).contains("Registering app no-secret-probe"),
+        "the master registered an application that did not authenticate");
+  }
+
+  /**
+   * A driver whose executors ask for more memory than any worker offers gets none: it waits
+   * spark.executor-wait-seconds, then exits 2 naming the master and the request.
+   */
+  @Test
+  @Order(7)
+  void executorsLargerThanAnyWorkerEndTheRunWithExitTwo() throws Exception {
+    List<String> app = train(dir.resolve("too-large"), "--set",
+        "spark.conf.\"spark.executor.memory\"=4g", "--set", "spark.executor-wait-seconds=5");
+    Run r = cluster.submit(NO_UI, app, dir.resolve("too-large")).await(RUN_TIMEOUT_S);
+    System.out.printf("executors too large: exit %d after %.1f s%n", r.code(), r.seconds());
+    assertEquals(2, r.code(), r.describe());
+    List<String> errors = r.err().lines().filter(l -> l.startsWith("convspark: error: "))
+        .toList();
+    assertEquals(1, errors.size(), r.describe());
+    String e = errors.get(0);
+    assertTrue(e.contains("no executor registered with master spark://127.0.0.1:")
+        && e.contains("within 5 s") && e.contains("spark.executor.memory = 4g")
+        && e.contains("no live worker"), e);
+  }
+
   static void assertSameAccuracy(Path expected, Path actual) throws IOException {
     JsonNode a = summary(expected);
     JsonNode b = summary(actual);

@@ -17,7 +17,9 @@ import java.util.stream.Stream;
 /**
  * The standalone cluster of {@code scripts/local-cluster.sh} (a master and two 1-core workers on
  * 127.0.0.1) in its own directory, {@code driver/target/cluster-test}, and the convspark runs
- * submitted to it with {@code scripts/submit.sh}, each a separate driver JVM. Everything started
+ * submitted to it with {@code scripts/submit.sh}, each a separate driver JVM. The cluster
+ * authenticates with the secret its start wrote into {@code dir/conf/spark-defaults.conf};
+ * submit.sh gives it to every driver (through SPARK_CONF_DIR, not on a command line). Everything started
  * here is stopped by {@link #close}, and by a shutdown hook if the test JVM is ended first.
  */
 final class LocalCluster implements AutoCloseable {
@@ -158,7 +160,12 @@ final class LocalCluster implements AutoCloseable {
 
   /** Executor JVMs of this cluster: running CoarseGrainedExecutorBackend inside dir/work. */
   List<ProcessHandle> executors() {
-    Path work = dir.resolve("work").toAbsolutePath();
+    Path work;
+    try {
+      work = dir.resolve("work").toRealPath(); // /proc shows the cwd without symlinks
+    } catch (IOException e) {
+      return List.of(); // no work directory: no executor ever started
+    }
     return ProcessHandle.allProcesses().filter(h -> {
       Path proc = Path.of("/proc", Long.toString(h.pid()));
       try {

@@ -167,8 +167,9 @@ class RingClusterTest {
     }
   }
 
+  /** bash's builtin kill: the kill binary (procps) is absent from minimal images. */
   private static void signal(String sig, long pid) throws Exception {
-    Process p = new ProcessBuilder("kill", "-" + sig, Long.toString(pid)).inheritIO().start();
+    Process p = new ProcessBuilder("bash", "-c", "kill -" + sig + " " + pid).inheritIO().start();
     assertTrue(p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0, "kill -" + sig + " " + pid);
   }
 }

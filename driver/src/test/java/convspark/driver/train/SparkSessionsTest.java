@@ -1,0 +1,61 @@
+package convspark.driver.train;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import convspark.common.BadInputException;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The wait for the first executor at start with a cluster master: it returns once one has
+ * registered, and fails (exit 2's exception, one line naming the master, the config key and the
+ * likely causes) when none comes within the limit or Spark stops the context meanwhile.
+ */
+class SparkSessionsTest {
+  static final String MASTER = "spark://127.0.0.1:7077";
+  static final String ASKED = "spark.executor.memory = 4g";
+
+  @Test
+  void noExecutorWithinTheLimitFailsNamingTheMasterAndTheCauses() {
+    long t0 = System.nanoTime();
+    BadInputException e = assertThrows(BadInputException.class,
+        () -> SparkSessions.awaitExecutors(MASTER, ASKED, 300, () -> 0, () -> false, 10));
+    double seconds = (System.nanoTime() - t0) / 1e9;
+    assertTrue(seconds >= 0.3 && seconds < 10, "waited " + seconds + " s");
+    String m = e.getMessage();
+    assertFalse(m.contains("\n"), m);
+    assertTrue(m.contains("no executor registered with master " + MASTER + " within 0.3 s")
+        && m.contains("spark.executor-wait-seconds") && m.contains("no live worker")
+        && m.contains(ASKED), m);
+  }
+
+  @Test
+  void returnsOnceAnExecutorHasRegistered() {
+    AtomicInteger polls = new AtomicInteger();
+    SparkSessions.awaitExecutors(MASTER, ASKED, 60_000,
+        () -> polls.incrementAndGet() < 3 ? 0 : 1, () -> false, 1);
+    assertTrue(polls.get() == 3, "polled " + polls.get() + " times");
+  }
+
+  @Test
+  void aContextStoppedMeanwhileFailsAtOnceSayingSo() {
+    long t0 = System.nanoTime();
+    BadInputException e = assertThrows(BadInputException.class,
+        () -> SparkSessions.awaitExecutors(MASTER, ASKED, 60_000, () -> 0, () -> true, 10));
+    assertTrue((System.nanoTime() - t0) / 1e9 < 10, "it waited for the limit");
+    assertTrue(e.getMessage().contains("Spark stopped while waiting for the first executor from "
+        + "master " + MASTER) && e.getMessage().contains("spark.authenticate"), e.getMessage());
+  }
+
+  @Test
+  void onlyLocalMastersSkipTheWait() {
+    assertTrue(SparkSessions.isLocal("local"));
+    assertTrue(SparkSessions.isLocal("local[2]"));
+    assertTrue(SparkSessions.isLocal("local[*, 3]"));
+    assertFalse(SparkSessions.isLocal("local-cluster[2,1,1024]"));
+    assertFalse(SparkSessions.isLocal(MASTER));
+    assertFalse(SparkSessions.isLocal("yarn"));
+  }
+}
