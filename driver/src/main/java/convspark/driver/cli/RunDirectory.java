@@ -171,10 +171,19 @@ final class RunDirectory implements AutoCloseable {
 
   /**
    * The new run failed before writing a checkpoint: its files go, the old run comes back. A file
-   * of the old run that was never moved (setAside failed partway) stays where it is.
+   * of the old run that was never moved (setAside failed partway) stays where it is. Not for
+   * {@code --resume}, whose directory holds an earlier run.
    */
   void rollBack() throws IOException {
     if (aside == null) {
+      if (!replacing) {
+        // the directory was empty (or new): everything in it is this run's (run-id, the
+        // checkpoint directory's identity, metrics of epochs before the first checkpoint), so
+        // the same command can run again without --overwrite
+        for (Path p : content(out)) {
+          deleteTree(p);
+        }
+      }
       return;
     }
     for (Path p : content(out)) {

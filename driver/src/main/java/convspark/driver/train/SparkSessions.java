@@ -90,6 +90,8 @@ public final class SparkSessions {
       s.stop();
       throw e;
     }
+    // and for the rest of the command: a cluster that loses every executor fails the jobs
+    ExecutorWatch.start(sc, timeoutSeconds);
   }
 
   /** local, local[N], local[*], local[N,F]: every task runs in the driver's JVM. */

@@ -240,4 +240,24 @@ class CliTrainTest {
     assertTrue(r.err().contains("not finite"), r.err());
     assertArrayEquals(before, Files.readAllBytes(good));
   }
+
+  /** A new run that fails before its first checkpoint leaves nothing: it can run again as is. */
+  @Test
+  void aNewRunThatDivergesBeforeItsFirstCheckpointLeavesNothing() throws Exception {
+    Path out = dir.resolve("run-diverge-new");
+    Run r = train(out, "--set", "train.epochs=1", "--set", "train.base-lr=1e12",
+        "--set", "train.label-smoothing=0");
+    assertEquals(3, r.code(), r.out() + r.err());
+    assertTrue(r.err().contains("no checkpoint was written"), r.err());
+    assertFalse(Files.exists(out), "the run's directory is removed again");
+    Path empty = Files.createDirectories(dir.resolve("run-diverge-empty"));
+    r = train(empty, "--set", "train.epochs=1", "--set", "train.base-lr=1e12",
+        "--set", "train.label-smoothing=0");
+    assertEquals(3, r.code(), r.out() + r.err());
+    try (var files = Files.list(empty)) {
+      assertEquals(List.of(), files.filter(p -> !p.getFileName().toString().equals(".lock"))
+          .toList(), "a directory that was empty is empty again (but for the lock file)");
+    }
+    assertEquals(0, train(empty, "--set", "train.epochs=1").code(), "no --overwrite needed");
+  }
 }
