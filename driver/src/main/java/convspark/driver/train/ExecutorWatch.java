@@ -39,7 +39,7 @@ final class ExecutorWatch {
   /** Starts a daemon thread that polls every second until the context stops. */
   static void start(SparkContext sc, int timeoutSeconds) {
     ExecutorWatch w = new ExecutorWatch(sc.master(), timeoutSeconds * 1000L,
-        () -> sc.statusTracker().getExecutorInfos().length - 1, // the list includes the driver
+        () -> SparkSessions.executors(sc),
         () -> sc.statusTracker().getActiveJobIds(), sc::cancelJob, System.nanoTime());
     Thread t = new Thread(() -> w.run(sc::isStopped, 1000), "convspark-executor-watch");
     t.setDaemon(true);

@@ -84,7 +84,7 @@ public final class SparkSessions {
             ? ", spark.executor.cores = " + conf.get("spark.executor.cores") : "");
     try {
       awaitExecutors(sc.master(), asked, timeoutSeconds * 1000L,
-          () -> sc.statusTracker().getExecutorInfos().length - 1, // the list includes the driver
+          () -> executors(sc),
           sc::isStopped, EXECUTOR_POLL_MILLIS);
     } catch (RuntimeException e) {
       s.stop();
@@ -92,6 +92,11 @@ public final class SparkSessions {
     }
     // and for the rest of the command: a cluster that loses every executor fails the jobs
     ExecutorWatch.start(sc, timeoutSeconds);
+  }
+
+  /** Executors registered with {@code sc} (Spark's list includes the driver). */
+  static int executors(SparkContext sc) {
+    return sc.statusTracker().getExecutorInfos().length - 1;
   }
 
   /** local, local[N], local[*], local[N,F]: every task runs in the driver's JVM. */

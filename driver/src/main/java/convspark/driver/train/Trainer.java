@@ -258,9 +258,9 @@ public final class Trainer {
       log.warning("could not write training.png: " + e.getMessage());
     }
     if (test != null) {
-      log.info(String.format("convspark: test accuracy %.4f, test loss %.4f (%d samples, best "
+      log.info(String.format("convspark: test accuracy %.4f, test loss %.4f (%d samples, %s "
           + "weights from epoch %d)", test.accuracy(), test.meanLoss(), test.count,
-          resultEpoch));
+          resultEpoch == stop.bestEpoch() ? "best" : "last", resultEpoch));
     }
     log.info(String.format("convspark: done in %.1f s; summary in %s", wall,
         out.resolve("summary.json")));
@@ -366,8 +366,8 @@ public final class Trainer {
           + "other?)");
     }
     // the data's partitioning, its per-partition shuffles and random streams and the
-    // per-worker batch statistics all follow from these two (checkpoints before 2026-12-02
-    // do not record them)
+    // per-worker batch statistics all follow from these two (older checkpoints do not record
+    // them)
     String batch = c.meta().get("global-batch");
     if (batch != null && !batch.equals(Integer.toString(t.globalBatch()))) {
       throw new BadInputException("--resume: the checkpoint in " + where + " was trained with "
