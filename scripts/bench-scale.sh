@@ -10,7 +10,7 @@
 # (conf/fashion-mnist.conf), bench/peers/torch_peer.py ddp.
 #
 # Runs from the repository (builds the bench module with Maven if needed; needs java 17) or from
-# the bundle that scripts/bundle-scale.sh makes (a jlink runtime, the jars, native OpenBLAS:
+# the bundle that scripts/bundle-scale.sh makes (a jlink runtime, the jar with its OpenBLAS:
 # needs only Linux x86-64, no Java, no network; python3 with torch for the DDP column).
 #
 # Usage: scripts/bench-scale.sh
@@ -40,11 +40,10 @@ command -v "$PY" >/dev/null 2>&1 || {
 if [ -x "$ROOT/runtime/bin/java" ]; then            # the bundle
   JAVA="$ROOT/runtime/bin/java"
   CP="$ROOT/lib/benchmarks.jar"
-  export LD_LIBRARY_PATH="$ROOT/native${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  BLAS_FLAG="-Ddev.ludovic.netlib.blas.nativeLibPath=$ROOT/native/libopenblas.so.0"
-  OPENBLAS_SO="$ROOT/native/libopenblas.so.0"
   MODE="bundle ($ROOT)"
   OUT=${SCALE_OUT:-$ROOT/results}
+  # JavaCPP extracts the bundled OpenBLAS here rather than into ~/.javacpp
+  BLAS_FLAGS=(-Dorg.bytedeco.javacpp.cachedir="$ROOT/.javacpp")
 else                                                  # the repository
   command -v java >/dev/null || { log "java 17 is required (or run from the bundle)"; exit 2; }
   JAVA=java
@@ -53,30 +52,15 @@ else                                                  # the repository
     log "building the bench module (mvn -pl bench -am install -DskipTests)"
     mvn -q -B -o -pl bench -am install -DskipTests >&2 || mvn -q -B -pl bench -am install -DskipTests >&2
   fi
-  BLAS_FLAG="-Ddev.ludovic.netlib.blas.nativeLib=libopenblas.so.0"
-  OPENBLAS_SO=/usr/lib/x86_64-linux-gnu/libopenblas.so.0
   MODE="repository"
   OUT=${SCALE_OUT:-$ROOT/target/scale-results}
+  BLAS_FLAGS=()
 fi
 mkdir -p "$OUT"
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
-
-# OpenBLAS 0.3.21 does not know the newest Xeons and falls back to a pre-AVX kernel: pick the
-# AVX-512/AVX2 one unless the caller chose (same rule as scripts/bench-kernel.sh).
-corename() {
-  "$PY" -c 'import ctypes,sys
-try:
-  l=ctypes.CDLL(sys.argv[1]); l.openblas_get_corename.restype=ctypes.c_char_p; print(l.openblas_get_corename().decode())
-except Exception: print("unknown")' "$OPENBLAS_SO" 2>/dev/null || echo unknown
-}
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-  case "$(corename)" in
-    Prescott|Core2|Penryn|Dunnington|Nehalem|Atom|unknown)
-      if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
-      elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi ;;
-  esac
-fi
-CORE=$(corename)
+# The BLAS is convspark's (convspark.common.blas.Blas: the OpenBLAS 0.3.31 inside the jar, which
+# knows current CPUs; CONVSPARK_BLAS and OPENBLAS_CORETYPE pass through); the report names the
+# library and kernel that each run loaded.
 
 if [ -z "${SCALE_CONFIGS:-}" ]; then
   cs=""; c=1
@@ -90,8 +74,8 @@ if [ -z "${SCALE_CONFIGS:-}" ]; then
 fi
 
 CPU=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-log "$MODE; CPU $CPU, $NCORES cores; OpenBLAS core $CORE; configs:$SCALE_CONFIGS"
-JVM=(--add-modules=jdk.incubator.vector -Xms768m -Xmx768m -XX:+UseParallelGC "$BLAS_FLAG")
+log "$MODE; CPU $CPU, $NCORES cores; configs:$SCALE_CONFIGS"
+JVM=(--add-modules=jdk.incubator.vector -Xms768m -Xmx768m -XX:+UseParallelGC "${BLAS_FLAGS[@]}")
 ROWS="$OUT/rows.tsv"; : > "$ROWS"
 declare -A DDP_DONE
 for cfg in $SCALE_CONFIGS; do
@@ -116,19 +100,20 @@ for cfg in $SCALE_CONFIGS; do
   printf '%s\t%s\t%s\t%s\n' "$P" "$T" "$LOAD" "$res" >> "$ROWS"
 done
 
-export SC_OUT="$OUT" SC_CPU="$CPU" SC_CORES="$NCORES" SC_CORE="$CORE" SC_MODE="$MODE" SC_SECS="$SECS" SC_BATCH="$BATCH" \
+export SC_OUT="$OUT" SC_CPU="$CPU" SC_CORES="$NCORES" SC_MODE="$MODE" SC_SECS="$SECS" SC_BATCH="$BATCH" \
   SC_CORETYPE="${OPENBLAS_CORETYPE:-}" SC_DATE="$(date -u '+%Y-%m-%d %H:%M UTC')"
 "$PY" - <<'PY'
 import json, os
 out = os.environ["SC_OUT"]
+rows = [line.rstrip("\n").split("\t", 3) for line in open(os.path.join(out, "rows.tsv"))]
+blas = sorted({json.loads(r[3]).get("blas", "?") for r in rows})
 L = [f"- Date: {os.environ['SC_DATE']}; CPU: {os.environ['SC_CPU']}, {os.environ['SC_CORES']} cores; "
-     f"OpenBLAS core `{os.environ['SC_CORE']}`" + (f" (OPENBLAS_CORETYPE={os.environ['SC_CORETYPE']})" if os.environ['SC_CORETYPE'] else "")
+     f"BLAS: {'; '.join(blas)}" + (f" (OPENBLAS_CORETYPE={os.environ['SC_CORETYPE']})" if os.environ['SC_CORETYPE'] else "")
      + f"; run from the {os.environ['SC_MODE']}",
      f"- Command: `scripts/bench-scale.sh` ({os.environ['SC_SECS']} s measured per run, batch {os.environ['SC_BATCH']} per thread / per DDP process)",
      "", "| P processes x T threads | cores | convspark images/s | ms per step: compute / local sum / allreduce / update | PyTorch DDP, P x T processes x 1 thread | convspark / DDP | load avg at start |",
      "|---|---:|---:|---|---:|---:|---:|"]
-for line in open(os.path.join(out, "rows.tsv")):
-    p, t, load, js = line.rstrip("\n").split("\t", 3)
+for p, t, load, js in rows:
     r = json.loads(js)
     c = int(p) * int(t)
     try:
