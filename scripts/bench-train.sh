@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Distributed training throughput and where step time goes: trains conf/fashion-mnist.conf
-# for two epochs in local[2] (2 workers) at a few global batch sizes with each step engine, and
-# reports the second epoch (steady state: the first carries JIT warm-up and workspace
-# allocation). Measures in the same run two references: the single-process kernel with 2
+# for EPOCHS epochs (default 3) in local[2] (2 workers) at a few global batch sizes with each
+# step engine, and reports the last epoch (steady state: the first carries workspace allocation
+# and JIT warm-up, and on the cluster, whose executors are fresh JVMs, so does the second: there
+# each executor's C2 compiler still took 0.9-1.0 s of CPU in epoch 2 and 0.05-0.07 s in epoch 3,
+# and the tasks 20-21 s of CPU against 15.3-15.7 s for the same steps; docs/BENCHMARKS.md). The
+# table also gives each row's second epoch. Measures in the same run two references: the single-process kernel with 2
 # data-parallel threads (no Spark, convspark.bench.KernelThroughput), and PyTorch
 # DistributedDataParallel (gloo, 2 processes x 1 thread, the same network, global batch = the
 # row's batch: bench/peers/torch_peer.py ddp, with /usr/bin/python3). With a ring engine, also
@@ -16,7 +19,8 @@
 #    through memory, and on the cluster, where ring's two executors of one host carry their
 #    data through shared memory; DDP_SECONDS=20: seconds each DDP measurement runs, 0 skips DDP;
 #    ring-full: the ring engine with train.ring.shard-update = false, every replica applying
-#    the whole optimizer update instead of its own share; REF_SECONDS=10: seconds of the kernel-only reference run again right before and after
+#    the whole optimizer update instead of its own share; EPOCHS=3: epochs per row (>= 2), the
+#    last one measured; REF_SECONDS=10: seconds of the kernel-only reference run again right before and after
 #    each training row, whose mean that row's ratio uses, 0 skips them; REPEATS=1: runs of
 #    each row, alternating (run 1 of every master and engine, then run 2, ...), each bracketed
 #    by its own references, and the median of their ratios per row; BENCH_DOC=path: write
@@ -40,6 +44,8 @@ engines="${ENGINES:-driver ring}"
 masters="${MASTERS:-local[2] cluster}"
 ddp_seconds="${DDP_SECONDS:-20}"
 repeats="${REPEATS:-1}"
+epochs="${EPOCHS:-3}"
+case "$epochs" in ''|*[!0-9]*|0|1) echo "bench-train: EPOCHS: '$epochs' is not a number >= 2" >&2; exit 2 ;; esac
 case "$repeats" in ''|*[!0-9]*|0) echo "bench-train: REPEATS: '$repeats' is not a positive number" >&2; exit 2 ;; esac
 py=/usr/bin/python3
 for e in $engines; do
@@ -97,7 +103,7 @@ case " $engines " in *" ring "*|*" ring-tcp "*|*" ring-full "*)
   for b in $batches; do
     # shellcheck disable=SC2086
     java -Xms2g -Xmx2g $SPARK_JAVA17_FLAGS -cp "$cp" convspark.bench.ReplicaThroughput \
-      conf/fashion-mnist.conf 2 "$b" 2 | tail -1 > "$work/replica-b$b.txt"
+      conf/fashion-mnist.conf 2 "$b" "$epochs" | tail -1 > "$work/replica-b$b.txt"
     echo "replicas without Spark, global batch $b: $(cat "$work/replica-b$b.txt")"
   done ;;
 esac
@@ -110,7 +116,7 @@ for b in $batches; do
       echo "== $m, engine $e, global batch $b${repeats:+, run $rep of $repeats}"
       args=(train --config conf/fashion-mnist.conf --out "$work/$tag"
         --set train.engine="${e%-*}" --set train.workers=2 --set train.global-batch="$b"
-        --set train.epochs=2 --set data.validation-fraction=0 --set data.test.images='""'
+        --set train.epochs="$epochs" --set data.validation-fraction=0 --set data.test.images='""'
         --set data.test.labels='""' --set train.log-every-steps=0)
       if [ "$e" = ring-tcp ]; then args+=(--set train.ring.transport=tcp); fi
       if [ "$e" = ring-full ]; then args+=(--set train.ring.shard-update=false); fi
@@ -136,11 +142,13 @@ for b in $batches; do
     fi
   fi
 done
-python3 - "$work" "$ref" "$batches" "$engines" "$ddp_seconds" "$masters" "$repeats" <<'PY'
+python3 - "$work" "$ref" "$batches" "$engines" "$ddp_seconds" "$masters" "$repeats" "$epochs" <<'PY'
 import json, re, sys, datetime, os
 work, ref, batches, engines, ddp_seconds = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4].split(), sys.argv[5]
 masters = sys.argv[6].split()
 repeats = int(sys.argv[7])
+epochs = int(sys.argv[8])
+ordinal = {2: 'second', 3: 'third', 4: 'fourth'}.get(epochs, f'{epochs}th')
 ref_ips = float(re.search(r'images/s ([0-9.]+)', ref).group(1))
 replica = {}
 for b in batches:
@@ -166,6 +174,7 @@ for b, rep, mst, e in [(b, rep, mst, e) for b in batches for rep in range(1, rep
         step = m['trainSeconds']
         steps = m['step'] - ep[-2]['step']
         ips = m['imagesPerSecond']
+        ips2 = ep[1]['imagesPerSecond']
         parts = {k: m.get(k + 'Seconds', 0.0) for k in
                  ('compute', 'broadcast', 'fetch', 'launch', 'taskOther', 'straggler', 'result',
                   'merge', 'allreduce', 'update')}
@@ -181,7 +190,7 @@ for b, rep, mst, e in [(b, rep, mst, e) for b in batches for rep in range(1, rep
         brackets.append('{:,.0f} / {:,.0f}'.format(*around) if len(around) == 2 else 'n/a')
         ratios.setdefault((b, where, e), []).append((ips / row_ref, ips))
         label = e + (f' (run {rep})' if repeats > 1 else '')
-        rows.append((where, label, b, ips, ips / row_ref, vs_rep, vs_ddp, steps, 1000 * step / steps,
+        rows.append((where, label, b, ips, ips2, ips / row_ref, vs_rep, vs_ddp, steps, 1000 * step / steps,
                      m.get('driverResultBytesPerStep', float('nan')))
                     + tuple(v / step for v in parts.values())
                     + (other / step, (step - parts['compute']) / step))
@@ -190,11 +199,12 @@ for b, rep, mst, e in [(b, rep, mst, e) for b in batches for rep in range(1, rep
                           m['allreduceBytes'] / 1e6, m['allreduceBytes'] / steps / 1e6,
                           m['allreduceGigabytesPerSecond']))
 cmd = (f'BATCHES="{" ".join(batches)}" ENGINES="{" ".join(engines)}" MASTERS="{" ".join(masters)}" '
-       + (f'REPEATS={repeats} ' if repeats > 1 else '') + 'scripts/bench-train.sh')
+       + (f'REPEATS={repeats} ' if repeats > 1 else '') + (f'EPOCHS={epochs} ' if epochs != 3 else '')
+       + 'scripts/bench-train.sh')
 lines = ['<!-- train:begin -->',
          '<!-- Generated by scripts/bench-train.sh: edits between these markers are overwritten. -->', '',
          f'- Date: {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; CPU: {cpu}; {os.cpu_count()} cores',
-         f'- Command: `{cmd}` (the second of two epochs of the 60,000 Fashion-MNIST '
+         f'- Command: `{cmd}` (the last of {epochs} epochs of the 60,000 Fashion-MNIST '
          'training images per batch size, master and engine, `conf/fashion-mnist.conf`, 2 workers, no validation; '
          '`cluster` = the standalone cluster of `scripts/local-cluster.sh` on this machine, 2 workers x 1 core, 2g executors, '
          'submitted with `scripts/submit.sh`, the driver a third JVM on the same 2 cores)',
@@ -206,8 +216,8 @@ lines = ['<!-- train:begin -->',
 for b in batches:
     if b in replica:
         lines.append(f'- The ring engine\'s replicas without Spark, same run, global batch {b} '
-                     '(`convspark.bench.ReplicaThroughput conf/fashion-mnist.conf 2 ' + b + ' 2`: two replica threads '
-                     'running `ReplicaRound` on the real samples, summing through `LocalRing`; second epoch): '
+                     '(`convspark.bench.ReplicaThroughput conf/fashion-mnist.conf 2 ' + b + f' {epochs}`: two replica threads '
+                     f'running `ReplicaRound` on the real samples, summing through `LocalRing`; the {ordinal} epoch): '
                      f'**{replica_ips(b):,.0f} images/s**, {replica_ips(b) / ref_ips:.2f}x the reference '
                      f'({replica[b].split("(",1)[1].rstrip(")")})')
 if ddp:
@@ -225,11 +235,11 @@ elif ddp_seconds == '0':
 else:
     lines.append('- PyTorch DDP: failed in this run (see target/bench-train/ddp-b*.log)')
 lines += ['',
-         '| master | engine | global batch | images/s | no-Spark reference just before / after | vs no-Spark 2 threads (mean of before and after) | vs replicas without Spark | vs DDP | steps | ms/step | driver bytes/step | compute | broadcast (driver) | broadcast fetch (tasks) | task launch | task, other | straggler wait | results to driver | sum (driver: allreduce; ring: local) | ring allreduce | optimizer update | unaccounted | overhead (step - compute) / step |',
-         '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
+         '| master | engine | global batch | images/s | images/s in epoch 2 | no-Spark reference just before / after | vs no-Spark 2 threads (mean of before and after) | vs replicas without Spark | vs DDP | steps | ms/step | driver bytes/step | compute | broadcast (driver) | broadcast fetch (tasks) | task launch | task, other | straggler wait | results to driver | sum (driver: allreduce; ring: local) | ring allreduce | optimizer update | unaccounted | overhead (step - compute) / step |',
+         '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
 for r, br in zip(rows, brackets):
-    r = r[:4] + (br,) + r[4:]
-    lines.append('| {} | {} | {} | {:,.0f} | {} | {:.2f}x | {} | {} | {} | {:.1f} | {:,.0f} | {:.0%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | **{:.0%}** |'.format(*r))
+    r = r[:5] + (br,) + r[5:]
+    lines.append('| {} | {} | {} | {:,.0f} | {:,.0f} | {} | {:.2f}x | {} | {} | {} | {:.1f} | {:,.0f} | {:.0%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | {:.1%} | **{:.0%}** |'.format(*r))
 if repeats > 1:
     lines += ['', f'Medians over the {repeats} runs of each row (each run against its own references):', '',
               '| master | engine | global batch | images/s, median (range) | vs no-Spark 2 threads, median (range) |',

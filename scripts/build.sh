@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds convspark (skipping tests) when a source is newer than the last build, and writes the
-# driver's full runtime classpath (Spark included) to driver/target/classpath.txt.
+# driver's full runtime classpath (Spark included) to driver/target/classpath.txt, pointing at a
+# snapshot of the build (below).
 # CONVSPARK_SPARK=4 builds the Spark 4 line instead (mvn -Pspark-4, into driver/target/spark-4/).
 #
 # One reactor build (the parent POM and common, worker, driver): the classpath of driver is
@@ -35,4 +36,24 @@ if [ "$rc" != 0 ]; then
     "compile error means the sources are broken." >&2
   exit "$rc"
 fi
-echo "$(pwd)/driver/$b/classes:$(cat "driver/$b/deps.txt")" > "$stamp"
+# Commands run from a snapshot of this build (driver/$b/run/N: the driver's classes and the
+# common and worker jars, 1-2 MB), not from target/classes: a later build, after an edit, must
+# not change the classes under a JVM that is still running (a long training run), which would
+# load a mix of old and new classes. Snapshots that no running process names are removed.
+root="$(pwd)"
+snap="driver/$b/run/$(date +%s%N)"
+mkdir -p "$snap/lib"
+cp -R "driver/$b/classes" "$snap/classes"
+cp_line="$root/$snap/classes"
+IFS=: read -r -a deps <<< "$(cat "driver/$b/deps.txt")"
+for d in "${deps[@]}"; do
+  case "$d" in
+    "$root"/*) cp "$d" "$snap/lib/" && d="$root/$snap/lib/$(basename "$d")" ;;
+  esac
+  cp_line="$cp_line:$d"
+done
+for old in "driver/$b/run"/*; do
+  [ "$old" = "$snap" ] && continue
+  grep -qsaF "$root/$old/" /proc/[0-9]*/cmdline 2>/dev/null || rm -rf "$old"
+done
+echo "$cp_line" > "$stamp"

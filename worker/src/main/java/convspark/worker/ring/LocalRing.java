@@ -274,7 +274,6 @@ public final class LocalRing implements Allreduce {
   }
 
   /**
-  /**
    * Leaves the ring (from any thread: the task's watchdog closes it when Spark kills the task).
    * Ranks waiting in an operation, this one included, or arriving later, fail at once: in a
    * round that ends normally every rank has finished its last operation before any closes, so
