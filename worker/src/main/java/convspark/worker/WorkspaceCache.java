@@ -2,17 +2,26 @@ package convspark.worker;
 
 import convspark.common.nn.Network;
 import convspark.common.nn.Workspace;
+import java.util.ArrayDeque;
+import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentLinkedDeque;
 
 /**
  * The executor-side cache of workspaces: one pool per JVM, keyed by (model spec, batch size).
  * Each concurrently running task borrows its own entry and gives it back, so a steady-state step
  * allocates no activation, im2col or gradient-of-activation buffers: only its result.
+ *
+ * <p>Idle workspaces are kept for the {@value #MAX_KEYS} most recently used keys only (a run
+ * uses two: its training batch and its evaluation batch; scoring adds its inference batch). A
+ * long-lived JVM that meets many models or batch sizes (a notebook session, a CrossValidator
+ * over model settings, the driver in local mode) would otherwise keep every workspace it ever
+ * made, each up to hundreds of MB, for its lifetime.
  */
 public final class WorkspaceCache {
   private WorkspaceCache() {}
+
+  /** How many (spec, batch) keys keep their idle workspaces. */
+  static final int MAX_KEYS = 4;
 
   /** A borrowed workspace plus the per-partition shuffle it last computed. */
   public static final class Entry {
@@ -28,18 +37,35 @@ public final class WorkspaceCache {
 
   private record Key(Object spec, int batch) {}
 
-  private static final Map<Key, ConcurrentLinkedDeque<Entry>> POOLS = new ConcurrentHashMap<>();
+  /** Idle entries by key, least recently used first; guarded by itself. */
+  private static final LinkedHashMap<Key, ArrayDeque<Entry>> POOLS =
+      new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Key, ArrayDeque<Entry>> eldest) {
+          return size() > MAX_KEYS;
+        }
+      };
 
   /** Borrows a workspace for {@code net} and batches up to {@code batch}; give it back. */
   public static Entry borrow(Network net, int batch) {
-    ConcurrentLinkedDeque<Entry> pool =
-        POOLS.computeIfAbsent(new Key(net.spec(), batch), k -> new ConcurrentLinkedDeque<>());
-    Entry e = pool.pollFirst();
+    Entry e;
+    synchronized (POOLS) {
+      ArrayDeque<Entry> pool = POOLS.get(new Key(net.spec(), batch));
+      e = pool == null ? null : pool.pollFirst();
+    }
     return e != null ? e : new Entry(net.newWorkspace(batch));
   }
 
   public static void giveBack(Network net, int batch, Entry e) {
-    POOLS.computeIfAbsent(new Key(net.spec(), batch), k -> new ConcurrentLinkedDeque<>())
-        .addFirst(e);
+    synchronized (POOLS) {
+      POOLS.computeIfAbsent(new Key(net.spec(), batch), k -> new ArrayDeque<>()).addFirst(e);
+    }
+  }
+
+  /** Keys that hold idle workspaces now (tests). */
+  static int pooledKeys() {
+    synchronized (POOLS) {
+      return POOLS.size();
+    }
   }
 }

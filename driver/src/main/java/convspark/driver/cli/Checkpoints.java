@@ -9,6 +9,7 @@ import convspark.common.io.Checkpoint;
 import convspark.common.io.CheckpointFormatException;
 import convspark.driver.config.RunConfig;
 import convspark.driver.config.Settings;
+import convspark.common.nn.ModelValues;
 import convspark.common.nn.Network;
 import convspark.common.spec.ModelSpec;
 import convspark.driver.data.Normalization;

@@ -4,6 +4,7 @@ import convspark.common.BadInputException;
 import convspark.common.io.AtomicFiles;
 import convspark.common.io.Checkpoint;
 import convspark.common.nn.Network;
+import convspark.driver.config.Preflight;
 import convspark.driver.config.RunConfig;
 import convspark.driver.data.Inputs;
 import convspark.driver.metrics.Json;

@@ -3,6 +3,7 @@ package convspark.driver.cli;
 import convspark.common.BadInputException;
 import convspark.common.io.Checkpoint;
 import convspark.common.nn.Network;
+import convspark.driver.config.Preflight;
 import convspark.driver.config.RunConfig;
 import convspark.driver.data.Frames;
 import convspark.driver.data.ImageSet;
@@ -35,7 +36,8 @@ import picocli.CommandLine.Option;
  * {@code convspark predict}: scores the data set of config keys data.test.* with a checkpoint,
  * through the same {@link CnnClassificationModel} as the Spark ML API (batched forward passes on
  * the executors), and writes one row per sample: an id column when there is one ({@code index}
- * for idx and csv inputs, the file for images), the label when present, {@code prediction} and
+ * for idx and csv inputs, the file for images), the label when present (idx and csv inputs always
+ * carry one; a DataFrame source may leave it out), {@code prediction} and
  * the class probabilities ({@code probability}, array&lt;double&gt;, in Parquet; {@code
  * p0..pK-1} in CSV, which has no arrays). Prints rows/s.
  */

@@ -3,6 +3,7 @@ package convspark.driver.cli;
 import convspark.common.BadInputException;
 import convspark.common.nn.Network;
 import convspark.driver.interop.TorchModel;
+import convspark.driver.config.Preflight;
 import convspark.driver.config.RunConfig;
 import convspark.driver.config.Settings;
 import convspark.driver.train.SparkSessions;

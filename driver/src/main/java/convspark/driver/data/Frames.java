@@ -144,6 +144,12 @@ public final class Frames {
       }
       case IMAGE -> {
         Row img = row.getStruct(idx);
+        // the image's file (spark.read.format("image") fills origin): "row N of partition P"
+        // alone cannot be traced back to a file
+        if (img.schema().getFieldIndex("origin").isDefined()
+            && !img.isNullAt(img.fieldIndex("origin"))) {
+          where = where + " (image " + img.getString(img.fieldIndex("origin")) + ")";
+        }
         int h = img.getInt(img.fieldIndex("height"));
         int w = img.getInt(img.fieldIndex("width"));
         int c = img.getInt(img.fieldIndex("nChannels"));

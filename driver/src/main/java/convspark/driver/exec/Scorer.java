@@ -113,8 +113,17 @@ public record Scorer(Network net, Normalization norm, Broadcast<Weights> weights
       int c = width;
       int off = i * k;
       if (raw) {
+        // the logits less their mean: the same softmax and argmax, and with two classes element
+        // 1 ranks rows by the probability of class 1 (what BinaryClassificationEvaluator reads)
+        double mean = 0;
+        for (int j = 0; j < k; j++) {
+          mean += logits[off + j];
+        }
+        mean /= k;
         double[] z = new double[k];
-        System.arraycopy(logits, off, z, 0, k);
+        for (int j = 0; j < k; j++) {
+          z[j] = logits[off + j] - mean;
+        }
         v[c++] = Vectors.dense(z);
       }
       int best = 0;

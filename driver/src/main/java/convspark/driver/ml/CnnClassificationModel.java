@@ -4,10 +4,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import convspark.common.BadInputException;
 import convspark.common.io.Checkpoint;
 import convspark.common.io.CheckpointFormatException;
+import convspark.common.nn.ModelValues;
 import convspark.common.nn.Network;
 import convspark.common.spec.Shape;
 import convspark.common.nn.Workspace;
 import convspark.common.spec.ModelSpec;
+import convspark.driver.config.Preflight;
 import convspark.driver.data.Frames;
 import convspark.driver.data.Normalization;
 import convspark.driver.exec.Scorer;
@@ -41,9 +43,14 @@ import org.apache.spark.sql.types.StructType;
 
 /**
  * A trained convspark CNN as a Spark ML {@link Model}: {@link #transform} appends {@code
- * rawPrediction} (the logits, a Vector), {@code probability} (their softmax, a Vector) and
+ * rawPrediction} (the logits shifted to mean zero, a Vector), {@code probability} (their
+ * softmax, a Vector) and
  * {@code prediction} (the index of the largest logit, a double), as Spark's probabilistic
- * classifiers do; an empty column name leaves that column out.
+ * classifiers do; an empty column name leaves that column out. The shift changes neither the
+ * softmax nor the argmax; with two classes it makes element 1 of rawPrediction half the logit
+ * difference, monotone in the probability of class 1, as in LogisticRegression's rawPrediction,
+ * so that {@code BinaryClassificationEvaluator}, which ranks rows by element 1, measures the
+ * model's AUC (with the raw logits it did not: softmax ignores a common shift of the logits).
  *
  * <p>Scoring runs on the executors in batches of {@link #inferenceBatch()} rows: each partition
  * gathers a batch, normalises it exactly as in training, runs one forward pass through the same
@@ -77,10 +84,15 @@ public final class CnnClassificationModel extends Model<CnnClassificationModel>
   /**
    * A model of checkpoint {@code c}: its model spec, weights and normalisation.
    *
-   * @throws BadInputException when the checkpoint's parameters do not fit its spec or it has no
-   *     normalisation metadata
+   * @throws BadInputException when the checkpoint's parameters do not fit its spec, a weight or
+   *     running statistic is not finite, or it has no normalisation metadata
    */
   public CnnClassificationModel(String uid, Checkpoint c) {
+    this(uid, c, "CnnClassificationModel checkpoint");
+  }
+
+  /** As above; {@code source} names the checkpoint in messages (e.g. the saved model's file). */
+  CnnClassificationModel(String uid, Checkpoint c, String source) {
     this.uid = uid;
     this.checkpoint = c;
     this.net = new Network(ModelSpec.parse(c.modelSpec()));
@@ -89,6 +101,8 @@ public final class CnnClassificationModel extends Model<CnnClassificationModel>
           + c.state().length + " state values but its model has " + net.paramCount() + " and "
           + net.stateCount());
     }
+    // a NaN weight would score every row as class 0, silently
+    ModelValues.check(net, c.params(), c.state(), source);
     this.norm = Normalization.fromMeta(c.meta(), net.inputShape().channels());
     this.scoring = new ScoringParams.Declared(this);
   }
@@ -166,6 +180,8 @@ public final class CnnClassificationModel extends Model<CnnClassificationModel>
   public StructType transformSchema(StructType schema) {
     FeatureColumns.featuresKind(schema, getFeaturesCol());
     FeatureColumns.checkSize(schema, getFeaturesCol(), net.inputShape());
+    // checked here, on the driver: on the executors it would fail as an array size overflow
+    Preflight.batch(net, getInferenceBatch(), "CnnClassificationModel param inferenceBatch", 1);
     return FeatureColumns.withOutputs(schema, getRawPredictionCol(), getProbabilityCol(),
         getPredictionCol(), net.classes());
   }
@@ -273,7 +289,8 @@ public final class CnnClassificationModel extends Model<CnnClassificationModel>
       } catch (IOException e) {
         throw new UncheckedIOException(p + ": cannot read: " + e.getMessage(), e);
       }
-      CnnClassificationModel m = new CnnClassificationModel(meta.get("uid").asText(), c);
+      CnnClassificationModel m = new CnnClassificationModel(meta.get("uid").asText(), c,
+          p.toString());
       MlPersistence.applyParams(m, meta, path);
       return m;
     }

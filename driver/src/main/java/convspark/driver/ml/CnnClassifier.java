@@ -10,6 +10,7 @@ import com.typesafe.config.ConfigValueFactory;
 import convspark.common.BadInputException;
 import convspark.common.io.Checkpoint;
 import convspark.common.spec.Shape;
+import convspark.driver.config.Preflight;
 import convspark.driver.config.RunConfig;
 import convspark.driver.config.Settings;
 import convspark.driver.data.Frames;
@@ -57,8 +58,11 @@ import org.slf4j.LoggerFactory;
  * is an ML Vector, an array of numbers in C,H,W order, or an image struct of {@code
  * spark.read.format("image")}; the label column ({@code label}) holds class indices 0..K-1, e.g.
  * from StringIndexer. The training params map to convspark config keys ({@link #configKeys()});
- * {@link #extraConfig()} sets any other key (HOCON, e.g. {@code "data.normalize.mode = none"}).
- * A param set explicitly wins over the same key in extraConfig; its default does not.
+ * {@link #extraConfig()} sets any other key that fit uses (HOCON, e.g. {@code
+ * "data.normalize.mode = none"}); keys that fit would ignore (input files and formats, the
+ * validation and test sets, {@code predict.*}, {@code spark.*}, a model block beside modelSpec)
+ * are refused with a message saying what to use instead. A param set explicitly wins over the
+ * same key in extraConfig; its default does not.
  *
  * <p>{@code fit} builds the run's config from the params and validates it as the CLI does
  * ({@link RunConfig#parse}); invalid values fail when set (Spark's param validators) or at fit
@@ -188,6 +192,18 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
 
   RunConfig runConfig(SparkContext sc) {
     Config extra = extra();
+    for (Map.Entry<String, ConfigValue> e : extra.entrySet()) {
+      String unused = unusedByFit(e.getKey());
+      if (unused != null) {
+        throw new BadInputException("CnnClassifier extraConfig: " + e.getKey() + " is not used "
+            + "by fit: " + unused);
+      }
+    }
+    if (extra.hasPath("model") && (!getModelSpec().isEmpty() || !getModelSpecPath().isEmpty())) {
+      throw new BadInputException("CnnClassifier extraConfig: its model block would be ignored: "
+          + "param " + (getModelSpec().isEmpty() ? "modelSpecPath" : "modelSpec") + " gives the "
+          + "model; set one of them");
+    }
     List<String> sets = new ArrayList<>();
     for (Map.Entry<String, ConfigValue> e : extra.entrySet()) {
       if (!e.getKey().equals("model") && !e.getKey().startsWith("model.")) {
@@ -225,6 +241,32 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
     }
   }
 
+  /**
+   * Why fit ignores config key {@code key}, or null when it uses it. fit trains on the DataFrame
+   * it is given, in the caller's SparkSession, and the fitted model scores with its own params:
+   * the keys that name files, formats, sessions or the CLI's scoring would be accepted and do
+   * nothing, so they are refused.
+   */
+  static String unusedByFit(String key) {
+    if (key.equals("data.format") || key.startsWith("data.train.") || key.startsWith("data.csv.")
+        || key.equals("data.dataframe.source") || key.startsWith("data.dataframe.options")) {
+      return "fit trains on the DataFrame it is given";
+    }
+    if (key.startsWith("data.validation.")) {
+      return "fit holds out param validationFraction of the DataFrame it is given for validation";
+    }
+    if (key.startsWith("data.test.")) {
+      return "fit runs no test; score a test DataFrame with the fitted model's transform";
+    }
+    if (key.startsWith("predict.")) {
+      return "set param inferenceBatch on the classifier or the fitted model instead";
+    }
+    if (key.startsWith("spark.")) {
+      return "fit runs in the caller's SparkSession; configure that session instead";
+    }
+    return null;
+  }
+
   // ------------------------------------------------------------------------------ fit
 
   @Override
@@ -242,6 +284,9 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
     transformSchema(dataset.schema());
     SparkContext sc = dataset.sparkSession().sparkContext();
     RunConfig cfg = runConfig(sc);
+    // what the CLI checks before Spark starts: batches that fit in Java arrays (the evaluation
+    // batch is first used after an epoch), the model's driver-side copies in this JVM's heap
+    Preflight.check(cfg, Runtime.getRuntime().maxMemory());
     int workers = cfg.train().workers();
     // the trainer checks this too, but only after a pass over the data (at 0 the trainer picks
     // a count that divides the batch)

@@ -49,14 +49,18 @@ class FramesImageTest {
 
   @Test
   void shortOrLongDataAndWiderPixelsAreNamed() {
-    assertEquals("row 3: image data has 3 bytes, its height x width x nChannels needs 4",
+    // named by the row and by the file the image source read it from
+    assertEquals("row 3 (image f.png): image data has 3 bytes, its height x width x "
+        + "nChannels needs 4",
         fails(row(2, 2, 1, 0, new byte[3]), GRAY));
-    assertEquals("row 3: image data has 8 bytes, its height x width x nChannels needs 4",
+    assertEquals("row 3 (image f.png): image data has 8 bytes, its height x width x "
+        + "nChannels needs 4",
         fails(row(2, 2, 1, 0, new byte[8]), GRAY));
-    assertEquals("row 3: image data has no bytes, its height x width x nChannels needs 4",
+    assertEquals("row 3 (image f.png): image data has no bytes, its height x width x "
+        + "nChannels needs 4",
         fails(row(2, 2, 1, 0, null), GRAY));
     // CV_32FC1 (mode 5): four bytes per pixel, not images of bytes
-    assertEquals("row 3: image mode 5 is not 8-bit pixels (OpenCV CV_8UC1 = 0, CV_8UC3 = 16, "
+    assertEquals("row 3 (image f.png): image mode 5 is not 8-bit pixels (OpenCV CV_8UC1 = 0, CV_8UC3 = 16, "
         + "CV_8UC4 = 24)", fails(row(2, 2, 1, 5, new byte[16]), GRAY));
   }
 

@@ -1,25 +1,25 @@
-package convspark.driver.cli;
+package convspark.driver.config;
 
 import convspark.common.BadInputException;
 import convspark.common.nn.Layer;
 import convspark.common.nn.Network;
-import convspark.driver.config.RunConfig;
 
 /**
  * Checks, before Spark starts and before the first epoch, what would otherwise fail late: a batch
  * whose buffers cannot be allocated (a Java array holds at most 2^31 - 1 values; the evaluation
  * batch is first used after an epoch), and a model whose driver-side copies do not fit in the
- * heap. The estimates are lower bounds: what passes
- * may still be tight, what fails cannot work.
+ * heap. The estimates are lower bounds: what passes may still be tight, what fails cannot work.
+ * The CLI's commands and the Spark ML API ({@code CnnClassifier.fit}, {@code
+ * CnnClassificationModel.transform}) run the same checks.
  */
-final class Preflight {
+public final class Preflight {
   private Preflight() {}
 
   /** Java's largest array, with the few words VMs reserve. */
-  static final long MAX_ARRAY = Integer.MAX_VALUE - 8;
+  public static final long MAX_ARRAY = Integer.MAX_VALUE - 8;
 
   /** {@code --stop-after N}: at least one epoch. */
-  static void stopAfter(int n) {
+  public static void stopAfter(int n) {
     if (n < 1) {
       throw new BadInputException("--stop-after " + n + ": must be at least 1 (epochs to run "
           + "in this invocation)");
@@ -27,13 +27,13 @@ final class Preflight {
   }
 
   /** Checks the batch buffers and the driver's copies of the model against Java's limits. */
-  static void check(RunConfig cfg, long maxHeapBytes) {
+  public static void check(RunConfig cfg, long maxHeapBytes) {
     Network net = new Network(cfg.model());
     RunConfig.Train t = cfg.train();
     if (t.workers() > 0) {
-      batch(net, t.globalBatch() / t.workers(), "train.global-batch", t.workers());
+      batch(net, t.globalBatch() / t.workers(), "config key train.global-batch", t.workers());
     }
-    batch(net, t.evalBatch(), "train.eval-batch", 1);
+    batch(net, t.evalBatch(), "config key train.eval-batch", 1);
     // the driver holds the parameters, the gradient, the copy it broadcasts and the optimizer
     // state (SGD momentum: one vector, Adam: two)
     int optCopies = t.optimizer().type() == convspark.worker.update.OptimizerSettings.Type.ADAM ? 2
@@ -49,21 +49,27 @@ final class Preflight {
   }
 
   /** The batches of {@code evaluate} and {@code predict}: train.eval-batch and predict.inference-batch. */
-  static void inference(RunConfig cfg, Network net) {
-    batch(net, cfg.train().evalBatch(), "train.eval-batch", 1);
-    batch(net, cfg.predict().inferenceBatch(), "predict.inference-batch", 1);
+  public static void inference(RunConfig cfg, Network net) {
+    batch(net, cfg.train().evalBatch(), "config key train.eval-batch", 1);
+    batch(net, cfg.predict().inferenceBatch(), "config key predict.inference-batch", 1);
   }
 
-  /** One batch of {@code n} samples: each layer's buffer must be a Java array that fits. */
-  private static void batch(Network net, long n, String key, int workers) {
+  /**
+   * One batch of {@code n} samples (per worker, when {@code workers} > 1): each layer's buffer
+   * must be a Java array that fits.
+   *
+   * @param what the setting that chose {@code n}, for the message (e.g. "config key
+   *     train.eval-batch", "CnnClassificationModel param inferenceBatch")
+   */
+  public static void batch(Network net, long n, String what, int workers) {
     long largest = net.inputShape().size();
     for (Layer l : net.layers()) {
       largest = Math.max(largest, l.outShape().size());
     }
     if (n * largest > MAX_ARRAY) {
-      throw new BadInputException(String.format("config key %s: %,d samples%s x %,d values "
+      throw new BadInputException(String.format("%s: %,d samples%s x %,d values "
           + "(the largest layer buffer per sample) is more than a Java array can hold (%,d); "
-          + "use a smaller batch", key, n, workers > 1 ? " per worker" : "", largest,
+          + "use a smaller batch", what, n, workers > 1 ? " per worker" : "", largest,
           MAX_ARRAY));
     }
   }

@@ -1,21 +1,19 @@
-package convspark.driver.cli;
+package convspark.common.nn;
 
 import convspark.common.BadInputException;
-import convspark.common.nn.BatchNorm;
-import convspark.common.nn.Layer;
-import convspark.common.nn.Network;
 import java.util.List;
 
 /**
  * Checks the values of a model read from a file (checkpoint, safetensors) before they are used:
  * every weight and running statistic finite, every batch-norm running variance non-negative. A
- * model failing this would "work" and print {@code loss NaN} or garbage with exit 0.
+ * model failing this would "work" and print {@code loss NaN} or garbage with exit 0, and a Spark
+ * ML model built from it would predict class 0 for every row.
  */
-final class ModelValues {
+public final class ModelValues {
   private ModelValues() {}
 
   /** Throws a {@link BadInputException} naming {@code source}, the layer and the index. */
-  static void check(Network net, float[] params, float[] state, String source) {
+  public static void check(Network net, float[] params, float[] state, String source) {
     List<Layer> layers = net.layers();
     for (int li = 0; li < layers.size(); li++) {
       Layer l = layers.get(li);

@@ -1,0 +1,176 @@
+package convspark.driver.ml;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import convspark.common.BadInputException;
+import convspark.common.io.Checkpoint;
+import convspark.common.nn.Network;
+import convspark.common.spec.ModelSpec;
+import convspark.driver.SparkTestSession;
+import convspark.driver.data.Normalization;
+import java.awt.image.BufferedImage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import javax.imageio.ImageIO;
+import org.apache.spark.ml.evaluation.BinaryClassificationEvaluator;
+import org.apache.spark.ml.linalg.Vector;
+import org.apache.spark.ml.linalg.VectorUDT;
+import org.apache.spark.ml.linalg.Vectors;
+import org.apache.spark.ml.param.ParamMap;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The Spark ML API's checks of what it is given (weights, params, extraConfig, images) and its
+ * output conventions, beside {@link CnnClassifierPipelineTest}'s end-to-end pipeline.
+ */
+class MlInputChecksTest {
+  @TempDir static Path dir;
+  static SparkSession spark;
+
+  /** Two classes from four features: a dense layer on a 1x2x2 input. */
+  static final String BINARY = """
+      input { channels = 1, height = 2, width = 2 }
+      layers = [
+        { type = flatten }
+        { type = dense, units = 2 }
+      ]
+      """;
+
+  @BeforeAll
+  static void start() {
+    spark = SparkTestSession.start();
+  }
+
+  @AfterAll
+  static void stop() {
+    spark.stop();
+  }
+
+  static Checkpoint checkpoint(String spec, float[] params) {
+    ModelSpec s = ModelSpec.parse(spec);
+    Network net = new Network(s);
+    return new Checkpoint(s.render(), 1, 1, params != null ? params : net.initParams(3),
+        net.initState(), "none", new float[0][], 0, Normalization.scaleOnly(1f, 1).toMeta());
+  }
+
+  static Dataset<Row> randomRows(int n) {
+    Random r = new Random(5);
+    List<Row> rows = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      rows.add(RowFactory.create((long) i, Vectors.dense(r.nextGaussian() * 3,
+          r.nextGaussian() * 3, r.nextGaussian() * 3, r.nextGaussian() * 3)));
+    }
+    StructType s = new StructType().add("id", DataTypes.LongType)
+        .add("features", new VectorUDT());
+    return spark.createDataFrame(rows, s);
+  }
+
+  @Test
+  void binaryEvaluatorReadsTheModelsAucFromRawPrediction() {
+    // labels = the model's own decisions: a perfect classifier, AUC 1. BinaryClassification-
+    // Evaluator ranks rows by element 1 of rawPrediction; raw logits gave 0.57 here
+    Dataset<Row> scored = CnnClassificationModel.fromCheckpoint(checkpoint(BINARY, null))
+        .transform(randomRows(400));
+    List<Row> rows = new ArrayList<>();
+    for (Row r : scored.collectAsList()) {
+      Vector p = r.getAs("probability");
+      Vector raw = r.getAs("rawPrediction");
+      assertEquals(0, raw.apply(0) + raw.apply(1), 1e-9, "logits less their mean");
+      assertEquals(p.argmax(), raw.argmax());
+      rows.add(RowFactory.create(p.apply(1) > 0.5 ? 1.0 : 0.0, raw));
+    }
+    StructType s = new StructType().add("label", DataTypes.DoubleType)
+        .add("rawPrediction", new VectorUDT());
+    assertEquals(1.0, new BinaryClassificationEvaluator()
+        .evaluate(spark.createDataFrame(rows, s)), 1e-12);
+  }
+
+  @Test
+  void weightsThatAreNotFiniteAreRefused() {
+    float[] p = new Network(ModelSpec.parse(BINARY)).initParams(3);
+    p[5] = Float.NaN;
+    BadInputException e = assertThrows(BadInputException.class,
+        () -> CnnClassificationModel.fromCheckpoint(checkpoint(BINARY, p)));
+    assertTrue(e.getMessage().contains("parameter") && e.getMessage().contains("NaN"),
+        e.getMessage());
+  }
+
+  @Test
+  void anInferenceBatchTooLargeForJavaArraysFailsOnTheDriverNamingTheParam() {
+    // 16,384 x 2 x 2 values per sample: 40,000 samples overflow an int-indexed buffer
+    String wide = """
+        input { channels = 1, height = 2, width = 2 }
+        layers = [
+          { type = conv, filters = 16384, kernel = 3, padding = 1 }
+          { type = flatten }
+          { type = dense, units = 2 }
+        ]
+        """;
+    CnnClassificationModel m = CnnClassificationModel.fromCheckpoint(checkpoint(wide, null))
+        .setInferenceBatch(40000);
+    BadInputException e = assertThrows(BadInputException.class,
+        () -> m.transform(randomRows(3)));
+    assertTrue(e.getMessage().contains("param inferenceBatch"), e.getMessage());
+    m.setInferenceBatch(8);
+    assertEquals(3, m.transform(randomRows(3)).count());
+  }
+
+  @Test
+  void extraConfigKeysThatFitWouldIgnoreAreRefused() {
+    for (String[] c : new String[][] {
+        {"data.validation.path = \"/data/val.parquet\"", "validationFraction"},
+        {"data.test.path = \"/data/test.parquet\"", "transform"},
+        {"data.format = csv", "DataFrame"},
+        {"data.train.path = \"/data/train.csv\"", "DataFrame"},
+        {"predict.inference-batch = 7", "inferenceBatch"},
+        {"spark.master = \"local[1]\"", "SparkSession"}}) {
+      CnnClassifier k = new CnnClassifier().setModelSpec(MlTestData.MODEL).setExtraConfig(c[0]);
+      BadInputException e = assertThrows(BadInputException.class, k::runConfig, c[0]);
+      String key = c[0].substring(0, c[0].indexOf(' '));
+      assertTrue(e.getMessage().contains(key) && e.getMessage().contains(c[1]), e.getMessage());
+    }
+    BadInputException e = assertThrows(BadInputException.class, () -> new CnnClassifier()
+        .setModelSpec(MlTestData.MODEL)
+        .setExtraConfig("model { input { channels = 3, height = 8, width = 8 } }").runConfig());
+    assertTrue(e.getMessage().contains("modelSpec"), e.getMessage());
+    // what fit uses still passes
+    assertEquals(0.5, new CnnClassifier().setModelSpec(MlTestData.MODEL)
+        .setExtraConfig("data.scale = 0.5, data.normalize.mode = none, "
+            + "data.validation-fraction = 0.2").runConfig().data().scale(), 1e-12);
+  }
+
+  @Test
+  void anImageOfTheWrongSizeIsNamedByItsFile() throws Exception {
+    Path imgs = Files.createDirectories(dir.resolve("imgs"));
+    for (int i = 0; i < 4; i++) {
+      int side = i == 2 ? 3 : 2;
+      ImageIO.write(new BufferedImage(side, side, BufferedImage.TYPE_BYTE_GRAY), "png",
+          imgs.resolve("img-" + i + ".png").toFile());
+    }
+    CnnClassificationModel m = CnnClassificationModel.fromCheckpoint(checkpoint(BINARY, null))
+        .copy(new ParamMap()).setFeaturesCol("image");
+    Dataset<Row> in = spark.read().format("image").load(imgs.toString());
+    Throwable t = assertThrows(Exception.class, () -> m.transform(in).collectAsList());
+    String msg = null;
+    for (; t != null; t = t.getCause()) {
+      if (t instanceof BadInputException) {
+        msg = t.getMessage();
+      }
+    }
+    assertTrue(msg != null && msg.contains("img-2.png") && msg.contains("1x3x3"), "" + msg);
+  }
+}
