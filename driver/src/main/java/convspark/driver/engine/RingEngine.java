@@ -234,7 +234,13 @@ public final class RingEngine implements StepEngine {
     return null;
   }
 
-  private static String firstLine(Throwable e) {
+  /**
+   * The line of {@code e} that says what went wrong. A barrier stage that fails is aborted with
+   * a SparkException without a cause whose first line is Spark's own ("... Stage failed because
+   * barrier task ResultTask(0, 1) finished unsuccessfully."); the task's error, e.g. the ring's
+   * "rank 0 ... sent nothing for 5000 ms", or the lost executor's reason, is the next line.
+   */
+  static String firstLine(Throwable e) {
     if (e == null) {
       return "unknown";
     }
@@ -243,9 +249,13 @@ public final class RingEngine implements StepEngine {
     if (t instanceof SparkException && t.getCause() != null) {
       t = t.getCause();
     }
-    String m = String.valueOf(t.getMessage());
-    int nl = m.indexOf('\n');
-    return nl < 0 ? m : m.substring(0, nl);
+    String[] lines = String.valueOf(t.getMessage()).split("\n");
+    if (lines[0].endsWith("finished unsuccessfully.") && lines.length > 1
+        && !lines[1].isBlank()) {
+      // "java.io.UncheckedIOException: ring rank 1: ..." -> "ring rank 1: ..."
+      return lines[1].trim().replaceFirst("^[\\w.$]+(Exception|Error): ", "");
+    }
+    return lines[0];
   }
 
   /**

@@ -149,8 +149,13 @@ class RingClusterTest {
     }
     LocalCluster.Run r = d.await(RUN_TIMEOUT_S);
     assertEquals(0, r.code(), r.describe());
-    // The message naming the silent peer is asserted by RingTimeoutTest: here Spark retries the
-    // failed barrier stage itself and logs the task's failure at WARN, below the driver's level.
+    // Spark aborts the failed barrier stage; the engine reruns the round and says why: the
+    // task's error with the timeout (a silent peer, or a rendezvous the paused task never
+    // reached, as the pause may fall between rounds), not Spark's generic first line
+    String err = Files.readString(d.stderr());
+    assertTrue(err.lines().anyMatch(l -> l.contains("failed (run 1 of")
+        && (l.contains("within 5000 ms") || l.contains("for 5000 ms"))),
+        LocalCluster.tail(err, 3000));
     assertArrayEquals(ClusterTrainingTest.finalParams(undisturbed()),
         ClusterTrainingTest.finalParams(out),
         "the run with a paused peer ended with other parameters than the undisturbed one");
