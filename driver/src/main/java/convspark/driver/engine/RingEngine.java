@@ -1,7 +1,6 @@
 package convspark.driver.engine;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import org.apache.spark.SparkConf;
@@ -132,7 +131,7 @@ public final class RingEngine implements StepEngine {
     for (int attempt = 1; attempt <= settings.attempts(); attempt++) {
       try {
         return runOnce(round, start);
-      } catch (TrainingFailedException e) {
+      } catch (TrainingFailedException | BadInputException e) {
         throw e;
       } catch (Exception e) {
         // SparkException (a failed barrier stage Spark could not recover itself) is a checked
@@ -260,17 +259,31 @@ public final class RingEngine implements StepEngine {
 
   /**
    * The job's address rendezvous, started on first use: bound to {@code spark.driver.bindAddress}
-   * (else {@code spark.driver.host}), reached by the tasks at {@code spark.driver.host}.
+   * (else, or when that is the wildcard address, {@code spark.driver.host}), reached by the
+   * tasks at {@code spark.driver.host}; an address it cannot bind is a configuration error
+   * (exit 2), not a failed round.
    */
   private InetSocketAddress rendezvous() {
     if (rendezvous == null) {
       SparkConf conf = jsc.sc().conf();
       String host = conf.get("spark.driver.host", "127.0.0.1");
       String bind = conf.get("spark.driver.bindAddress", host);
+      // a configuration the rendezvous cannot use is not a failed round: exit 2, no reruns
       try {
-        rendezvous = RingRendezvous.Server.start(InetAddress.getByName(bind), secret);
+        InetAddress at = InetAddress.getByName(bind);
+        if (at.isAnyLocalAddress()) {
+          // spark.driver.bindAddress = 0.0.0.0 (common in containers) lets Spark's own RPC
+          // listen everywhere; the rendezvous listens only where the tasks reach the driver
+          at = InetAddress.getByName(host);
+          bind = host;
+        }
+        if (at.isAnyLocalAddress()) {
+          throw new BadInputException("spark.driver.host = " + host + ": the ring engine's "
+              + "address rendezvous needs the driver's own address, not all interfaces");
+        }
+        rendezvous = RingRendezvous.Server.start(at, secret);
       } catch (IOException e) {
-        throw new UncheckedIOException("the ring engine cannot start its address rendezvous on "
+        throw new BadInputException("the ring engine cannot start its address rendezvous on "
             + bind + " (spark.driver.bindAddress / spark.driver.host): " + e.getMessage(), e);
       }
       rendezvousAddress = new InetSocketAddress(host, rendezvous.address().getPort());
