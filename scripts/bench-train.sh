@@ -4,7 +4,7 @@
 # step engine, and reports the last epoch (steady state: the first carries workspace allocation
 # and JIT warm-up, and on the cluster, whose executors are fresh JVMs, so does the second: there
 # each executor's C2 compiler still took 0.9-1.0 s of CPU in epoch 2 and 0.05-0.07 s in epoch 3,
-# and the tasks 20-21 s of CPU against 15.3-15.7 s for the same steps; docs/BENCHMARKS.md). The
+# and the tasks 19.5-21.0 s of CPU against 15.3-15.7 s for the same steps; docs/BENCHMARKS.md). The
 # table also gives each row's second epoch. Measures in the same run two references: the single-process kernel with 2
 # data-parallel threads (no Spark, convspark.bench.KernelThroughput), and PyTorch
 # DistributedDataParallel (gloo, 2 processes x 1 thread, the same network, global batch = the
