@@ -27,8 +27,9 @@ import scala.runtime.AbstractFunction1;
  * driver's {@link RingRendezvous} (addresses only, never data; not {@code
  * BarrierTaskContext.allGather}, which costs a second per call in Spark 3.5), joins the ring with
  * the job secret, runs the round with {@code spark.task.cpus} threads, and (rank 0 only) returns the
- * result. A watchdog closes the ring when Spark kills the task, so a failed stage releases its
- * peers at once rather than after the timeout.
+ * result. A watchdog ends the task when Spark kills it ({@link KillSwitch}: while the ring forms
+ * as after), so a failed stage releases its peers and its slot at once rather than after the
+ * timeout.
  */
 final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<ReplicaRound.Output>>
     implements Serializable {
@@ -70,30 +71,42 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
     long t0 = System.nanoTime();
     BarrierTaskContext ctx = BarrierTaskContext.get();
     int rank = ctx.partitionId();
-    SampleBlock block = it.hasNext() ? it.next() : null;
-    if (block == null) {
-      int size = spec.net().inputShape().size();
-      block = new SampleBlock(0, size, new float[0], new int[0]);
-    }
-    long t1 = System.nanoTime();
-    try (Allreduce ring = connect(ctx, rank)) {
-      long t2 = System.nanoTime();
-      Thread watchdog = new Thread(() -> {
-        while (!Thread.currentThread().isInterrupted()) {
-          if (ctx.isInterrupted()) {
-            ring.close();
-            return;
-          }
-          try {
-            Thread.sleep(200);
-          } catch (InterruptedException e) {
-            return;
-          }
+    // From the start, not only once the ring has formed: a task whose peer fails before it
+    // registers or listens would otherwise wait in the rendezvous or the join for the whole
+    // timeout, holding its slot (Spark marks a killed barrier task but does not interrupt it),
+    // and the round's rerun could not start before.
+    KillSwitch kill = new KillSwitch(Thread.currentThread());
+    Thread watchdog = new Thread(() -> {
+      while (!Thread.currentThread().isInterrupted()) {
+        if (ctx.isInterrupted()) {
+          kill.killed(ctx.getKillReason().getOrElse(() -> "no reason given"));
+          return;
         }
-      }, "ring-watchdog-" + rank);
-      watchdog.setDaemon(true);
-      watchdog.start();
+        try {
+          Thread.sleep(200);
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+    }, "ring-watchdog-" + rank);
+    watchdog.setDaemon(true);
+    watchdog.start();
+    try {
+      SampleBlock block = it.hasNext() ? it.next() : null;
+      if (block == null) {
+        int size = spec.net().inputShape().size();
+        block = new SampleBlock(0, size, new float[0], new int[0]);
+      }
+      long t1 = System.nanoTime();
+      Allreduce formed;
       try {
+        formed = connect(ctx, rank);
+      } catch (IOException | RuntimeException e) {
+        throw kill.explain(rank, e);
+      }
+      try (Allreduce ring = formed) {
+        kill.formed(ring, rank);
+        long t2 = System.nanoTime();
         ModelState start = state.value().copy();
         long t3 = System.nanoTime();
         ReplicaRound.Output out = ReplicaRound.run(spec, start, block, rank, ring, ctx.cpus());
@@ -104,13 +117,90 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
               (t2 - t1) / 1e6, (t3 - t2) / 1e6, (System.nanoTime() - t3) / 1e9);
         }
         return rank == 0 ? scala.collection.Iterator$.MODULE$.single(out) : none();
-      } finally {
-        watchdog.interrupt();
       }
     } catch (RingException e) {
       throw new UncheckedIOException(e.getMessage(), e);
     } catch (IOException e) {
       throw new UncheckedIOException("ring rank " + rank + ": " + e.getMessage(), e);
+    } finally {
+      watchdog.interrupt();
+      kill.done();
+    }
+  }
+
+  /**
+   * What the watchdog does when Spark kills the task: before the ring has formed, interrupts
+   * the task's thread (the rendezvous and the join end at once: their waits are interruptible
+   * channels, sleeps and futures); after, closes the ring (every operation on it fails at once,
+   * and so do the neighbours', and the compute threads are left alone).
+   */
+  static final class KillSwitch {
+    private final Thread task;
+    private Allreduce ring;
+    private String reason;
+    private boolean done;
+    private boolean interrupted;
+
+    KillSwitch(Thread task) {
+      this.task = task;
+    }
+
+    /** Spark killed the task. */
+    synchronized void killed(String why) {
+      if (reason != null || done) {
+        return;
+      }
+      reason = why;
+      if (ring != null) {
+        ring.close();
+      } else {
+        interrupted = true;
+        task.interrupt();
+      }
+    }
+
+    /**
+     * The ring has formed: from now on a kill closes it. A kill that came while it formed
+     * closes it now and fails the task.
+     */
+    synchronized void formed(Allreduce r, int rank) throws RingException {
+      ring = r;
+      if (reason != null) {
+        r.close();
+        throw killedWhileForming(rank, null);
+      }
+    }
+
+    /** A failure to form the ring, or the kill that caused it. */
+    synchronized RuntimeException explain(int rank, Exception e) {
+      if (reason != null) {
+        RingException k = killedWhileForming(rank, e);
+        return new UncheckedIOException(k.getMessage(), k);
+      }
+      if (e instanceof RingException re) {
+        return new UncheckedIOException(re.getMessage(), re);
+      }
+      if (e instanceof IOException io) {
+        return new UncheckedIOException("ring rank " + rank + ": " + io.getMessage(), io);
+      }
+      return (RuntimeException) e;
+    }
+
+    private RingException killedWhileForming(int rank, Exception cause) {
+      RingException k = new RingException("ring rank " + rank + ": Spark killed the task while "
+          + "it formed the ring (" + reason + ")");
+      if (cause != null) {
+        k.initCause(cause);
+      }
+      return k;
+    }
+
+    /** The task ends: a late kill does nothing, and an interrupt this switch made is cleared. */
+    synchronized void done() {
+      done = true;
+      if (interrupted) {
+        Thread.interrupted();
+      }
     }
   }
 

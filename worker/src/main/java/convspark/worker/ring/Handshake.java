@@ -6,12 +6,14 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.lang.System.Logger.Level;
+import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.SocketChannel;
 import java.security.MessageDigest;
 import java.util.concurrent.TimeUnit;
@@ -99,19 +101,24 @@ final class Handshake {
   /**
    * Client side over a new connection: connects to {@code to} and completes {@link #client},
    * retrying until {@code deadline} while the server closes or ignores the connection without
-   * answering (a server busy with other connections may shed this one) and, with {@code
-   * untilListening}, while the connection itself fails (the server may not listen yet). Retries
-   * after a handshake back off from 50 ms up to a second. A server that answers wrongly ({@link
-   * WrongAnswer}: it fails to prove the secret) fails at once.
+   * answering (a server busy with other connections may shed this one). Retries after a
+   * handshake back off from 50 ms up to a second. A server that answers wrongly ({@link
+   * WrongAnswer}: it fails to prove the secret) fails at once, and so does a connection that is
+   * refused or unreachable: every caller learns the server's address only once it listens (a
+   * ring peer binds its listener before its address is handed round; the rendezvous listens
+   * before any task starts), so a refusal means that it has stopped listening for good (its task
+   * ended, its process died), and waiting for the deadline would only hold up the round's rerun.
    *
    * @param me names the caller in errors ("ring rank 2")
    * @param who names the server in errors ("rank 3 (host:port)")
    * @param timeoutMillis what {@code deadline} was set from, for the error after it
+   * @param refusedMeans what a refused connection says about the server, appended to the error
+   *     in parentheses, or null
    * @return the socket (a channel's), SO_TIMEOUT still at what was left of the deadline
    * @throws RingException naming both, and after the deadline what happened last
    */
   static Socket connect(InetSocketAddress to, String me, String who, byte[] secret, long ringId,
-      int fromRank, int toRank, long deadline, long timeoutMillis, boolean untilListening)
+      int fromRank, int toRank, long deadline, long timeoutMillis, String refusedMeans)
       throws RingException {
     IOException last = null;
     long pause = 50; // after failed handshakes, doubling up to a second: no flood of retries
@@ -143,13 +150,18 @@ final class Handshake {
         RingListener.closeQuietly(s);
         throw new RingException(me + ": cannot connect to " + who + ": unknown host", e);
       } catch (IOException e) {
-        // not listening yet, slow, or it shed this connection (closed, reset): retry
+        // slow, or it shed this connection (closed, reset): retry
         boolean connected = s.isConnected();
         RingListener.closeQuietly(s);
-        if (!connected && !untilListening && !(e instanceof SocketTimeoutException)) {
+        if (e instanceof ClosedByInterruptException || Thread.currentThread().isInterrupted()) {
+          throw new RingException(me + ": interrupted while connecting to " + who, e);
+        }
+        if (!connected && !(e instanceof SocketTimeoutException)) {
           // refused or unreachable: fail now (a connect that timed out used up the deadline)
           throw new RingException(me + ": cannot connect to " + who + ": "
-              + RingListener.describe(e), e);
+              + RingListener.describe(e)
+              + (refusedMeans != null && e instanceof ConnectException
+                  ? " (" + refusedMeans + ")" : ""), e);
         }
         RingListener.LOG.log(Level.DEBUG, "{0}: connecting to {1} failed, retrying: {2}", me,
             who, RingListener.describe(e));

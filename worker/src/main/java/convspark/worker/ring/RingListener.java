@@ -175,12 +175,16 @@ public final class RingListener implements AutoCloseable {
 
   /**
    * Connects to the next peer and completes the handshake, retrying until {@code deadline}
-   * while the peer is not listening yet or sheds the connection ({@link Handshake#connect}).
+   * while the peer sheds the connection ({@link Handshake#connect}). A refused connection fails
+   * at once: the peer bound this listener before its address was handed round, and closes it
+   * only once its ring has formed (after the connection from this peer) or its join has failed,
+   * so a refusal means that the peer is gone for this round.
    */
   private Socket connect(InetSocketAddress to, byte[] secret, long ringId, int rank, int next,
       long deadline) throws RingException {
     Socket s = Handshake.connect(to, "ring rank " + rank, "rank " + next + " (" + to + ")",
-        secret, ringId, rank, next, deadline, options.connectTimeoutMillis(), true);
+        secret, ringId, rank, next, deadline, options.connectTimeoutMillis(),
+        "it listens no more: its task failed or ended, or its process died");
     try {
       configure(s, options);
     } catch (SocketException e) {

@@ -77,7 +77,7 @@ public final class RingRendezvous {
     String who = "ring rank " + rank + ": " + where;
     long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
     Socket s = Handshake.connect(server, "ring rank " + rank, where, secret, ringId, rank, RANK,
-        deadline, timeoutMillis, false);
+        deadline, timeoutMillis, null);
     try (s) {
       s.setTcpNoDelay(true);
       DataOutputStream out = new DataOutputStream(s.getOutputStream());

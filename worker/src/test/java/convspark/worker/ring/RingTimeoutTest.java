@@ -64,6 +64,29 @@ class RingTimeoutTest {
     }
   }
 
+  /**
+   * A neighbour whose listener is gone (its task failed, its executor died) refuses the
+   * connection: the join fails at once, naming it, rather than retrying until the connect
+   * timeout while the round's rerun waits.
+   */
+  @Test
+  void aNeighbourThatListensNoMoreFailsTheJoinAtOnce() throws Exception {
+    RingOptions o = new RingOptions(30_000, 30_000, 4096);
+    try (RingListener l0 = RingListener.bind(RingFixtures.loopback(), o)) {
+      RingListener l1 = RingListener.bind(RingFixtures.loopback(), o);
+      List<java.net.InetSocketAddress> peers = List.of(l0.address(), l1.address());
+      l1.close();
+      long t0 = System.nanoTime();
+      RingException e = assertThrows(RingException.class,
+          () -> l0.join(peers, 0, RingSecret.generate(), 1));
+      double secs = (System.nanoTime() - t0) / 1e9;
+      assertEquals("ring rank 0: cannot connect to rank 1 (" + peers.get(1) + "): Connection "
+          + "refused (it listens no more: its task failed or ended, or its process died)",
+          e.getMessage());
+      assertTrue(secs < 10, "failed after " + secs + " s, the connect timeout is 30 s");
+    }
+  }
+
   @Test
   void aPeerThatNeverJoinsFailsTheJoinAfterTheConnectTimeout() throws Exception {
     RingOptions o = new RingOptions(1_500, 1_000, 4096);
