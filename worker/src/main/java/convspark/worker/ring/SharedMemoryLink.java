@@ -16,6 +16,8 @@ import java.nio.ByteOrder;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryIteratorException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -23,6 +25,8 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * One direction of a ring link between two peers on the same host, through shared memory instead
@@ -38,6 +42,8 @@ import java.util.logging.Logger;
  * name, writes a random 32-byte token into it, and offers name, size and token over the
  * connection; the sending end maps the file, checks the token, and answers yes or no; the
  * receiving end then deletes the name, so that no other process can open the file from then on.
+ * (A process killed before that leaves the file behind; the next ring formed on the host removes
+ * it: {@link #sweepStale}.)
  * A peer on another host, a missing or full {@code /dev/shm}, or any failure leaves the link on
  * TCP (logged); nothing fails because of it.
  *
@@ -71,6 +77,11 @@ final class SharedMemoryLink implements AutoCloseable {
   static final int DEFAULT_CAPACITY = 8 << 20;
   /** Where the files go: memory-backed on Linux. */
   static final Path DIR = Path.of("/dev/shm");
+  /** Every ring file's name starts so: then the creating process's pid, "-", a random number. */
+  static final String PREFIX = "convspark-ring-";
+  private static final Pattern OWNED = Pattern.compile("convspark-ring-(\\d+)-\\d+\\.shm");
+  /** {@link #sweepStale} leaves a dead process's file alone until it is this old. */
+  static final long STALE_MILLIS = 10 * 60_000L;
   static final byte OFFER = 1;
   static final byte NO_OFFER = 0;
   private static final int MAX_PATH_BYTES = 4096;
@@ -311,7 +322,8 @@ final class SharedMemoryLink implements AutoCloseable {
     byte[] token = RingSecret.random(32);
     if (enabled && isLocal(in.getInetAddress())) {
       try {
-        file = Files.createTempFile(DIR, "convspark-ring-", ".shm",
+        sweepStale(System.currentTimeMillis());
+        file = Files.createTempFile(DIR, PREFIX + ProcessHandle.current().pid() + "-", ".shm",
             PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
         mine = map(file, capacity, true);
         mine.map.put(TOKEN, token);
@@ -417,7 +429,7 @@ final class SharedMemoryLink implements AutoCloseable {
     SharedMemoryLink l = null;
     try {
       if (!DIR.equals(file.getParent())
-          || !file.getFileName().toString().startsWith("convspark-ring-")) {
+          || !file.getFileName().toString().startsWith(PREFIX)) {
         throw new IOException("not a ring file: " + file);
       }
       if (capacity < 2 * maxMessage) {
@@ -482,6 +494,54 @@ final class SharedMemoryLink implements AutoCloseable {
     } catch (IOException e) {
       return false;
     }
+  }
+
+  /**
+   * Deletes the ring files that processes which died while negotiating left in {@link #DIR}
+   * (a file's name lives only from its creation to the end of {@link #negotiate}; a SIGKILL in
+   * between leaves it, and its memory, until the host reboots): files named with the pid of a
+   * process that is gone, unchanged for {@link #STALE_MILLIS}. The age keeps a live file of a
+   * process in another pid namespace that shares this {@code /dev/shm} (a container) from being
+   * taken for a dead one; were it deleted anyway, its peer could not open it, and that link
+   * would stay on TCP. Only this user's files can go ({@code /dev/shm} is sticky); failures are
+   * ignored. Runs before this process creates a file of its own.
+   *
+   * @return the number of files deleted
+   */
+  static int sweepStale(long nowMillis) {
+    int removed = 0;
+    try (DirectoryStream<Path> files = Files.newDirectoryStream(DIR, PREFIX + "*.shm")) {
+      for (Path f : files) {
+        Matcher m = OWNED.matcher(f.getFileName().toString());
+        if (!m.matches()) {
+          continue;
+        }
+        long pid;
+        try {
+          pid = Long.parseLong(m.group(1));
+        } catch (NumberFormatException e) {
+          continue;
+        }
+        if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+          continue;
+        }
+        try {
+          if (nowMillis - Files.getLastModifiedTime(f).toMillis() >= STALE_MILLIS
+              && Files.deleteIfExists(f)) {
+            removed++;
+          }
+        } catch (IOException e) {
+          // another user's file, or gone meanwhile
+        }
+      }
+    } catch (IOException | DirectoryIteratorException e) {
+      return removed; // no /dev/shm to sweep: the offer below fails and the link stays on TCP
+    }
+    if (removed > 0) {
+      LOG.log(Level.INFO, "removed {0} ring file(s) of dead processes from {1}",
+          new Object[] {removed, DIR});
+    }
+    return removed;
   }
 
   private static void deleteQuietly(Path p) {

@@ -305,6 +305,42 @@ class RingSharedMemoryTest {
     assertEquals(List.of(), mapped(), "closed rings still map their shared memory");
   }
 
+  /**
+   * A process killed while it negotiated leaves its file named in /dev/shm; the next ring formed
+   * on the host removes it, once it is old enough, and only if its process is gone.
+   */
+  @Test
+  void filesOfDeadProcessesAreRemovedWhenARingForms() throws Exception {
+    Process gone = new ProcessBuilder("true").start();
+    assertTrue(gone.waitFor(30, TimeUnit.SECONDS));
+    long dead = gone.pid();
+    assumeTrue(ProcessHandle.of(dead).isEmpty(), "pid " + dead + " was reused at once");
+    long old = System.currentTimeMillis() - SharedMemoryLink.STALE_MILLIS - 60_000;
+    Path stale = fake(dead + "-1", old);
+    Path recent = fake(dead + "-2", System.currentTimeMillis());
+    Path live = fake(ProcessHandle.current().pid() + "-3", old);
+    Path foreign = fake("x-4", old); // not a name of ours: left alone
+    try {
+      Ring[] rings = RingFixtures.ringOfThreads(2, RingSecret.generate(), 77, SHM);
+      RingFixtures.closeAll(rings);
+      assertTrue(rings[0].sharedMemory()[0], "the ring did not use shared memory");
+      assertFalse(Files.exists(stale), "the file of a dead process was left in /dev/shm");
+      assertTrue(Files.exists(recent), "a dead process's file younger than the limit was removed");
+      assertTrue(Files.exists(live), "a live process's file was removed");
+      assertTrue(Files.exists(foreign), "a file of another name was removed");
+    } finally {
+      for (Path p : List.of(stale, recent, live, foreign)) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+
+  private static Path fake(String id, long mtimeMillis) throws Exception {
+    Path p = Files.createFile(SharedMemoryLink.DIR.resolve(SharedMemoryLink.PREFIX + id + ".shm"));
+    Files.setLastModifiedTime(p, java.nio.file.attribute.FileTime.fromMillis(mtimeMillis));
+    return p;
+  }
+
   private static final int ROUNDS = 100;
 
   /** This process's mappings of ring files (a closed ring unmaps its links). */
