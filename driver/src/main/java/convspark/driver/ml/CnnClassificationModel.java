@@ -55,7 +55,9 @@ import org.apache.spark.sql.types.StructType;
  * <p>Scoring runs on the executors in batches of {@link #inferenceBatch()} rows: each partition
  * gathers a batch, normalises it exactly as in training, runs one forward pass through the same
  * BLAS kernel as training (a pooled {@link Workspace}) and emits the rows. The weights are
- * broadcast once per {@code transform}.
+ * broadcast once per {@code transform}; the result is lazy, so the broadcast is not destroyed
+ * there: Spark's ContextCleaner removes it once the returned DataFrame is garbage collected
+ * (as for MLlib's own models).
  *
  * <p>The features column holds unscaled features, like the training data: an ML Vector, an
  * array of numbers (C,H,W order) or an image struct of {@code spark.read.format("image")}.
