@@ -23,7 +23,10 @@ import java.util.SplittableRandom;
  * and scaling efficiency on real networks. Markdown on stdout.
  *
  * <p>Usage: {@code RingAllreduceBench [--procs 2,4,8] [--sizes 1000,50000,421834,1687336]
- * [--iters 30] [--chunk 262144]}. Each process times every operation; an operation's time is
+ * [--iters 30] [--chunk 262144] [--links shm|tcp|sealed]}: the links between the processes go
+ * through shared memory (shm, the default, as between executors of one host), loopback TCP in
+ * the clear (tcp), or loopback TCP sealed with AES-GCM (sealed: train.ring.encryption). Each
+ * process times every operation; an operation's time is
  * the slowest rank's, and the figure is the median over the iterations after warm-up (5 rounds
  * over every size, then 5 more operations of each size).
  */
@@ -33,19 +36,21 @@ public final class RingAllreduceBench {
   public static void main(String[] args) throws Exception {
     if (args.length > 0 && args[0].equals("--child")) {
       child(Integer.parseInt(args[1]), parseInts(args[2]), Integer.parseInt(args[3]),
-          Integer.parseInt(args[4]));
+          Integer.parseInt(args[4]), args[5]);
       return;
     }
     int[] procs = {2, 4, 8};
     int[] sizes = {1_000, 50_000, 421_834, 1_687_336};
     int iters = 30;
     int chunk = RingOptions.DEFAULTS.chunkBytes();
+    String links = "shm";
     for (int i = 0; i < args.length; i += 2) {
       switch (args[i]) {
         case "--procs" -> procs = parseInts(args[i + 1]);
         case "--sizes" -> sizes = parseInts(args[i + 1]);
         case "--iters" -> iters = Integer.parseInt(args[i + 1]);
         case "--chunk" -> chunk = Integer.parseInt(args[i + 1]);
+        case "--links" -> links = options(args[i + 1], chunk) == null ? null : args[i + 1];
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
@@ -53,8 +58,9 @@ public final class RingAllreduceBench {
     StringBuilder table = new StringBuilder();
     table.append("| processes P | floats n | bytes | median s per allreduce | min | max | "
         + "bytes sent per peer | effective GB/s per peer |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    System.out.println("Links: " + links + ", chunks of " + chunk + " bytes.\n");
     for (int p : procs) {
-      double[][] times = run(p, sizes, iters, chunk);
+      double[][] times = run(p, sizes, iters, chunk, links);
       for (int s = 0; s < sizes.length; s++) {
         double[] t = times[s];
         double med = median(t);
@@ -94,13 +100,14 @@ public final class RingAllreduceBench {
   }
 
   /** times[size][iteration]: the slowest rank's seconds per operation. */
-  static double[][] run(int p, int[] sizes, int iters, int chunk) throws Exception {
+  static double[][] run(int p, int[] sizes, int iters, int chunk, String links)
+      throws Exception {
     List<List<String>> cmds = new ArrayList<>();
     for (int r = 0; r < p; r++) {
       cmds.add(ProcessRendezvous.javaCommand(RingAllreduceBench.class.getName(),
           List.of("-Xms256m", "-Xmx256m"),
           List.of("--child", String.valueOf(r), join(sizes), String.valueOf(iters),
-              String.valueOf(chunk))));
+              String.valueOf(chunk), links)));
     }
     double[][] worst = new double[sizes.length][iters];
     try (ProcessRendezvous procs = ProcessRendezvous.start(cmds, RingSecret.generate(), 600_000)) {
@@ -118,11 +125,22 @@ public final class RingAllreduceBench {
     return worst;
   }
 
-  static void child(int rank, int[] sizes, int iters, int chunk) throws Exception {
+  /** The ring options of {@code --links}. */
+  static RingOptions options(String links, int chunk) {
+    RingOptions o = RingOptions.DEFAULTS.withChunkBytes(chunk);
+    return switch (links) {
+      case "shm" -> o;
+      case "tcp" -> o.withSharedMemory(false);
+      case "sealed" -> o.withSharedMemory(false).withEncryption(true);
+      default -> throw new IllegalArgumentException("--links " + links
+          + ": expected shm, tcp or sealed");
+    };
+  }
+
+  static void child(int rank, int[] sizes, int iters, int chunk, String links) throws Exception {
     BufferedReader stdin = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
     byte[] secret = ProcessRendezvous.readSecret(stdin);
-    RingListener l = RingListener.bind(InetAddress.getLoopbackAddress(),
-        RingOptions.DEFAULTS.withChunkBytes(chunk));
+    RingListener l = RingListener.bind(InetAddress.getLoopbackAddress(), options(links, chunk));
     List<InetSocketAddress> peers = ProcessRendezvous.exchange(l, stdin, System.out);
     try (Ring ring = l.join(peers, rank, secret, 1)) {
       // Warm-up over every size first: the encode/reduce loops get compiled (on a loaded

@@ -68,19 +68,31 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
    *     round of an epoch may be shorter. Validation and checkpoints stay per epoch.
    * @param transport how the replicas reach each other
    * @param shardUpdate whether each replica applies only the part of the update it owns
+   * @param encryption whether the ring's TCP links are sealed
    */
   public record RingSettings(int attempts, int timeoutSeconds, int roundSteps,
-      RingTransport transport, boolean shardUpdate) implements Serializable {
-    /** One round per epoch, the default transport and the sharded update. */
+      RingTransport transport, boolean shardUpdate, RingEncryption encryption)
+      implements Serializable {
+    /** One round per epoch, the default transport, the sharded update, encryption as Spark's. */
     public RingSettings(int attempts, int timeoutSeconds) {
-      this(attempts, timeoutSeconds, 0, RingTransport.AUTO, true);
+      this(attempts, timeoutSeconds, 0, RingTransport.AUTO, true, RingEncryption.AUTO);
     }
 
-    /** The sharded update. */
+    /** The sharded update, encryption as Spark's. */
     public RingSettings(int attempts, int timeoutSeconds, int roundSteps,
         RingTransport transport) {
-      this(attempts, timeoutSeconds, roundSteps, transport, true);
+      this(attempts, timeoutSeconds, roundSteps, transport, true, RingEncryption.AUTO);
     }
+  }
+
+  /** Whether the ring engine seals its TCP links (train.ring.encryption). */
+  public enum RingEncryption {
+    /** As Spark's own traffic: on when spark.network.crypto.enabled = true. */
+    AUTO,
+    /** Always (AES-GCM on every TCP link). */
+    ON,
+    /** Never. */
+    OFF
   }
 
   /** How the ring engine's replicas reach each other (train.ring.transport). */
@@ -231,7 +243,8 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
             k.positiveInt("train.ring.timeout-seconds"),
             k.nonNegativeInt("train.ring.round-steps"),
             k.choice("train.ring.transport", RingTransport.class),
-            k.bool("train.ring.shard-update")));
+            k.bool("train.ring.shard-update"),
+            k.choice("train.ring.encryption", RingEncryption.class)));
     int side = Math.min(model.input().height(), model.input().width());
     if (train.translate() >= side) {
       // every shift of `side` pixels or more blanks the image, and the label stays

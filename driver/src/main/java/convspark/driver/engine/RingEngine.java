@@ -53,6 +53,8 @@ public final class RingEngine implements StepEngine {
    * convspark.worker.ring.LocalRing}: no socket, no port); otherwise over TCP.
    */
   private final boolean inProcess;
+  /** Whether the TCP links seal their chunks (train.ring.encryption). */
+  private final boolean encrypt;
 
   RingEngine(StepEngines.Setup setup, RunConfig.RingSettings settings) {
     this.jsc = setup.jsc();
@@ -65,16 +67,31 @@ public final class RingEngine implements StepEngine {
     }
     int slots = localSlots(jsc.sc().master(), jsc.sc().conf().getInt("spark.task.cpus", 1));
     this.inProcess = slots > 0 && settings.transport() == RunConfig.RingTransport.AUTO;
+    this.encrypt = encrypts(settings.encryption(), jsc.sc().conf());
     System.err.println("convspark: ring engine: the replicas sum " + (inProcess
         ? "through memory (every task runs in this JVM under " + jsc.sc().master()
             + "; train.ring.transport = tcp to use TCP)"
-        : "over authenticated TCP between the tasks" + (settings.transport()
+        : "over authenticated TCP between the tasks" + (encrypt
+            ? ", sealed with AES-GCM" : ", in the clear") + (settings.transport()
             == RunConfig.RingTransport.AUTO ? ", through shared memory between tasks on one host"
             : "")));
     if (slots > 0 && setup.partitions() > slots) {
       throw new BadInputException(tooFewSlots(setup.partitions(),
           slots + " in " + jsc.sc().master()));
     }
+  }
+
+  /**
+   * Whether the ring's TCP links seal their chunks: train.ring.encryption = on, or auto where
+   * Spark encrypts its own traffic (spark.network.crypto.enabled), so that a cluster that asks
+   * for encryption never carries the gradients in the clear.
+   */
+  static boolean encrypts(RunConfig.RingEncryption setting, SparkConf conf) {
+    return switch (setting) {
+      case ON -> true;
+      case OFF -> false;
+      case AUTO -> conf.getBoolean("spark.network.crypto.enabled", false);
+    };
   }
 
   /**
@@ -114,6 +131,11 @@ public final class RingEngine implements StepEngine {
   @Override
   public String name() {
     return "ring";
+  }
+
+  /** True when the ring's TCP links seal their chunks (train.ring.encryption). */
+  boolean encrypts() {
+    return encrypt;
   }
 
   /** True when the replicas sum through memory ({@link LocalRing}), false over TCP. */
@@ -188,7 +210,7 @@ public final class RingEngine implements StepEngine {
       }
       RingTask task = new RingTask(spec, state, secret, ringId,
           settings.timeoutSeconds() * 1000, meet,
-          settings.transport() == RunConfig.RingTransport.AUTO);
+          settings.transport() == RunConfig.RingTransport.AUTO, encrypt);
       ClassTag<ReplicaRound.Output> tag = ClassTag$.MODULE$.apply(ReplicaRound.Output.class);
       RDD<ReplicaRound.Output> out = blocks.rdd().barrier().mapPartitions(task, false, tag);
       List<ReplicaRound.Output> outs = new JavaRDD<>(out, tag).collect();

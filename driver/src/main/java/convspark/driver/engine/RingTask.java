@@ -43,15 +43,19 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
   private final InetSocketAddress rendezvous;
   /** Whether tasks on one host carry their data through shared memory. */
   private final boolean sharedMemory;
+  /** Whether the TCP links seal their chunks. */
+  private final boolean encrypt;
 
   /**
    * @param rendezvous where the driver's {@link RingRendezvous} listens, or null for a ring in
    *     one JVM ({@link LocalRing}: every task runs in the driver's JVM, Spark's local mode)
    * @param sharedMemory whether two tasks on one host carry the ring's data through shared
    *     memory rather than loopback TCP (train.ring.transport = auto)
+   * @param encrypt whether the TCP links seal their chunks (train.ring.encryption)
    */
   RingTask(ReplicaRound.Spec spec, Broadcast<ModelState> state, byte[] secret, long ringId,
-      int timeoutMillis, InetSocketAddress rendezvous, boolean sharedMemory) {
+      int timeoutMillis, InetSocketAddress rendezvous, boolean sharedMemory, boolean encrypt) {
+    this.encrypt = encrypt;
     this.spec = spec;
     this.sharedMemory = sharedMemory;
     this.rendezvous = rendezvous;
@@ -215,7 +219,7 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
       return LocalRing.join(secret, ringId, rank, size, timeoutMillis);
     }
     RingOptions options = RingOptions.DEFAULTS.withTimeouts(timeoutMillis, timeoutMillis)
-        .withSharedMemory(sharedMemory);
+        .withSharedMemory(sharedMemory).withEncryption(encrypt);
     String address = ctx.getTaskInfos()[rank].address();
     String host = address.substring(0, address.lastIndexOf(':'));
     RingListener listener = RingListener.bind(InetAddress.getByName(host), options);

@@ -69,14 +69,17 @@ class RingEngineTest {
       ModelState ringState = start.copy();
       ModelState ringAgain = start.copy();
       RunConfig.RingSettings settings = new RunConfig.RingSettings(1, 60);
-      RunConfig.RingSettings tcp =
-          new RunConfig.RingSettings(1, 60, 0, RunConfig.RingTransport.TCP);
+      // over TCP with sealed links (AES-GCM): still the same bits
+      RunConfig.RingSettings tcp = new RunConfig.RingSettings(1, 60, 0,
+          RunConfig.RingTransport.TCP, true, RunConfig.RingEncryption.ON);
       try (StepEngine driver = StepEngines.open(RunConfig.Engine.DRIVER, setup);
           StepEngine ring = StepEngines.open(RunConfig.Engine.RING, settings, setup);
           StepEngine ring2 = StepEngines.open(RunConfig.Engine.RING, tcp, setup)) {
         assertEquals("ring", ring.name());
         assertTrue(((RingEngine) ring).inProcess(), "auto in local[2]: through memory");
         assertTrue(!((RingEngine) ring2).inProcess(), "tcp: over TCP");
+        assertTrue(((RingEngine) ring2).encrypts(), "encryption = on: sealed");
+        assertTrue(!((RingEngine) ring).encrypts(), "auto without spark.network.crypto");
         for (int epoch = 0; epoch < 2; epoch++) {
           Round round = new Round(epoch, (long) epoch * stepsPerEpoch, 0, stepsPerEpoch,
               stepsPerEpoch, plan, StepListener.NONE);
@@ -109,12 +112,24 @@ class RingEngineTest {
         assertEquals(driverState.optimizerSteps(), ringState.optimizerSteps());
         assertEquals(2L * stepsPerEpoch, ringState.optimizerSteps());
         assertArrayEquals(ringState.params(), ringAgain.params(), 0f,
-            "ring runs repeat bit for bit, through memory and over TCP alike");
+            "ring runs repeat bit for bit, through memory and over sealed TCP alike");
         assertArrayEquals(ringState.state(), ringAgain.state(), 0f);
       }
     } finally {
       c.blocks().release();
     }
+  }
+
+  /** encryption = auto seals the ring exactly where Spark encrypts its own traffic. */
+  @Test
+  void encryptionAutoFollowsSparksNetworkCrypto() {
+    org.apache.spark.SparkConf plain = new org.apache.spark.SparkConf(false);
+    org.apache.spark.SparkConf crypto = new org.apache.spark.SparkConf(false)
+        .set("spark.network.crypto.enabled", "true");
+    assertTrue(!RingEngine.encrypts(RunConfig.RingEncryption.AUTO, plain));
+    assertTrue(RingEngine.encrypts(RunConfig.RingEncryption.AUTO, crypto));
+    assertTrue(RingEngine.encrypts(RunConfig.RingEncryption.ON, plain));
+    assertTrue(!RingEngine.encrypts(RunConfig.RingEncryption.OFF, crypto));
   }
 
   private static void close(float[] a, float[] b, String what) {

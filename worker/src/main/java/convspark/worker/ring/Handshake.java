@@ -26,6 +26,7 @@ import java.util.function.BooleanSupplier;
  *
  * <pre>
  * client -> server  HELLO  = "RING" | version | ringId | fromRank | toRank | nonceC (32 B)
+ *                   (version 1: the data that follows travels in the clear; 2: sealed)
  * server -> client  nonceS (32 B) | HMAC(secret, "server" | HELLO fields | nonceS)
  * client -> server  HMAC(secret, "client" | HELLO fields | nonceS)
  * server -> client  ACCEPT (1 byte)
@@ -35,14 +36,25 @@ import java.util.function.BooleanSupplier;
  * proofs carry different labels (no reflection), and both cover both nonces, the ring id and the
  * two ranks (no replay across connections, rings or positions). A peer that fails any check gets
  * no answer: the connection is closed.
+ *
+ * <p>Both ends also derive the connection's data key, HMAC(secret, "data" label | HELLO fields |
+ * nonceS), of which a sealed link ({@link ChunkCipher}) uses the first 16 bytes: fresh for every
+ * connection (both nonces), known only to holders of the secret, and never sent. Whether the
+ * data is sealed is the hello's version, under both proofs: a server that seals refuses a client
+ * that does not, and the other way round, so the two ends can never read each other's data
+ * differently (train.ring.encryption is the same on every task of a job anyway).
  */
 final class Handshake {
   static final int MAGIC = 0x52494E47; // "RING"
+  /** Hello version: the data after the handshake travels in the clear. */
   static final byte VERSION = 1;
+  /** Hello version: the data after the handshake is sealed ({@link ChunkCipher}). */
+  static final byte VERSION_SEALED = 2;
   static final byte ACCEPT = 0x5A;
   static final int HELLO_BYTES = 4 + 1 + 8 + 4 + 4 + RingSecret.BYTES;
   private static final byte[] SERVER_LABEL = "convspark-ring server".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] CLIENT_LABEL = "convspark-ring client".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] DATA_LABEL = "convspark-ring data".getBytes(StandardCharsets.US_ASCII);
 
   private Handshake() {}
 
@@ -68,14 +80,25 @@ final class Handshake {
     }
   }
 
+  /** Client side of a link whose data travels in the clear; see {@link #client(Socket, byte[],
+   * long, int, int, boolean)}. */
+  static void client(Socket s, byte[] secret, long ringId, int fromRank, int toRank)
+      throws IOException {
+    client(s, secret, ringId, fromRank, toRank, false);
+  }
+
   /**
    * Client side: proves the secret to the server at the other end of {@code s} and checks its
    * proof. Reads time out after the socket's SO_TIMEOUT.
+   *
+   * @param sealed whether the data this connection carries will be sealed (the hello says so)
+   * @return the connection's data key
    */
-  static void client(Socket s, byte[] secret, long ringId, int fromRank, int toRank)
-      throws IOException {
+  static byte[] client(Socket s, byte[] secret, long ringId, int fromRank, int toRank,
+      boolean sealed) throws IOException {
     RingSecret.check(secret);
-    byte[] hello = hello(ringId, fromRank, toRank, RingSecret.random(RingSecret.BYTES));
+    byte[] hello = hello(sealed ? VERSION_SEALED : VERSION, ringId, fromRank, toRank,
+        RingSecret.random(RingSecret.BYTES));
     OutputStream out = s.getOutputStream();
     out.write(hello);
     out.flush();
@@ -96,6 +119,7 @@ final class Handshake {
     if (ack != ACCEPT) {
       throw new WrongAnswer("the server answered " + ack + " instead of accepting");
     }
+    return RingSecret.hmac(secret, DATA_LABEL, hello, nonceS);
   }
 
   /**
@@ -114,12 +138,14 @@ final class Handshake {
    * @param timeoutMillis what {@code deadline} was set from, for the error after it
    * @param refusedMeans what a refused connection says about the server, appended to the error
    *     in parentheses, or null
-   * @return the socket (a channel's), SO_TIMEOUT still at what was left of the deadline
+   * @param sealed whether the data this connection carries will be sealed
+   * @return the socket (a channel's), SO_TIMEOUT still at what was left of the deadline, and
+   *     its data key
    * @throws RingException naming both, and after the deadline what happened last
    */
-  static Socket connect(InetSocketAddress to, String me, String who, byte[] secret, long ringId,
-      int fromRank, int toRank, long deadline, long timeoutMillis, String refusedMeans)
-      throws RingException {
+  static Authenticated connect(InetSocketAddress to, String me, String who, byte[] secret,
+      long ringId, int fromRank, int toRank, long deadline, long timeoutMillis,
+      String refusedMeans, boolean sealed) throws RingException {
     IOException last = null;
     long pause = 50; // after failed handshakes, doubling up to a second: no flood of retries
     while (true) {
@@ -141,8 +167,8 @@ final class Handshake {
       try {
         s.connect(to, (int) Math.min(Integer.MAX_VALUE, left));
         s.setSoTimeout((int) Math.max(1, Math.min(Integer.MAX_VALUE, left)));
-        client(s, secret, ringId, fromRank, toRank);
-        return s;
+        byte[] key = client(s, secret, ringId, fromRank, toRank, sealed);
+        return new Authenticated(s, key, sealed);
       } catch (WrongAnswer e) {
         RingListener.closeQuietly(s);
         throw new RingException(me + ": handshake with " + who + " failed: " + e.getMessage(), e);
@@ -185,8 +211,14 @@ final class Handshake {
     }
   }
 
-  /** What the server learnt from a client that proved the secret. */
-  record Peer(int fromRank) {}
+  /**
+   * A connection both ends have authenticated: the socket, its data key, and whether its data
+   * is sealed with it.
+   */
+  record Authenticated(Socket socket, byte[] dataKey, boolean sealed) {}
+
+  /** What the server learnt from a client that proved the secret, and the data key. */
+  record Peer(int fromRank, byte[] dataKey, boolean sealed) {}
 
   /**
    * Server side: checks the client's hello (magic, version, ring id, addressed to {@code
@@ -194,7 +226,7 @@ final class Handshake {
    */
   static Peer server(Socket s, byte[] secret, long ringId, int myRank, int expectedFrom)
       throws IOException {
-    return server(s, secret, ringId, myRank, expectedFrom, Integer.MAX_VALUE);
+    return server(s, secret, ringId, myRank, expectedFrom, Integer.MAX_VALUE, () -> true, false);
   }
 
   /**
@@ -203,16 +235,19 @@ final class Handshake {
    */
   static Peer server(Socket s, byte[] secret, long ringId, int myRank, int expectedFrom,
       int ranks) throws IOException {
-    return server(s, secret, ringId, myRank, expectedFrom, ranks, () -> true);
+    return server(s, secret, ringId, myRank, expectedFrom, ranks, () -> true, null);
   }
 
   /**
    * Server side, as {@link #server(Socket, byte[], long, int, int, int)}; {@code mayAccept} is
    * asked once the client has proved the secret, just before {@link #ACCEPT} is sent: false (the
    * caller has closed or given up the connection meanwhile) fails the handshake instead.
+   *
+   * @param sealed whether the client must seal its data (true), send it in the clear (false),
+   *     or either (null: the rendezvous, whose own answers are addresses)
    */
   static Peer server(Socket s, byte[] secret, long ringId, int myRank, int expectedFrom,
-      int ranks, BooleanSupplier mayAccept) throws IOException {
+      int ranks, BooleanSupplier mayAccept, Boolean sealed) throws IOException {
     RingSecret.check(secret);
     DataInputStream in = new DataInputStream(s.getInputStream());
     byte[] hello = new byte[HELLO_BYTES];
@@ -223,8 +258,13 @@ final class Handshake {
     long id = h.getLong();
     int from = h.getInt();
     int to = h.getInt();
-    if (magic != MAGIC || version != VERSION) {
+    if (magic != MAGIC || (version != VERSION && version != VERSION_SEALED)) {
       throw new Rejected("not a ring hello (bad magic or version)");
+    }
+    boolean theySeal = version == VERSION_SEALED;
+    if (sealed != null && sealed != theySeal) {
+      throw new Rejected("the peer " + (theySeal ? "seals" : "does not seal") + " its data and "
+          + "this end " + (sealed ? "does" : "does not") + " (train.ring.encryption differs)");
     }
     if (id != ringId) {
       throw new Rejected("hello for another ring (ring id " + id + ", expected " + ringId + ")");
@@ -250,11 +290,15 @@ final class Handshake {
     }
     out.write(ACCEPT);
     out.flush();
-    return new Peer(from);
+    return new Peer(from, RingSecret.hmac(secret, DATA_LABEL, hello, nonceS), theySeal);
   }
 
   static byte[] hello(long ringId, int fromRank, int toRank, byte[] nonce) {
-    return ByteBuffer.allocate(HELLO_BYTES).putInt(MAGIC).put(VERSION).putLong(ringId)
+    return hello(VERSION, ringId, fromRank, toRank, nonce);
+  }
+
+  static byte[] hello(byte version, long ringId, int fromRank, int toRank, byte[] nonce) {
+    return ByteBuffer.allocate(HELLO_BYTES).putInt(MAGIC).put(version).putLong(ringId)
         .putInt(fromRank).putInt(toRank).put(nonce).array();
   }
 

@@ -49,6 +49,13 @@ import java.util.concurrent.TimeUnit;
  * (2 (P - 1) / P of the vector's bytes; chunks queue without bound so that no peer ever waits to
  * send while its neighbour waits for it), typically a segment's worth.
  *
+ * <p>Sealed links ({@link RingOptions#encrypt()}): over TCP, each chunk's payload is encrypted
+ * and its header authenticated with AES-GCM under the connection's own key ({@link
+ * ChunkCipher}), by the sender thread just before it writes the chunk and by the receiving
+ * thread just after it has read it; a chunk that fails its tag fails the operation, naming the
+ * peer. Links through shared memory stay in the clear (one host, one user, a file nobody else
+ * can open).
+ *
  * <p>Faults: every receive waits at most {@link RingOptions#ioTimeoutMillis()} for the next byte
  * (the receiving channel is non-blocking and waits in a {@link Selector} with that deadline; the
  * sending side is bounded by the same timeout on its completion); a silent, closed or misbehaving
@@ -93,6 +100,10 @@ public final class Ring implements Allreduce {
   private int operation;
   private volatile boolean closed;
   private ByteBuffer receiveBuffer = direct(0);
+  /** Opens the sealed chunks from the previous peer, or null: they come in the clear. */
+  private final ChunkCipher opener;
+  /** Where an opened chunk goes (header and payload). */
+  private ByteBuffer openedBuffer = direct(0);
   private float[] floatScratch = new float[0];
   private final Stats stats = new Stats();
 
@@ -120,18 +131,25 @@ public final class Ring implements Allreduce {
    */
   Ring(int rank, int size, Socket out, Socket in, InetSocketAddress nextAddress,
       InetSocketAddress prevAddress, RingOptions options) throws RingException {
-    this(rank, size, out, in, nextAddress, prevAddress, options, null, null);
+    this(rank, size, out, in, nextAddress, prevAddress, options, null, null, null, null);
   }
 
   /**
    * As {@link #Ring(int, int, Socket, Socket, InetSocketAddress, InetSocketAddress,
    * RingOptions)}, with the data of a direction carried by shared memory where its link is not
    * null ({@link SharedMemoryLink#negotiate}); its connection then only tells whether the peer
-   * is still there.
+   * is still there. {@code sealKey} and {@code openKey}: the data keys of the connections to the
+   * next and from the previous peer where the chunks on them are sealed ({@link ChunkCipher}),
+   * else null (and always null for a direction through shared memory).
    */
   Ring(int rank, int size, Socket out, Socket in, InetSocketAddress nextAddress,
       InetSocketAddress prevAddress, RingOptions options, SharedMemoryLink toNext,
-      SharedMemoryLink fromPrev) throws RingException {
+      SharedMemoryLink fromPrev, byte[] sealKey, byte[] openKey) throws RingException {
+    if ((sealKey != null && toNext != null) || (openKey != null && fromPrev != null)) {
+      throw new IllegalArgumentException("ring rank " + rank + ": a link through shared memory "
+          + "is not sealed");
+    }
+    this.opener = openKey == null ? null : ChunkCipher.opening(openKey);
     this.rank = rank;
     this.toNext = toNext;
     this.fromPrev = fromPrev;
@@ -163,7 +181,8 @@ public final class Ring implements Allreduce {
       }
       this.input = i;
       this.readable = sel;
-      this.sender = new Sender(o, toNext, HEADER + options.chunkBytes(), this);
+      this.sender = new Sender(o, toNext, HEADER + options.chunkBytes(), this,
+          sealKey == null ? null : ChunkCipher.sealing(sealKey));
       this.senderThread = new Thread(sender, "ring-send-" + rank);
       senderThread.setDaemon(true);
       senderThread.start();
@@ -341,7 +360,7 @@ public final class Ring implements Allreduce {
       bb.position(HEADER + 4 * fCount);
       bb.asDoubleBuffer().put(d, dFrom, dCount);
     }
-    stats.bytesSent += n;
+    stats.bytesSent += n + (sender != null && sender.sealer != null ? ChunkCipher.TAG : 0);
     if (direct) {
       toNext.publish();
       return false;
@@ -360,12 +379,16 @@ public final class Ring implements Allreduce {
     if (fromPrev != null) {
       bb = nextShared(n, step, steps);
     } else {
-      if (receiveBuffer.capacity() < n) {
-        receiveBuffer = direct(n);
+      int wire = n + (opener != null ? ChunkCipher.TAG : 0);
+      if (receiveBuffer.capacity() < wire) {
+        receiveBuffer = direct(wire);
       }
       bb = receiveBuffer;
-      bb.clear().limit(n);
+      bb.clear().limit(wire);
       readFully(bb, step, steps);
+      if (opener != null) {
+        bb = open(bb, n, step, steps);
+      }
     }
     int op = bb.getInt(0);
     int st = bb.getInt(4);
@@ -405,10 +428,29 @@ public final class Ring implements Allreduce {
         bb.asDoubleBuffer().get(d, dFrom, dCount);
       }
     }
-    stats.bytesReceived += n;
+    stats.bytesReceived += n + (opener != null ? ChunkCipher.TAG : 0);
     if (fromPrev != null) {
       fromPrev.release();
     }
+  }
+
+  /** Opens a sealed chunk of {@code n} bytes (header and payload) read into {@code sealed}. */
+  private ByteBuffer open(ByteBuffer sealed, int n, int step, int steps) throws RingException {
+    if (openedBuffer.capacity() < n) {
+      openedBuffer = direct(n);
+    }
+    try {
+      opener.open(sealed, openedBuffer);
+    } catch (javax.crypto.AEADBadTagException e) {
+      throw new RingException("ring rank " + rank + ": a chunk from rank " + prevRank() + " ("
+          + prevAddress + ") failed its authentication tag (allreduce operation " + operation
+          + ", step " + (step + 1) + " of " + steps + "): altered in transit, or not sealed by "
+          + "the peer with this connection's key", e);
+    } catch (java.security.GeneralSecurityException | RuntimeException e) {
+      throw new RingException("ring rank " + rank + ": cannot open a chunk from rank "
+          + prevRank() + " (" + prevAddress + "): " + e, e);
+    }
+    return openedBuffer;
   }
 
   /** The next {@code n}-byte chunk from the previous peer through shared memory. */
@@ -587,11 +629,18 @@ public final class Ring implements Allreduce {
     private final ConcurrentLinkedQueue<ByteBuffer> pool = new ConcurrentLinkedQueue<>();
     private final Semaphore sent = new Semaphore(0);
     private final int minCapacity;
+    /** Seals every chunk before it is written, or null: they go in the clear. */
+    final ChunkCipher sealer;
+    /** Where a sealed chunk is written from (sender thread only). */
+    private ByteBuffer sealed;
     /** Buffers allocated so far (read by the owning thread only). */
     private int allocated;
     private volatile IOException failure;
 
-    Sender(SocketChannel out, SharedMemoryLink shm, int minCapacity, Ring ring) {
+    Sender(SocketChannel out, SharedMemoryLink shm, int minCapacity, Ring ring,
+        ChunkCipher sealer) {
+      this.sealer = sealer;
+      this.sealed = sealer == null ? null : direct(minCapacity + ChunkCipher.TAG);
       this.out = out;
       this.shm = shm;
       this.minCapacity = minCapacity;
@@ -654,8 +703,20 @@ public final class Ring implements Allreduce {
             // (an operation sends either straight in or through this thread)
             shm.write(c, ring.sendWaiter);
           }
-          while (c.hasRemaining()) {
-            out.write(c); // blocking channel: returns once everything is in the socket buffer
+          ByteBuffer w = c;
+          if (sealer != null) {
+            if (sealed.capacity() < c.limit() + ChunkCipher.TAG) {
+              sealed = direct(c.limit() + ChunkCipher.TAG);
+            }
+            try {
+              sealer.seal(c, sealed);
+            } catch (java.security.GeneralSecurityException e) {
+              throw new IOException("cannot seal a chunk: " + e, e);
+            }
+            w = sealed;
+          }
+          while (w.hasRemaining()) {
+            out.write(w); // blocking channel: returns once everything is in the socket buffer
           }
           pool.offer(c);
           sent.release();

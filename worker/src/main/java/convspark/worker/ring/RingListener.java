@@ -109,7 +109,7 @@ public final class RingListener implements AutoCloseable {
     String nextName = "rank " + next + " (" + peers.get(next) + ")";
     String prevName = "rank " + prev + " (" + peers.get(prev) + ")";
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(options.connectTimeoutMillis());
-    CompletableFuture<Socket> inbound = new CompletableFuture<>();
+    CompletableFuture<Handshake.Authenticated> inbound = new CompletableFuture<>();
     PendingConnections pending =
         new PendingConnections(MAX_PENDING_HANDSHAKES, "ring rank " + rank);
     Thread acceptor = new Thread(
@@ -122,10 +122,14 @@ public final class RingListener implements AutoCloseable {
     SharedMemoryLink[] shm = null;
     Ring ring = null;
     try {
-      out = connect(peers.get(next), secret, ringId, rank, next, deadline);
+      Handshake.Authenticated toNext = connect(peers.get(next), secret, ringId, rank, next,
+          deadline);
+      out = toNext.socket();
       long left = Math.max(1, deadline - System.nanoTime());
+      Handshake.Authenticated fromPrev;
       try {
-        in = inbound.get(left, TimeUnit.NANOSECONDS);
+        fromPrev = inbound.get(left, TimeUnit.NANOSECONDS);
+        in = fromPrev.socket();
       } catch (TimeoutException e) {
         throw new RingException("ring rank " + rank + ": " + prevName
             + " did not connect and prove the ring secret within "
@@ -144,8 +148,10 @@ public final class RingListener implements AutoCloseable {
         throw new RingException("ring rank " + rank + ": setting up the links with " + prevName
             + " and " + nextName + " failed: " + describe(e), e);
       }
+      boolean seal = options.encrypt();
       ring = new Ring(rank, size, out, in, peers.get(next), peers.get(prev), options,
-          shm[0], shm[1]);
+          shm[0], shm[1], seal && shm[0] == null ? toNext.dataKey() : null,
+          seal && shm[1] == null ? fromPrev.dataKey() : null);
       return ring;
     } finally {
       close();
@@ -158,7 +164,8 @@ public final class RingListener implements AutoCloseable {
         // the cancel closes its own socket (complete() returns false).
         inbound.cancel(true);
         if (inbound.isDone() && !inbound.isCompletedExceptionally()) {
-          closeQuietly(inbound.getNow(null));
+          Handshake.Authenticated a = inbound.getNow(null);
+          closeQuietly(a == null ? null : a.socket());
         }
         closeQuietly(out);
         closeQuietly(in);
@@ -180,11 +187,12 @@ public final class RingListener implements AutoCloseable {
    * only once its ring has formed (after the connection from this peer) or its join has failed,
    * so a refusal means that the peer is gone for this round.
    */
-  private Socket connect(InetSocketAddress to, byte[] secret, long ringId, int rank, int next,
-      long deadline) throws RingException {
-    Socket s = Handshake.connect(to, "ring rank " + rank, "rank " + next + " (" + to + ")",
-        secret, ringId, rank, next, deadline, options.connectTimeoutMillis(),
-        "it listens no more: its task failed or ended, or its process died");
+  private Handshake.Authenticated connect(InetSocketAddress to, byte[] secret, long ringId,
+      int rank, int next, long deadline) throws RingException {
+    Handshake.Authenticated a = Handshake.connect(to, "ring rank " + rank, "rank " + next + " ("
+        + to + ")", secret, ringId, rank, next, deadline, options.connectTimeoutMillis(),
+        "it listens no more: its task failed or ended, or its process died", options.encrypt());
+    Socket s = a.socket();
     try {
       configure(s, options);
     } catch (SocketException e) {
@@ -192,10 +200,11 @@ public final class RingListener implements AutoCloseable {
       throw new RingException("ring rank " + rank + ": cannot configure the connection to rank "
           + next + " (" + to + "): " + describe(e), e);
     }
-    return s;
+    return a;
   }
 
-  private void acceptLoop(CompletableFuture<Socket> inbound, PendingConnections pending, byte[] secret,
+  private void acceptLoop(CompletableFuture<Handshake.Authenticated> inbound,
+      PendingConnections pending, byte[] secret,
       long ringId, int rank, int prev, long deadline) {
     try {
       server.setSoTimeout(200);
@@ -216,10 +225,10 @@ public final class RingListener implements AutoCloseable {
             s.setSoTimeout((int) Math.max(1, Math.min(HANDSHAKE_MILLIS, left)));
             // once proved, the connection leaves the pending set before it is accepted: an
             // accepted connection is never closed by an eviction
-            Handshake.server(s, secret, ringId, rank, prev, Integer.MAX_VALUE,
-                () -> taken[0] = pending.remove(s));
+            Handshake.Peer peer = Handshake.server(s, secret, ringId, rank, prev,
+                Integer.MAX_VALUE, () -> taken[0] = pending.remove(s), options.encrypt());
             configure(s, options);
-            if (!inbound.complete(s)) {
+            if (!inbound.complete(new Handshake.Authenticated(s, peer.dataKey(), peer.sealed()))) {
               closeQuietly(s); // a second authenticated connection, or joining ended
             }
           } catch (IOException e) {

@@ -18,15 +18,28 @@ import java.io.Serializable;
  * @param sharedMemory whether a link between two peers of the same host carries its data
  *     through shared memory ({@link SharedMemoryLink}) rather than loopback TCP; the connection
  *     and its handshake stay either way
+ * @param encrypt whether the chunks on TCP links are sealed (AES-GCM: encrypted and
+ *     authenticated, {@link ChunkCipher}); links through shared memory stay in the clear. Every
+ *     peer of a ring must agree: the handshake refuses a neighbour that does not
  */
 public record RingOptions(int connectTimeoutMillis, int ioTimeoutMillis, int chunkBytes,
-    boolean sharedMemory) implements Serializable {
-  /** Defaults: 60 s to form the ring, 60 s of silence, 32 KiB chunks, shared memory on a host. */
-  public static final RingOptions DEFAULTS = new RingOptions(60_000, 60_000, 32 * 1024, true);
+    boolean sharedMemory, boolean encrypt) implements Serializable {
+  /**
+   * Defaults: 60 s to form the ring, 60 s of silence, 32 KiB chunks, shared memory on a host,
+   * TCP in the clear.
+   */
+  public static final RingOptions DEFAULTS =
+      new RingOptions(60_000, 60_000, 32 * 1024, true, false);
 
-  /** TCP on every link, same host or not. */
+  /** TCP on every link, same host or not, in the clear. */
   public RingOptions(int connectTimeoutMillis, int ioTimeoutMillis, int chunkBytes) {
-    this(connectTimeoutMillis, ioTimeoutMillis, chunkBytes, false);
+    this(connectTimeoutMillis, ioTimeoutMillis, chunkBytes, false, false);
+  }
+
+  /** TCP links in the clear. */
+  public RingOptions(int connectTimeoutMillis, int ioTimeoutMillis, int chunkBytes,
+      boolean sharedMemory) {
+    this(connectTimeoutMillis, ioTimeoutMillis, chunkBytes, sharedMemory, false);
   }
 
   public RingOptions {
@@ -44,14 +57,18 @@ public record RingOptions(int connectTimeoutMillis, int ioTimeoutMillis, int chu
   }
 
   public RingOptions withTimeouts(int connectMillis, int ioMillis) {
-    return new RingOptions(connectMillis, ioMillis, chunkBytes, sharedMemory);
+    return new RingOptions(connectMillis, ioMillis, chunkBytes, sharedMemory, encrypt);
   }
 
   public RingOptions withChunkBytes(int bytes) {
-    return new RingOptions(connectTimeoutMillis, ioTimeoutMillis, bytes, sharedMemory);
+    return new RingOptions(connectTimeoutMillis, ioTimeoutMillis, bytes, sharedMemory, encrypt);
   }
 
   public RingOptions withSharedMemory(boolean on) {
-    return new RingOptions(connectTimeoutMillis, ioTimeoutMillis, chunkBytes, on);
+    return new RingOptions(connectTimeoutMillis, ioTimeoutMillis, chunkBytes, on, encrypt);
+  }
+
+  public RingOptions withEncryption(boolean on) {
+    return new RingOptions(connectTimeoutMillis, ioTimeoutMillis, chunkBytes, sharedMemory, on);
   }
 }

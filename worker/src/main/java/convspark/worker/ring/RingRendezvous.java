@@ -77,7 +77,7 @@ public final class RingRendezvous {
     String who = "ring rank " + rank + ": " + where;
     long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
     Socket s = Handshake.connect(server, "ring rank " + rank, where, secret, ringId, rank, RANK,
-        deadline, timeoutMillis, null);
+        deadline, timeoutMillis, null, false).socket();
     try (s) {
       s.setTcpNoDelay(true);
       DataOutputStream out = new DataOutputStream(s.getOutputStream());
@@ -269,7 +269,7 @@ public final class RingRendezvous {
         // once proved, the connection leaves the pending set before it is accepted: a task
         // that proved the secret is never closed by an eviction
         int rank = Handshake.server(s, secret, ring.id, RANK, -1, ring.ranks,
-            () -> taken[0] = pending.remove(s)).fromRank();
+            () -> taken[0] = pending.remove(s), null).fromRank();
         DataInputStream in = new DataInputStream(s.getInputStream());
         int ranks = in.readInt();
         int port = in.readInt();
