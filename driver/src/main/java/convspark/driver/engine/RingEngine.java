@@ -16,7 +16,13 @@ import convspark.worker.ring.RingRendezvous;
 import convspark.worker.ring.RingSecret;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.apache.spark.SparkException;
+import org.apache.spark.SparkJobInfo;
+import org.apache.spark.SparkStageInfo;
+import org.apache.spark.api.java.JavaFutureAction;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -192,7 +198,7 @@ public final class RingEngine implements StepEngine {
         + (round.firstStepInEpoch() + round.steps()) + " of " + round.stepsPerEpoch();
   }
 
-  private RoundResult runOnce(Round round, ModelState start) {
+  private RoundResult runOnce(Round round, ModelState start) throws Exception {
     long t0 = System.nanoTime();
     Broadcast<ModelState> state = jsc.broadcast(start.copy());
     long t1 = System.nanoTime();
@@ -213,7 +219,8 @@ public final class RingEngine implements StepEngine {
           settings.transport() == RunConfig.RingTransport.AUTO, encrypt);
       ClassTag<ReplicaRound.Output> tag = ClassTag$.MODULE$.apply(ReplicaRound.Output.class);
       RDD<ReplicaRound.Output> out = blocks.rdd().barrier().mapPartitions(task, false, tag);
-      List<ReplicaRound.Output> outs = new JavaRDD<>(out, tag).collect();
+      List<ReplicaRound.Output> outs = await(new JavaRDD<>(out, tag).collectAsync(), round,
+          blocks.getNumPartitions());
       long t2 = System.nanoTime();
       if (outs.size() != 1) {
         throw new IllegalStateException("the ring round returned " + outs.size()
@@ -233,6 +240,62 @@ public final class RingEngine implements StepEngine {
     } finally {
       state.destroy(false);
     }
+  }
+
+  /**
+   * Waits for the round's job. A barrier stage starts all its tasks at once or none, and Spark
+   * waits without end for enough free slots: after an executor is lost (its cores still count
+   * when the stage is submitted, and no replacement comes), or while other jobs hold the slots.
+   * No ring task has started, so none of the ring's own timeouts runs: the round must start
+   * within train.ring.timeout-seconds, or it is cancelled and fails (and is rerun, up to
+   * train.ring.attempts). Once started, its tasks' timeouts bound it.
+   */
+  private List<ReplicaRound.Output> await(JavaFutureAction<List<ReplicaRound.Output>> job,
+      Round round, int partitions) throws Exception {
+    long startBy = System.nanoTime() + settings.timeoutSeconds() * 1_000_000_000L;
+    boolean started = false;
+    try {
+      while (true) {
+        try {
+          return job.get(started ? 1000 : 100, TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+          if (!started) {
+            started = started(job);
+            if (!started && System.nanoTime() > startBy) {
+              job.cancel(true);
+              throw new IllegalStateException("the ring round of " + describe(round)
+                  + " could not start: its " + partitions + " barrier tasks did not get "
+                  + partitions + " free task slots at once within " + settings.timeoutSeconds()
+                  + " s (train.ring.timeout-seconds); an executor was lost and not replaced, "
+                  + "or other jobs hold the slots");
+            }
+          }
+        }
+      }
+    } catch (ExecutionException e) {
+      // what collect() would have thrown (a SparkException for a failed stage)
+      throw e.getCause() instanceof Exception c ? c : e;
+    } catch (InterruptedException e) {
+      job.cancel(true);
+      throw e;
+    }
+  }
+
+  /** Whether any task of the job's stages has started (a barrier stage starts all at once). */
+  private boolean started(JavaFutureAction<?> job) {
+    for (int id : job.jobIds()) {
+      SparkJobInfo info = jsc.statusTracker().getJobInfo(id);
+      if (info == null) {
+        continue;
+      }
+      for (int stage : info.stageIds()) {
+        SparkStageInfo s = jsc.statusTracker().getStageInfo(stage);
+        if (s != null && s.numActiveTasks() + s.numCompletedTasks() + s.numFailedTasks() > 0) {
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   private volatile ReplicaRound.Output lastRound;
