@@ -169,6 +169,15 @@ public final class RingEngine implements StepEngine {
           throw new TrainingFailedException(diverged, e);
         }
         if (slotsRefused(e)) {
+          if (lastRound != null) {
+            // the cluster had the slots for an earlier round: it lost executors, which is a
+            // failure of the run (exit 3, naming the checkpoint to resume from), not of the config
+            throw new TrainingFailedException("the ring round of " + describe(round)
+                + " could not start: Spark has fewer task slots than its " + setup.partitions()
+                + " barrier tasks now, after it had them for an earlier round (executors lost "
+                + "and not replaced; Spark gave up after spark.scheduler.barrier."
+                + "maxConcurrentTasksCheck.maxFailures checks)", e);
+          }
           throw new BadInputException(tooFewSlots(setup.partitions(), "fewer"), e);
         }
         if (jsc.sc().isStopped()) {
@@ -248,7 +257,11 @@ public final class RingEngine implements StepEngine {
    * when the stage is submitted, and no replacement comes), or while other jobs hold the slots.
    * No ring task has started, so none of the ring's own timeouts runs: the round must start
    * within train.ring.timeout-seconds, or it is cancelled and fails (and is rerun, up to
-   * train.ring.attempts). Once started, its tasks' timeouts bound it.
+   * train.ring.attempts). Once started, its tasks' timeouts bound it. A job that Spark has not
+   * registered yet is still in Spark's own check of the cluster's slots at submission (retried
+   * every 15 s, 40 times by default: {@code spark.scheduler.barrier.maxConcurrentTasksCheck.*});
+   * a cancel cannot reach it there, and it would run later beside the rerun, so it is left to
+   * that check, which bounds it.
    */
   private List<ReplicaRound.Output> await(JavaFutureAction<List<ReplicaRound.Output>> job,
       Round round, int partitions) throws Exception {
@@ -261,13 +274,13 @@ public final class RingEngine implements StepEngine {
         } catch (TimeoutException e) {
           if (!started) {
             started = started(job);
-            if (!started && System.nanoTime() > startBy) {
+            if (!started && System.nanoTime() > startBy && registered(job)) {
               job.cancel(true);
               throw new IllegalStateException("the ring round of " + describe(round)
                   + " could not start: its " + partitions + " barrier tasks did not get "
                   + partitions + " free task slots at once within " + settings.timeoutSeconds()
-                  + " s (train.ring.timeout-seconds); an executor was lost and not replaced, "
-                  + "or other jobs hold the slots");
+                  + " s (train.ring.timeout-seconds): executors still starting, an executor "
+                  + "lost and not replaced, or other jobs holding the slots");
             }
           }
         }
@@ -279,6 +292,16 @@ public final class RingEngine implements StepEngine {
       job.cancel(true);
       throw e;
     }
+  }
+
+  /** Whether Spark has registered the job (its stages exist: past the slot check). */
+  private boolean registered(JavaFutureAction<?> job) {
+    for (int id : job.jobIds()) {
+      if (jsc.statusTracker().getJobInfo(id) == null) {
+        return false;
+      }
+    }
+    return !job.jobIds().isEmpty();
   }
 
   /** Whether any task of the job's stages has started (a barrier stage starts all at once). */
