@@ -16,6 +16,7 @@ import convspark.driver.config.Settings;
 import convspark.driver.data.Frames;
 import convspark.driver.exec.Partitions;
 import convspark.driver.train.CheckpointStore;
+import convspark.driver.train.ExecutorWatch;
 import convspark.driver.train.SparkSessions;
 import convspark.driver.train.Trainer;
 import convspark.driver.train.TrainingData;
@@ -60,8 +61,9 @@ import org.slf4j.LoggerFactory;
  * from StringIndexer. The training params map to convspark config keys ({@link #configKeys()});
  * {@link #extraConfig()} sets any other key that fit uses (HOCON, e.g. {@code
  * "data.normalize.mode = none"}); keys that fit would ignore (input files and formats, the
- * validation and test sets, {@code predict.*}, {@code spark.*}, a model block beside modelSpec)
- * are refused with a message saying what to use instead. A param set explicitly wins over the
+ * validation and test sets, {@code predict.*}, {@code spark.*} but {@code
+ * spark.executor-wait-seconds}, a model block beside modelSpec) are refused with a message
+ * saying what to use instead. A param set explicitly wins over the
  * same key in extraConfig; its default does not.
  *
  * <p>{@code fit} builds the run's config from the params and validates it as the CLI does
@@ -261,7 +263,7 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
     if (key.startsWith("predict.")) {
       return "set param inferenceBatch on the classifier or the fitted model instead";
     }
-    if (key.startsWith("spark.")) {
+    if (key.startsWith("spark.") && !key.equals("spark.executor-wait-seconds")) {
       return "fit runs in the caller's SparkSession; configure that session instead";
     }
     return null;
@@ -316,8 +318,13 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
       out = temp ? Files.createTempDirectory("convspark-fit-") : outputDir(getOutputDir());
       String ckptDir = out.resolve("checkpoints").toUri().toString();
       Trainer.Result r;
-      r = new Trainer(cfg, SparkSessions.context(dataset.sparkSession()), out, ckptDir,
-          TrainingListener.lines(LOG::info)).run(data, false);
+      // the caller's session has no executor watch (the CLI starts one with its session): a
+      // cluster that loses every executor would leave fit waiting forever
+      try (AutoCloseable watch = ExecutorWatch.during(sc, cfg.spark().executorWaitSeconds(),
+          "CnnClassifier.fit")) {
+        r = new Trainer(cfg, SparkSessions.context(dataset.sparkSession()), out, ckptDir,
+            TrainingListener.lines(LOG::info)).run(data, false);
+      }
       Checkpoint c = new CheckpointStore(ckptDir, 1, sc.hadoopConfiguration())
           .readNamed("final.bin").orElseThrow(() -> new IllegalStateException(
               "training wrote no final checkpoint in " + ckptDir));

@@ -15,8 +15,12 @@ import org.apache.spark.SparkContext;
  * the config key; the step engine's failure (exit 3, naming the last good checkpoint) follows.
  * {@link SparkSessions#awaitExecutors} covers the start, this the rest of the run. Not used for
  * local masters, nor under dynamic allocation (executors may then leave when idle).
+ *
+ * <p>The Spark ML API's {@code fit} runs in the caller's session, beside other jobs: there the
+ * watch lasts as long as {@code fit} and cancels only the jobs of {@code fit}'s own job group
+ * ({@link #during}).
  */
-final class ExecutorWatch {
+public final class ExecutorWatch {
   private final String master;
   private final long timeoutNanos;
   private final IntSupplier executors;
@@ -44,6 +48,59 @@ final class ExecutorWatch {
     Thread t = new Thread(() -> w.run(sc::isStopped, 1000), "convspark-executor-watch");
     t.setDaemon(true);
     t.start();
+  }
+
+  /**
+   * Runs the jobs that the calling thread submits until {@link AutoCloseable#close} in a job
+   * group (the caller's own, if it set one, so that it can still cancel them; else a new one),
+   * and watches them: with a cluster master (not local, no dynamic allocation), once no executor
+   * has been registered for {@code timeoutSeconds}, the group's active jobs are cancelled,
+   * naming the config key. Closing stops the watch and gives the thread back its previous job
+   * group. For work in a session that others use too.
+   *
+   * @param what names the work in the job group's description ("CnnClassifier.fit")
+   */
+  public static AutoCloseable during(SparkContext sc, int timeoutSeconds, String what) {
+    String[] keys = {"spark.jobGroup.id", "spark.job.description", "spark.job.interruptOnCancel"};
+    String[] before = new String[keys.length];
+    for (int i = 0; i < keys.length; i++) {
+      before[i] = sc.getLocalProperty(keys[i]);
+    }
+    String group = before[0];
+    if (group == null) {
+      group = "convspark-" + java.util.UUID.randomUUID();
+      sc.setJobGroup(group, what, false);
+    }
+    String watched = group;
+    Thread t = null;
+    if (!SparkSessions.isLocal(sc.master())
+        && !sc.getConf().getBoolean("spark.dynamicAllocation.enabled", false)) {
+      ExecutorWatch w = new ExecutorWatch(sc.master(), timeoutSeconds * 1000L,
+          () -> SparkSessions.executors(sc), () -> activeIn(sc, watched), sc::cancelJob,
+          System.nanoTime());
+      t = new Thread(() -> w.run(sc::isStopped, 1000), "convspark-executor-watch");
+      t.setDaemon(true);
+      t.start();
+    }
+    Thread watch = t;
+    return () -> {
+      if (watch != null) {
+        watch.interrupt();
+      }
+      for (int i = 0; i < keys.length; i++) {
+        sc.setLocalProperty(keys[i], before[i]);
+      }
+    };
+  }
+
+  /** The active jobs of job group {@code group}. */
+  static int[] activeIn(SparkContext sc, String group) {
+    Set<Integer> mine = new HashSet<>();
+    for (int id : sc.statusTracker().getJobIdsForGroup(group)) {
+      mine.add(id);
+    }
+    return java.util.Arrays.stream(sc.statusTracker().getActiveJobIds())
+        .filter(mine::contains).toArray();
   }
 
   private void run(BooleanSupplier stopped, long pollMillis) {
