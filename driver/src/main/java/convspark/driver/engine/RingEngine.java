@@ -20,8 +20,12 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.spark.SparkException;
-import org.apache.spark.SparkJobInfo;
-import org.apache.spark.SparkStageInfo;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerJobStart;
+import org.apache.spark.scheduler.SparkListenerTaskStart;
 import org.apache.spark.api.java.JavaFutureAction;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -61,6 +65,8 @@ public final class RingEngine implements StepEngine {
   private final boolean inProcess;
   /** Whether the TCP links seal their chunks (train.ring.encryption). */
   private final boolean encrypt;
+  /** Which rounds' barrier stages have started tasks (see {@link #await}). */
+  private final RoundStarts starts = new RoundStarts();
 
   RingEngine(StepEngines.Setup setup, RunConfig.RingSettings settings) {
     this.jsc = setup.jsc();
@@ -74,6 +80,12 @@ public final class RingEngine implements StepEngine {
     int slots = localSlots(jsc.sc().master(), jsc.sc().conf().getInt("spark.task.cpus", 1));
     this.inProcess = slots > 0 && settings.transport() == RunConfig.RingTransport.AUTO;
     this.encrypt = encrypts(settings.encryption(), jsc.sc().conf());
+    if (encrypt && !jsc.sc().conf().getBoolean("spark.network.crypto.enabled", false)) {
+      System.err.println("convspark: WARNING: train.ring.encryption = on seals the ring's TCP "
+          + "links with keys derived from the job's ring secret, which travels in the task "
+          + "closure; without spark.network.crypto.enabled = true (and spark.authenticate) Spark "
+          + "sends that closure in the clear, and whoever records it can read the ring too");
+    }
     System.err.println("convspark: ring engine: the replicas sum " + (inProcess
         ? "through memory (every task runs in this JVM under " + jsc.sc().master()
             + "; train.ring.transport = tcp to use TCP)"
@@ -84,6 +96,56 @@ public final class RingEngine implements StepEngine {
     if (slots > 0 && setup.partitions() > slots) {
       throw new BadInputException(tooFewSlots(setup.partitions(),
           slots + " in " + jsc.sc().master()));
+    }
+    jsc.sc().addSparkListener(starts);
+  }
+
+  /**
+   * Spark's events of the rounds' jobs, straight from the listener bus: which jobs Spark has
+   * registered (past its slot check at submission), each job's final stage (the barrier
+   * stage: created last, so the highest id; a parent stage that recomputes lost blocks or
+   * shuffle output runs first and does not count), and which stages have launched a task. Not
+   * the status store, which records a task's start only with its next periodic update (up to
+   * an executor heartbeat later).
+   */
+  static final class RoundStarts extends SparkListener {
+    private final Map<Integer, Integer> finalStage = new ConcurrentHashMap<>();
+    private final Set<Integer> launched = ConcurrentHashMap.newKeySet();
+
+    @Override
+    public void onJobStart(SparkListenerJobStart job) {
+      int last = -1;
+      // Seq.iterator: the same source for Scala 2.12 (Spark 3.5) and 2.13 (Spark 4)
+      scala.collection.Iterator<Object> ids = job.stageIds().iterator();
+      while (ids.hasNext()) {
+        last = Math.max(last, (Integer) ids.next());
+      }
+      finalStage.put(job.jobId(), last);
+    }
+
+    @Override
+    public void onTaskStart(SparkListenerTaskStart task) {
+      launched.add(task.stageId());
+    }
+
+    boolean registered(List<Integer> jobs) {
+      return !jobs.isEmpty() && jobs.stream().allMatch(finalStage::containsKey);
+    }
+
+    boolean started(List<Integer> jobs) {
+      return jobs.stream().anyMatch(j -> {
+        Integer s = finalStage.get(j);
+        return s != null && launched.contains(s);
+      });
+    }
+
+    void forget(List<Integer> jobs) {
+      for (int j : jobs) {
+        Integer s = finalStage.remove(j);
+        if (s != null) {
+          launched.remove(s);
+        }
+      }
     }
   }
 
@@ -161,6 +223,11 @@ public final class RingEngine implements StepEngine {
         return runOnce(round, start);
       } catch (TrainingFailedException | BadInputException e) {
         throw e;
+      } catch (InterruptedException e) {
+        // the caller was interrupted (a cancelled fit): no rerun
+        Thread.currentThread().interrupt();
+        throw new TrainingFailedException("interrupted during the ring round of "
+            + describe(round), e);
       } catch (Exception e) {
         // SparkException (a failed barrier stage Spark could not recover itself) is a checked
         // exception that Scala throws undeclared: catch it too, or no round is ever rerun
@@ -273,8 +340,8 @@ public final class RingEngine implements StepEngine {
           return job.get(started ? 1000 : 100, TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
           if (!started) {
-            started = started(job);
-            if (!started && System.nanoTime() > startBy && registered(job)) {
+            started = starts.started(job.jobIds());
+            if (!started && System.nanoTime() > startBy && starts.registered(job.jobIds())) {
               job.cancel(true);
               throw new IllegalStateException("the ring round of " + describe(round)
                   + " could not start: its " + partitions + " barrier tasks did not get "
@@ -290,35 +357,11 @@ public final class RingEngine implements StepEngine {
       throw e.getCause() instanceof Exception c ? c : e;
     } catch (InterruptedException e) {
       job.cancel(true);
+      Thread.currentThread().interrupt();
       throw e;
+    } finally {
+      starts.forget(job.jobIds());
     }
-  }
-
-  /** Whether Spark has registered the job (its stages exist: past the slot check). */
-  private boolean registered(JavaFutureAction<?> job) {
-    for (int id : job.jobIds()) {
-      if (jsc.statusTracker().getJobInfo(id) == null) {
-        return false;
-      }
-    }
-    return !job.jobIds().isEmpty();
-  }
-
-  /** Whether any task of the job's stages has started (a barrier stage starts all at once). */
-  private boolean started(JavaFutureAction<?> job) {
-    for (int id : job.jobIds()) {
-      SparkJobInfo info = jsc.statusTracker().getJobInfo(id);
-      if (info == null) {
-        continue;
-      }
-      for (int stage : info.stageIds()) {
-        SparkStageInfo s = jsc.statusTracker().getStageInfo(stage);
-        if (s != null && s.numActiveTasks() + s.numCompletedTasks() + s.numFailedTasks() > 0) {
-          return true;
-        }
-      }
-    }
-    return false;
   }
 
   private volatile ReplicaRound.Output lastRound;
@@ -404,6 +447,7 @@ public final class RingEngine implements StepEngine {
 
   @Override
   public void close() {
+    jsc.sc().removeSparkListener(starts);
     if (rendezvous != null) {
       rendezvous.close();
     }

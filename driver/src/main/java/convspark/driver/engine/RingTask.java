@@ -104,6 +104,8 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
       long t1 = System.nanoTime();
       Allreduce formed;
       try {
+        // a kill whose interrupt the block's computation swallowed ends the task here
+        kill.check(rank);
         formed = connect(ctx, rank);
       } catch (IOException | RuntimeException e) {
         throw kill.explain(rank, e);
@@ -171,6 +173,13 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
       ring = r;
       if (reason != null) {
         r.close();
+        throw killedWhileForming(rank, null);
+      }
+    }
+
+    /** Throws if Spark has killed the task. */
+    synchronized void check(int rank) throws RingException {
+      if (reason != null) {
         throw killedWhileForming(rank, null);
       }
     }

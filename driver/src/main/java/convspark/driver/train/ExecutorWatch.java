@@ -75,9 +75,8 @@ public final class ExecutorWatch {
     Thread t = null;
     if (!SparkSessions.isLocal(sc.master())
         && !sc.getConf().getBoolean("spark.dynamicAllocation.enabled", false)) {
-      ExecutorWatch w = new ExecutorWatch(sc.master(), timeoutSeconds * 1000L,
-          () -> SparkSessions.executors(sc), () -> activeIn(sc, watched), sc::cancelJob,
-          System.nanoTime());
+      ExecutorWatch w = overGroup(sc, timeoutSeconds * 1000L, watched,
+          () -> SparkSessions.executors(sc), System.nanoTime());
       t = new Thread(() -> w.run(sc::isStopped, 1000), "convspark-executor-watch");
       t.setDaemon(true);
       t.start();
@@ -86,11 +85,21 @@ public final class ExecutorWatch {
     return () -> {
       if (watch != null) {
         watch.interrupt();
+        // a poll under way could otherwise still cancel a job the caller starts next in its
+        // own group
+        watch.join(2000);
       }
       for (int i = 0; i < keys.length; i++) {
         sc.setLocalProperty(keys[i], before[i]);
       }
     };
+  }
+
+  /** A watch over the active jobs of job group {@code group} only. */
+  static ExecutorWatch overGroup(SparkContext sc, long timeoutMillis, String group,
+      IntSupplier executors, long now) {
+    return new ExecutorWatch(sc.master(), timeoutMillis, executors, () -> activeIn(sc, group),
+        sc::cancelJob, now);
   }
 
   /** The active jobs of job group {@code group}. */

@@ -1,13 +1,17 @@
 package convspark.driver.train;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import convspark.driver.SparkTestSession;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaFutureAction;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -16,56 +20,68 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The Spark ML API's watch ({@link ExecutorWatch#during}) runs fit's jobs in a job group and
- * would cancel only that group's jobs, never another job of the caller's session; it keeps a
- * job group the caller set (which can then still cancel fit) and gives the thread back what it
- * had.
+ * cancels only that group's jobs once the cluster has had no executor for the limit, never
+ * another job of the caller's session; it keeps a job group the caller set (which can then
+ * still cancel fit) and gives the thread back what it had. (Under this local master {@code
+ * during} starts no watch thread; the watch it would start, {@link ExecutorWatch#overGroup}, is
+ * polled here with no executor registered.)
  */
 class ExecutorWatchGroupTest {
+  static final long S = 1_000_000_000L;
+
   @Test
-  void theWatchedGroupIsFitsOwnOrTheCallersAndOnlyItsJobsCount() throws Exception {
+  void onlyFitsJobsAreCancelledAndTheCallersGroupIsKept() throws Exception {
     SparkSession spark = SparkTestSession.start();
     JavaFutureAction<List<Integer>> other = null;
+    JavaFutureAction<List<Integer>> mine = null;
     try {
       JavaSparkContext jsc = SparkTestSession.jsc(spark);
       SparkContext sc = jsc.sc();
-      // another job of the session, outside fit: running beside it
+      // another job of the session, outside fit, running beside it
       sc.setJobGroup("someone-else", "not fit", false);
-      other = jsc.parallelize(List.of(1), 1).map(x -> {
-        Thread.sleep(30_000);
-        return x;
-      }).collectAsync();
+      other = sleeper(jsc);
       sc.clearJobGroup();
-      String group;
-      JavaFutureAction<List<Integer>> mine;
       try (AutoCloseable watch = ExecutorWatch.during(sc, 120, "CnnClassifier.fit")) {
-        group = sc.getLocalProperty("spark.jobGroup.id");
+        String group = sc.getLocalProperty("spark.jobGroup.id");
         assertNotNull(group, "fit's jobs run in no job group");
-        mine = jsc.parallelize(List.of(2), 1).map(x -> {
-          Thread.sleep(30_000);
-          return x;
-        }).collectAsync();
-        long until = System.nanoTime() + 30_000_000_000L;
+        mine = sleeper(jsc);
+        int id = mine.jobIds().get(0);
+        long until = System.nanoTime() + 30 * S;
         while (ExecutorWatch.activeIn(sc, group).length == 0 && System.nanoTime() < until) {
           Thread.sleep(50);
         }
-        assertArrayEquals(new int[] {mine.jobIds().get(0)}, ExecutorWatch.activeIn(sc, group),
-            "the watch sees other jobs than fit's, or not fit's");
+        ExecutorWatch w = ExecutorWatch.overGroup(sc, 120_000, group, () -> 0, 0);
+        assertEquals(Set.of(), w.poll(100 * S), "cancelled before the limit");
+        assertEquals(Set.of(id), w.poll(121 * S), "not fit's job alone");
+        JavaFutureAction<List<Integer>> cancelled = mine;
+        ExecutionException e = assertThrows(ExecutionException.class,
+            () -> cancelled.get(30, TimeUnit.SECONDS));
+        assertTrue(String.valueOf(e.getCause().getMessage()).contains(
+            "no executor has been registered with master"), String.valueOf(e.getCause()));
+        assertFalse(other.isDone(), "the other job of the session was cancelled too");
       }
-      mine.cancel(true);
       assertNull(sc.getLocalProperty("spark.jobGroup.id"), "the thread keeps fit's job group");
-      // a caller that set its own group keeps it, and the watch watches it
+      // a caller that set its own group keeps it, and the watch watches that group
       sc.setJobGroup("callers", "a notebook cell", true);
       try (AutoCloseable watch = ExecutorWatch.during(sc, 120, "CnnClassifier.fit")) {
         assertEquals("callers", sc.getLocalProperty("spark.jobGroup.id"));
       }
       assertEquals("callers", sc.getLocalProperty("spark.jobGroup.id"));
       assertEquals("true", sc.getLocalProperty("spark.job.interruptOnCancel"));
-      assertTrue(other.jobIds().size() == 1);
     } finally {
-      if (other != null) {
-        other.cancel(true);
+      for (JavaFutureAction<?> j : new JavaFutureAction<?>[] {other, mine}) {
+        if (j != null) {
+          j.cancel(true);
+        }
       }
       spark.stop();
     }
+  }
+
+  private static JavaFutureAction<List<Integer>> sleeper(JavaSparkContext jsc) {
+    return jsc.parallelize(List.of(1), 1).map(x -> {
+      Thread.sleep(30_000);
+      return x;
+    }).collectAsync();
   }
 }

@@ -128,7 +128,7 @@ final class Handshake {
    * answering (a server busy with other connections may shed this one). Retries after a
    * handshake back off from 50 ms up to a second. A server that answers wrongly ({@link
    * WrongAnswer}: it fails to prove the secret) fails at once, and so does a connection that is
-   * refused or unreachable: every caller learns the server's address only once it listens (a
+   * refused: every caller learns the server's address only once it listens (a
    * ring peer binds its listener before its address is handed round; the rendezvous listens
    * before any task starts), so a refusal means that it has stopped listening for good (its task
    * ended, its process died), and waiting for the deadline would only hold up the round's rerun.
@@ -182,8 +182,8 @@ final class Handshake {
         if (e instanceof ClosedByInterruptException || Thread.currentThread().isInterrupted()) {
           throw new RingException(me + ": interrupted while connecting to " + who, e);
         }
-        if (!connected && !(e instanceof SocketTimeoutException)) {
-          // refused or unreachable: fail now (a connect that timed out used up the deadline)
+        if (!connected && e instanceof ConnectException) {
+          // refused: fail now (an unreachable network may come back: retried)
           throw new RingException(me + ": cannot connect to " + who + ": "
               + RingListener.describe(e)
               + (refusedMeans != null && e instanceof ConnectException

@@ -723,6 +723,9 @@ public final class Ring implements Allreduce {
         }
       } catch (IOException e) {
         failure = e;
+      } catch (RuntimeException e) {
+        // not the peer's doing (a cipher provider's error, say): reported as it is, at once
+        failure = new IOException(e.toString(), e);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }

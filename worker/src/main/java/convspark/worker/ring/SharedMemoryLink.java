@@ -80,6 +80,8 @@ final class SharedMemoryLink implements AutoCloseable {
   /** Every ring file's name starts so: then the creating process's pid, "-", a random number. */
   static final String PREFIX = "convspark-ring-";
   private static final Pattern OWNED = Pattern.compile("convspark-ring-(\\d+)-\\d+\\.shm");
+  /** The names of earlier versions, without the pid: only their age tells. */
+  private static final Pattern UNOWNED = Pattern.compile("convspark-ring-\\d+\\.shm");
   /** {@link #sweepStale} leaves a dead process's file alone until it is this old. */
   static final long STALE_MILLIS = 10 * 60_000L;
   static final byte OFFER = 1;
@@ -500,7 +502,8 @@ final class SharedMemoryLink implements AutoCloseable {
    * Deletes the ring files that processes which died while negotiating left in {@link #DIR}
    * (a file's name lives only from its creation to the end of {@link #negotiate}; a SIGKILL in
    * between leaves it, and its memory, until the host reboots): files named with the pid of a
-   * process that is gone, unchanged for {@link #STALE_MILLIS}. The age keeps a live file of a
+   * process that is gone, unchanged for {@link #STALE_MILLIS} (and files of earlier versions,
+   * named without a pid, that old). The age keeps a live file of a
    * process in another pid namespace that shares this {@code /dev/shm} (a container) from being
    * taken for a dead one; were it deleted anyway, its peer could not open it, and that link
    * would stay on TCP. Only this user's files can go ({@code /dev/shm} is sticky); failures are
@@ -512,17 +515,19 @@ final class SharedMemoryLink implements AutoCloseable {
     int removed = 0;
     try (DirectoryStream<Path> files = Files.newDirectoryStream(DIR, PREFIX + "*.shm")) {
       for (Path f : files) {
-        Matcher m = OWNED.matcher(f.getFileName().toString());
-        if (!m.matches()) {
-          continue;
-        }
-        long pid;
-        try {
-          pid = Long.parseLong(m.group(1));
-        } catch (NumberFormatException e) {
-          continue;
-        }
-        if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+        String name = f.getFileName().toString();
+        Matcher m = OWNED.matcher(name);
+        if (m.matches()) {
+          long pid;
+          try {
+            pid = Long.parseLong(m.group(1));
+          } catch (NumberFormatException e) {
+            continue;
+          }
+          if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+            continue;
+          }
+        } else if (!UNOWNED.matcher(name).matches()) {
           continue;
         }
         try {
