@@ -69,19 +69,34 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
    * @param transport how the replicas reach each other
    * @param shardUpdate whether each replica applies only the part of the update it owns
    * @param encryption whether the ring's TCP links are sealed
+   * @param startTimeoutSeconds how long a round's barrier tasks may wait for their task slots
    */
   public record RingSettings(int attempts, int timeoutSeconds, int roundSteps,
-      RingTransport transport, boolean shardUpdate, RingEncryption encryption)
-      implements Serializable {
-    /** One round per epoch, the default transport, the sharded update, encryption as Spark's. */
+      RingTransport transport, boolean shardUpdate, RingEncryption encryption,
+      int startTimeoutSeconds) implements Serializable {
+    /** The default start timeout (train.ring.start-timeout-seconds). */
+    public static final int START_TIMEOUT_SECONDS = 300;
+
+    /**
+     * One round per epoch, the default transport, the sharded update, encryption as Spark's, the
+     * default start timeout.
+     */
     public RingSettings(int attempts, int timeoutSeconds) {
-      this(attempts, timeoutSeconds, 0, RingTransport.AUTO, true, RingEncryption.AUTO);
+      this(attempts, timeoutSeconds, 0, RingTransport.AUTO, true, RingEncryption.AUTO,
+          START_TIMEOUT_SECONDS);
     }
 
-    /** The sharded update, encryption as Spark's. */
+    /** The sharded update, encryption as Spark's, the default start timeout. */
     public RingSettings(int attempts, int timeoutSeconds, int roundSteps,
         RingTransport transport) {
-      this(attempts, timeoutSeconds, roundSteps, transport, true, RingEncryption.AUTO);
+      this(attempts, timeoutSeconds, roundSteps, transport, true, RingEncryption.AUTO,
+          START_TIMEOUT_SECONDS);
+    }
+
+    /** As this, with another start timeout. */
+    public RingSettings withStartTimeout(int seconds) {
+      return new RingSettings(attempts, timeoutSeconds, roundSteps, transport, shardUpdate,
+          encryption, seconds);
     }
   }
 
@@ -244,7 +259,8 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
             k.nonNegativeInt("train.ring.round-steps"),
             k.choice("train.ring.transport", RingTransport.class),
             k.bool("train.ring.shard-update"),
-            k.choice("train.ring.encryption", RingEncryption.class)));
+            k.choice("train.ring.encryption", RingEncryption.class),
+            k.positiveInt("train.ring.start-timeout-seconds")));
     int side = Math.min(model.input().height(), model.input().width());
     if (train.translate() >= side) {
       // every shift of `side` pixels or more blanks the image, and the label stays

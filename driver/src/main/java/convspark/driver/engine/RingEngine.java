@@ -323,7 +323,7 @@ public final class RingEngine implements StepEngine {
    * waits without end for enough free slots: after an executor is lost (its cores still count
    * when the stage is submitted, and no replacement comes), or while other jobs hold the slots.
    * No ring task has started, so none of the ring's own timeouts runs: the round must start
-   * within train.ring.timeout-seconds, or it is cancelled and fails (and is rerun, up to
+   * within train.ring.start-timeout-seconds, or it is cancelled and fails (and is rerun, up to
    * train.ring.attempts). Once started, its tasks' timeouts bound it. A job that Spark has not
    * registered yet is still in Spark's own check of the cluster's slots at submission (retried
    * every 15 s, 40 times by default: {@code spark.scheduler.barrier.maxConcurrentTasksCheck.*});
@@ -332,7 +332,7 @@ public final class RingEngine implements StepEngine {
    */
   private List<ReplicaRound.Output> await(JavaFutureAction<List<ReplicaRound.Output>> job,
       Round round, int partitions) throws Exception {
-    long startBy = System.nanoTime() + settings.timeoutSeconds() * 1_000_000_000L;
+    long startBy = System.nanoTime() + settings.startTimeoutSeconds() * 1_000_000_000L;
     boolean started = false;
     try {
       while (true) {
@@ -345,8 +345,9 @@ public final class RingEngine implements StepEngine {
               job.cancel(true);
               throw new IllegalStateException("the ring round of " + describe(round)
                   + " could not start: its " + partitions + " barrier tasks did not get "
-                  + partitions + " free task slots at once within " + settings.timeoutSeconds()
-                  + " s (train.ring.timeout-seconds): executors still starting, an executor "
+                  + partitions + " free task slots at once within "
+                  + settings.startTimeoutSeconds() + " s (train.ring.start-timeout-seconds): "
+                  + "executors still starting, an executor "
                   + "lost and not replaced, or other jobs holding the slots");
             }
           }

@@ -161,6 +161,8 @@ class CliBadInputTest {
     assertTrue(e.contains("train.ring.round-steps") && e.contains("often"), e);
     e = fails("train.ring.shard-update=maybe");
     assertTrue(e.contains("train.ring.shard-update") && e.contains("maybe"), e);
+    e = fails("train.ring.start-timeout-seconds=0");
+    assertTrue(e.contains("train.ring.start-timeout-seconds") && e.contains("0"), e);
     e = fails("train.ring.encryption=aes");
     assertTrue(e.contains("train.ring.encryption") && e.contains("aes"), e);
   }

@@ -71,7 +71,8 @@ class RingEngineTest {
       RunConfig.RingSettings settings = new RunConfig.RingSettings(1, 60);
       // over TCP with sealed links (AES-GCM): still the same bits
       RunConfig.RingSettings tcp = new RunConfig.RingSettings(1, 60, 0,
-          RunConfig.RingTransport.TCP, true, RunConfig.RingEncryption.ON);
+          RunConfig.RingTransport.TCP, true, RunConfig.RingEncryption.ON,
+          RunConfig.RingSettings.START_TIMEOUT_SECONDS);
       try (StepEngine driver = StepEngines.open(RunConfig.Engine.DRIVER, setup);
           StepEngine ring = StepEngines.open(RunConfig.Engine.RING, settings, setup);
           StepEngine ring2 = StepEngines.open(RunConfig.Engine.RING, tcp, setup)) {

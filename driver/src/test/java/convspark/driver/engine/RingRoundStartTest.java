@@ -15,7 +15,8 @@ import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.Test;
 
 /**
- * A ring round whose barrier tasks cannot all get a slot fails after train.ring.timeout-seconds
+ * A ring round whose barrier tasks cannot all get a slot fails after
+ * train.ring.start-timeout-seconds
  * with a message saying so: Spark starts a barrier stage's tasks all at once or not at all, and
  * waits without end for the slots (an executor lost and not replaced; here another job holds
  * one of local[2]'s two slots), while no ring timeout runs, since no ring task has started.
@@ -43,13 +44,14 @@ class RingRoundStartTest {
         Thread.sleep(50);
       }
       try (StepEngine ring = StepEngines.open(RunConfig.Engine.RING,
-          new RunConfig.RingSettings(1, 3), c.setup())) {
+          new RunConfig.RingSettings(1, 60).withStartTimeout(3), c.setup())) {
         long t0 = System.nanoTime();
         TrainingFailedException e = assertThrows(TrainingFailedException.class,
             () -> ring.run(round, c.start()));
         double secs = (System.nanoTime() - t0) / 1e9;
         assertTrue(e.getMessage().contains("could not start: its 2 barrier tasks did not get 2 "
-            + "free task slots at once within 3 s (train.ring.timeout-seconds)"), e.getMessage());
+            + "free task slots at once within 3 s (train.ring.start-timeout-seconds)"),
+            e.getMessage());
         assertTrue(secs < 30, "failed after " + secs + " s");
       } finally {
         c.blocks().release();
