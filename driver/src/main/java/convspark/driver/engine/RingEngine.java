@@ -109,23 +109,32 @@ public final class RingEngine implements StepEngine {
    * an executor heartbeat later).
    */
   static final class RoundStarts extends SparkListener {
+    /** The local property that marks a round's job (its ring id): only those are tracked. */
+    static final String PROPERTY = "convspark.ring.round";
     private final Map<Integer, Integer> finalStage = new ConcurrentHashMap<>();
+    private final Set<Integer> tracked = ConcurrentHashMap.newKeySet();
     private final Set<Integer> launched = ConcurrentHashMap.newKeySet();
 
     @Override
     public void onJobStart(SparkListenerJobStart job) {
+      if (job.properties() == null || job.properties().getProperty(PROPERTY) == null) {
+        return; // not a round: the session's other jobs are not kept
+      }
       int last = -1;
       // Seq.iterator: the same source for Scala 2.12 (Spark 3.5) and 2.13 (Spark 4)
       scala.collection.Iterator<Object> ids = job.stageIds().iterator();
       while (ids.hasNext()) {
         last = Math.max(last, (Integer) ids.next());
       }
+      tracked.add(last);
       finalStage.put(job.jobId(), last);
     }
 
     @Override
     public void onTaskStart(SparkListenerTaskStart task) {
-      launched.add(task.stageId());
+      if (tracked.contains(task.stageId())) {
+        launched.add(task.stageId());
+      }
     }
 
     boolean registered(List<Integer> jobs) {
@@ -143,6 +152,7 @@ public final class RingEngine implements StepEngine {
       for (int j : jobs) {
         Integer s = finalStage.remove(j);
         if (s != null) {
+          tracked.remove(s);
           launched.remove(s);
         }
       }
@@ -295,8 +305,15 @@ public final class RingEngine implements StepEngine {
           settings.transport() == RunConfig.RingTransport.AUTO, encrypt);
       ClassTag<ReplicaRound.Output> tag = ClassTag$.MODULE$.apply(ReplicaRound.Output.class);
       RDD<ReplicaRound.Output> out = blocks.rdd().barrier().mapPartitions(task, false, tag);
-      List<ReplicaRound.Output> outs = await(new JavaRDD<>(out, tag).collectAsync(), round,
-          blocks.getNumPartitions());
+      String before = jsc.getLocalProperty(RoundStarts.PROPERTY);
+      JavaFutureAction<List<ReplicaRound.Output>> submitted;
+      jsc.setLocalProperty(RoundStarts.PROPERTY, Long.toString(ringId));
+      try {
+        submitted = new JavaRDD<>(out, tag).collectAsync();
+      } finally {
+        jsc.setLocalProperty(RoundStarts.PROPERTY, before);
+      }
+      List<ReplicaRound.Output> outs = await(submitted, round, blocks.getNumPartitions());
       long t2 = System.nanoTime();
       if (outs.size() != 1) {
         throw new IllegalStateException("the ring round returned " + outs.size()
