@@ -1,18 +1,13 @@
 package convspark.worker.ring;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
-import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
@@ -44,21 +39,7 @@ class RingEncryptionTest {
       Ring[] clear = RingFixtures.ringOfThreads(p, secret, 40 + p, CLEAR);
       try {
         for (int n : lengths) {
-          float[][] a = new float[p][];
-          double[][] da = new double[p][];
-          for (int r = 0; r < p; r++) {
-            a[r] = RingFixtures.floats(r, p, n, false);
-            da[r] = RingFixtures.doubles(r, p, 3);
-          }
-          float[][] b = Arrays.stream(a).map(float[]::clone).toArray(float[][]::new);
-          double[][] db = Arrays.stream(da).map(double[]::clone).toArray(double[][]::new);
-          RingFixtures.allreduce(sealed, a, da);
-          RingFixtures.allreduce(clear, b, db);
-          for (int r = 0; r < p; r++) {
-            String what = "P=" + p + " n=" + n + " rank " + r;
-            assertTrue(Arrays.equals(b[r], a[r]), what + ": sealed and clear sums differ");
-            assertArrayEquals(db[r], da[r], 0.0, what);
-          }
+          RingFixtures.sameSums(sealed, clear, p, n, true, "sealed and clear sums differ");
         }
         // every chunk carries its 16-byte tag on top of what the clear ring sends
         assertTrue(sealed[0].stats().bytesSent > clear[0].stats().bytesSent,
@@ -166,7 +147,7 @@ class RingEncryptionTest {
     ExecutorService ex = Executors.newFixedThreadPool(2);
     try (ServerSocket relay = new ServerSocket(0, 1, RingFixtures.loopback())) {
       CompletableFuture<Void> relayDone = CompletableFuture.runAsync(
-          () -> relay(relay, l0.address(), recorded, flipAt));
+          () -> RingFixtures.relay(relay, l0.address(), recorded, flipAt));
       InetSocketAddress viaRelay =
           new InetSocketAddress(RingFixtures.loopback(), relay.getLocalPort());
       Future<Ring> r0 = ex.submit(() -> l0.join(List.of(l0.address(), l1.address()), 0, secret, 1));
@@ -203,43 +184,6 @@ class RingEncryptionTest {
       ex.shutdownNow();
       l0.close();
       l1.close();
-    }
-  }
-
-  private static void relay(ServerSocket server, InetSocketAddress to, ByteArrayOutputStream rec,
-      long flipAt) {
-    try (Socket c = server.accept(); Socket s = new Socket()) {
-      s.connect(to, 5000);
-      Thread back = new Thread(() -> pump(s, c, null, -1));
-      back.setDaemon(true);
-      back.start();
-      pump(c, s, rec, flipAt);
-      back.join(10_000);
-    } catch (IOException | InterruptedException e) {
-      throw new IllegalStateException("relay failed", e);
-    }
-  }
-
-  private static void pump(Socket from, Socket to, ByteArrayOutputStream rec, long flipAt) {
-    try {
-      InputStream in = from.getInputStream();
-      OutputStream out = to.getOutputStream();
-      byte[] b = new byte[8192];
-      long at = 0;
-      for (int n; (n = in.read(b)) > 0; at += n) {
-        if (flipAt >= at && flipAt < at + n) {
-          b[(int) (flipAt - at)] ^= 1;
-        }
-        if (rec != null) {
-          synchronized (rec) {
-            rec.write(b, 0, n);
-          }
-        }
-        out.write(b, 0, n);
-      }
-      to.shutdownOutput();
-    } catch (IOException ignored) {
-      // one side closed
     }
   }
 

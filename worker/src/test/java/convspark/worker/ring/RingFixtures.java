@@ -1,8 +1,18 @@
 package convspark.worker.ring;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.ExecutorService;
@@ -135,6 +145,75 @@ final class RingFixtures {
       }
     } finally {
       ex.shutdownNow();
+    }
+  }
+
+  /**
+   * Reduces the same inputs of {@code n} floats and 3 doubles per rank on rings {@code x} and
+   * {@code y} of {@code p} peers and asserts the same bits on every rank, and, with {@code
+   * checkRef}, the ring-order reference sum.
+   */
+  static void sameSums(Ring[] x, Ring[] y, int p, int n, boolean checkRef, String differ)
+      throws Exception {
+    float[][] a = new float[p][];
+    double[][] da = new double[p][];
+    for (int r = 0; r < p; r++) {
+      a[r] = floats(r, p, n, false);
+      da[r] = doubles(r, p, 3);
+    }
+    float[][] b = Arrays.stream(a).map(float[]::clone).toArray(float[][]::new);
+    double[][] db = Arrays.stream(da).map(double[]::clone).toArray(double[][]::new);
+    float[] ref = checkRef ? ringOrderSum(a, 3) : null;
+    allreduce(x, a, da);
+    allreduce(y, b, db);
+    for (int r = 0; r < p; r++) {
+      String what = "P=" + p + " n=" + n + " rank " + r;
+      assertTrue(Arrays.equals(b[r], a[r]), what + ": " + differ);
+      assertArrayEquals(db[r], da[r], 0.0, what);
+      if (ref != null) {
+        assertArrayEquals(ref, a[r], 0f, what);
+      }
+    }
+  }
+
+  /**
+   * Relays one connection accepted by {@code server} to {@code to}, recording what the client
+   * sends into {@code rec} (if not null) and, if {@code flipAt >= 0}, flipping that byte of it.
+   */
+  static void relay(ServerSocket server, InetSocketAddress to, ByteArrayOutputStream rec,
+      long flipAt) {
+    try (Socket c = server.accept(); Socket s = new Socket()) {
+      s.connect(to, 5000);
+      Thread back = new Thread(() -> pump(s, c, null, -1));
+      back.setDaemon(true);
+      back.start();
+      pump(c, s, rec, flipAt);
+      back.join(10_000);
+    } catch (IOException | InterruptedException e) {
+      throw new IllegalStateException("relay failed", e);
+    }
+  }
+
+  private static void pump(Socket from, Socket to, ByteArrayOutputStream rec, long flipAt) {
+    try {
+      InputStream in = from.getInputStream();
+      OutputStream out = to.getOutputStream();
+      byte[] b = new byte[8192];
+      long at = 0;
+      for (int n; (n = in.read(b)) > 0; at += n) {
+        if (flipAt >= at && flipAt < at + n) {
+          b[(int) (flipAt - at)] ^= 1;
+        }
+        if (rec != null) {
+          synchronized (rec) {
+            rec.write(b, 0, n);
+          }
+        }
+        out.write(b, 0, n);
+      }
+      to.shutdownOutput();
+    } catch (IOException ignored) {
+      // one side closed
     }
   }
 

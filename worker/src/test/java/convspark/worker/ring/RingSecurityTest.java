@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -58,7 +57,7 @@ class RingSecurityTest {
     RingListener a1 = RingListener.bind(RingFixtures.loopback(), O);
     ByteArrayOutputStream recorded = new ByteArrayOutputStream();
     ServerSocket relay = new ServerSocket(0, 1, RingFixtures.loopback());
-    CompletableFuture<Void> relayDone = CompletableFuture.runAsync(() -> relay(relay, a0.address(), recorded));
+    CompletableFuture<Void> relayDone = CompletableFuture.runAsync(() -> RingFixtures.relay(relay, a0.address(), recorded, -1));
     ExecutorService ex = Executors.newFixedThreadPool(2);
     try {
       InetSocketAddress viaRelay = new InetSocketAddress(RingFixtures.loopback(), relay.getLocalPort());
@@ -189,38 +188,5 @@ class RingSecurityTest {
     assertThrows(IllegalArgumentException.class, () -> RingSecret.fromHex("zz"));
     byte[] s = RingSecret.generate();
     assertArrayEquals(s, RingSecret.fromHex(RingSecret.toHex(s)));
-  }
-
-  /** Relays one connection to {@code to}, recording what the client sends. */
-  private static void relay(ServerSocket server, InetSocketAddress to, ByteArrayOutputStream rec) {
-    try (Socket c = server.accept(); Socket s = new Socket()) {
-      s.connect(to, 5000);
-      Thread back = new Thread(() -> pump(s, c, null));
-      back.setDaemon(true);
-      back.start();
-      pump(c, s, rec);
-      back.join(10_000);
-    } catch (IOException | InterruptedException e) {
-      throw new IllegalStateException("relay failed", e);
-    }
-  }
-
-  private static void pump(Socket from, Socket to, ByteArrayOutputStream rec) {
-    try {
-      InputStream in = from.getInputStream();
-      OutputStream out = to.getOutputStream();
-      byte[] b = new byte[8192];
-      for (int n; (n = in.read(b)) > 0; ) {
-        if (rec != null) {
-          synchronized (rec) {
-            rec.write(b, 0, n);
-          }
-        }
-        out.write(b, 0, n);
-      }
-      to.shutdownOutput();
-    } catch (IOException ignored) {
-      // one side closed
-    }
   }
 }

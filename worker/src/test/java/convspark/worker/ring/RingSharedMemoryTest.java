@@ -59,25 +59,7 @@ class RingSharedMemoryTest {
           if (p > 3 && n > 10_000) {
             continue; // one large vector at P = 2 and 3 is enough for the wrap-around
           }
-          float[][] a = new float[p][];
-          double[][] da = new double[p][];
-          for (int r = 0; r < p; r++) {
-            a[r] = RingFixtures.floats(r, p, n, false);
-            da[r] = RingFixtures.doubles(r, p, 3);
-          }
-          float[][] b = Arrays.stream(a).map(float[]::clone).toArray(float[][]::new);
-          double[][] db = Arrays.stream(da).map(double[]::clone).toArray(double[][]::new);
-          float[] ref = n <= 10_000 ? RingFixtures.ringOrderSum(a, 3) : null;
-          RingFixtures.allreduce(shm, a, da);
-          RingFixtures.allreduce(tcp, b, db);
-          for (int r = 0; r < p; r++) {
-            String what = "P=" + p + " n=" + n + " rank " + r;
-            assertTrue(Arrays.equals(b[r], a[r]), what + ": shared memory and TCP differ");
-            assertArrayEquals(db[r], da[r], 0.0, what);
-            if (ref != null) {
-              assertArrayEquals(ref, a[r], 0f, what);
-            }
-          }
+          RingFixtures.sameSums(shm, tcp, p, n, n <= 10_000, "shared memory and TCP differ");
         }
       } finally {
         RingFixtures.closeAll(shm);
