@@ -65,12 +65,7 @@ final class ChunkCipher {
     if (!seal) {
       throw new IllegalStateException("an opening cipher cannot seal");
     }
-    plain.get(0, header);
-    init(Cipher.ENCRYPT_MODE);
-    out.clear();
-    out.put(header);
-    plain.position(Ring.HEADER);
-    cipher.doFinal(plain, out);
+    crypt(Cipher.ENCRYPT_MODE, plain, out);
     out.flip();
   }
 
@@ -85,17 +80,21 @@ final class ChunkCipher {
     if (seal) {
       throw new IllegalStateException("a sealing cipher cannot open");
     }
-    sealed.get(0, header);
-    init(Cipher.DECRYPT_MODE);
-    out.clear();
-    out.put(header);
-    sealed.position(Ring.HEADER);
-    cipher.doFinal(sealed, out);
+    crypt(Cipher.DECRYPT_MODE, sealed, out);
   }
 
-  private void init(int mode) throws GeneralSecurityException {
+  /**
+   * Copies {@code in}'s header to {@code out} (cleared) and seals or opens the rest of {@code
+   * in} after it: the nonce is the header's first 12 bytes, the header the associated data.
+   */
+  private void crypt(int mode, ByteBuffer in, ByteBuffer out) throws GeneralSecurityException {
+    in.get(0, header);
     System.arraycopy(header, 0, nonce, 0, NONCE);
     cipher.init(mode, key, new GCMParameterSpec(8 * TAG, nonce));
     cipher.updateAAD(header);
+    out.clear();
+    out.put(header);
+    in.position(Ring.HEADER);
+    cipher.doFinal(in, out);
   }
 }

@@ -231,17 +231,10 @@ final class Handshake {
 
   /**
    * Server side, as {@link #server(Socket, byte[], long, int, int)}; {@code expectedFrom < 0}
-   * accepts any client rank below {@code ranks} (the rendezvous, which every rank calls).
-   */
-  static Peer server(Socket s, byte[] secret, long ringId, int myRank, int expectedFrom,
-      int ranks) throws IOException {
-    return server(s, secret, ringId, myRank, expectedFrom, ranks, () -> true, null);
-  }
-
-  /**
-   * Server side, as {@link #server(Socket, byte[], long, int, int, int)}; {@code mayAccept} is
-   * asked once the client has proved the secret, just before {@link #ACCEPT} is sent: false (the
-   * caller has closed or given up the connection meanwhile) fails the handshake instead.
+   * accepts any client rank below {@code ranks} (the rendezvous, which every rank calls);
+   * {@code mayAccept} is asked once the client has proved the secret, just before {@link
+   * #ACCEPT} is sent: false (the caller has closed or given up the connection meanwhile) fails
+   * the handshake instead.
    *
    * @param sealed whether the client must seal its data (true), send it in the clear (false),
    *     or either (null: the rendezvous, whose own answers are addresses)
