@@ -4,14 +4,14 @@ import java.util.HashSet;
 import java.util.Set;
 import java.util.function.BiConsumer;
 import java.util.function.BooleanSupplier;
-import java.util.function.IntSupplier;
 import java.util.function.Supplier;
 import org.apache.spark.SparkContext;
 
 /**
- * Fails the jobs of a command whose cluster has had no executor for {@code
- * spark.executor-wait-seconds}: when every worker dies mid-run, Spark keeps the jobs pending and
- * waits for resources forever. The watch cancels each active job once, with a reason that names
+ * Fails the jobs of a command whose cluster has had no executor that can run a task (no task
+ * slot) for {@code spark.executor-wait-seconds}: when every worker dies mid-run, or only
+ * executors with fewer cores than {@code spark.task.cpus} are left, Spark keeps the jobs pending
+ * and waits for resources forever. The watch cancels each active job once, with a reason that names
  * the config key; the step engine's failure (exit 3, naming the last good checkpoint) follows.
  * {@link SparkSessions#awaitExecutors} covers the start, this the rest of the run. Not used for
  * local masters, nor under dynamic allocation (executors may then leave when idle).
@@ -23,18 +23,25 @@ import org.apache.spark.SparkContext;
 public final class ExecutorWatch {
   private final String master;
   private final long timeoutNanos;
-  private final IntSupplier executors;
+  private final String task;
+  private final Supplier<SparkSessions.Capacity> capacity;
   private final Supplier<int[]> activeJobs;
   private final BiConsumer<Integer, String> cancel;
   private final Set<Integer> cancelled = new HashSet<>();
   private long lastSeen;
   private boolean warned;
 
-  ExecutorWatch(String master, long timeoutMillis, IntSupplier executors,
-      Supplier<int[]> activeJobs, BiConsumer<Integer, String> cancel, long now) {
+  /**
+   * @param task what a task asks for ({@link SparkSessions#taskAsks}), for the message
+   * @param capacity the cluster's executors and task slots now
+   */
+  ExecutorWatch(String master, String task, long timeoutMillis,
+      Supplier<SparkSessions.Capacity> capacity, Supplier<int[]> activeJobs,
+      BiConsumer<Integer, String> cancel, long now) {
     this.master = master;
+    this.task = task;
     this.timeoutNanos = timeoutMillis * 1_000_000L;
-    this.executors = executors;
+    this.capacity = capacity;
     this.activeJobs = activeJobs;
     this.cancel = cancel;
     this.lastSeen = now;
@@ -42,8 +49,8 @@ public final class ExecutorWatch {
 
   /** Starts a daemon thread that polls every second until the context stops. */
   static void start(SparkContext sc, int timeoutSeconds) {
-    ExecutorWatch w = new ExecutorWatch(sc.master(), timeoutSeconds * 1000L,
-        () -> SparkSessions.executors(sc),
+    ExecutorWatch w = new ExecutorWatch(sc.master(), SparkSessions.taskAsks(sc.getConf()),
+        timeoutSeconds * 1000L, () -> SparkSessions.capacity(sc),
         () -> sc.statusTracker().getActiveJobIds(), sc::cancelJob, System.nanoTime());
     Thread t = new Thread(() -> w.run(sc::isStopped, 1000), "convspark-executor-watch");
     t.setDaemon(true);
@@ -54,7 +61,8 @@ public final class ExecutorWatch {
    * Runs the jobs that the calling thread submits until {@link AutoCloseable#close} in a job
    * group (the caller's own, if it set one, so that it can still cancel them; else a new one),
    * and watches them: with a cluster master (not local, no dynamic allocation), once no executor
-   * has been registered for {@code timeoutSeconds}, the group's active jobs are cancelled,
+   * that can run a task has been registered for {@code timeoutSeconds}, the group's active jobs
+   * are cancelled,
    * naming the config key. Closing stops the watch and gives the thread back its previous job
    * group. For work in a session that others use too.
    *
@@ -76,7 +84,7 @@ public final class ExecutorWatch {
     if (!SparkSessions.isLocal(sc.master())
         && !sc.getConf().getBoolean("spark.dynamicAllocation.enabled", false)) {
       ExecutorWatch w = overGroup(sc, timeoutSeconds * 1000L, watched,
-          () -> SparkSessions.executors(sc), System.nanoTime());
+          () -> SparkSessions.capacity(sc), System.nanoTime());
       t = new Thread(() -> w.run(sc::isStopped, 1000), "convspark-executor-watch");
       t.setDaemon(true);
       t.start();
@@ -97,9 +105,9 @@ public final class ExecutorWatch {
 
   /** A watch over the active jobs of job group {@code group} only. */
   static ExecutorWatch overGroup(SparkContext sc, long timeoutMillis, String group,
-      IntSupplier executors, long now) {
-    return new ExecutorWatch(sc.master(), timeoutMillis, executors, () -> activeIn(sc, group),
-        sc::cancelJob, now);
+      Supplier<SparkSessions.Capacity> capacity, long now) {
+    return new ExecutorWatch(sc.master(), SparkSessions.taskAsks(sc.getConf()), timeoutMillis,
+        capacity, () -> activeIn(sc, group), sc::cancelJob, now);
   }
 
   /** The active jobs of job group {@code group}. */
@@ -128,7 +136,8 @@ public final class ExecutorWatch {
   /** One look at time {@code now} (System.nanoTime); returns the jobs it cancelled. */
   Set<Integer> poll(long now) {
     Set<Integer> done = new HashSet<>();
-    if (executors.getAsInt() > 0) {
+    SparkSessions.Capacity c = capacity.get();
+    if (c.slots() > 0) {
       lastSeen = now;
       warned = false;
       return done;
@@ -136,9 +145,13 @@ public final class ExecutorWatch {
     if (now - lastSeen < timeoutNanos) {
       return done;
     }
-    String reason = "no executor has been registered with master " + master + " for "
-        + timeoutNanos / 1_000_000_000L + " s (config key spark.executor-wait-seconds): every "
-        + "worker or executor was lost";
+    long seconds = timeoutNanos / 1_000_000_000L;
+    String reason = c.executors() == 0
+        ? "no executor has been registered with master " + master + " for " + seconds
+            + " s (config key spark.executor-wait-seconds): every worker or executor was lost"
+        : "no executor registered with master " + master + " has been able to run a task for "
+            + seconds + " s (config key spark.executor-wait-seconds): each of the "
+            + c.executors() + " left has less than a task asks for (" + task + ")";
     if (!warned) {
       System.err.println("convspark: " + reason + "; failing the running jobs");
       warned = true;

@@ -5,7 +5,7 @@ import convspark.common.blas.Blas;
 import convspark.driver.config.RunConfig;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
-import java.util.function.IntSupplier;
+import java.util.function.Supplier;
 import org.apache.spark.SparkConf;
 import org.apache.spark.SparkContext;
 import org.apache.spark.SparkExecutorInfo;
@@ -66,12 +66,14 @@ public final class SparkSessions {
   /**
    * With a master that is not local (and no dynamic allocation, under which executors come with
    * the first job), waits up to {@code timeoutSeconds} (config key spark.executor-wait-seconds)
-   * for the first executor to register. Spark itself would wait forever: a standalone master
-   * with no live worker, or whose workers all offer less memory or fewer cores than an executor
-   * asks for, never launches one, and every job stays pending. On timeout, or when Spark stops
-   * the context meanwhile (a master that refused the application gives up after three tries),
-   * the session is stopped and a BadInputException (exit 2) names the master and the likely
-   * causes.
+   * for the first executor that can run a task. Spark itself would wait forever: a standalone
+   * master with no live worker, or whose workers all offer less memory or fewer cores than an
+   * executor asks for, never launches one; and executors with fewer cores than a task asks for
+   * ({@code spark.task.cpus}, when {@code spark.executor.cores} is not set and an executor takes
+   * what its worker offers) never get one. Every job then stays pending. On timeout, or when
+   * Spark stops the context meanwhile (a master that refused the application gives up after
+   * three tries), the session is stopped and a BadInputException (exit 2) names the master and
+   * the likely causes.
    */
   static void awaitExecutors(SparkSession s, int timeoutSeconds) {
     SparkContext sc = s.sparkContext();
@@ -83,9 +85,8 @@ public final class SparkSessions {
         + (conf.contains("spark.executor.cores")
             ? ", spark.executor.cores = " + conf.get("spark.executor.cores") : "");
     try {
-      awaitExecutors(sc.master(), asked, timeoutSeconds * 1000L,
-          () -> executors(sc),
-          sc::isStopped, EXECUTOR_POLL_MILLIS);
+      awaitExecutors(sc.master(), asked, taskAsks(conf), timeoutSeconds * 1000L,
+          () -> capacity(sc), sc::isStopped, EXECUTOR_POLL_MILLIS);
     } catch (RuntimeException e) {
       s.stop();
       throw e;
@@ -94,9 +95,43 @@ public final class SparkSessions {
     ExecutorWatch.start(sc, timeoutSeconds);
   }
 
+  /**
+   * What the cluster offers now: the executors registered (the driver not counted) and the tasks
+   * they can run at once ("slots": each executor's cores divided by {@code spark.task.cpus},
+   * and the like for other resources a task asks for).
+   */
+  record Capacity(int executors, int slots) {}
+
+  static Capacity capacity(SparkContext sc) {
+    int executors = executors(sc);
+    int slots;
+    try {
+      // Spark's own count for barrier stages (private[spark] in Scala, public to Java; in both
+      // Spark lines this project builds for). Spark's public status API has no executor cores.
+      slots = sc.maxNumConcurrentTasks(sc.resourceProfileManager().defaultResourceProfile());
+    } catch (LinkageError e) {
+      slots = executors; // a Spark without it: every executor taken to run a task
+    }
+    return new Capacity(executors, slots);
+  }
+
   /** Executors registered with {@code sc} (Spark's list includes the driver). */
   static int executors(SparkContext sc) {
     return sc.statusTracker().getExecutorInfos().length - 1;
+  }
+
+  /**
+   * What one task asks of an executor, for messages: {@code spark.task.cpus} and any {@code
+   * spark.task.resource.*.amount}.
+   */
+  static String taskAsks(SparkConf conf) {
+    StringBuilder b = new StringBuilder("spark.task.cpus = " + conf.get("spark.task.cpus", "1"));
+    for (scala.Tuple2<String, String> kv : conf.getAll()) {
+      if (kv._1().startsWith("spark.task.resource.") && kv._1().endsWith(".amount")) {
+        b.append(", ").append(kv._1()).append(" = ").append(kv._2());
+      }
+    }
+    return b.toString();
   }
 
   /** local, local[N], local[*], local[N,F]: every task runs in the driver's JVM. */
@@ -105,16 +140,18 @@ public final class SparkSessions {
   }
 
   /**
-   * Polls {@code executors} (registered executors, the driver not counted) every {@code
-   * pollMillis} until it is at least 1; fails with a one-line BadInputException naming {@code
-   * master} once {@code timeoutMillis} pass or {@code stopped} says the context has stopped.
+   * Polls {@code capacity} every {@code pollMillis} until the cluster can run a task (a slot);
+   * fails with a one-line BadInputException naming {@code master} once {@code timeoutMillis}
+   * pass or {@code stopped} says the context has stopped.
    *
    * @param asked what an executor asks for, for the message
+   * @param task what a task asks for ({@link #taskAsks}), for the message
    */
-  static void awaitExecutors(String master, String asked, long timeoutMillis,
-      IntSupplier executors, BooleanSupplier stopped, long pollMillis) {
+  static void awaitExecutors(String master, String asked, String task, long timeoutMillis,
+      Supplier<Capacity> capacity, BooleanSupplier stopped, long pollMillis) {
     long start = System.nanoTime();
-    while (executors.getAsInt() < 1) {
+    Capacity now;
+    while ((now = capacity.get()).slots() < 1) {
       if (stopped.getAsBoolean()) {
         throw new BadInputException("Spark stopped while waiting for the first executor from "
             + "master " + master + ": the master refused or dropped this application (on a "
@@ -124,6 +161,14 @@ public final class SparkSessions {
       if (System.nanoTime() - start >= timeoutMillis * 1_000_000L) {
         String waited = timeoutMillis % 1000 == 0 ? Long.toString(timeoutMillis / 1000)
             : Double.toString(timeoutMillis / 1000.0);
+        if (now.executors() > 0) {
+          throw new BadInputException("none of the " + now.executors() + " executor(s) "
+              + "registered with master " + master + " could run a task within " + waited
+              + " s (config key spark.executor-wait-seconds): a task asks for more than any of "
+              + "them has (" + task + "; without spark.executor.cores an executor has the cores "
+              + "its worker offers); set spark.executor.cores to at least spark.task.cpus, or "
+              + "lower spark.task.cpus");
+        }
         throw new BadInputException("no executor registered with master " + master + " within "
             + waited + " s (config key spark.executor-wait-seconds): the cluster has no live "
             + "worker, or no worker offers the memory and cores an executor asks for ("

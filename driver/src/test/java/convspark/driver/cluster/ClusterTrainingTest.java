@@ -324,6 +324,33 @@ class ClusterTrainingTest {
         && e.contains("no live worker"), e);
   }
 
+  /**
+   * A driver given the master's URL itself (so scripts/submit.sh sets no executor size) gets
+   * 1-core executors, one per worker, each taking what its worker offers; with spark.task.cpus =
+   * 2 none of them can ever run a task, and Spark would keep the first job pending forever. It
+   * exits 2 after spark.executor-wait-seconds, naming the executors and what a task asks for.
+   */
+  @Test
+  @Order(8)
+  void executorsWithFewerCoresThanATaskEndTheRunWithExitTwo() throws Exception {
+    String url = Files.readString(cluster.dir.resolve("master-url")).strip();
+    List<String> spark = new ArrayList<>(NO_UI);
+    spark.addAll(List.of("--master", url, "--conf", "spark.task.cpus=2"));
+    List<String> app = train(dir.resolve("task-cpus"), "--set", "spark.executor-wait-seconds=20");
+    Run r = cluster.submit(spark, app, dir.resolve("task-cpus")).await(RUN_TIMEOUT_S);
+    System.out.printf("spark.task.cpus above the executors' cores: exit %d after %.1f s%n",
+        r.code(), r.seconds());
+    assertEquals(2, r.code(), r.describe());
+    List<String> errors = r.err().lines().filter(l -> l.startsWith("convspark: error: "))
+        .toList();
+    assertEquals(1, errors.size(), r.describe());
+    String e = errors.get(0);
+    assertTrue(e.contains("none of the 2 executor(s) registered with master " + url
+        + " could run a task within 20 s (config key spark.executor-wait-seconds)")
+        && e.contains("spark.task.cpus = 2"), e);
+    assertFalse(Files.exists(dir.resolve("task-cpus/summary.json")), "it trained");
+  }
+
   static void assertSameAccuracy(Path expected, Path actual) throws IOException {
     JsonNode a = summary(expected);
     JsonNode b = summary(actual);

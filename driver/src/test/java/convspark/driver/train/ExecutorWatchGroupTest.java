@@ -37,6 +37,9 @@ class ExecutorWatchGroupTest {
     try {
       JavaSparkContext jsc = SparkTestSession.jsc(spark);
       SparkContext sc = jsc.sc();
+      // Spark's own count of task slots, which the watch reads: local[2], 1 cpu per task, and
+      // no executor besides the driver
+      assertEquals(new SparkSessions.Capacity(0, 2), SparkSessions.capacity(sc));
       // another job of the session, outside fit, running beside it
       sc.setJobGroup("someone-else", "not fit", false);
       other = sleeper(jsc);
@@ -50,7 +53,8 @@ class ExecutorWatchGroupTest {
         while (ExecutorWatch.activeIn(sc, group).length == 0 && System.nanoTime() < until) {
           Thread.sleep(50);
         }
-        ExecutorWatch w = ExecutorWatch.overGroup(sc, 120_000, group, () -> 0, 0);
+        ExecutorWatch w = ExecutorWatch.overGroup(sc, 120_000, group,
+            () -> new SparkSessions.Capacity(0, 0), 0);
         assertEquals(Set.of(), w.poll(100 * S), "cancelled before the limit");
         assertEquals(Set.of(id), w.poll(121 * S), "not fit's job alone");
         JavaFutureAction<List<Integer>> cancelled = mine;

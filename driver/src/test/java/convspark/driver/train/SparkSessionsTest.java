@@ -1,27 +1,32 @@
 package convspark.driver.train;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import convspark.common.BadInputException;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.spark.SparkConf;
 import org.junit.jupiter.api.Test;
 
 /**
- * The wait for the first executor at start with a cluster master: it returns once one has
- * registered, and fails (exit 2's exception, one line naming the master, the config key and the
- * likely causes) when none comes within the limit or Spark stops the context meanwhile.
+ * The wait for the first executor at start with a cluster master: it returns once one that can
+ * run a task has registered, and fails (exit 2's exception, one line naming the master, the
+ * config key and the likely causes) when none comes within the limit, when those that came have
+ * less than a task asks for, or when Spark stops the context meanwhile.
  */
 class SparkSessionsTest {
   static final String MASTER = "spark://127.0.0.1:7077";
   static final String ASKED = "spark.executor.memory = 4g";
+  static final String TASK = "spark.task.cpus = 2";
+  static final SparkSessions.Capacity NONE = new SparkSessions.Capacity(0, 0);
 
   @Test
   void noExecutorWithinTheLimitFailsNamingTheMasterAndTheCauses() {
     long t0 = System.nanoTime();
     BadInputException e = assertThrows(BadInputException.class,
-        () -> SparkSessions.awaitExecutors(MASTER, ASKED, 300, () -> 0, () -> false, 10));
+        () -> SparkSessions.awaitExecutors(MASTER, ASKED, TASK, 300, () -> NONE, () -> false, 10));
     double seconds = (System.nanoTime() - t0) / 1e9;
     assertTrue(seconds >= 0.3 && seconds < 10, "waited " + seconds + " s");
     String m = e.getMessage();
@@ -34,16 +39,40 @@ class SparkSessionsTest {
   @Test
   void returnsOnceAnExecutorHasRegistered() {
     AtomicInteger polls = new AtomicInteger();
-    SparkSessions.awaitExecutors(MASTER, ASKED, 60_000,
-        () -> polls.incrementAndGet() < 3 ? 0 : 1, () -> false, 1);
-    assertTrue(polls.get() == 3, "polled " + polls.get() + " times");
+    // an executor with too few cores first, then one that can run a task
+    SparkSessions.awaitExecutors(MASTER, ASKED, TASK, 60_000,
+        () -> new SparkSessions.Capacity(polls.incrementAndGet() < 3 ? 0 : 1,
+            polls.get() < 5 ? 0 : 1), () -> false, 1);
+    assertTrue(polls.get() == 5, "polled " + polls.get() + " times");
+  }
+
+  @Test
+  void executorsThatCannotRunATaskFailNamingTheTasksAsk() {
+    BadInputException e = assertThrows(BadInputException.class,
+        () -> SparkSessions.awaitExecutors(MASTER, ASKED, TASK, 300,
+            () -> new SparkSessions.Capacity(2, 0), () -> false, 10));
+    String m = e.getMessage();
+    assertFalse(m.contains("\n"), m);
+    assertTrue(m.startsWith("none of the 2 executor(s) registered with master " + MASTER
+        + " could run a task within 0.3 s (config key spark.executor-wait-seconds)")
+        && m.contains(TASK) && m.contains("set spark.executor.cores to at least spark.task.cpus"),
+        m);
+  }
+
+  @Test
+  void theTasksAskNamesItsCpusAndOtherResources() {
+    SparkConf conf = new SparkConf(false).set("spark.task.cpus", "4")
+        .set("spark.task.resource.gpu.amount", "1").set("spark.executor.resource.gpu.amount", "2");
+    assertEquals("spark.task.cpus = 4, spark.task.resource.gpu.amount = 1",
+        SparkSessions.taskAsks(conf));
+    assertEquals("spark.task.cpus = 1", SparkSessions.taskAsks(new SparkConf(false)));
   }
 
   @Test
   void aContextStoppedMeanwhileFailsAtOnceSayingSo() {
     long t0 = System.nanoTime();
     BadInputException e = assertThrows(BadInputException.class,
-        () -> SparkSessions.awaitExecutors(MASTER, ASKED, 60_000, () -> 0, () -> true, 10));
+        () -> SparkSessions.awaitExecutors(MASTER, ASKED, TASK, 60_000, () -> NONE, () -> true, 10));
     assertTrue((System.nanoTime() - t0) / 1e9 < 10, "it waited for the limit");
     assertTrue(e.getMessage().contains("Spark stopped while waiting for the first executor from "
         + "master " + MASTER) && e.getMessage().contains("spark.authenticate"), e.getMessage());
