@@ -26,7 +26,8 @@ import org.junit.jupiter.api.TestMethodOrder;
  * (SIGKILL) mid-epoch and a peer paused (SIGSTOP) past {@code train.ring.timeout-seconds} (and
  * resumed after up to 2 minutes) both fail the barrier stage, the epoch is rerun from its
  * starting weights (by Spark's stage retry, or by the engine's), and training ends with the
- * undisturbed run's parameters, bit for bit. Verified once on the loaded 2-core machine: the
+ * undisturbed run's parameters, bit for bit; a worker lost for good ends the run with exit 3
+ * naming the last good checkpoint. Verified once on the loaded 2-core machine: the
  * three runs' final.bin were byte-identical to local[2]'s (15 minutes for the class).
  */
 @Tag("cluster")
@@ -159,6 +160,57 @@ class RingClusterTest {
     assertArrayEquals(ClusterTrainingTest.finalParams(undisturbed()),
         ClusterTrainingTest.finalParams(out),
         "the run with a paused peer ended with other parameters than the undisturbed one");
+  }
+
+  /**
+   * A worker lost for good (SIGKILL of the worker and its executor; the master starts no
+   * replacement) after the first epoch leaves the cluster one task slot for the ring's two
+   * barrier tasks. The round under way fails; its rerun cannot start, and Spark's slot check
+   * refuses it (after spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures checks, 3
+   * here, 40 by default): the run exits 3, not 2, as the cluster had the slots for an earlier
+   * round, naming the last good checkpoint, which is kept. Last in the class: it leaves the
+   * cluster one worker short.
+   */
+  @Test
+  @Order(4)
+  void aWorkerLostForGoodEndsTheRunWithExitThreeNamingTheCheckpoint() throws Exception {
+    Path out = dir.resolve("ring-worker-lost");
+    List<String> spark = new ArrayList<>(NO_UI);
+    spark.addAll(List.of(
+        "--conf", "spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures=3",
+        "--conf", "spark.scheduler.barrier.maxConcurrentTasksCheck.interval=1s"));
+    List<String> app = train(out, 30);
+    app.addAll(List.of("--set", "train.ring.start-timeout-seconds=20"));
+    LocalCluster.Driver d = cluster.submit(spark, app, out);
+    waitForEpochs(d, out, 1);
+    long worker = Long.parseLong(Files.readString(cluster.dir.resolve("run/worker-2.pid")).strip());
+    Path work = cluster.dir.resolve("work/worker-2").toRealPath();
+    List<ProcessHandle> executors = cluster.executors().stream()
+        .filter(h -> cwd(h).startsWith(work)).toList();
+    assertEquals(1, executors.size(), "worker-2's executors: " + executors);
+    signal("KILL", worker);
+    signal("KILL", executors.get(0).pid());
+    LocalCluster.Run r = d.await(RUN_TIMEOUT_S);
+    System.out.printf("a worker lost for good: exit %d after %.1f s%n", r.code(), r.seconds());
+    assertEquals(3, r.code(), r.describe());
+    List<String> failed = r.err().lines()
+        .filter(l -> l.startsWith("convspark: training failed: ")).toList();
+    assertEquals(1, failed.size(), r.describe());
+    String f = failed.get(0);
+    assertTrue(f.contains("Spark has fewer task slots than its 2 barrier tasks now, after it had "
+        + "them for an earlier round") && f.contains("last good checkpoint: "), f);
+    String named = f.substring(f.indexOf("last good checkpoint: ")
+        + "last good checkpoint: ".length()).split(" ")[0];
+    Path ckpt = named.startsWith("file:") ? Path.of(java.net.URI.create(named)) : Path.of(named);
+    assertTrue(Files.size(ckpt) > 0, "the checkpoint it names is gone: " + ckpt);
+  }
+
+  private static Path cwd(ProcessHandle h) {
+    try {
+      return Files.readSymbolicLink(Path.of("/proc", Long.toString(h.pid()), "cwd"));
+    } catch (java.io.IOException e) {
+      return Path.of("/nonexistent");
+    }
   }
 
   private static void waitForEpochs(LocalCluster.Driver d, Path out, int epochs)
