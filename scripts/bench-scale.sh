@@ -17,7 +17,9 @@
 #   SCALE_CONFIGS="1x1 2x1 1x2"  runs to make, PxT (default: for c = 1, 2, 4, ... <= SCALE_MAX
 #                                and SCALE_MAX itself: c x 1 and 1 x c)
 #   SCALE_MAX=n        the most cores to use (default: nproc)
-#   SCALE_SECONDS=s    measured seconds per run after a warm-up of 0.3 x s (default 20)
+#   SCALE_SECONDS=s    measured seconds per run (default 20), after a warm-up of at least
+#                      0.3 x s that lasts until the JIT compilers of rank 0 are quiet (at most
+#                      60 s; the table gives each run's warm-up)
 #   SCALE_BATCH=b      batch per thread / per DDP process (default 64)
 #   SCALE_DDP=0        skip PyTorch
 #   SCALE_PYTHON=path  python with torch (default /usr/bin/python3 if present, else python3)
@@ -111,8 +113,8 @@ L = [f"- Date: {os.environ['SC_DATE']}; CPU: {os.environ['SC_CPU']}, {os.environ
      f"BLAS: {'; '.join(blas)}" + (f" (OPENBLAS_CORETYPE={os.environ['SC_CORETYPE']})" if os.environ['SC_CORETYPE'] else "")
      + f"; run from the {os.environ['SC_MODE']}",
      f"- Command: `scripts/bench-scale.sh` ({os.environ['SC_SECS']} s measured per run, batch {os.environ['SC_BATCH']} per thread / per DDP process)",
-     "", "| P processes x T threads | cores | convspark images/s | ms per step: compute / local sum / allreduce / update | PyTorch DDP, P x T processes x 1 thread | convspark / DDP | load avg at start |",
-     "|---|---:|---:|---|---:|---:|---:|"]
+     "", "| P processes x T threads | cores | convspark images/s | ms per step: compute / local sum / allreduce / update | PyTorch DDP, P x T processes x 1 thread | convspark / DDP | load avg at start | convspark warm-up s |",
+     "|---|---:|---:|---|---:|---:|---:|---:|"]
 for p, t, load, js in rows:
     r = json.loads(js)
     c = int(p) * int(t)
@@ -122,7 +124,8 @@ for p, t, load, js in rows:
         d = None
     ms = " / ".join(f"{r[k]*1e3:.1f}" for k in ("compute_s", "local_sum_s", "allreduce_s", "update_s"))
     L.append(f"| {p} x {t} | {c} | **{r['images_per_second']:,.0f}** | {ms} | "
-             + (f"{d:,.0f}" if d else "n/a") + " | " + (f"{r['images_per_second']/d:.2f}x" if d else "n/a") + f" | {load} |")
+             + (f"{d:,.0f}" if d else "n/a") + " | " + (f"{r['images_per_second']/d:.2f}x" if d else "n/a") + f" | {load} | "
+             + (f"{r['warmup_s']:.1f}" + ("" if r.get("jit_quiet") else " (JIT still busy)") if "warmup_s" in r else "?") + " |")
 text = "\n".join(L) + "\n"
 open(os.path.join(out, "scale.md"), "w").write(text)
 print(text)

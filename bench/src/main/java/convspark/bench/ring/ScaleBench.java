@@ -38,11 +38,22 @@ import java.util.concurrent.Future;
  * without Spark around it.
  *
  * <p>Usage: {@code ScaleBench --procs P --threads T [--seconds 20] [--batch 64]}. Prints {@code
- * RESULT {json}}: images/s over the measured window (after a warm-up of 0.3 x seconds) and the
- * mean seconds per step of compute, local sum, allreduce and update (rank 0).
+ * RESULT {json}}: images/s over the measured window and the mean seconds per step of compute,
+ * local sum, allreduce and update (rank 0). The window opens after a warm-up of at least 0.3 x
+ * seconds that lasts until rank 0's JIT compilers are quiet ({@link #JIT_QUIET_SHARE} of a {@link
+ * #JIT_WINDOW_NANOS} window; at most {@link #WARMUP_CAP_SECONDS}): the kernel's vector code runs
+ * many times slower until C2 has compiled it, and P JVMs compiling at once on P cores take longer
+ * than one; the result reports the warm-up it took ({@code warmup_s}) and whether the compilers
+ * were quiet then ({@code jit_quiet}).
  */
 public final class ScaleBench {
   private ScaleBench() {}
+
+  /** The JIT counts as quiet when it compiled for at most this share of the last window. */
+  static final double JIT_QUIET_SHARE = 0.02;
+  static final long JIT_WINDOW_NANOS = 1_000_000_000L;
+  /** The longest warm-up: the measured window opens then even if the compilers still work. */
+  static final double WARMUP_CAP_SECONDS = 60;
 
   public static void main(String[] args) throws Exception {
     int procs = 1;
@@ -121,6 +132,8 @@ public final class ScaleBench {
     double reduce = 0;
     double update = 0;
     long measuredSteps = 0;
+    double warmupSeconds = 0;
+    boolean quiet = false; // rank 0's JIT when the measured window opened
     long images = 0;
     long start = 0;
     long end = 0;
@@ -142,7 +155,9 @@ public final class ScaleBench {
     try (Ring ring = l.join(peers, rank, secret, 1)) {
       long t0 = System.nanoTime();
       long warm = t0 + (long) (0.3 * seconds * 1e9);
-      long stop = warm + (long) (seconds * 1e9);
+      long cap = t0 + (long) (Math.max(0.3 * seconds, WARMUP_CAP_SECONDS) * 1e9);
+      long stop = Long.MAX_VALUE; // rank 0's: once it has decided that warm-up is over
+      JitWatch jit = new JitWatch();
       boolean measuring = false;
       for (long step = 0; ; step++) {
         long a = System.nanoTime();
@@ -195,7 +210,16 @@ public final class ScaleBench {
         extras[0] = loss;
         extras[1] = (double) threads * batch;
         extras[2] = correct;
-        extras[3] = rank == 0 ? (c > stop ? 2 : c > warm ? 1 : 0) : 0;
+        int decided = 0;
+        if (rank == 0) {
+          boolean jitQuiet = jit.quiet(c);
+          if (stop == Long.MAX_VALUE && c > warm && (jitQuiet || c > cap)) {
+            quiet = jitQuiet;
+            stop = c + (long) (seconds * 1e9);
+          }
+          decided = c > stop ? 2 : stop != Long.MAX_VALUE ? 1 : 0;
+        }
+        extras[3] = decided;
         ring.allreduce(v, extras, owned);
         long d = System.nanoTime();
         System.arraycopy(v, 0, params, 0, pc); // what the owners wrote
@@ -207,6 +231,7 @@ public final class ScaleBench {
         if (phase >= 1 && !measuring) {
           measuring = true;
           start = a;
+          warmupSeconds = (a - t0) / 1e9;
         }
         if (phase == 2) {
           end = a;
@@ -230,12 +255,46 @@ public final class ScaleBench {
       System.out.println(String.format(Locale.ROOT, "RESULT {\"procs\": %d, \"threads\": %d, "
           + "\"batch_per_thread\": %d, \"images_per_second\": %.1f, \"steps\": %d, \"seconds\": %.3f, "
           + "\"compute_s\": %.6f, \"local_sum_s\": %.6f, \"allreduce_s\": %.6f, \"update_s\": %.6f, "
-          + "\"params\": %d, \"blas\": \"%s\"}", peers.size(), threads, batch, images / secs,
+          + "\"params\": %d, \"warmup_s\": %.1f, \"jit_quiet\": %b, \"blas\": \"%s\"}",
+          peers.size(), threads, batch, images / secs,
           measuredSteps, secs, compute / n, localSum / n, reduce / n, update / n, pc,
+          warmupSeconds, quiet,
           Blas.describe().replace("\"", "'")));
     } else {
       System.out.println("DONE");
     }
     System.out.flush();
+  }
+
+  /**
+   * Whether the JVM's JIT compilers have been quiet: samples the total compilation time at each
+   * call and says quiet once, over the last {@link #JIT_WINDOW_NANOS} or more, it grew by at most
+   * {@link #JIT_QUIET_SHARE} of the wall time. Never quiet where the JVM does not report
+   * compilation time (the measured window then opens at the warm-up cap).
+   */
+  static final class JitWatch {
+    private final java.lang.management.CompilationMXBean bean =
+        java.lang.management.ManagementFactory.getCompilationMXBean();
+    private final java.util.ArrayDeque<long[]> samples = new java.util.ArrayDeque<>();
+
+    boolean quiet(long now) {
+      if (bean == null || !bean.isCompilationTimeMonitoringSupported()) {
+        return false;
+      }
+      long millis = bean.getTotalCompilationTime();
+      samples.addLast(new long[] {now, millis});
+      // keep the newest sample at least a window old as the base
+      while (samples.size() > 2) {
+        java.util.Iterator<long[]> it = samples.iterator();
+        it.next();
+        if (now - it.next()[0] < JIT_WINDOW_NANOS) {
+          break;
+        }
+        samples.removeFirst();
+      }
+      long[] base = samples.peekFirst();
+      long span = now - base[0];
+      return span >= JIT_WINDOW_NANOS && (millis - base[1]) * 1e6 <= JIT_QUIET_SHARE * span;
+    }
   }
 }
