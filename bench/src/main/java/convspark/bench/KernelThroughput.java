@@ -9,13 +9,15 @@ import java.io.File;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Single-process training throughput of a config's model without Spark: {@code threads}
  * data-parallel threads (one workspace each, as Spark tasks would) each running forward+backward
- * steps of {@code batch} random samples for {@code seconds}; prints images/s. The reference
- * that scripts/bench-train.sh sets the local[2] throughput against.
+ * steps of {@code batch} random samples for {@code seconds}, measured after a warm-up of at
+ * least 0.3 x seconds that lasts until the JIT compilers are quiet ({@link JitQuiet}); prints
+ * images/s. The reference that scripts/bench-train.sh sets the local[2] throughput against.
  * Usage: {@code KernelThroughput CONFIG BATCH_PER_THREAD THREADS SECONDS}.
  */
 public final class KernelThroughput {
@@ -31,11 +33,10 @@ public final class KernelThroughput {
     float[] params = net.initParams(1);
     float[] state = net.initState();
     AtomicLong images = new AtomicLong();
-    long[] window = new long[2];
+    AtomicBoolean measuring = new AtomicBoolean();
+    AtomicBoolean stop = new AtomicBoolean();
     List<Thread> ts = new ArrayList<>();
     long start = System.nanoTime();
-    long warm = start + (long) (seconds * 0.3e9);
-    long end = start + (long) (seconds * 1.3e9);
     for (int t = 0; t < threads; t++) {
       final int id = t;
       Thread th = new Thread(() -> {
@@ -50,13 +51,9 @@ public final class KernelThroughput {
         float[] grads = new float[net.paramCount()];
         float[] bn = new float[net.stateCount()];
         long step = 0;
-        while (true) {
-          long now = System.nanoTime();
-          if (now > end) {
-            break;
-          }
+        while (!stop.get()) {
           ws.trainStep(new Pass(params, grads, state, true, step++, bn), batch, 0.1);
-          if (System.nanoTime() > warm) {
+          if (measuring.get()) {
             images.addAndGet(batch);
           }
         }
@@ -64,15 +61,22 @@ public final class KernelThroughput {
       ts.add(th);
       th.start();
     }
+    // warm-up: at least 0.3 x seconds, and until the JIT compilers are quiet
+    boolean quiet = JitQuiet.await(start, seconds * 0.3);
+    long from = System.nanoTime();
+    measuring.set(true);
+    Thread.sleep((long) (seconds * 1000));
+    measuring.set(false);
+    long to = System.nanoTime();
+    stop.set(true);
     for (Thread th : ts) {
       th.join();
     }
-    window[0] = warm;
-    window[1] = end;
-    double secs = (window[1] - window[0]) / 1e9;
+    double secs = (to - from) / 1e9;
     boolean channelsLast = net.newWorkspace(1).channelsLast();
-    System.out.printf("images/s %.1f (threads %d, batch %d per thread, activations %s, %s)%n",
-        images.get() / secs, threads, batch, channelsLast ? "channels-last" : "NCHW",
-        convspark.common.blas.Blas.describe());
+    System.out.printf("images/s %.1f (threads %d, batch %d per thread, activations %s, %s, "
+        + "warm-up %.1f s%s)%n", images.get() / secs, threads, batch,
+        channelsLast ? "channels-last" : "NCHW", convspark.common.blas.Blas.describe(),
+        (from - start) / 1e9, quiet ? "" : " with the JIT still busy");
   }
 }

@@ -1,6 +1,7 @@
 package convspark.bench.ring;
 
 import convspark.bench.ExampleNet;
+import convspark.bench.JitQuiet;
 import convspark.common.blas.Blas;
 import convspark.common.nn.Network;
 import convspark.common.nn.Pass;
@@ -40,20 +41,12 @@ import java.util.concurrent.Future;
  * <p>Usage: {@code ScaleBench --procs P --threads T [--seconds 20] [--batch 64]}. Prints {@code
  * RESULT {json}}: images/s over the measured window and the mean seconds per step of compute,
  * local sum, allreduce and update (rank 0). The window opens after a warm-up of at least 0.3 x
- * seconds that lasts until rank 0's JIT compilers are quiet ({@link #JIT_QUIET_SHARE} of a {@link
- * #JIT_WINDOW_NANOS} window; at most {@link #WARMUP_CAP_SECONDS}): the kernel's vector code runs
- * many times slower until C2 has compiled it, and P JVMs compiling at once on P cores take longer
- * than one; the result reports the warm-up it took ({@code warmup_s}) and whether the compilers
- * were quiet then ({@code jit_quiet}).
+ * seconds that lasts until rank 0's JIT compilers are quiet ({@link JitQuiet}); the result
+ * reports the warm-up it took ({@code warmup_s}) and whether the compilers were quiet then
+ * ({@code jit_quiet}).
  */
 public final class ScaleBench {
   private ScaleBench() {}
-
-  /** The JIT counts as quiet when it compiled for at most this share of the last window. */
-  static final double JIT_QUIET_SHARE = 0.02;
-  static final long JIT_WINDOW_NANOS = 1_000_000_000L;
-  /** The longest warm-up: the measured window opens then even if the compilers still work. */
-  static final double WARMUP_CAP_SECONDS = 60;
 
   public static void main(String[] args) throws Exception {
     int procs = 1;
@@ -155,9 +148,9 @@ public final class ScaleBench {
     try (Ring ring = l.join(peers, rank, secret, 1)) {
       long t0 = System.nanoTime();
       long warm = t0 + (long) (0.3 * seconds * 1e9);
-      long cap = t0 + (long) (Math.max(0.3 * seconds, WARMUP_CAP_SECONDS) * 1e9);
+      long cap = t0 + (long) (Math.max(0.3 * seconds, JitQuiet.CAP_SECONDS) * 1e9);
       long stop = Long.MAX_VALUE; // rank 0's: once it has decided that warm-up is over
-      JitWatch jit = new JitWatch();
+      JitQuiet jit = new JitQuiet();
       boolean measuring = false;
       for (long step = 0; ; step++) {
         long a = System.nanoTime();
@@ -264,37 +257,5 @@ public final class ScaleBench {
       System.out.println("DONE");
     }
     System.out.flush();
-  }
-
-  /**
-   * Whether the JVM's JIT compilers have been quiet: samples the total compilation time at each
-   * call and says quiet once, over the last {@link #JIT_WINDOW_NANOS} or more, it grew by at most
-   * {@link #JIT_QUIET_SHARE} of the wall time. Never quiet where the JVM does not report
-   * compilation time (the measured window then opens at the warm-up cap).
-   */
-  static final class JitWatch {
-    private final java.lang.management.CompilationMXBean bean =
-        java.lang.management.ManagementFactory.getCompilationMXBean();
-    private final java.util.ArrayDeque<long[]> samples = new java.util.ArrayDeque<>();
-
-    boolean quiet(long now) {
-      if (bean == null || !bean.isCompilationTimeMonitoringSupported()) {
-        return false;
-      }
-      long millis = bean.getTotalCompilationTime();
-      samples.addLast(new long[] {now, millis});
-      // keep the newest sample at least a window old as the base
-      while (samples.size() > 2) {
-        java.util.Iterator<long[]> it = samples.iterator();
-        it.next();
-        if (now - it.next()[0] < JIT_WINDOW_NANOS) {
-          break;
-        }
-        samples.removeFirst();
-      }
-      long[] base = samples.peekFirst();
-      long span = now - base[0];
-      return span >= JIT_WINDOW_NANOS && (millis - base[1]) * 1e6 <= JIT_QUIET_SHARE * span;
-    }
   }
 }
