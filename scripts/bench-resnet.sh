@@ -17,7 +17,8 @@
 #
 # Usage: scripts/bench-resnet.sh        (about 4 minutes on 2 cores; run it on an idle machine)
 #   RESNET_CONF=path     config whose model is measured (default conf/fashion-mnist-resnet.conf)
-#   RESNET_SECONDS=s     measured seconds per throughput run, after a warm-up of 0.3 x s (default 5)
+#   RESNET_SECONDS=s     measured seconds per throughput run, after a warm-up of 0.3 x s (default 5;
+#                        convspark's runs also wait until their JIT compilers are quiet)
 #   RESNET_REPS=n        rounds of the five throughput runs (default 3; medians over rounds)
 #   RESNET_JMH="..."     JMH options of the layer runs (default "-f 1 -wi 1 -i 3": 1 fork,
 #                        1 warm-up + 3 measured 1-second iterations per benchmark)

@@ -21,7 +21,8 @@
 #   QUICK=1                  smoke run of every part (a few minutes): checks the script and the
 #                            peers, not the numbers
 #   PEERS_SECONDS=s          measured seconds per single-process run (default 30; QUICK 5),
-#                            after an unmeasured warm-up of 0.3 x s
+#                            after an unmeasured warm-up of 0.3 x s (convspark's
+#                            KernelThroughput: and until its JIT compilers are quiet)
 #   PEERS_DIST_IMAGES=n      images for convspark's local[2] epoch (default 60000, one epoch;
 #                            QUICK 10240: a truncated copy of the training set)
 #   PEERS_DL4J_SPARK_IMAGES=n  images DL4J's Spark training is timed on (default 20480 = 40
