@@ -2,8 +2,6 @@ package convspark.bench;
 
 import java.lang.management.CompilationMXBean;
 import java.lang.management.ManagementFactory;
-import java.util.ArrayDeque;
-import java.util.Iterator;
 
 /**
  * When a benchmark's warm-up is over: once this JVM's JIT compilers have been quiet. The
@@ -13,9 +11,9 @@ import java.util.Iterator;
  * second 6), and P JVMs compiling at once on P cores take longer still. A fixed warm-up of a few
  * seconds measures part of that compilation.
  *
- * <p>{@link #quiet} samples the total compilation time at each call and says quiet once, over
- * the last {@link #WINDOW_NANOS} or more, it grew by at most {@link #QUIET_SHARE} of the wall
- * time. Never quiet where the JVM does not report compilation time; callers stop waiting at
+ * <p>{@link #quiet} reads the total compilation time and says quiet once, over a window of
+ * {@link #WINDOW_NANOS} or more, it grew by at most {@link #QUIET_SHARE} of the wall time.
+ * Never quiet where the JVM does not report compilation time; callers stop waiting at
  * {@link #CAP_SECONDS}.
  */
 public final class JitQuiet {
@@ -26,27 +24,34 @@ public final class JitQuiet {
   public static final double CAP_SECONDS = 60;
 
   private final CompilationMXBean bean = ManagementFactory.getCompilationMXBean();
-  private final ArrayDeque<long[]> samples = new ArrayDeque<>();
+  private long windowStart = -1;
+  private long windowMillis;
+  private boolean quiet;
 
-  /** Whether the compilers were quiet over the last window, at time {@code now} (nanoTime). */
+  /**
+   * Whether the compilers were quiet over the last whole window before {@code now} (nanoTime):
+   * the windows follow each other from the first call on, so a quiet spell is seen at most one
+   * window late. No allocation: {@code ScaleBench} calls it every step.
+   */
   public boolean quiet(long now) {
     if (bean == null || !bean.isCompilationTimeMonitoringSupported()) {
       return false;
     }
     long millis = bean.getTotalCompilationTime();
-    samples.addLast(new long[] {now, millis});
-    // the oldest sample kept is the newest one at least a window old
-    while (samples.size() > 2) {
-      Iterator<long[]> it = samples.iterator();
-      it.next();
-      if (now - it.next()[0] < WINDOW_NANOS) {
-        break;
-      }
-      samples.removeFirst();
+    if (windowStart < 0) {
+      windowStart = now;
+      windowMillis = millis;
+    } else if (now - windowStart >= WINDOW_NANOS) {
+      quiet = (millis - windowMillis) * 1e6 <= QUIET_SHARE * (now - windowStart);
+      windowStart = now;
+      windowMillis = millis;
     }
-    long[] base = samples.peekFirst();
-    long span = now - base[0];
-    return span >= WINDOW_NANOS && (millis - base[1]) * 1e6 <= QUIET_SHARE * span;
+    return quiet;
+  }
+
+  /** The latest end of a warm-up from {@code start} that lasts at least {@code minSeconds}. */
+  public static long cap(long start, double minSeconds) {
+    return start + (long) (Math.max(minSeconds, CAP_SECONDS) * 1e9);
   }
 
   /**
@@ -57,7 +62,7 @@ public final class JitQuiet {
   public static boolean await(long start, double minSeconds) throws InterruptedException {
     JitQuiet jit = new JitQuiet();
     long min = start + (long) (minSeconds * 1e9);
-    long cap = start + (long) (Math.max(minSeconds, CAP_SECONDS) * 1e9);
+    long cap = cap(start, minSeconds);
     while (true) {
       long now = System.nanoTime();
       boolean quiet = jit.quiet(now);

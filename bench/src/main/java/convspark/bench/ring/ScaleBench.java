@@ -148,7 +148,7 @@ public final class ScaleBench {
     try (Ring ring = l.join(peers, rank, secret, 1)) {
       long t0 = System.nanoTime();
       long warm = t0 + (long) (0.3 * seconds * 1e9);
-      long cap = t0 + (long) (Math.max(0.3 * seconds, JitQuiet.CAP_SECONDS) * 1e9);
+      long cap = JitQuiet.cap(t0, 0.3 * seconds);
       long stop = Long.MAX_VALUE; // rank 0's: once it has decided that warm-up is over
       JitQuiet jit = new JitQuiet();
       boolean measuring = false;

@@ -11,8 +11,8 @@ import org.apache.spark.SparkContext;
  * Fails the jobs of a command whose cluster has had no executor that can run a task (no task
  * slot) for {@code spark.executor-wait-seconds}: when every worker dies mid-run, or only
  * executors with fewer cores than {@code spark.task.cpus} are left, Spark keeps the jobs pending
- * and waits for resources forever. The watch cancels each active job once, with a reason that names
- * the config key; the step engine's failure (exit 3, naming the last good checkpoint) follows.
+ * and waits for resources forever. The watch cancels each active job once, with a reason that
+ * names the config key; the step engine's failure (exit 3, naming the last good checkpoint) follows.
  * {@link SparkSessions#awaitExecutors} covers the start, this the rest of the run. Not used for
  * local masters, nor under dynamic allocation (executors may then leave when idle).
  *
@@ -62,9 +62,8 @@ public final class ExecutorWatch {
    * group (the caller's own, if it set one, so that it can still cancel them; else a new one),
    * and watches them: with a cluster master (not local, no dynamic allocation), once no executor
    * that can run a task has been registered for {@code timeoutSeconds}, the group's active jobs
-   * are cancelled,
-   * naming the config key. Closing stops the watch and gives the thread back its previous job
-   * group. For work in a session that others use too.
+   * are cancelled, naming the config key. Closing stops the watch and gives the thread back its
+   * previous job group. For work in a session that others use too.
    *
    * @param what names the work in the job group's description ("CnnClassifier.fit")
    */
