@@ -56,6 +56,7 @@ public final class SparkSessions {
     }
     SparkSession s = SparkSession.builder().config(conf).getOrCreate();
     s.sparkContext().setLogLevel("WARN");
+    RunningTasks.attach(s.sparkContext());
     awaitExecutors(s, cfg.executorWaitSeconds());
     return s;
   }
@@ -189,15 +190,20 @@ public final class SparkSessions {
 
   /**
    * Stops the session once no task is running (waiting at most {@link #DRAIN_MILLIS}). When a
-   * job fails (a bad row in one partition), its other tasks still report back; a context stopped
-   * under them logs Spark's "Exception in statusUpdate" (a RejectedExecutionException, with its
-   * stack trace) after the command's one-line error.
+   * job fails (a bad row in one partition), its other tasks still run for a while: a context
+   * stopped under them logs Spark's errors with stack traces after the command's one-line error
+   * ("Exception in statusUpdate", a RejectedExecutionException; "Error in TaskCompletionListener
+   * ... Block broadcast_0 does not exist"). The count is {@link RunningTasks}'s when {@link
+   * #start} made the session, otherwise the status store's.
    */
   public static void stop(SparkSession s) {
     SparkContext sc = s.sparkContext();
     long end = System.nanoTime() + DRAIN_MILLIS * 1_000_000L;
+    RunningTasks tasks = RunningTasks.of(sc);
     try {
-      while (runningTasks(sc) > 0 && System.nanoTime() < end) {
+      RunningTasks.awaitEvents(sc, DRAIN_MILLIS);
+      while ((tasks != null ? tasks.count() : runningTasks(sc)) > 0
+          && System.nanoTime() < end) {
         Thread.sleep(20);
       }
     } catch (InterruptedException e) {
@@ -205,6 +211,14 @@ public final class SparkSessions {
     } finally {
       s.stop();
     }
+  }
+
+  /**
+   * Counts the tasks of a session that {@link #start} did not make (a test's), so that {@link
+   * #stop} can wait for them.
+   */
+  public static void trackTasks(SparkSession s) {
+    RunningTasks.attach(s.sparkContext());
   }
 
   /** Tasks running on all executors (the driver's, in local mode), as Spark's status store has it. */

@@ -36,7 +36,7 @@ class RingFailureMessageTest {
         throw new UncheckedIOException(WHY, new java.io.IOException("read timed out"));
       }
       try {
-        Thread.sleep(2000);
+        SparkTestSession.sleepUnlessKilled(2000);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
@@ -60,7 +60,7 @@ class RingFailureMessageTest {
       assertNotNull(caught, "the barrier stage did not fail");
       assertEquals(WHY, RingEngine.firstLine(caught), String.valueOf(caught.getMessage()));
     } finally {
-      spark.stop();
+      SparkTestSession.stop(spark);
     }
   }
 

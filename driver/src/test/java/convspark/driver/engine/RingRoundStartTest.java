@@ -36,7 +36,7 @@ class RingRoundStartTest {
       Round round = new Round(0, 0, 0, 5, 5, c.plan(), StepListener.NONE);
       // one task that holds a slot for 60 s
       blocker = jsc.parallelize(List.of(1), 1).map(x -> {
-        Thread.sleep(60_000);
+        SparkTestSession.sleepUnlessKilled(60_000);
         return x;
       }).collectAsync();
       long until = System.nanoTime() + 30_000_000_000L;
@@ -62,7 +62,7 @@ class RingRoundStartTest {
       if (blocker != null) {
         blocker.cancel(true);
       }
-      spark.stop();
+      SparkTestSession.stop(spark);
     }
   }
 }

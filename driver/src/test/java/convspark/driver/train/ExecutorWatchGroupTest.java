@@ -78,13 +78,13 @@ class ExecutorWatchGroupTest {
           j.cancel(true);
         }
       }
-      spark.stop();
+      SparkTestSession.stop(spark);
     }
   }
 
   private static JavaFutureAction<List<Integer>> sleeper(JavaSparkContext jsc) {
     return jsc.parallelize(List.of(1), 1).map(x -> {
-      Thread.sleep(30_000);
+      SparkTestSession.sleepUnlessKilled(30_000);
       return x;
     }).collectAsync();
   }
