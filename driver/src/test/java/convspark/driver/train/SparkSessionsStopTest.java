@@ -2,6 +2,7 @@ package convspark.driver.train;
 
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import convspark.driver.config.RunConfig;
 import java.util.ArrayList;
@@ -47,11 +48,12 @@ class SparkSessionsStopTest {
     ctx.getConfiguration().getRootLogger().addAppender(capture, Level.ALL, null);
     ctx.updateLoggers();
     long stopMillis;
+    SparkSession s = null;
     try {
       // Spark's status store writes an executor's count of running tasks when it drops to 0 and
       // otherwise at most every spark.ui.liveUpdate.period (100 ms), so after a stage's end it
       // can say 0 while the next stage's tasks run; a long period makes that certain here
-      SparkSession s = SparkSessions.start(new RunConfig.Spark("local[2]", "stop-test",
+      s = SparkSessions.start(new RunConfig.Spark("local[2]", "stop-test",
           Map.of("spark.ui.liveUpdate.period", "1h"), 60), null);
       JavaSparkContext jsc = SparkSessions.context(s);
       Broadcast<int[]> b = jsc.broadcast(new int[1024]);
@@ -67,6 +69,9 @@ class SparkSessionsStopTest {
       SparkSessions.stop(s);
       stopMillis = (System.nanoTime() - t0) / 1_000_000;
     } finally {
+      if (s != null && !s.sparkContext().isStopped()) {
+        SparkSessions.stop(s); // a failed assertion leaves no session to the next test class
+      }
       ctx.getConfiguration().getRootLogger().removeAppender("stop-capture");
       ctx.updateLoggers();
     }
@@ -74,7 +79,7 @@ class SparkSessionsStopTest {
         "stop returned after " + stopMillis + " ms, while a task ran on for about "
             + SURVIVOR_MILLIS + " ms after the job failed");
     for (LogEvent e : errors) {
-      assertTrue(false, "logged: " + e.getLevel() + " " + e.getLoggerName() + " "
+      fail("logged: " + e.getLevel() + " " + e.getLoggerName() + " "
           + e.getMessage().getFormattedMessage() + " (thread " + e.getThreadName() + "): "
           + e.getThrown());
     }
