@@ -8,7 +8,6 @@ import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import org.apache.spark.SparkConf;
 import org.apache.spark.SparkContext;
-import org.apache.spark.SparkExecutorInfo;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 
@@ -193,18 +192,19 @@ public final class SparkSessions {
    * job fails (a bad row in one partition), its other tasks still run for a while: a context
    * stopped under them logs Spark's errors with stack traces after the command's one-line error
    * ("Exception in statusUpdate", a RejectedExecutionException; "Error in TaskCompletionListener
-   * ... Block broadcast_0 does not exist"). The count is {@link RunningTasks}'s when {@link
-   * #start} made the session, otherwise the status store's.
+   * ... Block broadcast_0 does not exist"). The count is {@link RunningTasks}'s, which {@link
+   * #start} (or {@link #trackTasks}) attached; Spark's status store can say 0 while tasks run.
    */
   public static void stop(SparkSession s) {
     SparkContext sc = s.sparkContext();
     long end = System.nanoTime() + DRAIN_MILLIS * 1_000_000L;
     RunningTasks tasks = RunningTasks.of(sc);
     try {
-      RunningTasks.awaitEvents(sc, DRAIN_MILLIS);
-      while ((tasks != null ? tasks.count() : runningTasks(sc)) > 0
-          && System.nanoTime() < end) {
-        Thread.sleep(20);
+      if (tasks != null) {
+        RunningTasks.awaitEvents(sc, DRAIN_MILLIS);
+        while (tasks.count() > 0 && System.nanoTime() < end) {
+          Thread.sleep(20);
+        }
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -219,15 +219,6 @@ public final class SparkSessions {
    */
   public static void trackTasks(SparkSession s) {
     RunningTasks.attach(s.sparkContext());
-  }
-
-  /** Tasks running on all executors (the driver's, in local mode), as Spark's status store has it. */
-  static int runningTasks(SparkContext sc) {
-    int n = 0;
-    for (SparkExecutorInfo e : sc.statusTracker().getExecutorInfos()) {
-      n += e.numRunningTasks();
-    }
-    return n;
   }
 
   public static JavaSparkContext context(SparkSession s) {
