@@ -45,7 +45,8 @@ import org.bytedeco.javacpp.PointerPointer;
  *
  * A choice that fails to load falls back (bundled, then system, then Java) with a warning on
  * stderr and in {@link #info()}; it never fails. OpenBLAS reads {@code OPENBLAS_CORETYPE} from
- * the environment itself at load, so a kernel the environment forces is respected; {@link
+ * the environment itself at load, so a kernel the environment forces is respected ({@link
+ * OpenBlasKernel}: {@code CONVSPARK_OPENBLAS_CORETYPE} and what is said about the kernel); {@link
  * #info()} reports the kernel actually in use (read from OpenBLAS's {@code gotoblas} table,
  * which is what {@code openblas_get_corename} returns), the version and the file. The bundled
  * library runs with {@code OPENBLAS_NUM_THREADS} threads when that is set, else 1 (one per
@@ -157,11 +158,17 @@ public final class Blas {
     } else {
       kernel = kernel();
     }
-    String env = System.getenv("OPENBLAS_CORETYPE");
+    String env = System.getenv(OpenBlasKernel.OPENBLAS_ENV);
+    boolean bundled = "bundled".equals(library);
+    OpenBlasKernel.Check kc = OpenBlasKernel.check(System.getenv(OpenBlasKernel.ENV), env, kernel,
+        bundled, bundled && env != null && !env.isBlank() && OpenBlasKernel.cpuHasAvx512());
+    if (!kc.warning().isEmpty()) {
+      failures.add(kc.warning());
+    }
     INSTANCE = blas;
     INFO = new BlasInfo(library, requested, blas.getClass().getSimpleName(), path, version,
-        kernel, env == null ? "" : env, threads, String.join("; ", failures), hostName(),
-        ProcessHandle.current().pid());
+        kernel, env == null ? "" : env, threads, String.join("; ", failures), kc.note(),
+        hostName(), ProcessHandle.current().pid());
     if (!INFO.warning().isEmpty()) {
       System.err.println("convspark: WARNING: BLAS: " + INFO.describe());
     }

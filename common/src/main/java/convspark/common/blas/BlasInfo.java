@@ -19,7 +19,10 @@ import java.util.Map;
  *     e.g. "SkylakeX", "Haswell", "Zen"), "" for Java or when the library does not tell
  * @param coretypeEnv the {@code OPENBLAS_CORETYPE} of the environment, "" when unset
  * @param threads OpenBLAS's thread count after our setting, 0 when unknown
- * @param warning why the requested library is not the one in use, "" when it is
+ * @param warning why the requested library is not the one in use, or why its kernel is not the
+ *     one asked for ({@link OpenBlasKernel#check}); "" when both are as asked
+ * @param note advice that is not a fault, "" when none: a kernel forced by the environment that
+ *     is slower than the CPU allows ({@link OpenBlasKernel#check})
  * @param host the machine's name
  * @param pid this JVM's process id
  */
@@ -33,6 +36,7 @@ public record BlasInfo(
     String coretypeEnv,
     int threads,
     String warning,
+    String note,
     String host,
     long pid)
     implements Serializable {
@@ -62,6 +66,9 @@ public record BlasInfo(
     if (!warning.isEmpty()) {
       sb.append(" (WARNING: ").append(warning).append(')');
     }
+    if (!note.isEmpty()) {
+      sb.append(" (note: ").append(note).append(')');
+    }
     return sb.toString();
   }
 
@@ -77,6 +84,7 @@ public record BlasInfo(
     m.put("openblas_coretype_env", coretypeEnv);
     m.put("threads", threads);
     m.put("warning", warning);
+    m.put("note", note);
     m.put("host", host);
     m.put("pid", pid);
     return m;

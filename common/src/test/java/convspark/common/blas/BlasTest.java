@@ -3,13 +3,16 @@ package convspark.common.blas;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -93,13 +96,30 @@ class BlasTest {
   }
 
   static String runFresh(List<String> props) throws IOException, InterruptedException {
+    return runFresh(props, Map.of());
+  }
+
+  /**
+   * Runs {@link #main} in a fresh JVM with these system properties and environment changes (a
+   * null value removes the variable); returns its output.
+   */
+  static String runFresh(List<String> props, Map<String, String> env)
+      throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.addAll(props);
     cmd.add("-cp");
     cmd.add(System.getProperty("java.class.path"));
     cmd.add(BlasTest.class.getName());
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+    env.forEach((k, v) -> {
+      if (v == null) {
+        pb.environment().remove(k);
+      } else {
+        pb.environment().put(k, v);
+      }
+    });
+    Process p = pb.start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the child JVM did not end: " + out);
     assertEquals(0, p.exitValue(), out);
@@ -139,5 +159,55 @@ class BlasTest {
         "-Ddev.ludovic.netlib.blas.nativeLibPath=" + debian));
     assertTrue(out.contains("library=system"), out);
     assertTrue(out.contains("describe=system OpenBLAS "), out);
+  }
+  /** The environment of a fresh JVM: OPENBLAS_CORETYPE and CONVSPARK_OPENBLAS_CORETYPE. */
+  private static Map<String, String> kernelEnv(String coretype, String setting) {
+    Map<String, String> env = new HashMap<>();
+    env.put(OpenBlasKernel.OPENBLAS_ENV, coretype);
+    env.put(OpenBlasKernel.ENV, setting);
+    return env;
+  }
+
+  private static String line(String out, String key) {
+    return out.lines().filter(l -> l.startsWith(key + "=")).findFirst()
+        .map(l -> l.substring(key.length() + 1)).orElseThrow(() -> new AssertionError(
+            "no " + key + "= line in: " + out));
+  }
+
+  /**
+   * The bundled OpenBLAS treats an empty OPENBLAS_CORETYPE as unset (the driver gives its
+   * executors an empty one for CONVSPARK_OPENBLAS_CORETYPE=auto, since Spark can set a variable
+   * but not remove it), follows a kernel it is told, and says so when it cannot.
+   */
+  @Test
+  void theBundledLibraryChoosesItsOwnKernelWhenTheVariableIsEmptyAndWarnsOnAMismatch()
+      throws Exception {
+    String arch = System.getProperty("os.arch");
+    assumeTrue(arch.equals("amd64") || arch.equals("x86_64"), "x86-64 kernels: " + arch);
+    String own = line(runFresh(List.of(), kernelEnv(null, null)), "kernel");
+    assertFalse(own.isEmpty(), "the bundled OpenBLAS reported no kernel");
+    String empty = runFresh(List.of(), kernelEnv("", "auto"));
+    assertEquals(own, line(empty, "kernel"), empty);
+    assertFalse(empty.contains("WARNING: BLAS"), empty);
+    // a kernel every x86-64 CPU of this project can run
+    String haswell = runFresh(List.of(), kernelEnv("Haswell", "Haswell"));
+    assertEquals("Haswell", line(haswell, "kernel"), haswell);
+    assertFalse(haswell.contains("WARNING: BLAS"), haswell);
+    // started outside the scripts: the environment still forces a kernel
+    String forced = runFresh(List.of(), kernelEnv("Haswell", "auto"));
+    assertEquals("Haswell", line(forced, "kernel"), forced);
+    assertTrue(forced.contains("WARNING: BLAS") && forced.contains(
+        "CONVSPARK_OPENBLAS_CORETYPE=auto, but OPENBLAS_CORETYPE=Haswell"), forced);
+    // a name OpenBLAS does not know: it chooses by itself, and convspark says so
+    String unknown = runFresh(List.of(), kernelEnv("NoSuchCore", null));
+    assertEquals(own, line(unknown, "kernel"), unknown);
+    assertTrue(unknown.contains("WARNING: BLAS") && unknown.contains("'NoSuchCore' is not a "
+        + "kernel of this OpenBLAS"), unknown);
+    // an AVX2 kernel forced on an AVX-512 CPU whose own choice uses AVX-512: a note
+    if (OpenBlasKernel.cpuHasAvx512() && OpenBlasKernel.isAvx512(own)) {
+      String slow = runFresh(List.of(), kernelEnv("Haswell", null));
+      assertTrue(line(slow, "describe").contains("(note: OPENBLAS_CORETYPE=Haswell in the "
+          + "environment keeps OpenBLAS on kernel Haswell"), slow);
+    }
   }
 }

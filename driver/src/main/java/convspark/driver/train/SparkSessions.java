@@ -2,6 +2,7 @@ package convspark.driver.train;
 
 import convspark.common.BadInputException;
 import convspark.common.blas.Blas;
+import convspark.common.blas.OpenBlasKernel;
 import convspark.driver.config.RunConfig;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
@@ -43,10 +44,17 @@ public final class SparkSessions {
     conf.setIfMissing("spark.task.maxDirectResultSize", MAX_DIRECT_RESULT_SIZE);
     // one BLAS thread per task: tasks already fill the cores
     conf.setIfMissing("spark.executorEnv.OPENBLAS_NUM_THREADS", "1");
-    String core = System.getenv("OPENBLAS_CORETYPE");
-    if (core != null && !core.isEmpty()) {
-      // executors on other machines of a homogeneous cluster get the driver's choice
-      conf.setIfMissing("spark.executorEnv.OPENBLAS_CORETYPE", core);
+    // the OpenBLAS kernel: CONVSPARK_OPENBLAS_CORETYPE when set (auto: OpenBLAS chooses on each
+    // executor, whatever its environment sets), else the driver's OPENBLAS_CORETYPE if any
+    String core = OpenBlasKernel.executorCoretype(System.getenv(OpenBlasKernel.ENV),
+        System.getenv(OpenBlasKernel.OPENBLAS_ENV));
+    if (core != null) {
+      conf.setIfMissing("spark.executorEnv." + OpenBlasKernel.OPENBLAS_ENV, core);
+    }
+    String kernelSetting = System.getenv(OpenBlasKernel.ENV);
+    if (kernelSetting != null && !kernelSetting.isBlank()) {
+      // so that each executor's BLAS report can check its kernel against it
+      conf.setIfMissing("spark.executorEnv." + OpenBlasKernel.ENV, kernelSetting.trim());
     }
     // the executors load the BLAS the driver was told to (bundled, system or java)
     conf.setIfMissing("spark.executorEnv." + Blas.ENV, Blas.requestedChoice());

@@ -141,6 +141,12 @@ final class LocalCluster implements AutoCloseable {
    */
   Driver submit(List<String> sparkArgs, List<String> appArgs, Path logPrefix)
       throws IOException {
+    return submit(sparkArgs, appArgs, logPrefix, Map.of());
+  }
+
+  /** As {@link #submit(List, List, Path)}, with these variables added to submit.sh's environment. */
+  Driver submit(List<String> sparkArgs, List<String> appArgs, Path logPrefix,
+      Map<String, String> extraEnv) throws IOException {
     List<String> cmd = new ArrayList<>();
     cmd.add("bash");
     cmd.add(root.resolve("scripts/submit.sh").toString());
@@ -153,6 +159,7 @@ final class LocalCluster implements AutoCloseable {
         .redirectError(err.toFile());
     env(pb.environment());
     pb.environment().put("CONVSPARK_DRIVER_MEMORY", "768m");
+    pb.environment().putAll(extraEnv);
     Process p = pb.start();
     drivers.add(p);
     return new Driver(p, out, err, System.nanoTime());
