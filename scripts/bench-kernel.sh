@@ -16,6 +16,8 @@
 #                     report states how much CPU other processes used during the run.
 #   CONVSPARK_BLAS    bundled (default: the OpenBLAS 0.3.31 in the jar), system or java; see
 #                     convspark.common.blas.Blas. The report names the library, version and kernel.
+#   CONVSPARK_OPENBLAS_CORETYPE auto or a kernel name: as for every convspark JVM
+#                     (scripts/openblas-coretype.sh), before what follows.
 #   OPENBLAS_CORETYPE if set, passed through to OpenBLAS unchanged (the report says so). With
 #                     CONVSPARK_BLAS=system and unset, as in scripts/java-flags.sh: Debian's
 #                     OpenBLAS 0.3.21 falls back to a pre-AVX kernel (Prescott, ...) on recent
@@ -63,6 +65,8 @@ if [ "${BENCH_REBUILD:-0}" = 1 ] || [ ! -f "$JAR" ] \
 fi
 
 # --- OpenBLAS kernel selection ---------------------------------------------------------------
+# CONVSPARK_OPENBLAS_CORETYPE (auto, or a kernel name) first, as for every convspark JVM
+. scripts/openblas-coretype.sh
 # What the kernel benchmark's own JVM reports (convspark.common.blas.Blas: the kernel OpenBLAS
 # chose, read from its gotoblas table) is the authority; the script only fixes Debian 0.3.21's
 # mis-detection when that library is chosen.
@@ -131,7 +135,11 @@ fi
 # --- report ----------------------------------------------------------------------------------
 ENV_PREFIX=""
 [ "$CONVSPARK_BLAS" != bundled ] && ENV_PREFIX="CONVSPARK_BLAS=$CONVSPARK_BLAS "
+# the java commands as run: CONVSPARK_OPENBLAS_CORETYPE=auto unset OPENBLAS_CORETYPE above
+[ -n "${CONVSPARK_OPENBLAS_CORETYPE:-}" ] && [ -z "${OPENBLAS_CORETYPE:-}" ] \
+  && ENV_PREFIX+="env -u OPENBLAS_CORETYPE "
 [ -n "${OPENBLAS_CORETYPE:-}" ] && ENV_PREFIX+="OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE "
+export BK_SCRIPT_ENV="${CONVSPARK_OPENBLAS_CORETYPE:+CONVSPARK_OPENBLAS_CORETYPE=$CONVSPARK_OPENBLAS_CORETYPE }"
 export BK_CMD1="${ENV_PREFIX}OPENBLAS_NUM_THREADS=1 $(q "${CMD1[@]}")"
 export BK_CMD2="${ENV_PREFIX}OPENBLAS_NUM_THREADS=2 $(q "${CMD2[@]}")"
 export BK_CPU=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
@@ -189,7 +197,7 @@ L.append(f"- CPU: {os.environ['BK_CPU']} ({os.environ['BK_CPU_ID']})")
 L.append(f"- BLAS: {info['blas']}; OpenBLAS core `{os.environ['BK_CORE']}` ({os.environ['BK_CORE_NOTE']})")
 L.append(f"- Java: {os.environ['BK_JAVA']} ({info['java']}); JVM args `--add-modules=jdk.incubator.vector -Xms1g -Xmx1g`")
 L.append(f"- Model: `model` block of {info['model']}, {info['params']:,} parameters, batch {info['batch']}")
-L.append(f"- Command: `scripts/bench-kernel.sh` ({int(os.environ['BK_ELAPSED'])//60} min {int(os.environ['BK_ELAPSED'])%60} s of JMH), which runs")
+L.append(f"- Command: `{os.environ['BK_SCRIPT_ENV']}scripts/bench-kernel.sh` ({int(os.environ['BK_ELAPSED'])//60} min {int(os.environ['BK_ELAPSED'])%60} s of JMH), which runs")
 L.append("")
 L.append("  ```")
 L.append(f"  {os.environ['BK_CMD1']}")

@@ -32,10 +32,12 @@
 #                        about 10-15% here)
 #   RESNET_DOC=path      write somewhere other than docs/BENCHMARKS.md
 #   BENCH_REBUILD=1      rebuild the bench module even if benchmarks.jar looks fresh
+#   CONVSPARK_OPENBLAS_CORETYPE: as for every convspark JVM (scripts/openblas-coretype.sh)
 #   CONVSPARK_BLAS, OPENBLAS_CORETYPE, OMP_WAIT_POLICY: passed through (see bench-kernel.sh
 #                        and bench.sh); the report names the BLAS library and kernel of each side
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/openblas-coretype.sh   # CONVSPARK_OPENBLAS_CORETYPE, as for every convspark JVM
 ROOT=$(pwd)
 JAR=bench/target/benchmarks.jar
 OUT=bench/target/resnet-bench
@@ -161,6 +163,7 @@ OTHERS_CPU=$(others_cpu "$BUSY0" "$BUSY1" "$OUT/times0" "$OUT/times1")
 # --- report ---------------------------------------------------------------------------------------
 ENV_PREFIX=""
 [ -n "${CONVSPARK_BLAS:-}" ] && ENV_PREFIX+="CONVSPARK_BLAS=$CONVSPARK_BLAS "
+[ -n "${CONVSPARK_OPENBLAS_CORETYPE:-}" ] && ENV_PREFIX+="CONVSPARK_OPENBLAS_CORETYPE=$CONVSPARK_OPENBLAS_CORETYPE "
 [ -n "${OPENBLAS_CORETYPE:-}" ] && ENV_PREFIX+="OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE "
 [ -n "${OMP_WAIT_POLICY:-}" ] && ENV_PREFIX+="OMP_WAIT_POLICY=$OMP_WAIT_POLICY "
 SCRIPT_ENV=""

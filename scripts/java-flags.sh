@@ -37,19 +37,8 @@ export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 # AVX-512 Intel CPU whose environment does not already choose a kernel, choose SkylakeX. Any
 # OPENBLAS_CORETYPE the environment sets is kept, whichever library (some machines set it on
 # purpose, because older builds compute wrong results there), unless CONVSPARK_OPENBLAS_CORETYPE
-# says otherwise: auto lets OpenBLAS choose from the CPU (the AMD EPYC Zen 5 machines set Haswell,
-# and the bundled 0.3.31 chooses Cooperlake there: training 1.4-1.5x faster), a kernel name
-# chooses that one.
-# OpenBLAS reads OPENBLAS_CORETYPE when it loads, so this is settled before Java starts; the
-# driver passes the choice to its executors (convspark.common.blas.OpenBlasKernel).
-case "${CONVSPARK_OPENBLAS_CORETYPE:-}" in
-  '') ;;
-  [Aa][Uu][Tt][Oo]) unset OPENBLAS_CORETYPE ;;
-  *[!A-Za-z0-9_]*)
-    echo "CONVSPARK_OPENBLAS_CORETYPE='${CONVSPARK_OPENBLAS_CORETYPE}': expected auto or an OpenBLAS kernel name (Haswell, SkylakeX, Cooperlake, Zen, ...)" >&2
-    exit 2 ;;
-  *) export OPENBLAS_CORETYPE="$CONVSPARK_OPENBLAS_CORETYPE" ;;
-esac
+# says otherwise (scripts/openblas-coretype.sh).
+. "$(dirname "${BASH_SOURCE[0]}")/openblas-coretype.sh"
 if [ "${CONVSPARK_BLAS:-bundled}" = system ] && [ -z "${OPENBLAS_CORETYPE:-}" ] \
    && grep -q GenuineIntel /proc/cpuinfo 2>/dev/null \
    && grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
