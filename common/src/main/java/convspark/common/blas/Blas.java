@@ -161,7 +161,7 @@ public final class Blas {
     String env = System.getenv(OpenBlasKernel.OPENBLAS_ENV);
     boolean bundled = "bundled".equals(library);
     OpenBlasKernel.Check kc = OpenBlasKernel.check(System.getenv(OpenBlasKernel.ENV), env, kernel,
-        bundled, bundled && env != null && !env.isBlank() && OpenBlasKernel.cpuHasAvx512());
+        bundled, bundled && OpenBlasKernel.cpuHasAvx512());
     if (!kc.warning().isEmpty()) {
       failures.add(kc.warning());
     }

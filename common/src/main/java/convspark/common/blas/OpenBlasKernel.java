@@ -14,9 +14,10 @@ import java.util.stream.Stream;
  *
  * <p>OpenBLAS picks its kernel (its "core type") once, when the library loads: from the
  * environment's {@code OPENBLAS_CORETYPE} when set, else from the CPU. A JVM cannot change its
- * own environment, so the choice is made before Java starts: {@code scripts/java-flags.sh} maps
- * {@value #ENV} onto {@code OPENBLAS_CORETYPE} for the JVMs the scripts start, and the driver
- * passes it to its executors ({@link #executorCoretype}). {@value #ENV}:
+ * own environment, so the choice is made before Java starts: {@code scripts/openblas-coretype.sh}
+ * (which {@code java-flags.sh} sources) maps {@value #ENV} onto {@code OPENBLAS_CORETYPE} for the
+ * JVMs the scripts start, and the driver passes it to its executors ({@link #executorCoretype}).
+ * {@value #ENV}:
  *
  * <ul>
  *   <li>unset: as OpenBLAS does by itself; an {@code OPENBLAS_CORETYPE} of the environment
@@ -66,7 +67,7 @@ public final class OpenBlasKernel {
    * @param kernel the kernel OpenBLAS runs ({@link BlasInfo#kernel()}); "" when unknown
    * @param bundled whether the library is the bundled OpenBLAS 0.3.31 (the note is about it:
    *     an older system library may not know the CPU)
-   * @param cpuHasAvx512 whether the CPU has AVX-512 (foundation)
+   * @param cpuHasAvx512 whether the CPU has AVX-512 (foundation); read for the note only
    */
   public static Check check(String setting, String coretypeEnv, String kernel, boolean bundled,
       boolean cpuHasAvx512) {
@@ -75,33 +76,24 @@ public final class OpenBlasKernel {
     if (kernel == null || kernel.isEmpty()) {
       return new Check("", ""); // not OpenBLAS, or a build for one CPU: nothing to compare
     }
-    if (s.equalsIgnoreCase(AUTO)) {
-      if (!env.isEmpty()) {
-        return new Check(ENV + "=auto, but " + OPENBLAS_ENV + "=" + env + " in this JVM's "
-            + "environment chose kernel " + kernel + ": OpenBLAS reads it when it loads, so "
-            + "unset it before Java starts (scripts/java-flags.sh does)", "");
-      }
-      return new Check("", "");
+    if (s.equalsIgnoreCase(AUTO) && !env.isEmpty()) {
+      return new Check(ENV + "=auto, but " + OPENBLAS_ENV + "=" + env + " in this JVM's "
+          + "environment chose kernel " + kernel + ": OpenBLAS reads it when it loads, so "
+          + "unset it before Java starts (scripts/java-flags.sh does)", "");
     }
-    if (!s.isEmpty()) {
-      if (s.equalsIgnoreCase(kernel)) {
-        return new Check("", "");
-      }
-      if (env.equalsIgnoreCase(s)) {
-        return new Check(ENV + "=" + s + ", but OpenBLAS runs kernel " + kernel + ": '" + s
-            + "' is not a kernel of this OpenBLAS, or one this CPU cannot run", "");
-      }
+    boolean named = !s.isEmpty() && !s.equalsIgnoreCase(AUTO);
+    if (named && !s.equalsIgnoreCase(kernel) && !env.equalsIgnoreCase(s)) {
       return new Check(ENV + "=" + s + ", but "
           + (env.isEmpty() ? OPENBLAS_ENV + " unset" : OPENBLAS_ENV + "=" + env)
-          + " in this JVM's environment chose kernel "
-          + kernel + ": OpenBLAS reads it when it loads, so set it before Java starts"
-          + " (scripts/java-flags.sh does)", "");
+          + " in this JVM's environment chose kernel " + kernel + ": OpenBLAS reads it when it "
+          + "loads, so set it before Java starts (scripts/java-flags.sh does)", "");
     }
+    // from here on OPENBLAS_CORETYPE is what was asked for (or, unset, OpenBLAS chose)
     if (!env.isEmpty() && !env.equalsIgnoreCase(kernel)) {
       return new Check(OPENBLAS_ENV + "=" + env + ", but OpenBLAS runs kernel " + kernel + ": '"
           + env + "' is not a kernel of this OpenBLAS, or one this CPU cannot run", "");
     }
-    if (!env.isEmpty() && bundled && cpuHasAvx512 && !isAvx512(kernel)) {
+    if (s.isEmpty() && !env.isEmpty() && bundled && cpuHasAvx512 && !isAvx512(kernel)) {
       return new Check("", OPENBLAS_ENV + "=" + env + " in the environment keeps OpenBLAS on "
           + "kernel " + kernel + " (no AVX-512) on this AVX-512 CPU; " + ENV + "=auto lets "
           + "OpenBLAS choose (it trained 1.4-1.5x faster on an AMD EPYC Zen 5: "

@@ -160,6 +160,7 @@ class BlasTest {
     assertTrue(out.contains("library=system"), out);
     assertTrue(out.contains("describe=system OpenBLAS "), out);
   }
+
   /** The environment of a fresh JVM: OPENBLAS_CORETYPE and CONVSPARK_OPENBLAS_CORETYPE. */
   private static Map<String, String> kernelEnv(String coretype, String setting) {
     Map<String, String> env = new HashMap<>();

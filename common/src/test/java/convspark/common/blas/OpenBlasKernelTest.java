@@ -1,6 +1,7 @@
 package convspark.common.blas;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -94,6 +95,7 @@ class OpenBlasKernelTest {
     assertTrue(OpenBlasKernel.isAvx512("SkylakeX"));
     assertTrue(OpenBlasKernel.isAvx512("cooperlake"));
     assertTrue(OpenBlasKernel.isAvx512("SapphireRapids"));
-    assertTrue(!OpenBlasKernel.isAvx512("Haswell") && !OpenBlasKernel.isAvx512("Zen"));
+    assertFalse(OpenBlasKernel.isAvx512("Haswell"));
+    assertFalse(OpenBlasKernel.isAvx512("Zen"));
   }
 }

@@ -46,12 +46,12 @@ public final class SparkSessions {
     conf.setIfMissing("spark.executorEnv.OPENBLAS_NUM_THREADS", "1");
     // the OpenBLAS kernel: CONVSPARK_OPENBLAS_CORETYPE when set (auto: OpenBLAS chooses on each
     // executor, whatever its environment sets), else the driver's OPENBLAS_CORETYPE if any
-    String core = OpenBlasKernel.executorCoretype(System.getenv(OpenBlasKernel.ENV),
+    String kernelSetting = System.getenv(OpenBlasKernel.ENV);
+    String core = OpenBlasKernel.executorCoretype(kernelSetting,
         System.getenv(OpenBlasKernel.OPENBLAS_ENV));
     if (core != null) {
       conf.setIfMissing("spark.executorEnv." + OpenBlasKernel.OPENBLAS_ENV, core);
     }
-    String kernelSetting = System.getenv(OpenBlasKernel.ENV);
     if (kernelSetting != null && !kernelSetting.isBlank()) {
       // so that each executor's BLAS report can check its kernel against it
       conf.setIfMissing("spark.executorEnv." + OpenBlasKernel.ENV, kernelSetting.trim());
