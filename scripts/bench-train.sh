@@ -19,7 +19,8 @@
 #    through memory, and on the cluster, where ring's two executors of one host carry their
 #    data through shared memory; DDP_SECONDS=20: seconds each DDP measurement runs, 0 skips DDP;
 #    ring-full: the ring engine with train.ring.shard-update = false, every replica applying
-#    the whole optimizer update instead of its own share; EPOCHS=3: epochs per row (>= 2), the
+#    the whole optimizer update instead of its own share; ring-sleep: the ring engine with
+#    train.ring.spin-micros = 0, a replica that waits for its peer sleeping at once; EPOCHS=3: epochs per row (>= 2), the
 #    last one measured; REF_SECONDS=10: seconds of the kernel-only reference run again right before and after
 #    each training row, whose mean that row's ratio uses, 0 skips them; REPEATS=1: runs of
 #    each row, alternating (run 1 of every master and engine, then run 2, ...), each bracketed
@@ -49,7 +50,7 @@ case "$epochs" in ''|*[!0-9]*|0|1) echo "bench-train: EPOCHS: '$epochs' is not a
 case "$repeats" in ''|*[!0-9]*|0) echo "bench-train: REPEATS: '$repeats' is not a positive number" >&2; exit 2 ;; esac
 py=/usr/bin/python3
 for e in $engines; do
-  case "$e" in driver|ring|ring-tcp|ring-full) ;; *) echo "bench-train: ENGINES: unknown engine '$e' (driver, ring, ring-tcp, ring-full)" >&2; exit 2 ;; esac
+  case "$e" in driver|ring|ring-tcp|ring-full|ring-sleep) ;; *) echo "bench-train: ENGINES: unknown engine '$e' (driver, ring, ring-tcp, ring-full, ring-sleep)" >&2; exit 2 ;; esac
 done
 for m in $masters; do
   case "$m" in 'local[2]'|cluster) ;; *) echo "bench-train: MASTERS: unknown master '$m' (local[2], cluster)" >&2; exit 2 ;; esac
@@ -99,7 +100,7 @@ bracket() {
 }
 # the ring engine's replicas without Spark (real samples, shuffle, gather, update, in-JVM sums):
 # splits the gap between the kernel-only reference and the ring rows into replica work and Spark
-case " $engines " in *" ring "*|*" ring-tcp "*|*" ring-full "*)
+case " $engines " in *" ring "*|*" ring-tcp "*|*" ring-full "*|*" ring-sleep "*)
   for b in $batches; do
     # shellcheck disable=SC2086
     java -Xms2g -Xmx2g $SPARK_JAVA17_FLAGS -cp "$cp" convspark.bench.ReplicaThroughput \
@@ -120,6 +121,7 @@ for b in $batches; do
         --set data.test.labels='""' --set train.log-every-steps=0)
       if [ "$e" = ring-tcp ]; then args+=(--set train.ring.transport=tcp); fi
       if [ "$e" = ring-full ]; then args+=(--set train.ring.shard-update=false); fi
+      if [ "$e" = ring-sleep ]; then args+=(--set train.ring.spin-micros=0); fi
       bracket "$work/$tag.ref-before"
       if [ "$m" = cluster ]; then
         CONVSPARK_EXECUTOR_MEMORY=2g scripts/submit.sh -- "${args[@]}" | grep -E '^epoch'
@@ -272,7 +274,8 @@ lines += ['', 'Shares of the step wall time (`metrics.jsonl` fields `*Seconds`).
           'through shared memory (`SharedMemoryLink`: both executors run on this host); `ring-tcp` is the ring '
           'engine with `train.ring.transport = tcp`, all data over TCP; `ring-full` is the ring engine with '
           '`train.ring.shard-update = false`, every replica applying the whole optimizer update (the ring '
-          'engine shards it by default). The ring table: bytes rank 0 sent to its '
+          'engine shards it by default); `ring-sleep` is the ring engine with `train.ring.spin-micros = 0`, '
+          'a replica that waits for its peer sleeping at once instead of spinning first. The ring table: bytes rank 0 sent to its '
           'neighbour (through memory: copied into the peer\'s vector, half what TCP sends) and its wall '
           'time in the allreduce, per epoch and per step.', '<!-- train:end -->']
 doc = os.environ.get('BENCH_DOC') or 'docs/BENCHMARKS.md'

@@ -11,6 +11,7 @@ import convspark.worker.StepPlan;
 import convspark.worker.ring.Allreduce;
 import convspark.worker.ring.LocalRing;
 import convspark.worker.ring.ReplicaRound;
+import convspark.worker.ring.RingOptions;
 import convspark.worker.ring.RingSecret;
 import convspark.worker.update.UpdateRule;
 import convspark.worker.update.Updater;
@@ -80,6 +81,9 @@ public final class ReplicaThroughput {
     StepPlan plan = new StepPlan(net, localBatch, 0, 0, 0, t.seed(), t.labelSmoothing(),
         t.augment());
     byte[] secret = RingSecret.generate();
+    // as the ring engine's tasks under local[P] (RingTask): spin unless oversubscribed
+    long spinNanos = RingOptions.spinNanosFor(t.ring().spinMicros() * 1000L,
+        ranks * threadsPerReplica, Runtime.getRuntime().availableProcessors());
     ModelState[] states = new ModelState[ranks];
     for (int r = 0; r < ranks; r++) {
       states[r] = start.copy();
@@ -105,7 +109,7 @@ public final class ReplicaThroughput {
         Thread th = new Thread(() -> {
           try (Allreduce ring = alone
               ? LocalRing.join(secret, -1 - ((long) ep * ranks + rank), 0, 1, 600_000)
-              : LocalRing.join(secret, ringId, rank, ranks, 600_000)) {
+              : LocalRing.join(secret, ringId, rank, ranks, 600_000, spinNanos)) {
             ReplicaRound.Output out = ReplicaRound.run(spec, states[rank], blocks[rank], rank,
                 ring, perReplica);
             states[rank] = out.state();
@@ -138,7 +142,8 @@ public final class ReplicaThroughput {
         "images/s %.1f (%d replicas x %d thread(s) x batch %d, %s, epoch %d of %d: %.1f s;"
             + " per step: compute %.2f ms, allreduce %.2f ms, update %.2f ms, straggler %.2f ms; loss %.4f)",
         lastImages / lastSeconds, ranks, threadsPerReplica, localBatch,
-        independent ? "independent" : "LocalRing sums", epochs, epochs, lastSeconds,
+        independent ? "independent" : "LocalRing sums, spin " + spinNanos / 1000 + " us",
+        epochs, epochs, lastSeconds,
         last.computeSeconds() * ms, last.allreduceSeconds() * ms, last.updateSeconds() * ms,
         last.stragglerSeconds() * ms, last.lossSum() / last.count()));
   }

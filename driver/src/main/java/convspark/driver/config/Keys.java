@@ -77,6 +77,16 @@ final class Keys {
     return (int) v;
   }
 
+  /** An integer in [0, max]. */
+  int intAtMost(String key, int max) {
+    long v = integer(key);
+    if (v < 0 || v > max) {
+      throw new BadInputException("config key " + key + ": expected an integer in [0, " + max
+          + "], found " + v);
+    }
+    return (int) v;
+  }
+
   double positive(String key) {
     double v = number(key);
     if (!(v > 0)) {

@@ -70,33 +70,36 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
    * @param shardUpdate whether each replica applies only the part of the update it owns
    * @param encryption whether the ring's TCP links are sealed
    * @param startTimeoutSeconds how long a round's barrier tasks may wait for their task slots
+   * @param spinMicros how long a replica that reaches the allreduce before its peers busy-waits
+   *     before it sleeps (0 where the host's ring threads outnumber its CPUs)
    */
   public record RingSettings(int attempts, int timeoutSeconds, int roundSteps,
       RingTransport transport, boolean shardUpdate, RingEncryption encryption,
-      int startTimeoutSeconds) implements Serializable {
+      int startTimeoutSeconds, int spinMicros) implements Serializable {
     /** The default start timeout (train.ring.start-timeout-seconds). */
     public static final int START_TIMEOUT_SECONDS = 300;
+    /** The default spin (train.ring.spin-micros). */
+    public static final int SPIN_MICROS = 2000;
 
     /**
      * One round per epoch, the default transport, the sharded update, encryption as Spark's, the
-     * default start timeout.
+     * default start timeout and spin.
      */
     public RingSettings(int attempts, int timeoutSeconds) {
-      this(attempts, timeoutSeconds, 0, RingTransport.AUTO, true, RingEncryption.AUTO,
-          START_TIMEOUT_SECONDS);
+      this(attempts, timeoutSeconds, 0, RingTransport.AUTO);
     }
 
-    /** The sharded update, encryption as Spark's, the default start timeout. */
+    /** The sharded update, encryption as Spark's, the default start timeout and spin. */
     public RingSettings(int attempts, int timeoutSeconds, int roundSteps,
         RingTransport transport) {
       this(attempts, timeoutSeconds, roundSteps, transport, true, RingEncryption.AUTO,
-          START_TIMEOUT_SECONDS);
+          START_TIMEOUT_SECONDS, SPIN_MICROS);
     }
 
     /** As this, with another start timeout. */
     public RingSettings withStartTimeout(int seconds) {
       return new RingSettings(attempts, timeoutSeconds, roundSteps, transport, shardUpdate,
-          encryption, seconds);
+          encryption, seconds, spinMicros);
     }
   }
 
@@ -260,7 +263,8 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
             k.choice("train.ring.transport", RingTransport.class),
             k.bool("train.ring.shard-update"),
             k.choice("train.ring.encryption", RingEncryption.class),
-            k.positiveInt("train.ring.start-timeout-seconds")));
+            k.positiveInt("train.ring.start-timeout-seconds"),
+            k.intAtMost("train.ring.spin-micros", 1_000_000)));
     int side = Math.min(model.input().height(), model.input().width());
     if (train.translate() >= side) {
       // every shift of `side` pixels or more blanks the image, and the label stays

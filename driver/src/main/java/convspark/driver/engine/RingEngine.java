@@ -11,6 +11,7 @@ import convspark.worker.ModelState;
 import convspark.worker.SampleBlock;
 import convspark.worker.TrainingFailedException;
 import convspark.worker.ring.LocalRing;
+import convspark.worker.ring.RingOptions;
 import convspark.worker.ring.ReplicaRound;
 import convspark.worker.ring.RingRendezvous;
 import convspark.worker.ring.RingSecret;
@@ -92,7 +93,8 @@ public final class RingEngine implements StepEngine {
         : "over authenticated TCP between the tasks" + (encrypt
             ? ", sealed with AES-GCM" : ", in the clear") + (settings.transport()
             == RunConfig.RingTransport.AUTO ? ", through shared memory between tasks on one host"
-            : "")));
+            : "")) + "; " + waiting(settings.spinMicros(), inProcess, setup.partitions(),
+        jsc.sc().conf().getInt("spark.task.cpus", 1)));
     if (slots > 0 && setup.partitions() > slots) {
       throw new BadInputException(tooFewSlots(setup.partitions(),
           slots + " in " + jsc.sc().master()));
@@ -177,6 +179,26 @@ public final class RingEngine implements StepEngine {
    * local[n,f]}, {@code local[*,f]}) with {@code taskCpus} cores per task; 0 for other masters,
    * whose executors may still be registering (Spark's own barrier slot check covers those).
    */
+  /**
+   * How a replica that reaches an allreduce first waits, for the start-up log: in this JVM
+   * (local master) what the tasks will do, else what each executor decides for its host.
+   */
+  static String waiting(int spinMicros, boolean inProcess, int partitions, int taskCpus) {
+    if (spinMicros == 0) {
+      return "a replica waiting for its peers sleeps at once (train.ring.spin-micros = 0)";
+    }
+    int cpus = Runtime.getRuntime().availableProcessors();
+    if (inProcess && RingOptions.spinNanosFor(spinMicros * 1000L, partitions * taskCpus,
+        cpus) == 0) {
+      return "a replica waiting for its peers sleeps at once: " + partitions + " tasks x "
+          + taskCpus + " CPU(s) outnumber this JVM's " + cpus + " CPUs, so spinning "
+          + "(train.ring.spin-micros) would take a core from a replica still computing";
+    }
+    return "a replica waiting for its peers spins for up to " + spinMicros + " us before it "
+        + "sleeps (train.ring.spin-micros)" + (inProcess ? ""
+            : ", on hosts whose ring tasks x spark.task.cpus do not outnumber their CPUs");
+  }
+
   static int localSlots(String master, int taskCpus) {
     java.util.regex.Matcher m = java.util.regex.Pattern
         .compile("local(?:\\[(\\*|\\d+)(?:,\\d+)?\\])?").matcher(master.trim());
@@ -302,7 +324,8 @@ public final class RingEngine implements StepEngine {
       }
       RingTask task = new RingTask(spec, state, secret, ringId,
           settings.timeoutSeconds() * 1000, meet,
-          settings.transport() == RunConfig.RingTransport.AUTO, encrypt);
+          settings.transport() == RunConfig.RingTransport.AUTO, encrypt,
+          settings.spinMicros());
       ClassTag<ReplicaRound.Output> tag = ClassTag$.MODULE$.apply(ReplicaRound.Output.class);
       RDD<ReplicaRound.Output> out = blocks.rdd().barrier().mapPartitions(task, false, tag);
       String before = jsc.getLocalProperty(RoundStarts.PROPERTY);

@@ -45,6 +45,8 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
   private final boolean sharedMemory;
   /** Whether the TCP links seal their chunks. */
   private final boolean encrypt;
+  /** train.ring.spin-micros: how long a waiting replica spins, where its host has the CPUs. */
+  private final int spinMicros;
 
   /**
    * @param rendezvous where the driver's {@link RingRendezvous} listens, or null for a ring in
@@ -52,10 +54,15 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
    * @param sharedMemory whether two tasks on one host carry the ring's data through shared
    *     memory rather than loopback TCP (train.ring.transport = auto)
    * @param encrypt whether the TCP links seal their chunks (train.ring.encryption)
+   * @param spinMicros how long a replica that waits for its peers spins before it sleeps, where
+   *     this host's ring tasks times their CPUs do not outnumber its CPUs
+   *     (train.ring.spin-micros)
    */
   RingTask(ReplicaRound.Spec spec, Broadcast<ModelState> state, byte[] secret, long ringId,
-      int timeoutMillis, InetSocketAddress rendezvous, boolean sharedMemory, boolean encrypt) {
+      int timeoutMillis, InetSocketAddress rendezvous, boolean sharedMemory, boolean encrypt,
+      int spinMicros) {
     this.encrypt = encrypt;
+    this.spinMicros = spinMicros;
     this.spec = spec;
     this.sharedMemory = sharedMemory;
     this.rendezvous = rendezvous;
@@ -217,6 +224,11 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
     }
   }
 
+  /** The host of a task's {@code host:port} address. */
+  private static String host(String address) {
+    return address.substring(0, address.lastIndexOf(':'));
+  }
+
   /**
    * Joins the round's ring: through memory when every task runs in this JVM (Spark's local
    * mode), else over TCP: a listener on this executor's own address, the addresses exchanged
@@ -224,19 +236,29 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
    */
   private Allreduce connect(BarrierTaskContext ctx, int rank) throws IOException {
     int size = ctx.getTaskInfos().length;
+    String host = host(ctx.getTaskInfos()[rank].address());
+    int onHost = 0;
+    for (org.apache.spark.BarrierTaskInfo info : ctx.getTaskInfos()) {
+      if (host(info.address()).equals(host)) {
+        onHost++;
+      }
+    }
+    long spinNanos = RingOptions.spinNanosFor(spinMicros * 1000L, onHost * ctx.cpus(),
+        Runtime.getRuntime().availableProcessors());
     if (rendezvous == null) {
-      return LocalRing.join(secret, ringId, rank, size, timeoutMillis);
+      return LocalRing.join(secret, ringId, rank, size, timeoutMillis, spinNanos);
     }
     RingOptions options = RingOptions.DEFAULTS.withTimeouts(timeoutMillis, timeoutMillis)
-        .withSharedMemory(sharedMemory).withEncryption(encrypt);
-    String address = ctx.getTaskInfos()[rank].address();
-    String host = address.substring(0, address.lastIndexOf(':'));
+        .withSharedMemory(sharedMemory).withEncryption(encrypt).withSpinNanos(spinNanos);
     RingListener listener = RingListener.bind(InetAddress.getByName(host), options);
     try {
       List<InetSocketAddress> peers = RingRendezvous.exchange(rendezvous, secret, ringId, rank,
           size, listener.address(), timeoutMillis);
       Ring ring = listener.join(peers, rank, secret, ringId);
-      System.err.println("convspark: ring " + ringId + " rank " + rank + ": " + ring.links());
+      System.err.println("convspark: ring " + ringId + " rank " + rank + ": " + ring.links()
+          + "; waiting on shared memory, spins " + spinNanos / 1000 + " us before it sleeps ("
+          + onHost + " ring task(s) x " + ctx.cpus() + " CPU(s) on this host of "
+          + Runtime.getRuntime().availableProcessors() + ")");
       return ring;
     } finally {
       listener.close();

@@ -165,6 +165,11 @@ class CliBadInputTest {
     assertTrue(e.contains("train.ring.start-timeout-seconds") && e.contains("0"), e);
     e = fails("train.ring.encryption=aes");
     assertTrue(e.contains("train.ring.encryption") && e.contains("aes"), e);
+    e = fails("train.ring.spin-micros=-5");
+    assertEquals("convspark: error: config key train.ring.spin-micros: expected an integer in "
+        + "[0, 1000000], found -5", e);
+    e = fails("train.ring.spin-micros=2000000");
+    assertTrue(e.contains("train.ring.spin-micros") && e.contains("2000000"), e);
   }
 
   @Test

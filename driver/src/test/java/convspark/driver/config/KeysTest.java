@@ -35,4 +35,14 @@ class KeysTest {
     e = assertThrows(BadInputException.class, () -> keys("a = many").integer("a"));
     assertEquals("config key a: expected an integer, found \"many\"", e.getMessage());
   }
+
+  @Test
+  void boundedIntegersNameTheirRange() {
+    assertEquals(0, keys("a = 0").intAtMost("a", 10));
+    assertEquals(10, keys("a = 10").intAtMost("a", 10));
+    BadInputException e = assertThrows(BadInputException.class,
+        () -> keys("a = 11").intAtMost("a", 10));
+    assertEquals("config key a: expected an integer in [0, 10], found 11", e.getMessage());
+    assertThrows(BadInputException.class, () -> keys("a = -1").intAtMost("a", 10));
+  }
 }

@@ -72,7 +72,7 @@ class RingEngineTest {
       // over TCP with sealed links (AES-GCM): still the same bits
       RunConfig.RingSettings tcp = new RunConfig.RingSettings(1, 60, 0,
           RunConfig.RingTransport.TCP, true, RunConfig.RingEncryption.ON,
-          RunConfig.RingSettings.START_TIMEOUT_SECONDS);
+          RunConfig.RingSettings.START_TIMEOUT_SECONDS, RunConfig.RingSettings.SPIN_MICROS);
       try (StepEngine driver = StepEngines.open(RunConfig.Engine.DRIVER, setup);
           StepEngine ring = StepEngines.open(RunConfig.Engine.RING, settings, setup);
           StepEngine ring2 = StepEngines.open(RunConfig.Engine.RING, tcp, setup)) {
@@ -154,5 +154,19 @@ class RingEngineTest {
     assertEquals(0, RingEngine.localSlots("spark://h:7077", 1));
     assertEquals(0,
         RingEngine.localSlots("local-cluster[2,1,1024]", 1));
+  }
+
+  @Test
+  void theStartUpLogSaysHowAWaitingReplicaWaits() {
+    int cpus = Runtime.getRuntime().availableProcessors();
+    assertTrue(RingEngine.waiting(2000, true, cpus, 1).contains("spins for up to 2000 us"),
+        RingEngine.waiting(2000, true, cpus, 1));
+    String over = RingEngine.waiting(2000, true, cpus + 1, 1);
+    assertTrue(over.contains("sleeps at once: " + (cpus + 1) + " tasks x 1 CPU(s) outnumber"),
+        over);
+    assertTrue(RingEngine.waiting(0, true, 1, 1).contains("sleeps at once (train.ring.spin-micros"
+        + " = 0)"));
+    // on a cluster each executor decides for its own host
+    assertTrue(RingEngine.waiting(500, false, cpus + 1, 1).contains("on hosts whose ring tasks"));
   }
 }

@@ -55,7 +55,8 @@ class RingTaskKillTest {
             return List.of(new SampleBlock(0, 4, new float[0], new int[0])).iterator();
           }, false);
       meet.expect(7, 2);
-      RingTask task = new RingTask(null, null, secret, 7, TIMEOUT_MS, meet.address(), false, false);
+      RingTask task = new RingTask(null, null, secret, 7, TIMEOUT_MS, meet.address(), false, false,
+          0);
       ClassTag<ReplicaRound.Output> tag = ClassTag$.MODULE$.apply(ReplicaRound.Output.class);
       long t0 = System.nanoTime();
       Exception e = assertThrows(Exception.class, () -> new JavaRDD<>(

@@ -24,6 +24,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * times its segment, i.e. (P - 1) / P of the vector (the TCP ring sends twice that: the
  * reduce-scatter and the all-gather each carry it); bytes received are those it read from them.
  *
+ * <p>Waiting: a rank that reaches a barrier before its peers spins for up to the ring's spin time
+ * ({@link RingOptions#spinNanosFor}), then sleeps on the barrier's condition until they come.
+ *
  * <p>Faults: a barrier waits at most the timeout, and then fails the operation on every rank,
  * naming the ranks that did not arrive; a rank that closes (its task failed or was killed) while
  * others wait for it, or before they arrive, fails them at once.
@@ -40,6 +43,7 @@ public final class LocalRing implements Allreduce {
   private final long ringId;
   private final int rank;
   private final long timeoutNanos;
+  private final long spinNanos;
   private final Ring.Stats stats = new Ring.Stats();
   private volatile boolean closed;
 
@@ -54,9 +58,10 @@ public final class LocalRing implements Allreduce {
     final ReentrantLock lock = new ReentrantLock();
     final Condition advanced = lock.newCondition();
     int waiting;
-    long generation;
+    /** Read without the lock by a spinning rank; written under it. */
+    volatile long generation;
     int members;
-    String broken;
+    volatile String broken;
 
     Group(int size) {
       this.size = size;
@@ -68,24 +73,38 @@ public final class LocalRing implements Allreduce {
     }
   }
 
-  private LocalRing(Group group, String key, long ringId, int rank, long timeoutNanos) {
+  private LocalRing(Group group, String key, long ringId, int rank, long timeoutNanos,
+      long spinNanos) {
     this.group = group;
     this.key = key;
     this.ringId = ringId;
     this.rank = rank;
     this.timeoutNanos = timeoutNanos;
+    this.spinNanos = spinNanos;
   }
 
   /**
    * Joins rank {@code rank} of the in-JVM ring {@code ringId} of {@code size} ranks of the job
-   * that holds {@code secret}.
+   * that holds {@code secret}; a waiting rank sleeps at once.
    *
    * @param timeoutMillis how long a rank waits for the others at each step of an operation
    * @throws RingException if the rank is taken or the ring has another size
    */
   public static LocalRing join(byte[] secret, long ringId, int rank, int size,
       int timeoutMillis) throws RingException {
+    return join(secret, ringId, rank, size, timeoutMillis, 0);
+  }
+
+  /**
+   * As {@link #join(byte[], long, int, int, int)}, a waiting rank spinning for up to {@code
+   * spinNanos} before it sleeps.
+   */
+  public static LocalRing join(byte[] secret, long ringId, int rank, int size,
+      int timeoutMillis, long spinNanos) throws RingException {
     RingSecret.check(secret);
+    if (spinNanos < 0) {
+      throw new IllegalArgumentException("ring spin must be >= 0 ns, got " + spinNanos);
+    }
     if (size < 1 || rank < 0 || rank >= size) {
       throw new IllegalArgumentException("rank " + rank + " outside a ring of " + size);
     }
@@ -109,7 +128,8 @@ public final class LocalRing implements Allreduce {
     } finally {
       g.lock.unlock();
     }
-    return new LocalRing(g, key, ringId, rank, TimeUnit.MILLISECONDS.toNanos(timeoutMillis));
+    return new LocalRing(g, key, ringId, rank, TimeUnit.MILLISECONDS.toNanos(timeoutMillis),
+        spinNanos);
   }
 
   @Override
@@ -237,6 +257,21 @@ public final class LocalRing implements Allreduce {
         }
       }
       long left = timeoutNanos;
+      if (spinNanos > 0) {
+        // the last rank advances the generation under the lock: spin without it, within the
+        // timeout
+        long spin = Math.min(spinNanos, timeoutNanos);
+        long from = System.nanoTime();
+        g.lock.unlock();
+        try {
+          while (g.generation == gen && g.broken == null && System.nanoTime() - from < spin) {
+            Thread.onSpinWait();
+          }
+        } finally {
+          g.lock.lock();
+        }
+        left -= System.nanoTime() - from;
+      }
       while (g.generation == gen && g.broken == null) {
         if (left <= 0) {
           List<Integer> missing = new ArrayList<>();

@@ -143,7 +143,7 @@ public final class RingListener implements AutoCloseable {
       }
       try {
         shm = SharedMemoryLink.negotiate(out, in, options.sharedMemory(), options.chunkBytes(),
-            rank, nextName, prevName);
+            options.spinNanos(), rank, nextName, prevName);
       } catch (IOException e) {
         throw new RingException("ring rank " + rank + ": setting up the links with " + prevName
             + " and " + nextName + " failed: " + describe(e), e);

@@ -87,8 +87,6 @@ final class SharedMemoryLink implements AutoCloseable {
   static final byte OFFER = 1;
   static final byte NO_OFFER = 0;
   private static final int MAX_PATH_BYTES = 4096;
-  /** Spin this long before parking, when waiting (a chunk is usually that close). */
-  private static final long SPIN_NANOS = 50_000;
   /** Park this long at a time once spinning gave up. */
   private static final long PARK_NANOS = 20_000;
 
@@ -104,6 +102,8 @@ final class SharedMemoryLink implements AutoCloseable {
   /** Guarded by this, as is setting {@link #closed}: no write to the mapping after unmapping. */
   private boolean unmapped;
   private volatile boolean closed;
+  /** Spin this long before parking, when waiting ({@link RingOptions#spinNanos}). */
+  private long spinNanos = RingOptions.DEFAULT_SPIN_NANOS;
 
   private SharedMemoryLink(MappedByteBuffer map, int capacity) {
     this.map = map;
@@ -243,7 +243,7 @@ final class SharedMemoryLink implements AutoCloseable {
       throw new EOFException();
     }
     long idle = now - waitStart;
-    if (idle < SPIN_NANOS) {
+    if (idle < spinNanos) {
       Thread.onSpinWait();
       return waitStart;
     }
@@ -302,6 +302,7 @@ final class SharedMemoryLink implements AutoCloseable {
    * @param enabled false: offer nothing and refuse every offer (TCP only)
    * @param chunkBytes the ring's chunk size: sizes the ring offered ({@link #capacityFor}), and an
    *     offered ring must hold twice this side's largest message
+   * @param spinNanos how long either link spins before it parks, when it waits
    * @param next names the next peer in messages ("rank 2 (host:port)")
    * @param prev names the previous peer
    * @return {to next, from previous}, each null where the direction stays on TCP
@@ -309,7 +310,7 @@ final class SharedMemoryLink implements AutoCloseable {
    *     message names it
    */
   static SharedMemoryLink[] negotiate(Socket out, Socket in, boolean enabled, int chunkBytes,
-      int rank, String next, String prev) throws IOException {
+      long spinNanos, int rank, String next, String prev) throws IOException {
     int capacity = capacityFor(chunkBytes);
     DataOutputStream toPrev =
         new DataOutputStream(new BufferedOutputStream(in.getOutputStream(), 8192));
@@ -392,6 +393,11 @@ final class SharedMemoryLink implements AutoCloseable {
         mine = null;
       }
       done = true;
+      for (SharedMemoryLink l : new SharedMemoryLink[] {theirs, mine}) {
+        if (l != null) {
+          l.spinNanos = spinNanos;
+        }
+      }
       return new SharedMemoryLink[] {theirs, mine};
     } finally {
       deleteQuietly(file); // both ends have it mapped (or will not): no one else may open it

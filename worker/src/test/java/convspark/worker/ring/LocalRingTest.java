@@ -16,7 +16,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The in-JVM ring: the same bits as the TCP ring for P = 1..8 and every edge length, and its
  * faults (a stalled rank times out naming it, a rank that leaves fails the others at once, two
- * jobs with the same ring id never meet, mismatched lengths are named).
+ * jobs with the same ring id never meet, mismatched lengths are named), also with ranks that spin
+ * while they wait.
  */
 class LocalRingTest {
   private static LocalRing[] join(byte[] secret, long ringId, int p, int timeoutMillis)
@@ -110,6 +111,82 @@ class LocalRingTest {
       assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(20));
       // and a rank arriving after a peer left fails at once too
       assertThrows(RingException.class, () -> two[0].allreduce(new float[1], new double[0]));
+      RingFixtures.closeAll(two);
+    } finally {
+      ex.shutdownNow();
+    }
+  }
+
+  @Test
+  void spinningRanksSumTheSameBitsAndStillFailOnATimeoutOrALeavingPeer() throws Exception {
+    byte[] secret = RingSecret.generate();
+    ExecutorService ex = Executors.newFixedThreadPool(3);
+    try {
+      // ranks arrive up to 3 ms apart, so that some spin past the arrival and some sleep
+      for (int p = 2; p <= 3; p++) {
+        LocalRing[] rings = new LocalRing[p];
+        for (int r = 0; r < p; r++) {
+          rings[r] = LocalRing.join(secret, 300 + p, r, p, 30_000, 1_000_000);
+        }
+        float[][] f = new float[p][];
+        for (int op = 0; op < 40; op++) {
+          for (int r = 0; r < p; r++) {
+            f[r] = RingFixtures.floats(r + op, p, 1001, false);
+          }
+          float[] ref = RingFixtures.ringOrderSum(f, 0);
+          Future<?>[] fs = new Future<?>[p];
+          for (int r = 0; r < p; r++) {
+            final int rank = r;
+            final long delayMicros = (op * 7L + r * 1300L) % 3000;
+            fs[r] = ex.submit(() -> {
+              TimeUnit.MICROSECONDS.sleep(delayMicros);
+              rings[rank].allreduce(f[rank], new double[0]);
+              return null;
+            });
+          }
+          for (Future<?> x : fs) {
+            x.get(20, TimeUnit.SECONDS);
+          }
+          for (int r = 0; r < p; r++) {
+            for (int i = 0; i < ref.length; i++) {
+              assertEquals(Float.floatToRawIntBits(ref[i]), Float.floatToRawIntBits(f[r][i]),
+                  "P=" + p + " operation " + op + " rank " + r + " element " + i);
+            }
+          }
+        }
+        RingFixtures.closeAll(rings);
+      }
+
+      // a spin longer than the timeout: the timeout still holds, and names the missing rank
+      LocalRing[] late = new LocalRing[2];
+      for (int r = 0; r < 2; r++) {
+        late[r] = LocalRing.join(secret, 310, r, 2, 300, 60_000_000_000L);
+      }
+      long t0 = System.nanoTime();
+      RingException timedOut = assertThrows(RingException.class,
+          () -> late[0].allreduce(new float[4], new double[0]));
+      assertTrue(timedOut.getMessage().contains("rank(s) [1]"), timedOut.getMessage());
+      assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(10),
+          "the 60 s spin outlasted the 300 ms timeout");
+      RingFixtures.closeAll(late);
+
+      // a peer that leaves ends a spinning rank's wait at once, not when its spin is over
+      LocalRing[] two = new LocalRing[2];
+      for (int r = 0; r < 2; r++) {
+        two[r] = LocalRing.join(secret, 311, r, 2, 600_000, 60_000_000_000L);
+      }
+      long t1 = System.nanoTime();
+      Future<?> w = ex.submit(() -> {
+        two[0].allreduce(new float[10], new double[0]);
+        return null;
+      });
+      Thread.sleep(200);
+      two[1].close();
+      ExecutionException e = assertThrows(ExecutionException.class,
+          () -> w.get(20, TimeUnit.SECONDS));
+      assertTrue(e.getCause().getMessage().contains("rank 1 left the ring"),
+          e.getCause().getMessage());
+      assertTrue(System.nanoTime() - t1 < TimeUnit.SECONDS.toNanos(10));
       RingFixtures.closeAll(two);
     } finally {
       ex.shutdownNow();

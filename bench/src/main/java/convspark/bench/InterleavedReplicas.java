@@ -1,0 +1,173 @@
+package convspark.bench;
+
+import convspark.common.nn.Network;
+import convspark.common.nn.Pass;
+import convspark.common.nn.Workspace;
+import convspark.driver.config.RunConfig;
+import convspark.driver.config.Settings;
+import convspark.driver.data.ImageSet;
+import convspark.driver.train.TrainingData;
+import convspark.worker.ModelState;
+import convspark.worker.SampleBlock;
+import convspark.worker.StepPlan;
+import convspark.worker.ring.Allreduce;
+import convspark.worker.ring.LocalRing;
+import convspark.worker.ring.ReplicaRound;
+import convspark.worker.ring.RingSecret;
+import convspark.worker.update.UpdateRule;
+import convspark.worker.update.Updater;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The ring's replicas and the kernel-only reference, interleaved in one JVM: round after round of
+ * {@code R} steps on two threads, in turn (1) the reference ({@link KernelThroughput}'s loop:
+ * random samples, fixed weights, no update, no waiting), (2) two independent replicas (each
+ * {@link ReplicaRound} on its half of the real samples, a ring of one: no sums, no waiting), (3)
+ * the ring's two replicas summing through {@link LocalRing} and sleeping at once when one waits
+ * for the other, and (4) the same with a waiting replica spinning for up to {@code SPIN_MICROS}
+ * first. Every mode runs within seconds of the others, again and again, so the host's drift
+ * (which moved one 10 s reading by up to 19% between runs here) falls on all of them alike; the
+ * per-round ratios to the reference, and their medians, are what it prints.
+ *
+ * <p>Usage: {@code InterleavedReplicas CONFIG ROUNDS STEPS_PER_ROUND [SPIN_MICROS]} (global batch
+ * 128: 2 replicas x 64; spin 2000 unless given). Three rounds of every mode run first, unmeasured
+ * (JIT warm-up).
+ */
+public final class InterleavedReplicas {
+  private InterleavedReplicas() {}
+
+  private static final String[] MODES = {"reference (kernel, 2 threads)",
+      "independent replicas", "ring, sleep at once", "ring, spin"};
+
+  public static void main(String[] args) throws Exception {
+    String config = args[0];
+    int rounds = Integer.parseInt(args[1]);
+    int perRound = Integer.parseInt(args[2]);
+    long spinNanos = (args.length > 3 ? Long.parseLong(args[3]) : 2000) * 1000;
+    int ranks = 2;
+    int localBatch = 64;
+    RunConfig cfg = RunConfig.parse(Settings.load(config, List.of(
+        "data.validation-fraction=0", "data.test.images=\"\"", "data.test.labels=\"\"",
+        "train.global-batch=" + ranks * localBatch, "train.workers=" + ranks)));
+    RunConfig.Train t = cfg.train();
+    TrainingData data = TrainingData.prepare(cfg, new org.apache.hadoop.conf.Configuration());
+    ImageSet set = ((TrainingData.ArraySplit) data.train()).set();
+    SampleBlock[] blocks = SampleBlock.split(set.pixels(), set.labels(), set.sampleSize(), ranks);
+    Network net = new Network(cfg.model());
+    int stepsPerEpoch = (blocks[0].count() + localBatch - 1) / localBatch;
+    UpdateRule rule = t.updateRule();
+    ModelState start = Updater.start(rule, net, net.initParams(t.seed()), net.initState());
+    StepPlan plan = new StepPlan(net, localBatch, 0, 0, 0, t.seed(), t.labelSmoothing(),
+        t.augment());
+    byte[] secret = RingSecret.generate();
+    ModelState[] states = {start.copy(), start.copy()};
+    // the reference: as KernelThroughput, one workspace of random samples per thread
+    float[] refParams = net.initParams(1);
+    float[] refState = net.initState();
+    Workspace[] refWs = new Workspace[ranks];
+    float[][] refGrads = new float[ranks][net.paramCount()];
+    float[][] refBn = new float[ranks][net.stateCount()];
+    for (int r = 0; r < ranks; r++) {
+      refWs[r] = net.newWorkspace(localBatch);
+      SplittableRandom rng = new SplittableRandom(r);
+      for (int i = 0; i < refWs[r].input().length; i++) {
+        refWs[r].input()[i] = (float) (rng.nextDouble() * 2 - 1);
+      }
+      for (int i = 0; i < localBatch; i++) {
+        refWs[r].labels()[i] = rng.nextInt(net.classes());
+      }
+    }
+    int modes = MODES.length;
+    double[][] ips = new double[modes][rounds];
+    double[][] computeMs = new double[modes][rounds];
+    double[][] waitMs = new double[modes][rounds];
+    long step = 0;
+    long ringId = 0;
+    for (int round = -3; round < rounds; round++) {
+      for (int m = 0; m < modes; m++) {
+        final int mode = m;
+        int epoch = (int) (step / stepsPerEpoch);
+        int inEpoch = (int) (step % stepsPerEpoch);
+        int steps = Math.min(perRound, stepsPerEpoch - inEpoch);
+        ReplicaRound.Spec spec = new ReplicaRound.Spec(net, rule, null, plan, epoch, step,
+            inEpoch, steps, stepsPerEpoch, t.ring().shardUpdate());
+        long id = ringId++;
+        double[] compute = new double[ranks];
+        double[] wait = new double[ranks];
+        AtomicReference<Throwable> failed = new AtomicReference<>();
+        Thread[] threads = new Thread[ranks];
+        long t0 = System.nanoTime();
+        for (int r = 0; r < ranks; r++) {
+          final int rank = r;
+          threads[r] = new Thread(() -> {
+            try {
+              if (mode == 0) {
+                long c0 = System.nanoTime();
+                for (int s = 0; s < steps; s++) {
+                  refWs[rank].trainStep(new Pass(refParams, refGrads[rank], refState, true, s,
+                      refBn[rank]), localBatch, 0.1);
+                }
+                compute[rank] = (System.nanoTime() - c0) / 1e9;
+                return;
+              }
+              try (Allreduce ring = mode == 1
+                  ? LocalRing.join(secret, -1 - (id * ranks + rank), 0, 1, 600_000)
+                  : LocalRing.join(secret, id, rank, ranks, 600_000, mode == 3 ? spinNanos : 0)) {
+                ReplicaRound.Output out = ReplicaRound.run(spec, states[rank], blocks[rank],
+                    rank, ring, 1);
+                states[rank] = out.state();
+                compute[rank] = out.computeSeconds();
+                wait[rank] = out.allreduceSeconds();
+              }
+            } catch (Throwable e) {
+              failed.compareAndSet(null, e);
+            }
+          }, "interleaved-" + r);
+          threads[r].start();
+        }
+        for (Thread th : threads) {
+          th.join();
+        }
+        if (failed.get() != null) {
+          throw new IllegalStateException("a replica failed: " + failed.get(), failed.get());
+        }
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        if (mode != 0) {
+          step += steps; // the replicas go on through the epochs; the reference stands still
+        }
+        if (round >= 0) {
+          ips[m][round] = (double) steps * ranks * localBatch / seconds;
+          computeMs[m][round] = (compute[0] + compute[1]) / ranks / steps * 1000;
+          waitMs[m][round] = (wait[0] + wait[1]) / ranks / steps * 1000;
+        }
+      }
+    }
+    System.out.println(String.format(Locale.ROOT, "%d rounds of %d steps per mode, interleaved;"
+        + " global batch %d (%d x %d); spin %d us; %s", rounds, perRound, ranks * localBatch,
+        ranks, localBatch, spinNanos / 1000, convspark.common.blas.Blas.describe()));
+    for (int m = 0; m < modes; m++) {
+      double[] ratio = new double[rounds];
+      for (int i = 0; i < rounds; i++) {
+        ratio[i] = ips[m][i] / ips[0][i];
+      }
+      System.out.println(String.format(Locale.ROOT, "%-30s images/s %,8.0f  vs reference %.3f "
+          + "(quartiles %.3f-%.3f)  compute %.2f ms/step  allreduce %.2f ms/step", MODES[m],
+          median(ips[m]), median(ratio), quantile(ratio, 0.25), quantile(ratio, 0.75),
+          median(computeMs[m]), median(waitMs[m])));
+    }
+  }
+
+  private static double median(double[] a) {
+    return quantile(a, 0.5);
+  }
+
+  private static double quantile(double[] a, double q) {
+    double[] c = a.clone();
+    Arrays.sort(c);
+    return c[(int) Math.min(c.length - 1, Math.round(q * (c.length - 1)))];
+  }
+}
