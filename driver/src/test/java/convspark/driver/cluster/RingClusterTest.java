@@ -104,9 +104,14 @@ class RingClusterTest {
       }
     }
     assertFalse(links.isEmpty(), "no executor logged its ring links");
+    // and, two tasks of one CPU on this host, they spun while they waited where it has 2 CPUs
+    int cpus = Runtime.getRuntime().availableProcessors();
     for (String l : links) {
-      assertTrue(l.contains("through shared memory, from rank")
-          && l.endsWith("through shared memory"), l);
+      String how = l.substring(0, l.indexOf("; waiting"));
+      assertTrue(how.contains("through shared memory, from rank")
+          && how.endsWith("through shared memory"), l);
+      assertTrue(l.endsWith("; waiting on shared memory, spins " + (cpus >= 2 ? 2000 : 0)
+          + " us before it sleeps (2 ring task(s) x 1 CPU(s) on this host of " + cpus + ")"), l);
     }
   }
 
