@@ -72,10 +72,13 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
    * @param startTimeoutSeconds how long a round's barrier tasks may wait for their task slots
    * @param spinMicros how long a replica that reaches the allreduce before its peers busy-waits
    *     before it sleeps (0 where the host's ring threads outnumber its CPUs)
+   * @param keepState whether a replica on an executor starts a round from the state it ended
+   *     the previous one with (when that is the driver's start state) instead of fetching the
+   *     driver's broadcast
    */
   public record RingSettings(int attempts, int timeoutSeconds, int roundSteps,
       RingTransport transport, boolean shardUpdate, RingEncryption encryption,
-      int startTimeoutSeconds, int spinMicros) implements Serializable {
+      int startTimeoutSeconds, int spinMicros, boolean keepState) implements Serializable {
     /** The default start timeout (train.ring.start-timeout-seconds). */
     public static final int START_TIMEOUT_SECONDS = 300;
     /** The default spin (train.ring.spin-micros). */
@@ -83,23 +86,32 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
 
     /**
      * One round per epoch, the default transport, the sharded update, encryption as Spark's, the
-     * default start timeout and spin.
+     * default start timeout and spin, kept states.
      */
     public RingSettings(int attempts, int timeoutSeconds) {
       this(attempts, timeoutSeconds, 0, RingTransport.AUTO);
     }
 
-    /** The sharded update, encryption as Spark's, the default start timeout and spin. */
+    /**
+     * The sharded update, encryption as Spark's, the default start timeout and spin, kept
+     * states.
+     */
     public RingSettings(int attempts, int timeoutSeconds, int roundSteps,
         RingTransport transport) {
       this(attempts, timeoutSeconds, roundSteps, transport, true, RingEncryption.AUTO,
-          START_TIMEOUT_SECONDS, SPIN_MICROS);
+          START_TIMEOUT_SECONDS, SPIN_MICROS, true);
     }
 
     /** As this, with another start timeout. */
     public RingSettings withStartTimeout(int seconds) {
       return new RingSettings(attempts, timeoutSeconds, roundSteps, transport, shardUpdate,
-          encryption, seconds, spinMicros);
+          encryption, seconds, spinMicros, keepState);
+    }
+
+    /** As this, with kept states on or off. */
+    public RingSettings withKeepState(boolean keep) {
+      return new RingSettings(attempts, timeoutSeconds, roundSteps, transport, shardUpdate,
+          encryption, startTimeoutSeconds, spinMicros, keep);
     }
   }
 
@@ -264,7 +276,8 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
             k.bool("train.ring.shard-update"),
             k.choice("train.ring.encryption", RingEncryption.class),
             k.positiveInt("train.ring.start-timeout-seconds"),
-            k.intAtMost("train.ring.spin-micros", 1_000_000)));
+            k.intAtMost("train.ring.spin-micros", 1_000_000),
+            k.bool("train.ring.keep-state")));
     int side = Math.min(model.input().height(), model.input().width());
     if (train.translate() >= side) {
       // every shift of `side` pixels or more blanks the image, and the label stays

@@ -3,6 +3,7 @@ package convspark.driver.engine;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.security.SecureRandom;
 import org.apache.spark.SparkConf;
 
 import convspark.common.BadInputException;
@@ -68,6 +69,14 @@ public final class RingEngine implements StepEngine {
   private final boolean encrypt;
   /** Which rounds' barrier stages have started tasks (see {@link #await}). */
   private final RoundStarts starts = new RoundStarts();
+  /** This engine's name in the executors' {@link convspark.worker.ring.KeptStates} (random: one per job). */
+  private final long job = new SecureRandom().nextLong();
+  /**
+   * The state the last round returned and that round's ring id: a round that starts from this
+   * very state may start from the replicas' kept copies (train.ring.keep-state).
+   */
+  private ModelState keptState;
+  private long keptRing = -1;
 
   RingEngine(StepEngines.Setup setup, RunConfig.RingSettings settings) {
     this.jsc = setup.jsc();
@@ -322,10 +331,15 @@ public final class RingEngine implements StepEngine {
         meet = rendezvous();
         rendezvous.expect(ringId, blocks.getNumPartitions());
       }
+      // replicas on executors keep the state they end the round with; the next round may start
+      // from it where it starts from the state this round returned (unchanged: the fingerprint)
+      RingTask.Kept kept = inProcess || !settings.keepState() ? null : start == keptState
+          ? new RingTask.Kept(job, keptRing, start.fingerprint())
+          : new RingTask.Kept(job, -1, 0);
       RingTask task = new RingTask(spec, state, secret, ringId,
           settings.timeoutSeconds() * 1000, meet,
           settings.transport() == RunConfig.RingTransport.AUTO, encrypt,
-          settings.spinMicros());
+          settings.spinMicros(), kept);
       ClassTag<ReplicaRound.Output> tag = ClassTag$.MODULE$.apply(ReplicaRound.Output.class);
       RDD<ReplicaRound.Output> out = blocks.rdd().barrier().mapPartitions(task, false, tag);
       String before = jsc.getLocalProperty(RoundStarts.PROPERTY);
@@ -350,6 +364,8 @@ public final class RingEngine implements StepEngine {
           job, 0, o.localSumSeconds(), 0, Math.max(0, job - accounted),
           o.stragglerSeconds(), 0, o.allreduceSeconds(), o.allreduceBytes());
       lastRound = o;
+      keptState = o.state();
+      keptRing = ringId;
       round.progress().afterStep(round, round.steps(), o.lossSum(), o.count(), o.correct(),
           o.lastLr());
       return new RoundResult(o.state(), o.lossSum(), o.count(), o.correct(), o.lastLr(), times);

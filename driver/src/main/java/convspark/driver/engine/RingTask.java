@@ -3,6 +3,7 @@ package convspark.driver.engine;
 import convspark.worker.ModelState;
 import convspark.worker.SampleBlock;
 import convspark.worker.ring.Allreduce;
+import convspark.worker.ring.KeptStates;
 import convspark.worker.ring.LocalRing;
 import convspark.worker.ring.ReplicaRound;
 import convspark.worker.ring.Ring;
@@ -47,6 +48,18 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
   private final boolean encrypt;
   /** train.ring.spin-micros: how long a waiting replica spins, where its host has the CPUs. */
   private final int spinMicros;
+  /** Which kept state the replicas may start from; null: none kept (train.ring.keep-state). */
+  private final Kept kept;
+
+  /**
+   * The state a round's replicas may start from instead of the broadcast: one that job
+   * {@code job}'s ring {@code round} ended with, whose fingerprint is {@code fingerprint} (the
+   * driver's start state's). {@code round} is -1 where the driver starts from another state
+   * (the first round, a resumed run): the broadcast then, and the end state is kept all the same.
+   */
+  record Kept(long job, long round, long fingerprint) implements Serializable {
+    private static final long serialVersionUID = 1L;
+  }
 
   /**
    * @param rendezvous where the driver's {@link RingRendezvous} listens, or null for a ring in
@@ -57,10 +70,13 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
    * @param spinMicros how long a replica that waits for its peers spins before it sleeps, where
    *     this host's ring tasks times their CPUs do not outnumber its CPUs
    *     (train.ring.spin-micros)
+   * @param kept which kept state the replicas may start from, and under which job they keep
+   *     theirs; null to keep none and always read the broadcast
    */
   RingTask(ReplicaRound.Spec spec, Broadcast<ModelState> state, byte[] secret, long ringId,
       int timeoutMillis, InetSocketAddress rendezvous, boolean sharedMemory, boolean encrypt,
-      int spinMicros) {
+      int spinMicros, Kept kept) {
+    this.kept = kept;
     this.encrypt = encrypt;
     this.spinMicros = spinMicros;
     this.spec = spec;
@@ -120,14 +136,28 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
       try (Allreduce ring = formed) {
         kill.formed(ring, rank);
         long t2 = System.nanoTime();
-        ModelState start = state.value().copy();
+        KeptStates.Taken taken = kept == null
+            ? new KeptStates.Taken(null, "train.ring.keep-state = false")
+            : kept.round() < 0
+            ? new KeptStates.Taken(null, "the driver starts this round from a state no ring "
+                + "of this run ended with")
+            : KeptStates.IN_THIS_JVM.take(kept.job(), kept.round(), kept.fingerprint());
+        ModelState start = taken.state() != null ? taken.state() : state.value().copy();
         long t3 = System.nanoTime();
         ReplicaRound.Output out = ReplicaRound.run(spec, start, block, rank, ring, ctx.cpus());
+        long t4 = System.nanoTime();
+        if (kept != null) {
+          // the same bits on every replica: the next round may start from this one
+          KeptStates.IN_THIS_JVM.keep(kept.job(), ringId, out.state());
+        }
         if (rendezvous != null) {
           // where a round's time outside its steps goes, in the executor's log
           System.err.printf("convspark: ring %d rank %d: block %.0f ms, ring formed in %.0f ms, "
-              + "start state %.0f ms, steps %.2f s%n", ringId, rank, (t1 - t0) / 1e6,
-              (t2 - t1) / 1e6, (t3 - t2) / 1e6, (System.nanoTime() - t3) / 1e9);
+              + "start state %.0f ms (%s), steps %.2f s, state kept in %.0f ms%n", ringId, rank,
+              (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6, taken.state() != null
+                  ? "kept from ring " + kept.round()
+                  : "the driver's broadcast: " + taken.why(),
+              (t4 - t3) / 1e9, (System.nanoTime() - t4) / 1e6);
         }
         return rank == 0 ? scala.collection.Iterator$.MODULE$.single(out) : none();
       }

@@ -97,11 +97,25 @@ class RingClusterTest {
         "the ring engine in local[2] and on the cluster ended with different parameters");
     // the two executors share this host: their links carried the data through shared memory
     List<String> links = new ArrayList<>();
+    List<String> starts = new ArrayList<>();
     try (Stream<Path> files = Files.walk(cluster.dir.resolve("work"))) {
       for (Path f : files.filter(f -> f.getFileName().toString().equals("stderr")).toList()) {
-        Files.readAllLines(f).stream().filter(l -> l.startsWith("convspark: ring ")
-            && l.contains(" to rank ")).forEach(links::add);
+        for (String l : Files.readAllLines(f)) {
+          if (l.startsWith("convspark: ring ") && l.contains(" to rank ")) {
+            links.add(l);
+          } else if (l.startsWith("convspark: ring ") && l.contains(" start state ")) {
+            starts.add(l);
+          }
+        }
       }
+    }
+    // every round after the first started from the states the replicas kept (and ended where
+    // local[2], which keeps none, ended: the assertion above)
+    assertEquals(2 * EPOCHS, starts.size(), "start-state lines: " + starts);
+    for (String l : starts) {
+      int ring = Integer.parseInt(l.substring("convspark: ring ".length(), l.indexOf(" rank ")));
+      assertTrue(ring == 1 ? l.contains("(the driver's broadcast: ")
+          : l.contains("(kept from ring " + (ring - 1) + ")"), l);
     }
     assertFalse(links.isEmpty(), "no executor logged its ring links");
     // and, two tasks of one CPU on this host, they spun while they waited where it has 2 CPUs

@@ -10,6 +10,7 @@ import convspark.driver.SparkTestSession;
 import convspark.driver.config.RunConfig;
 import convspark.worker.ModelState;
 import convspark.worker.StepPlan;
+import convspark.worker.ring.KeptStates;
 import convspark.worker.ring.ReplicaRound;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
@@ -72,7 +73,8 @@ class RingEngineTest {
       // over TCP with sealed links (AES-GCM): still the same bits
       RunConfig.RingSettings tcp = new RunConfig.RingSettings(1, 60, 0,
           RunConfig.RingTransport.TCP, true, RunConfig.RingEncryption.ON,
-          RunConfig.RingSettings.START_TIMEOUT_SECONDS, RunConfig.RingSettings.SPIN_MICROS);
+          RunConfig.RingSettings.START_TIMEOUT_SECONDS, RunConfig.RingSettings.SPIN_MICROS,
+          true);
       try (StepEngine driver = StepEngines.open(RunConfig.Engine.DRIVER, setup);
           StepEngine ring = StepEngines.open(RunConfig.Engine.RING, settings, setup);
           StepEngine ring2 = StepEngines.open(RunConfig.Engine.RING, tcp, setup)) {
@@ -87,7 +89,13 @@ class RingEngineTest {
           RoundResult d = driver.run(round, driverState);
           ModelState before = ringState.copy();
           RoundResult r = ring.run(round, ringState);
+          long taken = KeptStates.IN_THIS_JVM.taken();
           RoundResult r2 = ring2.run(round, ringAgain);
+          // over TCP the tasks keep their end states (in memory they read the broadcast in this
+          // JVM and keep none), and the second round's two replicas start from them: the
+          // bit-equality below covers those rounds
+          assertEquals(epoch == 0 ? 0 : 2, KeptStates.IN_THIS_JVM.taken() - taken,
+              "replicas that started from a kept state in epoch " + (epoch + 1));
           assertArrayEquals(before.params(), ringState.params(), 0f,
               "the ring engine leaves the start state alone");
           driverState = d.state();
