@@ -170,6 +170,8 @@ class CliBadInputTest {
         + "[0, 1000000], found -5", e);
     e = fails("train.ring.spin-micros=2000000");
     assertTrue(e.contains("train.ring.spin-micros") && e.contains("2000000"), e);
+    e = fails("train.ring.keep-state=sometimes");
+    assertTrue(e.contains("train.ring.keep-state") && e.contains("sometimes"), e);
   }
 
   @Test
