@@ -21,6 +21,9 @@
 #                      0.3 x s that lasts until the JIT compilers of rank 0 are quiet (at most
 #                      60 s; the table gives each run's warm-up)
 #   SCALE_BATCH=b      batch per thread / per DDP process (default 64)
+#   SCALE_SPIN=us      how long a process whose sums are ready first spins before it sleeps
+#                      (default 2000, the ring engine's train.ring.spin-micros; 0 sleeps at
+#                      once); as in the engine, only where P x T does not outnumber the CPUs
 #   SCALE_DDP=0        skip PyTorch
 #   SCALE_PYTHON=path  python with torch (default /usr/bin/python3 if present, else python3)
 #   SCALE_OUT=dir      where results go (default target/scale-results in the repository,
@@ -34,6 +37,8 @@ NCORES=$(OMP_NUM_THREADS= OMP_THREAD_LIMIT= nproc)   # nproc obeys OMP_NUM_THREA
 MAXC=${SCALE_MAX:-$NCORES}
 SECS=${SCALE_SECONDS:-20}
 BATCH=${SCALE_BATCH:-64}
+SPIN=${SCALE_SPIN:-2000}
+case "$SPIN" in ''|*[!0-9]*) log "SCALE_SPIN: '$SPIN' is not a whole number of microseconds"; exit 2 ;; esac
 PY=${SCALE_PYTHON:-$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3 )}
 command -v "$PY" >/dev/null 2>&1 || {
   log "python3 not found ($PY): it writes the report (Debian: apt-get install python3; SCALE_PYTHON names another)"
@@ -85,7 +90,7 @@ for cfg in $SCALE_CONFIGS; do
   log "convspark ${P} process(es) x ${T} thread(s), ${SECS}s"
   LOAD=$(cut -d' ' -f1 /proc/loadavg)
   res=$("$JAVA" "${JVM[@]}" -cp "$CP" convspark.bench.ring.ScaleBench --procs "$P" --threads "$T" \
-        --seconds "$SECS" --batch "$BATCH" 2>"$OUT/scale-${cfg}.err" | grep '^RESULT ' | tail -1 | cut -c8-) \
+        --seconds "$SECS" --batch "$BATCH" --spin-micros "$SPIN" 2>"$OUT/scale-${cfg}.err" | grep '^RESULT ' | tail -1 | cut -c8-) \
     || { log "ScaleBench ${cfg} failed:"; tail -20 "$OUT/scale-${cfg}.err" >&2; exit 3; }
   echo "$res" > "$OUT/scale-${cfg}.json"
   c=$((P * T)); ddp=""
@@ -112,7 +117,8 @@ blas = sorted({json.loads(r[3]).get("blas", "?") for r in rows})
 L = [f"- Date: {os.environ['SC_DATE']}; CPU: {os.environ['SC_CPU']}, {os.environ['SC_CORES']} cores; "
      f"BLAS: {'; '.join(blas)}" + (f" (OPENBLAS_CORETYPE={os.environ['SC_CORETYPE']})" if os.environ['SC_CORETYPE'] else "")
      + f"; run from the {os.environ['SC_MODE']}",
-     f"- Command: `scripts/bench-scale.sh` ({os.environ['SC_SECS']} s measured per run, batch {os.environ['SC_BATCH']} per thread / per DDP process)",
+     f"- Command: `scripts/bench-scale.sh` ({os.environ['SC_SECS']} s measured per run, batch {os.environ['SC_BATCH']} per thread / per DDP process); "
+     f"a process waiting for its peers spins for up to {', '.join(sorted({str(json.loads(r[3]).get('spin_us', '?')) for r in rows}))} us before it sleeps",
      "", "| P processes x T threads | cores | convspark images/s | ms per step: compute / local sum / allreduce / update | PyTorch DDP, P x T processes x 1 thread | convspark / DDP | load avg at start | convspark warm-up s |",
      "|---|---:|---:|---|---:|---:|---:|---:|"]
 for p, t, load, js in rows:

@@ -38,7 +38,13 @@ import java.util.concurrent.Future;
  * weights. What scripts/bench-scale.sh compares with PyTorch DDP; the ring engine's executor loop
  * without Spark around it.
  *
- * <p>Usage: {@code ScaleBench --procs P --threads T [--seconds 20] [--batch 64]}. Prints {@code
+ * <p>A process whose sums arrive before its peers' spins for up to {@code --spin-micros} (default
+ * 2000, the ring engine's {@code train.ring.spin-micros}) before it sleeps, where P x T does not
+ * outnumber the machine's CPUs, as the engine's executors decide ({@link
+ * RingOptions#spinNanosFor}).
+ *
+ * <p>Usage: {@code ScaleBench --procs P --threads T [--seconds 20] [--batch 64] [--spin-micros
+ * 2000]}. Prints {@code
  * RESULT {json}}: images/s over the measured window and the mean seconds per step of compute,
  * local sum, allreduce and update (rank 0). The window opens after a warm-up of at least 0.3 x
  * seconds that lasts until rank 0's JIT compilers are quiet ({@link JitQuiet}); the result
@@ -54,6 +60,7 @@ public final class ScaleBench {
     double seconds = 20;
     int batch = 64;
     int rank = -1;
+    long spinMicros = 2000;
     for (int i = 0; i < args.length; i += 2) {
       switch (args[i]) {
         case "--procs" -> procs = Integer.parseInt(args[i + 1]);
@@ -61,11 +68,12 @@ public final class ScaleBench {
         case "--seconds" -> seconds = Double.parseDouble(args[i + 1]);
         case "--batch" -> batch = Integer.parseInt(args[i + 1]);
         case "--child" -> rank = Integer.parseInt(args[i + 1]);
+        case "--spin-micros" -> spinMicros = Long.parseLong(args[i + 1]);
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
     if (rank >= 0) {
-      child(rank, threads, seconds, batch);
+      child(rank, procs, threads, seconds, batch, spinMicros);
       return;
     }
     List<List<String>> cmds = new ArrayList<>();
@@ -78,7 +86,8 @@ public final class ScaleBench {
     for (int r = 0; r < procs; r++) {
       cmds.add(ProcessRendezvous.javaCommand(ScaleBench.class.getName(), jvm,
           List.of("--child", String.valueOf(r), "--threads", String.valueOf(threads),
-              "--seconds", String.valueOf(seconds), "--batch", String.valueOf(batch))));
+              "--seconds", String.valueOf(seconds), "--batch", String.valueOf(batch),
+              "--procs", String.valueOf(procs), "--spin-micros", String.valueOf(spinMicros))));
     }
     try (ProcessRendezvous rv = ProcessRendezvous.start(cmds, RingSecret.generate(),
         (long) (seconds * 1000 * 3 + 120_000))) {
@@ -92,7 +101,8 @@ public final class ScaleBench {
     }
   }
 
-  static void child(int rank, int threads, double seconds, int batch) throws Exception {
+  static void child(int rank, int procs, int threads, double seconds, int batch,
+      long spinMicros) throws Exception {
     BufferedReader stdin = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
     byte[] secret = ProcessRendezvous.readSecret(stdin);
     Network net = ExampleNet.network();
@@ -117,7 +127,10 @@ public final class ScaleBench {
     float[] v = new float[pc + sc];
     double[] extras = new double[4]; // loss sum, count, correct, phase (rank 0's decision)
     Sgd sgd = new Sgd(pc, 0.9, true);
-    RingListener l = RingListener.bind(InetAddress.getLoopbackAddress(), RingOptions.DEFAULTS);
+    long spinNanos = RingOptions.spinNanosFor(spinMicros * 1000, procs * threads,
+        Runtime.getRuntime().availableProcessors());
+    RingListener l = RingListener.bind(InetAddress.getLoopbackAddress(),
+        RingOptions.DEFAULTS.withSpinNanos(spinNanos));
     List<InetSocketAddress> peers = ProcessRendezvous.exchange(l, stdin, System.out);
     ExecutorService pool = Executors.newFixedThreadPool(threads);
     double compute = 0;
@@ -248,10 +261,11 @@ public final class ScaleBench {
       System.out.println(String.format(Locale.ROOT, "RESULT {\"procs\": %d, \"threads\": %d, "
           + "\"batch_per_thread\": %d, \"images_per_second\": %.1f, \"steps\": %d, \"seconds\": %.3f, "
           + "\"compute_s\": %.6f, \"local_sum_s\": %.6f, \"allreduce_s\": %.6f, \"update_s\": %.6f, "
-          + "\"params\": %d, \"warmup_s\": %.1f, \"jit_quiet\": %b, \"blas\": \"%s\"}",
+          + "\"params\": %d, \"warmup_s\": %.1f, \"jit_quiet\": %b, \"spin_us\": %d, "
+          + "\"blas\": \"%s\"}",
           peers.size(), threads, batch, images / secs,
           measuredSteps, secs, compute / n, localSum / n, reduce / n, update / n, pc,
-          warmupSeconds, quiet,
+          warmupSeconds, quiet, spinNanos / 1000,
           Blas.describe().replace("\"", "'")));
     } else {
       System.out.println("DONE");
