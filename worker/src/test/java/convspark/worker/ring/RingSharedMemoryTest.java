@@ -332,10 +332,17 @@ class RingSharedMemoryTest {
     }
   }
 
-  /** Ring files still named in /dev/shm (each is deleted once both ends have mapped it). */
+  /**
+   * This JVM's ring files still named in /dev/shm (each is deleted once both ends have mapped
+   * it). Only this JVM's: the name carries the creating process's pid, and another process's
+   * file may be there for good reason (a ring of a training job on this machine) or for up to
+   * {@link SharedMemoryLink#STALE_MILLIS} (one of a process killed while it set its links up,
+   * as the cluster tests kill executors).
+   */
   static List<Path> leftovers() throws Exception {
+    String mine = SharedMemoryLink.PREFIX + ProcessHandle.current().pid() + "-";
     try (Stream<Path> s = Files.list(SharedMemoryLink.DIR)) {
-      return s.filter(p -> p.getFileName().toString().startsWith("convspark-ring-")).toList();
+      return s.filter(p -> p.getFileName().toString().startsWith(mine)).toList();
     }
   }
 }
