@@ -55,4 +55,17 @@ class FloatArraysTest {
     assertArrayEquals(exact, r[3]);
     assertArrayEquals(new float[] {1.5f}, r[4]);
   }
+
+  @Test
+  void valuesAreWrittenLittleEndian() throws Exception {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
+      FloatArrays.write(out, new float[] {1f, Float.intBitsToFloat(0x01020304)});
+    }
+    byte[] b = bytes.toByteArray();
+    // the stream ends with the block's data: the length (big-endian, as writeInt), then the
+    // values, least significant byte first: 1.0f is 0x3F800000
+    byte[] tail = java.util.Arrays.copyOfRange(b, b.length - 12, b.length);
+    assertArrayEquals(new byte[] {0, 0, 0, 2, 0, 0, (byte) 0x80, 0x3F, 4, 3, 2, 1}, tail);
+  }
 }
