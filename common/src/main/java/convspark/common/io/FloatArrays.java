@@ -17,7 +17,7 @@ import java.nio.FloatBuffer;
  * a JVM that moves a state rarely (an executor's first round, a cluster driver at each round's
  * end) paid 22 ms for the first 3.4 MB written and 22 ms for the first read, against 7 and 5 ms
  * with the bulk copy (medians of 10 fresh JVMs, {@code convspark.bench.StateSerializationBench};
- * docs/BENCHMARKS.md, "Kept states"). Little-endian.
+ * docs/BENCHMARKS.md, "The first state a JVM moves"). Little-endian.
  */
 public final class FloatArrays {
   private static final int CHUNK_FLOATS = 16 * 1024;
