@@ -36,12 +36,7 @@ public final class SparkSessions {
     if (conf.get("spark.master").startsWith("local")) {
       conf.setIfMissing("spark.ui.enabled", "false");
     }
-    // A step's result is the partition's whole gradient (4 bytes per parameter: 1.7 MB for the
-    // default model). Above spark.task.maxDirectResultSize (default 1 MiB) Spark stores each
-    // result in the executor's BlockManager and the driver fetches it in a second round trip,
-    // even in local mode. Results up to the RPC message limit (128 MiB by default; Spark caps
-    // the direct size there) travel inside the task's status update instead.
-    conf.setIfMissing("spark.task.maxDirectResultSize", MAX_DIRECT_RESULT_SIZE);
+    weightTransferDefaults(conf);
     // one BLAS thread per task: tasks already fill the cores
     conf.setIfMissing("spark.executorEnv.OPENBLAS_NUM_THREADS", "1");
     // the OpenBLAS kernel: CONVSPARK_OPENBLAS_CORETYPE when set (auto: OpenBLAS chooses on each
@@ -66,6 +61,30 @@ public final class SparkSessions {
     RunningTasks.attach(s.sparkContext());
     awaitExecutors(s, cfg.executorWaitSeconds());
     return s;
+  }
+
+  /**
+   * Where the user has not set them, the Spark properties that move weights, gradients and
+   * states cheaply:
+   *
+   * <ul>
+   *   <li>{@code spark.task.maxDirectResultSize} = {@value #MAX_DIRECT_RESULT_SIZE}. A step's
+   *       result is the partition's whole gradient (4 bytes per parameter: 1.7 MB for the
+   *       default model). Above this size (default 1 MiB) Spark stores each result in the
+   *       executor's BlockManager and the driver fetches it in a second round trip, even in
+   *       local mode. Results up to the RPC message limit (128 MiB by default; Spark caps the
+   *       direct size there) travel inside the task's status update instead.
+   *   <li>{@code spark.broadcast.compress} = false. Trained float weights do not compress: LZ4
+   *       turned the default model's 1,687,336 bytes into 1,688,449 and took 1-9 ms to compress
+   *       and 0.7-3 ms to decompress. The driver engine broadcasts the weights every step; without
+   *       compression its broadcast took 2.6-3.0 instead of 3.3-3.7 ms per step in local[2]
+   *       (docs/BENCHMARKS.md, "Broadcasts without compression"). Spark's own broadcasts (the
+   *       tasks' closures) are a few kilobytes.
+   * </ul>
+   */
+  static void weightTransferDefaults(SparkConf conf) {
+    conf.setIfMissing("spark.task.maxDirectResultSize", MAX_DIRECT_RESULT_SIZE);
+    conf.setIfMissing("spark.broadcast.compress", "false");
   }
 
   /** How often {@link #awaitExecutors} looks. */

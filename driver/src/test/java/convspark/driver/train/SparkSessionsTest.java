@@ -87,4 +87,17 @@ class SparkSessionsTest {
     assertFalse(SparkSessions.isLocal(MASTER));
     assertFalse(SparkSessions.isLocal("yarn"));
   }
+
+  @Test
+  void weightsMoveUncompressedAndResultsDirectlyUnlessTheUserSaysOtherwise() {
+    SparkConf ours = new SparkConf(false);
+    SparkSessions.weightTransferDefaults(ours);
+    assertEquals("false", ours.get("spark.broadcast.compress"));
+    assertEquals(SparkSessions.MAX_DIRECT_RESULT_SIZE, ours.get("spark.task.maxDirectResultSize"));
+    SparkConf theirs = new SparkConf(false).set("spark.broadcast.compress", "true")
+        .set("spark.task.maxDirectResultSize", "4m");
+    SparkSessions.weightTransferDefaults(theirs);
+    assertEquals("true", theirs.get("spark.broadcast.compress"));
+    assertEquals("4m", theirs.get("spark.task.maxDirectResultSize"));
+  }
 }
