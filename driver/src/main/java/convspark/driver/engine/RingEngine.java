@@ -72,11 +72,11 @@ public final class RingEngine implements StepEngine {
   /** This engine's name in the executors' {@link convspark.worker.ring.KeptStates} (random: one per job). */
   private final long job = new SecureRandom().nextLong();
   /**
-   * The state the last round returned and that round's ring id: a round that starts from this
-   * very state may start from the replicas' kept copies (train.ring.keep-state).
+   * The ring id of the last round that succeeded: a round that starts from the very state that
+   * round returned ({@link #lastRound}) may start from the replicas' kept copies
+   * (train.ring.keep-state).
    */
-  private ModelState keptState;
-  private long keptRing = -1;
+  private long lastRing = -1;
 
   RingEngine(StepEngines.Setup setup, RunConfig.RingSettings settings) {
     this.jsc = setup.jsc();
@@ -333,8 +333,9 @@ public final class RingEngine implements StepEngine {
       }
       // replicas on executors keep the state they end the round with; the next round may start
       // from it where it starts from the state this round returned (unchanged: the fingerprint)
-      RingTask.Kept kept = inProcess || !settings.keepState() ? null : start == keptState
-          ? new RingTask.Kept(job, keptRing, start.fingerprint())
+      RingTask.Kept kept = inProcess || !settings.keepState() ? null
+          : lastRound != null && start == lastRound.state()
+          ? new RingTask.Kept(job, lastRing, start.fingerprint())
           : new RingTask.Kept(job, -1, 0);
       RingTask task = new RingTask(spec, state, secret, ringId,
           settings.timeoutSeconds() * 1000, meet,
@@ -364,8 +365,7 @@ public final class RingEngine implements StepEngine {
           job, 0, o.localSumSeconds(), 0, Math.max(0, job - accounted),
           o.stragglerSeconds(), 0, o.allreduceSeconds(), o.allreduceBytes());
       lastRound = o;
-      keptState = o.state();
-      keptRing = ringId;
+      lastRing = ringId;
       round.progress().afterStep(round, round.steps(), o.lossSum(), o.count(), o.correct(),
           o.lastLr());
       return new RoundResult(o.state(), o.lossSum(), o.count(), o.correct(), o.lastLr(), times);
