@@ -29,14 +29,41 @@ public final class Distributed {
    */
   public record Blocks(JavaRDD<SampleBlock> rdd, long count, int maxBlock,
       Broadcast<SampleBlock[]> source) {
-    /** Frees the cached blocks and the broadcast. */
+    /**
+     * Frees the cached blocks and the broadcast, waiting up to {@link #RELEASE_WAIT_SECONDS} for
+     * the executors to confirm. A release that returned at once left Spark's removal requests in
+     * flight; when the run ended and the context stopped right after, every executor's
+     * connection closed with one of them unanswered, and Spark logged "ERROR
+     * TransportResponseHandler: Still have 1 requests outstanding when connection from ... is
+     * closed" (and sometimes "Error sending result ... Broken pipe") at the end of every
+     * successful cluster run. The wait is bounded, as a paused executor would hold a blocking
+     * removal for Spark's whole RPC timeout: past it the removal goes on in the background.
+     */
     public void release() {
-      rdd.unpersist(false);
-      if (source != null) {
-        source.destroy();
+      Thread t = new Thread(() -> {
+        rdd.unpersist(true);
+        if (source != null) {
+          source.destroy(true);
+        }
+      }, "convspark-release-" + rdd.name());
+      t.setDaemon(true);
+      t.start();
+      try {
+        t.join(RELEASE_WAIT_SECONDS * 1000L);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+      if (t.isAlive()) {
+        System.err.println("convspark: WARNING: the executors did not confirm freeing the "
+            + "cached " + rdd.name() + " blocks within " + RELEASE_WAIT_SECONDS + " s (an "
+            + "executor not answering); going on, Spark frees them in the background");
       }
     }
   }
+
+  /** How long {@link Blocks#release} waits for the executors to free the cached blocks. */
+  public static final int RELEASE_WAIT_SECONDS = 10;
 
   /**
    * Packs samples into one balanced block per partition and caches them on the executors.

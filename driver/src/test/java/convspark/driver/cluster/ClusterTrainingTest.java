@@ -135,6 +135,16 @@ class ClusterTrainingTest {
         "local[2] and the cluster ended with different parameters");
     // and took the same path there: every epoch's validation loss is the same
     assertEquals(column(local, "valLoss"), column(onCluster, "valLoss"));
+    // and ended quietly: no removal of cached blocks was still in flight when the context
+    // stopped (Spark's "ERROR TransportResponseHandler: Still have 1 requests outstanding when
+    // connection from ... is closed", once per executor, until Blocks.release waited for them)
+    assertEquals(List.of(), errorLines(clusterRun.err()),
+        "Spark logged errors in an undisturbed cluster run");
+  }
+
+  /** Spark's log lines at level ERROR ("05:43:03 ERROR TransportResponseHandler: ..."). */
+  static List<String> errorLines(String log) {
+    return log.lines().filter(l -> l.matches("^\\d\\d:\\d\\d:\\d\\d(\\.\\d+)? ERROR .*")).toList();
   }
 
   @Test
