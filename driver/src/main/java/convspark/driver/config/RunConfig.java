@@ -75,10 +75,14 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
    * @param keepState whether a replica on an executor starts a round from the state it ended
    *     the previous one with (when that is the driver's start state) instead of fetching the
    *     driver's broadcast
+   * @param keepLinks whether an executor's replica leaves its TCP and shared-memory links open
+   *     at the end of a round, and the next round uses them when every rank holds the links of
+   *     the same earlier round, instead of forming new ones
    */
   public record RingSettings(int attempts, int timeoutSeconds, int roundSteps,
       RingTransport transport, boolean shardUpdate, RingEncryption encryption,
-      int startTimeoutSeconds, int spinMicros, boolean keepState) implements Serializable {
+      int startTimeoutSeconds, int spinMicros, boolean keepState, boolean keepLinks)
+      implements Serializable {
     /** The default start timeout (train.ring.start-timeout-seconds). */
     public static final int START_TIMEOUT_SECONDS = 300;
     /** The default spin (train.ring.spin-micros). */
@@ -86,7 +90,7 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
 
     /**
      * One round per epoch, the default transport, the sharded update, encryption as Spark's, the
-     * default start timeout and spin, kept states.
+     * default start timeout and spin, kept states and links.
      */
     public RingSettings(int attempts, int timeoutSeconds) {
       this(attempts, timeoutSeconds, 0, RingTransport.AUTO);
@@ -94,24 +98,30 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
 
     /**
      * The sharded update, encryption as Spark's, the default start timeout and spin, kept
-     * states.
+     * states and links.
      */
     public RingSettings(int attempts, int timeoutSeconds, int roundSteps,
         RingTransport transport) {
       this(attempts, timeoutSeconds, roundSteps, transport, true, RingEncryption.AUTO,
-          START_TIMEOUT_SECONDS, SPIN_MICROS, true);
+          START_TIMEOUT_SECONDS, SPIN_MICROS, true, true);
     }
 
     /** As this, with another start timeout. */
     public RingSettings withStartTimeout(int seconds) {
       return new RingSettings(attempts, timeoutSeconds, roundSteps, transport, shardUpdate,
-          encryption, seconds, spinMicros, keepState);
+          encryption, seconds, spinMicros, keepState, keepLinks);
     }
 
     /** As this, with kept states on or off. */
     public RingSettings withKeepState(boolean keep) {
       return new RingSettings(attempts, timeoutSeconds, roundSteps, transport, shardUpdate,
-          encryption, startTimeoutSeconds, spinMicros, keep);
+          encryption, startTimeoutSeconds, spinMicros, keep, keepLinks);
+    }
+
+    /** As this, with kept links on or off. */
+    public RingSettings withKeepLinks(boolean keep) {
+      return new RingSettings(attempts, timeoutSeconds, roundSteps, transport, shardUpdate,
+          encryption, startTimeoutSeconds, spinMicros, keepState, keep);
     }
   }
 
@@ -277,7 +287,8 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
             k.choice("train.ring.encryption", RingEncryption.class),
             k.positiveInt("train.ring.start-timeout-seconds"),
             k.intAtMost("train.ring.spin-micros", 1_000_000),
-            k.bool("train.ring.keep-state")));
+            k.bool("train.ring.keep-state"),
+            k.bool("train.ring.keep-links")));
     int side = Math.min(model.input().height(), model.input().width());
     if (train.translate() >= side) {
       // every shift of `side` pixels or more blanks the image, and the label stays

@@ -11,6 +11,7 @@ import convspark.driver.config.RunConfig;
 import convspark.worker.ModelState;
 import convspark.worker.SampleBlock;
 import convspark.worker.TrainingFailedException;
+import convspark.worker.ring.KeptRings;
 import convspark.worker.ring.LocalRing;
 import convspark.worker.ring.RingOptions;
 import convspark.worker.ring.ReplicaRound;
@@ -340,7 +341,7 @@ public final class RingEngine implements StepEngine {
       RingTask task = new RingTask(spec, state, secret, ringId,
           settings.timeoutSeconds() * 1000, meet,
           settings.transport() == RunConfig.RingTransport.AUTO, encrypt,
-          settings.spinMicros(), kept);
+          settings.spinMicros(), kept, settings.keepLinks());
       ClassTag<ReplicaRound.Output> tag = ClassTag$.MODULE$.apply(ReplicaRound.Output.class);
       RDD<ReplicaRound.Output> out = blocks.rdd().barrier().mapPartitions(task, false, tag);
       String before = jsc.getLocalProperty(RoundStarts.PROPERTY);
@@ -505,6 +506,9 @@ public final class RingEngine implements StepEngine {
   @Override
   public void close() {
     jsc.sc().removeSparkListener(starts);
+    // links kept in this JVM: TCP rings under a local master (train.ring.transport = tcp);
+    // executors close theirs when their JVM ends, when another round keeps its own, or idle
+    KeptRings.IN_THIS_JVM.closeJob(job);
     if (rendezvous != null) {
       rendezvous.close();
     }

@@ -3,6 +3,7 @@ package convspark.driver.engine;
 import convspark.worker.ModelState;
 import convspark.worker.SampleBlock;
 import convspark.worker.ring.Allreduce;
+import convspark.worker.ring.KeptRings;
 import convspark.worker.ring.KeptStates;
 import convspark.worker.ring.LocalRing;
 import convspark.worker.ring.ReplicaRound;
@@ -16,7 +17,6 @@ import java.io.Serializable;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.util.List;
 import org.apache.spark.BarrierTaskContext;
 import org.apache.spark.broadcast.Broadcast;
 import scala.collection.Iterator;
@@ -50,6 +50,11 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
   private final int spinMicros;
   /** Which kept state the replicas may start from; null: none kept (train.ring.keep-state). */
   private final Kept kept;
+  /**
+   * Whether the replicas keep their TCP links between rounds (train.ring.keep-links), under
+   * {@link #kept}'s job id; only with a rendezvous and {@link #kept}.
+   */
+  private final boolean keepLinks;
 
   /**
    * The state a round's replicas may start from instead of the broadcast: one that job
@@ -72,11 +77,15 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
    *     (train.ring.spin-micros)
    * @param kept which kept state the replicas may start from, and under which job they keep
    *     theirs; null to keep none and always read the broadcast
+   * @param keepLinks whether the replicas leave their links open for the next round and use
+   *     those of the last one where they can (train.ring.keep-links); needs a rendezvous and
+   *     {@code kept} (its job id)
    */
   RingTask(ReplicaRound.Spec spec, Broadcast<ModelState> state, byte[] secret, long ringId,
       int timeoutMillis, InetSocketAddress rendezvous, boolean sharedMemory, boolean encrypt,
-      int spinMicros, Kept kept) {
+      int spinMicros, Kept kept, boolean keepLinks) {
     this.kept = kept;
+    this.keepLinks = keepLinks && kept != null && rendezvous != null;
     this.encrypt = encrypt;
     this.spinMicros = spinMicros;
     this.spec = spec;
@@ -133,7 +142,9 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
       } catch (IOException | RuntimeException e) {
         throw kill.explain(rank, e);
       }
-      try (Allreduce ring = formed) {
+      Allreduce ring = formed;
+      boolean keptRing = false;
+      try {
         kill.formed(ring, rank);
         long t2 = System.nanoTime();
         KeptStates.Taken taken = kept == null
@@ -150,6 +161,12 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
           // the same bits on every replica: the next round may start from this one
           KeptStates.IN_THIS_JVM.keep(kept.job(), ringId, out.state());
         }
+        if (keepLinks && ring instanceof Ring tcp) {
+          // every operation of the round completed on every rank: the links are idle and in
+          // step, and the next round may go on with them (a kill from now on still closes them)
+          KeptRings.IN_THIS_JVM.keep(kept.job(), ringId, tcp);
+          keptRing = true;
+        }
         if (rendezvous != null) {
           // where a round's time outside its steps goes, in the executor's log
           System.err.printf("convspark: ring %d rank %d: block %.0f ms, ring formed in %.0f ms, "
@@ -160,6 +177,10 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
               (t4 - t3) / 1e9, (System.nanoTime() - t4) / 1e6);
         }
         return rank == 0 ? scala.collection.Iterator$.MODULE$.single(out) : none();
+      } finally {
+        if (!keptRing) {
+          ring.close();
+        }
       }
     } catch (RingException e) {
       throw new UncheckedIOException(e.getMessage(), e);
@@ -280,18 +301,52 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
     }
     RingOptions options = RingOptions.DEFAULTS.withTimeouts(timeoutMillis, timeoutMillis)
         .withSharedMemory(sharedMemory).withEncryption(encrypt).withSpinNanos(spinNanos);
-    RingListener listener = RingListener.bind(InetAddress.getByName(host), options);
+    KeptRings.Taken mine = keepLinks ? KeptRings.IN_THIS_JVM.take(kept.job(), rank, size)
+        : KeptRings.Taken.NONE;
+    RingListener listener = null;
     try {
-      List<InetSocketAddress> peers = RingRendezvous.exchange(rendezvous, secret, ringId, rank,
-          size, listener.address(), timeoutMillis);
-      Ring ring = listener.join(peers, rank, secret, ringId);
+      listener = RingListener.bind(InetAddress.getByName(host), options);
+      RingRendezvous.Peers peers = RingRendezvous.exchange(rendezvous, secret, ringId, rank,
+          size, listener.address(), mine.ring(), timeoutMillis);
+      long reuse = peers.keptRing();
+      if (reuse >= 0 && reuse == mine.ring()) {
+        // every rank holds its end of ring `reuse`: the same neighbours, already authenticated
+        System.err.println("convspark: ring " + ringId + " rank " + rank + ": the links of ring "
+            + reuse + " (kept open: every rank landed where it was)");
+        Ring kept = mine.links();
+        KeptRings.IN_THIS_JVM.reusing(mine);
+        mine = KeptRings.Taken.NONE;
+        return kept;
+      }
+      if (mine.links() != null) {
+        System.err.println("convspark: ring " + ringId + " rank " + rank + ": new links, not "
+            + "those kept from ring " + mine.ring() + " (ranks hold " + describeKept(peers.kept())
+            + ")");
+        mine.links().close(); // before the new ones map their shared memory
+        mine = KeptRings.Taken.NONE;
+      }
+      Ring ring = listener.join(peers.addresses(), rank, secret, ringId);
       System.err.println("convspark: ring " + ringId + " rank " + rank + ": " + ring.links()
           + "; waiting on shared memory, spins " + spinNanos / 1000 + " us before it sleeps ("
           + onHost + " ring task(s) x " + ctx.cpus() + " CPU(s) on this host of "
           + Runtime.getRuntime().availableProcessors() + ")");
       return ring;
     } finally {
-      listener.close();
+      if (listener != null) {
+        listener.close();
+      }
+      if (mine.links() != null) {
+        mine.links().close();
+      }
     }
+  }
+
+  /** "ring 3, ring 3, none" for the log. */
+  private static String describeKept(long[] kept) {
+    StringBuilder b = new StringBuilder();
+    for (long k : kept) {
+      b.append(b.length() == 0 ? "" : ", ").append(k < 0 ? "none" : "ring " + k);
+    }
+    return b.toString();
   }
 }

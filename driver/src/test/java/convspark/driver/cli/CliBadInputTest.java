@@ -172,6 +172,8 @@ class CliBadInputTest {
     assertTrue(e.contains("train.ring.spin-micros") && e.contains("2000000"), e);
     e = fails("train.ring.keep-state=sometimes");
     assertTrue(e.contains("train.ring.keep-state") && e.contains("sometimes"), e);
+    e = fails("train.ring.keep-links=maybe");
+    assertTrue(e.contains("train.ring.keep-links") && e.contains("maybe"), e);
   }
 
   @Test

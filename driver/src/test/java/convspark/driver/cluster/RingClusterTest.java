@@ -98,6 +98,7 @@ class RingClusterTest {
     // the two executors share this host: their links carried the data through shared memory
     List<String> links = new ArrayList<>();
     List<String> starts = new ArrayList<>();
+    List<String> kept = new ArrayList<>();
     try (Stream<Path> files = Files.walk(cluster.dir.resolve("work"))) {
       for (Path f : files.filter(f -> f.getFileName().toString().equals("stderr")).toList()) {
         for (String l : Files.readAllLines(f)) {
@@ -105,6 +106,9 @@ class RingClusterTest {
             links.add(l);
           } else if (l.startsWith("convspark: ring ") && l.contains(" start state ")) {
             starts.add(l);
+          } else if (l.startsWith("convspark: ring ") && (l.contains(": the links of ring ")
+              || l.contains(": new links, not those kept"))) {
+            kept.add(l);
           }
         }
       }
@@ -117,7 +121,16 @@ class RingClusterTest {
       assertTrue(ring == 1 ? l.contains("(the driver's broadcast: ")
           : l.contains("(kept from ring " + (ring - 1) + ")"), l);
     }
-    assertFalse(links.isEmpty(), "no executor logged its ring links");
+    // and went on over the links the last round left open (train.ring.keep-links): each
+    // executor holds its partition's cached block, so every rank lands where it was, and only
+    // ring 1 formed links
+    assertEquals(2 * (EPOCHS - 1), kept.size(), "kept-link lines: " + kept);
+    for (String l : kept) {
+      int ring = Integer.parseInt(l.substring("convspark: ring ".length(), l.indexOf(" rank ")));
+      assertTrue(l.contains(": the links of ring " + (ring - 1) + " (kept open"), l);
+    }
+    assertEquals(2, links.size(), "links formed: " + links);
+    assertTrue(links.stream().allMatch(l -> l.startsWith("convspark: ring 1 ")), "" + links);
     // and, two tasks of one CPU on this host, they spun while they waited where it has 2 CPUs
     int cpus = Runtime.getRuntime().availableProcessors();
     for (String l : links) {

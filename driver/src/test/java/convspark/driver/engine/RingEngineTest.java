@@ -10,6 +10,7 @@ import convspark.driver.SparkTestSession;
 import convspark.driver.config.RunConfig;
 import convspark.worker.ModelState;
 import convspark.worker.StepPlan;
+import convspark.worker.ring.KeptRings;
 import convspark.worker.ring.KeptStates;
 import convspark.worker.ring.ReplicaRound;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -74,7 +75,7 @@ class RingEngineTest {
       RunConfig.RingSettings tcp = new RunConfig.RingSettings(1, 60, 0,
           RunConfig.RingTransport.TCP, true, RunConfig.RingEncryption.ON,
           RunConfig.RingSettings.START_TIMEOUT_SECONDS, RunConfig.RingSettings.SPIN_MICROS,
-          true);
+          true, true);
       try (StepEngine driver = StepEngines.open(RunConfig.Engine.DRIVER, setup);
           StepEngine ring = StepEngines.open(RunConfig.Engine.RING, settings, setup);
           StepEngine ring2 = StepEngines.open(RunConfig.Engine.RING, tcp, setup)) {
@@ -90,12 +91,18 @@ class RingEngineTest {
           ModelState before = ringState.copy();
           RoundResult r = ring.run(round, ringState);
           long taken = KeptStates.IN_THIS_JVM.taken();
+          long reused = KeptRings.IN_THIS_JVM.reused();
           RoundResult r2 = ring2.run(round, ringAgain);
           // over TCP the tasks keep their end states (in memory they read the broadcast in this
           // JVM and keep none), and the second round's two replicas start from them: the
           // bit-equality below covers those rounds
           assertEquals(epoch == 0 ? 0 : 2, KeptStates.IN_THIS_JVM.taken() - taken,
               "replicas that started from a kept state in epoch " + (epoch + 1));
+          // and their sealed links: the second round goes on with the first's (its cipher
+          // counters and all), and ends with the same bits
+          assertEquals(epoch == 0 ? 0 : 2, KeptRings.IN_THIS_JVM.reused() - reused,
+              "replicas that went on with kept links in epoch " + (epoch + 1));
+          assertEquals(2, KeptRings.IN_THIS_JVM.size(), "links kept after epoch " + (epoch + 1));
           assertArrayEquals(before.params(), ringState.params(), 0f,
               "the ring engine leaves the start state alone");
           driverState = d.state();
@@ -124,6 +131,7 @@ class RingEngineTest {
             "ring runs repeat bit for bit, through memory and over sealed TCP alike");
         assertArrayEquals(ringState.state(), ringAgain.state(), 0f);
       }
+      assertEquals(0, KeptRings.IN_THIS_JVM.size(), "the engine closed its links when it closed");
     } finally {
       c.blocks().release();
     }

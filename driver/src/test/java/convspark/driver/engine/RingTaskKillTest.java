@@ -56,7 +56,7 @@ class RingTaskKillTest {
           }, false);
       meet.expect(7, 2);
       RingTask task = new RingTask(null, null, secret, 7, TIMEOUT_MS, meet.address(), false, false,
-          0, null);
+          0, null, false);
       ClassTag<ReplicaRound.Output> tag = ClassTag$.MODULE$.apply(ReplicaRound.Output.class);
       long t0 = System.nanoTime();
       Exception e = assertThrows(Exception.class, () -> new JavaRDD<>(

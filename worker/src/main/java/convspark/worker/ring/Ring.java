@@ -740,6 +740,11 @@ public final class Ring implements Allreduce {
     }
   }
 
+  /** True once the ring is closed: by {@link #close}, or by an operation that failed. */
+  public boolean isClosed() {
+    return closed;
+  }
+
   /**
    * Closes both connections and stops the sender; idempotent, and safe to call from any thread
    * at any time (the driver's watchdog calls it while an operation may be running or ending).

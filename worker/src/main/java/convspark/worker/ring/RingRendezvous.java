@@ -32,13 +32,17 @@ import java.util.concurrent.atomic.AtomicInteger;
  * expects now):
  *
  * <pre>
- * task   -> driver  int ranks | int port | short n | n bytes: host (UTF-8)
+ * task   -> driver  int ranks | int port | short n | n bytes: host (UTF-8) | long kept
  * driver -> task    once ranks 0 .. ranks-1 have all registered:
- *                   byte OK | int ranks | per rank: short n | n bytes: host | int port
+ *                   byte OK | int ranks | per rank: short n | n bytes: host | int port | long kept
  *                   or, if the registration is refused: byte REFUSED | short n | n bytes: why
  * </pre>
  *
- * Then the driver closes the connection. {@link Server#expect} names the ring of the next round:
+ * {@code kept} is the id of the ring whose links the task holds open from an earlier round for
+ * its rank ({@link KeptRings}), or -1: when every rank names the same ring, the tasks use those
+ * links instead of the addresses ({@link Peers#keptRing}).
+ *
+ * <p>Then the driver closes the connection. {@link Server#expect} names the ring of the next round:
  * connections for any other ring id fail the handshake, so a task of an earlier, failed attempt
  * never joins a later one.
  */
@@ -73,6 +77,36 @@ public final class RingRendezvous {
   public static List<InetSocketAddress> exchange(InetSocketAddress server, byte[] secret,
       long ringId, int rank, int ranks, InetSocketAddress mine, int timeoutMillis)
       throws RingException {
+    return exchange(server, secret, ringId, rank, ranks, mine, -1, timeoutMillis).addresses();
+  }
+
+  /**
+   * What the rendezvous answered: every rank's address, and the ring whose links each rank
+   * holds open from an earlier round (-1: none).
+   */
+  public record Peers(List<InetSocketAddress> addresses, long[] kept) {
+    /**
+     * The ring whose kept links every rank holds, or -1 when one holds none or they name
+     * different rings. Every rank computes the same answer from the same lists, so either all
+     * use the kept links or all form new ones.
+     */
+    public long keptRing() {
+      long k = kept[0];
+      for (long x : kept) {
+        if (x != k) {
+          return -1;
+        }
+      }
+      return k < 0 ? -1 : k;
+    }
+  }
+
+  /**
+   * {@link #exchange(InetSocketAddress, byte[], long, int, int, InetSocketAddress, int)}, also
+   * telling the peers which ring's links this task holds open ({@code kept}, -1: none).
+   */
+  public static Peers exchange(InetSocketAddress server, byte[] secret, long ringId, int rank,
+      int ranks, InetSocketAddress mine, long kept, int timeoutMillis) throws RingException {
     String where = "the driver's ring rendezvous (" + server + ")";
     String who = "ring rank " + rank + ": " + where;
     long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
@@ -86,6 +120,7 @@ public final class RingRendezvous {
       out.writeInt(mine.getPort());
       out.writeShort(host.length);
       out.write(host);
+      out.writeLong(kept);
       out.flush();
       s.setSoTimeout((int) Math.max(1, (deadline - System.nanoTime()) / 1_000_000L));
       DataInputStream in = new DataInputStream(s.getInputStream());
@@ -101,12 +136,14 @@ public final class RingRendezvous {
         throw new RingException(who + " sent " + n + " addresses for a ring of " + ranks);
       }
       List<InetSocketAddress> peers = new ArrayList<>(n);
+      long[] held = new long[n];
       for (int r = 0; r < n; r++) {
         String h = readString(in, MAX_HOST_BYTES);
         int port = in.readInt();
         peers.add(new InetSocketAddress(h, port));
+        held[r] = in.readLong();
       }
-      return peers;
+      return new Peers(peers, held);
     } catch (RingException e) {
       throw e; // already says what the server did
     } catch (SocketTimeoutException e) {
@@ -153,6 +190,7 @@ public final class RingRendezvous {
       final Socket[] sockets;
       final String[] hosts;
       final int[] ports;
+      final long[] kept;
       int registered;
 
       Ring(long id, int ranks) {
@@ -161,6 +199,7 @@ public final class RingRendezvous {
         this.sockets = new Socket[ranks];
         this.hosts = new String[ranks];
         this.ports = new int[ranks];
+        this.kept = new long[ranks];
       }
     }
 
@@ -274,12 +313,13 @@ public final class RingRendezvous {
         int ranks = in.readInt();
         int port = in.readInt();
         String host = readString(in, MAX_HOST_BYTES);
+        long kept = in.readLong();
         String why = ranks != ring.ranks
             ? "ring " + ring.id + " has " + ring.ranks + " ranks, the task says " + ranks
             : port < 1 || port > 65535 ? "port " + port + " is not a TCP port"
             : host.isEmpty() ? "an empty host" : null;
         if (why == null) {
-          why = register(ring, rank, s, host, port);
+          why = register(ring, rank, s, host, port, kept);
         }
         if (why != null) {
           rejected.incrementAndGet();
@@ -303,7 +343,8 @@ public final class RingRendezvous {
     }
 
     /** Records a registration; answers every rank once all are in. Returns why not, or null. */
-    private synchronized String register(Ring ring, int rank, Socket s, String host, int port) {
+    private synchronized String register(Ring ring, int rank, Socket s, String host, int port,
+        long kept) {
       if (current != ring) {
         return "ring " + ring.id + " is no longer being formed";
       }
@@ -313,6 +354,7 @@ public final class RingRendezvous {
       ring.sockets[rank] = s;
       ring.hosts[rank] = host;
       ring.ports[rank] = port;
+      ring.kept[rank] = kept;
       if (++ring.registered < ring.ranks) {
         return null;
       }
@@ -325,6 +367,7 @@ public final class RingRendezvous {
           for (int q = 0; q < ring.ranks; q++) {
             writeString(out, ring.hosts[q]);
             out.writeInt(ring.ports[q]);
+            out.writeLong(ring.kept[q]);
           }
           out.flush();
         } catch (IOException e) {

@@ -96,6 +96,41 @@ class RingRendezvousTest {
     }
   }
 
+  /**
+   * Every rank learns which ring's links each rank holds open, and all of them reach the same
+   * verdict: the kept links only where every rank holds those of one ring.
+   */
+  @Test
+  void everyRankLearnsTheKeptLinksOfEveryRankAndTheSameVerdict() throws Exception {
+    byte[] secret = RingSecret.generate();
+    long[][] cases = {{4, 4, 4}, {4, -1, 4}, {4, 5, 4}, {-1, -1, -1}};
+    long[] verdicts = {4, -1, -1, -1};
+    ExecutorService ex = Executors.newFixedThreadPool(3);
+    try (RingRendezvous.Server server =
+        RingRendezvous.Server.start(RingFixtures.loopback(), secret)) {
+      for (int c = 0; c < cases.length; c++) {
+        long ringId = 20 + c;
+        server.expect(ringId, 3);
+        List<Future<RingRendezvous.Peers>> got = new ArrayList<>();
+        for (int r = 0; r < 3; r++) {
+          final int rank = r;
+          final long kept = cases[c][r];
+          got.add(ex.submit(() -> RingRendezvous.exchange(server.address(), secret, ringId,
+              rank, 3, new InetSocketAddress(RingFixtures.loopback(), 40_000 + rank), kept,
+              20_000)));
+        }
+        for (Future<RingRendezvous.Peers> f : got) {
+          RingRendezvous.Peers peers = f.get(30, TimeUnit.SECONDS);
+          assertArrayEquals(cases[c], peers.kept(), "case " + c);
+          assertEquals(verdicts[c], peers.keptRing(), "case " + c);
+          assertEquals(40_001, peers.addresses().get(1).getPort());
+        }
+      }
+    } finally {
+      ex.shutdownNow();
+    }
+  }
+
   @Test
   void wrongSecretOrAnotherRingIsRefusedAndAMissingRankTimesOut() throws Exception {
     byte[] secret = RingSecret.generate();
