@@ -3,8 +3,8 @@ package convspark.worker.ring;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -29,7 +29,31 @@ public final class KeptRings {
   /** The rings of this JVM, shared by the ring engine's tasks in it. */
   public static final KeptRings IN_THIS_JVM = new KeptRings(IDLE_MILLIS);
 
-  private record Kept(long job, long ring, Ring links) {}
+  /** A kept ring; {@code expiry} closes it after the idle time, and is cancelled once it goes. */
+  private static final class Kept {
+    final long job;
+    final long ring;
+    final Ring links;
+    ScheduledFuture<?> expiry; // guarded by the pool
+
+    Kept(long job, long ring, Ring links) {
+      this.job = job;
+      this.ring = ring;
+      this.links = links;
+    }
+
+    long job() {
+      return job;
+    }
+
+    long ring() {
+      return ring;
+    }
+
+    Ring links() {
+      return links;
+    }
+  }
 
   /**
    * What {@link #take} found.
@@ -45,7 +69,7 @@ public final class KeptRings {
   private final long idleMillis;
   private final List<Kept> kept = new ArrayList<>();
   private long reused;
-  private ScheduledExecutorService expiry; // guarded by this; started on first keep
+  private ScheduledThreadPoolExecutor expiry; // guarded by this; started on first keep
 
   KeptRings(long idleMillis) {
     this.idleMillis = idleMillis;
@@ -63,18 +87,22 @@ public final class KeptRings {
         Kept o = it.next();
         if (o.job() != job || o.ring() != ring || o.links().rank() == links.rank()) {
           it.remove();
+          o.expiry.cancel(false);
           dropped.add(o.links());
         }
       }
       kept.add(k);
       if (expiry == null) {
-        expiry = Executors.newSingleThreadScheduledExecutor(r -> {
+        expiry = new ScheduledThreadPoolExecutor(1, r -> {
           Thread t = new Thread(r, "convspark-kept-rings");
           t.setDaemon(true);
           return t;
         });
+        // a cancelled expiry leaves the queue at once: it would hold its closed ring's buffers
+        // for the whole idle time, one per round
+        expiry.setRemoveOnCancelPolicy(true);
       }
-      expiry.schedule(() -> expire(k), idleMillis, TimeUnit.MILLISECONDS);
+      k.expiry = expiry.schedule(() -> expire(k), idleMillis, TimeUnit.MILLISECONDS);
     }
     dropped.forEach(Ring::close);
   }
@@ -101,6 +129,7 @@ public final class KeptRings {
         Kept k = it.next();
         if (k.job() == job && k.links().rank() == rank && k.links().size() == size) {
           it.remove();
+          k.expiry.cancel(false);
           found = k;
           break;
         }
@@ -132,6 +161,7 @@ public final class KeptRings {
         Kept k = it.next();
         if (k.job() == job) {
           it.remove();
+          k.expiry.cancel(false);
           mine.add(k);
         }
       }
@@ -144,12 +174,18 @@ public final class KeptRings {
     return kept.size();
   }
 
+  /** How many expiries are scheduled: one per kept ring, none for rings gone. */
+  synchronized int pendingExpiries() {
+    return expiry == null ? 0 : expiry.getQueue().size();
+  }
+
   /** Closes and forgets every kept ring. */
   public void closeAll() {
     List<Kept> all;
     synchronized (this) {
       all = new ArrayList<>(kept);
       kept.clear();
+      all.forEach(k -> k.expiry.cancel(false));
     }
     all.forEach(k -> k.links().close());
   }

@@ -34,6 +34,7 @@ class KeptRingsTest {
       assertEquals(3, r0.ring());
       assertNull(pool.take(7, 0, 2).links(), "taken once");
       assertEquals(0, pool.size());
+      assertEquals(0, pool.pendingExpiries(), "a taken ring's expiry left the queue");
       // the next round goes on over the same connections: the sums are still the ring's
       RingFixtures.sameSums(new Ring[] {r0.links(), r1.links()},
           new Ring[] {r0.links(), r1.links()}, 2, 777, true, "over kept links");
@@ -71,6 +72,7 @@ class KeptRingsTest {
       pool.closeJob(9);
       assertTrue(c[1].isClosed());
       assertEquals(0, pool.size());
+      assertEquals(0, pool.pendingExpiries(), "closed rings' expiries left the queue");
     } finally {
       RingFixtures.closeAll(a);
       RingFixtures.closeAll(b);
