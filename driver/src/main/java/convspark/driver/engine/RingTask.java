@@ -314,7 +314,7 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
         System.err.println("convspark: ring " + ringId + " rank " + rank + ": the links of ring "
             + reuse + " (kept open: every rank landed where it was)");
         Ring kept = mine.links();
-        KeptRings.IN_THIS_JVM.reusing(mine);
+        KeptRings.IN_THIS_JVM.reusing();
         mine = KeptRings.Taken.NONE;
         return kept;
       }

@@ -11,7 +11,8 @@ import java.util.concurrent.TimeUnit;
  * The rings the ring engine's replicas ended their last round with, left open in this JVM (an
  * executor) for the next round of the same job, so that a round whose tasks land where the last
  * round's did skips forming its links: the TCP connections, their handshakes and the
- * shared-memory files (30-100 ms per round on the 2-executor cluster).
+ * shared-memory files (36-82 ms less per round on the 2-executor cluster, docs/BENCHMARKS.md,
+ * "Kept links").
  *
  * <p>Keyed by job and rank: a task takes the ring this JVM kept for its own rank. It uses the
  * links only when every rank of the new round holds links of the same earlier ring (what the
@@ -40,18 +41,6 @@ public final class KeptRings {
       this.job = job;
       this.ring = ring;
       this.links = links;
-    }
-
-    long job() {
-      return job;
-    }
-
-    long ring() {
-      return ring;
-    }
-
-    Ring links() {
-      return links;
     }
   }
 
@@ -85,10 +74,10 @@ public final class KeptRings {
     synchronized (this) {
       for (Iterator<Kept> it = kept.iterator(); it.hasNext(); ) {
         Kept o = it.next();
-        if (o.job() != job || o.ring() != ring || o.links().rank() == links.rank()) {
+        if (o.job != job || o.ring != ring || o.links.rank() == links.rank()) {
           it.remove();
           o.expiry.cancel(false);
-          dropped.add(o.links());
+          dropped.add(o.links);
         }
       }
       kept.add(k);
@@ -113,7 +102,7 @@ public final class KeptRings {
       removed = kept.remove(k);
     }
     if (removed) {
-      k.links().close();
+      k.links.close();
     }
   }
 
@@ -127,7 +116,7 @@ public final class KeptRings {
     synchronized (this) {
       for (Iterator<Kept> it = kept.iterator(); it.hasNext(); ) {
         Kept k = it.next();
-        if (k.job() == job && k.links().rank() == rank && k.links().size() == size) {
+        if (k.job == job && k.links.rank() == rank && k.links.size() == size) {
           it.remove();
           k.expiry.cancel(false);
           found = k;
@@ -135,17 +124,15 @@ public final class KeptRings {
         }
       }
     }
-    if (found == null || found.links().isClosed()) {
+    if (found == null || found.links.isClosed()) {
       return Taken.NONE;
     }
-    return new Taken(found.ring(), found.links());
+    return new Taken(found.ring, found.links);
   }
 
-  /** A task went on with links it took: counted for {@link #reused}. */
-  public synchronized void reusing(Taken t) {
-    if (t.links() != null) {
-      reused++;
-    }
+  /** A task goes on with links it took: counted for {@link #reused}. */
+  public synchronized void reusing() {
+    reused++;
   }
 
   /** How many times a task went on with kept links ({@link #reusing}). */
@@ -159,14 +146,14 @@ public final class KeptRings {
     synchronized (this) {
       for (Iterator<Kept> it = kept.iterator(); it.hasNext(); ) {
         Kept k = it.next();
-        if (k.job() == job) {
+        if (k.job == job) {
           it.remove();
           k.expiry.cancel(false);
           mine.add(k);
         }
       }
     }
-    mine.forEach(k -> k.links().close());
+    mine.forEach(k -> k.links.close());
   }
 
   /** How many rings the pool holds. */
@@ -187,6 +174,6 @@ public final class KeptRings {
       kept.clear();
       all.forEach(k -> k.expiry.cancel(false));
     }
-    all.forEach(k -> k.links().close());
+    all.forEach(k -> k.links.close());
   }
 }
