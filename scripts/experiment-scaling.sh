@@ -4,6 +4,9 @@
 # without), the same number of epochs for all, and writes docs/SCALING.md (tables and plots;
 # each run's metrics.jsonl and summary.json are kept under docs/scaling/<rule>-k<k>/).
 #   KS="1 2 4 8 16" RULES="linear sqrt none" EPOCHS=8 scripts/experiment-scaling.sh
+# Also: BASE_LR (0.025, the rate for batch 64), WARMUP (2 epochs; linear and sqrt only),
+# WORK (target/scaling: the run directories), ENGINE (driver, the engine docs/SCALING.md's runs
+# used; they were made before the ring engine, which conf/fashion-mnist.conf now chooses).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -14,6 +17,7 @@ epochs="${EPOCHS:-8}"
 base_lr="${BASE_LR:-0.025}"
 warmup="${WARMUP:-2}"
 work="${WORK:-target/scaling}"
+engine="${ENGINE:-driver}"
 mkdir -p "$work" docs/scaling
 for rule in $rules; do
   for k in $ks; do
@@ -40,7 +44,7 @@ for rule in $rules; do
       echo "== $rule k=$k: resuming the interrupted run in $run"
     fi
     scripts/convspark train --config conf/fashion-mnist.conf --out "$run" "$again" \
-      --master 'local[2]' \
+      --master 'local[2]' --set train.engine="$engine" \
       --set train.workers=2 --set train.global-batch=$((64 * k)) --set train.base-batch=64 \
       --set train.base-lr="$base_lr" --set train.scaling="$rule" --set train.warmup-epochs="$w" \
       --set train.epochs="$epochs" --set train.early-stopping.patience=0 \

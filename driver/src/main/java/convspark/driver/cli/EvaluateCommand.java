@@ -27,7 +27,8 @@ import picocli.CommandLine.Option;
 
 /** {@code convspark evaluate}: loss, accuracy, per-class accuracy and confusion matrix. */
 @Command(name = "evaluate", mixinStandardHelpOptions = true,
-    description = "Evaluate a checkpoint on the data set of config keys data.test.*")
+    description = "Evaluate a checkpoint (--checkpoint) or a safetensors model (--init-from) on the "
+        + "data set of config keys data.test.*")
 public final class EvaluateCommand implements Callable<Integer> {
   @Mixin CommonOptions common;
 
