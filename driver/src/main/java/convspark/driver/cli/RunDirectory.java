@@ -99,6 +99,14 @@ final class RunDirectory implements AutoCloseable {
       if (resume && !nonEmpty) {
         throw new BadInputException("--resume: " + out + " holds no earlier run");
       }
+      if (overwrite && !resume && nonEmpty) {
+        Optional<String> foreign = foreign(out);
+        if (foreign.isPresent()) {
+          throw new BadInputException("--overwrite " + out + ": replaces only a convspark "
+              + "run's files, and this directory holds " + foreign.get() + ", which no run "
+              + "writes; move it away or choose another --out");
+        }
+      }
       d = new RunDirectory(out, created, ch, l, nonEmpty && !resume);
       return d;
     } finally {
@@ -114,6 +122,21 @@ final class RunDirectory implements AutoCloseable {
       r = e.getClass().getSimpleName().replace("Exception", "");
     }
     return r + (e.getFile() != null ? ": " + e.getFile() : "");
+  }
+
+  /**
+   * What a run writes in its {@code --out}: {@link #replacing() --overwrite} sets aside only a
+   * directory that holds nothing else (besides the lock, runs set aside earlier and the hidden
+   * temporary files of an atomic write, {@code .<name>.<pid>.tmp}).
+   */
+  static final Set<String> RUN_FILES = Set.of(RunIdentity.OUT_FILE, "checkpoints",
+      "metrics.jsonl", "summary.json", "training.png");
+
+  /** The first entry of {@code out} that no run writes, if any. */
+  private static Optional<String> foreign(Path out) throws IOException {
+    return content(out).stream().map(p -> p.getFileName().toString())
+        .filter(n -> !RUN_FILES.contains(n) && !(n.startsWith(".") && n.endsWith(".tmp")))
+        .sorted().findFirst();
   }
 
   /** What the directory holds, apart from the lock and runs set aside earlier. */

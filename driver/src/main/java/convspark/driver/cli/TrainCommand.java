@@ -47,11 +47,20 @@ public final class TrainCommand implements Callable<Integer> {
       description = "Stop after this many epochs of this invocation (continue with --resume).")
   int stopAfter = Integer.MAX_VALUE;
 
-  @Option(names = "--overwrite", description = "Replace an existing, non-empty output directory.")
+  @Option(names = "--overwrite", description = "Replace the run in an existing, non-empty output "
+      + "directory (one holding only what a run writes).")
   boolean overwrite;
 
   @Override
   public Integer call() throws IOException {
+    if (out.toString().isBlank()) {
+      throw new BadInputException("--out: empty; give the run's directory (an empty --out "
+          + "would be the current directory)");
+    }
+    if (resume && overwrite) {
+      throw new BadInputException("--resume with --overwrite: one continues the run in --out, "
+          + "the other replaces it; give one of the two");
+    }
     Preflight.stopAfter(stopAfter);
     RunConfig cfg = RunConfig.parse(Settings.load(common.config, common.set));
     Preflight.check(cfg, Runtime.getRuntime().maxMemory());

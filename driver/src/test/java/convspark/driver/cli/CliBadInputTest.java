@@ -289,6 +289,36 @@ class CliBadInputTest {
   }
 
   @Test
+  void overwriteRefusesADirectoryThatHoldsMoreThanARun() throws Exception {
+    // the data and the config of the run itself, beside an earlier run's files
+    Path out = dir.resolve("project");
+    Files.createDirectories(out.resolve("checkpoints"));
+    Path data = Files.copy(train[0], out.resolve("train-images.gz"));
+    Path conf = Files.copy(config, out.resolve("my.conf"));
+    Files.writeString(out.resolve("summary.json"), "{}");
+    byte[] before = Files.readAllBytes(data);
+    CliTrainTest.Run r = CliTrainTest.run("train", "--config", conf.toString(), "--out",
+        out.toString(), "--overwrite", "--set", "train.epochs=1");
+    assertEquals(2, r.code(), r.err());
+    String e = r.err().strip();
+    assertTrue(e.contains("--overwrite") && e.contains("my.conf") && !e.contains("\n"), e);
+    assertArrayEquals(before, Files.readAllBytes(data));
+    assertTrue(Files.exists(conf) && Files.exists(out.resolve("summary.json")));
+    try (java.util.stream.Stream<Path> s = Files.list(out)) {
+      assertTrue(s.noneMatch(p -> p.getFileName().toString().startsWith(".replaced")));
+    }
+    // an empty --out is the current directory: refused, not replaced
+    r = CliTrainTest.run("train", "--config", config.toString(), "--out", "", "--overwrite");
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().strip().startsWith("convspark: error: --out: empty"), r.err());
+    // --resume and --overwrite contradict each other
+    r = CliTrainTest.run("train", "--config", config.toString(), "--out", out.toString(),
+        "--resume", "--overwrite");
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("--resume with --overwrite"), r.err());
+  }
+
+  @Test
   void corruptedGzip() throws Exception {
     byte[] gz = Files.readAllBytes(train[0]);
     for (int i = gz.length / 3; i < gz.length / 3 + 40; i++) {
