@@ -56,6 +56,13 @@ public final class SparkSessions {
     for (Map.Entry<String, String> e : cfg.conf().entrySet()) {
       conf.set(e.getKey(), e.getValue());
     }
+    // Spark would spend three registration tries of 20 s on a master that no one answers, and
+    // then blame authentication: say at once that it cannot be reached
+    String from = master != null ? "--master"
+        : conf.get("spark.master").equals(cfg.master()) ? "config key spark.master"
+        : "spark-submit's --master";
+    checkReachable(conf.get("spark.master"), (int) Math.min(REACH_MILLIS,
+        cfg.executorWaitSeconds() * 1000L), from);
     SparkSession s = SparkSession.builder().config(conf).getOrCreate();
     s.sparkContext().setLogLevel("WARN");
     RunningTasks.attach(s.sparkContext());
@@ -85,6 +92,43 @@ public final class SparkSessions {
   static void weightTransferDefaults(SparkConf conf) {
     conf.setIfMissing("spark.task.maxDirectResultSize", MAX_DIRECT_RESULT_SIZE);
     conf.setIfMissing("spark.broadcast.compress", "false");
+  }
+
+  /** The longest {@link #checkReachable} waits for one address of a standalone master. */
+  static final int REACH_MILLIS = 10_000;
+
+  /**
+   * For a standalone master ({@code spark://host:port}, or {@code spark://h1:p1,h2:p2} with
+   * standby masters), fails (exit 2) unless one of its addresses accepts a TCP connection within
+   * {@code timeoutMillis}; other masters pass. The connection is closed at once, before any byte.
+   */
+  static void checkReachable(String master, int timeoutMillis, String from) {
+    if (!master.startsWith("spark://")) {
+      return;
+    }
+    StringBuilder why = new StringBuilder();
+    for (String hostPort : master.substring("spark://".length()).split(",")) {
+      int colon = hostPort.lastIndexOf(':');
+      String host = colon < 0 ? hostPort : hostPort.substring(0, colon);
+      int port;
+      try {
+        port = colon < 0 ? 7077 : Integer.parseInt(hostPort.substring(colon + 1));
+      } catch (NumberFormatException e) {
+        return; // Spark's own parser names a malformed URL
+      }
+      try (java.net.Socket socket = new java.net.Socket()) {
+        socket.connect(new java.net.InetSocketAddress(host, port), Math.max(1, timeoutMillis));
+        return;
+      } catch (java.io.IOException e) {
+        why.append(why.length() == 0 ? "" : "; ").append(host).append(':').append(port)
+            .append(": ").append(e instanceof java.net.SocketTimeoutException
+                ? "no answer within " + timeoutMillis + " ms"
+                : e instanceof java.net.UnknownHostException ? "unknown host"
+                : String.valueOf(e.getMessage()));
+      }
+    }
+    throw new BadInputException("cannot reach the Spark master " + master + " (" + from + "): "
+        + why + "; is the master running there?");
   }
 
   /** How often {@link #awaitExecutors} looks. */

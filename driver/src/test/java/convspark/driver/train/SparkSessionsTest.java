@@ -37,6 +37,32 @@ class SparkSessionsTest {
   }
 
   @Test
+  void aStandaloneMasterNoOneAnswersFailsAtOnceNamingItsAddress() throws Exception {
+    int closed;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1,
+        java.net.InetAddress.getLoopbackAddress())) {
+      closed = s.getLocalPort();
+    }
+    String master = "spark://127.0.0.1:" + closed;
+    long t0 = System.nanoTime();
+    BadInputException e = assertThrows(BadInputException.class,
+        () -> SparkSessions.checkReachable(master, 5000, "config key spark.master"));
+    assertTrue((System.nanoTime() - t0) / 1e9 < 5, "refused at once");
+    String m = e.getMessage();
+    assertFalse(m.contains("\n"), m);
+    assertTrue(m.startsWith("cannot reach the Spark master " + master
+        + " (config key spark.master): 127.0.0.1:" + closed + ": "), m);
+    // with a standby master that answers, and for masters that are not standalone, it passes
+    try (java.net.ServerSocket up = new java.net.ServerSocket(0, 1,
+        java.net.InetAddress.getLoopbackAddress())) {
+      SparkSessions.checkReachable("spark://127.0.0.1:" + closed + ",127.0.0.1:"
+          + up.getLocalPort(), 5000, "--master");
+    }
+    SparkSessions.checkReachable("local[2]", 5000, "--master");
+    SparkSessions.checkReachable("yarn", 5000, "--master");
+  }
+
+  @Test
   void returnsOnceAnExecutorHasRegistered() {
     AtomicInteger polls = new AtomicInteger();
     // an executor with too few cores first, then one that can run a task
