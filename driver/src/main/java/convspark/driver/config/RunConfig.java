@@ -225,6 +225,14 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
       throw new BadInputException(
           "config key data.normalize.mean: required (a list, one per channel) when mode = given");
     }
+    if (data.normalize() != NormalizeMode.GIVEN
+        && (data.mean().length > 0 || data.std().length > 0)) {
+      // values the run would not use: the user meant something else than what would happen
+      throw new BadInputException("config key data.normalize."
+          + (data.mean().length > 0 ? "mean" : "std") + ": set, but data.normalize.mode = "
+          + data.normalize().name().toLowerCase(java.util.Locale.ROOT) + " does not use it; set "
+          + "data.normalize.mode = given to normalise with it, or remove it");
+    }
     if (!c.hasPath("model") || c.getConfig("model").root().isEmpty()) {
       throw new BadInputException("config key model: missing; the config must describe the "
           + "network (model { input { ... }, layers = [ ... ] }), see conf/fashion-mnist.conf");

@@ -319,6 +319,15 @@ class CliBadInputTest {
   }
 
   @Test
+  void normalisationValuesTheModeWouldIgnore() {
+    String e = fails("data.normalize.mean=[0.5]");
+    assertTrue(e.contains("config key data.normalize.mean: set, but data.normalize.mode = auto "
+        + "does not use it"), e);
+    e = fails("data.normalize.mode=none", "data.normalize.std=[0.2]");
+    assertTrue(e.contains("config key data.normalize.std") && e.contains("mode = none"), e);
+  }
+
+  @Test
   void corruptedGzip() throws Exception {
     byte[] gz = Files.readAllBytes(train[0]);
     for (int i = gz.length / 3; i < gz.length / 3 + 40; i++) {
