@@ -31,7 +31,7 @@ final class DataFiles {
    *
    * @param in the content, decompressed when the file is gzip
    * @param gzip whether the file starts with the gzip magic 0x1f 0x8b
-   * @param length the length of the file as stored (compressed length for gzip)
+   * @param length the length of the file as stored (compressed length for gzip); -1 for a pipe
    */
   record Opened(String path, InputStream in, boolean gzip, long length) implements Closeable {
     @Override
@@ -72,6 +72,10 @@ final class DataFiles {
       throw new BadInputException(path + ": no such file", e);
     } catch (UnsupportedFileSystemException e) {
       throw new BadInputException(path + ": unsupported file system (" + oneLine(e) + ")", e);
+    } catch (IllegalArgumentException e) {
+      // Hadoop's wrapping of an UnknownHostException: an hdfs:// or s3a:// host no one knows
+      throw new BadInputException(path + ": cannot reach its file system (" + oneLine(e) + ")",
+          e);
     } catch (IOException e) {
       throw new UncheckedIOException(path + ": cannot open: " + oneLine(e), e);
     }
@@ -80,7 +84,12 @@ final class DataFiles {
     }
     InputStream raw = null;
     try {
-      raw = fs.open(p, BUFFER);
+      raw = openLocalPipe(path, p, fs);
+      // a pipe's length is unknown (its status says 0)
+      long length = raw != null ? -1 : st.getLen();
+      if (raw == null) {
+        raw = fs.open(p, BUFFER);
+      }
       BufferedInputStream buf = new BufferedInputStream(raw, BUFFER);
       buf.mark(2);
       int b0 = buf.read();
@@ -88,20 +97,66 @@ final class DataFiles {
       buf.reset();
       if (b0 == 0x1f && b1 == 0x8b) {
         try {
-          return new Opened(path, new GZIPInputStream(buf, BUFFER), true, st.getLen());
+          return new Opened(path, new GZIPInputStream(buf, BUFFER), true, length);
         } catch (ZipException | EOFException e) {
           buf.close();
           throw new BadInputException(
               path + ": corrupted or truncated gzip data (" + oneLine(e) + ")", e);
         }
       }
-      return new Opened(path, buf, false, st.getLen());
+      return new Opened(path, buf, false, length);
     } catch (FileNotFoundException e) {
       closeQuietly(raw);
       throw new BadInputException(path + ": no such file", e);
     } catch (IOException e) {
       closeQuietly(raw);
       throw new UncheckedIOException(path + ": cannot open: " + oneLine(e), e);
+    }
+  }
+
+  /** How long opening a named pipe may wait for its writer (tests shorten it). */
+  static long pipeOpenMillis = 30_000;
+
+  /**
+   * Opens a local path that is not a regular file (a named pipe, or a shell's process
+   * substitution {@code <(...)}) in a daemon thread, for at most {@link #pipeOpenMillis}:
+   * opening a named pipe blocks until a process opens it for writing, which may never happen.
+   * Returns null for anything else (regular files, other file systems), which opens as usual.
+   */
+  private static InputStream openLocalPipe(String path, Path p, FileSystem fs)
+      throws IOException {
+    if (!"file".equals(fs.getUri().getScheme())) {
+      return null;
+    }
+    java.nio.file.Path local = java.nio.file.Path.of(fs.makeQualified(p).toUri());
+    if (java.nio.file.Files.isRegularFile(local)) {
+      return null;
+    }
+    java.util.concurrent.CompletableFuture<InputStream> opening =
+        new java.util.concurrent.CompletableFuture<>();
+    Thread t = new Thread(() -> {
+      try {
+        opening.complete(java.nio.file.Files.newInputStream(local));
+      } catch (IOException | RuntimeException e) {
+        opening.completeExceptionally(e);
+      }
+    }, "open-" + local.getFileName());
+    t.setDaemon(true);
+    t.start();
+    try {
+      return opening.get(pipeOpenMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.TimeoutException e) {
+      // a writer that comes later gets a reader that closes at once
+      opening.thenAccept(DataFiles::closeQuietly);
+      throw new BadInputException(path + ": not a regular file, and opening it waited "
+          + pipeOpenMillis / 1000.0 + " s (a named pipe that no process writes to?); start its "
+          + "writer first, or give a regular file");
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw e.getCause() instanceof IOException io ? io
+          : new IOException(String.valueOf(e.getCause()), e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted while opening " + path);
     }
   }
 

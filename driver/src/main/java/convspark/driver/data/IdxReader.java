@@ -100,13 +100,13 @@ public final class IdxReader {
   }
 
   /**
-   * Unless {@code f} is compressed (its length unknown), checks that it holds exactly {@code
-   * total} bytes after its {@code headerBytes}-byte header, which declares {@code what}.
+   * Unless {@code f} is compressed or a pipe (its length unknown), checks that it holds exactly
+   * {@code total} bytes after its {@code headerBytes}-byte header, which declares {@code what}.
    */
   private static void checkDataLength(DataFiles.Opened f, String path, int headerBytes,
       String what, long total, String kind, String wrongField) {
-    if (f.gzip()) {
-      return;
+    if (f.gzip() || f.length() < 0) {
+      return; // read to its end instead (readPixels, checkEnd)
     }
     long available = f.length() - headerBytes;
     if (available < total) {
@@ -207,7 +207,7 @@ public final class IdxReader {
   }
 
   private static int initialCapacity(DataFiles.Opened f, int total) {
-    if (!f.gzip()) {
+    if (!f.gzip() && f.length() >= 0) {
       return total; // length already checked against the file
     }
     long guess = Math.max(GZIP_INITIAL_CAPACITY, f.length() * GZIP_EXPECTED_RATIO);

@@ -117,6 +117,56 @@ class IdxReaderTest {
   }
 
   @Test
+  void aNamedPipeIsReadWhenWrittenAndRefusedAfterAWaitWhenNot() throws Exception {
+    Path fifo = dir.resolve("images.fifo");
+    Process mk = new ProcessBuilder("mkfifo", fifo.toString()).start();
+    assertEquals(0, mk.waitFor());
+    String lab = labels("lab", 5, false);
+    byte[] img = idx(IdxReader.MAGIC_IMAGES, new int[] {5, 3, 4}, ramp(5 * 3 * 4, 200));
+    long before = DataFiles.pipeOpenMillis;
+    DataFiles.pipeOpenMillis = 500;
+    try {
+      // a writer that comes: read as a file would be (a shell's <(...) is such a pipe)
+      Thread writer = new Thread(() -> {
+        try {
+          Files.write(fifo, img);
+        } catch (IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      });
+      writer.start();
+      assertImages3d(IdxReader.read(fifo.toString(), lab, conf), 5, 3, 4);
+      writer.join(5000);
+      // none: no endless wait, one line naming the path
+      long t0 = System.nanoTime();
+      BadInputException e = assertThrows(BadInputException.class,
+          () -> IdxReader.read(fifo.toString(), lab, conf));
+      assertTrue((System.nanoTime() - t0) / 1e9 < 10, "bounded wait");
+      assertTrue(e.getMessage().startsWith(fifo + ": not a regular file, and opening it waited "
+          + "0.5 s"), e.getMessage());
+    } finally {
+      DataFiles.pipeOpenMillis = before;
+      // release the reader thread still waiting on the pipe
+      new Thread(() -> {
+        try (var w = Files.newOutputStream(fifo)) {
+          w.flush();
+        } catch (IOException ignored) {
+          // the reader has gone
+        }
+      }).start();
+    }
+  }
+
+  @Test
+  void anUnknownHostOfADataUriIsBadInput() {
+    BadInputException e = assertThrows(BadInputException.class,
+        () -> IdxReader.read("hdfs://no-such-host.invalid:8020/data/images.gz",
+            "hdfs://no-such-host.invalid:8020/data/labels.gz", conf));
+    assertTrue(e.getMessage().startsWith("hdfs://no-such-host.invalid:8020/data/images.gz: "),
+        e.getMessage());
+  }
+
+  @Test
   void readsGzipIdxDetectedByMagicNotExtension() throws IOException {
     // Gzipped content without .gz, plain content with .gz: both must be detected by content.
     String img = images3d("images.idx", 7, 2, 3, true);
