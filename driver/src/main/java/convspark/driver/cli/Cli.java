@@ -16,6 +16,11 @@ final class Cli {
    * 2) naming where the master came from.
    */
   static SparkSession startSpark(RunConfig cfg, String master) {
+    // a context that cannot start logs "Error initializing SparkContext" with its stack trace
+    // (and a warning about the metrics system it did not start) before the one line below says
+    // why: only with --verbose
+    Level before = verbose ? null : setLevel(SPARK_CONTEXT, Level.OFF);
+    Level metricsBefore = verbose ? null : setLevel(METRICS, Level.OFF);
     try {
       return SparkSessions.start(cfg.spark(), master);
     } catch (BadInputException e) {
@@ -27,6 +32,29 @@ final class Cli {
       int nl = m.indexOf('\n');
       throw new BadInputException("Spark could not start with " + from + ": "
           + (nl < 0 ? m : m.substring(0, nl)) + "; see config keys spark.*", e);
+    } finally {
+      if (before != null) {
+        setLevel(SPARK_CONTEXT, before);
+      }
+      if (metricsBefore != null) {
+        setLevel(METRICS, metricsBefore);
+      }
+    }
+  }
+
+  private static final String SPARK_CONTEXT = "org.apache.spark.SparkContext";
+  private static final String METRICS = "org.apache.spark.metrics.MetricsSystem";
+  /** --verbose: every log line of Spark's stays (see {@link #quietTaskFailures}). */
+  private static volatile boolean verbose;
+
+  /** Sets a log4j logger's level; returns the one it had, or null where log4j is not in charge. */
+  private static Level setLevel(String logger, Level level) {
+    try {
+      Level had = org.apache.logging.log4j.LogManager.getLogger(logger).getLevel();
+      Configurator.setLevel(logger, level);
+      return had;
+    } catch (LinkageError | RuntimeException e) {
+      return null; // another logging backend (a cluster's own): its configuration decides
     }
   }
 
@@ -35,6 +63,7 @@ final class Cli {
    * the job fails and the command prints its one-line message; those go unless --verbose.
    */
   static void quietTaskFailures(boolean verbose) {
+    Cli.verbose = verbose;
     Level level = verbose ? Level.WARN : Level.OFF;
     try {
       for (String logger : new String[] {"org.apache.spark.executor.Executor",

@@ -336,8 +336,27 @@ class CliRobustnessTest {
     assertTrue(e.contains("--out"), e);
     e = oneLine(train(dir.resolve("run-scale"), "--set", "data.scale=1e-50"), 2);
     assertTrue(e.contains("data.scale"), e);
-    e = oneLine(train(dir.resolve("run-master"), "--master", "bogus"), 2);
+    // and Spark's own account of the failed start (a stack trace) is not logged without --verbose
+    java.util.List<String> logged = new java.util.concurrent.CopyOnWriteArrayList<>();
+    org.apache.logging.log4j.core.Logger root = (org.apache.logging.log4j.core.Logger)
+        org.apache.logging.log4j.LogManager.getRootLogger();
+    org.apache.logging.log4j.core.appender.AbstractAppender probe =
+        new org.apache.logging.log4j.core.appender.AbstractAppender("probe", null, null, true,
+            org.apache.logging.log4j.core.config.Property.EMPTY_ARRAY) {
+          @Override
+          public void append(org.apache.logging.log4j.core.LogEvent event) {
+            logged.add(event.getLevel() + " " + event.getLoggerName());
+          }
+        };
+    probe.start();
+    root.addAppender(probe);
+    try {
+      e = oneLine(train(dir.resolve("run-master"), "--master", "bogus"), 2);
+    } finally {
+      root.removeAppender(probe);
+    }
     assertTrue(e.contains("bogus"), e);
+    assertTrue(logged.stream().noneMatch(l -> l.startsWith("ERROR")), logged.toString());
   }
 
   @Test
