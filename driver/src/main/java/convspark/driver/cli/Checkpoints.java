@@ -113,6 +113,9 @@ final class Checkpoints {
       if (!fs.exists(f)) {
         f = new Path(p, "final.bin");
       }
+      if (!fs.exists(f)) {
+        throw new BadInputException(noFinal(where, p, fs));
+      }
       p = f;
     }
     if (!fs.exists(p)) {
@@ -138,6 +141,32 @@ final class Checkpoints {
     }
     ModelValues.check(net, c.params(), c.state(), "--checkpoint " + p);
     return new Loaded(c, "--checkpoint " + p);
+  }
+
+  /**
+   * Why run directory {@code dir} cannot be used (it has no final.bin: training did not finish),
+   * and the newest usable {@code ckpt-*.bin} to use instead, if any: in its checkpoints/, or in
+   * {@code dir} itself when it is a checkpoint directory.
+   */
+  private static String noFinal(String where, Path dir, FileSystem fs) throws IOException {
+    String m = "--checkpoint " + where + ": the run directory has no final.bin (training did "
+        + "not finish)";
+    for (Path d : new Path[] {new Path(dir, "checkpoints"), dir}) {
+      if (!fs.isDirectory(d)) {
+        continue;
+      }
+      CheckpointStore store = new CheckpointStore(d.toString(), 1, fs.getConf());
+      if (store.list().isEmpty()) {
+        continue;
+      }
+      java.util.Optional<Path> newest = store.latestPath();
+      if (newest.isEmpty()) {
+        return m + " and none of its " + d + "/ckpt-*.bin is usable";
+      }
+      return m + "; its newest checkpoint is " + new Path(d, newest.get().getName())
+          + ": give that file to --checkpoint, or finish the run with train --resume";
+    }
+    return m + " and no checkpoints/ckpt-*.bin to use instead";
   }
 
   /**
