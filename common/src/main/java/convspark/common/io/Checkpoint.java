@@ -120,6 +120,13 @@ public record Checkpoint(
       }
     }
     long length = readLong(b, b.length - 8);
+    if (length < MAGIC.length + 4 + 16 || length > b.length) {
+      // no checkpoint of this file's bytes could say that: the trailer is other bytes (a file
+      // cut short, or another kind of file); its value would only mislead
+      throw new CheckpointFormatException(source + ": truncated or not a convspark checkpoint "
+          + "(its last 8 bytes are not the length of a checkpoint of its " + b.length
+          + " bytes)");
+    }
     if (length != b.length) {
       throw new CheckpointFormatException(source + ": truncated or torn checkpoint: trailer says "
           + length + " bytes, file has " + b.length);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -42,6 +43,27 @@ class CheckpointTest {
           () -> Checkpoint.fromBytes(Arrays.copyOf(b, cut), "ck-7"));
       assertTrue(e.getMessage().startsWith("ck-7: "), e.getMessage());
     }
+  }
+
+  @Test
+  void anImpossibleLengthTrailerIsCalledTruncatedWithoutItsValue() {
+    byte[] b = sample().toBytes();
+    for (long bad : new long[] {-4733131721682043617L, -1, 0, 12, b.length + 1L,
+        Long.MAX_VALUE}) {
+      byte[] c = b.clone();
+      ByteBuffer.wrap(c).putLong(c.length - 8, bad);
+      String m = assertThrows(CheckpointFormatException.class,
+          () -> Checkpoint.fromBytes(c, "ck-9")).getMessage();
+      assertTrue(m.startsWith("ck-9: ") && m.contains("truncated or not a convspark checkpoint")
+          && m.contains(b.length + " bytes"), m);
+      assertTrue(!m.contains("trailer says") && !m.contains(" " + bad + " "), m);
+    }
+    // a plausible length (a longer file torn by a shorter write over it) is still given
+    byte[] longer = Arrays.copyOf(b, b.length + 100);
+    System.arraycopy(b, b.length - 16, longer, longer.length - 16, 16);
+    String m = assertThrows(CheckpointFormatException.class,
+        () -> Checkpoint.fromBytes(longer, "ck")).getMessage();
+    assertTrue(m.contains("trailer says " + b.length + " bytes, file has " + longer.length), m);
   }
 
   @Test

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import convspark.driver.TestData;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -15,7 +16,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Paths named on the command line of evaluate, predict and export: a run directory without
- * final.bin names the checkpoint to use instead.
+ * final.bin names the checkpoint to use instead; a file whose length trailer is garbage is called
+ * truncated, without the garbage.
  */
 class CliPathsTest {
   @TempDir static Path dir;
@@ -70,5 +72,18 @@ class CliPathsTest {
     e = oneLine(CliTrainTest.run("evaluate", "--config", config.toString(), "--checkpoint",
         empty.getParent().toString()), 2);
     assertTrue(e.contains("no final.bin") && e.contains("no checkpoints/ckpt-*.bin"), e);
+  }
+
+  // ---- 3. a checkpoint whose length trailer is garbage ------------------------------------------
+
+  @Test
+  void aTornCheckpointIsCalledTruncatedWithoutAGarbageLength() throws Exception {
+    byte[] b = Arrays.copyOf(Files.readAllBytes(ckpt), 3000);
+    ByteBuffer.wrap(b).putLong(b.length - 8, -4733131721682043617L);
+    Path torn = Files.write(dir.resolve("torn.bin"), b);
+    String e = oneLine(CliTrainTest.run("evaluate", "--config", config.toString(),
+        "--checkpoint", torn.toString()), 2);
+    assertTrue(e.contains("torn.bin") && e.contains("truncated"), e);
+    assertFalse(e.contains("-4733131721682043617"), e);
   }
 }
