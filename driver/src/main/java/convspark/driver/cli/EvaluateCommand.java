@@ -36,20 +36,24 @@ public final class EvaluateCommand implements Callable<Integer> {
   Checkpoints.ModelSource model;
 
   @Option(names = "--out", paramLabel = "FILE",
-      description = "Also write the result as JSON (replaced atomically if it exists).")
+      description = "Also write the result as JSON (replaced atomically if it exists; a "
+          + "missing parent directory is created).")
   Path out;
 
   @Override
   public Integer call() throws Exception {
+    if (out != null) {
+      if (Files.isDirectory(out)) {
+        throw new BadInputException("--out " + out + ": is a directory; give the file to write");
+      }
+      OutputPaths.checkParent("--out " + out, out);
+    }
     Checkpoints.Loaded loaded = Checkpoints.load(model, common);
     Checkpoint c = loaded.checkpoint();
     RunConfig cfg = Checkpoints.config(common, loaded);
     if (!cfg.data().test().present()) {
       throw new BadInputException("config keys data.test.*: no data to evaluate (set "
           + "data.test.images and data.test.labels, or data.test.path for csv and dataframe)");
-    }
-    if (out != null && Files.isDirectory(out)) {
-      throw new BadInputException("--out " + out + ": is a directory; give the file to write");
     }
     Network net = new Network(cfg.model());
     Preflight.inference(cfg, net);
@@ -91,6 +95,7 @@ public final class EvaluateCommand implements Callable<Integer> {
         m.put("accuracy", ev.accuracy());
         m.put("per_class_accuracy", per);
         m.put("confusion", ev.confusion);
+        Files.createDirectories(out.toAbsolutePath().getParent());
         AtomicFiles.writeString(out, Json.pretty(m) + "\n");
       }
     } finally {

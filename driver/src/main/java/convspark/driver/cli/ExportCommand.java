@@ -29,7 +29,8 @@ public final class ExportCommand implements Callable<Integer> {
       description = "A checkpoint file, or a run's output directory (uses its final.bin).")
   String checkpoint;
 
-  @Option(names = "--out", required = true, paramLabel = "FILE", description = "safetensors file")
+  @Option(names = "--out", required = true, paramLabel = "FILE",
+      description = "safetensors file (a missing parent directory is created).")
   Path out;
 
   @Option(names = "--overwrite", description = "Replace an existing --out file.")
@@ -46,6 +47,7 @@ public final class ExportCommand implements Callable<Integer> {
     if (Files.exists(out) && !overwrite) {
       throw new BadInputException("--out " + out + ": exists; pass --overwrite to replace it");
     }
+    OutputPaths.checkParent("--out " + out, out);
     Checkpoint c = Checkpoints.load(checkpoint).checkpoint();
     Network net = new Network(ModelSpec.parse(c.modelSpec()));
     Map<String, String> meta = new LinkedHashMap<>();

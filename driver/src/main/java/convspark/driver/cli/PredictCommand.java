@@ -51,7 +51,7 @@ public final class PredictCommand implements Callable<Integer> {
 
   @Option(names = "--output", required = true, paramLabel = "PATH",
       description = "Where the predictions go (a directory of part files, as Spark writes; "
-          + "any Hadoop FileSystem URI).")
+          + "any Hadoop FileSystem URI; a missing parent directory is created).")
   String output;
 
   /** Output formats. */
@@ -193,13 +193,20 @@ public final class PredictCommand implements Callable<Integer> {
     }
   }
 
-  /** An existing --output is replaced only with --overwrite. */
+  /**
+   * An existing --output is replaced only with --overwrite; on the local file system its
+   * directory must be writable, or creatable (other file systems are left to the write).
+   */
   private void checkOutput(Configuration conf) throws IOException {
     Path p = new Path(output);
     FileSystem fs = p.getFileSystem(conf);
     if (fs.exists(p) && !overwrite) {
       throw new BadInputException("--output " + output + ": exists; pass --overwrite to "
           + "replace it");
+    }
+    if ("file".equals(fs.getUri().getScheme())) {
+      OutputPaths.checkParent("--output " + output, java.nio.file.Path.of(
+          fs.makeQualified(p).toUri()));
     }
   }
 }

@@ -5,19 +5,24 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import convspark.driver.TestData;
+import convspark.driver.metrics.Json;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Paths named on the command line of evaluate, predict and export: a run directory without
- * final.bin names the checkpoint to use instead; a file whose length trailer is garbage is called
- * truncated, without the garbage.
+ * Paths named on the command line of evaluate, predict and export: an output that cannot be
+ * written is refused (exit 2, one line naming the option, the path and why) before any work, and
+ * a missing parent directory is created; a run directory without final.bin names the checkpoint
+ * to use instead; a file whose length trailer is garbage is called truncated, without the
+ * garbage.
  */
 class CliPathsTest {
   @TempDir static Path dir;
@@ -26,6 +31,8 @@ class CliPathsTest {
   static Path run;
   /** Its newest checkpoint. */
   static Path ckpt;
+  /** A regular file, standing where a directory would have to be created. */
+  static Path aFile;
 
   @BeforeAll
   static void data() throws Exception {
@@ -41,10 +48,96 @@ class CliPathsTest {
       ckpt = s.filter(p -> p.getFileName().toString().matches("ckpt-\\d+\\.bin")).sorted()
           .reduce((a, b) -> b).orElseThrow();
     }
+    aFile = Files.writeString(dir.resolve("a-file"), "x");
   }
 
   static String oneLine(CliTrainTest.Run r, int code) {
     return CliRobustnessTest.oneLine(r, code);
+  }
+
+  /** Where no file can be created, even by root: /proc (Linux), else null. */
+  static Path procFile(String name) {
+    Path proc = Path.of("/proc");
+    return Files.isDirectory(proc.resolve("self")) ? proc.resolve(name) : null;
+  }
+
+  static CliTrainTest.Run evaluate(Path out) {
+    return CliTrainTest.run("evaluate", "--config", config.toString(), "--checkpoint",
+        ckpt.toString(), "--out", out.toString());
+  }
+
+  static CliTrainTest.Run predict(String output, String... extra) {
+    List<String> a = new ArrayList<>(List.of("predict", "--config", config.toString(),
+        "--checkpoint", ckpt.toString(), "--output", output));
+    a.addAll(List.of(extra));
+    return CliTrainTest.run(a.toArray(new String[0]));
+  }
+
+  static CliTrainTest.Run export(Path out) {
+    return CliTrainTest.run("export", "--checkpoint", ckpt.toString(), "--out", out.toString());
+  }
+
+  // ---- 1. an output that cannot be written is refused before any work ---------------------------
+
+  @Test
+  void evaluateOutIsCheckedBeforeEvaluatingAndItsDirectoryIsCreated() throws Exception {
+    Path under = aFile.resolve("sub/eval.json");
+    CliTrainTest.Run r = evaluate(under);
+    String e = oneLine(r, 2);
+    assertTrue(e.contains("--out " + under) && e.contains(aFile + " is not a directory"), e);
+    assertFalse(r.out().contains("samples"), "nothing evaluated: " + r.out());
+    Path proc = procFile("convspark-eval.json");
+    if (proc != null) {
+      r = evaluate(proc);
+      e = oneLine(r, 2);
+      assertTrue(e.contains("--out " + proc) && e.contains("/proc is not writable"), e);
+      assertFalse(r.out().contains("samples"), r.out());
+    }
+    // a missing parent directory is created, as export and predict do
+    Path fresh = dir.resolve("new/deeper/eval.json");
+    r = evaluate(fresh);
+    assertEquals(0, r.code(), r.err());
+    assertEquals(60, Json.MAPPER.readTree(fresh.toFile()).get("count").asInt());
+  }
+
+  @Test
+  void exportOutIsCheckedBeforeReadingTheCheckpoint() throws Exception {
+    Path under = aFile.resolve("sub/model.safetensors");
+    String e = oneLine(export(under), 2);
+    assertTrue(e.contains("--out " + under) && e.contains(aFile + " is not a directory"), e);
+    Path proc = procFile("convspark.safetensors");
+    if (proc != null) {
+      e = oneLine(export(proc), 2);
+      assertTrue(e.contains("--out " + proc) && e.contains("/proc is not writable"), e);
+    }
+    Path fresh = dir.resolve("exports/a/model.safetensors");
+    CliTrainTest.Run r = export(fresh);
+    assertEquals(0, r.code(), r.err());
+    assertTrue(Files.isRegularFile(fresh));
+  }
+
+  @Test
+  void predictOutputIsCheckedBeforeScoring() throws Exception {
+    String under = aFile.resolve("sub/pred").toString();
+    for (String output : new String[] {under, "file://" + under}) {
+      CliTrainTest.Run r = predict(output);
+      String e = oneLine(r, 2);
+      assertTrue(e.contains("--output " + output) && e.contains(aFile + " is not a directory"),
+          e);
+      assertFalse(r.out().contains("predicted"), "nothing scored: " + r.out());
+    }
+    Path proc = procFile("convspark-pred");
+    if (proc != null) {
+      CliTrainTest.Run r = predict(proc.toString());
+      String e = oneLine(r, 2);
+      assertTrue(e.contains("--output " + proc) && e.contains("/proc is not writable"), e);
+      assertFalse(r.out().contains("predicted"), r.out());
+    }
+    Path fresh = dir.resolve("preds/a/pred.csv");
+    CliTrainTest.Run r = predict(fresh.toUri().toString());
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("predicted 60 rows"), r.out());
+    assertTrue(Files.isDirectory(fresh));
   }
 
   // ---- 2. a run directory without final.bin -----------------------------------------------------
