@@ -3,7 +3,9 @@ package convspark.driver.config;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigRenderOptions;
+import com.typesafe.config.ConfigUtil;
 import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueFactory;
 import com.typesafe.config.ConfigValueType;
@@ -55,10 +57,8 @@ public final class Settings {
       }
       String key = o.substring(0, eq).trim();
       String value = o.substring(eq + 1).trim();
-      Config one;
-      try {
-        one = ConfigFactory.parseString(key + " = " + value);
-      } catch (ConfigException e) {
+      Config one = parseSet(key, value);
+      if (one == null) {
         try {
           one = ConfigFactory.empty().withValue(key, ConfigValueFactory.fromAnyRef(value));
         } catch (ConfigException e2) {
@@ -76,6 +76,71 @@ public final class Settings {
     } catch (ConfigException e) {
       throw new BadInputException(source + ": " + oneLine(e.getMessage()));
     }
+  }
+
+  /**
+   * {@code key = value} parsed as HOCON (numbers, booleans, lists, objects, quoted strings,
+   * substitutions), or null when the value is to be taken as the raw string: when it does not
+   * parse (as {@code hdfs://host/path} often does not), when a comment would start in it
+   * ({@code //} or {@code #} outside quotes: {@code /tmp/a//b}, {@code x.gz#v2}), or when it
+   * parses to more than the one key (a comma or newline starting another field). A value is
+   * never cut short.
+   */
+  static Config parseSet(String key, String value) {
+    if (startsComment(value)) {
+      return null;
+    }
+    Config one;
+    try {
+      one = ConfigFactory.parseString(key + " = " + value);
+    } catch (ConfigException e) {
+      return null;
+    }
+    // exactly the one path: a value that set other keys too was not one value
+    List<String> path;
+    try {
+      path = ConfigUtil.splitPath(key);
+    } catch (ConfigException e) {
+      return null;
+    }
+    ConfigValue v = one.root();
+    for (String k : path) {
+      if (!(v instanceof ConfigObject o) || o.size() != 1 || !o.containsKey(k)) {
+        return null;
+      }
+      v = o.get(k);
+    }
+    return one;
+  }
+
+  /** Whether HOCON would read a comment in {@code s}: {@code //} or {@code #} outside quotes. */
+  static boolean startsComment(String s) {
+    int n = s.length();
+    int i = 0;
+    while (i < n) {
+      char c = s.charAt(i);
+      if (s.startsWith("\"\"\"", i)) { // """...""": no escapes; ends at the last of a run of "
+        int end = s.indexOf("\"\"\"", i + 3);
+        if (end < 0) {
+          return false; // unterminated: does not parse, taken raw
+        }
+        while (end + 3 < n && s.charAt(end + 3) == '"') {
+          end++;
+        }
+        i = end + 3;
+      } else if (c == '"') {
+        i++;
+        while (i < n && s.charAt(i) != '"') {
+          i += s.charAt(i) == '\\' ? 2 : 1;
+        }
+        i++;
+      } else if (c == '#' || (c == '/' && i + 1 < n && s.charAt(i + 1) == '/')) {
+        return true;
+      } else {
+        i++;
+      }
+    }
+    return false;
   }
 
   /** Rejects keys that the defaults do not have (outside model and spark.conf). */

@@ -59,6 +59,13 @@ class CliBadInputTest {
   }
 
   @Test
+  void setValueIsNotCutAtWhatHoconReadsAsAComment() {
+    // "//" and "#" start HOCON comments: the path must be read whole, not as the directory
+    String e = fails("data.train.images=" + dir + "//nope.gz#v2");
+    assertTrue(e.contains("nope.gz#v2") && e.contains("no such file"), e);
+  }
+
+  @Test
   void truncatedIdx() throws Exception {
     byte[] all = Files.readAllBytes(train[0]);
     // an uncompressed IDX header for 200 images of 12x12, with only 1000 pixel bytes
