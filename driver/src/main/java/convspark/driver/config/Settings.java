@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigObject;
+import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigRenderOptions;
 import com.typesafe.config.ConfigUtil;
 import com.typesafe.config.ConfigValue;
@@ -11,6 +12,7 @@ import com.typesafe.config.ConfigValueFactory;
 import com.typesafe.config.ConfigValueType;
 import convspark.common.BadInputException;
 import java.io.File;
+import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -32,9 +34,15 @@ public final class Settings {
 
   /**
    * Loads {@code file} (may be null: defaults and overrides only) with overrides; the result is
-   * resolved and has every key.
+   * resolved and has every key. A missing optional include in the file is skipped, as HOCON
+   * says, with a warning on stderr.
    */
   public static Config load(String file, List<String> overrides) {
+    return load(file, overrides, System.err);
+  }
+
+  /** {@link #load(String, List)}, with warnings printed to {@code warnings}. */
+  static Config load(String file, List<String> overrides, PrintStream warnings) {
     Config user = ConfigFactory.empty();
     String source = "--set";
     if (file != null) {
@@ -43,7 +51,9 @@ public final class Settings {
         throw new BadInputException(file + ": config file not found");
       }
       try {
-        user = ConfigFactory.parseFile(f);
+        // by its absolute path: includes are found beside the file even for a bare file name
+        user = ConfigFactory.parseFile(f.getAbsoluteFile(), ConfigParseOptions.defaults()
+            .setIncluder(new WarningIncluder(file, warnings, null)));
       } catch (ConfigException e) {
         throw new BadInputException(file + ": " + oneLine(e.getMessage()));
       }

@@ -2,15 +2,25 @@ package convspark.driver.config;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigValueType;
+import convspark.common.BadInputException;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
-/** --set overrides: values kept whole, HOCON values keep their type. */
+/** The config file and --set overrides: values kept whole, includes found beside the file. */
 class SettingsTest {
+  @TempDir Path dir;
+
   private static Config set(String... sets) {
     return Settings.load(null, List.of(sets));
   }
@@ -65,5 +75,77 @@ class SettingsTest {
     assertFalse(Settings.startsComment("\"a\\\"//b\""));
     assertFalse(Settings.startsComment("\"\"\"a//\"b\"#\"\"\""));
     assertFalse(Settings.startsComment("a/b"));
+  }
+
+  private static final String MODEL =
+      "model { input { channels = 1, height = 4, width = 4 }, layers = [] }\n";
+
+  @Test
+  void includesAreFoundBesideAConfigGivenByABareFileName() throws Exception {
+    // a bare name is relative to the working directory: the files must lie there
+    Path cwd = Path.of("").toAbsolutePath();
+    String tag = "settings-test-" + ProcessHandle.current().pid() + "-" + System.nanoTime();
+    Path base = cwd.resolve(tag + "-base.conf");
+    Path inc = cwd.resolve(tag + "-inc.conf");
+    try {
+      Files.writeString(base, "train { epochs = 7 }\n");
+      Files.writeString(inc, "include \"" + base.getFileName() + "\"\n" + MODEL);
+      ByteArrayOutputStream warnings = new ByteArrayOutputStream();
+      Config c = Settings.load(inc.getFileName().toString(), List.of(),
+          new PrintStream(warnings, true, StandardCharsets.UTF_8));
+      assertEquals(7, c.getInt("train.epochs"));
+      assertEquals("", warnings.toString(StandardCharsets.UTF_8));
+    } finally {
+      Files.deleteIfExists(base);
+      Files.deleteIfExists(inc);
+    }
+  }
+
+  @Test
+  void includesBesideAConfigGivenByAPath() throws Exception {
+    Files.writeString(dir.resolve("base.conf"), "train { epochs = 5 }\n");
+    Files.writeString(dir.resolve("extra.conf"), "train { workers = 2 }\n");
+    Path inc = dir.resolve("inc.conf");
+    Files.writeString(inc, "include \"base.conf\"\ninclude file(\"" + dir.resolve("extra.conf")
+        + "\")\ninclude required(\"extra\")\n" + MODEL);
+    ByteArrayOutputStream warnings = new ByteArrayOutputStream();
+    Config c = Settings.load(inc.toString(), List.of(),
+        new PrintStream(warnings, true, StandardCharsets.UTF_8));
+    assertEquals(5, c.getInt("train.epochs"));
+    assertEquals(2, c.getInt("train.workers"));
+    assertEquals("", warnings.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void aMissingIncludeIsSkippedWithOneWarningLine() throws Exception {
+    Files.writeString(dir.resolve("nested.conf"), "include \"gone.conf\"\ntrain.epochs = 4\n");
+    Path inc = dir.resolve("inc.conf");
+    Files.writeString(inc, "include \"absent.conf\"\ninclude file(\"" + dir.resolve("nofile")
+        + "\")\ninclude \"nested.conf\"\n" + MODEL);
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    Config c = Settings.load(inc.toString(), List.of(),
+        new PrintStream(out, true, StandardCharsets.UTF_8));
+    assertEquals(4, c.getInt("train.epochs"));
+    List<String> lines = out.toString(StandardCharsets.UTF_8).lines().toList();
+    assertEquals(3, lines.size(), "one line per missing include: " + lines);
+    assertTrue(lines.get(0).startsWith("convspark: WARNING: " + inc + ": include \"absent.conf\""),
+        lines.get(0));
+    assertTrue(lines.get(0).contains("skipped") && lines.get(0).contains("required"),
+        lines.get(0));
+    assertTrue(lines.get(1).contains("file(\"" + dir.resolve("nofile") + "\")"), lines.get(1));
+    assertTrue(lines.get(2).contains("\"gone.conf\""), lines.get(2));
+  }
+
+  @Test
+  void aMissingRequiredIncludeIsAnError() throws Exception {
+    Path inc = dir.resolve("req.conf");
+    Files.writeString(inc, "include required(\"absent.conf\")\n" + MODEL);
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    BadInputException e = assertThrows(BadInputException.class, () -> Settings.load(
+        inc.toString(), List.of(), new PrintStream(out, true, StandardCharsets.UTF_8)));
+    assertTrue(e.getMessage().startsWith(inc + ": ") && e.getMessage().contains("absent.conf"),
+        e.getMessage());
+    assertFalse(e.getMessage().contains("\n"), e.getMessage());
+    assertEquals("", out.toString(StandardCharsets.UTF_8));
   }
 }
