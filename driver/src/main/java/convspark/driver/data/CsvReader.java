@@ -12,7 +12,8 @@ import org.apache.hadoop.conf.Configuration;
  * Reads labelled images from CSV, plain or gzip (detected by the magic bytes), from any Hadoop file
  * system. Each data row is {@code label,p0,p1,...} with channels*height*width pixel columns in NCHW
  * order; the label is a non-negative integer ({@code 3} or {@code 3.0}), pixels are numbers, kept
- * unscaled. Blank lines are skipped; with {@code header} the first non-blank line is skipped. In
+ * unscaled. Blank lines are skipped; with {@code header} the first non-blank line is skipped,
+ * unless it looks like a data row (then it is an error: the flag would drop a sample). In
  * messages lines and columns are 1-based and the label is column 1.
  */
 public final class CsvReader {
@@ -25,7 +26,7 @@ public final class CsvReader {
    *
    * @throws BadInputException (one line, naming path:line[:column]) for a wrong column count, a
    *     non-numeric or non-finite pixel, a label that is not a non-negative integer, no data rows,
-   *     or a missing or corrupted file
+   *     a header line that looks like data, or a missing or corrupted file
    */
   public static ImageSet read(
       String path, int channels, int height, int width, boolean header, Configuration conf) {
@@ -60,6 +61,12 @@ public final class CsvReader {
           continue;
         }
         if (skipHeader) {
+          if (looksLikeData(line, expectedCols)) {
+            throw new BadInputException(
+                path + ":" + lineNo + ": data.csv.header = true, but the first line looks like "
+                    + "data (a label and " + sample + " numbers), not a header; set "
+                    + "data.csv.header = false, or add a header line");
+          }
           skipHeader = false;
           continue;
         }
@@ -112,6 +119,37 @@ public final class CsvReader {
         width,
         pixels.length == rows * sample ? pixels : Arrays.copyOf(pixels, rows * sample),
         Arrays.copyOf(labels, rows));
+  }
+
+  /**
+   * Whether a line to be skipped as a header is a data row instead: {@code cols} fields, the first
+   * a non-negative integer label and the rest finite numbers, and not a header of column numbers
+   * ({@code 0,1,2,...} or {@code 1,2,3,...}, as pandas writes for unnamed columns).
+   */
+  static boolean looksLikeData(String line, int cols) {
+    String[] f = line.split(",", -1);
+    if (f.length != cols) {
+      return false;
+    }
+    double[] v = new double[cols];
+    for (int i = 0; i < cols; i++) {
+      try {
+        v[i] = Double.parseDouble(f[i].trim());
+      } catch (NumberFormatException e) {
+        return false;
+      }
+      if (!Double.isFinite(v[i])) {
+        return false;
+      }
+    }
+    if (v[0] < 0 || v[0] != Math.rint(v[0])) {
+      return false;
+    }
+    boolean columnNumbers = v[0] == 0 || v[0] == 1;
+    for (int i = 1; i < cols && columnNumbers; i++) {
+      columnNumbers = v[i] == v[0] + i;
+    }
+    return !columnNumbers;
   }
 
   private static int parseLabel(String line, int start, int end, String path, int lineNo) {

@@ -386,4 +386,14 @@ class CliBadInputTest {
     String e = fails("data.format=csv", "data.train.path=" + p, "data.test.path=" + p);
     assertTrue(e.contains("neg.csv") && e.contains("-2"), e);
   }
+
+  @Test
+  void csvHeaderFlagOnAFileWithoutAHeader() throws Exception {
+    // the flag would drop the first sample: named, not skipped
+    Path p = write("noheader.csv", csv("3", 0, 0).getBytes());
+    String e = fails("data.format=csv", "data.train.path=" + p, "data.test.path=" + p,
+        "data.csv.header=true");
+    assertTrue(e.contains("noheader.csv:1") && e.contains("data.csv.header")
+        && e.contains("looks like data"), e);
+  }
 }

@@ -164,6 +164,28 @@ class CsvReaderTest {
   }
 
   @Test
+  void headerFlagOnAFileWithoutAHeaderIsAnError() throws IOException {
+    String p = write("nh.csv", "3,0,255,1.5,-2\n0, 7 ,1e2,0.25,1\n");
+    assertOneLine(bad(p, 2, 1, 2, true), p + ":1: data.csv.header = true, but the first line "
+        + "looks like data (a label and 4 numbers), not a header; set data.csv.header = false");
+    String blank = write("nh-blank.csv", "\uFEFF\n\n2.0,1,2\n4,5,6\n");
+    assertOneLine(bad(blank, 1, 1, 2, true), blank + ":3: data.csv.header = true");
+    assertOneLine(bad(writeGzip("nh.csv.gz", "1,5\n"), 1, 1, 1, true), "nh.csv.gz:1: ",
+        "looks like data");
+  }
+
+  @Test
+  void headerFlagSkipsHeadersThatAreNotDataRows() throws IOException {
+    // column numbers as pandas writes them, a short header, text
+    for (String h : new String[] {"0,1,2,3,4", "1,2,3,4,5", "label,pixels", "y,1,2,3,4",
+        "-1,2,3,4,5", "2.5,1,2,3,4"}) {
+      ImageSet s = CsvReader.read(write("h.csv", h + "\n3,0,255,1.5,-2\n"), 2, 1, 2, true, conf);
+      assertEquals(1, s.count(), h);
+      assertArrayEquals(new float[] {0, 255, 1.5f, -2}, s.pixels(), h);
+    }
+  }
+
+  @Test
   void noDataRows() throws IOException {
     String empty = write("empty.csv", "");
     assertOneLine(bad(empty, 1, 1, 1, false), empty + ": no data rows");
