@@ -9,7 +9,6 @@ import com.typesafe.config.ConfigRenderOptions;
 import com.typesafe.config.ConfigUtil;
 import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueFactory;
-import com.typesafe.config.ConfigValueType;
 import convspark.common.BadInputException;
 import java.io.File;
 import java.io.PrintStream;
@@ -178,9 +177,9 @@ public final class Settings {
         continue;
       }
       ConfigValue dv = defaults.getValue(path);
-      if (e.getValue().valueType() == ConfigValueType.OBJECT
-          && dv.valueType() == ConfigValueType.OBJECT) {
-        walk((com.typesafe.config.ConfigObject) e.getValue(), path, defaults, unknown);
+      // instanceof, not valueType(): an unresolved substitution (${...}) has no type yet
+      if (e.getValue() instanceof ConfigObject o && dv instanceof ConfigObject) {
+        walk(o, path, defaults, unknown);
       }
     }
   }

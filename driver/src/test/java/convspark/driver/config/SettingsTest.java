@@ -57,6 +57,24 @@ class SettingsTest {
   }
 
   @Test
+  void substitutionsInTheFileAndInSetValuesAreResolved() throws Exception {
+    Path f = dir.resolve("subst.conf");
+    Files.writeString(f, "train { workers = 4, epochs = ${train.workers} }\n"
+        + "data.train.path = ${?CONVSPARK_TEST_UNSET_VARIABLE}\n" + MODEL);
+    Config c = Settings.load(f.toString(), List.of("train.global-batch=${train.epochs}"));
+    assertEquals(4, c.getInt("train.epochs"));
+    assertEquals(4, c.getInt("train.global-batch"));
+    assertEquals("", c.getString("data.train.path"));
+    assertEquals(7, set("train.workers=7", "train.epochs=${train.workers}")
+        .getInt("train.epochs"));
+    Path g = dir.resolve("unknown.conf");
+    Files.writeString(g, "train { epochs = ${train.workers}, nope = 1 }\n" + MODEL);
+    BadInputException e = assertThrows(BadInputException.class,
+        () -> Settings.load(g.toString(), List.of()));
+    assertEquals(g + ": unknown config key 'train.nope'", e.getMessage().split(";")[0]);
+  }
+
+  @Test
   void aSetValueSetsOneKeyOnly() {
     Config c = set("data.train.path=a, data.test.path=b");
     assertEquals("a, data.test.path=b", c.getString("data.train.path"));
