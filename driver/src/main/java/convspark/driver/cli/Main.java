@@ -43,12 +43,38 @@ public final class Main implements Runnable {
       return BAD_INPUT;
     });
     cl.setExecutionExceptionHandler((ex, commandLine, parsed) -> report(ex, verbose, err));
+    // A SIGINT or SIGTERM runs the shutdown hooks, Spark's among them, which stops the context:
+    // the command then fails, puts back what it must (an --overwrite's old run) and prints its
+    // one line. The JVM halts as soon as the hooks are done, so this one waits for that, bounded.
+    java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+    Thread waitForTheCommand = new Thread(() -> {
+      try {
+        if (!done.await(SHUTDOWN_WAIT_SECONDS, java.util.concurrent.TimeUnit.SECONDS)) {
+          err.println("convspark: stopped by a signal; the command did not finish cleaning up "
+              + "within " + SHUTDOWN_WAIT_SECONDS + " s");
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "convspark-shutdown");
+    Runtime.getRuntime().addShutdownHook(waitForTheCommand);
     try {
       return cl.execute(args);
     } catch (Throwable t) { // Errors (out of memory, ...) that picocli lets through
       return report(t, verbose, err);
+    } finally {
+      err.flush();
+      done.countDown();
+      try {
+        Runtime.getRuntime().removeShutdownHook(waitForTheCommand);
+      } catch (IllegalStateException shuttingDown) {
+        // the hook runs, and returns at once
+      }
     }
   }
+
+  /** How long a signal's shutdown waits for the command to clean up and say why it stopped. */
+  static final int SHUTDOWN_WAIT_SECONDS = 20;
 
   /**
    * One line for any failure, and its exit code: 2 when the cause is bad input or configuration

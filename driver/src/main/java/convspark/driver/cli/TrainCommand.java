@@ -140,7 +140,30 @@ public final class TrainCommand implements Callable<Integer> {
         : "the replaced run could not be moved back from " + String.join(" and ", stuck);
     String where = last.map(p -> "; last good checkpoint: " + p + " (continue with --resume)")
         .orElse(resume ? "" : "; no checkpoint was written, " + kept);
-    return new TrainingFailedException(Main.describe(e) + where, e);
+    return new TrainingFailedException(cause(e, shuttingDown()) + where, e);
+  }
+
+  /**
+   * What stopped the run, for its one line: when the JVM is shutting down (a SIGINT or SIGTERM;
+   * Spark's shutdown hook stops the context first, and the training fails with "SparkContext was
+   * shut down" or "Cannot call methods on a stopped SparkContext"), that, not Spark's message.
+   */
+  static String cause(Throwable e, boolean shuttingDown) {
+    return shuttingDown
+        ? "stopped: the JVM is shutting down (a SIGINT or SIGTERM), and Spark with it"
+        : Main.describe(e);
+  }
+
+  /** Whether the JVM's shutdown has begun (no hook can be added any more). */
+  static boolean shuttingDown() {
+    try {
+      Thread probe = new Thread(() -> { });
+      Runtime.getRuntime().addShutdownHook(probe);
+      Runtime.getRuntime().removeShutdownHook(probe);
+      return false;
+    } catch (IllegalStateException e) {
+      return true;
+    }
   }
 
   /** One step of cleaning up after a failure. */

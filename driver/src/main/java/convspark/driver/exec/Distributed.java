@@ -40,10 +40,19 @@ public final class Distributed {
      * removal for Spark's whole RPC timeout: past it the removal goes on in the background.
      */
     public void release() {
+      if (rdd.context().isStopped()) {
+        return; // the blocks went with the context (a signal's shutdown stops it first)
+      }
       Thread t = new Thread(() -> {
-        rdd.unpersist(true);
-        if (source != null) {
-          source.destroy(true);
+        try {
+          rdd.unpersist(true);
+          if (source != null) {
+            source.destroy(true);
+          }
+        } catch (RuntimeException e) {
+          if (!rdd.context().isStopped()) {
+            throw e;
+          } // else stopped meanwhile: nothing left to free
         }
       }, "convspark-release-" + rdd.name());
       t.setDaemon(true);

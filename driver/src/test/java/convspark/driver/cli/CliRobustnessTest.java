@@ -360,6 +360,16 @@ class CliRobustnessTest {
   }
 
   @Test
+  void aRunStoppedByASignalSaysSoRatherThanQuotingSpark() {
+    Exception spark = new IllegalStateException(
+        "Cannot call methods on a stopped SparkContext.");
+    assertFalse(TrainCommand.shuttingDown(), "this JVM is not shutting down");
+    assertEquals(Main.describe(spark), TrainCommand.cause(spark, false));
+    String m = TrainCommand.cause(spark, true);
+    assertTrue(m.contains("SIGINT or SIGTERM") && !m.contains("SparkContext"), m);
+  }
+
+  @Test
   void aHugeFileIsNotReadAsACheckpoint() throws Exception {
     Path big = dir.resolve("big.bin");
     try (RandomAccessFile f = new RandomAccessFile(big.toFile(), "rw")) {
