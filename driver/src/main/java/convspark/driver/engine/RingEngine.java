@@ -383,7 +383,8 @@ public final class RingEngine implements StepEngine {
    * within train.ring.start-timeout-seconds, or it is cancelled and fails (and is rerun, up to
    * train.ring.attempts). Once started, its tasks' timeouts bound it. A job that Spark has not
    * registered yet is still in Spark's own check of the cluster's slots at submission (retried
-   * every 15 s, 40 times by default: {@code spark.scheduler.barrier.maxConcurrentTasksCheck.*});
+   * every 15 s, 40 times by Spark's default; the CLI makes it last spark.executor-wait-seconds:
+   * {@code spark.scheduler.barrier.maxConcurrentTasksCheck.*});
    * a cancel cannot reach it there, and it would run later beside the rerun, so it is left to
    * that check, which bounds it.
    */

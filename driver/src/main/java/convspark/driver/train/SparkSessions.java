@@ -56,6 +56,7 @@ public final class SparkSessions {
     for (Map.Entry<String, String> e : cfg.conf().entrySet()) {
       conf.set(e.getKey(), e.getValue());
     }
+    barrierCheckDefaults(conf, cfg.executorWaitSeconds());
     // Spark would spend three registration tries of 20 s on a master that no one answers, and
     // then blame authentication: say at once that it cannot be reached
     String from = master != null ? "--master"
@@ -92,6 +93,24 @@ public final class SparkSessions {
   static void weightTransferDefaults(SparkConf conf) {
     conf.setIfMissing("spark.task.maxDirectResultSize", MAX_DIRECT_RESULT_SIZE);
     conf.setIfMissing("spark.broadcast.compress", "false");
+  }
+
+  static final String BARRIER_CHECK = "spark.scheduler.barrier.maxConcurrentTasksCheck.";
+
+  /**
+   * Where the user has not set them, bounds Spark's wait for the slots of a barrier stage (the
+   * ring engine's rounds) by {@code spark.executor-wait-seconds}, as the waits for executors are.
+   * Spark submits a barrier stage only when the cluster has as many free slots as it has tasks,
+   * and checks again every {@code interval} (15 s) up to {@code maxFailures} (40) times: ten
+   * minutes before a cluster with too few cores, or one that lost its workers, fails the round;
+   * and a job in that check cannot be cancelled. Checks every 1-5 s (a tenth of the wait), as
+   * many times as fill the wait.
+   */
+  static void barrierCheckDefaults(SparkConf conf, int waitSeconds) {
+    int interval = Math.max(1, Math.min(5, waitSeconds / 10));
+    conf.setIfMissing(BARRIER_CHECK + "interval", interval + "s");
+    conf.setIfMissing(BARRIER_CHECK + "maxFailures",
+        Integer.toString(Math.max(1, (waitSeconds + interval - 1) / interval)));
   }
 
   /** The longest {@link #checkReachable} waits for one address of a standalone master. */

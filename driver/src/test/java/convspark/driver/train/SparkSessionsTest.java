@@ -86,6 +86,21 @@ class SparkSessionsTest {
   }
 
   @Test
+  void theBarrierSlotCheckLastsTheExecutorWaitUnlessSet() {
+    SparkConf conf = new SparkConf(false);
+    SparkSessions.barrierCheckDefaults(conf, 120);
+    assertEquals("5s", conf.get(SparkSessions.BARRIER_CHECK + "interval"));
+    assertEquals("24", conf.get(SparkSessions.BARRIER_CHECK + "maxFailures"));
+    conf = new SparkConf(false);
+    SparkSessions.barrierCheckDefaults(conf, 7);
+    assertEquals("1s", conf.get(SparkSessions.BARRIER_CHECK + "interval"));
+    assertEquals("7", conf.get(SparkSessions.BARRIER_CHECK + "maxFailures"));
+    conf = new SparkConf(false).set(SparkSessions.BARRIER_CHECK + "maxFailures", "40");
+    SparkSessions.barrierCheckDefaults(conf, 120);
+    assertEquals("40", conf.get(SparkSessions.BARRIER_CHECK + "maxFailures"), "the user's");
+  }
+
+  @Test
   void theTasksAskNamesItsCpusAndOtherResources() {
     SparkConf conf = new SparkConf(false).set("spark.task.cpus", "4")
         .set("spark.task.resource.gpu.amount", "1").set("spark.executor.resource.gpu.amount", "2");
