@@ -297,6 +297,16 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
             k.intAtMost("train.ring.spin-micros", 1_000_000),
             k.bool("train.ring.keep-state"),
             k.bool("train.ring.keep-links")));
+    double peak = train.lrSchedule().scaledLr();
+    if (train.decay() == LrSchedule.Decay.COSINE && train.minLr() > peak * (1 + 1e-12)) {
+      // cosine goes from the peak to min-lr: above the peak it would raise the rate over training
+      throw new BadInputException("config key train.min-lr: expected at most the peak learning "
+          + "rate " + peak + " (train.base-lr " + train.baseLr() + " x " + train.scaling().name()
+          .toLowerCase() + " scaling factor " + train.scaling().factor(train.baseBatch(),
+          train.globalBatch()) + " for train.global-batch " + train.globalBatch() + " / "
+          + "train.base-batch " + train.baseBatch() + ") with train.schedule = cosine, found "
+          + train.minLr());
+    }
     int side = Math.min(model.input().height(), model.input().width());
     if (train.translate() >= side) {
       // every shift of `side` pixels or more blanks the image, and the label stays

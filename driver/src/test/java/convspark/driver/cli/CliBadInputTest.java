@@ -269,6 +269,14 @@ class CliBadInputTest {
   }
 
   @Test
+  void cosineMinLrAboveThePeakRate() {
+    // the config's cosine schedule peaks at 0.05 (base-lr 0.05, global batch = base batch)
+    String e = fails("train.min-lr=0.3");
+    assertTrue(e.contains("config key train.min-lr") && e.contains("peak learning rate 0.05")
+        && e.contains("found 0.3"), e);
+  }
+
+  @Test
   void badModelLayer() throws Exception {
     Path bad = dir.resolve("bad-model.conf");
     Files.writeString(bad, Files.readString(config).replace("kernel = 3", "kernel = -3"));
