@@ -234,13 +234,18 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
     try {
       return RunConfig.parse(Settings.load(null, sets));
     } catch (BadInputException e) {
-      String msg = e.getMessage().replaceFirst("^--set", "CnnClassifier extraConfig");
-      for (Map.Entry<Param<?>, String> k : keys.entrySet()) {
-        msg = msg.replace("config key " + k.getValue() + ":", "config key " + k.getValue()
-            + " (CnnClassifier param " + k.getKey().name() + "):");
-      }
-      throw new BadInputException(msg, e);
+      throw new BadInputException(withParamNames(
+          e.getMessage().replaceFirst("^--set", "CnnClassifier extraConfig")), e);
     }
+  }
+
+  /** {@code msg} with each "config key K:" of a key a param sets naming that param too. */
+  private String withParamNames(String msg) {
+    for (Map.Entry<Param<?>, String> k : keyedParams().entrySet()) {
+      msg = msg.replace("config key " + k.getValue() + ":", "config key " + k.getValue()
+          + " (CnnClassifier param " + k.getKey().name() + "):");
+    }
+    return msg;
   }
 
   /**
@@ -337,7 +342,10 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     } catch (BadInputException e) {
-      throw e;
+      // what the trainer refuses once the data's size is known (train.global-batch) names the
+      // param as the config's checks do
+      String named = withParamNames(e.getMessage());
+      throw named.equals(e.getMessage()) ? e : new BadInputException(named, e);
     } catch (Exception e) {
       // Spark wraps what the executors threw (SparkException is checked, but Scala throws it
       // anyway): surface a bad row's message as is

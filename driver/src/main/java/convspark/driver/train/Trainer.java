@@ -106,6 +106,7 @@ public final class Trainer {
       Distributed.Blocks valBlocks) throws IOException {
     RunConfig.Train t = cfg.train();
     Network net = new Network(cfg.model());
+    TrainingData.checkGlobalBatch(trainBlocks.count(), t.globalBatch());
     int stepsPerEpoch = (trainBlocks.maxBlock() + localBatch - 1) / localBatch;
     LrSchedule schedule = t.lrSchedule();
     List<BlasInfo> executorBlas = describe(net, data, trainBlocks, partitions, localBatch,

@@ -151,6 +151,8 @@ public record TrainingData(Split train, Split validation, Split test,
       train = s.train();
       val = s.holdout();
     }
+    // the sizes are known here, before Spark starts (the trainer checks every source again)
+    checkGlobalBatch(train.count(), cfg.train().globalBatch());
     ImageSet test = d.test().present() ? Inputs.read(cfg, d.test(), "data.test", conf) : null;
     ImageSet fitOn = train;
     Normalization norm = Normalization.resolve(d, cfg.model().input().channels(),
@@ -158,5 +160,21 @@ public record TrainingData(Split train, Split validation, Split test,
     return new TrainingData(new ArraySplit(norm.apply(train)),
         val == null ? null : new ArraySplit(norm.apply(val)),
         test == null ? null : new ArraySplit(norm.apply(test)), norm);
+  }
+
+  /**
+   * Refuses a global batch larger than the training split: every epoch would be one step of
+   * fewer samples than the batch the learning rate was scaled for (linear scaling at 1024 for
+   * 240 samples raises the rate x 8 for batches of 240).
+   *
+   * @throws BadInputException naming config key train.global-batch
+   */
+  public static void checkGlobalBatch(long trainSamples, int globalBatch) {
+    if (globalBatch > trainSamples) {
+      throw new BadInputException("config key train.global-batch: expected at most the "
+          + trainSamples + " training samples (after any validation split), found " + globalBatch
+          + ": an epoch would be a single step of " + trainSamples + " samples with the "
+          + "learning rate scaled for a batch of " + globalBatch);
+    }
   }
 }

@@ -269,6 +269,14 @@ class CliBadInputTest {
   }
 
   @Test
+  void globalBatchLargerThanTheTrainingSplit() {
+    // 200 samples less the 0.2 validation split: 160 to train on
+    String e = fails("train.global-batch=256");
+    assertTrue(e.contains("config key train.global-batch") && e.contains("160 training samples")
+        && e.contains("found 256"), e);
+  }
+
+  @Test
   void cosineMinLrAboveThePeakRate() {
     // the config's cosine schedule peaks at 0.05 (base-lr 0.05, global batch = base batch)
     String e = fails("train.min-lr=0.3");

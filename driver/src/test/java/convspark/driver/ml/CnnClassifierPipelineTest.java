@@ -260,6 +260,23 @@ class CnnClassifierPipelineTest {
   }
 
   @Test
+  void aGlobalBatchLargerThanTheTrainingSplitNamesTheParam() {
+    train.count();
+    int cachedBefore = spark.sparkContext().getPersistentRDDs().size();
+    // 480 rows less the 0.1 validation split: fewer than 480 to train on
+    Exception e = assertThrows(BadInputException.class, () -> classifier().setEpochs(1)
+        .setGlobalBatch(480).setFeaturesCol("pixels").setLabelCol("y").fit(train));
+    assertTrue(e.getMessage().startsWith("config key train.global-batch (CnnClassifier param "
+        + "globalBatch): expected at most the ") && e.getMessage().contains("found 480"),
+        e.getMessage());
+    assertEquals(cachedBefore, spark.sparkContext().getPersistentRDDs().size());
+    // the whole frame in one batch is one full step an epoch
+    CnnClassificationModel m = classifier().setEpochs(1).setGlobalBatch(480)
+        .setValidationFraction(0).setFeaturesCol("pixels").setLabelCol("y").fit(train);
+    assertEquals(1L, ((Number) m.trainingSummary().get("steps")).longValue());
+  }
+
+  @Test
   void columnNamesWithDotsAreTopLevelColumns() {
     Dataset<Row> dotted = train.withColumnRenamed("pixels", "px.v").withColumnRenamed("y", "y.l");
     CnnClassificationModel m = classifier().setEpochs(1).setValidationFraction(0)
