@@ -260,6 +260,29 @@ public record Normalization(float scale, float[] mean, float[] std) implements S
     return m;
   }
 
+  /**
+   * Whether {@code o} normalises as this does: the same channels, and scale, means and stds equal
+   * to within a relative 1e-5 (a mean relative to its channel's std), so that statistics fitted
+   * again on the same data (auto), whose last bit may follow the order of a distributed sum,
+   * compare equal, and any change of mode, scale or values does not.
+   */
+  public boolean sameAs(Normalization o) {
+    if (o.mean.length != mean.length || !near(scale, o.scale, Math.max(scale, o.scale))) {
+      return false;
+    }
+    for (int c = 0; c < mean.length; c++) {
+      float s = Math.max(std[c], o.std[c]);
+      if (!near(mean[c], o.mean[c], s) || !near(std[c], o.std[c], s)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static boolean near(float a, float b, float reference) {
+    return Math.abs((double) a - b) <= 1e-5 * reference;
+  }
+
   /** Whether {@code meta} holds every key {@link #toMeta} writes. */
   public static boolean inMeta(Map<String, String> meta) {
     return meta.keySet().containsAll(META_KEYS);

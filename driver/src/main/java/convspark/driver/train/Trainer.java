@@ -29,6 +29,7 @@ import convspark.worker.update.Updater;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -137,8 +138,8 @@ public final class Trainer {
       Checkpoint c = store.latest().orElseThrow(() -> new BadInputException(
           "--resume: no usable checkpoint in " + checkpointDir));
       checkSameModel(c, net, store.dir().toString());
-      checkSameTraining(c, model, optimizerName, stepsPerEpoch, partitions, t,
-          store.dir().toString());
+      checkSameTraining(c, model, optimizerName, stepsPerEpoch, partitions, cfg,
+          data.normalization(), store.dir().toString());
       model = new ModelState(c.params().clone(), c.state().clone(), copy(c.optimizerState()),
           c.optimizerSteps());
       startEpoch = c.epoch();
@@ -344,11 +345,14 @@ public final class Trainer {
   /**
    * Resuming continues the optimizer's state and the step count: the checkpoint's optimizer must
    * be the config's, with state of the same shape, and an epoch must have as many steps (the
-   * schedule places the rate by step). Checkpoints written before steps-per-epoch was recorded
-   * skip that check.
+   * schedule places the rate by step). The seed and the normalisation must be the checkpoint's:
+   * the seed draws the validation split, so another one moves trained samples into validation,
+   * and the trained weights expect inputs normalised as before. What a checkpoint's metadata
+   * does not record (older versions) is not checked.
    */
   private static void checkSameTraining(Checkpoint c, ModelState fresh, String optimizerName,
-      int stepsPerEpoch, int partitions, RunConfig.Train t, String where) {
+      int stepsPerEpoch, int partitions, RunConfig cfg, Normalization norm, String where) {
+    RunConfig.Train t = cfg.train();
     if (!c.optimizer().equals(optimizerName)) {
       throw new BadInputException("--resume: the checkpoint in " + where + " was trained with "
           + "optimizer " + c.optimizer() + ", but config key train.optimizer.type gives "
@@ -365,6 +369,32 @@ public final class Trainer {
           + saved.length + " optimizer state array(s) for " + optimizerName + " but config key "
           + "train.optimizer needs " + need.length + " (momentum on in one and off in the "
           + "other?)");
+    }
+    // first: another seed draws another validation split, which changes the training split's
+    // size (steps per epoch) and its fitted normalisation too
+    String seed = c.meta().get("seed");
+    if (seed != null && !seed.equals(Long.toString(t.seed()))) {
+      throw new BadInputException("--resume: the checkpoint in " + where + " was trained with "
+          + "seed " + seed + ", config key train.seed gives " + t.seed() + " (the seed draws the "
+          + "validation split and the shuffles; set train.seed = " + seed + " to continue the "
+          + "same run)");
+    }
+    if (Normalization.inMeta(c.meta())) {
+      Normalization trained;
+      try {
+        trained = Normalization.fromMeta(c.meta(), norm.channels());
+      } catch (BadInputException e) {
+        throw new BadInputException("--resume: the checkpoint in " + where + ": "
+            + e.getMessage());
+      }
+      if (!trained.sameAs(norm)) {
+        throw new BadInputException("--resume: the checkpoint in " + where + " was trained on "
+            + "inputs normalised with " + normalization(trained) + ", config keys "
+            + "data.normalize.* (mode " + cfg.data().normalize().name().toLowerCase() + ") and "
+            + "data.scale give " + normalization(norm) + " (the trained weights expect the "
+            + "checkpoint's inputs; set data.normalize.mode = given with its mean and std, or the "
+            + "config the run had)");
+      }
     }
     // the data's partitioning, its per-partition shuffles and random streams and the
     // per-worker batch statistics all follow from these two (older checkpoints do not record
@@ -388,6 +418,11 @@ public final class Trainer {
           + " steps per epoch, this config gives " + stepsPerEpoch + " (config keys "
           + "train.global-batch and train.workers must stay as they were)");
     }
+  }
+
+  private static String normalization(Normalization n) {
+    return "scale " + n.scale() + ", mean " + Arrays.toString(n.mean()) + ", std "
+        + Arrays.toString(n.std());
   }
 
   /** A checkpoint of {@code weights} with {@code training}'s optimizer state. */

@@ -94,6 +94,39 @@ class CliDataFrameTest {
   }
 
   @Test
+  void aResumedRunFitsTheSameNormalisationAgainAndABatchBeyondTheSplitIsRefused() {
+    Path out = dir.resolve("run-array-resume");
+    List<String> args = new ArrayList<>(List.of("train", "--config", conf.toString(), "--out",
+        out.toString()));
+    for (String s : new String[] {"data.train.path=" + dir.resolve("train-array.parquet"),
+        "data.dataframe.label-col=y", "data.dataframe.features-col=pixels", "train.epochs=2",
+        "data.test.path=\"\"", "data.test.images=\"\"", "data.test.labels=\"\""}) {
+      args.add("--set");
+      args.add(s);
+    }
+    List<String> first = new ArrayList<>(args);
+    first.addAll(List.of("--stop-after", "1"));
+    CliTrainTest.Run r = CliTrainTest.run(first.toArray(new String[0]));
+    assertEquals(0, r.code(), r.err());
+    // the auto statistics, fitted again by distributed passes over the same split, are the
+    // checkpoint's: the run continues
+    List<String> resume = new ArrayList<>(args);
+    resume.add("--resume");
+    r = CliTrainTest.run(resume.toArray(new String[0]));
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("resumed from"), r.out());
+    // 1200 rows less the validation split: fewer than 1024 to train on (refused by the trainer,
+    // which alone knows a DataFrame split's size)
+    List<String> big = new ArrayList<>(args);
+    big.set(4, dir.resolve("run-array-big-batch").toString());
+    big.addAll(List.of("--set", "train.global-batch=1024"));
+    r = CliTrainTest.run(big.toArray(new String[0]));
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("config key train.global-batch: expected at most the ")
+        && r.err().contains("found 1024"), r.err());
+  }
+
+  @Test
   void trainsFromParquetWithAVectorColumn() throws Exception {
     Path out = dir.resolve("run-vector");
     CliTrainTest.Run r = train(out, "data.train.path=" + dir.resolve("train-vector.parquet"),

@@ -14,7 +14,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -181,6 +183,45 @@ class CliTrainTest {
     assertArrayEquals(before, Files.readAllBytes(ckpt), "the checkpoint is untouched");
     r = train(out, "--set", "train.epochs=3", "--resume");
     assertEquals(0, r.code(), r.err());
+  }
+
+  @Test
+  void resumeWithAnotherSeedOrNormalisationIsNamedUnlessTheCheckpointPredatesThem()
+      throws Exception {
+    Path out = dir.resolve("run-resume-seed-norm");
+    assertEquals(0, train(out, "--set", "train.epochs=2", "--stop-after", "1").code());
+    Path ckpt = out.resolve("checkpoints/ckpt-000000000040.bin");
+    byte[] before = Files.readAllBytes(ckpt);
+    // another seed draws another validation split: trained samples would move into validation
+    Run r = train(out, "--set", "train.epochs=2", "--resume", "--set", "train.seed=9");
+    assertEquals(2, r.code(), r.err());
+    assertEquals(1, r.err().strip().lines().count(), r.err());
+    assertTrue(r.err().contains("seed 7") && r.err().contains("train.seed gives 9"), r.err());
+    // the trained weights expect inputs normalised as the checkpoint records (auto: fitted on
+    // the training split); none feeds them differently scaled inputs
+    r = train(out, "--set", "train.epochs=2", "--resume", "--set", "data.normalize.mode=none");
+    assertEquals(2, r.code(), r.err());
+    assertEquals(1, r.err().strip().lines().count(), r.err());
+    String mean = ckpt(ckpt).meta().get("norm.mean");
+    assertTrue(r.err().contains("data.normalize.* (mode none)") && r.err().contains("mean ["
+        + mean + "]") && r.err().contains("mean [0.0], std [1.0]"), r.err());
+    // auto fits again on what the same seed splits off, but at another scale
+    r = train(out, "--set", "train.epochs=2", "--resume", "--set", "data.scale=1");
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("data.normalize.* (mode auto)") && r.err().contains("scale 1.0,"),
+        r.err());
+    assertArrayEquals(before, Files.readAllBytes(ckpt), "the checkpoint is untouched");
+    // a checkpoint of an older version records neither: nothing to compare, the run continues
+    Checkpoint c = ckpt(ckpt);
+    Map<String, String> meta = new LinkedHashMap<>(c.meta());
+    assertTrue(meta.keySet().containsAll(List.of("seed", "norm.scale", "norm.mean", "norm.std")));
+    meta.keySet().removeAll(List.of("seed", "norm.scale", "norm.mean", "norm.std"));
+    Files.write(ckpt, new Checkpoint(c.modelSpec(), c.epoch(), c.step(), c.params(), c.state(),
+        c.optimizer(), c.optimizerState(), c.optimizerSteps(), meta).toBytes());
+    r = train(out, "--set", "train.epochs=2", "--resume", "--set", "train.seed=9", "--set",
+        "data.normalize.mode=none");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("resumed from"), r.out());
   }
 
   @Test

@@ -2,6 +2,7 @@ package convspark.driver.data;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -25,6 +26,19 @@ class NormalizationTest {
     assertEquals(1e-6f, n.std()[1], 0f);
     assertEquals(0.5f, n.scale());
     assertEquals(2, n.channels());
+  }
+
+  @Test
+  void sameAsToleratesTheLastBitsOfARefitButNoRealChange() {
+    Normalization n = new Normalization(0.5f, new float[] {1.5f, 0f}, new float[] {2f, 0.25f});
+    assertTrue(n.sameAs(new Normalization(0.5f, new float[] {Math.nextUp(1.5f), 1e-7f},
+        new float[] {Math.nextDown(2f), 0.25f})));
+    assertTrue(n.sameAs(Normalization.fromMeta(n.toMeta(), 2)));
+    assertFalse(n.sameAs(Normalization.scaleOnly(0.5f, 2)));
+    assertFalse(n.sameAs(new Normalization(1f, n.mean(), n.std())));
+    assertFalse(n.sameAs(new Normalization(0.5f, new float[] {1.5f, 0.001f}, n.std())));
+    assertFalse(n.sameAs(new Normalization(0.5f, n.mean(), new float[] {2f, 0.2501f})));
+    assertFalse(n.sameAs(new Normalization(0.5f, new float[] {1.5f}, new float[] {2f})));
   }
 
   @Test
