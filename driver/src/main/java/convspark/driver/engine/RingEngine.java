@@ -504,9 +504,36 @@ public final class RingEngine implements StepEngine {
   private RingRendezvous.Server rendezvous;
   private InetSocketAddress rendezvousAddress;
 
+  /**
+   * Under a local master the barrier tasks ran in this JVM, and on Spark 3.5 the first one
+   * started {@code BarrierTaskContext}'s timer, a {@link java.util.Timer} whose thread is not a
+   * daemon: an application that trained through the Spark ML API and returned from {@code main}
+   * would never end (Spark 4 made it a daemon). convspark's tasks never call {@code barrier()}
+   * or {@code allGather()}, the only users of that timer, so it is cancelled here, which ends
+   * its thread; a later {@code barrier()} call in this JVM would fail. Returns whether a timer
+   * was cancelled.
+   */
+  static boolean stopBarrierTimer() {
+    try {
+      Class<?> c = Class.forName("org.apache.spark.BarrierTaskContext$");
+      Object module = c.getField("MODULE$").get(null);
+      Object timer = c.getMethod("org$apache$spark$BarrierTaskContext$$timer").invoke(module);
+      if (timer instanceof java.util.Timer t) {
+        t.cancel();
+        return true;
+      }
+    } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
+      // another Spark: nothing of ours to stop
+    }
+    return false;
+  }
+
   @Override
   public void close() {
     jsc.sc().removeSparkListener(starts);
+    if (lastRound != null && localSlots(jsc.sc().master(), 1) > 0) {
+      stopBarrierTimer();
+    }
     // links kept in this JVM: TCP rings under a local master (train.ring.transport = tcp);
     // executors close theirs when their JVM ends, when another round keeps its own, or idle
     KeptRings.IN_THIS_JVM.closeJob(job);

@@ -44,7 +44,7 @@ class RingEngineTest {
   }
 
   @Test
-  void ringEqualsDriverOverSeveralStepsAndRepeatsBitForBit() {
+  void ringEqualsDriverOverSeveralStepsAndRepeatsBitForBit() throws Exception {
     Network net = new Network(ModelSpec.parse("""
         input { channels = 1, height = 12, width = 12 }
         layers = [
@@ -132,6 +132,11 @@ class RingEngineTest {
         assertArrayEquals(ringState.state(), ringAgain.state(), 0f);
       }
       assertEquals(0, KeptRings.IN_THIS_JVM.size(), "the engine closed its links when it closed");
+      // and no thread of the barrier tasks is left to keep the JVM alive (Spark 3.5's timer)
+      Thread.sleep(200);
+      assertTrue(Thread.getAllStackTraces().keySet().stream().noneMatch(t -> t.isAlive()
+          && !t.isDaemon() && t.getName().startsWith("Barrier task timer")),
+          "a non-daemon barrier timer thread is left");
     } finally {
       c.blocks().release();
     }
