@@ -21,6 +21,7 @@ import convspark.driver.train.SparkSessions;
 import convspark.driver.train.Trainer;
 import convspark.driver.train.TrainingData;
 import convspark.driver.train.TrainingListener;
+import convspark.worker.TrainingFailedException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -341,6 +342,15 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
       return m.setParent(this);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
+    } catch (TrainingFailedException e) {
+      if (!temp) {
+        throw e;
+      }
+      // the message names the checkpoint directory it keeps, but a fit without outputDir
+      // deletes its temporary one below
+      throw new TrainingFailedException(e.getMessage().replaceAll(
+          "; (the )?last good checkpoint[^;]*", "") + " (fit's checkpoints were in a temporary "
+          + "directory, deleted with it: set param outputDir to keep them)", e);
     } catch (BadInputException e) {
       // what the trainer refuses once the data's size is known (train.global-batch) names the
       // param as the config's checks do

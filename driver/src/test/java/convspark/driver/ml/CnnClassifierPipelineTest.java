@@ -277,6 +277,16 @@ class CnnClassifierPipelineTest {
   }
 
   @Test
+  void aDivergedFitDoesNotNameTheTemporaryDirectoryItDeleted() {
+    Exception e = assertThrows(convspark.worker.TrainingFailedException.class,
+        () -> classifier().setEpochs(1).setBaseLr(1e6).setValidationFraction(0)
+            .setFeaturesCol("pixels").setLabelCol("y").fit(train));
+    String m = e.getMessage();
+    assertTrue(m.contains("training diverged") && !m.contains("convspark-fit-")
+        && m.endsWith("set param outputDir to keep them)"), m);
+  }
+
+  @Test
   void columnNamesWithDotsAreTopLevelColumns() {
     Dataset<Row> dotted = train.withColumnRenamed("pixels", "px.v").withColumnRenamed("y", "y.l");
     CnnClassificationModel m = classifier().setEpochs(1).setValidationFraction(0)
