@@ -107,7 +107,7 @@ public final class RingEngine implements StepEngine {
         jsc.sc().conf().getInt("spark.task.cpus", 1)));
     if (slots > 0 && setup.partitions() > slots) {
       throw new BadInputException(tooFewSlots(setup.partitions(),
-          slots + " in " + jsc.sc().master()));
+          "only " + slots + " task slots in " + jsc.sc().master()));
     }
     jsc.sc().addSparkListener(starts);
   }
@@ -223,7 +223,7 @@ public final class RingEngine implements StepEngine {
   private static String tooFewSlots(int partitions, String slots) {
     return "train.engine = ring runs one task per partition at once (a barrier stage), but "
         + "train.workers gives " + partitions + " partitions and Spark has " + slots
-        + " task slots (cores / spark.task.cpus): lower train.workers or add cores";
+        + " (cores / spark.task.cpus): lower train.workers or add cores";
   }
 
   /** True when Spark refused the barrier stage for lack of slots (SPARK-24819). */
@@ -287,7 +287,7 @@ public final class RingEngine implements StepEngine {
                 + "and not replaced; Spark gave up after spark.scheduler.barrier."
                 + "maxConcurrentTasksCheck.maxFailures checks)", e);
           }
-          throw new BadInputException(tooFewSlots(setup.partitions(), "fewer"), e);
+          throw new BadInputException(tooFewSlots(setup.partitions(), "fewer task slots"), e);
         }
         if (jsc.sc().isStopped()) {
           // a signal or a stop() of the context: a rerun could only fail the same way

@@ -128,9 +128,10 @@ public final class Trainer {
     long step = 0;
     EarlyStop stop = new EarlyStop(t.earlyStopping());
     if (valBlocks == null && t.earlyStopping().patience() > 0) {
-      System.err.println("convspark: train.early-stopping.patience = "
-          + t.earlyStopping().patience() + " has no effect: there is no validation data "
-          + "(data.validation is not given and data.validation-fraction = 0)");
+      // through the listener: the Spark ML API's fit logs it (param earlyStoppingPatience)
+      log.warning("train.early-stopping.patience = " + t.earlyStopping().patience()
+          + " has no effect: there is no validation data (data.validation is not given and "
+          + "data.validation-fraction = 0)");
     }
     List<EpochMetrics> history = new ArrayList<>();
     ModelState best = null;

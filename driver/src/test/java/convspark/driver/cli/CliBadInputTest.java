@@ -189,7 +189,7 @@ class CliBadInputTest {
     long t0 = System.nanoTime();
     String e = fails("train.engine=ring", "train.workers=4", "spark.master=\"local[2]\"");
     assertTrue(e.contains("train.workers") && e.contains("4 partitions")
-        && e.contains("2 in local[2]"), e);
+        && e.contains("Spark has only 2 task slots in local[2] (cores"), e);
     assertTrue((System.nanoTime() - t0) / 1e9 < 60, "failed fast");
   }
 

@@ -243,6 +243,16 @@ class CliTrainTest {
   }
 
   @Test
+  void patienceWithoutValidationDataIsAWarningOfTheRun() throws Exception {
+    // through the run's listener, which the Spark ML API's fit logs as well
+    Run r = train(dir.resolve("run-patience-no-val"), "--set", "train.early-stopping.patience=2",
+        "--set", "data.validation-fraction=0", "--set", "train.epochs=1");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("convspark: WARNING: train.early-stopping.patience = 2 has no "
+        + "effect: there is no validation data"), r.out());
+  }
+
+  @Test
   void bestWeightsAreSavedOnEveryImprovementAndFoundOnResume() throws Exception {
     Path out = dir.resolve("run-best-between-checkpoints");
     // min-delta 100: only the first epoch is the best; periodic checkpoints at epoch 2 only
