@@ -45,6 +45,15 @@ final class Cli {
     }
   }
 
+  /** Turns every log4j logger off (a signal's shutdown; not with --verbose). */
+  static void quietLogs() {
+    try {
+      Configurator.setAllLevels(org.apache.logging.log4j.LogManager.ROOT_LOGGER_NAME, Level.OFF);
+    } catch (LinkageError | RuntimeException e) {
+      // another logging backend: its configuration decides
+    }
+  }
+
   private static final String SPARK_CONTEXT = "org.apache.spark.SparkContext";
   private static final String METRICS = "org.apache.spark.metrics.MetricsSystem";
   /** --verbose: every log line of Spark's stays (see {@link #quietTaskFailures}). */

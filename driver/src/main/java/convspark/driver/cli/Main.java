@@ -48,6 +48,14 @@ public final class Main implements Runnable {
     // one line. The JVM halts as soon as the hooks are done, so this one waits for that, bounded.
     java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
     Thread waitForTheCommand = new Thread(() -> {
+      // (a caller that ran the command in-process with streams of its own keeps its logging)
+      if (!verbose && err == System.err) {
+        // Spark's components log their own shutdown races (rejected tasks, stopped endpoints)
+        // with stack traces, through log4j and, from Scala's futures, straight to System.err:
+        // the command's one line (to `err`, the stream it had) says what happened
+        Cli.quietLogs();
+        System.setErr(new PrintStream(java.io.OutputStream.nullOutputStream()));
+      }
       try {
         if (!done.await(SHUTDOWN_WAIT_SECONDS, java.util.concurrent.TimeUnit.SECONDS)) {
           err.println("convspark: stopped by a signal; the command did not finish cleaning up "
