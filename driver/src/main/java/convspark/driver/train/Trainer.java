@@ -161,6 +161,11 @@ public final class Trainer {
       history.addAll(metrics.truncateTo(startEpoch, log::warning));
       log.info(String.format("convspark: resumed from %s at epoch %d, step %d", store.dir(),
           startEpoch, step));
+      if (startEpoch >= t.epochs()) {
+        log.warning(String.format("the checkpoint is at epoch %d and train.epochs = %d: no epoch "
+            + "left to train; the weights are tested and the summary written again (raise "
+            + "train.epochs to train on)", startEpoch, t.epochs()));
+      }
     }
 
     StepPlan plan = new StepPlan(net, localBatch, 0, 0, 0, t.seed(), t.labelSmoothing(),

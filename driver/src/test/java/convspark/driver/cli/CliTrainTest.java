@@ -154,6 +154,13 @@ class CliTrainTest {
         summary(b).get("test").get("accuracy").asDouble());
     assertEquals(summary(a).get("test").get("loss").asDouble(),
         summary(b).get("test").get("loss").asDouble());
+    assertFalse(second.out().contains("no epoch left"), second.out());
+    // a finished run resumed again: nothing to train, and it says so
+    Run again = train(b, "--set", "train.epochs=3", "--resume");
+    assertEquals(0, again.code(), again.err());
+    assertTrue(again.out().contains("the checkpoint is at epoch 3 and train.epochs = 3: no epoch "
+        + "left to train"), again.out());
+    assertArrayEquals(cb.params(), ckpt(b.resolve("checkpoints/final.bin")).params());
   }
 
   @Test
