@@ -307,6 +307,12 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
           + "train.base-batch " + train.baseBatch() + ") with train.schedule = cosine, found "
           + train.minLr());
     }
+    if (train.decay() != LrSchedule.Decay.COSINE && train.minLr() > 0) {
+      // only cosine decays to min-lr: with the others it would be ignored without a word
+      throw new BadInputException("config key train.min-lr: set to " + train.minLr() + ", but "
+          + "train.schedule = " + train.decay().name().toLowerCase() + " does not use it (only "
+          + "cosine decays to it); set train.schedule = cosine, or remove it");
+    }
     int side = Math.min(model.input().height(), model.input().width());
     if (train.translate() >= side) {
       // every shift of `side` pixels or more blanks the image, and the label stays

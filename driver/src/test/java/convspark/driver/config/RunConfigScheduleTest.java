@@ -17,7 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * train.min-lr against the peak rate: cosine anneals from the scaled base rate down to min-lr, so
- * a min-lr above it is refused; other schedules do not use min-lr.
+ * a min-lr above it is refused; other schedules do not use min-lr, which is refused with them.
  */
 class RunConfigScheduleTest {
   @TempDir static Path dir;
@@ -63,11 +63,18 @@ class RunConfigScheduleTest {
     assertEquals(0.2, c.train().lrSchedule().lr(1_000_000, 10), 1e-12);
     c = parse("train.schedule=cosine", "train.min-lr=0.01");
     assertEquals(0.01, c.train().lrSchedule().lr(1_000_000, 10), 1e-12);
-    // min-lr is cosine's floor only: step and constant schedules ignore it
-    c = parse("train.schedule=step", "train.min-lr=0.3", "train.warmup-epochs=0");
+    // min-lr is cosine's floor only: set with another schedule it would be ignored, and is
+    // refused instead; left at 0 they parse
+    for (String schedule : new String[] {"step", "constant"}) {
+      BadInputException e = assertThrows(BadInputException.class,
+          () -> parse("train.schedule=" + schedule, "train.min-lr=0.3"));
+      assertTrue(e.getMessage().startsWith("config key train.min-lr: set to 0.3, but "
+          + "train.schedule = " + schedule + " does not use it"), e.getMessage());
+    }
+    c = parse("train.schedule=step", "train.warmup-epochs=0");
     assertEquals(LrSchedule.Decay.STEP, c.train().decay());
     assertEquals(0.05, c.train().lrSchedule().lr(0, 10), 1e-12);
-    c = parse("train.schedule=constant", "train.min-lr=0.3");
+    c = parse("train.schedule=constant");
     assertEquals(0.05, c.train().lrSchedule().lr(1000, 10), 1e-12);
   }
 }
