@@ -56,7 +56,8 @@ for m in $masters; do
   case "$m" in 'local[2]'|cluster) ;; *) echo "bench-train: MASTERS: unknown master '$m' (local[2], cluster)" >&2; exit 2 ;; esac
 done
 for b in $batches; do
-  case "$b" in ''|*[!0-9]*) echo "bench-train: BATCHES: '$b' is not a positive even number" >&2; exit 2 ;; esac
+  # no leading zero: bash arithmetic would read 09 as a bad octal number (and 010 as 8)
+  case "$b" in ''|0*|*[!0-9]*) echo "bench-train: BATCHES: '$b' is not a positive even number" >&2; exit 2 ;; esac
   if [ "$b" -le 0 ] || [ $((b % 2)) != 0 ]; then
     echo "bench-train: BATCHES: '$b' is not a positive even number (2 workers)" >&2; exit 2
   fi

@@ -67,6 +67,13 @@ conf_memory=""
 conf_cores=""
 for ((i = 0; i < ${#spark_args[@]}; i++)); do
   case "${spark_args[$i]}" in
+    --driver-memory|--driver-java-options|--master|--executor-memory|--executor-cores)
+      if [ $((i + 1)) -ge ${#spark_args[@]} ]; then
+        echo "submit: ${spark_args[$i]} needs a value (before --)" >&2
+        exit 2
+      fi ;;
+  esac
+  case "${spark_args[$i]}" in
     --driver-memory) driver_memory="${spark_args[$((i + 1))]}" ;;
     --driver-memory=*) driver_memory="${spark_args[$i]#*=}" ;;
     --driver-java-options) driver_opts="${spark_args[$((i + 1))]}" ;;
@@ -87,6 +94,14 @@ for ((i = 0; i < ${#spark_args[@]}; i++)); do
     --conf=spark.executor.cores=*) conf_cores="${spark_args[$i]#*=*=}" ;;
   esac
 done
+
+# the driver JVM is started here, with -Xms/-Xmx: a size it cannot read would end it with the
+# JVM's own words, naming neither the option nor the variable
+if ! [[ $driver_memory =~ ^[1-9][0-9]*[mMgG]$ ]]; then
+  echo "submit: driver memory '$driver_memory' (--driver-memory, else CONVSPARK_DRIVER_MEMORY):" \
+    "expected a size with unit m or g, e.g. 1g or 768m" >&2
+  exit 2
+fi
 
 # a size with unit m or g (512m, 2g) in MiB; nothing for any other form (Spark judges those)
 mib() {

@@ -26,7 +26,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code convspark evaluate}: loss, accuracy, per-class accuracy and confusion matrix. */
-@Command(name = "evaluate", mixinStandardHelpOptions = true,
+@Command(name = "evaluate", mixinStandardHelpOptions = true, version = Main.VERSION,
     description = "Evaluate a checkpoint (--checkpoint) or a safetensors model (--init-from) on the "
         + "data set of config keys data.test.*")
 public final class EvaluateCommand implements Callable<Integer> {

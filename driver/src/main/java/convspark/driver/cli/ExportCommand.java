@@ -22,7 +22,7 @@ import picocli.CommandLine.Option;
  * {@code --out} file is replaced only with {@code --overwrite}, and atomically (a failed export
  * leaves it as it was).
  */
-@Command(name = "export", mixinStandardHelpOptions = true,
+@Command(name = "export", mixinStandardHelpOptions = true, version = Main.VERSION,
     description = "Export a checkpoint as safetensors for PyTorch.")
 public final class ExportCommand implements Callable<Integer> {
   @Option(names = "--checkpoint", required = true, paramLabel = "FILE|RUN_DIR",

@@ -11,11 +11,13 @@ import picocli.CommandLine.Command;
  * The command line, and the main class given to {@code spark-submit}. Exit codes: 0 success, 2
  * bad input or config, 3 training failure (divergence, a failed Spark job, anything unexpected).
  */
-@Command(name = "convspark", mixinStandardHelpOptions = true, version = "convspark 0.1.0",
+@Command(name = "convspark", mixinStandardHelpOptions = true, version = Main.VERSION,
     description = "Data-parallel CNN training on Apache Spark.",
     subcommands = {TrainCommand.class, EvaluateCommand.class, PredictCommand.class,
         ExportCommand.class})
 public final class Main implements Runnable {
+  /** What {@code --version} prints, on the command line and on each command. */
+  public static final String VERSION = "convspark 0.1.0";
   public static final int OK = 0;
   public static final int BAD_INPUT = 2;
   public static final int FAILED = 3;

@@ -41,7 +41,7 @@ import picocli.CommandLine.Option;
  * the class probabilities ({@code probability}, array&lt;double&gt;, in Parquet; {@code
  * p0..pK-1} in CSV, which has no arrays). Prints rows/s.
  */
-@Command(name = "predict", mixinStandardHelpOptions = true,
+@Command(name = "predict", mixinStandardHelpOptions = true, version = Main.VERSION,
     description = "Predict classes for the data set of config keys data.test.*")
 public final class PredictCommand implements Callable<Integer> {
   @Mixin CommonOptions common;

@@ -23,7 +23,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code convspark train}: trains a model and writes checkpoints, metrics and a summary. */
-@Command(name = "train", mixinStandardHelpOptions = true,
+@Command(name = "train", mixinStandardHelpOptions = true, version = Main.VERSION,
     description = "Train a CNN with data-parallel SGD on Spark.")
 public final class TrainCommand implements Callable<Integer> {
   @Mixin CommonOptions common;

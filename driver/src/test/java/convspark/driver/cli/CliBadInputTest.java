@@ -351,6 +351,15 @@ class CliBadInputTest {
   }
 
   @Test
+  void everyCommandPrintsItsVersion() {
+    for (String command : new String[] {"train", "evaluate", "predict", "export"}) {
+      CliTrainTest.Run r = CliTrainTest.run(command, "--version");
+      assertEquals(0, r.code(), r.err());
+      assertEquals(Main.VERSION, r.out().strip(), command + " --version");
+    }
+  }
+
+  @Test
   void corruptedGzip() throws Exception {
     byte[] gz = Files.readAllBytes(train[0]);
     for (int i = gz.length / 3; i < gz.length / 3 + 40; i++) {
