@@ -37,6 +37,15 @@ public final class Main implements Runnable {
   public static int run(String[] args, PrintStream out, PrintStream err) {
     boolean verbose = java.util.Arrays.asList(args).contains("--verbose");
     Cli.quietTaskFailures(verbose);
+    String blas = convspark.common.blas.Blas.requestedChoice();
+    if (!convspark.common.blas.Blas.CHOICES.contains(blas)) {
+      // the kernel would fall back to the bundled BLAS with a warning in its report line: the
+      // user asked for something else
+      err.println("convspark: error: " + convspark.common.blas.Blas.PROPERTY + " / "
+          + convspark.common.blas.Blas.ENV + " = '" + blas + "': expected one of "
+          + convspark.common.blas.Blas.CHOICES);
+      return BAD_INPUT;
+    }
     CommandLine cl = new CommandLine(new Main());
     cl.setOut(new PrintWriter(out, true));
     cl.setErr(new PrintWriter(err, true));

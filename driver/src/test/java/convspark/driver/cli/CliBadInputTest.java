@@ -360,6 +360,25 @@ class CliBadInputTest {
   }
 
   @Test
+  void anUnknownBlasChoiceIsBadInput() {
+    String before = System.getProperty("convspark.blas");
+    System.setProperty("convspark.blas", "bogus");
+    try {
+      CliTrainTest.Run r = CliTrainTest.run("train", "--config", config.toString(), "--out",
+          dir.resolve("out-blas").toString());
+      assertEquals(2, r.code(), r.err());
+      assertEquals("convspark: error: convspark.blas / CONVSPARK_BLAS = 'bogus': expected one "
+          + "of [bundled, system, java]", r.err().strip());
+    } finally {
+      if (before == null) {
+        System.clearProperty("convspark.blas");
+      } else {
+        System.setProperty("convspark.blas", before);
+      }
+    }
+  }
+
+  @Test
   void corruptedGzip() throws Exception {
     byte[] gz = Files.readAllBytes(train[0]);
     for (int i = gz.length / 3; i < gz.length / 3 + 40; i++) {
