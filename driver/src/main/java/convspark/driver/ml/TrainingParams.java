@@ -72,23 +72,23 @@ public interface TrainingParams<S extends TrainingParams<S>> extends ScoringPara
           + "(> 0; divisible by the number of workers)",
           ParamValidators.gt(0));
       baseLr = new DoubleParam(owner, "baseLr", "learning rate tuned for baseBatch (> 0)",
-          ParamValidators.gt(0));
+          Finite.and(ParamValidators.gt(0)));
       baseBatch = new IntParam(owner, "baseBatch", "batch size baseLr is tuned for (> 0)",
           ParamValidators.gt(0));
       scaling = new Param<>(owner, "scaling", "learning-rate scaling for globalBatch / "
           + "baseBatch: linear, sqrt or none",
           ParamValidators.inArray(List.of("linear", "sqrt", "none")));
       warmupEpochs = new DoubleParam(owner, "warmupEpochs", "gradual warmup epochs (>= 0)",
-          ParamValidators.gtEq(0));
+          Finite.and(ParamValidators.gtEq(0)));
       optimizer = new Param<>(owner, "optimizer", "sgd or adam",
           ParamValidators.inArray(List.of("sgd", "adam")));
       momentum = new DoubleParam(owner, "momentum", "SGD momentum in [0, 1)",
           ParamValidators.inRange(0, 1, true, false));
       nesterov = new BooleanParam(owner, "nesterov", "Nesterov momentum (SGD)");
       l1 = new DoubleParam(owner, "l1", "L1 penalty on weights (>= 0)",
-          ParamValidators.gtEq(0));
+          Finite.and(ParamValidators.gtEq(0)));
       l2 = new DoubleParam(owner, "l2", "L2 penalty on weights (>= 0)",
-          ParamValidators.gtEq(0));
+          Finite.and(ParamValidators.gtEq(0)));
       labelSmoothing = new DoubleParam(owner, "labelSmoothing", "label smoothing in [0, 1)",
           ParamValidators.inRange(0, 1, true, false));
       seed = new LongParam(owner, "seed", "random seed (initialisation, shuffling, split)");
@@ -426,5 +426,28 @@ public interface TrainingParams<S extends TrainingParams<S>> extends ScoringPara
   default S setOutputDir(String v) {
     set(outputDir(), ScoringParams.given(outputDir(), v));
     return self();
+  }
+
+  /**
+   * A validator that also refuses infinity (Spark's gt and gtEq accept it, and the value would
+   * fail only at fit), for the double params.
+   */
+  static final class Finite extends scala.runtime.AbstractFunction1<Object, Object>
+      implements java.io.Serializable {
+    private static final long serialVersionUID = 1L;
+    private final scala.Function1<Object, Object> inner;
+
+    private Finite(scala.Function1<Object, Object> inner) {
+      this.inner = inner;
+    }
+
+    static Finite and(scala.Function1<Object, Object> inner) {
+      return new Finite(inner);
+    }
+
+    @Override
+    public Object apply(Object value) {
+      return value instanceof Double d && Double.isFinite(d) && (Boolean) inner.apply(value);
+    }
   }
 }

@@ -295,6 +295,19 @@ class CnnClassifierPipelineTest {
   }
 
   @Test
+  void infiniteDoubleParamsAreRefusedWhenSet() {
+    for (Runnable set : new Runnable[] {
+        () -> new CnnClassifier().setBaseLr(Double.POSITIVE_INFINITY),
+        () -> new CnnClassifier().setWarmupEpochs(Double.POSITIVE_INFINITY),
+        () -> new CnnClassifier().setL1(Double.POSITIVE_INFINITY),
+        () -> new CnnClassifier().setL2(Double.NaN)}) {
+      assertThrows(IllegalArgumentException.class, set::run);
+    }
+    assertEquals(0.5, new CnnClassifier().setBaseLr(0.5).getBaseLr());
+    assertEquals(0.0, new CnnClassifier().setL2(0).getL2());
+  }
+
+  @Test
   void invalidParamsFailWithTheirNames() {
     Exception e = assertThrows(IllegalArgumentException.class,
         () -> new CnnClassifier().setEpochs(0));
