@@ -262,7 +262,8 @@ public final class SparkSessions {
         throw new BadInputException("no executor registered with master " + master + " within "
             + waited + " s (config key spark.executor-wait-seconds): the cluster has no live "
             + "worker, or no worker offers the memory and cores an executor asks for ("
-            + asked + "), or the master refused this application; see the master's log or web UI");
+            + asked + "), or other applications hold the workers' cores, or the master refused "
+            + "this application; see the master's log or web UI");
       }
       try {
         Thread.sleep(pollMillis);
