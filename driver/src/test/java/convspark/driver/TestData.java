@@ -71,6 +71,16 @@ public final class TestData {
     return new GZIPOutputStream(Files.newOutputStream(p));
   }
 
+  /**
+   * Writes {@code train} training samples (seed 1) and {@code test} test samples (seed 2) as IDX
+   * files in {@code dir}, and {@link #config} for them as {@code dir/name}; returns the config.
+   */
+  public static Path writeConfig(Path dir, String name, int train, int test) throws IOException {
+    Path[] tr = writeIdx(dir, "train", train, 1);
+    Path[] te = writeIdx(dir, "test", test, 2);
+    return Files.writeString(dir.resolve(name), config(tr[0], tr[1], te[0], te[1]));
+  }
+
   /** A config for the generated data: a small conv net with BN and dropout. */
   public static String config(Path train0, Path train1, Path test0, Path test1) {
     return """

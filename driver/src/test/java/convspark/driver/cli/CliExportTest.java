@@ -21,10 +21,7 @@ class CliExportTest {
 
   @Test
   void exportedModelEvaluatesLikeItsCheckpointAndSeedsTraining() throws Exception {
-    Path[] train = TestData.writeIdx(dir, "train", 800, 1);
-    Path[] test = TestData.writeIdx(dir, "test", 200, 2);
-    Path conf = dir.resolve("c.conf");
-    Files.writeString(conf, TestData.config(train[0], train[1], test[0], test[1]));
+    Path conf = TestData.writeConfig(dir, "c.conf", 800, 200);
     Path run = dir.resolve("run");
     assertEquals(0, CliTrainTest.run("train", "--config", conf.toString(), "--out",
         run.toString(), "--set", "train.epochs=2").code());

@@ -53,10 +53,7 @@ class CliRobustnessTest {
 
   @BeforeAll
   static void data() throws Exception {
-    Path[] train = TestData.writeIdx(dir, "train", 240, 1);
-    Path[] test = TestData.writeIdx(dir, "test", 60, 2);
-    config = dir.resolve("ok.conf");
-    Files.writeString(config, TestData.config(train[0], train[1], test[0], test[1]));
+    config = TestData.writeConfig(dir, "ok.conf", 240, 60);
     SparkSession spark = SparkTestSession.start();
     try {
       StructType schema = new StructType().add("label", DataTypes.DoubleType)

@@ -31,10 +31,7 @@ class CliTrainTest {
 
   @BeforeAll
   static void data() throws Exception {
-    Path[] train = TestData.writeIdx(dir, "train", 1600, 1);
-    Path[] test = TestData.writeIdx(dir, "test", 400, 2);
-    config = dir.resolve("test.conf");
-    Files.writeString(config, TestData.config(train[0], train[1], test[0], test[1]));
+    config = TestData.writeConfig(dir, "test.conf", 1600, 400);
   }
 
   /** The shared runner, under the name these tests use. */

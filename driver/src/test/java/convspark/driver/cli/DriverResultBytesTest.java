@@ -33,10 +33,7 @@ class DriverResultBytesTest {
 
   @BeforeAll
   static void data() throws Exception {
-    Path[] train = TestData.writeIdx(dir, "train", 1600, 1);
-    Path[] test = TestData.writeIdx(dir, "test", 400, 2);
-    config = dir.resolve("test.conf");
-    Files.writeString(config, TestData.config(train[0], train[1], test[0], test[1]));
+    config = TestData.writeConfig(dir, "test.conf", 1600, 400);
   }
 
   static List<JsonNode> train(Path out, String engine, String... more) throws Exception {

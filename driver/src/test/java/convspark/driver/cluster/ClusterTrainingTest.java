@@ -69,10 +69,7 @@ class ClusterTrainingTest {
     dir = target.resolve("cluster-test-runs");
     deleteTree(dir);
     Files.createDirectories(dir);
-    Path[] train = TestData.writeIdx(dir, "train", 1600, 1);
-    Path[] test = TestData.writeIdx(dir, "test", 400, 2);
-    config = dir.resolve("test.conf");
-    Files.writeString(config, TestData.config(train[0], train[1], test[0], test[1]));
+    config = TestData.writeConfig(dir, "test.conf", 1600, 400);
     cluster = new LocalCluster(target.resolve("cluster-test"));
     cluster.start();
   }
