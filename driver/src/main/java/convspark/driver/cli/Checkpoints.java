@@ -18,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.io.IOException;
 import convspark.driver.train.CheckpointStore;
+import convspark.driver.train.Trainer;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -151,7 +152,7 @@ final class Checkpoints {
   private static String noFinal(String where, Path dir, FileSystem fs) throws IOException {
     String m = "--checkpoint " + where + ": the run directory has no final.bin (training did "
         + "not finish)";
-    for (Path d : new Path[] {new Path(dir, "checkpoints"), dir}) {
+    for (Path d : new Path[] {new Path(dir, Trainer.CHECKPOINTS_DIR), dir}) {
       if (!fs.isDirectory(d)) {
         continue;
       }

@@ -77,14 +77,10 @@ final class Cli {
   static void quietTaskFailures(boolean verbose) {
     Cli.verbose = verbose;
     Level level = verbose ? Level.WARN : Level.OFF;
-    try {
-      for (String logger : new String[] {"org.apache.spark.executor.Executor",
-          "org.apache.spark.scheduler.TaskSetManager",
-          "org.apache.spark.util.SparkUncaughtExceptionHandler"}) {
-        Configurator.setLevel(logger, level);
-      }
-    } catch (LinkageError | RuntimeException e) {
-      // another logging backend (a cluster's own): its configuration decides
+    for (String logger : new String[] {"org.apache.spark.executor.Executor",
+        "org.apache.spark.scheduler.TaskSetManager",
+        "org.apache.spark.util.SparkUncaughtExceptionHandler"}) {
+      setLevel(logger, level);
     }
   }
 }

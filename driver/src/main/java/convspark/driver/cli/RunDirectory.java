@@ -1,6 +1,7 @@
 package convspark.driver.cli;
 
 import convspark.common.BadInputException;
+import convspark.driver.train.Trainer;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -129,8 +130,8 @@ final class RunDirectory implements AutoCloseable {
    * directory that holds nothing else (besides the lock, runs set aside earlier and the hidden
    * temporary files of an atomic write, {@code .<name>.<pid>.tmp}).
    */
-  static final Set<String> RUN_FILES = Set.of(RunIdentity.OUT_FILE, "checkpoints",
-      "metrics.jsonl", "summary.json", "training.png");
+  static final Set<String> RUN_FILES = Set.of(RunIdentity.OUT_FILE, Trainer.CHECKPOINTS_DIR,
+      Trainer.METRICS_FILE, Trainer.SUMMARY_FILE, Trainer.PLOT_FILE);
 
   /** The first entry of {@code out} that no run writes, if any. */
   private static Optional<String> foreign(Path out) throws IOException {

@@ -77,7 +77,7 @@ public final class TrainCommand implements Callable<Integer> {
     boolean frames = cfg.data().format() == RunConfig.Format.DATAFRAME;
     TrainingData data = frames ? null : TrainingData.prepare(cfg, conf);
     try (RunDirectory dir = RunDirectory.open(out, resume, overwrite)) {
-      String ckpt = checkpointDir != null ? checkpointDir : out.resolve("checkpoints").toUri()
+      String ckpt = checkpointDir != null ? checkpointDir : out.resolve(Trainer.CHECKPOINTS_DIR).toUri()
           .toString();
       RunIdentity id = RunIdentity.check(dir, ckpt, resume, overwrite, conf);
       SparkSession spark = Cli.startSpark(cfg, common.master);

@@ -322,7 +322,7 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
           source + (val != null ? ", what the validation split left" + held : ""),
           "validation split of the " + source + held, null);
       out = temp ? Files.createTempDirectory("convspark-fit-") : outputDir(getOutputDir());
-      String ckptDir = out.resolve("checkpoints").toUri().toString();
+      String ckptDir = out.resolve(Trainer.CHECKPOINTS_DIR).toUri().toString();
       Trainer.Result r;
       // the caller's session has no executor watch (the CLI starts one with its session): a
       // cluster that loses every executor would leave fit waiting forever

@@ -91,7 +91,7 @@ public record RunSummary(RunConfig cfg, List<EpochMetrics> history, Evaluation t
    */
   public Map<String, Object> write(Path dir) throws IOException {
     Map<String, Object> m = toMap();
-    AtomicFiles.writeString(dir.resolve("summary.json"), Json.pretty(m) + "\n");
+    AtomicFiles.writeString(dir.resolve(Trainer.SUMMARY_FILE), Json.pretty(m) + "\n");
     return m;
   }
 }

@@ -49,6 +49,13 @@ public final class Trainer {
   private final JavaSparkContext jsc;
   private final Path out;
   private final String checkpointDir;
+  /** What a run writes in its output directory (checkpoints go to their own directory). */
+  public static final String METRICS_FILE = "metrics.jsonl";
+  public static final String SUMMARY_FILE = "summary.json";
+  public static final String PLOT_FILE = "training.png";
+  /** The checkpoint directory's name inside the output directory, where none is given. */
+  public static final String CHECKPOINTS_DIR = "checkpoints";
+
   private final TrainingListener log;
   private float[] initialParams;
   private float[] initialState;
@@ -123,7 +130,7 @@ public final class Trainer {
     }
     CheckpointStore store = new CheckpointStore(checkpointDir, t.keepLast(),
         jsc.hadoopConfiguration());
-    MetricsLog metrics = new MetricsLog(out.resolve("metrics.jsonl"));
+    MetricsLog metrics = new MetricsLog(out.resolve(METRICS_FILE));
     int startEpoch = 0;
     long step = 0;
     EarlyStop stop = new EarlyStop(t.earlyStopping());
@@ -261,7 +268,7 @@ public final class Trainer {
     Map<String, Object> summary = new RunSummary(cfg, history, test, resultEpoch, stop,
         epochsRun, step, partitions, localBatch, net.paramCount(), wall, executorBlas).write(out);
     try {
-      Plots.trainingCurves(history, out.resolve("training.png"));
+      Plots.trainingCurves(history, out.resolve(PLOT_FILE));
     } catch (IOException | RuntimeException e) {
       log.warning("could not write training.png: " + e.getMessage());
     }
@@ -271,7 +278,7 @@ public final class Trainer {
           resultEpoch == stop.bestEpoch() ? "best" : "last", resultEpoch));
     }
     log.info(String.format("convspark: done in %.1f s; summary in %s", wall,
-        out.resolve("summary.json")));
+        out.resolve(SUMMARY_FILE)));
     return new Result(summary, result.params(), result.state());
   }
 
