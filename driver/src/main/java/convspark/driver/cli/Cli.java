@@ -26,11 +26,7 @@ final class Cli {
     } catch (BadInputException e) {
       throw e; // already one line naming the master (no executor came)
     } catch (Exception e) { // SparkException is checked, but Scala throws it anyway
-      // spark-submit passes its --master as the system property that SparkConf reads
-      String submitted = System.getProperty("spark.master");
-      String from = master != null ? "--master " + master
-          : submitted != null ? "spark-submit's --master (" + submitted + ")"
-          : "config key spark.master (" + cfg.spark().master() + ")";
+      String from = SparkSessions.masterSource(cfg.spark(), master);
       String m = e.getMessage() == null ? e.toString() : e.getMessage();
       int nl = m.indexOf('\n');
       throw new BadInputException("Spark could not start with " + from + ": "

@@ -59,11 +59,8 @@ public final class SparkSessions {
     barrierCheckDefaults(conf, cfg.executorWaitSeconds());
     // Spark would spend three registration tries of 20 s on a master that no one answers, and
     // then blame authentication: say at once that it cannot be reached
-    String from = master != null ? "--master"
-        : conf.get("spark.master").equals(cfg.master()) ? "config key spark.master"
-        : "spark-submit's --master";
     checkReachable(conf.get("spark.master"), (int) Math.min(REACH_MILLIS,
-        cfg.executorWaitSeconds() * 1000L), from);
+        cfg.executorWaitSeconds() * 1000L), masterSource(cfg, master));
     SparkSession s = SparkSession.builder().config(conf).getOrCreate();
     s.sparkContext().setLogLevel("WARN");
     RunningTasks.attach(s.sparkContext());
@@ -95,6 +92,17 @@ public final class SparkSessions {
     conf.setIfMissing("spark.broadcast.compress", "false");
   }
 
+  /**
+   * Where a command's master came from, for messages: {@code --master}, else spark-submit's
+   * (which passes it as the system property SparkConf reads), else the config key.
+   */
+  public static String masterSource(RunConfig.Spark cfg, String master) {
+    String submitted = System.getProperty("spark.master");
+    return master != null ? "--master " + master
+        : submitted != null ? "spark-submit's --master (" + submitted + ")"
+        : "config key spark.master (" + cfg.master() + ")";
+  }
+
   static final String BARRIER_CHECK = "spark.scheduler.barrier.maxConcurrentTasksCheck.";
 
   /**
@@ -120,6 +128,8 @@ public final class SparkSessions {
    * For a standalone master ({@code spark://host:port}, or {@code spark://h1:p1,h2:p2} with
    * standby masters), fails (exit 2) unless one of its addresses accepts a TCP connection within
    * {@code timeoutMillis}; other masters pass. The connection is closed at once, before any byte.
+   *
+   * @param from where the master came from ({@link #masterSource}), which names it
    */
   static void checkReachable(String master, int timeoutMillis, String from) {
     if (!master.startsWith("spark://")) {
@@ -146,8 +156,8 @@ public final class SparkSessions {
                 : String.valueOf(e.getMessage()));
       }
     }
-    throw new BadInputException("cannot reach the Spark master " + master + " (" + from + "): "
-        + why + "; is the master running there?");
+    throw new BadInputException("cannot reach the Spark master of " + from + ": " + why
+        + "; is the master running there?");
   }
 
   /** How often {@link #awaitExecutors} looks. */

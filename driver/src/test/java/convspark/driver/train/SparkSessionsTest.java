@@ -46,12 +46,13 @@ class SparkSessionsTest {
     String master = "spark://127.0.0.1:" + closed;
     long t0 = System.nanoTime();
     BadInputException e = assertThrows(BadInputException.class,
-        () -> SparkSessions.checkReachable(master, 5000, "config key spark.master"));
+        () -> SparkSessions.checkReachable(master, 5000,
+            "config key spark.master (" + master + ")"));
     assertTrue((System.nanoTime() - t0) / 1e9 < 5, "refused at once");
     String m = e.getMessage();
     assertFalse(m.contains("\n"), m);
-    assertTrue(m.startsWith("cannot reach the Spark master " + master
-        + " (config key spark.master): 127.0.0.1:" + closed + ": "), m);
+    assertTrue(m.startsWith("cannot reach the Spark master of config key spark.master ("
+        + master + "): 127.0.0.1:" + closed + ": "), m);
     // with a standby master that answers, and for masters that are not standalone, it passes
     try (java.net.ServerSocket up = new java.net.ServerSocket(0, 1,
         java.net.InetAddress.getLoopbackAddress())) {
