@@ -7,8 +7,11 @@ import com.typesafe.config.ConfigIncluder;
 import com.typesafe.config.ConfigIncluderFile;
 import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigParseOptions;
+import com.typesafe.config.ConfigParseable;
 import java.io.File;
 import java.io.PrintStream;
+import java.util.ArrayDeque;
+import java.util.Deque;
 
 /**
  * The default HOCON includer, plus one warning line for an include that was not found. HOCON
@@ -16,17 +19,27 @@ import java.io.PrintStream;
  * required(...)} is an error); this keeps that behaviour and says so on {@code warnings}, naming
  * the config file and the include. An include is first parsed as required; when that fails for
  * want of the file, it is parsed again as the default includer would, and the warning printed.
- * URL and classpath includes are left to the default includer, without a warning.
+ * URL and classpath includes are left to the default includer, without a warning. A missing
+ * include inside an included file is named with that file: the includes being parsed are kept on
+ * a stack (the parser calls back into this includer, on the same thread, for nested includes).
  */
 final class WarningIncluder implements ConfigIncluder, ConfigIncluderFile {
   private final String file;
   private final PrintStream warnings;
   private final ConfigIncluder fallback;
+  /** The files being included, innermost last: shared by the copies withFallback makes. */
+  private final Deque<String> including;
 
   WarningIncluder(String file, PrintStream warnings, ConfigIncluder fallback) {
+    this(file, warnings, fallback, new ArrayDeque<>());
+  }
+
+  private WarningIncluder(String file, PrintStream warnings, ConfigIncluder fallback,
+      Deque<String> including) {
     this.file = file;
     this.warnings = warnings;
     this.fallback = fallback;
+    this.including = including;
   }
 
   @Override
@@ -35,7 +48,7 @@ final class WarningIncluder implements ConfigIncluder, ConfigIncluderFile {
       return this;
     }
     return new WarningIncluder(file, warnings,
-        fallback == null ? next : fallback.withFallback(next));
+        fallback == null ? next : fallback.withFallback(next), including);
   }
 
   @Override
@@ -43,12 +56,13 @@ final class WarningIncluder implements ConfigIncluder, ConfigIncluderFile {
     if (fallback == null) {
       return ConfigFactory.empty().root(); // not reached: the parser appends the default
     }
-    return warnIfMissing(context, "\"" + what + "\"", c -> fallback.include(c, what));
+    return warnIfMissing(context, "\"" + what + "\"", describe(context, what),
+        c -> fallback.include(c, what));
   }
 
   @Override
   public ConfigObject includeFile(ConfigIncludeContext context, File what) {
-    return warnIfMissing(context, "file(\"" + what + "\")", c -> fallback instanceof
+    return warnIfMissing(context, "file(\"" + what + "\")", what.getPath(), c -> fallback instanceof
         ConfigIncluderFile f ? f.includeFile(c, what)
         : ConfigFactory.parseFileAnySyntax(what, c.parseOptions()).root());
   }
@@ -57,7 +71,24 @@ final class WarningIncluder implements ConfigIncluder, ConfigIncluderFile {
     ConfigObject from(ConfigIncludeContext context);
   }
 
-  private ConfigObject warnIfMissing(ConfigIncludeContext context, String what, Include inc) {
+  /** The name of the file an include names, resolved as the parser resolves it where it can. */
+  private static String describe(ConfigIncludeContext context, String what) {
+    ConfigParseable p = context.relativeTo(what);
+    return p == null ? what : p.origin().description();
+  }
+
+  private ConfigObject warnIfMissing(ConfigIncludeContext context, String what, String name,
+      Include inc) {
+    String in = including.isEmpty() ? file : including.peekLast();
+    including.addLast(name);
+    try {
+      return parse(context, what, in, inc);
+    } finally {
+      including.removeLast();
+    }
+  }
+
+  private ConfigObject parse(ConfigIncludeContext context, String what, String in, Include inc) {
     ConfigParseOptions options = context.parseOptions();
     if (!options.getAllowMissing()) {
       return inc.from(context); // include required(...): the default error
@@ -66,7 +97,7 @@ final class WarningIncluder implements ConfigIncluder, ConfigIncluderFile {
       return inc.from(context.setParseOptions(options.setAllowMissing(false)));
     } catch (ConfigException.IO e) {
       ConfigObject skipped = inc.from(context); // as HOCON says: skipped, or a later error
-      warnings.println("convspark: WARNING: " + file + ": include " + what
+      warnings.println("convspark: WARNING: " + in + ": include " + what
           + " was not found (or could not be read) and is skipped; write include required(...)"
           + " to make that an error");
       return skipped;
