@@ -38,7 +38,35 @@ MAXC=${SCALE_MAX:-$NCORES}
 SECS=${SCALE_SECONDS:-20}
 BATCH=${SCALE_BATCH:-64}
 SPIN=${SCALE_SPIN:-2000}
-case "$SPIN" in ''|*[!0-9]*) log "SCALE_SPIN: '$SPIN' is not a whole number of microseconds"; exit 2 ;; esac
+# each variable checked before anything runs: a bad one fails here naming itself, not in a Java
+# process later with ScaleBench's words
+whole() { # name value what [min]
+  [[ $2 =~ ^[0-9]{1,6}$ ]] && [ "$((10#$2))" -ge "${4:-1}" ] || {
+    log "$1: '$2' is not $3"; exit 2; }
+}
+whole SCALE_MAX "$MAXC" "a whole number of cores of at least 1"
+whole SCALE_SECONDS "$SECS" "a whole number of seconds of at least 1"
+whole SCALE_BATCH "$BATCH" "a whole number of samples of at least 1"
+whole SCALE_SPIN "$SPIN" "a whole number of microseconds" 0
+MAXC=$((10#$MAXC)); SECS=$((10#$SECS)); BATCH=$((10#$BATCH)); SPIN=$((10#$SPIN))
+case "${SCALE_DDP:-1}" in 0|1) ;; *) log "SCALE_DDP: '$SCALE_DDP' is not 0 (skip PyTorch) or 1"; exit 2 ;; esac
+if [ -z "${SCALE_CONFIGS:-}" ]; then
+  cs=""; c=1
+  while [ "$c" -lt "$MAXC" ]; do cs="$cs $c"; c=$((c * 2)); done
+  cs="$cs $MAXC"
+  SCALE_CONFIGS=""
+  for c in $cs; do
+    SCALE_CONFIGS="$SCALE_CONFIGS ${c}x1"
+    [ "$c" -gt 1 ] && SCALE_CONFIGS="$SCALE_CONFIGS 1x${c}"
+  done
+fi
+
+for cfg in $SCALE_CONFIGS; do
+  [[ $cfg =~ ^[1-9][0-9]{0,3}x[1-9][0-9]{0,3}$ ]] || {
+    log "SCALE_CONFIGS: '$cfg' is not PxT (processes x threads, such as 2x1 or 1x4)"; exit 2; }
+done
+[ -n "${SCALE_CONFIGS// /}" ] || { log "SCALE_CONFIGS: empty; expected PxT entries such as \"1x1 2x1\""; exit 2; }
+
 PY=${SCALE_PYTHON:-$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3 )}
 command -v "$PY" >/dev/null 2>&1 || {
   log "python3 not found ($PY): it writes the report (Debian: apt-get install python3; SCALE_PYTHON names another)"
@@ -68,17 +96,6 @@ export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 # The BLAS is convspark's (convspark.common.blas.Blas: the OpenBLAS 0.3.31 inside the jar, which
 # knows current CPUs; CONVSPARK_BLAS and OPENBLAS_CORETYPE pass through); the report names the
 # library and kernel that each run loaded.
-
-if [ -z "${SCALE_CONFIGS:-}" ]; then
-  cs=""; c=1
-  while [ "$c" -lt "$MAXC" ]; do cs="$cs $c"; c=$((c * 2)); done
-  cs="$cs $MAXC"
-  SCALE_CONFIGS=""
-  for c in $cs; do
-    SCALE_CONFIGS="$SCALE_CONFIGS ${c}x1"
-    [ "$c" -gt 1 ] && SCALE_CONFIGS="$SCALE_CONFIGS 1x${c}"
-  done
-fi
 
 CPU=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 log "$MODE; CPU $CPU, $NCORES cores; configs:$SCALE_CONFIGS"
