@@ -15,4 +15,17 @@ public class BadInputException extends RuntimeException {
   public BadInputException(String message, Throwable cause) {
     super(message, cause);
   }
+
+  /**
+   * The first BadInputException in {@code t}'s cause chain ({@code t} included), or null: Spark
+   * wraps what an executor threw in its own exceptions.
+   */
+  public static BadInputException in(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof BadInputException b) {
+        return b;
+      }
+    }
+    return null;
+  }
 }

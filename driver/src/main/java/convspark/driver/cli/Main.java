@@ -121,10 +121,9 @@ public final class Main implements Runnable {
    * value of the wrong type found while parsing (Typesafe Config's ConfigException); else null.
    */
   static Throwable badInput(Throwable t) {
-    for (Throwable c = t; c != null; c = c.getCause()) {
-      if (c instanceof BadInputException) {
-        return c;
-      }
+    BadInputException bad = BadInputException.in(t);
+    if (bad != null) {
+      return bad;
     }
     for (Throwable c = t; c != null; c = c.getCause()) {
       if (c instanceof com.typesafe.config.ConfigException) {

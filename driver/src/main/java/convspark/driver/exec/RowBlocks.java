@@ -124,6 +124,38 @@ public final class RowBlocks {
   }
 
   /**
+   * Finds the first bad row of {@code rows}, the (label, features) rows of a DataFrame that a
+   * validation split was cut from, and throws its error numbered as that DataFrame's rows are
+   * ("row i of input partition p"): a split's own numbering (Spark's {@code randomSplit} sorts
+   * each partition before it samples) cannot be found in the caller's data. One pass, run only
+   * after a split has failed; returns if every row passes, and the caller then reports the split's
+   * error as it was.
+   */
+  public static void locate(Dataset<Row> rows, Frames.Kind kind, Shape shape, int classes,
+      float scale, String source) {
+    List<String> firsts = rows.javaRDD().mapPartitionsWithIndex(
+        (Integer part, Iterator<Row> it) -> {
+          float[] buf = new float[shape.size()];
+          long i = 0;
+          while (it.hasNext()) {
+            Row r = it.next();
+            String where = source + " row " + i++ + " of input partition " + part;
+            try {
+              Frames.label(r, 0, classes, where);
+              Frames.features(r, 1, kind, shape, buf, 0, where);
+              Frames.checkMagnitude(buf, 0, buf.length, scale, where);
+            } catch (BadInputException e) {
+              return List.of(e.getMessage()).iterator();
+            }
+          }
+          return List.<String>of().iterator();
+        }, true).collect();
+    if (!firsts.isEmpty()) {
+      throw new BadInputException(firsts.get(0));
+    }
+  }
+
+  /**
    * Per-channel mean and std of the scaled features of {@code df}'s (label, features) rows,
    * estimated on the executors with {@link Normalization.Moments}: one job per pass, partitions
    * merged in partition order.

@@ -307,6 +307,7 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
     Frames.Columns cols = new Frames.Columns(label, features);
     String source = "CnnClassifier input (labelCol " + label + ", featuresCol " + features + ")";
     Dataset<Row> train = dataset.toDF().select(Frames.column(label), Frames.column(features));
+    Dataset<Row> whole = train;
     Dataset<Row> val = null;
     double fraction = cfg.data().validationFraction();
     if (fraction > 0) {
@@ -320,7 +321,8 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
       String held = " (param validationFraction = " + fraction + ")";
       TrainingData data = TrainingData.ofFrames(cfg, train, val, null, cols,
           source + (val != null ? ", what the validation split left" + held : ""),
-          "validation split of the " + source + held, null);
+          "validation split of the " + source + held, null,
+          val != null ? new TrainingData.CutFrom(whole, source) : null);
       out = temp ? Files.createTempDirectory("convspark-fit-") : outputDir(getOutputDir());
       String ckptDir = out.resolve(Trainer.CHECKPOINTS_DIR).toUri().toString();
       Trainer.Result r;
@@ -359,10 +361,9 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
     } catch (Exception e) {
       // Spark wraps what the executors threw (SparkException is checked, but Scala throws it
       // anyway): surface a bad row's message as is
-      for (Throwable t = e.getCause(); t != null; t = t.getCause()) {
-        if (t instanceof BadInputException) {
-          throw new BadInputException(t.getMessage(), e);
-        }
+      BadInputException bad = BadInputException.in(e.getCause());
+      if (bad != null) {
+        throw new BadInputException(bad.getMessage(), e);
       }
       throw CnnClassifier.<RuntimeException>sneaky(e);
     } finally {

@@ -10,6 +10,7 @@ import convspark.driver.data.Normalization;
 import convspark.driver.exec.Distributed;
 import convspark.driver.exec.RowBlocks;
 import java.util.List;
+import java.util.function.Supplier;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -50,11 +51,27 @@ public record TrainingData(Split train, Split validation, Split test,
     }
   }
 
-  /** A DataFrame split: packed into blocks on the executors when training starts. */
+  /**
+   * The DataFrame a validation split was cut from, and its name in errors: a bad row found in a
+   * split is looked for again here, so that the error numbers it as the caller's rows are.
+   */
+  public record CutFrom(Dataset<Row> df, String source) {}
+
+  /**
+   * A DataFrame split: packed into blocks on the executors when training starts.
+   *
+   * @param cutFrom what a validation split was cut from, or null
+   */
   public record FrameSplit(Dataset<Row> df, Frames.Columns cols, Shape shape, int classes,
-      Normalization norm, String source) implements Split {
+      Normalization norm, String source, CutFrom cutFrom) implements Split {
     public FrameSplit {
       Frames.checkSchema(df.schema(), cols);
+    }
+
+    /** A split that is a whole DataFrame. */
+    public FrameSplit(Dataset<Row> df, Frames.Columns cols, Shape shape, int classes,
+        Normalization norm, String source) {
+      this(df, cols, shape, classes, norm, source, null);
     }
 
     @Override
@@ -65,8 +82,31 @@ public record TrainingData(Split train, Split validation, Split test,
     @Override
     public Distributed.Blocks toBlocks(JavaSparkContext jsc, int partitions, String name) {
       Frames.Kind kind = Frames.checkSchema(df.schema(), cols);
-      Dataset<Row> rows = df.select(Frames.column(cols.label()), Frames.column(cols.features()));
-      return RowBlocks.pack(rows.javaRDD(), partitions, kind, shape, classes, norm, source, name);
+      return located(cutFrom, cols, shape, classes, norm.scale(), () -> RowBlocks.pack(
+          rows(df, cols).javaRDD(), partitions, kind, shape, classes, norm, source, name));
+    }
+  }
+
+  private static Dataset<Row> rows(Dataset<Row> df, Frames.Columns cols) {
+    return df.select(Frames.column(cols.label()), Frames.column(cols.features()));
+  }
+
+  /**
+   * {@code work}'s result; when it fails on a bad row of a split cut from {@code from} (not
+   * null), the error of the first bad row of {@code from} instead, as {@link RowBlocks#locate}
+   * numbers it.
+   */
+  private static <T> T located(CutFrom from, Frames.Columns cols, Shape shape, int classes,
+      float scale, Supplier<T> work) {
+    try {
+      return work.get();
+    } catch (Exception e) { // SparkException too, which Scala throws undeclared
+      if (from == null || BadInputException.in(e) == null) {
+        throw e;
+      }
+      RowBlocks.locate(rows(from.df(), cols), Frames.checkSchema(from.df().schema(), cols),
+          shape, classes, scale, from.source());
+      throw e; // the whole frame passed: what failed was the split's own (no samples, ...)
     }
   }
 
@@ -76,15 +116,16 @@ public record TrainingData(Split train, Split validation, Split test,
    */
   public static TrainingData ofFrames(RunConfig cfg, Dataset<Row> train, Dataset<Row> val,
       Dataset<Row> test, Frames.Columns cols, String trainSource, String valSource,
-      String testSource) {
+      String testSource, CutFrom cutFrom) {
     Shape shape = cfg.model().input();
-    Normalization norm = Normalization.resolve(cfg.data(), shape.channels(),
-        () -> RowBlocks.fit(train.select(Frames.column(cols.label()),
-            Frames.column(cols.features())),
-            Frames.checkSchema(train.schema(), cols), shape, cfg.data().scale(), trainSource));
     int classes = cfg.model().classes();
-    return new TrainingData(new FrameSplit(train, cols, shape, classes, norm, trainSource),
-        val == null ? null : new FrameSplit(val, cols, shape, classes, norm, valSource),
+    Normalization norm = Normalization.resolve(cfg.data(), shape.channels(),
+        () -> located(cutFrom, cols, shape, classes, cfg.data().scale(), () -> RowBlocks.fit(
+            rows(train, cols), Frames.checkSchema(train.schema(), cols), shape,
+            cfg.data().scale(), trainSource)));
+    return new TrainingData(
+        new FrameSplit(train, cols, shape, classes, norm, trainSource, cutFrom),
+        val == null ? null : new FrameSplit(val, cols, shape, classes, norm, valSource, cutFrom),
         test == null ? null : new FrameSplit(test, cols, shape, classes, norm, testSource),
         norm);
   }
@@ -98,6 +139,7 @@ public record TrainingData(Split train, Split validation, Split test,
     RunConfig.Frame f = d.frame();
     Frames.Columns cols = new Frames.Columns(f.labelCol(), f.featuresCol());
     Dataset<Row> train = frame(spark, f, d.train(), "data.train");
+    Dataset<Row> whole = train;
     Dataset<Row> val = null;
     if (d.validation().present()) {
       val = frame(spark, f, d.validation(), "data.validation");
@@ -112,7 +154,7 @@ public record TrainingData(Split train, Split validation, Split test,
     return ofFrames(cfg, train, val, test, cols,
         d.train().path() + (split ? ", what the validation split left" + held : ""),
         split ? "validation split of " + d.train().path() + held : d.validation().path(),
-        d.test().path());
+        d.test().path(), split ? new CutFrom(whole, d.train().path()) : null);
   }
 
   /** One configured DataFrame input ({@code key} = data.train, ...) as a split. */

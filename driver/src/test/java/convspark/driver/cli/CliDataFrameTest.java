@@ -169,5 +169,9 @@ class CliDataFrameTest {
         "model.input.width=10", "data.normalize.mode=none");
     assertEquals(2, r.code(), r.err());
     assertTrue(r.err().contains("144 values") && r.err().contains("1x10x10"), r.err());
+    // every row is bad: the first is named as the Parquet input holds it, not by its place in
+    // the validation split's (sorted) partitions
+    assertTrue(r.err().contains("train-vector.parquet row 0 of input partition 0: ")
+        && !r.err().contains("validation split"), r.err());
   }
 }

@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.ml.Pipeline;
 import org.apache.spark.ml.PipelineModel;
 import org.apache.spark.ml.PipelineStage;
@@ -24,6 +25,7 @@ import org.apache.spark.ml.linalg.Vector;
 import org.apache.spark.ml.linalg.VectorUDT;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.StructType;
@@ -233,6 +235,24 @@ class CnnClassifierPipelineTest {
         new org.apache.spark.ml.param.ParamMap()).setFeaturesCol("pixels")
         .setPredictionCol("letter").transform(heldOut));
     assertTrue(e.getMessage().contains("Output column letter already exists"), e.getMessage());
+  }
+
+  @Test
+  void aBadRowFoundInAValidationSplitIsNumberedAsTheCallersRowsAre() {
+    // 480 rows in two partitions of 240, as the caller's DataFrame holds them; one bad label at
+    // row 7 of partition 1. The split's own numbering (randomSplit sorts each partition before
+    // it samples) is not where the caller would look.
+    List<Row> rows = new ArrayList<>(train.select("y", "pixels").collectAsList());
+    int at = rows.size() / 2 + 7;
+    rows.set(at, RowFactory.create(99.0, rows.get(at).get(1)));
+    Dataset<Row> bad = spark.createDataFrame(new JavaSparkContext(spark.sparkContext())
+        .parallelize(rows, 2), train.select("y", "pixels").schema());
+    for (double fraction : new double[] {0.25, 0.9}) { // the row left in training, or held out
+      Exception e = assertThrows(BadInputException.class, () -> classifier().setEpochs(1)
+          .setValidationFraction(fraction).setFeaturesCol("pixels").setLabelCol("y").fit(bad));
+      assertTrue(e.getMessage().contains("row 7 of input partition 1: label 99.0")
+          && !e.getMessage().contains("validation split"), e.getMessage());
+    }
   }
 
   @Test
