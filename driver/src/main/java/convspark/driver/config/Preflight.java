@@ -3,6 +3,8 @@ package convspark.driver.config;
 import convspark.common.BadInputException;
 import convspark.common.nn.Layer;
 import convspark.common.nn.Network;
+import convspark.common.spec.ModelSpec;
+import convspark.common.spec.Shape;
 
 /**
  * Checks, before Spark starts and before the first epoch, what would otherwise fail late: a batch
@@ -32,6 +34,7 @@ public final class Preflight {
     RunConfig.Train t = cfg.train();
     if (t.workers() > 0) {
       batch(net, t.globalBatch() / t.workers(), "config key train.global-batch", t.workers());
+      localBatch(cfg.model(), t.globalBatch() / t.workers(), t.workers());
     }
     batch(net, t.evalBatch(), "config key train.eval-batch", 1);
     // the driver holds the parameters, the gradient, the copy it broadcasts and the optimizer
@@ -45,6 +48,31 @@ public final class Preflight {
           + "but the Java heap is %.1f GB; shrink the model or raise the heap "
           + "(CONVSPARK_MEMORY, spark.driver.memory)", net.paramCount(), need / 1e9,
           maxHeapBytes / 1e9));
+    }
+  }
+
+  /**
+   * A local batch of one sample with a batch norm that sees one value per channel (after a dense
+   * or flatten layer, or on a 1x1 map): training normalises over the worker's batch, so the layer
+   * would output its beta alone and pass no gradient back, and the run would train on nothing
+   * without a word (PyTorch refuses it too: "Expected more than 1 value per channel").
+   *
+   * @throws BadInputException naming train.global-batch, the workers and the layer
+   */
+  public static void localBatch(ModelSpec model, int localBatch, int workers) {
+    if (localBatch > 1) {
+      return;
+    }
+    for (int i = 0; i < model.layers().size(); i++) {
+      Shape in = model.shapeBefore(i);
+      if (model.layers().get(i).type().equals("batchnorm") && in.spatial() == 1) {
+        throw new BadInputException("config key train.global-batch: " + localBatch * workers
+            + " over " + workers + (workers == 1 ? " worker" : " workers")
+            + " leaves a local batch of " + localBatch + ", and model.layers[" + i + "] (batchnorm on " + in
+            + ") normalises each channel over the local batch: with one value per channel it "
+            + "outputs its beta alone and trains nothing; expected a local batch of at least 2 "
+            + "(a larger global batch or fewer workers)");
+      }
     }
   }
 

@@ -294,7 +294,12 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
     RunConfig cfg = runConfig(sc);
     // what the CLI checks before Spark starts: batches that fit in Java arrays (the evaluation
     // batch is first used after an epoch), the model's driver-side copies in this JVM's heap
-    Preflight.check(cfg, Runtime.getRuntime().maxMemory());
+    try {
+      Preflight.check(cfg, Runtime.getRuntime().maxMemory());
+    } catch (BadInputException e) {
+      String named = withParamNames(e.getMessage());
+      throw named.equals(e.getMessage()) ? e : new BadInputException(named, e);
+    }
     int workers = cfg.train().workers();
     // the trainer checks this too, but only after a pass over the data (at 0 the trainer picks
     // a count that divides the batch)

@@ -6,6 +6,7 @@ import convspark.common.blas.BlasInfo;
 import convspark.common.io.Checkpoint;
 import convspark.common.nn.Network;
 import convspark.common.optim.LrSchedule;
+import convspark.driver.config.Preflight;
 import convspark.driver.config.RunConfig;
 import convspark.driver.data.Normalization;
 import convspark.driver.engine.Round;
@@ -92,6 +93,7 @@ public final class Trainer {
     int partitions = Partitions.forTraining(t.workers(), t.globalBatch(), jsc);
     int localBatch = Partitions.localBatch(t.globalBatch(), partitions, "train.global-batch",
         "train.workers");
+    Preflight.localBatch(cfg.model(), localBatch, partitions);
     Distributed.Blocks trainBlocks = data.train().toBlocks(jsc, partitions, "train");
     Distributed.Blocks valBlocks = null;
     // the cached blocks are freed however the run ends (a failed fit must not leave them cached

@@ -154,6 +154,29 @@ class MlInputChecksTest {
   }
 
   @Test
+  void aLocalBatchOfOneBeforeADenseBatchNormIsRefusedNamingTheParam() {
+    List<Row> rows = new ArrayList<>();
+    Random r = new Random(3);
+    for (int i = 0; i < 40; i++) {
+      rows.add(RowFactory.create((double) (i % 2), Vectors.dense(r.nextGaussian(),
+          r.nextGaussian(), r.nextGaussian(), r.nextGaussian())));
+    }
+    Dataset<Row> df = spark.createDataFrame(rows, new StructType()
+        .add("label", DataTypes.DoubleType).add("features", new VectorUDT()));
+    String spec = BINARY.replace("{ type = flatten }",
+        "{ type = flatten }\n  { type = dense, units = 4 }\n  { type = batchnorm }");
+    // 2 workers given (checked before any Spark job), or picked by fit (local[2]: 2)
+    for (int workers : new int[] {2, 0}) {
+      BadInputException e = assertThrows(BadInputException.class, () -> new CnnClassifier()
+          .setModelSpec(spec).setGlobalBatch(2).setNumWorkers(workers).setEpochs(1)
+          .setValidationFraction(0).fit(df));
+      assertTrue(e.getMessage().startsWith("config key train.global-batch (CnnClassifier param "
+          + "globalBatch): 2 over 2 workers leaves a local batch of 1, and model.layers[2] "
+          + "(batchnorm on 4x1x1)"), e.getMessage());
+    }
+  }
+
+  @Test
   void anImageOfTheWrongSizeIsNamedByItsFile() throws Exception {
     Path imgs = Files.createDirectories(dir.resolve("imgs"));
     for (int i = 0; i < 4; i++) {
