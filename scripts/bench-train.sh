@@ -37,9 +37,6 @@ command -v python3 >/dev/null 2>&1 || {
   echo "bench-train: python3 not found: it writes the report (Debian: apt-get install python3)" >&2
   exit 2
 }
-scripts/setup.sh
-scripts/build.sh
-. scripts/java-flags.sh
 batches="${BATCHES:-128 512}"
 engines="${ENGINES:-driver ring}"
 masters="${MASTERS:-local[2] cluster}"
@@ -62,6 +59,10 @@ for b in $batches; do
     echo "bench-train: BATCHES: '$b' is not a positive even number (2 workers)" >&2; exit 2
   fi
 done
+# the variables are checked above, before anything installs or builds
+scripts/setup.sh
+scripts/build.sh
+. scripts/java-flags.sh
 work=target/bench-train
 rm -rf "$work"
 mkdir -p "$work"

@@ -1,0 +1,88 @@
+package convspark.driver;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The scripts' checks of their variables: a bad value is exit 2 with one line naming the
+ * variable, before the script installs, builds or runs anything (each case here would otherwise
+ * start a build, a benchmark or a JVM that the kernel kills).
+ */
+class ScriptChecksTest {
+  record Result(int code, String err) {}
+
+  static Path root() {
+    String p = System.getProperty("convspark.root");
+    if (p != null) {
+      return Path.of(p).toAbsolutePath().normalize();
+    }
+    for (Path d = Path.of("").toAbsolutePath(); d != null; d = d.getParent()) {
+      if (Files.exists(d.resolve("scripts/convspark"))) {
+        return d;
+      }
+    }
+    throw new IllegalStateException("no scripts/convspark above " + Path.of("").toAbsolutePath());
+  }
+
+  static Result run(String script, Map<String, String> env, String... args) throws Exception {
+    List<String> cmd = new java.util.ArrayList<>(List.of("bash",
+        root().resolve("scripts").resolve(script).toString()));
+    cmd.addAll(List.of(args));
+    Path err = Files.createTempFile("script-err", ".txt");
+    try {
+      ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(false)
+          .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(err.toFile());
+      pb.environment().putAll(env);
+      Process p = pb.start();
+      if (!p.waitFor(60, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        throw new AssertionError(script + " " + env + " did not exit within 60 s");
+      }
+      return new Result(p.exitValue(), Files.readString(err, StandardCharsets.UTF_8));
+    } finally {
+      try {
+        Files.deleteIfExists(err);
+      } catch (IOException e) {
+        // a temp file left behind
+      }
+    }
+  }
+
+  static void refused(String script, Map<String, String> env, String expected, String... args)
+      throws Exception {
+    Result r = run(script, env, args);
+    assertEquals(2, r.code(), script + " " + env + ": " + r.err());
+    List<String> lines = r.err().lines().filter(l -> !l.isBlank()).toList();
+    assertEquals(1, lines.size(), script + " " + env + ": one line, found " + lines);
+    assertTrue(lines.get(0).contains(expected), lines.get(0));
+  }
+
+  @Test
+  void theLaunchersHeapIsChecked() throws Exception {
+    refused("convspark", Map.of("CONVSPARK_MEMORY", "1k"), "CONVSPARK_MEMORY='1k': expected a "
+        + "heap size of at least 512m", "--version");
+    // more than the machine has: the pre-touched heap would bring the OOM killer (exit 137)
+    refused("convspark", Map.of("CONVSPARK_MEMORY", "99999g"), "CONVSPARK_MEMORY='99999g': "
+        + "more than 7/8 of the", "--version");
+  }
+
+  @Test
+  void theBenchmarksVariablesAreChecked() throws Exception {
+    refused("bench-train.sh", Map.of("BATCHES", "09"), "BATCHES: '09' is not a positive even");
+    refused("bench-train.sh", Map.of("EPOCHS", "1"), "EPOCHS: '1' is not a number >= 2");
+    refused("bench-train.sh", Map.of("ENGINES", "rign"), "ENGINES: unknown engine 'rign'");
+    refused("bench-scale.sh", Map.of("SCALE_MAX", "abc"), "SCALE_MAX: 'abc' is not a whole");
+    refused("bench-scale.sh", Map.of("SCALE_SECONDS", "0"), "SCALE_SECONDS: '0' is not");
+    refused("bench-scale.sh", Map.of("SCALE_CONFIGS", "2x1 4x"), "SCALE_CONFIGS: '4x' is not PxT");
+    refused("bench-scale.sh", Map.of("SCALE_DDP", "yes"), "SCALE_DDP: 'yes' is not 0");
+  }
+}
