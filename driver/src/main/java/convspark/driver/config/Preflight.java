@@ -3,8 +3,10 @@ package convspark.driver.config;
 import convspark.common.BadInputException;
 import convspark.common.nn.Layer;
 import convspark.common.nn.Network;
+import convspark.common.spec.LayerSpec;
 import convspark.common.spec.ModelSpec;
 import convspark.common.spec.Shape;
+import java.util.List;
 
 /**
  * Checks, before Spark starts and before the first epoch, what would otherwise fail late: a batch
@@ -63,17 +65,38 @@ public final class Preflight {
     if (localBatch > 1) {
       return;
     }
-    for (int i = 0; i < model.layers().size(); i++) {
-      Shape in = model.shapeBefore(i);
-      if (model.layers().get(i).type().equals("batchnorm") && in.spatial() == 1) {
-        throw new BadInputException("config key train.global-batch: " + localBatch * workers
-            + " over " + workers + (workers == 1 ? " worker" : " workers")
-            + " leaves a local batch of " + localBatch + ", and model.layers[" + i + "] (batchnorm on " + in
-            + ") normalises each channel over the local batch: with one value per channel it "
-            + "outputs its beta alone and trains nothing; expected a local batch of at least 2 "
-            + "(a larger global batch or fewer workers)");
-      }
+    String bn = oneValuePerChannel(model.layers(), model.input(), "model.layers");
+    if (bn != null) {
+      throw new BadInputException("config key train.global-batch: " + localBatch * workers
+          + " over " + workers + (workers == 1 ? " worker" : " workers")
+          + " leaves a local batch of " + localBatch + ", and " + bn + " normalises each "
+          + "channel over the local batch: with one value per channel it outputs its beta "
+          + "alone and trains nothing; expected a local batch of at least 2 (a larger global "
+          + "batch or fewer workers)");
     }
+  }
+
+  /** The first batch norm of {@code layers} (residual blocks included) on a 1x1 map, or null. */
+  private static String oneValuePerChannel(List<LayerSpec> layers, Shape in, String path) {
+    Shape s = in;
+    for (int i = 0; i < layers.size(); i++) {
+      LayerSpec l = layers.get(i);
+      String at = path + "[" + i + "]";
+      if (l.type().equals("batchnorm") && s.spatial() == 1) {
+        return at + " (batchnorm on " + s + ")";
+      }
+      if (l instanceof LayerSpec.Residual r) {
+        String inner = oneValuePerChannel(r.layers(), s, at + ".layers");
+        if (inner == null) {
+          inner = oneValuePerChannel(r.shortcut(), s, at + ".shortcut");
+        }
+        if (inner != null) {
+          return inner;
+        }
+      }
+      s = l.outShape(s);
+    }
+    return null;
   }
 
   /** The batches of {@code evaluate} and {@code predict}: train.eval-batch and predict.inference-batch. */

@@ -42,5 +42,21 @@ class PreflightTest {
         + "a local batch of 1, and model.layers[4] (batchnorm on 8x1x1)"), e.getMessage());
     assertDoesNotThrow(() -> Preflight.localBatch(DENSE_BN, 2, 4));
     assertDoesNotThrow(() -> Preflight.localBatch(CONV_BN, 1, 4));
+    // inside a residual block's shortcut, on the 1x1 map a global average pool leaves
+    ModelSpec residual = ModelSpec.parse("""
+        input { channels = 1, height = 4, width = 4 }
+        layers = [
+          { type = conv, filters = 2, kernel = 3, padding = 1 }
+          { type = globalavgpool }
+          { type = residual, layers = [ { type = conv, filters = 3, kernel = 1 } ],
+            shortcut = [ { type = conv, filters = 3, kernel = 1 }, { type = batchnorm } ] }
+          { type = flatten }
+          { type = dense, units = 3 }
+        ]
+        """);
+    BadInputException r = assertThrows(BadInputException.class,
+        () -> Preflight.localBatch(residual, 1, 1));
+    assertTrue(r.getMessage().contains("1 over 1 worker leaves a local batch of 1, and "
+        + "model.layers[2].shortcut[1] (batchnorm on 3x1x1)"), r.getMessage());
   }
 }
