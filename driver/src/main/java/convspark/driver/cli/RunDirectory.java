@@ -3,16 +3,10 @@ package convspark.driver.cli;
 import convspark.common.BadInputException;
 import convspark.driver.train.Trainer;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
@@ -36,23 +30,20 @@ import java.util.stream.Stream;
  * </ul>
  */
 final class RunDirectory implements AutoCloseable {
-  static final String LOCK = ".lock";
+  static final String LOCK = DirLock.NAME;
   static final String REPLACED = ".replaced-";
   private final Path out;
   private final boolean created;
-  private final FileChannel channel;
-  private final FileLock lock;
+  private final DirLock lock;
   private final boolean replacing;
   /** Where this run set the old run aside, until it is deleted or moved back. */
   private Path aside;
   /** The names the old run had in {@code out} when it was set aside. */
   private Set<String> oldNames = Set.of();
 
-  private RunDirectory(Path out, boolean created, FileChannel channel, FileLock lock,
-      boolean replacing) {
+  private RunDirectory(Path out, boolean created, DirLock lock, boolean replacing) {
     this.out = out;
     this.created = created;
-    this.channel = channel;
     this.lock = lock;
     this.replacing = replacing;
   }
@@ -67,29 +58,9 @@ final class RunDirectory implements AutoCloseable {
       Files.createDirectories(out);
     } catch (FileSystemException e) {
       throw new BadInputException("--out " + out + ": cannot create the directory ("
-          + reason(e) + ")");
+          + DirLock.reason(e) + ")");
     }
-    FileChannel ch;
-    try {
-      ch = FileChannel.open(out.resolve(LOCK), StandardOpenOption.CREATE,
-          StandardOpenOption.WRITE);
-    } catch (FileSystemException e) {
-      throw new BadInputException("--out " + out + ": not writable (" + reason(e) + ")");
-    }
-    FileLock l;
-    try {
-      l = ch.tryLock();
-    } catch (OverlappingFileLockException e) {
-      l = null;
-    }
-    if (l == null) {
-      ch.close();
-      throw new BadInputException("--out " + out + ": another convspark run is writing it (it "
-          + "holds " + out.resolve(LOCK) + "); wait for it to end or choose another --out");
-    }
-    ch.truncate(0);
-    ch.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n")
-        .getBytes(StandardCharsets.UTF_8)));
+    DirLock l = DirLock.acquire(out, "--out");
     RunDirectory d = null;
     try {
       boolean nonEmpty = !content(out).isEmpty();
@@ -108,21 +79,13 @@ final class RunDirectory implements AutoCloseable {
               + "writes; move it away or choose another --out");
         }
       }
-      d = new RunDirectory(out, created, ch, l, nonEmpty && !resume);
+      d = new RunDirectory(out, created, l, nonEmpty && !resume);
       return d;
     } finally {
       if (d == null) {
-        release(out, created, ch, l);
+        release(out, created, l);
       }
     }
-  }
-
-  private static String reason(FileSystemException e) {
-    String r = e.getReason();
-    if (r == null) {
-      r = e.getClass().getSimpleName().replace("Exception", "");
-    }
-    return r + (e.getFile() != null ? ": " + e.getFile() : "");
   }
 
   /**
@@ -238,12 +201,11 @@ final class RunDirectory implements AutoCloseable {
 
   @Override
   public void close() throws IOException {
-    release(out, created, channel, lock);
+    release(out, created, lock);
   }
 
   /** Unlocks; a directory this run created and left empty is removed again. */
-  private static void release(Path out, boolean created, FileChannel ch, FileLock l)
-      throws IOException {
+  private static void release(Path out, boolean created, DirLock l) throws IOException {
     try {
       if (created && content(out).isEmpty()) {
         try (Stream<Path> s = Files.list(out)) {
@@ -254,10 +216,7 @@ final class RunDirectory implements AutoCloseable {
         }
       }
     } finally {
-      if (l.isValid()) {
-        l.release();
-      }
-      ch.close();
+      l.close();
     }
   }
 }

@@ -31,10 +31,14 @@ import org.apache.hadoop.fs.Path;
  *       --overwrite}, those of the run being replaced are set aside with it);
  *   <li>{@code --resume} continues a checkpoint of the run in {@code --out}, not another's;
  *   <li>the checkpoint directory can be written (a probe file), so that this fails now and not
- *       after the first epoch.
+ *       after the first epoch;
+ *   <li>no other run writes it: a local checkpoint directory outside {@code --out} is locked
+ *       ({@link DirLock}) until {@link #close}; under {@code --out}, {@code OUT/.lock} covers it.
+ *       On other file systems (HDFS, ...) there is no lock, and a run whose directory another
+ *       run claimed stops at its next checkpoint ({@link CheckpointStore#writeNamed}).
  * </ul>
  */
-final class RunIdentity {
+final class RunIdentity implements AutoCloseable {
   static final String OUT_FILE = "run-id";
   private final RunDirectory out;
   private final CheckpointStore store;
@@ -51,9 +55,15 @@ final class RunIdentity {
   private boolean began;
   /** The directory is this run's ({@link CheckpointStore#claim}): its checkpoints are ours. */
   private boolean claimed;
+  /** The lock on a local checkpoint directory outside --out, or null. */
+  private final Locked locked;
+
+  /** A held lock, and the directory when this run created it (removed again if left empty). */
+  private record Locked(DirLock lock, java.nio.file.Path createdDir) {}
 
   private RunIdentity(RunDirectory out, CheckpointStore store, boolean inside,
-      boolean setAsideCheckpoints, String id) {
+      boolean setAsideCheckpoints, String id, Locked locked) {
+    this.locked = locked;
     this.out = out;
     this.store = store;
     this.fs = store.fileSystem();
@@ -87,7 +97,18 @@ final class RunIdentity {
         ? java.nio.file.Path.of(store.fileSystem().makeQualified(store.dir()).toUri()) : null;
     boolean inside = local != null
         && local.normalize().startsWith(out.path().toAbsolutePath().normalize());
-    probe(store, uri);
+    Locked locked = local == null || inside ? null : lock(local, uri);
+    try {
+      probe(store, uri);
+      return check(out, store, uri, resume, overwrite, inside, locked);
+    } catch (IOException | RuntimeException e) {
+      unlock(locked);
+      throw e;
+    }
+  }
+
+  private static RunIdentity check(RunDirectory out, CheckpointStore store, String uri,
+      boolean resume, boolean overwrite, boolean inside, Locked locked) throws IOException {
     Optional<String> outId = readOutId(out.path());
     Optional<String> dirId = store.runId();
     if (resume) {
@@ -105,7 +126,7 @@ final class RunIdentity {
         }
       }
       return new RunIdentity(out, store, inside, false,
-          outId.orElse(dirId.orElse(ckptId.orElse(UUID.randomUUID().toString()))));
+          outId.orElse(dirId.orElse(ckptId.orElse(UUID.randomUUID().toString()))), locked);
     }
     boolean setAside = false;
     if (store.holdsARun() && !(inside && overwrite)) {
@@ -117,7 +138,52 @@ final class RunIdentity {
       }
       setAside = true;
     }
-    return new RunIdentity(out, store, inside, setAside, UUID.randomUUID().toString());
+    return new RunIdentity(out, store, inside, setAside, UUID.randomUUID().toString(), locked);
+  }
+
+  /** Creates (if needed) and locks a local checkpoint directory. */
+  private static Locked lock(java.nio.file.Path dir, String uri) throws IOException {
+    boolean existed = Files.isDirectory(dir);
+    try {
+      Files.createDirectories(dir);
+    } catch (java.nio.file.FileSystemException e) {
+      throw new BadInputException("--checkpoint-dir " + uri + ": not writable ("
+          + DirLock.reason(e) + ")");
+    }
+    try {
+      return new Locked(DirLock.acquire(dir, "--checkpoint-dir"), existed ? null : dir);
+    } catch (IOException | RuntimeException e) {
+      if (!existed) {
+        Files.deleteIfExists(dir);
+      }
+      throw e;
+    }
+  }
+
+  /** Releases the lock; a directory it created that holds nothing else goes again. */
+  private static void unlock(Locked l) throws IOException {
+    if (l == null) {
+      return;
+    }
+    try {
+      java.nio.file.Path d = l.createdDir();
+      if (d != null) {
+        try (java.util.stream.Stream<java.nio.file.Path> s = Files.list(d)) {
+          if (s.allMatch(p -> p.getFileName().toString().equals(DirLock.NAME))) {
+            Files.deleteIfExists(d.resolve(DirLock.NAME));
+            Files.deleteIfExists(d);
+          }
+        }
+      }
+    } finally {
+      l.lock().close();
+    }
+  }
+
+  /** Releases the checkpoint directory's lock, if this run holds one. */
+  @Override
+  public void close() throws IOException {
+    unlock(locked);
   }
 
   /** Creates the directory if needed and writes and deletes a file in it. */

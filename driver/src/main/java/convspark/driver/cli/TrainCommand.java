@@ -79,31 +79,33 @@ public final class TrainCommand implements Callable<Integer> {
     try (RunDirectory dir = RunDirectory.open(out, resume, overwrite)) {
       String ckpt = checkpointDir != null ? checkpointDir : out.resolve(Trainer.CHECKPOINTS_DIR).toUri()
           .toString();
-      RunIdentity id = RunIdentity.check(dir, ckpt, resume, overwrite, conf);
-      SparkSession spark = Cli.startSpark(cfg, common.master);
-      boolean started = false;
-      try {
-        if (frames) {
-          data = TrainingData.prepareFrames(cfg, spark);
+      try (RunIdentity id = RunIdentity.check(dir, ckpt, resume, overwrite, conf)) {
+        SparkSession spark = Cli.startSpark(cfg, common.master);
+        boolean started = false;
+        try {
+          if (frames) {
+            data = TrainingData.prepareFrames(cfg, spark);
+          }
+          // the new run can start: only now is an old run (--overwrite) set aside; from the
+          // first file moved on, a failure before the first checkpoint brings it back (failed)
+          started = true;
+          dir.setAside();
+          id.start();
+          Trainer trainer = new Trainer(cfg, SparkSessions.context(spark), out, ckpt,
+              TrainingListener.printing(System.out));
+          trainer.runId(id.id());
+          if (init != null) {
+            trainer.initialWeights(init.params(), init.state());
+          }
+          trainer.run(data, resume, stopAfter);
+        } catch (Throwable e) {
+          throw failed(e, started, dir, id);
+        } finally {
+          SparkSessions.stop(spark);
         }
-        // the new run can start: only now is an old run (--overwrite) set aside; from the first
-        // file moved on, a failure before the first checkpoint brings it back (failed)
-        started = true;
-        dir.setAside();
-        id.start();
-        Trainer trainer = new Trainer(cfg, SparkSessions.context(spark), out, ckpt,
-            TrainingListener.printing(System.out));
-        if (init != null) {
-          trainer.initialWeights(init.params(), init.state());
-        }
-        trainer.run(data, resume, stopAfter);
-      } catch (Throwable e) {
-        throw failed(e, started, dir, id);
-      } finally {
-        SparkSessions.stop(spark);
+        id.commit();
+        dir.commit();
       }
-      id.commit();
-      dir.commit();
     }
     return Main.OK;
   }

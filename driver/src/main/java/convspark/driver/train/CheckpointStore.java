@@ -116,10 +116,30 @@ public final class CheckpointStore {
     return dir;
   }
 
-  /** Writes {@code c} as {@code name} atomically: temp file, then rename over. */
+  /**
+   * The id of the run writing through this store, which claimed the directory before: each
+   * checkpoint is stamped with it, and {@link #writeNamed} checks the directory still names it.
+   */
+  public void expectRun(String id) {
+    runId = id;
+  }
+
+  /**
+   * Writes {@code c} as {@code name} atomically: temp file, then rename over. The checkpoint is
+   * stamped with the run's id (the one {@link #claim}ed or {@link #expectRun expected}, else the
+   * directory's at the first write).
+   *
+   * @throws IOException also when another run has claimed the directory since: this run stops
+   *     rather than mix its checkpoints with that run's
+   */
   public Path writeNamed(Checkpoint c, String name) throws IOException {
+    Optional<String> onDisk = runId();
     if (runId == null) {
-      runId = runId().orElse(null);
+      runId = onDisk.orElse(null);
+    } else if (onDisk.isPresent() && !onDisk.get().equals(runId)) {
+      throw new IOException("the checkpoint directory " + dir + " was claimed by another run ("
+          + onDisk.get() + ", in " + RUN_FILE + ") after this run (" + runId + "): two runs "
+          + "are writing it; this one stops rather than mix its checkpoints with the other's");
     }
     if (runId != null) {
       c = c.withMeta(RUN_META, runId);

@@ -50,6 +50,8 @@ public final class Trainer {
   private final JavaSparkContext jsc;
   private final Path out;
   private final String checkpointDir;
+  /** The run's id, when the caller gave it ({@link #runId}). */
+  private String runId;
   /** What a run writes in its output directory (checkpoints go to their own directory). */
   public static final String METRICS_FILE = "metrics.jsonl";
   public static final String SUMMARY_FILE = "summary.json";
@@ -68,6 +70,15 @@ public final class Trainer {
     this.out = out;
     this.checkpointDir = checkpointDir;
     this.log = log;
+  }
+
+  /**
+   * The id of the run (the CLI's {@code run-id}): every checkpoint is stamped with it, and a
+   * checkpoint directory that another run claimed meanwhile stops this one at its next write.
+   * Without it the directory's own {@code run-id}, if any, is taken at the first write.
+   */
+  public void runId(String id) {
+    this.runId = id;
   }
 
   /** Starts from these weights instead of a seeded initialisation (not used on resume). */
@@ -132,6 +143,9 @@ public final class Trainer {
     }
     CheckpointStore store = new CheckpointStore(checkpointDir, t.keepLast(),
         jsc.hadoopConfiguration());
+    if (runId != null) {
+      store.expectRun(runId);
+    }
     MetricsLog metrics = new MetricsLog(out.resolve(METRICS_FILE));
     int startEpoch = 0;
     long step = 0;

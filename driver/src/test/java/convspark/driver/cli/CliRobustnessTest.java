@@ -251,6 +251,20 @@ class CliRobustnessTest {
       assertTrue(e.contains("--out") && e.contains("another convspark run"), e);
     }
     assertFalse(Files.exists(out.resolve("metrics.jsonl")));
+    // a --checkpoint-dir outside --out is locked too: two runs with their own --out and one
+    // checkpoint directory both finished, each pruning and stamping the other's checkpoints
+    Path ck = dir.resolve("ckpt-locked");
+    Files.createDirectories(ck);
+    try (FileChannel ch = FileChannel.open(ck.resolve(".lock"), StandardOpenOption.CREATE,
+        StandardOpenOption.WRITE); FileLock lock = ch.lock()) {
+      String e = oneLine(train(dir.resolve("run-ck-locked"), "--checkpoint-dir", ck.toString(),
+          "--set", "train.epochs=1"), 2);
+      assertTrue(e.contains("--checkpoint-dir " + ck) && e.contains("another convspark run"), e);
+    }
+    assertFalse(Files.exists(dir.resolve("run-ck-locked")), "nothing written");
+    try (var files = Files.list(ck)) {
+      assertEquals(List.of(".lock"), files.map(p -> p.getFileName().toString()).toList());
+    }
   }
 
   // ---- 5. no silent garbage ---------------------------------------------------------------------

@@ -47,4 +47,24 @@ class CheckpointStoreTest {
     }
     assertEquals(6, store.readNamed("best.bin").orElseThrow().step());
   }
+
+  @Test
+  void aRunWhoseDirectoryAnotherRunClaimedStopsAtItsNextWrite() throws Exception {
+    CheckpointStore a = new CheckpointStore(dir.toUri().toString(), 3, new Configuration());
+    a.claim("run-a");
+    a.write(at(5));
+    assertEquals("run-a", CheckpointStore.runOf(a.latest().orElseThrow()).orElseThrow());
+    // run b claims the directory (on a file system without locks, or a race before the lock)
+    new CheckpointStore(dir.toUri().toString(), 3, new Configuration()).claim("run-b");
+    java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(
+        java.io.IOException.class, () -> a.write(at(6)));
+    assertTrue(e.getMessage().contains("claimed by another run (run-b") && e.getMessage()
+        .contains("after this run (run-a)"), e.getMessage());
+    assertEquals(5, a.latest().orElseThrow().step(), "nothing written over b's claim");
+    // a store told its run's id stamps that id, not whatever the directory names
+    CheckpointStore b = new CheckpointStore(dir.toUri().toString(), 3, new Configuration());
+    b.expectRun("run-b");
+    b.write(at(7));
+    assertEquals("run-b", CheckpointStore.runOf(b.latest().orElseThrow()).orElseThrow());
+  }
 }

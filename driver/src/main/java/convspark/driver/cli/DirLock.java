@@ -1,0 +1,84 @@
+package convspark.driver.cli;
+
+import convspark.common.BadInputException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystemException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * An OS file lock on {@code DIR/.lock}, held while a run writes the directory (its {@code --out},
+ * and a local {@code --checkpoint-dir} outside it): a second run on the same directory exits 2
+ * instead of mixing its files with the first's. The lock file holds the owner's pid; the OS
+ * releases the lock when the process dies, however it dies.
+ */
+final class DirLock implements AutoCloseable {
+  static final String NAME = ".lock";
+  private final FileChannel channel;
+  private final FileLock lock;
+
+  private DirLock(FileChannel channel, FileLock lock) {
+    this.channel = channel;
+    this.lock = lock;
+  }
+
+  /**
+   * Locks {@code dir} (which must exist); {@code option} names the option that gave it, as
+   * errors say ("--out", "--checkpoint-dir").
+   *
+   * @throws BadInputException when another process holds the lock or the file cannot be made
+   */
+  static DirLock acquire(Path dir, String option) throws IOException {
+    FileChannel ch;
+    try {
+      ch = FileChannel.open(dir.resolve(NAME), StandardOpenOption.CREATE,
+          StandardOpenOption.WRITE);
+    } catch (FileSystemException e) {
+      throw new BadInputException(option + " " + dir + ": not writable (" + reason(e) + ")");
+    }
+    FileLock l;
+    try {
+      l = ch.tryLock();
+    } catch (OverlappingFileLockException e) {
+      l = null;
+    } catch (IOException e) {
+      ch.close();
+      throw e;
+    }
+    if (l == null) {
+      ch.close();
+      throw new BadInputException(option + " " + dir + ": another convspark run is writing it "
+          + "(it holds " + dir.resolve(NAME) + "); wait for it to end or choose another "
+          + option);
+    }
+    ch.truncate(0);
+    ch.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n")
+        .getBytes(StandardCharsets.UTF_8)));
+    return new DirLock(ch, l);
+  }
+
+  /** An I/O error's reason and file, for a one-line message. */
+  static String reason(FileSystemException e) {
+    String r = e.getReason();
+    if (r == null) {
+      r = e.getClass().getSimpleName().replace("Exception", "");
+    }
+    return r + (e.getFile() != null ? ": " + e.getFile() : "");
+  }
+
+  @Override
+  public void close() throws IOException {
+    try {
+      if (lock.isValid()) {
+        lock.release();
+      }
+    } finally {
+      channel.close();
+    }
+  }
+}
