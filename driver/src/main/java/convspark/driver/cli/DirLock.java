@@ -8,6 +8,8 @@ import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
@@ -34,32 +36,44 @@ final class DirLock implements AutoCloseable {
    * @throws BadInputException when another process holds the lock or the file cannot be made
    */
   static DirLock acquire(Path dir, String option) throws IOException {
+    Path file = dir.resolve(NAME);
+    boolean existed = Files.exists(file, LinkOption.NOFOLLOW_LINKS);
     FileChannel ch;
     try {
-      ch = FileChannel.open(dir.resolve(NAME), StandardOpenOption.CREATE,
-          StandardOpenOption.WRITE);
+      ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
     } catch (FileSystemException e) {
       throw new BadInputException(option + " " + dir + ": not writable (" + reason(e) + ")");
     }
-    FileLock l;
+    FileLock l = null;
     try {
-      l = ch.tryLock();
-    } catch (OverlappingFileLockException e) {
-      l = null;
-    } catch (IOException e) {
+      try {
+        l = ch.tryLock();
+      } catch (OverlappingFileLockException e) {
+        l = null;
+      }
+      if (l == null) {
+        throw new BadInputException(option + " " + dir + ": another convspark run is writing "
+            + "it (it holds " + file + "); wait for it to end or choose another " + option);
+      }
+      ch.truncate(0);
+      ch.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n")
+          .getBytes(StandardCharsets.UTF_8)));
+      return new DirLock(ch, l);
+    } catch (IOException | RuntimeException e) {
+      // a lock file this call made goes again (unless another run holds it)
+      if (l != null) {
+        l.release();
+        if (!existed) {
+          Files.deleteIfExists(file);
+        }
+      }
       ch.close();
+      if (e instanceof IOException io) {
+        throw new BadInputException(option + " " + dir + ": not writable (" + (io
+            instanceof FileSystemException f ? reason(f) : io.getMessage()) + ")", io);
+      }
       throw e;
     }
-    if (l == null) {
-      ch.close();
-      throw new BadInputException(option + " " + dir + ": another convspark run is writing it "
-          + "(it holds " + dir.resolve(NAME) + "); wait for it to end or choose another "
-          + option);
-    }
-    ch.truncate(0);
-    ch.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n")
-        .getBytes(StandardCharsets.UTF_8)));
-    return new DirLock(ch, l);
   }
 
   /** An I/O error's reason and file, for a one-line message. */

@@ -154,7 +154,11 @@ final class RunIdentity implements AutoCloseable {
       return new Locked(DirLock.acquire(dir, "--checkpoint-dir"), existed ? null : dir);
     } catch (IOException | RuntimeException e) {
       if (!existed) {
-        Files.deleteIfExists(dir);
+        try {
+          Files.deleteIfExists(dir);
+        } catch (IOException cleanup) {
+          e.addSuppressed(cleanup);
+        }
       }
       throw e;
     }
@@ -186,25 +190,34 @@ final class RunIdentity implements AutoCloseable {
     unlock(locked);
   }
 
-  /** Creates the directory if needed and writes and deletes a file in it. */
+  /**
+   * Creates the directory if needed and writes and deletes a file in it (which goes however the
+   * write fails: a full local disk is Hadoop's FSError, an Error).
+   */
   private static void probe(CheckpointStore store, String uri) {
     Path p = new Path(store.dir(), ".probe-" + UUID.randomUUID());
     FileSystem fs = store.fileSystem();
+    boolean existed = true;
     try {
-      boolean existed = fs.exists(store.dir());
+      existed = fs.exists(store.dir());
       if (!fs.mkdirs(store.dir())) {
         throw new IOException("cannot create the directory");
       }
       try (OutputStream o = fs.create(p, false)) {
         o.write(1);
       }
-      fs.delete(p, false);
-      if (!existed) {
-        fs.delete(store.dir(), false);
-      }
-    } catch (IOException | RuntimeException e) {
+    } catch (IOException | RuntimeException | org.apache.hadoop.fs.FSError e) {
       throw new BadInputException("--checkpoint-dir " + uri + ": not writable (" + oneLine(e)
           + ")");
+    } finally {
+      try {
+        fs.delete(p, false);
+        if (!existed) {
+          fs.delete(store.dir(), false);
+        }
+      } catch (IOException | RuntimeException e) {
+        // the probe's name says what it was
+      }
     }
   }
 

@@ -150,6 +150,14 @@ public final class CheckpointStore {
     try (FSDataOutputStream out = fs.create(tmp, true)) {
       c.write(out);
       sync(out, tmp);
+    } catch (IOException | RuntimeException | Error e) {
+      // a partial temp file (a full disk) would hold the space a retry needs
+      try {
+        fs.delete(tmp, false);
+      } catch (IOException | RuntimeException cleanup) {
+        e.addSuppressed(cleanup);
+      }
+      throw e;
     }
     // a .crc side file left by an older version would no longer match the new file
     fs.delete(new Path(dir, "." + name + ".crc"), false);
