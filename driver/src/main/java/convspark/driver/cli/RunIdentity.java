@@ -114,7 +114,9 @@ final class RunIdentity implements AutoCloseable {
     if (resume) {
       Optional<Path> latest = store.latestPath();
       if (latest.isEmpty()) {
-        throw new BadInputException("--resume: no usable checkpoint in " + store.dir());
+        throw new BadInputException("--resume: no usable checkpoint in " + store.dir()
+            + "; a run stopped before its first checkpoint has nothing to continue: start it "
+            + "again with --overwrite");
       }
       Checkpoint c = store.read(latest.get());
       Optional<String> ckptId = CheckpointStore.runOf(c);

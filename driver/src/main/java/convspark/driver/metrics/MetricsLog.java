@@ -50,7 +50,7 @@ public final class MetricsLog {
           m = Json.MAPPER.readValue(line, EpochMetrics.class);
         } catch (JsonProcessingException e) {
           String shown = line.length() > 60 ? line.substring(0, 60) + "..." : line;
-          warn.accept("convspark: WARNING: skipping an unreadable line of " + file
+          warn.accept("skipping an unreadable line of " + file
               + " (torn by an interrupted write?): " + shown);
           continue;
         }

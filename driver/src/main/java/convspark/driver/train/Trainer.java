@@ -394,9 +394,9 @@ public final class Trainer {
       same = saved[i].length == need[i].length;
     }
     if (!same) {
-      throw new BadInputException("--resume: the checkpoint in " + where + " holds "
-          + saved.length + " optimizer state array(s) for " + optimizerName + " but config key "
-          + "train.optimizer needs " + need.length + " (momentum on in one and off in the "
+      throw new BadInputException("--resume: the checkpoint in " + where + " holds optimizer "
+          + "state " + sizes(saved) + " for " + optimizerName + " but config key "
+          + "train.optimizer needs " + sizes(need) + " (momentum on in one and off in the "
           + "other?)");
     }
     // first: another seed draws another validation split, which changes the training split's
@@ -452,6 +452,17 @@ public final class Trainer {
   private static String normalization(Normalization n) {
     return "scale " + n.scale() + ", mean " + Arrays.toString(n.mean()) + ", std "
         + Arrays.toString(n.std());
+  }
+
+  /** Optimizer state arrays as their sizes: "[421834, 421834] values", "none". */
+  private static String sizes(float[][] arrays) {
+    long total = 0;
+    for (float[] a : arrays) {
+      total += a.length;
+    }
+    return total == 0 ? "none" : java.util.Arrays.stream(arrays)
+        .map(a -> Integer.toString(a.length))
+        .collect(java.util.stream.Collectors.joining(", ", "[", "] values"));
   }
 
   /** A checkpoint of {@code weights} with {@code training}'s optimizer state. */
