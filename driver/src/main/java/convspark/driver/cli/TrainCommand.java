@@ -94,6 +94,11 @@ public final class TrainCommand implements Callable<Integer> {
           Trainer trainer = new Trainer(cfg, SparkSessions.context(spark), out, ckpt,
               TrainingListener.printing(System.out));
           trainer.runId(id.id());
+          // the replaced run (--overwrite) goes once the new run has a checkpoint to resume from
+          trainer.afterFirstCheckpoint(() -> {
+            id.commit();
+            dir.commit();
+          });
           if (init != null) {
             trainer.initialWeights(init.params(), init.state());
           }

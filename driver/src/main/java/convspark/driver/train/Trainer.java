@@ -52,6 +52,8 @@ public final class Trainer {
   private final String checkpointDir;
   /** The run's id, when the caller gave it ({@link #runId}). */
   private String runId;
+  /** {@link #afterFirstCheckpoint}'s hook, until it has run. */
+  private CheckpointHook firstCheckpointHook;
   /** What a run writes in its output directory (checkpoints go to their own directory). */
   public static final String METRICS_FILE = "metrics.jsonl";
   public static final String SUMMARY_FILE = "summary.json";
@@ -79,6 +81,20 @@ public final class Trainer {
    */
   public void runId(String id) {
     this.runId = id;
+  }
+
+  /** Something to do once a checkpoint has been written. */
+  public interface CheckpointHook {
+    void written() throws IOException;
+  }
+
+  /**
+   * Runs {@code hook} after the first checkpoint this invocation writes (the CLI deletes the run
+   * an {@code --overwrite} set aside: from then on the new run can be resumed). A hook that fails
+   * is a warning, not a failed run.
+   */
+  public void afterFirstCheckpoint(CheckpointHook hook) {
+    this.firstCheckpointHook = hook;
   }
 
   /** Starts from these weights instead of a seeded initialisation (not used on resume). */
@@ -245,6 +261,15 @@ public final class Trainer {
         if (checkpointNow) {
           store.write(checkpoint(net, epoch + 1, step, model, model, optimizerName,
               stepsPerEpoch, partitions, stop, data.normalization()));
+          if (firstCheckpointHook != null) {
+            CheckpointHook hook = firstCheckpointHook;
+            firstCheckpointHook = null;
+            try {
+              hook.written();
+            } catch (IOException | RuntimeException hookFailed) {
+              log.warning("after the first checkpoint: " + hookFailed);
+            }
+          }
         }
         if (stop.shouldStop()) {
           log.info(String.format("convspark: early stopping after epoch %d: %s has not improved "
