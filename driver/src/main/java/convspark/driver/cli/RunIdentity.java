@@ -5,6 +5,7 @@ import convspark.common.io.AtomicFiles;
 import convspark.common.io.Checkpoint;
 import convspark.driver.config.RunConfig;
 import convspark.driver.train.CheckpointStore;
+import convspark.driver.train.Trainer;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -244,7 +245,8 @@ final class RunIdentity implements AutoCloseable {
    */
   static boolean ours(String name) {
     return name.equals(CheckpointStore.RUN_FILE) || name.matches("ckpt-\\d+\\.bin")
-        || name.equals("best.bin") || name.equals("final.bin")
+        || name.equals(Trainer.BEST) || name.equals(Trainer.BEST_PREVIOUS)
+        || name.equals("final.bin")
         || name.matches("\\..*\\.(tmp|crc)");
   }
 

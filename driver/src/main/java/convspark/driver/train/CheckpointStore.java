@@ -212,6 +212,25 @@ public final class CheckpointStore {
     }
   }
 
+  /**
+   * Renames named file {@code from} to {@code to} in one atomic step (replacing {@code to}); false
+   * when there is no {@code from}.
+   */
+  public boolean renameNamed(String from, String to) throws IOException {
+    Path f = new Path(dir, from);
+    if (!fs.exists(f)) {
+      return false;
+    }
+    rename(f, new Path(dir, to));
+    syncDir();
+    return true;
+  }
+
+  /** Deletes named file {@code name}, if there is one. */
+  public void deleteNamed(String name) throws IOException {
+    fs.delete(new Path(dir, name), false);
+  }
+
   /** Writes the checkpoint of step {@code c.step()} and prunes all but the newest keepLast. */
   public Path write(Checkpoint c) throws IOException {
     Path p = writeNamed(c, String.format("ckpt-%012d.bin", c.step()));

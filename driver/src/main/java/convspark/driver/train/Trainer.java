@@ -60,6 +60,13 @@ public final class Trainer {
   public static final String PLOT_FILE = "training.png";
   /** The checkpoint directory's name inside the output directory, where none is given. */
   public static final String CHECKPOINTS_DIR = "checkpoints";
+  /** The best weights so far, in the checkpoint directory. */
+  public static final String BEST = "best.bin";
+  /**
+   * The best weights the newest checkpoint names, while a newer best.bin is not yet named by a
+   * checkpoint (between an improved epoch and the next periodic checkpoint).
+   */
+  public static final String BEST_PREVIOUS = "best-previous.bin";
 
   private final TrainingListener log;
   private float[] initialParams;
@@ -174,6 +181,8 @@ public final class Trainer {
     }
     List<EpochMetrics> history = new ArrayList<>();
     ModelState best = null;
+    // best.bin was set aside as best-previous.bin since the last checkpoint
+    boolean previousKept = false;
     if (resume) {
       Checkpoint c = store.latest().orElseThrow(() -> new BadInputException(
           "--resume: no usable checkpoint in " + checkpointDir));
@@ -185,7 +194,17 @@ public final class Trainer {
       startEpoch = c.epoch();
       step = c.step();
       stop.restore(c.meta());
-      Optional<Checkpoint> b = store.readNamed("best.bin");
+      Optional<Checkpoint> b = store.readNamed(BEST);
+      if (stop.bestEpoch() > 0 && (b.isEmpty() || b.get().epoch() != stop.bestEpoch())) {
+        // a run stopped between a new best.bin and the checkpoint that names it: the best
+        // weights of the checkpoint resumed from were kept aside, and are best.bin again
+        Optional<Checkpoint> p = store.readNamed(BEST_PREVIOUS);
+        if (p.isPresent() && p.get().epoch() == stop.bestEpoch()) {
+          store.renameNamed(BEST_PREVIOUS, BEST);
+          b = p;
+        }
+      }
+      store.deleteNamed(BEST_PREVIOUS);
       if (b.isPresent() && stop.bestEpoch() > 0) {
         if (b.get().epoch() == stop.bestEpoch()) {
           best = new ModelState(b.get().params().clone(), b.get().state().clone(),
@@ -254,13 +273,22 @@ public final class Trainer {
           // resume from a later checkpoint must find the weights its early-stopping record
           // names (without validation every epoch is the best: the periodic ones suffice)
           if (valBlocks != null || checkpointNow) {
+            // the best weights the newest checkpoint names stay readable (best-previous.bin)
+            // until a checkpoint names the new ones: a run stopped in between resumes with them
+            if (!previousKept && store.renameNamed(BEST, BEST_PREVIOUS)) {
+              previousKept = true;
+            }
             store.writeNamed(checkpoint(net, epoch + 1, step, best, model, optimizerName,
-                stepsPerEpoch, partitions, stop, data.normalization()), "best.bin");
+                stepsPerEpoch, partitions, stop, data.normalization()), BEST);
           }
         }
         if (checkpointNow) {
           store.write(checkpoint(net, epoch + 1, step, model, model, optimizerName,
               stepsPerEpoch, partitions, stop, data.normalization()));
+          if (previousKept) {
+            store.deleteNamed(BEST_PREVIOUS);
+            previousKept = false;
+          }
           if (firstCheckpointHook != null) {
             CheckpointHook hook = firstCheckpointHook;
             firstCheckpointHook = null;

@@ -242,6 +242,36 @@ class CliRobustnessTest {
   }
 
   @Test
+  void aRunStoppedBetweenANewBestAndItsCheckpointResumesWithTheBestWeightsItNamed()
+      throws Exception {
+    Path out = dir.resolve("run-best-window");
+    CliTrainTest.Run r = train(out, "--set", "train.epochs=3", "--stop-after", "1");
+    assertEquals(0, r.code(), r.err());
+    Path ck = out.resolve("checkpoints");
+    org.apache.hadoop.conf.Configuration conf = new org.apache.hadoop.conf.Configuration();
+    Checkpoint best = convspark.driver.train.CheckpointStore.readFile(
+        new org.apache.hadoop.fs.Path(ck.resolve("best.bin").toUri()), conf);
+    assertEquals(1, best.epoch());
+    // what a kill leaves between epoch 2's new best.bin and epoch 2's checkpoint: the best
+    // weights of the checkpoint (epoch 1) set aside, a best.bin that no checkpoint names
+    Files.move(ck.resolve("best.bin"), ck.resolve("best-previous.bin"));
+    float[] other = best.params().clone();
+    other[0] += 1;
+    new convspark.driver.train.CheckpointStore(ck.toUri().toString(), 3, conf).writeNamed(
+        new Checkpoint(best.modelSpec(), 2, best.step() * 2, other, best.state(),
+            best.optimizer(), best.optimizerState(), best.optimizerSteps(), best.meta()),
+        "best.bin");
+    r = train(out, "--resume", "--set", "train.epochs=1");
+    assertEquals(0, r.code(), r.err());
+    assertFalse(r.out().contains("not used") || r.out().contains("not available"), r.out());
+    assertFalse(Files.exists(ck.resolve("best-previous.bin")));
+    Checkpoint restored = convspark.driver.train.CheckpointStore.readFile(
+        new org.apache.hadoop.fs.Path(ck.resolve("best.bin").toUri()), conf);
+    assertEquals(1, restored.epoch());
+    assertArrayEquals(best.params(), restored.params());
+  }
+
+  @Test
   void aSecondRunOnALockedOutputIsRefused() throws Exception {
     Path out = dir.resolve("run-locked");
     Files.createDirectories(out);
