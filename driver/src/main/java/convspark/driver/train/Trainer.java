@@ -52,6 +52,9 @@ public final class Trainer {
   private final String checkpointDir;
   /** The run's id, when the caller gave it ({@link #runId}). */
   private String runId;
+  /** The training split's size and checksum, recorded in every checkpoint. */
+  private long trainSamples;
+  private java.util.OptionalLong trainChecksum = java.util.OptionalLong.empty();
   /** {@link #afterFirstCheckpoint}'s hook, until it has run. */
   private CheckpointHook firstCheckpointHook;
   /** What a run writes in its output directory (checkpoints go to their own directory). */
@@ -151,6 +154,8 @@ public final class Trainer {
     RunConfig.Train t = cfg.train();
     Network net = new Network(cfg.model());
     TrainingData.checkGlobalBatch(trainBlocks.count(), t.globalBatch());
+    trainSamples = trainBlocks.count();
+    trainChecksum = data.train().checksum();
     int stepsPerEpoch = (trainBlocks.maxBlock() + localBatch - 1) / localBatch;
     LrSchedule schedule = t.lrSchedule();
     List<BlasInfo> executorBlas = describe(net, data, trainBlocks, partitions, localBatch,
@@ -188,7 +193,7 @@ public final class Trainer {
           "--resume: no usable checkpoint in " + checkpointDir));
       checkSameModel(c, net, store.dir().toString());
       checkSameTraining(c, model, optimizerName, stepsPerEpoch, partitions, cfg,
-          data.normalization(), store.dir().toString());
+          data.normalization(), trainSamples, trainChecksum, store.dir().toString());
       model = new ModelState(c.params().clone(), c.state().clone(), copy(c.optimizerState()),
           c.optimizerSteps());
       startEpoch = c.epoch();
@@ -433,7 +438,8 @@ public final class Trainer {
    * does not record (older versions) is not checked.
    */
   private static void checkSameTraining(Checkpoint c, ModelState fresh, String optimizerName,
-      int stepsPerEpoch, int partitions, RunConfig cfg, Normalization norm, String where) {
+      int stepsPerEpoch, int partitions, RunConfig cfg, Normalization norm, long samples,
+      java.util.OptionalLong crc, String where) {
     RunConfig.Train t = cfg.train();
     if (!c.optimizer().equals(optimizerName)) {
       throw new BadInputException("--resume: the checkpoint in " + where + " was trained with "
@@ -461,6 +467,8 @@ public final class Trainer {
           + "validation split and the shuffles; set train.seed = " + seed + " to continue the "
           + "same run)");
     }
+    // then the data (other data fit other normalisation statistics: name the cause)
+    checkSameData(c, samples, crc, where);
     if (Normalization.inMeta(c.meta())) {
       Normalization trained;
       try {
@@ -502,6 +510,33 @@ public final class Trainer {
     }
   }
 
+  /** Checkpoint metadata: the training split's size, and its checksum where known. */
+  static final String TRAIN_SAMPLES = "train-samples";
+  static final String TRAIN_CRC = "train-crc32c";
+
+  /**
+   * Resuming trains on the data the checkpoint was trained on: as many training samples (after
+   * the validation split), and where the driver read them (IDX, CSV), the same ones. Another
+   * labels file with the same images passed every other check and trained on garbage.
+   * Checkpoints of older versions without this metadata are not checked.
+   */
+  private static void checkSameData(Checkpoint c, long samples, java.util.OptionalLong crc,
+      String where) {
+    String n = c.meta().get(TRAIN_SAMPLES);
+    if (n != null && !n.equals(Long.toString(samples))) {
+      throw new BadInputException("--resume: the checkpoint in " + where + " was trained on "
+          + n + " training samples, this run's training data (config keys data.train.*, after "
+          + "the validation split) has " + samples + "; resume with the data it was trained on");
+    }
+    String was = c.meta().get(TRAIN_CRC);
+    if (was != null && crc.isPresent() && !was.equals(Long.toHexString(crc.getAsLong()))) {
+      throw new BadInputException("--resume: the checkpoint in " + where + " was trained on "
+          + "other training data than config keys data.train.* give now (as many samples, "
+          + "other labels or images: CRC-32C " + was + " then, " + Long.toHexString(
+          crc.getAsLong()) + " now); resume with the data it was trained on");
+    }
+  }
+
   private static String normalization(Normalization n) {
     return "scale " + n.scale() + ", mean " + Arrays.toString(n.mean()) + ", std "
         + Arrays.toString(n.std());
@@ -528,6 +563,8 @@ public final class Trainer {
     meta.put("steps-per-epoch", Integer.toString(stepsPerEpoch));
     meta.put("workers", Integer.toString(partitions));
     meta.put("global-batch", Integer.toString(cfg.train().globalBatch()));
+    meta.put(TRAIN_SAMPLES, Long.toString(trainSamples));
+    trainChecksum.ifPresent(v -> meta.put(TRAIN_CRC, Long.toHexString(v)));
     return new Checkpoint(net.spec().render(), epoch, step, weights.params().clone(),
         weights.state().clone(), optimizerName, copy(training.optimizerState()),
         training.optimizerSteps(), meta);

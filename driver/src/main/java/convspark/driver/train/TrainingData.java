@@ -37,10 +37,27 @@ public record TrainingData(Split train, Split validation, Split test,
 
     /** Packs the samples into {@code partitions} balanced, cached blocks. */
     Distributed.Blocks toBlocks(JavaSparkContext jsc, int partitions, String name);
+
+    /**
+     * A checksum of the samples (labels and features before normalisation, in order) where the
+     * driver holds them, else empty: {@code --resume} compares it with the checkpoint's.
+     */
+    default java.util.OptionalLong checksum() {
+      return java.util.OptionalLong.empty();
+    }
   }
 
-  /** A split read on the driver, already normalised. */
-  public record ArraySplit(ImageSet set) implements Split {
+  /**
+   * A split read on the driver, already normalised.
+   *
+   * @param rawChecksum {@link #checksum(ImageSet)} of the samples before normalisation (the
+   *     statistics of {@code auto} may be refitted a hair differently on resume), or empty
+   */
+  public record ArraySplit(ImageSet set, java.util.OptionalLong rawChecksum) implements Split {
+    public ArraySplit(ImageSet set) {
+      this(set, java.util.OptionalLong.empty());
+    }
+
     public long count() {
       return set.count();
     }
@@ -49,6 +66,39 @@ public record TrainingData(Split train, Split validation, Split test,
       return Distributed.blocks(jsc, set.pixels(), set.labels(), set.sampleSize(), partitions,
           name);
     }
+
+    @Override
+    public java.util.OptionalLong checksum() {
+      return rawChecksum;
+    }
+  }
+
+  /**
+   * CRC-32C of the labels and the features' float bits, in order (tens of ms for
+   * Fashion-MNIST's 60,000 samples).
+   */
+  public static long checksum(ImageSet set) {
+    java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(1 << 16);
+    int[] y = set.labels();
+    for (int i = 0; i < y.length; ) {
+      int n = Math.min(y.length - i, buf.capacity() / 4);
+      buf.clear();
+      buf.asIntBuffer().put(y, i, n);
+      buf.limit(n * 4);
+      crc.update(buf);
+      i += n;
+    }
+    float[] x = set.pixels();
+    for (int i = 0; i < x.length; ) {
+      int n = Math.min(x.length - i, buf.capacity() / 4);
+      buf.clear();
+      buf.asFloatBuffer().put(x, i, n);
+      buf.limit(n * 4);
+      crc.update(buf);
+      i += n;
+    }
+    return crc.getValue();
   }
 
   /**
@@ -199,7 +249,8 @@ public record TrainingData(Split train, Split validation, Split test,
     ImageSet fitOn = train;
     Normalization norm = Normalization.resolve(d, cfg.model().input().channels(),
         () -> Normalization.fit(fitOn, d.scale()));
-    return new TrainingData(new ArraySplit(norm.apply(train)),
+    return new TrainingData(new ArraySplit(norm.apply(train),
+        java.util.OptionalLong.of(checksum(train))),
         val == null ? null : new ArraySplit(norm.apply(val)),
         test == null ? null : new ArraySplit(norm.apply(test)), norm);
   }

@@ -184,6 +184,20 @@ class CliTrainTest {
     assertEquals(2, r.code(), r.err());
     assertTrue(r.err().contains("trained on 2 workers, this run has 1")
         && r.err().contains("set train.workers = 2"), r.err());
+    // other labels for the same images: every other check passes, and it would train on them
+    Path[] other = TestData.writeIdx(dir, "relabelled", 1600, 5);
+    r = train(out, "--set", "train.epochs=3", "--resume", "--set",
+        "data.train.labels=" + other[1]);
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("other training data than config keys data.train.*")
+        && r.err().contains("CRC-32C"), r.err());
+    // fewer samples
+    Path[] fewer = TestData.writeIdx(dir, "fewer", 1500, 1);
+    r = train(out, "--set", "train.epochs=3", "--resume", "--set",
+        "data.train.images=" + fewer[0], "--set", "data.train.labels=" + fewer[1]);
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("was trained on 1280 training samples") && r.err()
+        .contains("has 1200"), r.err());
     assertArrayEquals(before, Files.readAllBytes(ckpt), "the checkpoint is untouched");
     r = train(out, "--set", "train.epochs=3", "--resume");
     assertEquals(0, r.code(), r.err());
@@ -218,8 +232,10 @@ class CliTrainTest {
     // a checkpoint of an older version records neither: nothing to compare, the run continues
     Checkpoint c = ckpt(ckpt);
     Map<String, String> meta = new LinkedHashMap<>(c.meta());
-    assertTrue(meta.keySet().containsAll(List.of("seed", "norm.scale", "norm.mean", "norm.std")));
-    meta.keySet().removeAll(List.of("seed", "norm.scale", "norm.mean", "norm.std"));
+    List<String> newer = List.of("seed", "norm.scale", "norm.mean", "norm.std", "train-samples",
+        "train-crc32c");
+    assertTrue(meta.keySet().containsAll(newer), meta.toString());
+    meta.keySet().removeAll(newer);
     Files.write(ckpt, new Checkpoint(c.modelSpec(), c.epoch(), c.step(), c.params(), c.state(),
         c.optimizer(), c.optimizerState(), c.optimizerSteps(), meta).toBytes());
     r = train(out, "--set", "train.epochs=2", "--resume", "--set", "train.seed=9", "--set",
