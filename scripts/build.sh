@@ -20,13 +20,17 @@ command -v mvn >/dev/null 2>&1 || {
   echo "build: mvn not found; install Maven and a JDK 17 (scripts/setup.sh does both)" >&2
   exit 1
 }
-echo "build: compiling convspark (mvn $CONVSPARK_MVN_PROFILE package -DskipTests -pl driver -am)" >&2
+echo "build: compiling convspark (mvn ${CONVSPARK_MVN_PROFILE:+$CONVSPARK_MVN_PROFILE }package -DskipTests -pl driver -am)" >&2
 mkdir -p target
 log=target/build.log
 # -q prints only warnings and errors; they go to the log and, on failure, to the terminal
 rc=0
+# the classpath of the commands: compile, runtime and provided (Spark) jars; JUnit, the one
+# test-scoped dependency, left out (the plugin's scope filter cannot drop test alone)
 mvn -q -B -ntp $CONVSPARK_MVN_PROFILE -DskipTests -pl driver -am package dependency:build-classpath \
-  -Dmdep.outputFile="$b/deps.txt" >"$log" 2>&1 || rc=$?
+  -Dmdep.outputFile="$b/deps.txt" \
+  -DexcludeGroupIds=org.junit.jupiter,org.junit.platform,org.opentest4j,org.apiguardian \
+  >"$log" 2>&1 || rc=$?
 if [ "$rc" != 0 ]; then
   grep -E '^\[(ERROR|FATAL)\]' "$log" | grep -v -E '^\[ERROR\] *(-> \[Help|$|To see the full|Re-run Maven|For more information|\[Help)' \
     | head -40 >&2 || true

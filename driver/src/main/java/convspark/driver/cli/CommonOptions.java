@@ -10,7 +10,8 @@ public final class CommonOptions {
   String config;
 
   @Option(names = "--set", paramLabel = "KEY=VALUE",
-      description = "Override a config key, e.g. --set train.epochs=3 (repeatable).")
+      description = "Override a config key (repeatable), e.g. --set train.epochs=3 for train, "
+          + "--set data.test.images=FILE for evaluate.")
   List<String> set = new ArrayList<>();
 
   @Option(names = "--master", paramLabel = "URL",
