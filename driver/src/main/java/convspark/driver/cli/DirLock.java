@@ -23,10 +23,13 @@ final class DirLock implements AutoCloseable {
   static final String NAME = ".lock";
   private final FileChannel channel;
   private final FileLock lock;
+  /** The lock file, when this lock made it (the directory held none). */
+  private final Path created;
 
-  private DirLock(FileChannel channel, FileLock lock) {
+  private DirLock(FileChannel channel, FileLock lock, Path created) {
     this.channel = channel;
     this.lock = lock;
+    this.created = created;
   }
 
   /**
@@ -58,7 +61,7 @@ final class DirLock implements AutoCloseable {
       ch.truncate(0);
       ch.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n")
           .getBytes(StandardCharsets.UTF_8)));
-      return new DirLock(ch, l);
+      return new DirLock(ch, l, existed ? null : file);
     } catch (IOException | RuntimeException e) {
       // a lock file this call made goes again (unless another run holds it)
       if (l != null) {
@@ -83,6 +86,20 @@ final class DirLock implements AutoCloseable {
       r = e.getClass().getSimpleName().replace("Exception", "");
     }
     return r + (e.getFile() != null ? ": " + e.getFile() : "");
+  }
+
+  /**
+   * Unlocks and deletes the lock file if this lock made it: for a run refused before it wrote
+   * anything, which leaves the directory as it found it.
+   */
+  void closeAndForget() throws IOException {
+    try {
+      if (created != null) {
+        Files.deleteIfExists(created);
+      }
+    } finally {
+      close();
+    }
   }
 
   @Override

@@ -83,7 +83,14 @@ final class RunDirectory implements AutoCloseable {
       return d;
     } finally {
       if (d == null) {
-        release(out, created, l);
+        l.closeAndForget(); // refused: the directory is left as it was found
+        if (created) {
+          try (Stream<Path> s = Files.list(out)) {
+            if (s.findAny().isEmpty()) {
+              Files.deleteIfExists(out);
+            }
+          }
+        }
       }
     }
   }

@@ -103,7 +103,10 @@ final class RunIdentity implements AutoCloseable {
       probe(store, uri);
       return check(out, store, uri, resume, overwrite, inside, locked);
     } catch (IOException | RuntimeException e) {
-      unlock(locked);
+      if (locked != null) {
+        locked.lock().closeAndForget(); // refused: the directory is left as it was found
+        unlock(locked);
+      }
       throw e;
     }
   }

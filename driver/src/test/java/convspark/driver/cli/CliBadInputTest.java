@@ -328,7 +328,9 @@ class CliBadInputTest {
     assertArrayEquals(before, Files.readAllBytes(data));
     assertTrue(Files.exists(conf) && Files.exists(out.resolve("summary.json")));
     try (java.util.stream.Stream<Path> s = Files.list(out)) {
-      assertTrue(s.noneMatch(p -> p.getFileName().toString().startsWith(".replaced")));
+      // left as it was found: nothing set aside, no lock file either
+      assertEquals(List.of("checkpoints", "my.conf", "summary.json", "train-images.gz"),
+          s.map(p -> p.getFileName().toString()).sorted().toList());
     }
     // an empty --out is the current directory: refused, not replaced
     r = CliTrainTest.run("train", "--config", config.toString(), "--out", "", "--overwrite");
