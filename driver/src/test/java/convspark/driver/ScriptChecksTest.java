@@ -20,22 +20,9 @@ import org.junit.jupiter.api.Test;
 class ScriptChecksTest {
   record Result(int code, String err) {}
 
-  static Path root() {
-    String p = System.getProperty("convspark.root");
-    if (p != null) {
-      return Path.of(p).toAbsolutePath().normalize();
-    }
-    for (Path d = Path.of("").toAbsolutePath(); d != null; d = d.getParent()) {
-      if (Files.exists(d.resolve("scripts/convspark"))) {
-        return d;
-      }
-    }
-    throw new IllegalStateException("no scripts/convspark above " + Path.of("").toAbsolutePath());
-  }
-
   static Result run(String script, Map<String, String> env, String... args) throws Exception {
     List<String> cmd = new java.util.ArrayList<>(List.of("bash",
-        root().resolve("scripts").resolve(script).toString()));
+        TestData.projectRoot().resolve("scripts").resolve(script).toString()));
     cmd.addAll(List.of(args));
     Path err = Files.createTempFile("script-err", ".txt");
     try {

@@ -71,6 +71,21 @@ public final class TestData {
     return new GZIPOutputStream(Files.newOutputStream(p));
   }
 
+  /** The project directory: -Dconvspark.root (set by the POM), else found from user.dir. */
+  public static Path projectRoot() {
+    String p = System.getProperty("convspark.root");
+    if (p != null) {
+      return Path.of(p).toAbsolutePath().normalize();
+    }
+    for (Path d = Path.of("").toAbsolutePath(); d != null; d = d.getParent()) {
+      if (java.nio.file.Files.exists(d.resolve("scripts/local-cluster.sh"))) {
+        return d;
+      }
+    }
+    throw new IllegalStateException("no scripts/local-cluster.sh above " + Path.of("")
+        .toAbsolutePath());
+  }
+
   /**
    * Writes {@code train} training samples (seed 1) and {@code test} test samples (seed 2) as IDX
    * files in {@code dir}, and {@link #config} for them as {@code dir/name}; returns the config.

@@ -59,17 +59,7 @@ final class LocalCluster implements AutoCloseable {
 
   /** The project directory: -Dconvspark.root (set by the POM), else found from user.dir. */
   static Path root() {
-    String p = System.getProperty("convspark.root");
-    if (p != null) {
-      return Path.of(p).toAbsolutePath().normalize();
-    }
-    for (Path d = Path.of("").toAbsolutePath(); d != null; d = d.getParent()) {
-      if (Files.exists(d.resolve("scripts/local-cluster.sh"))) {
-        return d;
-      }
-    }
-    throw new IllegalStateException("no scripts/local-cluster.sh above " + Path.of("")
-        .toAbsolutePath());
+    return convspark.driver.TestData.projectRoot();
   }
 
   /** Stops a cluster left in {@link #dir} by an earlier run, then starts a fresh one. */
