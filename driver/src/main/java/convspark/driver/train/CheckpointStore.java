@@ -296,12 +296,20 @@ public final class CheckpointStore {
     try {
       return Optional.of(read(p));
     } catch (CheckpointFormatException | org.apache.hadoop.fs.ChecksumException e) {
-      // our own length/CRC check (or a .crc side file of an older version) caught a torn file
-      System.out.println("convspark: WARNING: skipping unusable checkpoint " + p + ": "
-          + e.getMessage());
+      // our own length/CRC check (or a .crc side file of an older version) caught a torn file;
+      // said once per file and message (the run's checks and the trainer both read the newest)
+      String line = "convspark: WARNING: skipping unusable checkpoint " + p + ": "
+          + e.getMessage();
+      if (REPORTED.add(line)) {
+        System.out.println(line);
+      }
       return Optional.empty();
     }
   }
+
+  /** The skipped files' warnings said so far in this JVM. */
+  private static final java.util.Set<String> REPORTED =
+      java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   /** The newest readable checkpoint file, skipping (and reporting) torn or corrupted ones. */
   public Optional<Path> latestPath() throws IOException {

@@ -215,6 +215,28 @@ class CliRobustnessTest {
         Files.readString(out.resolve("metrics.jsonl")));
   }
 
+  @Test
+  void aTornNewestCheckpointIsSkippedAndSaidOnce() throws Exception {
+    Path out = dir.resolve("run-torn-newest");
+    CliTrainTest.Run r = train(out, "--set", "train.epochs=3", "--stop-after", "2");
+    assertEquals(0, r.code(), r.err());
+    List<Path> ckpts;
+    try (Stream<Path> s = Files.list(out.resolve("checkpoints"))) {
+      ckpts = s.filter(p -> p.getFileName().toString().matches("ckpt-\\d+\\.bin")).sorted()
+          .toList();
+    }
+    Path newest = ckpts.get(ckpts.size() - 1);
+    try (RandomAccessFile f = new RandomAccessFile(newest.toFile(), "rw")) {
+      f.setLength(f.length() - 7);
+    }
+    r = train(out, "--resume", "--set", "train.epochs=3");
+    assertEquals(0, r.code(), r.err() + r.out());
+    assertTrue(r.out().contains("at epoch 1,"), "from the one before: " + r.out());
+    // the run's checks and the trainer both look for the newest: one warning, not two
+    assertEquals(1, (r.out() + r.err()).lines()
+        .filter(l -> l.contains("skipping unusable checkpoint " )).count(), r.out());
+  }
+
   // ---- 4. checkpoints belong to their run; --out is locked while a run writes it --------------
 
   @Test
