@@ -106,6 +106,16 @@ appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
 logger.netlib.name = dev.ludovic.netlib
 logger.netlib.level = error
+logger.hadoopnative.name = org.apache.hadoop.util.NativeCodeLoader
+logger.hadoopnative.level = error
+# "Asked to remove block broadcast_N, which does not exist": a broadcast destroyed by a step and
+# again by Spark's cleaner, harmless; the BlockManager's other warnings still show
+logger.blockmanager.name = org.apache.spark.storage.BlockManager
+logger.blockmanager.level = warn
+logger.blockmanager.filter.gone.type = RegexFilter
+logger.blockmanager.filter.gone.regex = Asked to remove block .*, which does not exist
+logger.blockmanager.filter.gone.onMatch = DENY
+logger.blockmanager.filter.gone.onMismatch = NEUTRAL
 EOF
   # master and workers: INFO (registrations, executor launches and exits) into their log files
   cat > "$conf/log4j2-daemons.properties" <<'EOF'
