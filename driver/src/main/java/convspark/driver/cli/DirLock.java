@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.stream.Stream;
 
 /**
  * An OS file lock on {@code DIR/.lock}, held while a run writes the directory (its {@code --out},
@@ -23,22 +24,28 @@ final class DirLock implements AutoCloseable {
   static final String NAME = ".lock";
   private final FileChannel channel;
   private final FileLock lock;
+  private final Path dir;
   /** The lock file, when this lock made it (the directory held none). */
   private final Path created;
+  /** The run made the directory: it goes again when it holds nothing but the lock. */
+  private final boolean madeDir;
 
-  private DirLock(FileChannel channel, FileLock lock, Path created) {
+  private DirLock(FileChannel channel, FileLock lock, Path dir, Path created, boolean madeDir) {
     this.channel = channel;
     this.lock = lock;
+    this.dir = dir;
     this.created = created;
+    this.madeDir = madeDir;
   }
 
   /**
    * Locks {@code dir} (which must exist); {@code option} names the option that gave it, as
-   * errors say ("--out", "--checkpoint-dir").
+   * errors say ("--out", "--checkpoint-dir"); {@code madeDir}: the run created the directory,
+   * which {@link #close} then removes again if it holds nothing but the lock.
    *
    * @throws BadInputException when another process holds the lock or the file cannot be made
    */
-  static DirLock acquire(Path dir, String option) throws IOException {
+  static DirLock acquire(Path dir, String option, boolean madeDir) throws IOException {
     Path file = dir.resolve(NAME);
     boolean existed = Files.exists(file, LinkOption.NOFOLLOW_LINKS);
     FileChannel ch;
@@ -61,7 +68,7 @@ final class DirLock implements AutoCloseable {
       ch.truncate(0);
       ch.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n")
           .getBytes(StandardCharsets.UTF_8)));
-      return new DirLock(ch, l, existed ? null : file);
+      return new DirLock(ch, l, dir, existed ? null : file, madeDir);
     } catch (IOException | RuntimeException e) {
       // a lock file this call made goes again (unless another run holds it)
       if (l != null) {
@@ -102,14 +109,26 @@ final class DirLock implements AutoCloseable {
     }
   }
 
+  /** Unlocks; a directory the run made that holds nothing but the lock goes again. */
   @Override
   public void close() throws IOException {
     try {
-      if (lock.isValid()) {
-        lock.release();
+      if (madeDir && Files.isDirectory(dir)) {
+        try (Stream<Path> s = Files.list(dir)) {
+          if (s.allMatch(p -> p.getFileName().toString().equals(NAME))) {
+            Files.deleteIfExists(dir.resolve(NAME));
+            Files.deleteIfExists(dir);
+          }
+        }
       }
     } finally {
-      channel.close();
+      try {
+        if (lock.isValid()) {
+          lock.release();
+        }
+      } finally {
+        channel.close();
+      }
     }
   }
 }

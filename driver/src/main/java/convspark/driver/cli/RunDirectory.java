@@ -33,7 +33,6 @@ final class RunDirectory implements AutoCloseable {
   static final String LOCK = DirLock.NAME;
   static final String REPLACED = ".replaced-";
   private final Path out;
-  private final boolean created;
   private final DirLock lock;
   private final boolean replacing;
   /** Where this run set the old run aside, until it is deleted or moved back. */
@@ -41,9 +40,8 @@ final class RunDirectory implements AutoCloseable {
   /** The names the old run had in {@code out} when it was set aside. */
   private Set<String> oldNames = Set.of();
 
-  private RunDirectory(Path out, boolean created, DirLock lock, boolean replacing) {
+  private RunDirectory(Path out, DirLock lock, boolean replacing) {
     this.out = out;
-    this.created = created;
     this.lock = lock;
     this.replacing = replacing;
   }
@@ -60,7 +58,7 @@ final class RunDirectory implements AutoCloseable {
       throw new BadInputException("--out " + out + ": cannot create the directory ("
           + DirLock.reason(e) + ")");
     }
-    DirLock l = DirLock.acquire(out, "--out");
+    DirLock l = DirLock.acquire(out, "--out", created);
     RunDirectory d = null;
     try {
       boolean nonEmpty = !content(out).isEmpty();
@@ -79,18 +77,11 @@ final class RunDirectory implements AutoCloseable {
               + "writes; move it away or choose another --out");
         }
       }
-      d = new RunDirectory(out, created, l, nonEmpty && !resume);
+      d = new RunDirectory(out, l, nonEmpty && !resume);
       return d;
     } finally {
       if (d == null) {
         l.closeAndForget(); // refused: the directory is left as it was found
-        if (created) {
-          try (Stream<Path> s = Files.list(out)) {
-            if (s.findAny().isEmpty()) {
-              Files.deleteIfExists(out);
-            }
-          }
-        }
       }
     }
   }
@@ -208,22 +199,6 @@ final class RunDirectory implements AutoCloseable {
 
   @Override
   public void close() throws IOException {
-    release(out, created, lock);
-  }
-
-  /** Unlocks; a directory this run created and left empty is removed again. */
-  private static void release(Path out, boolean created, DirLock l) throws IOException {
-    try {
-      if (created && content(out).isEmpty()) {
-        try (Stream<Path> s = Files.list(out)) {
-          if (s.allMatch(p -> p.getFileName().toString().equals(LOCK))) {
-            Files.deleteIfExists(out.resolve(LOCK));
-            Files.deleteIfExists(out);
-          }
-        }
-      }
-    } finally {
-      l.close();
-    }
+    lock.close(); // a directory this run created and left empty goes again
   }
 }

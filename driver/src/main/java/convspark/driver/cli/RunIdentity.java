@@ -57,13 +57,10 @@ final class RunIdentity implements AutoCloseable {
   /** The directory is this run's ({@link CheckpointStore#claim}): its checkpoints are ours. */
   private boolean claimed;
   /** The lock on a local checkpoint directory outside --out, or null. */
-  private final Locked locked;
-
-  /** A held lock, and the directory when this run created it (removed again if left empty). */
-  private record Locked(DirLock lock, java.nio.file.Path createdDir) {}
+  private final DirLock locked;
 
   private RunIdentity(RunDirectory out, CheckpointStore store, boolean inside,
-      boolean setAsideCheckpoints, String id, Locked locked) {
+      boolean setAsideCheckpoints, String id, DirLock locked) {
     this.locked = locked;
     this.out = out;
     this.store = store;
@@ -98,26 +95,28 @@ final class RunIdentity implements AutoCloseable {
         ? java.nio.file.Path.of(store.fileSystem().makeQualified(store.dir()).toUri()) : null;
     boolean inside = local != null
         && local.normalize().startsWith(out.path().toAbsolutePath().normalize());
-    Locked locked = local == null || inside ? null : lock(local, uri);
+    DirLock locked = local == null || inside ? null : lock(local, uri);
     try {
       probe(store, uri);
       return check(out, store, uri, resume, overwrite, inside, locked);
     } catch (IOException | RuntimeException e) {
       if (locked != null) {
-        locked.lock().closeAndForget(); // refused: the directory is left as it was found
-        unlock(locked);
+        locked.closeAndForget(); // refused: the directory is left as it was found
       }
       throw e;
     }
   }
 
   private static RunIdentity check(RunDirectory out, CheckpointStore store, String uri,
-      boolean resume, boolean overwrite, boolean inside, Locked locked) throws IOException {
+      boolean resume, boolean overwrite, boolean inside, DirLock locked) throws IOException {
     Optional<String> outId = readOutId(out.path());
     Optional<String> dirId = store.runId();
     if (resume) {
-      Optional<Path> latest = store.latestPath();
+      // quietly: the trainer reads the newest again and says what it skips; when nothing is
+      // usable the run stops here, and the skipped files are said now
+      Optional<Path> latest = store.latestPath(false);
       if (latest.isEmpty()) {
+        store.latestPath(true);
         throw new BadInputException("--resume: no usable checkpoint in " + store.dir()
             + "; a run stopped before its first checkpoint has nothing to continue: start it "
             + "again with --overwrite");
@@ -148,7 +147,7 @@ final class RunIdentity implements AutoCloseable {
   }
 
   /** Creates (if needed) and locks a local checkpoint directory. */
-  private static Locked lock(java.nio.file.Path dir, String uri) throws IOException {
+  private static DirLock lock(java.nio.file.Path dir, String uri) throws IOException {
     boolean existed = Files.isDirectory(dir);
     try {
       Files.createDirectories(dir);
@@ -157,7 +156,7 @@ final class RunIdentity implements AutoCloseable {
           + DirLock.reason(e) + ")");
     }
     try {
-      return new Locked(DirLock.acquire(dir, "--checkpoint-dir"), existed ? null : dir);
+      return DirLock.acquire(dir, "--checkpoint-dir", !existed);
     } catch (IOException | RuntimeException e) {
       if (!existed) {
         try {
@@ -170,30 +169,12 @@ final class RunIdentity implements AutoCloseable {
     }
   }
 
-  /** Releases the lock; a directory it created that holds nothing else goes again. */
-  private static void unlock(Locked l) throws IOException {
-    if (l == null) {
-      return;
-    }
-    try {
-      java.nio.file.Path d = l.createdDir();
-      if (d != null) {
-        try (java.util.stream.Stream<java.nio.file.Path> s = Files.list(d)) {
-          if (s.allMatch(p -> p.getFileName().toString().equals(DirLock.NAME))) {
-            Files.deleteIfExists(d.resolve(DirLock.NAME));
-            Files.deleteIfExists(d);
-          }
-        }
-      }
-    } finally {
-      l.lock().close();
-    }
-  }
-
   /** Releases the checkpoint directory's lock, if this run holds one. */
   @Override
   public void close() throws IOException {
-    unlock(locked);
+    if (locked != null) {
+      locked.close(); // a directory it made that holds nothing else goes again
+    }
   }
 
   /**

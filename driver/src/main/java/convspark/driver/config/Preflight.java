@@ -82,7 +82,7 @@ public final class Preflight {
     for (int i = 0; i < layers.size(); i++) {
       LayerSpec l = layers.get(i);
       String at = path + "[" + i + "]";
-      if (l.type().equals("batchnorm") && s.spatial() == 1) {
+      if (l instanceof LayerSpec.BatchNorm && s.spatial() == 1) {
         return at + " (batchnorm on " + s + ")";
       }
       if (l instanceof LayerSpec.Residual r) {

@@ -293,29 +293,35 @@ public final class CheckpointStore {
   }
 
   private Optional<Checkpoint> readOrSkip(Path p) throws IOException {
+    return readOrSkip(p, true);
+  }
+
+  private Optional<Checkpoint> readOrSkip(Path p, boolean report) throws IOException {
     try {
       return Optional.of(read(p));
     } catch (CheckpointFormatException | org.apache.hadoop.fs.ChecksumException e) {
-      // our own length/CRC check (or a .crc side file of an older version) caught a torn file;
-      // said once per file and message (the run's checks and the trainer both read the newest)
-      String line = "convspark: WARNING: skipping unusable checkpoint " + p + ": "
-          + e.getMessage();
-      if (REPORTED.add(line)) {
-        System.out.println(line);
+      // our own length/CRC check (or a .crc side file of an older version) caught a torn file
+      if (report) {
+        System.out.println("convspark: WARNING: skipping unusable checkpoint " + p + ": "
+            + e.getMessage());
       }
       return Optional.empty();
     }
   }
 
-  /** The skipped files' warnings said so far in this JVM. */
-  private static final java.util.Set<String> REPORTED =
-      java.util.concurrent.ConcurrentHashMap.newKeySet();
-
   /** The newest readable checkpoint file, skipping (and reporting) torn or corrupted ones. */
   public Optional<Path> latestPath() throws IOException {
+    return latestPath(true);
+  }
+
+  /**
+   * {@link #latestPath()}; with {@code report} false the skipped files are not reported (for a
+   * check made before the trainer, which reads the newest again and reports them).
+   */
+  public Optional<Path> latestPath(boolean report) throws IOException {
     List<Path> all = list();
     for (int i = all.size() - 1; i >= 0; i--) {
-      if (readOrSkip(all.get(i)).isPresent()) {
+      if (readOrSkip(all.get(i), report).isPresent()) {
         return Optional.of(all.get(i));
       }
     }

@@ -81,25 +81,30 @@ public record TrainingData(Split train, Split validation, Split test,
     java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
     java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(1 << 16);
     int[] y = set.labels();
-    for (int i = 0; i < y.length; ) {
-      int n = Math.min(y.length - i, buf.capacity() / 4);
-      buf.clear();
-      buf.asIntBuffer().put(y, i, n);
-      buf.limit(n * 4);
-      crc.update(buf);
-      i += n;
-    }
     float[] x = set.pixels();
-    for (int i = 0; i < x.length; ) {
-      int n = Math.min(x.length - i, buf.capacity() / 4);
-      buf.clear();
-      buf.asFloatBuffer().put(x, i, n);
-      buf.limit(n * 4);
-      crc.update(buf);
-      i += n;
-    }
+    update(crc, buf, y.length, (b, off, n) -> b.asIntBuffer().put(y, off, n));
+    update(crc, buf, x.length, (b, off, n) -> b.asFloatBuffer().put(x, off, n));
     return crc.getValue();
   }
+
+  /** Puts {@code n} values from {@code off} into a buffer's start (4 bytes each). */
+  private interface Fill {
+    void put(java.nio.ByteBuffer buf, int off, int n);
+  }
+
+  /** Feeds {@code length} 4-byte values to {@code crc} through {@code buf}, a chunk at a time. */
+  private static void update(java.util.zip.CRC32C crc, java.nio.ByteBuffer buf, int length,
+      Fill fill) {
+    for (int i = 0; i < length; ) {
+      int n = Math.min(length - i, buf.capacity() / 4);
+      buf.clear();
+      fill.put(buf, i, n);
+      buf.limit(n * 4);
+      crc.update(buf);
+      i += n;
+    }
+  }
+
 
   /**
    * The DataFrame a validation split was cut from, and its name in errors: a bad row found in a
