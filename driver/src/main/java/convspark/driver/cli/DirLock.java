@@ -7,9 +7,11 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.stream.Stream;
@@ -46,7 +48,40 @@ final class DirLock implements AutoCloseable {
    * @throws BadInputException when another process holds the lock or the file cannot be made
    */
   static DirLock acquire(Path dir, String option, boolean madeDir) throws IOException {
+    return acquire(dir, option, madeDir, () -> { });
+  }
+
+  /**
+   * {@link #acquire(Path, String, boolean)}, running {@code betweenOpenAndLock} after the lock
+   * file is opened and before it is locked: a test's way into the window where another run may
+   * delete the file it is about to lock.
+   */
+  static DirLock acquire(Path dir, String option, boolean madeDir, Runnable betweenOpenAndLock)
+      throws IOException {
     Path file = dir.resolve(NAME);
+    // A run that ends deletes the lock file while it holds the lock (close, and a refused run's
+    // closeAndForget). Another run that opened the file just before may then lock that deleted
+    // file, while a third makes a new one and locks it: two holders. So a lock counts only when
+    // the path still names the locked file, which holds our pid once we wrote it; otherwise the
+    // file at the path is tried again (a deleted file cannot be locked by anyone else later).
+    for (int attempt = 1; ; attempt++) {
+      DirLock l = tryAcquire(dir, file, option, madeDir, betweenOpenAndLock);
+      if (l.namedByPath()) {
+        return l;
+      }
+      l.release();
+      if (attempt == MAX_ATTEMPTS) {
+        throw new BadInputException(option + " " + dir + ": another convspark run is writing "
+            + "it (its " + file + " was replaced " + MAX_ATTEMPTS + " times while this run "
+            + "locked it); wait for it to end or choose another " + option);
+      }
+    }
+  }
+
+  private static final int MAX_ATTEMPTS = 5;
+
+  private static DirLock tryAcquire(Path dir, Path file, String option, boolean madeDir,
+      Runnable betweenOpenAndLock) throws IOException {
     boolean existed = Files.exists(file, LinkOption.NOFOLLOW_LINKS);
     FileChannel ch;
     try {
@@ -56,6 +91,7 @@ final class DirLock implements AutoCloseable {
     }
     FileLock l = null;
     try {
+      betweenOpenAndLock.run();
       try {
         l = ch.tryLock();
       } catch (OverlappingFileLockException e) {
@@ -66,16 +102,16 @@ final class DirLock implements AutoCloseable {
             + "it (it holds " + file + "); wait for it to end or choose another " + option);
       }
       ch.truncate(0);
-      ch.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n")
-          .getBytes(StandardCharsets.UTF_8)));
+      ch.write(ByteBuffer.wrap(pidLine().getBytes(StandardCharsets.UTF_8)));
+      ch.force(false);
       return new DirLock(ch, l, dir, existed ? null : file, madeDir);
     } catch (IOException | RuntimeException e) {
       // a lock file this call made goes again (unless another run holds it)
       if (l != null) {
-        l.release();
         if (!existed) {
           Files.deleteIfExists(file);
         }
+        l.release();
       }
       ch.close();
       if (e instanceof IOException io) {
@@ -83,6 +119,36 @@ final class DirLock implements AutoCloseable {
             instanceof FileSystemException f ? reason(f) : io.getMessage()) + ")", io);
       }
       throw e;
+    }
+  }
+
+  private static String pidLine() {
+    return ProcessHandle.current().pid() + "\n";
+  }
+
+  /**
+   * Whether {@code DIR/.lock} is the file this lock holds: it holds this process's pid line.
+   * While the lock is held no other run writes the locked file, and another file at the path
+   * is written (if at all) by another process, with its own pid.
+   */
+  private boolean namedByPath() throws IOException {
+    Path file = dir.resolve(NAME);
+    try {
+      return Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)
+          && Files.readString(file, StandardCharsets.UTF_8).equals(pidLine());
+    } catch (NoSuchFileException e) {
+      return false;
+    }
+  }
+
+  /** Unlocks a lock that did not count, leaving the file at the path alone. */
+  private void release() throws IOException {
+    try {
+      if (lock.isValid()) {
+        lock.release();
+      }
+    } finally {
+      channel.close();
     }
   }
 
@@ -117,18 +183,16 @@ final class DirLock implements AutoCloseable {
         try (Stream<Path> s = Files.list(dir)) {
           if (s.allMatch(p -> p.getFileName().toString().equals(NAME))) {
             Files.deleteIfExists(dir.resolve(NAME));
-            Files.deleteIfExists(dir);
+            try {
+              Files.deleteIfExists(dir);
+            } catch (DirectoryNotEmptyException e) {
+              // another run made its lock file there meanwhile: the directory is its now
+            }
           }
         }
       }
     } finally {
-      try {
-        if (lock.isValid()) {
-          lock.release();
-        }
-      } finally {
-        channel.close();
-      }
+      release();
     }
   }
 }

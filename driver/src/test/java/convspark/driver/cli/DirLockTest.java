@@ -1,0 +1,104 @@
+package convspark.driver.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import convspark.common.BadInputException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The window a lock file's deletion opens: a run that ends deletes {@code .lock} while it holds
+ * it, so a run that opened the file just before can lock the deleted file while a third run makes
+ * and locks a new one. The test runs the deletion (and the third run) inside that window.
+ */
+class DirLockTest {
+
+  @TempDir Path tmp;
+
+  private static Runnable io(IoAction a) {
+    return () -> {
+      try {
+        a.run();
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    };
+  }
+
+  private interface IoAction {
+    void run() throws IOException;
+  }
+
+  @Test
+  void aRunThatMadeANewLockFileInTheWindowKeepsTheDirectory() throws IOException {
+    Path file = tmp.resolve(DirLock.NAME);
+    Files.writeString(file, "1\n");
+    AtomicReference<FileChannel> third = new AtomicReference<>();
+    AtomicReference<FileLock> thirdLock = new AtomicReference<>();
+    Runnable window = io(() -> {
+      if (third.get() == null) {
+        // the first run ends (deletes its lock file), a third run locks a new one
+        Files.delete(file);
+        FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW,
+            StandardOpenOption.WRITE);
+        third.set(ch);
+        thirdLock.set(ch.lock());
+      }
+    });
+    try {
+      BadInputException e = assertThrows(BadInputException.class,
+          () -> DirLock.acquire(tmp, "--out", false, window));
+      assertTrue(e.getMessage().startsWith("--out " + tmp + ": another convspark run is writing"),
+          e.getMessage());
+      assertTrue(thirdLock.get().isValid());
+      assertTrue(Files.exists(file), "the third run's lock file stays");
+    } finally {
+      third.get().close();
+    }
+  }
+
+  @Test
+  void aLockFileDeletedInTheWindowIsMadeAgainAndLocked() throws IOException {
+    Path file = tmp.resolve(DirLock.NAME);
+    Files.writeString(file, "1\n");
+    int[] calls = {0};
+    Runnable window = io(() -> {
+      if (calls[0]++ == 0) {
+        Files.delete(file); // the run that held it ended
+      }
+    });
+    try (DirLock l = DirLock.acquire(tmp, "--out", false, window)) {
+      assertEquals(2, calls[0], "tried the file at the path again");
+      assertEquals(ProcessHandle.current().pid() + "\n", Files.readString(file));
+      try (FileChannel other = FileChannel.open(file, StandardOpenOption.WRITE)) {
+        // this JVM holds the lock of the file the path names (another JVM would get null)
+        assertThrows(OverlappingFileLockException.class, other::tryLock);
+      }
+    }
+    assertTrue(Files.exists(file), "a lock file the run did not make stays");
+  }
+
+  @Test
+  void aRunThatMadeItsDirectoryRemovesItWhenItHoldsOnlyTheLock() throws IOException {
+    Path dir = Files.createDirectory(tmp.resolve("out"));
+    DirLock.acquire(dir, "--out", true).close();
+    assertFalse(Files.exists(dir));
+    Path kept = Files.createDirectory(tmp.resolve("kept"));
+    try (DirLock l = DirLock.acquire(kept, "--out", true)) {
+      Files.writeString(kept.resolve("summary.json"), "{}");
+    }
+    assertTrue(Files.exists(kept.resolve("summary.json")));
+  }
+}
