@@ -8,6 +8,7 @@ import convspark.driver.config.Settings;
 import convspark.driver.data.ImageSet;
 import convspark.driver.train.TrainingData;
 import convspark.worker.ModelState;
+import convspark.worker.PartitionStep;
 import convspark.worker.SampleBlock;
 import convspark.worker.StepPlan;
 import convspark.worker.ring.Allreduce;
@@ -58,7 +59,7 @@ public final class InterleavedReplicas {
     ImageSet set = ((TrainingData.ArraySplit) data.train()).set();
     SampleBlock[] blocks = SampleBlock.split(set.pixels(), set.labels(), set.sampleSize(), ranks);
     Network net = new Network(cfg.model());
-    int stepsPerEpoch = (blocks[0].count() + localBatch - 1) / localBatch;
+    int stepsPerEpoch = PartitionStep.steps(blocks[0].count(), localBatch, net.minTrainingBatch());
     UpdateRule rule = t.updateRule();
     ModelState start = Updater.start(rule, net, net.initParams(t.seed()), net.initState());
     StepPlan plan = new StepPlan(net, localBatch, 0, 0, 0, t.seed(), t.labelSmoothing(),

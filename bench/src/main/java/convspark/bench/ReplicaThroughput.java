@@ -6,6 +6,7 @@ import convspark.driver.config.Settings;
 import convspark.driver.data.ImageSet;
 import convspark.driver.train.TrainingData;
 import convspark.worker.ModelState;
+import convspark.worker.PartitionStep;
 import convspark.worker.SampleBlock;
 import convspark.worker.StepPlan;
 import convspark.worker.ring.Allreduce;
@@ -75,7 +76,7 @@ public final class ReplicaThroughput {
     for (SampleBlock b : blocks) {
       maxBlock = Math.max(maxBlock, b.count());
     }
-    int stepsPerEpoch = (maxBlock + localBatch - 1) / localBatch;
+    int stepsPerEpoch = PartitionStep.steps(maxBlock, localBatch, net.minTrainingBatch());
     UpdateRule rule = t.updateRule();
     ModelState start = Updater.start(rule, net, net.initParams(t.seed()), net.initState());
     StepPlan plan = new StepPlan(net, localBatch, 0, 0, 0, t.seed(), t.labelSmoothing(),

@@ -15,9 +15,36 @@ import java.util.SplittableRandom;
 public final class PartitionStep {
   private PartitionStep() {}
 
-  /** Number of samples partition {@code blockCount} contributes to step {@code step}. */
-  public static int samplesAt(int blockCount, int localBatch, int step) {
-    return Math.max(0, Math.min(localBatch, blockCount - step * localBatch));
+  /**
+   * Number of samples a partition of {@code blockCount} contributes to step {@code step}: its
+   * next {@code localBatch}, or what is left in the epoch's last step. A remainder smaller than
+   * {@code minBatch} (a single sample, for a network whose batch norm needs two: {@link
+   * convspark.common.spec.ModelSpec#minTrainingBatch}) is left out of that epoch; the shuffle
+   * changes every epoch, so it is a different sample each time.
+   */
+  public static int samplesAt(int blockCount, int localBatch, int step, int minBatch) {
+    int n = Math.max(0, Math.min(localBatch, blockCount - step * localBatch));
+    return n < minBatch ? 0 : n;
+  }
+
+  /**
+   * Steps in an epoch whose largest partition holds {@code maxBlock} samples: enough for all of
+   * them, less a last step in which every partition would leave its remainder out ({@link
+   * #samplesAt}).
+   */
+  public static int steps(int maxBlock, int localBatch, int minBatch) {
+    int steps = (maxBlock + localBatch - 1) / localBatch;
+    return steps > 0 && samplesAt(maxBlock, localBatch, steps - 1, minBatch) == 0
+        ? steps - 1 : steps;
+  }
+
+  /**
+   * How many of {@code threads} slices a share of {@code n} samples is cut into: all of them,
+   * unless that leaves a slice smaller than {@code minBatch}; then as many as keep every slice
+   * at least that large (the epoch's last, partial step).
+   */
+  static int slices(int n, int threads, int minBatch) {
+    return minBatch <= 1 ? threads : Math.max(1, Math.min(threads, n / minBatch));
   }
 
   public static StepResult compute(SampleBlock block, int partition, StepPlan plan,
@@ -25,7 +52,8 @@ public final class PartitionStep {
     long t0 = System.nanoTime();
     var net = plan.network();
     StepResult result = new StepResult(new float[net.paramCount()], new float[net.stateCount()]);
-    int n = samplesAt(block.count(), plan.localBatch(), plan.stepInEpoch());
+    int n = samplesAt(block.count(), plan.localBatch(), plan.stepInEpoch(),
+        net.minTrainingBatch());
     if (n == 0) {
       return result;
     }
@@ -50,7 +78,8 @@ public final class PartitionStep {
 
   /**
    * Slice {@code slice} of {@code slices} of the partition's share of a step (samples [n s / S,
-   * n (s+1) / S) of its n), accumulated into {@code gradSum} and {@code bnStats}: what one of the
+   * n (s+1) / S) of its n; S = {@code slices}, or fewer in a last, partial step where a slice
+   * would hold fewer samples than the network's {@code minTrainingBatch}), accumulated into {@code gradSum} and {@code bnStats}: what one of the
    * ring engine's data-parallel threads computes. One slice is exactly {@link #compute} (same
    * samples, same augmentation and dropout seeds); with more, each slice seeds its own.
    *
@@ -59,9 +88,14 @@ public final class PartitionStep {
   public static double[] computeSlice(SampleBlock block, int partition, StepPlan plan,
       float[] params, float[] state, int slice, int slices, float[] gradSum, float[] bnStats) {
     var net = plan.network();
-    int n = samplesAt(block.count(), plan.localBatch(), plan.stepInEpoch());
-    int from = (int) ((long) n * slice / slices);
-    int m = (int) ((long) n * (slice + 1) / slices) - from;
+    int n = samplesAt(block.count(), plan.localBatch(), plan.stepInEpoch(),
+        net.minTrainingBatch());
+    int cut = slices(n, slices, net.minTrainingBatch());
+    if (slice >= cut) {
+      return new double[3];
+    }
+    int from = (int) ((long) n * slice / cut);
+    int m = (int) ((long) n * (slice + 1) / cut) - from;
     if (m == 0) {
       return new double[3];
     }

@@ -52,10 +52,10 @@ class PartitionStepTest {
 
   @Test
   void stepsOfAnEpochCoverEverySampleOnceAndTheLastStepTakesWhatIsLeft() {
-    assertEquals(10, PartitionStep.samplesAt(25, 10, 0));
-    assertEquals(10, PartitionStep.samplesAt(25, 10, 1));
-    assertEquals(5, PartitionStep.samplesAt(25, 10, 2));
-    assertEquals(0, PartitionStep.samplesAt(25, 10, 3));
+    assertEquals(10, PartitionStep.samplesAt(25, 10, 0, 1));
+    assertEquals(10, PartitionStep.samplesAt(25, 10, 1, 1));
+    assertEquals(5, PartitionStep.samplesAt(25, 10, 2, 1));
+    assertEquals(0, PartitionStep.samplesAt(25, 10, 3, 1));
     int[] perm = new int[25];
     PartitionStep.shuffle(perm, 25, 42);
     Set<Integer> seen = new HashSet<>();
@@ -129,5 +129,71 @@ class PartitionStepTest {
     assertFalse(Arrays.equals(a.gradSum, c.gradSum));
     StepResult other = PartitionStep.compute(block, 1, plan, p, new float[0]);
     assertNotEquals(a.lossSum, other.lossSum, "another partition draws another shuffle");
+  }
+
+  /** dense -> batch norm on one value per channel -> relu -> dense: needs two samples a batch. */
+  private static final Network DENSE_BN = new Network(ModelSpec.parse("""
+      input { channels = 1, height = 4, width = 4 }
+      layers = [ { type = flatten }, { type = dense, units = 5 }, { type = batchnorm },
+        { type = relu }, { type = dense, units = 2 } ]
+      """));
+
+  private static SampleBlock block(int n) {
+    float[] f = new float[n * 16];
+    int[] y = new int[n];
+    for (int i = 0; i < f.length; i++) {
+      f[i] = ((i * 7) % 11) / 11f - 0.4f;
+    }
+    for (int i = 0; i < n; i++) {
+      y[i] = i % 2;
+    }
+    return new SampleBlock(n, 16, f, y);
+  }
+
+  @Test
+  void aBatchNormOverSamplesOnlyNeverGetsALoneSampleInTheLastStep() {
+    assertEquals(2, DENSE_BN.minTrainingBatch());
+    // 21 samples in batches of 10: the last step's one sample is left out of the epoch
+    assertEquals(0, PartitionStep.samplesAt(21, 10, 2, 2));
+    assertEquals(1, PartitionStep.samplesAt(21, 10, 2, 1));
+    assertEquals(2, PartitionStep.steps(21, 10, 2));
+    assertEquals(3, PartitionStep.steps(21, 10, 1));
+    assertEquals(3, PartitionStep.steps(22, 10, 2));
+    assertEquals(0, PartitionStep.steps(1, 10, 2));
+    StepPlan plan = new StepPlan(DENSE_BN, 10, 0, 2, 2, 5, 0, Augment.NONE);
+    float[] p = DENSE_BN.initParams(1);
+    StepResult r = PartitionStep.compute(block(21), 0, plan, p, DENSE_BN.initState());
+    assertEquals(0, r.count);
+    for (float g : r.gradSum) {
+      assertEquals(0f, g);
+    }
+  }
+
+  @Test
+  void threadsOfALastPartialStepKeepAtLeastTwoSamplesForABatchNormOverSamplesOnly() {
+    // 7 samples in batches of 4: the last step has 3, which two threads would cut 1 + 2
+    SampleBlock b = block(7);
+    StepPlan last = new StepPlan(DENSE_BN, 4, 0, 1, 1, 5, 0, Augment.NONE);
+    float[] p = DENSE_BN.initParams(1);
+    float[] state = DENSE_BN.initState();
+    StepResult whole = PartitionStep.compute(b, 0, last, p, state);
+    assertEquals(3, whole.count);
+    float[] g0 = new float[DENSE_BN.paramCount()];
+    float[] g1 = new float[DENSE_BN.paramCount()];
+    double[] s0 = PartitionStep.computeSlice(b, 0, last, p, state, 0, 2, g0,
+        new float[DENSE_BN.stateCount()]);
+    double[] s1 = PartitionStep.computeSlice(b, 0, last, p, state, 1, 2, g1,
+        new float[DENSE_BN.stateCount()]);
+    assertEquals(3, s0[2], "one thread takes the three samples");
+    assertEquals(0, s1[2]);
+    assertArrayEquals(whole.gradSum, g0);
+    // full steps still use every thread, and a network without such a batch norm always does
+    double[] full = PartitionStep.computeSlice(b, 0, last.at(0, 0, 0), p, state, 1, 2,
+        new float[DENSE_BN.paramCount()], new float[DENSE_BN.stateCount()]);
+    assertEquals(2, full[2]);
+    assertEquals(2, PartitionStep.slices(3, 2, 1));
+    assertEquals(1, PartitionStep.slices(3, 2, 2));
+    assertEquals(8, PartitionStep.slices(64, 8, 2));
+    assertEquals(2, PartitionStep.slices(5, 4, 2));
   }
 }

@@ -21,6 +21,7 @@ public final class Network implements Serializable {
   private final int paramCount;
   private final int stateCount;
   private final int classes;
+  private final int minTrainingBatch;
 
   public Network(ModelSpec spec) {
     this.spec = spec;
@@ -40,10 +41,16 @@ public final class Network implements Serializable {
     this.paramCount = p;
     this.stateCount = st;
     this.classes = s.size();
+    this.minTrainingBatch = spec.minTrainingBatch();
   }
 
   public ModelSpec spec() {
     return spec;
+  }
+
+  /** The fewest samples a training batch may hold ({@link ModelSpec#minTrainingBatch}). */
+  public int minTrainingBatch() {
+    return minTrainingBatch;
   }
 
   public List<Layer> layers() {

@@ -112,6 +112,44 @@ public record ModelSpec(Shape input, List<LayerSpec> layers) implements Serializ
     return sumOverLayers(LayerSpec::stateCount);
   }
 
+  /**
+   * The first batch norm (residual blocks included) that sees one value per channel, after a
+   * dense or flatten layer or on a 1x1 map, named by its place ({@code model.layers[3]
+   * (batchnorm on 1x1x64)}); null when there is none. Training normalises such a layer over the
+   * batch's samples alone, so it needs at least two: with one it outputs its beta and passes no
+   * gradient back (PyTorch refuses that batch: "Expected more than 1 value per channel").
+   */
+  public String batchNormOverSamplesOnly() {
+    return batchNormOverSamplesOnly(layers, input, "model.layers");
+  }
+
+  /** The fewest samples a training batch may hold: 2 with such a batch norm, otherwise 1. */
+  public int minTrainingBatch() {
+    return batchNormOverSamplesOnly() == null ? 1 : 2;
+  }
+
+  private static String batchNormOverSamplesOnly(List<LayerSpec> layers, Shape in, String path) {
+    Shape s = in;
+    for (int i = 0; i < layers.size(); i++) {
+      LayerSpec l = layers.get(i);
+      String at = path + "[" + i + "]";
+      if (l instanceof LayerSpec.BatchNorm && s.spatial() == 1) {
+        return at + " (batchnorm on " + s + ")";
+      }
+      if (l instanceof LayerSpec.Residual r) {
+        String inner = batchNormOverSamplesOnly(r.layers(), s, at + ".layers");
+        if (inner == null) {
+          inner = batchNormOverSamplesOnly(r.shortcut(), s, at + ".shortcut");
+        }
+        if (inner != null) {
+          return inner;
+        }
+      }
+      s = l.outShape(s);
+    }
+    return null;
+  }
+
   /** The sum over the layers of {@code count} at each layer's input shape. */
   private int sumOverLayers(ToIntBiFunction<LayerSpec, Shape> count) {
     int n = 0;

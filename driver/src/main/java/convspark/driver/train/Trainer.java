@@ -24,6 +24,7 @@ import convspark.driver.metrics.MetricsLog;
 import convspark.driver.metrics.Plots;
 import convspark.worker.Evaluation;
 import convspark.worker.ModelState;
+import convspark.worker.PartitionStep;
 import convspark.worker.StepPlan;
 import convspark.worker.update.UpdateRule;
 import convspark.worker.update.Updater;
@@ -130,7 +131,8 @@ public final class Trainer {
     int partitions = Partitions.forTraining(t.workers(), t.globalBatch(), jsc);
     int localBatch = Partitions.localBatch(t.globalBatch(), partitions, "train.global-batch",
         "train.workers");
-    Preflight.localBatch(cfg.model(), localBatch, partitions);
+    Preflight.localBatch(cfg.model(), localBatch, partitions,
+        t.engine() == RunConfig.Engine.RING ? jsc.sc().conf().getInt("spark.task.cpus", 1) : 1);
     Distributed.Blocks trainBlocks = data.train().toBlocks(jsc, partitions, "train");
     Distributed.Blocks valBlocks = null;
     // the cached blocks are freed however the run ends (a failed fit must not leave them cached
@@ -156,7 +158,8 @@ public final class Trainer {
     TrainingData.checkGlobalBatch(trainBlocks.count(), t.globalBatch());
     trainSamples = trainBlocks.count();
     trainChecksum = data.train().checksum();
-    int stepsPerEpoch = (trainBlocks.maxBlock() + localBatch - 1) / localBatch;
+    int stepsPerEpoch = PartitionStep.steps(trainBlocks.maxBlock(), localBatch,
+        cfg.model().minTrainingBatch());
     LrSchedule schedule = t.lrSchedule();
     List<BlasInfo> executorBlas = describe(net, data, trainBlocks, partitions, localBatch,
         stepsPerEpoch, schedule);

@@ -175,7 +175,7 @@ public final class ReplicaRound {
         long stepCount = 0;
         for (int r = 0; r < ranks; r++) {
           stepCount += PartitionStep.samplesAt((int) sizes[r], plan.localBatch(),
-              plan.stepInEpoch());
+              plan.stepInEpoch(), plan.network().minTrainingBatch());
         }
         boolean sharded = shard && stepCount > 0;
         long bytes0 = ring.stats().bytesSent;
