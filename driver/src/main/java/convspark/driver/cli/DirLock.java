@@ -134,7 +134,7 @@ final class DirLock implements AutoCloseable {
   private boolean namedByPath() throws IOException {
     Path file = dir.resolve(NAME);
     try {
-      return Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)
+      return Files.isRegularFile(file)
           && Files.readString(file, StandardCharsets.UTF_8).equals(pidLine());
     } catch (NoSuchFileException e) {
       return false;
