@@ -3,9 +3,7 @@
 driver/src/test/resources/torch-trajectory/ (TorchTrajectoryTest).
 
 Needs only PyTorch and numpy (Debian: `apt-get install -y python3-torch`, then run with
-/usr/bin/python3); safetensors files are written by make-torch-fixture.py's writer. The
-fixture as checked in was made with PyTorch 2.13.0 (CPU wheel, numpy 2.4); the script uses
-only APIs that Debian's PyTorch 1.13 has too.
+/usr/bin/python3); safetensors files are written by make-torch-fixture.py's writer.
 
     /usr/bin/python3 scripts/make-torch-trajectory.py [OUT_DIR]
 
