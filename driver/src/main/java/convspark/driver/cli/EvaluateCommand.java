@@ -10,12 +10,14 @@ import convspark.driver.data.Inputs;
 import convspark.driver.metrics.Json;
 import convspark.driver.data.Normalization;
 import convspark.driver.exec.Distributed;
+import convspark.driver.exec.ExecutorBlas;
 import convspark.driver.train.TrainingData;
 import convspark.driver.exec.Partitions;
 import convspark.driver.train.SparkSessions;
 import convspark.worker.Evaluation;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -23,7 +25,9 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code convspark evaluate}: loss, accuracy, per-class accuracy and confusion matrix. */
 @Command(name = "evaluate", mixinStandardHelpOptions = true, version = Main.VERSION,
@@ -31,6 +35,8 @@ import picocli.CommandLine.Option;
         + "data set of config keys data.test.*")
 public final class EvaluateCommand implements Callable<Integer> {
   @Mixin CommonOptions common;
+
+  @Spec CommandSpec spec;
 
   @picocli.CommandLine.ArgGroup(exclusive = true, multiplicity = "1")
   Checkpoints.ModelSource model;
@@ -70,6 +76,9 @@ public final class EvaluateCommand implements Callable<Integer> {
       JavaSparkContext jsc = SparkSessions.context(spark);
       int parts = Partitions.count(cfg.train().workers(), jsc);
       var blocks = split.toBlocks(jsc, parts, "evaluate");
+      // on the command's standard error: its standard output holds the results alone
+      ExecutorBlas.describe(blocks.rdd(), new ArrayList<>())
+          .forEach(spec.commandLine().getErr()::println);
       Evaluation ev = Distributed.evaluate(jsc, blocks.rdd(), net, c.params(), c.state(),
           cfg.train().evalBatch(), cfg.train().labelSmoothing());
       System.out.printf("samples %d  loss %.4f  accuracy %.4f%n", ev.count, ev.meanLoss(),

@@ -30,6 +30,21 @@ public final class ExecutorBlas {
     return new ArrayList<>(distinct.values());
   }
 
+  /**
+   * The start-up lines that say which BLAS runs: the driver's, then each executor's ({@link
+   * #probe}, whose reports are added to {@code executors}).
+   */
+  public static List<String> describe(JavaRDD<SampleBlock> blocks, List<BlasInfo> executors) {
+    List<String> lines = new ArrayList<>();
+    lines.add(String.format("convspark: BLAS %s", Blas.describe()));
+    for (BlasInfo e : probe(blocks)) {
+      executors.add(e);
+      lines.add(String.format("convspark: BLAS on executor %s (pid %d): %s", e.host(), e.pid(),
+          e.describe()));
+    }
+    return lines;
+  }
+
   /** Executor side: this JVM's BLAS (loading it here, as the first step would). */
   static final class Probe implements FlatMapFunction<Iterator<SampleBlock>, BlasInfo> {
     private static final long serialVersionUID = 1L;

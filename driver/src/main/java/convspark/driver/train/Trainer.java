@@ -1,7 +1,6 @@
 package convspark.driver.train;
 
 import convspark.common.BadInputException;
-import convspark.common.blas.Blas;
 import convspark.common.blas.BlasInfo;
 import convspark.common.io.Checkpoint;
 import convspark.common.nn.Network;
@@ -401,12 +400,8 @@ public final class Trainer {
       int partitions, int localBatch, int stepsPerEpoch, LrSchedule schedule) {
     RunConfig.Train t = cfg.train();
     long n = train.count();
-    log.info(String.format("convspark: BLAS %s", Blas.describe()));
-    List<BlasInfo> executorBlas = ExecutorBlas.probe(train.rdd());
-    for (BlasInfo e : executorBlas) {
-      log.info(String.format("convspark: BLAS on executor %s (pid %d): %s", e.host(), e.pid(),
-          e.describe()));
-    }
+    List<BlasInfo> executorBlas = new ArrayList<>();
+    ExecutorBlas.describe(train.rdd(), executorBlas).forEach(log::info);
     log.info(String.format("convspark: model %d parameters, %d layers, input %s, %d classes",
         net.paramCount(), net.layers().size(), net.inputShape(), net.classes()));
     log.info(String.format("convspark: %d training samples, %s validation, %s test; %d workers "

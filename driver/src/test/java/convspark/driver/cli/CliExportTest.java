@@ -45,6 +45,9 @@ class CliExportTest {
     String lineB = b.out().lines().filter(s -> s.startsWith("samples")).findFirst().orElseThrow();
     assertEquals(lineA, lineB);
     assertTrue(lineA.startsWith("samples 200"), lineA);
+    // which BLAS scored, on standard error (standard output holds the results alone)
+    assertTrue(a.err().lines().anyMatch(e -> e.startsWith("convspark: BLAS ")), a.err());
+    assertTrue(a.out().lines().noneMatch(o -> o.contains("BLAS")), a.out());
 
     // training from the exported weights starts where the first run ended
     Path run2 = dir.resolve("run2");
