@@ -31,7 +31,8 @@ the same passes in float32 and prints how far PyTorch's own float32 results are 
 Model "resnet" (directory resnet/) is a small residual network built from the Residual module
 of bench/peers/convspark_torch.py, the PyTorch class that mirrors convspark's `residual` layer;
 its inputs are F32. Model "grouped" (directory grouped/) has grouped, depthwise and pointwise
-convolutions; its inputs are F32 too.
+convolutions; its inputs are F32 too. Model "edges" (directory edges/) has kernels wider than
+its 2x3 input (a 5x5 conv with padding 2, a padded 3x3 max-pool of stride 2); F32 inputs.
 
 The inputs are stored as F16 (model "cnn") and BF16 (model "mixed"), their values rounded to
 those types first, to exercise those readers; dtypes.safetensors holds special values of F16,
@@ -261,6 +262,41 @@ def grouped():
     return model, conf, (3, 8, 8), torch.float32
 
 
+def edges():
+    """a 5x5 "same" conv (padding 2) on a 2x3 input, on one channel, so that some kernel taps
+    read nothing of the plane (row shifts past it), a grouped 3x3 conv on that map, a padded
+    max-pool with a window wider than the map (-> 1x2), batch norm after a dense layer."""
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 5, padding=2),          # 0: 1x2x3 -> 4x2x3
+        nn.BatchNorm2d(4),                      # 1
+        nn.ReLU(),                              # 2
+        nn.Conv2d(4, 4, 3, padding=1, groups=2),  # 3: -> 4x2x3
+        nn.MaxPool2d(3, stride=2, padding=1),   # 4: -> 4x1x2
+        nn.Flatten(),                           # 5
+        nn.Linear(8, 3),                        # 6
+        nn.BatchNorm1d(3),                      # 7
+        nn.Tanh(),                              # 8
+        nn.Linear(3, 3),                        # 9
+    )
+    conf = """model {
+  input { channels = 1, height = 2, width = 3 }
+  layers = [
+    { type = conv, filters = 4, kernel = 5, padding = 2 }
+    { type = batchnorm }
+    { type = relu }
+    { type = conv, filters = 4, kernel = 3, padding = 1, groups = 2 }
+    { type = maxpool, kernel = 3, stride = 2, padding = 1 }
+    { type = flatten }
+    { type = dense, units = 3 }
+    { type = batchnorm }
+    { type = tanh }
+    { type = dense, units = 3 }
+  ]
+}
+"""
+    return model, conf, (1, 2, 3), torch.float32
+
+
 def randomise_bn(model, gen):
     for m in model.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
@@ -368,6 +404,7 @@ def main():
     make("mixed", mixed, root)
     make("resnet", resnet, root)
     make("grouped", grouped, root)
+    make("edges", edges, root)
     dtypes(root)
 
 

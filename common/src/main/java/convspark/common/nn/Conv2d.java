@@ -858,7 +858,10 @@ public final class Conv2d extends BoundLayer {
         int lo = Math.min(plane, Math.max(0, -shift));
         int hi = Math.max(lo, Math.min(plane, plane - shift));
         Arrays.fill(cols, dst, dst + lo, 0f);
-        System.arraycopy(planes, src + lo + shift, cols, dst + lo, hi - lo);
+        if (hi > lo) { // else the shift leaves the plane (|shift| >= plane, a kernel wider than
+          // the input): src + lo + shift may then be negative, which arraycopy refuses even empty
+          System.arraycopy(planes, src + lo + shift, cols, dst + lo, hi - lo);
+        }
         Arrays.fill(cols, dst + hi, dst + plane, 0f);
         zeroWrappedColumns(cols, dst, dx);
       }
@@ -885,7 +888,9 @@ public final class Conv2d extends BoundLayer {
         int lo = Math.min(plane, Math.max(0, -shift));
         int hi = Math.max(lo, Math.min(plane, plane - shift));
         zeroWrappedColumns(cols, src, dx);
-        Kernels.addTo(cols, src + lo, planes, dst + shift + lo, hi - lo);
+        if (hi > lo) { // as in im2colShifted: nothing lands in the plane otherwise
+          Kernels.addTo(cols, src + lo, planes, dst + shift + lo, hi - lo);
+        }
       }
     }
   }

@@ -133,6 +133,19 @@ class TorchParityTest {
     assertTrue(err.containsKey("train.grad.5.weight"), err.keySet().toString());
   }
 
+  /**
+   * Kernels wider than the map: a 5x5 "same" conv (padding 2) on a 2x3 one-channel input, whose
+   * outer taps read nothing of the plane (their shifted copy starts before the plane's first
+   * value: im2col once failed there with an index out of bounds), a grouped 3x3 conv on the
+   * 2x3 map, a padded 3x3 stride-2 max-pool to 1x2, batch norm after a dense layer.
+   */
+  @Test
+  void kernelsWiderThanTheInputMatchPyTorch() throws IOException {
+    Map<String, Double> err = check("edges/");
+    assertEquals(19, err.size());
+    assertTrue(err.containsKey("train.grad.0.weight"), err.keySet().toString());
+  }
+
   /** Runs one fixture; returns the relative error (max|a-b| / S_T) of every compared tensor. */
   private Map<String, Double> check(String dir) throws IOException {
     ModelSpec spec = ModelSpec.parse(Files.readString(resource(dir + "model.conf")));
