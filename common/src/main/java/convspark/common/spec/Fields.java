@@ -59,7 +59,9 @@ final class Fields {
     // 2.5 is not an integer: HOCON's getInt would truncate it silently
     if (v != Math.rint(v) || Math.abs(v) > Integer.MAX_VALUE) {
       throw new BadInputException(at + ": key '" + key + "' must be an integer, found "
-          + c.getValue(key).render(ConfigRenderOptions.concise()));
+          + c.getValue(key).render(ConfigRenderOptions.concise())
+          + (c.getValue(key).valueType() == ConfigValueType.LIST
+          ? " (one number, the same for height and width)" : ""));
     }
     return (int) v;
   }

@@ -62,8 +62,9 @@ public sealed interface LayerSpec extends Serializable {
   private static String fits(Shape in, int kernel, int stride, int padding) {
     if (Shape.outSize(in.height(), kernel, stride, padding) < 1
         || Shape.outSize(in.width(), kernel, stride, padding) < 1) {
-      return "kernel " + kernel + "x" + kernel + " with padding " + padding
-          + " does not fit input " + in;
+      // the caller names the input shape
+      return "kernel " + kernel + "x" + kernel + " is larger than the input padded by "
+          + padding + " on each side";
     }
     return null;
   }
@@ -97,9 +98,13 @@ public sealed interface LayerSpec extends Serializable {
     }
 
     public String check(Shape in) {
-      if (in.channels() % groups != 0 || filters % groups != 0) {
-        return "groups = " + groups + " must divide the input's " + in.channels()
-            + " channels and the " + filters + " filters";
+      boolean channels = in.channels() % groups == 0;
+      boolean outputs = filters % groups == 0;
+      if (!channels || !outputs) {
+        return "groups = " + groups + " does not divide " + (channels ? ""
+            : "the input's " + in.channels() + " channels") + (channels || outputs ? ""
+            : " nor ") + (outputs ? "" : "the " + filters + " filters")
+            + " (it must divide both)";
       }
       return fits(in, kernel, stride, padding);
     }

@@ -110,8 +110,17 @@ class ModelSpecTest {
     assertTrue(spec.render().contains("\"groups\":4"), spec.render());
     assertEquals(spec, ModelSpec.parse(spec.render()));
     String m = msg(grouped.replace("groups = 4", "groups = 3"));
-    assertTrue(m.startsWith("model.layers[3] (conv): groups = 3 must divide the input's 8 "
-        + "channels and the 12 filters"), m);
+    assertTrue(m.startsWith("model.layers[3] (conv): groups = 3 does not divide the input's 8 "
+        + "channels (it must divide both)"), m);
+    m = msg(grouped.replace("groups = 4", "groups = 8").replace("filters = 12", "filters = 12"));
+    assertTrue(m.startsWith("model.layers[3] (conv): groups = 8 does not divide the 12 filters "
+        + "(it must divide both)"), m);
+    m = msg(grouped.replace("groups = 4", "groups = 5"));
+    assertTrue(m.startsWith("model.layers[3] (conv): groups = 5 does not divide the input's 8 "
+        + "channels nor the 12 filters"), m);
+    m = msg(grouped.replace("kernel = 3, padding = 1, groups = 4", "kernel = [3, 5]"));
+    assertTrue(m.endsWith("key 'kernel' must be an integer, found [3,5] (one number, the same "
+        + "for height and width)"), m);
     m = msg(grouped.replace("groups = 4", "groups = 0"));
     assertTrue(m.contains("model.layers[3] (conv)") && m.contains("'groups'"), m);
   }
@@ -221,8 +230,8 @@ class ModelSpecTest {
         "filters = 8, kernel = 3, padding = 1, bias = false, dilation = 2"));
     assertTrue(m.startsWith("model.layers[4].layers[3] (conv): unknown key 'dilation'"), m);
     m = msg(RESNET.replace("kernel = 1, stride = 2", "kernel = 9, stride = 2"));
-    assertTrue(m.startsWith("model.layers[4] (residual): shortcut[0] (conv): kernel 9x9 with "
-        + "padding 0 does not fit input 4x8x8"), m);
+    assertTrue(m.startsWith("model.layers[4] (residual): shortcut[0] (conv): kernel 9x9 is "
+        + "larger than the input padded by 0 on each side (input shape 4x8x8)"), m);
     m = msg(RESNET.replace("{ type = residual, layers", "{ type = residual, layer"));
     assertTrue(m.startsWith("model.layers[3] (residual): unknown key 'layer'"), m);
     m = msg(RESNET.replace("], shortcut = [", "], shortcut = 3, x = ["));
