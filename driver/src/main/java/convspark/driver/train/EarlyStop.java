@@ -6,8 +6,8 @@ import java.util.Map;
 
 /**
  * Early-stopping bookkeeping: the best validation metric so far, its epoch, and how many epochs
- * since it improved by more than min-delta. Without validation (NaN metrics) every epoch counts
- * as the best and training never stops early. Saved in checkpoints so a resumed run continues
+ * since it improved by more than min-delta. Without validation ({@link #observeWithoutValidation})
+ * every epoch counts as the best and training never stops early. Saved in checkpoints so a resumed run continues
  * the count.
  */
 final class EarlyStop {
@@ -22,16 +22,22 @@ final class EarlyStop {
     this.cfg = cfg;
   }
 
-  /** Records an epoch's validation metrics; true when this epoch is the new best. */
+  /** Records an epoch of a run without validation data: every epoch is the best. */
+  boolean observeWithoutValidation(int epoch) {
+    bestEpoch = epoch;
+    return true;
+  }
+
+  /**
+   * Records an epoch's validation metrics; true when this epoch is the new best. A metric that is
+   * not a number (a validation pass that overflowed) is no improvement, as in Keras: it must not
+   * become the best and have its weights restored and tested.
+   */
   boolean observe(int epoch, double valLoss, double valAcc) {
-    if (Double.isNaN(valLoss)) {
-      bestEpoch = epoch;
-      return true;
-    }
     boolean lossMetric = cfg.metric() == RunConfig.StopMetric.VAL_LOSS;
     double v = lossMetric ? valLoss : valAcc;
-    boolean improved = Double.isNaN(best)
-        || (lossMetric ? v < best - cfg.minDelta() : v > best + cfg.minDelta());
+    boolean improved = !Double.isNaN(v) && (Double.isNaN(best)
+        || (lossMetric ? v < best - cfg.minDelta() : v > best + cfg.minDelta()));
     if (improved) {
       best = v;
       bestLoss = valLoss;

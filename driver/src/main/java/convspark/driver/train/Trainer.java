@@ -270,7 +270,8 @@ public final class Trainer {
         log.epoch(m, t.epochs());
         metrics.append(m);
         epochsRun = epoch + 1;
-        boolean improved = stop.observe(epoch + 1, valLoss, valAcc);
+        boolean improved = val == null ? stop.observeWithoutValidation(epoch + 1)
+            : stop.observe(epoch + 1, valLoss, valAcc);
         boolean last = epoch + 1 == lastEpoch || stop.shouldStop();
         boolean checkpointNow = (epoch + 1) % t.checkpointEvery() == 0 || last;
         if (improved) {

@@ -50,11 +50,32 @@ class EarlyStopTest {
     }
     assertFalse(never.shouldStop());
     EarlyStop noVal = stop(RunConfig.StopMetric.VAL_LOSS, 1, 0);
-    assertTrue(noVal.observe(1, Double.NaN, Double.NaN));
-    assertTrue(noVal.observe(2, Double.NaN, Double.NaN));
+    assertTrue(noVal.observeWithoutValidation(1));
+    assertTrue(noVal.observeWithoutValidation(2));
     assertFalse(noVal.shouldStop());
     assertEquals(2, noVal.bestEpoch());
     assertNull(noVal.bestLoss());
+  }
+
+  @Test
+  void aValidationMetricThatIsNotANumberIsNoImprovement() {
+    // a validation pass that overflowed: its weights must not become the best ones
+    EarlyStop first = stop(RunConfig.StopMetric.VAL_LOSS, 2, 0);
+    assertFalse(first.observe(1, Double.NaN, 0.1));
+    assertEquals(0, first.bestEpoch());
+    assertTrue(first.observe(2, 1.0, 0.5)); // the first number is the first best
+    assertEquals(2, first.bestEpoch());
+    EarlyStop later = stop(RunConfig.StopMetric.VAL_LOSS, 2, 0);
+    assertTrue(later.observe(1, 1.0, 0.5));
+    assertFalse(later.observe(2, Double.NaN, 0.1));
+    assertFalse(later.observe(3, Double.NaN, 0.1));
+    assertTrue(later.shouldStop(), "epochs without a number count against the patience");
+    assertEquals(1, later.bestEpoch());
+    assertEquals(1.0, later.best());
+    EarlyStop acc = stop(RunConfig.StopMetric.VAL_ACCURACY, 1, 0);
+    assertTrue(acc.observe(1, 1.0, 0.5));
+    assertFalse(acc.observe(2, 0.5, Double.NaN));
+    assertEquals(1, acc.bestEpoch());
   }
 
   @Test
