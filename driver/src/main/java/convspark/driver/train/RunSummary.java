@@ -60,7 +60,9 @@ public record RunSummary(RunConfig cfg, List<EpochMetrics> history, Evaluation t
     Map<String, Object> bestVal = new LinkedHashMap<>();
     bestVal.put("accuracy", stop.bestAccuracy());
     bestVal.put("loss", stop.bestLoss());
-    bestVal.put("epoch", stop.bestEpoch());
+    // without validation data there is no best validation epoch (every epoch counted as the
+    // best, and test.weights_epoch says which weights were tested)
+    bestVal.put("epoch", stop.bestLoss() == null ? null : stop.bestEpoch());
     summary.put("best_val", bestVal);
     summary.put("epochs_run", epochsRun);
     summary.put("steps", steps);

@@ -352,7 +352,7 @@ public final class Trainer {
     if (test != null) {
       log.info(String.format("convspark: test accuracy %.4f, test loss %.4f (%d samples, %s "
           + "weights from epoch %d)", test.accuracy(), test.meanLoss(), test.count,
-          resultEpoch == stop.bestEpoch() ? "best" : "last", resultEpoch));
+          valBlocks != null && resultEpoch == stop.bestEpoch() ? "best" : "last", resultEpoch));
     }
     log.info(String.format("convspark: done in %.1f s; summary in %s", wall,
         out.resolve(SUMMARY_FILE)));

@@ -265,11 +265,17 @@ class CliTrainTest {
   @Test
   void patienceWithoutValidationDataIsAWarningOfTheRun() throws Exception {
     // through the run's listener, which the Spark ML API's fit logs as well
-    Run r = train(dir.resolve("run-patience-no-val"), "--set", "train.early-stopping.patience=2",
+    Path out = dir.resolve("run-patience-no-val");
+    Run r = train(out, "--set", "train.early-stopping.patience=2",
         "--set", "data.validation-fraction=0", "--set", "train.epochs=1");
     assertEquals(0, r.code(), r.err());
     assertTrue(r.out().contains("convspark: WARNING: train.early-stopping.patience = 2 has no "
         + "effect: there is no validation data"), r.out());
+    // nothing was validated: the tested weights are the last ones, not a "best" epoch's
+    assertTrue(r.out().contains("last weights from epoch 1"), r.out());
+    JsonNode s = summary(out);
+    assertTrue(s.get("best_val").get("epoch").isNull(), s.toString());
+    assertEquals(1, s.get("test").get("weights_epoch").asInt(), s.toString());
   }
 
   @Test
