@@ -41,12 +41,17 @@ public interface TrainingListener {
   }
 
   /**
-   * The engine-side view: every {@code every} steps of a round (0: never), a {@link #progress}
-   * line, with images/s since {@code startNanos}.
+   * The engine-side view of one epoch: every {@code every} steps (0: never), a {@link #progress}
+   * line, with images/s since {@code startNanos}. An engine that reports several steps at once
+   * (the ring engine, once per round) gets a line where its report passes a multiple of {@code
+   * every}: a round of 38 steps with {@code every} = 5 is one line, not none.
    */
   default StepListener steps(int every, long startNanos) {
+    long[] reached = {0};
     return (round, done, lossSum, count, correct, lr) -> {
-      if (every > 0 && done % every == 0) {
+      boolean passed = every > 0 && done / every > reached[0] / every;
+      reached[0] = Math.max(reached[0], done);
+      if (passed) {
         double secs = (System.nanoTime() - startNanos) / 1e9;
         progress(done, round.stepsPerEpoch(), lossSum / count, (double) correct / count, lr,
             count / secs);
