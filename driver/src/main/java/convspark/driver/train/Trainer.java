@@ -200,6 +200,7 @@ public final class Trainer {
           c.optimizerSteps());
       startEpoch = c.epoch();
       step = c.step();
+      warnIfTheScheduleMoved(c, schedule, step, stepsPerEpoch);
       stop.restore(c.meta());
       Optional<Checkpoint> b = store.readNamed(BEST);
       if (stop.bestEpoch() > 0 && (b.isEmpty() || b.get().epoch() != stop.bestEpoch())) {
@@ -509,6 +510,36 @@ public final class Trainer {
     }
   }
 
+  /** Checkpoint metadata: train.epochs of the run that wrote it (the cosine schedule's span). */
+  static final String PLANNED_EPOCHS = "epochs";
+
+  /**
+   * A cosine schedule decays over train.epochs: a resume with another train.epochs (as the
+   * warning for a finished run suggests, to train on) places the rate on another curve, and the
+   * rate jumps at the resumed step. Allowed, but said, with the two rates.
+   */
+  private void warnIfTheScheduleMoved(Checkpoint c, LrSchedule schedule, long step,
+      int stepsPerEpoch) {
+    String planned = c.meta().get(PLANNED_EPOCHS);
+    if (planned == null || schedule.decay() != LrSchedule.Decay.COSINE
+        || planned.equals(Integer.toString(schedule.totalEpochs()))) {
+      return;
+    }
+    LrSchedule before;
+    try {
+      before = new LrSchedule(schedule.baseLr(), schedule.baseBatch(), schedule.globalBatch(),
+          schedule.rule(), schedule.warmupEpochs(), schedule.decay(), Integer.parseInt(planned),
+          schedule.stepEvery(), schedule.stepGamma(), schedule.minLr());
+    } catch (NumberFormatException e) {
+      return;
+    }
+    log.warning(String.format("the checkpoint was trained with train.epochs = %s, this run has "
+        + "%d: the cosine schedule now decays over %d epochs, and the learning rate at step %d "
+        + "is %.4g instead of %.4g (keep train.epochs = %s to continue the same schedule)",
+        planned, schedule.totalEpochs(), schedule.totalEpochs(), step,
+        schedule.lr(step, stepsPerEpoch), before.lr(step, stepsPerEpoch), planned));
+  }
+
   /** Checkpoint metadata: the training split's size, and its checksum where known. */
   static final String TRAIN_SAMPLES = "train-samples";
   static final String TRAIN_CRC = "train-crc32c";
@@ -562,6 +593,7 @@ public final class Trainer {
     meta.put("steps-per-epoch", Integer.toString(stepsPerEpoch));
     meta.put("workers", Integer.toString(partitions));
     meta.put("global-batch", Integer.toString(cfg.train().globalBatch()));
+    meta.put(PLANNED_EPOCHS, Integer.toString(cfg.train().epochs()));
     meta.put(TRAIN_SAMPLES, Long.toString(trainSamples));
     trainChecksum.ifPresent(v -> meta.put(TRAIN_CRC, Long.toHexString(v)));
     return new Checkpoint(net.spec().render(), epoch, step, weights.params().clone(),

@@ -279,6 +279,22 @@ class CliTrainTest {
   }
 
   @Test
+  void aResumeWithAnotherEpochCountUnderCosineSaysTheRateMoves() throws Exception {
+    Path out = dir.resolve("run-cosine-epochs");
+    Run r = train(out, "--set", "train.epochs=3", "--stop-after", "1");
+    assertEquals(0, r.code(), r.err());
+    r = train(out, "--set", "train.epochs=3", "--stop-after", "1", "--resume");
+    assertEquals(0, r.code(), r.err());
+    assertFalse(r.out().contains("the cosine schedule now decays"), r.out());
+    // cosine decays over train.epochs: 4 instead of 3 puts the resumed step on another curve
+    r = train(out, "--set", "train.epochs=4", "--resume");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("convspark: WARNING: the checkpoint was trained with "
+        + "train.epochs = 3, this run has 4: the cosine schedule now decays over 4 epochs"),
+        r.out());
+  }
+
+  @Test
   void bestWeightsAreSavedOnEveryImprovementAndFoundOnResume() throws Exception {
     Path out = dir.resolve("run-best-between-checkpoints");
     // min-delta 100: only the first epoch is the best; periodic checkpoints at epoch 2 only
