@@ -329,7 +329,11 @@ public final class Trainer {
           + "missing or unusable on --resume): the last weights (epoch %d) are kept and tested",
           stop.bestEpoch(), epochsRun));
     }
-    store.writeNamed(checkpoint(net, epochsRun, step, result, model, optimizerName,
+    // final.bin is stamped with the epoch and step of the weights it holds (the best epoch's
+    // when they were restored), as best.bin is: export writes its step as batch norm's
+    // num_batches_tracked
+    long resultStep = step - (long) (epochsRun - resultEpoch) * stepsPerEpoch;
+    store.writeNamed(checkpoint(net, resultEpoch, resultStep, result, model, optimizerName,
         stepsPerEpoch, partitions, stop, data.normalization()), "final.bin");
 
     Evaluation test = null;

@@ -258,6 +258,9 @@ class CliTrainTest {
     Checkpoint fin = ckpt(out.resolve("checkpoints/final.bin"));
     Checkpoint best = ckpt(out.resolve("checkpoints/best.bin"));
     assertArrayEquals(best.params(), fin.params());
+    // final.bin names the epoch and step of the weights it holds, not the last epoch's
+    assertEquals(1, fin.epoch());
+    assertEquals(best.step(), fin.step());
     Checkpoint last = ckpt(out.resolve("checkpoints/ckpt-000000000120.bin"));
     assertFalse(Arrays.equals(last.params(), fin.params()));
   }
