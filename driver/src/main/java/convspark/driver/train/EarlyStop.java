@@ -6,9 +6,9 @@ import java.util.Map;
 
 /**
  * Early-stopping bookkeeping: the best validation metric so far, its epoch, and how many epochs
- * since it improved by more than min-delta. Without validation ({@link #observeWithoutValidation})
- * every epoch counts as the best and training never stops early. Saved in checkpoints so a resumed run continues
- * the count.
+ * since it improved by more than min-delta. Without validation ({@link
+ * #observeWithoutValidation}) every epoch counts as the best and training never stops early.
+ * Saved in checkpoints so a resumed run continues the count.
  */
 final class EarlyStop {
   private final RunConfig.EarlyStopping cfg;
