@@ -79,8 +79,9 @@ public final class PartitionStep {
   /**
    * Slice {@code slice} of {@code slices} of the partition's share of a step (samples [n s / S,
    * n (s+1) / S) of its n; S = {@code slices}, or fewer in a last, partial step where a slice
-   * would hold fewer samples than the network's {@code minTrainingBatch}), accumulated into {@code gradSum} and {@code bnStats}: what one of the
-   * ring engine's data-parallel threads computes. One slice is exactly {@link #compute} (same
+   * would hold fewer samples than the network's {@code minTrainingBatch}), accumulated into
+   * {@code gradSum} and {@code bnStats}: what one of the ring engine's data-parallel threads
+   * computes. One slice is exactly {@link #compute} (same
    * samples, same augmentation and dropout seeds); with more, each slice seeds its own.
    *
    * @return {loss sum, correct, count} of the slice
