@@ -29,12 +29,21 @@ import java.util.Map;
  * @param partitions data partitions
  * @param localBatch samples per partition per step
  * @param params trainable parameters of the model
- * @param wallSeconds wall time of the run
+ * @param wallSeconds wall time of this invocation (a resumed run's earlier invocations are not
+ *     counted; their epochs' times are in metrics.jsonl)
  * @param executorBlas the BLAS each executor loaded (summary.json's blas_detail)
+ * @param ended why training ended: {@link #COMPLETED}, {@link #EARLY_STOPPED} or {@link #PAUSED}
  */
 public record RunSummary(RunConfig cfg, List<EpochMetrics> history, Evaluation test,
-    int testedEpoch, EarlyStop stop, int epochsRun, long steps, int partitions, int localBatch, int params,
-    double wallSeconds, List<BlasInfo> executorBlas) {
+    int testedEpoch, EarlyStop stop, int epochsRun, long steps, int partitions, int localBatch,
+    int params, double wallSeconds, List<BlasInfo> executorBlas, String ended) {
+
+  /** Every epoch of train.epochs ran. */
+  public static final String COMPLETED = "completed";
+  /** Early stopping ended the run before train.epochs. */
+  public static final String EARLY_STOPPED = "early-stopped";
+  /** The invocation stopped after the epochs it was asked to run ({@code --stop-after}). */
+  public static final String PAUSED = "paused";
 
   /** The summary as ordered JSON-ready values. */
   public Map<String, Object> toMap() throws IOException {
@@ -64,6 +73,7 @@ public record RunSummary(RunConfig cfg, List<EpochMetrics> history, Evaluation t
     // best, and test.weights_epoch says which weights were tested)
     bestVal.put("epoch", stop.bestLoss() == null ? null : stop.bestEpoch());
     summary.put("best_val", bestVal);
+    summary.put("ended", ended);
     summary.put("epochs_run", epochsRun);
     summary.put("steps", steps);
     summary.put("workers", partitions);

@@ -346,9 +346,16 @@ public final class Trainer {
         testBlocks.release();
       }
     }
+    String ended = stop.shouldStop() ? RunSummary.EARLY_STOPPED
+        : epochsRun < t.epochs() ? RunSummary.PAUSED : RunSummary.COMPLETED;
+    if (ended.equals(RunSummary.PAUSED)) {
+      log.info(String.format("convspark: paused after epoch %d of %d, as asked; --resume "
+          + "continues the run (the test below is of these weights)", epochsRun, t.epochs()));
+    }
     double wall = (System.nanoTime() - wallStart) / 1e9;
     Map<String, Object> summary = new RunSummary(cfg, history, test, resultEpoch, stop,
-        epochsRun, step, partitions, localBatch, net.paramCount(), wall, executorBlas).write(out);
+        epochsRun, step, partitions, localBatch, net.paramCount(), wall, executorBlas, ended)
+        .write(out);
     try {
       Plots.trainingCurves(history, out.resolve(PLOT_FILE));
     } catch (IOException | RuntimeException e) {

@@ -137,8 +137,15 @@ class CliTrainTest {
     Path b = dir.resolve("run-split");
     Run first = train(b, "--set", "train.epochs=3", "--stop-after", "1");
     assertEquals(0, first.code(), first.err());
+    // a partial run says so, on the console and in its summary
+    assertTrue(first.out().contains("convspark: paused after epoch 1 of 3, as asked; --resume "
+        + "continues the run"), first.out());
+    assertEquals("paused", summary(b).get("ended").asText());
+    assertEquals("completed", summary(a).get("ended").asText());
     Run second = train(b, "--set", "train.epochs=3", "--resume");
     assertEquals(0, second.code(), second.err());
+    assertEquals("completed", summary(b).get("ended").asText());
+    assertFalse(second.out().contains("paused after"), second.out());
     assertTrue(second.out().contains("resumed from"), second.out());
     Checkpoint ca = ckpt(a.resolve("checkpoints/final.bin"));
     Checkpoint cb = ckpt(b.resolve("checkpoints/final.bin"));
@@ -253,6 +260,7 @@ class CliTrainTest {
     assertEquals(0, r.code(), r.err());
     JsonNode s = summary(out);
     assertEquals(3, s.get("epochs_run").asInt());
+    assertEquals("early-stopped", s.get("ended").asText());
     assertEquals(1, s.get("best_val").get("epoch").asInt());
     assertTrue(r.out().contains("early stopping after epoch 3"), r.out());
     Checkpoint fin = ckpt(out.resolve("checkpoints/final.bin"));
