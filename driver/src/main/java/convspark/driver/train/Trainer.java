@@ -201,6 +201,11 @@ public final class Trainer {
       startEpoch = c.epoch();
       step = c.step();
       warnIfTheScheduleMoved(c, schedule, step, stepsPerEpoch);
+      List<String> changed = ChangedSettings.since(c.meta().get(ChangedSettings.META), cfg);
+      if (!changed.isEmpty()) {
+        log.warning("--resume: settings changed since the checkpoint was written, the run goes "
+            + "on with the new ones: " + String.join(", ", changed));
+      }
       stop.restore(c.meta());
       Optional<Checkpoint> b = store.readNamed(BEST);
       if (stop.bestEpoch() > 0 && (b.isEmpty() || b.get().epoch() != stop.bestEpoch())) {
@@ -605,6 +610,7 @@ public final class Trainer {
     meta.put("workers", Integer.toString(partitions));
     meta.put("global-batch", Integer.toString(cfg.train().globalBatch()));
     meta.put(PLANNED_EPOCHS, Integer.toString(cfg.train().epochs()));
+    meta.put(ChangedSettings.META, ChangedSettings.record(cfg));
     meta.put(TRAIN_SAMPLES, Long.toString(trainSamples));
     trainChecksum.ifPresent(v -> meta.put(TRAIN_CRC, Long.toHexString(v)));
     return new Checkpoint(net.spec().render(), epoch, step, weights.params().clone(),

@@ -206,8 +206,20 @@ class CliTrainTest {
     assertTrue(r.err().contains("was trained on 1280 training samples") && r.err()
         .contains("has 1200"), r.err());
     assertArrayEquals(before, Files.readAllBytes(ckpt), "the checkpoint is untouched");
-    r = train(out, "--set", "train.epochs=3", "--resume");
+    // a new rate or label smoothing is allowed (fine-tuning), and said key by key; checkpoint,
+    // logging and epochs settings are not changes of the computation
+    r = train(out, "--set", "train.epochs=4", "--resume", "--stop-after", "1", "--set",
+        "train.base-lr=0.08", "--set", "train.label-smoothing=0.2", "--set",
+        "train.log-every-steps=7");
     assertEquals(0, r.code(), r.err());
+    List<String> said = r.out().lines().filter(l -> l.contains("settings changed")).toList();
+    assertEquals(1, said.size(), r.out());
+    assertTrue(said.get(0).endsWith("the run goes on with the new ones: train.base-lr "
+        + "0.05 -> 0.08, train.label-smoothing 0.1 -> 0.2"), said.get(0));
+    r = train(out, "--set", "train.epochs=4", "--resume", "--set", "train.base-lr=0.08",
+        "--set", "train.label-smoothing=0.2");
+    assertEquals(0, r.code(), r.err());
+    assertFalse(r.out().contains("settings changed"), r.out());
   }
 
   @Test
