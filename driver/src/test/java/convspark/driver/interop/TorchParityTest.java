@@ -67,9 +67,13 @@ class TorchParityTest {
   static final double LABEL_SMOOTHING = 0.1;
 
   static Path resource(String name) {
-    URL u = TorchParityTest.class.getResource("/torch-parity/" + name);
-    assertNotNull(u, "test resource torch-parity/" + name
-        + " (regenerate with scripts/make-torch-fixture.py)");
+    return resource("torch-parity/", name, "scripts/make-torch-fixture.py");
+  }
+
+  /** A fixture file of resource directory {@code dir}, which {@code script} regenerates. */
+  static Path resource(String dir, String name, String script) {
+    URL u = TorchParityTest.class.getResource("/" + dir + name);
+    assertNotNull(u, "test resource " + dir + name + " (regenerate with " + script + ")");
     try {
       return Path.of(u.toURI());
     } catch (URISyntaxException e) {

@@ -17,8 +17,6 @@ import convspark.worker.StepPlan;
 import convspark.worker.StepResult;
 import convspark.worker.update.UpdateRule;
 import convspark.worker.update.Updater;
-import java.net.URISyntaxException;
-import java.net.URL;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
@@ -73,17 +71,10 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class TorchTrajectoryTest {
   static final double RTOL = 1e-5;
-  static final String DIR = "/torch-trajectory/";
 
   static Path resource(String name) {
-    URL u = TorchTrajectoryTest.class.getResource(DIR + name);
-    assertNotNull(u, "test resource torch-trajectory/" + name
-        + " (regenerate with scripts/make-torch-trajectory.py)");
-    try {
-      return Path.of(u.toURI());
-    } catch (URISyntaxException e) {
-      throw new IllegalStateException(e);
-    }
+    return TorchParityTest.resource("torch-trajectory/", name,
+        "scripts/make-torch-trajectory.py");
   }
 
   /** The values of an F64 (or F32) tensor, without rounding F64 to float. */
