@@ -2,7 +2,6 @@ package convspark.common.spec;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
-import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigRenderOptions;
 import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueFactory;
@@ -163,11 +162,15 @@ public record ModelSpec(Shape input, List<LayerSpec> layers) implements Serializ
 
   // ---------------------------------------------------------------- parsing
 
-  /** Parses a HOCON string holding a {@code model { ... }} block or the block's content. */
+  /**
+   * Parses a HOCON string holding a {@code model { ... }} block or the block's content. The
+   * string is data (read from a checkpoint, an exported file, a saved model): it may not include
+   * anything, and its substitutions never reach the environment ({@link StoredHocon}).
+   */
   public static ModelSpec parse(String hocon) {
     Config c;
     try {
-      c = ConfigFactory.parseString(hocon).resolve();
+      c = StoredHocon.parse(hocon);
     } catch (ConfigException e) {
       throw new BadInputException("model spec: " + e.getMessage(), e);
     }

@@ -2,7 +2,6 @@ package convspark.driver.train;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
-import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigRenderOptions;
 import com.typesafe.config.ConfigValue;
 import convspark.driver.config.RunConfig;
@@ -48,7 +47,7 @@ final class ChangedSettings {
     }
     Map<String, String> before;
     try {
-      before = flat(ConfigFactory.parseString(recorded));
+      before = flat(convspark.common.spec.StoredHocon.parse(recorded)); // no includes
     } catch (ConfigException e) {
       return changes; // unreadable metadata says nothing about the settings
     }
