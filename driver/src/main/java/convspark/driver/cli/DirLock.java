@@ -83,9 +83,18 @@ final class DirLock implements AutoCloseable {
   private static DirLock tryAcquire(Path dir, Path file, String option, boolean madeDir,
       Runnable betweenOpenAndLock) throws IOException {
     boolean existed = Files.exists(file, LinkOption.NOFOLLOW_LINKS);
+    if (existed && !Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
+      // a link made ahead of the run (an --out in /tmp, say): locking through it would
+      // truncate and overwrite the file it names
+      throw new BadInputException(option + " " + dir + ": its " + NAME + " is "
+          + (Files.isSymbolicLink(file) ? "a symbolic link" : "not a regular file")
+          + ", which a run never makes; remove it or choose another " + option);
+    }
     FileChannel ch;
     try {
-      ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+      // no link followed, even one made between the check above and here
+      ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+          LinkOption.NOFOLLOW_LINKS);
     } catch (FileSystemException e) {
       throw new BadInputException(option + " " + dir + ": not writable (" + reason(e) + ")");
     }
