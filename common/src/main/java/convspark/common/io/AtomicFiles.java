@@ -5,6 +5,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -20,9 +21,10 @@ import java.nio.file.StandardOpenOption;
  *
  * <p>The temporary file is named for the target and the process, so two processes writing the
  * same file never write into each other's temporary file; within one process, one thread at a
- * time writes a given file. A temporary file left by a killed process is overwritten by the next
- * write from a process of the same id. (Checkpoints, on any Hadoop file system, are written the
- * same way by the driver's {@code CheckpointStore}.)
+ * time writes a given file. A temporary file left by a killed process is removed by the next
+ * write from a process of the same id, which then creates its own (never writing into a file or
+ * link that stood at the name: see {@link #createNew}). (Checkpoints, on any Hadoop file
+ * system, are written the same way by the driver's {@code CheckpointStore}.)
  */
 public final class AtomicFiles {
   private AtomicFiles() {}
@@ -32,9 +34,7 @@ public final class AtomicFiles {
     Path tmp = temporary(target);
     boolean created = false;
     try {
-      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE,
-          StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE,
-          LinkOption.NOFOLLOW_LINKS)) {
+      try (FileChannel ch = createNew(tmp)) {
         created = true;
         ByteBuffer b = ByteBuffer.wrap(bytes);
         while (b.hasRemaining()) {
@@ -52,6 +52,29 @@ public final class AtomicFiles {
     } finally {
       if (created) {
         Files.deleteIfExists(tmp);
+      }
+    }
+  }
+
+  /**
+   * Opens a new, empty {@code tmp} for writing (O_CREAT | O_EXCL: never a file or link that was
+   * there already). Whatever stands at the name is unlinked first if it is a file or a link (a
+   * killed write's leftover, or something planted where the name is predictable, in a shared
+   * directory: a hard link to another file, which opening it in place would have truncated and
+   * overwritten, or a file of another user, who could then read what is written); the unlink
+   * never touches the file a link names, and in a sticky directory fails for another user's
+   * entry, which fails the write. Anything else (a directory) is left and fails the write.
+   */
+  private static FileChannel createNew(Path tmp) throws IOException {
+    for (int attempt = 0; ; attempt++) {
+      try {
+        return FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+      } catch (FileAlreadyExistsException e) {
+        if (attempt > 0 || !(Files.isRegularFile(tmp, LinkOption.NOFOLLOW_LINKS)
+            || Files.isSymbolicLink(tmp))) {
+          throw e;
+        }
+        Files.delete(tmp);
       }
     }
   }

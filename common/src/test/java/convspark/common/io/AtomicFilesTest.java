@@ -59,4 +59,30 @@ class AtomicFilesTest {
     assertFalse(Files.exists(tmp));
     assertEquals(List.of("metrics.jsonl"), names());
   }
+
+  @Test
+  void aHardLinkPlantedAtTheTemporaryNameIsNotWrittenThrough() throws Exception {
+    // the temporary name is predictable (pid); in a shared directory someone may plant a hard
+    // link there to another file, which the write used to open in place, truncate and overwrite
+    Path other = dir.resolve("authorized_keys");
+    Files.writeString(other, "someone's key\n");
+    Path f = dir.resolve("predictions.json");
+    Files.createLink(AtomicFiles.temporary(f), other);
+    AtomicFiles.writeString(f, "{}\n");
+    assertEquals("{}\n", Files.readString(f));
+    assertEquals("someone's key\n", Files.readString(other));
+    assertFalse(Files.exists(AtomicFiles.temporary(f)));
+  }
+
+  @Test
+  void aSymbolicLinkPlantedAtTheTemporaryNameIsNotFollowed() throws Exception {
+    Path other = dir.resolve("elsewhere.txt");
+    Files.writeString(other, "keep\n");
+    Path f = dir.resolve("summary.json");
+    Files.createSymbolicLink(AtomicFiles.temporary(f), other);
+    AtomicFiles.writeString(f, "{}\n");
+    assertEquals("{}\n", Files.readString(f));
+    assertEquals("keep\n", Files.readString(other));
+    assertFalse(Files.isSymbolicLink(f));
+  }
 }
