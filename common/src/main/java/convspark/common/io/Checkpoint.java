@@ -150,12 +150,14 @@ public record Checkpoint(
       float[] params = readFloats(in);
       float[] state = readFloats(in);
       String opt = readString(in);
-      float[][] optState = new float[in.readInt()][];
+      // a count is checked against the bytes left before anything is allocated for it: every
+      // array takes at least its 4-byte length (a crafted count ran the reader out of memory)
+      float[][] optState = new float[count(in, 4)][];
       for (int i = 0; i < optState.length; i++) {
         optState[i] = readFloats(in);
       }
       long optSteps = in.readLong();
-      int n = in.readInt();
+      int n = count(in, 8);
       Map<String, String> meta = new LinkedHashMap<>();
       for (int i = 0; i < n; i++) {
         meta.put(readString(in), readString(in));
@@ -168,6 +170,18 @@ public record Checkpoint(
     } catch (IOException e) {
       throw new CheckpointFormatException(source + ": unreadable checkpoint: " + e.getMessage());
     }
+  }
+
+  /**
+   * Reads a count of items of at least {@code minBytes} bytes each; a negative count, or one that
+   * the bytes left cannot hold, is a checkpoint that ends early.
+   */
+  private static int count(DataInputStream in, int minBytes) throws IOException {
+    int n = in.readInt();
+    if (n < 0 || (long) n * minBytes > in.available()) {
+      throw new EOFException();
+    }
+    return n;
   }
 
   private static long readLong(byte[] b, int off) {
