@@ -93,8 +93,38 @@ public record RunSummary(RunConfig cfg, List<EpochMetrics> history, Evaluation t
     summary.put("seed", t.seed());
     summary.put("params", params);
     summary.put("engine", t.engine().name().toLowerCase());
-    summary.put("config", Json.MAPPER.readTree(Settings.renderJson(cfg.raw())));
+    summary.put("config", redacted(Json.MAPPER.readTree(Settings.renderJson(cfg.raw()))));
     return summary;
+  }
+
+  /**
+   * What summary.json writes for a setting whose name says it holds a credential: Spark's own
+   * default {@code spark.redaction.regex}, applied to every key of the config (the properties of
+   * {@code spark.conf} and {@code data.dataframe.options} are passed on as they are, and a value
+   * may come from the environment through a substitution).
+   */
+  static final java.util.regex.Pattern SECRET_KEY =
+      java.util.regex.Pattern.compile("(?i)secret|password|token|access[.]key");
+  static final String REDACTED = "*********(redacted)";
+
+  /** {@code node} with the value of every key matching {@link #SECRET_KEY} replaced. */
+  static com.fasterxml.jackson.databind.JsonNode redacted(
+      com.fasterxml.jackson.databind.JsonNode node) {
+    if (node instanceof com.fasterxml.jackson.databind.node.ObjectNode o) {
+      List<String> names = new java.util.ArrayList<>();
+      o.fieldNames().forEachRemaining(names::add);
+      for (String k : names) {
+        com.fasterxml.jackson.databind.JsonNode v = o.get(k);
+        if (SECRET_KEY.matcher(k).find() && v.isValueNode() && !v.isNull()) {
+          o.put(k, REDACTED);
+        } else {
+          redacted(v);
+        }
+      }
+    } else if (node != null && node.isArray()) {
+      node.forEach(RunSummary::redacted);
+    }
+    return node;
   }
 
   /**
