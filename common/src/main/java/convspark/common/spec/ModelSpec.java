@@ -171,10 +171,15 @@ public record ModelSpec(Shape input, List<LayerSpec> layers) implements Serializ
     Config c;
     try {
       c = StoredHocon.parse(hocon);
+      return fromConfig(c.hasPath("model") ? c.getConfig("model") : c, "model");
     } catch (ConfigException e) {
       throw new BadInputException("model spec: " + e.getMessage(), e);
+    } catch (StackOverflowError e) {
+      // a crafted spec (thousands of nested residual blocks, or lists) exhausts the parser's
+      // recursion: bad input, not a crash
+      throw new BadInputException("model spec: nested too deeply to parse ("
+          + hocon.length() + " characters)");
     }
-    return fromConfig(c.hasPath("model") ? c.getConfig("model") : c, "model");
   }
 
   /** Parses the model block {@code c}; {@code where} is its path, for error messages. */

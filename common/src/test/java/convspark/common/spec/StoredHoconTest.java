@@ -73,4 +73,14 @@ class StoredHoconTest {
         + "width = 4 }\n layers = [ { type = flatten }, { type = dense, units = ${n} } ] }");
     assertEquals(2, spec.layers().size());
   }
+
+  @Test
+  void aSpecNestedTooDeeplyIsBadInputNotAStackOverflow() {
+    int d = 5000;
+    String spec = "model { input { channels = 1, height = 4, width = 4 }\n layers = "
+        + "[ { type = residual, layers = ".repeat(d) + "[ { type = relu } ]" + " } ]".repeat(d)
+        + " }";
+    String m = assertThrows(BadInputException.class, () -> ModelSpec.parse(spec)).getMessage();
+    assertTrue(m.startsWith("model spec: nested too deeply"), m);
+  }
 }
