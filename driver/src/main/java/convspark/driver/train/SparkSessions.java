@@ -36,6 +36,13 @@ public final class SparkSessions {
     if (conf.get("spark.master").startsWith("local")) {
       conf.setIfMissing("spark.ui.enabled", "false");
     }
+    if (isLocal(conf.get("spark.master")) && System.getenv("SPARK_LOCAL_IP") == null) {
+      // every task runs in this JVM: Spark's RPC and block manager (unauthenticated unless
+      // spark.authenticate) need no other host, and listened on the host's external address,
+      // where anyone on the network could fetch the broadcast weights and data blocks
+      conf.setIfMissing("spark.driver.bindAddress", "127.0.0.1");
+      conf.setIfMissing("spark.driver.host", "127.0.0.1");
+    }
     weightTransferDefaults(conf);
     // one BLAS thread per task: tasks already fill the cores
     conf.setIfMissing("spark.executorEnv.OPENBLAS_NUM_THREADS", "1");
