@@ -143,7 +143,7 @@ final class DirLock implements AutoCloseable {
   private boolean namedByPath() throws IOException {
     Path file = dir.resolve(NAME);
     try {
-      return Files.isRegularFile(file)
+      return Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)
           && Files.readString(file, StandardCharsets.UTF_8).equals(pidLine());
     } catch (NoSuchFileException e) {
       return false;

@@ -20,6 +20,7 @@ final class PendingConnections {
   private final String owner; // names the server in logs: "ring rank 3", "ring rendezvous"
   private final ArrayDeque<Socket> sockets = new ArrayDeque<>();
   private boolean shut;
+  private final WarningBudget warnings = new WarningBudget(5, 60_000_000_000L);
 
   PendingConnections(int capacity, String owner) {
     this.capacity = capacity;
@@ -43,8 +44,8 @@ final class PendingConnections {
       sockets.addLast(s);
     }
     if (evicted != null) {
-      RingListener.LOG.log(Level.WARNING, "{0}: closed the oldest pending connection, from {1}: "
-          + "too many pending handshakes", owner, evicted.getRemoteSocketAddress());
+      warn("{0}: closed the oldest pending connection, from {1}: too many pending handshakes",
+          evicted.getRemoteSocketAddress(), null);
       RingListener.closeQuietly(evicted);
     }
     return true;
@@ -85,11 +86,61 @@ final class PendingConnections {
    */
   void failed(Socket s, boolean taken, IOException e) {
     if (taken || remove(s)) {
-      RingListener.LOG.log(Level.WARNING, "{0}: rejected a connection from {1}: {2}", owner,
-          s.getRemoteSocketAddress(), RingListener.describe(e));
+      warn("{0}: rejected a connection from {1}: {2}", s.getRemoteSocketAddress(),
+          RingListener.describe(e));
     } else {
       RingListener.LOG.log(Level.DEBUG, "{0}: closed a connection from {1} during its handshake "
           + "(evicted, or no longer awaited)", owner, s.getRemoteSocketAddress());
+    }
+  }
+
+  /**
+   * A warning about a connection, within {@link #warnings}' budget: whoever can reach the port
+   * can open connections without end, and must not flood the log with a line for each. Beyond
+   * the budget the lines are counted, and the next line let through says how many were not.
+   */
+  private void warn(String format, Object from, Object why) {
+    long skipped = warnings.take(System.nanoTime());
+    if (skipped < 0) {
+      RingListener.LOG.log(Level.DEBUG, format, owner, from, why);
+      return;
+    }
+    RingListener.LOG.log(Level.WARNING, format + (skipped > 0 ? " ({3} more such warnings "
+        + "in the last minute were not logged)" : ""), owner, from, why, skipped);
+  }
+
+  /** At most {@code perWindow} warnings in each window of {@code windowNanos}. */
+  static final class WarningBudget {
+    private final int perWindow;
+    private final long windowNanos;
+    private long windowStart;
+    private int used;
+    private long skipped;
+    private boolean started;
+
+    WarningBudget(int perWindow, long windowNanos) {
+      this.perWindow = perWindow;
+      this.windowNanos = windowNanos;
+    }
+
+    /**
+     * Takes one warning at time {@code now}: -1 when it is over the budget (counted), otherwise
+     * how many were held back since the last one let through.
+     */
+    synchronized long take(long now) {
+      if (!started || now - windowStart >= windowNanos) {
+        started = true;
+        windowStart = now;
+        used = 0;
+      }
+      if (used >= perWindow) {
+        skipped++;
+        return -1;
+      }
+      used++;
+      long s = skipped;
+      skipped = 0;
+      return s;
     }
   }
 }
