@@ -14,6 +14,10 @@ import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Optional;
+import java.util.Set;
 import java.util.stream.Stream;
 
 /**
@@ -32,7 +36,12 @@ final class DirLock implements AutoCloseable {
   /** The run made the directory: it goes again when it holds nothing but the lock. */
   private final boolean madeDir;
 
-  private DirLock(FileChannel channel, FileLock lock, Path dir, Path created, boolean madeDir) {
+  /** The option that named the directory, for messages ("--out", "--checkpoint-dir"). */
+  private final String option;
+
+  private DirLock(FileChannel channel, FileLock lock, Path dir, String option, Path created,
+      boolean madeDir) {
+    this.option = option;
     this.channel = channel;
     this.lock = lock;
     this.dir = dir;
@@ -113,7 +122,7 @@ final class DirLock implements AutoCloseable {
       ch.truncate(0);
       ch.write(ByteBuffer.wrap(pidLine().getBytes(StandardCharsets.UTF_8)));
       ch.force(false);
-      return new DirLock(ch, l, dir, existed ? null : file, madeDir);
+      return new DirLock(ch, l, dir, option, existed ? null : file, madeDir);
     } catch (IOException | RuntimeException e) {
       // a lock file this call made goes again (unless another run holds it)
       if (l != null) {
@@ -159,6 +168,25 @@ final class DirLock implements AutoCloseable {
     } finally {
       channel.close();
     }
+  }
+
+  /**
+   * A warning when every user may write the directory: any of them could replace what the run
+   * reads back (checkpoints before a {@code --resume}). Not refused: a shared scratch directory
+   * may be what the user means. Empty where the file system has no POSIX permissions.
+   */
+  Optional<String> writableByAll() {
+    try {
+      Set<PosixFilePermission> p = Files.getPosixFilePermissions(dir);
+      if (p.contains(PosixFilePermission.OTHERS_WRITE)) {
+        return Optional.of(option + " " + dir + " may be written by every user (permissions "
+            + PosixFilePermissions.toString(p) + "): any of them can replace its checkpoints "
+            + "before a --resume; a directory only you can write is safer");
+      }
+    } catch (UnsupportedOperationException | IOException e) {
+      // no POSIX permissions to read: nothing to say
+    }
+    return Optional.empty();
   }
 
   /** An I/O error's reason and file, for a one-line message. */

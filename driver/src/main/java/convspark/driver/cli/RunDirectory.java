@@ -101,6 +101,11 @@ final class RunDirectory implements AutoCloseable {
         .sorted().findFirst();
   }
 
+  /** {@link DirLock#writableByAll} of {@code --out}. */
+  java.util.Optional<String> writableByAll() {
+    return lock.writableByAll();
+  }
+
   /** What the directory holds, apart from the lock and runs set aside earlier. */
   private static List<Path> content(Path out) throws IOException {
     try (Stream<Path> s = Files.list(out)) {

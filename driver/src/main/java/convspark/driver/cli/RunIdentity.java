@@ -82,6 +82,11 @@ final class RunIdentity implements AutoCloseable {
     return conf;
   }
 
+  /** {@link DirLock#writableByAll} of a local checkpoint directory outside {@code --out}. */
+  java.util.Optional<String> writableByAll() {
+    return locked == null ? java.util.Optional.empty() : locked.writableByAll();
+  }
+
   /** Checks the checkpoint directory {@code uri} for the run in {@code out}. */
   static RunIdentity check(RunDirectory out, String uri, boolean resume, boolean overwrite,
       Configuration conf) throws IOException {

@@ -80,6 +80,9 @@ public final class TrainCommand implements Callable<Integer> {
       String ckpt = checkpointDir != null ? checkpointDir : out.resolve(Trainer.CHECKPOINTS_DIR).toUri()
           .toString();
       try (RunIdentity id = RunIdentity.check(dir, ckpt, resume, overwrite, conf)) {
+        TrainingListener log = TrainingListener.printing(System.out);
+        dir.writableByAll().ifPresent(log::warning);
+        id.writableByAll().ifPresent(log::warning);
         SparkSession spark = Cli.startSpark(cfg, common.master);
         boolean started = false;
         try {
@@ -91,8 +94,7 @@ public final class TrainCommand implements Callable<Integer> {
           started = true;
           dir.setAside();
           id.start();
-          Trainer trainer = new Trainer(cfg, SparkSessions.context(spark), out, ckpt,
-              TrainingListener.printing(System.out));
+          Trainer trainer = new Trainer(cfg, SparkSessions.context(spark), out, ckpt, log);
           trainer.runId(id.id());
           // the replaced run (--overwrite) goes once the new run has a checkpoint to resume from
           trainer.afterFirstCheckpoint(() -> {

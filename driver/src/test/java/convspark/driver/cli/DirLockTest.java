@@ -101,4 +101,23 @@ class DirLockTest {
     }
     assertTrue(Files.exists(kept.resolve("summary.json")));
   }
+
+  @Test
+  void aDirectoryEveryUserMayWriteIsSaidButNotRefused() throws IOException {
+    Path shared = Files.createDirectory(tmp.resolve("shared"));
+    Files.setPosixFilePermissions(shared,
+        java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+    try (DirLock l = DirLock.acquire(shared, "--out", false)) {
+      String w = l.writableByAll().orElseThrow();
+      assertEquals("--out " + shared + " may be written by every user (permissions rwxrwxrwx): "
+          + "any of them can replace its checkpoints before a --resume; a directory only you "
+          + "can write is safer", w);
+    }
+    Path own = Files.createDirectory(tmp.resolve("own"));
+    Files.setPosixFilePermissions(own,
+        java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+    try (DirLock l = DirLock.acquire(own, "--out", false)) {
+      assertTrue(l.writableByAll().isEmpty());
+    }
+  }
 }
