@@ -4,7 +4,8 @@ import convspark.driver.engine.StepTimes;
 
 /**
  * One epoch's numbers, as printed on the console and written as a JSON line to {@code
- * metrics.jsonl}. Validation fields are NaN when there is no validation set.
+ * metrics.jsonl}. Validation fields are NaN when there is no validation set (null in the JSON
+ * line, as {@link Json} writes every number that is not finite).
  *
  * @param epoch 1-based epoch
  * @param step global steps done at the end of this epoch
