@@ -17,7 +17,6 @@ import convspark.driver.train.SparkSessions;
 import convspark.worker.Evaluation;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -77,7 +76,7 @@ public final class EvaluateCommand implements Callable<Integer> {
       int parts = Partitions.count(cfg.train().workers(), jsc);
       var blocks = split.toBlocks(jsc, parts, "evaluate");
       // on the command's standard error: its standard output holds the results alone
-      ExecutorBlas.describe(blocks.rdd(), new ArrayList<>())
+      ExecutorBlas.lines(ExecutorBlas.probe(blocks.rdd()))
           .forEach(spec.commandLine().getErr()::println);
       Evaluation ev = Distributed.evaluate(jsc, blocks.rdd(), net, c.params(), c.state(),
           cfg.train().evalBatch(), cfg.train().labelSmoothing());

@@ -30,15 +30,11 @@ public final class ExecutorBlas {
     return new ArrayList<>(distinct.values());
   }
 
-  /**
-   * The start-up lines that say which BLAS runs: the driver's, then each executor's ({@link
-   * #probe}, whose reports are added to {@code executors}).
-   */
-  public static List<String> describe(JavaRDD<SampleBlock> blocks, List<BlasInfo> executors) {
+  /** The start-up lines that say which BLAS runs: the driver's, then each executor's. */
+  public static List<String> lines(List<BlasInfo> executors) {
     List<String> lines = new ArrayList<>();
     lines.add(String.format("convspark: BLAS %s", Blas.describe()));
-    for (BlasInfo e : probe(blocks)) {
-      executors.add(e);
+    for (BlasInfo e : executors) {
       lines.add(String.format("convspark: BLAS on executor %s (pid %d): %s", e.host(), e.pid(),
           e.describe()));
     }

@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigRenderOptions;
 import com.typesafe.config.ConfigValue;
+import convspark.common.spec.StoredHocon;
 import convspark.driver.config.RunConfig;
 import java.util.ArrayList;
 import java.util.List;
@@ -47,7 +48,7 @@ final class ChangedSettings {
     }
     Map<String, String> before;
     try {
-      before = flat(convspark.common.spec.StoredHocon.parse(recorded)); // no includes
+      before = flat(StoredHocon.parse(recorded)); // no includes
     } catch (ConfigException e) {
       return changes; // unreadable metadata says nothing about the settings
     }

@@ -1,5 +1,7 @@
 package convspark.driver.train;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import convspark.common.blas.Blas;
 import convspark.common.blas.BlasInfo;
 import convspark.common.io.AtomicFiles;
@@ -11,9 +13,11 @@ import convspark.driver.metrics.Json;
 import convspark.worker.Evaluation;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
 
 /**
  * What a finished run reports, written as {@code summary.json}: the test evaluation, the best
@@ -103,18 +107,18 @@ public record RunSummary(RunConfig cfg, List<EpochMetrics> history, Evaluation t
    * {@code spark.conf} and {@code data.dataframe.options} are passed on as they are, and a value
    * may come from the environment through a substitution).
    */
-  static final java.util.regex.Pattern SECRET_KEY =
-      java.util.regex.Pattern.compile("(?i)secret|password|token|access[.]key");
+  static final Pattern SECRET_KEY =
+      Pattern.compile("(?i)secret|password|token|access[.]key");
   static final String REDACTED = "*********(redacted)";
 
   /** {@code node} with the value of every key matching {@link #SECRET_KEY} replaced. */
-  static com.fasterxml.jackson.databind.JsonNode redacted(
-      com.fasterxml.jackson.databind.JsonNode node) {
-    if (node instanceof com.fasterxml.jackson.databind.node.ObjectNode o) {
-      List<String> names = new java.util.ArrayList<>();
+  static JsonNode redacted(
+      JsonNode node) {
+    if (node instanceof ObjectNode o) {
+      List<String> names = new ArrayList<>();
       o.fieldNames().forEachRemaining(names::add);
       for (String k : names) {
-        com.fasterxml.jackson.databind.JsonNode v = o.get(k);
+        JsonNode v = o.get(k);
         if (SECRET_KEY.matcher(k).find() && v.isValueNode() && !v.isNull()) {
           o.put(k, REDACTED);
         } else {

@@ -418,8 +418,8 @@ public final class Trainer {
       int partitions, int localBatch, int stepsPerEpoch, LrSchedule schedule) {
     RunConfig.Train t = cfg.train();
     long n = train.count();
-    List<BlasInfo> executorBlas = new ArrayList<>();
-    ExecutorBlas.describe(train.rdd(), executorBlas).forEach(log::info);
+    List<BlasInfo> executorBlas = ExecutorBlas.probe(train.rdd());
+    ExecutorBlas.lines(executorBlas).forEach(log::info);
     log.info(String.format("convspark: model %d parameters, %d layers, input %s, %d classes",
         net.paramCount(), net.layers().size(), net.inputShape(), net.classes()));
     log.info(String.format("convspark: %d training samples, %s validation, %s test; %d workers "
