@@ -139,9 +139,31 @@ class ClusterTrainingTest {
         "Spark logged errors in an undisturbed cluster run");
   }
 
-  /** Spark's log lines at level ERROR ("05:43:03 ERROR TransportResponseHandler: ..."). */
+  /**
+   * Spark's log lines at level ERROR ("05:43:03 ERROR TransportResponseHandler: ..."), less one
+   * race inside Spark 3.5's own shutdown: an executor's disconnection reaches the standalone
+   * scheduler backend after it terminated its timer pool, and the RPC inbox logs "Ignoring
+   * error" with a RejectedExecutionException from {@code StandaloneDriverEndpoint.onDisconnected}
+   * (seen once in this session's four runs of the cluster tests, after the job had ended and
+   * the results were written; nothing convspark does runs there).
+   */
   static List<String> errorLines(String log) {
-    return log.lines().filter(l -> l.matches("^\\d\\d:\\d\\d:\\d\\d(\\.\\d+)? ERROR .*")).toList();
+    List<String> lines = log.lines().toList();
+    List<String> errors = new java.util.ArrayList<>();
+    for (int i = 0; i < lines.size(); i++) {
+      String l = lines.get(i);
+      if (!l.matches("^\\d\\d:\\d\\d:\\d\\d(\\.\\d+)? ERROR .*")) {
+        continue;
+      }
+      String trace = String.join("\n", lines.subList(i + 1, Math.min(lines.size(), i + 12)));
+      boolean shutdownRace = l.endsWith("ERROR Inbox: Ignoring error")
+          && trace.startsWith("java.util.concurrent.RejectedExecutionException")
+          && trace.contains("StandaloneDriverEndpoint.onDisconnected");
+      if (!shutdownRace) {
+        errors.add(l);
+      }
+    }
+    return errors;
   }
 
   @Test
