@@ -35,8 +35,10 @@ import org.apache.hadoop.fs.Path;
  *       after the first epoch;
  *   <li>no other run writes it: a local checkpoint directory outside {@code --out} is locked
  *       ({@link DirLock}) until {@link #close}; under {@code --out}, {@code OUT/.lock} covers it.
- *       On other file systems (HDFS, ...) there is no lock, and a run whose directory another
- *       run claimed stops at its next checkpoint ({@link CheckpointStore#writeNamed}).
+ *       On other file systems (HDFS, S3A, ...) a lease ({@link LeaseLock}) does the same, and
+ *       the run stops at its next checkpoint write if it loses it ({@link #checkLock}); a run
+ *       whose directory another run claimed stops there too ({@link
+ *       CheckpointStore#writeNamed}).
  * </ul>
  */
 final class RunIdentity implements AutoCloseable {
@@ -58,10 +60,12 @@ final class RunIdentity implements AutoCloseable {
   private boolean claimed;
   /** The lock on a local checkpoint directory outside --out, or null. */
   private final DirLock locked;
+  private final LeaseLock lease;
 
   private RunIdentity(RunDirectory out, CheckpointStore store, boolean inside,
-      boolean setAsideCheckpoints, String id, DirLock locked) {
+      boolean setAsideCheckpoints, String id, DirLock locked, LeaseLock lease) {
     this.locked = locked;
+    this.lease = lease;
     this.out = out;
     this.store = store;
     this.fs = store.fileSystem();
@@ -101,19 +105,31 @@ final class RunIdentity implements AutoCloseable {
     boolean inside = local != null
         && local.normalize().startsWith(out.path().toAbsolutePath().normalize());
     DirLock locked = local == null || inside ? null : lock(local, uri);
+    LeaseLock lease = null;
     try {
+      if (local == null) {
+        lease = LeaseLock.acquire(store.fileSystem(), store.dir(), "--checkpoint-dir");
+      }
       probe(store, uri);
-      return check(out, store, uri, resume, overwrite, inside, locked);
+      return check(out, store, uri, resume, overwrite, inside, locked, lease);
     } catch (IOException | RuntimeException e) {
       if (locked != null) {
         locked.closeAndForget(); // refused: the directory is left as it was found
+      }
+      if (lease != null) {
+        try {
+          lease.close();
+        } catch (IOException | RuntimeException cleanup) {
+          e.addSuppressed(cleanup);
+        }
       }
       throw e;
     }
   }
 
   private static RunIdentity check(RunDirectory out, CheckpointStore store, String uri,
-      boolean resume, boolean overwrite, boolean inside, DirLock locked) throws IOException {
+      boolean resume, boolean overwrite, boolean inside, DirLock locked, LeaseLock lease)
+      throws IOException {
     Optional<String> outId = readOutId(out.path());
     Optional<String> dirId = store.runId();
     if (resume) {
@@ -136,7 +152,8 @@ final class RunIdentity implements AutoCloseable {
         }
       }
       return new RunIdentity(out, store, inside, false,
-          outId.orElse(dirId.orElse(ckptId.orElse(UUID.randomUUID().toString()))), locked);
+          outId.orElse(dirId.orElse(ckptId.orElse(UUID.randomUUID().toString()))), locked,
+          lease);
     }
     boolean setAside = false;
     if (store.holdsARun() && !(inside && overwrite)) {
@@ -148,7 +165,8 @@ final class RunIdentity implements AutoCloseable {
       }
       setAside = true;
     }
-    return new RunIdentity(out, store, inside, setAside, UUID.randomUUID().toString(), locked);
+    return new RunIdentity(out, store, inside, setAside, UUID.randomUUID().toString(), locked,
+        lease);
   }
 
   /** Creates (if needed) and locks a local checkpoint directory. */
@@ -174,11 +192,35 @@ final class RunIdentity implements AutoCloseable {
     }
   }
 
+  /**
+   * The warning of a checkpoint directory whose lock this run took over from a run that is gone
+   * (on file systems other than the local one, {@link LeaseLock}).
+   */
+  Optional<String> tookOverLock() {
+    return lease == null ? Optional.empty() : lease.tookOver();
+  }
+
+  /**
+   * Fails when this run lost the lease on its checkpoint directory (another run took it over):
+   * checked before every checkpoint write.
+   */
+  void checkLock() throws IOException {
+    if (lease != null) {
+      lease.check();
+    }
+  }
+
   /** Releases the checkpoint directory's lock, if this run holds one. */
   @Override
   public void close() throws IOException {
-    if (locked != null) {
-      locked.close(); // a directory it made that holds nothing else goes again
+    try {
+      if (locked != null) {
+        locked.close(); // a directory it made that holds nothing else goes again
+      }
+    } finally {
+      if (lease != null) {
+        lease.close();
+      }
     }
   }
 
@@ -312,6 +354,9 @@ final class RunIdentity implements AutoCloseable {
   void rollBack() throws IOException {
     if (inside || !began) {
       return; // under --out RunDirectory.rollBack does it all; before start nothing was done
+    }
+    if (lease != null && lease.lostToAnother()) {
+      return; // the directory is another run's now: what is there may be its files
     }
     if (fs.exists(dir)) {
       for (FileStatus s : fs.listStatus(dir)) {

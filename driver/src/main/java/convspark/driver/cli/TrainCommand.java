@@ -83,6 +83,7 @@ public final class TrainCommand implements Callable<Integer> {
         TrainingListener log = TrainingListener.printing(System.out);
         dir.writableByAll().ifPresent(log::warning);
         id.writableByAll().ifPresent(log::warning);
+        id.tookOverLock().ifPresent(log::warning);
         SparkSession spark = Cli.startSpark(cfg, common.master);
         boolean started = false;
         try {
@@ -96,6 +97,7 @@ public final class TrainCommand implements Callable<Integer> {
           id.start();
           Trainer trainer = new Trainer(cfg, SparkSessions.context(spark), out, ckpt, log);
           trainer.runId(id.id());
+          trainer.checkpointGuard(id::checkLock);
           // the replaced run (--overwrite) goes once the new run has a checkpoint to resume from
           trainer.afterFirstCheckpoint(() -> {
             id.commit();

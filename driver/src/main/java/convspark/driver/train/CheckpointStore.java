@@ -48,6 +48,18 @@ public final class CheckpointStore {
   private final int keepLast;
   private String runId;
 
+  /** A check run before every write to the directory; it throws to stop the write. */
+  public interface Guard {
+    void check() throws IOException;
+  }
+
+  private Guard guard = () -> { };
+
+  /** Runs {@code g} before every write, rename and delete in the directory. */
+  public void guard(Guard g) {
+    this.guard = g;
+  }
+
   public CheckpointStore(String dir, int keepLast, Configuration conf) throws IOException {
     this.dir = new Path(dir);
     this.fs = raw(this.dir.getFileSystem(conf));
@@ -133,6 +145,7 @@ public final class CheckpointStore {
    *     rather than mix its checkpoints with that run's
    */
   public Path writeNamed(Checkpoint c, String name) throws IOException {
+    guard.check();
     Optional<String> onDisk = runId();
     if (runId == null) {
       runId = onDisk.orElse(null);
@@ -217,6 +230,7 @@ public final class CheckpointStore {
    * when there is no {@code from}.
    */
   public boolean renameNamed(String from, String to) throws IOException {
+    guard.check();
     Path f = new Path(dir, from);
     if (!fs.exists(f)) {
       return false;
@@ -228,6 +242,7 @@ public final class CheckpointStore {
 
   /** Deletes named file {@code name}, if there is one. */
   public void deleteNamed(String name) throws IOException {
+    guard.check();
     fs.delete(new Path(dir, name), false);
   }
 

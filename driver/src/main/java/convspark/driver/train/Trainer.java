@@ -57,6 +57,7 @@ public final class Trainer {
   private java.util.OptionalLong trainChecksum = java.util.OptionalLong.empty();
   /** {@link #afterFirstCheckpoint}'s hook, until it has run. */
   private CheckpointHook firstCheckpointHook;
+  private CheckpointStore.Guard checkpointGuard = () -> { };
   /** What a run writes in its output directory (checkpoints go to their own directory). */
   public static final String METRICS_FILE = "metrics.jsonl";
   public static final String SUMMARY_FILE = "summary.json";
@@ -105,6 +106,14 @@ public final class Trainer {
    */
   public void afterFirstCheckpoint(CheckpointHook hook) {
     this.firstCheckpointHook = hook;
+  }
+
+  /**
+   * Checked before every write to the checkpoint directory: the CLI's lease on a checkpoint
+   * directory on HDFS or another remote file system, which fails once another run took it over.
+   */
+  public void checkpointGuard(CheckpointStore.Guard guard) {
+    this.checkpointGuard = guard;
   }
 
   /** Starts from these weights instead of a seeded initialisation (not used on resume). */
@@ -176,6 +185,7 @@ public final class Trainer {
     if (runId != null) {
       store.expectRun(runId);
     }
+    store.guard(checkpointGuard);
     MetricsLog metrics = new MetricsLog(out.resolve(METRICS_FILE));
     int startEpoch = 0;
     long step = 0;

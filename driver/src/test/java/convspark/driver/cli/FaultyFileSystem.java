@@ -11,7 +11,7 @@ import org.apache.hadoop.util.Progressable;
 /**
  * The local file system under the scheme {@code faulty:}, for a {@code --checkpoint-dir} that
  * fails where a test says: creating a file of a given name, or moving the n-th file into a
- * {@code .replaced-*} directory. A run selects it with config key {@code
+ * {@code .replaced-*} directory; or that runs a test's action before each file it creates. A run selects it with config key {@code
  * spark.conf."spark.hadoop.fs.faulty.impl"} (convspark passes spark.hadoop.* to its Hadoop
  * configuration). Tests set the faults and reset them with {@link #reset}.
  */
@@ -22,7 +22,11 @@ public class FaultyFileSystem extends RawLocalFileSystem {
   /** Moves into a .replaced-* directory that succeed before one fails (-1: none fails). */
   static volatile int renamesBeforeFailure = -1;
 
+  /** Runs before every create (null: nothing). */
+  static volatile java.util.function.Consumer<Path> beforeCreate;
+
   static void reset() {
+    beforeCreate = null;
     failCreate = null;
     renamesBeforeFailure = -1;
   }
@@ -48,6 +52,10 @@ public class FaultyFileSystem extends RawLocalFileSystem {
   }
 
   private static void check(Path f) throws IOException {
+    java.util.function.Consumer<Path> hook = beforeCreate;
+    if (hook != null) {
+      hook.accept(f);
+    }
     if (f.getName().equals(failCreate)) {
       throw new IOException("injected fault: cannot create " + f);
     }

@@ -243,6 +243,58 @@ class ResultSafetyTest {
   }
 
   @Test
+  void aCheckpointDirectoryOnAnotherFileSystemThatALiveRunHoldsIsRefused() throws Exception {
+    // what a scheduler's retry meets while the first attempt still writes hdfs://...: the
+    // other run's lease, renewed just now
+    Path out = dir.resolve("run-leased");
+    Path ck = Files.createDirectories(dir.resolve("leased-ckpt"));
+    Files.writeString(ck.resolve(LeaseLock.NAME), "convspark-lock host=elsewhere pid=1 token=t\n");
+    String e = oneLine(train(out, "--checkpoint-dir", "faulty://" + ck.toAbsolutePath(), "--set",
+        "spark.conf.\"spark.hadoop.fs.faulty.impl\"=" + FaultyFileSystem.class.getName(),
+        "--set", "train.epochs=1"), 2);
+    assertTrue(e.contains("--checkpoint-dir faulty:" + ck.toAbsolutePath()
+        + ": another convspark run is writing it") && e.contains("host elsewhere, pid 1"), e);
+    assertEquals("convspark-lock host=elsewhere pid=1 token=t\n",
+        Files.readString(ck.resolve(LeaseLock.NAME)), "the other run's lock is untouched");
+    try (Stream<Path> s = Files.list(ck)) {
+      assertEquals(List.of(ck.resolve(LeaseLock.NAME)), s.toList(), "nothing else was written");
+    }
+    assertFalse(Files.exists(out.resolve("summary.json")));
+  }
+
+  @Test
+  void aRunWhoseLeaseAnotherRunTookOverStopsBeforeItsNextWrite() throws Exception {
+    // the run was paused past the lease's age, and another took the directory over: the
+    // other's lease appears while this run writes its first best.bin
+    Path out = dir.resolve("run-lost-lease");
+    Path ck = dir.resolve("lost-lease-ckpt");
+    String other = "convspark-lock host=elsewhere pid=1 token=t\n";
+    FaultyFileSystem.beforeCreate = f -> {
+      if (f.getName().equals(".best.bin.tmp")) {
+        try {
+          Files.writeString(ck.resolve(LeaseLock.NAME), other);
+        } catch (java.io.IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      }
+    };
+    try {
+      String e = oneLine(train(out, "--checkpoint-dir", "faulty://" + ck.toAbsolutePath(),
+          "--set", "spark.conf.\"spark.hadoop.fs.faulty.impl\"="
+              + FaultyFileSystem.class.getName(), "--set", "train.epochs=2"), 3);
+      assertTrue(e.contains("this run lost its lock") && e.contains("names host elsewhere, pid 1"),
+          e);
+    } finally {
+      FaultyFileSystem.reset();
+    }
+    assertEquals(other, Files.readString(ck.resolve(LeaseLock.NAME)), "the other's lease stays");
+    try (Stream<Path> s = Files.list(ck)) {
+      assertFalse(s.anyMatch(p -> p.getFileName().toString().startsWith("ckpt-")),
+          "no periodic checkpoint was written after the lease was lost");
+    }
+  }
+
+  @Test
   void predictFindsAnExistingOutputOnAFileSystemTheConfigSetsUp() throws Exception {
     // faulty: exists only through spark.hadoop.* of the config, as s3a credentials would
     Path old = Files.createDirectories(dir.resolve("pred-faulty"));

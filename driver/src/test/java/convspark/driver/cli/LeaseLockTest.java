@@ -1,0 +1,178 @@
+package convspark.driver.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import convspark.common.BadInputException;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.RawLocalFileSystem;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The lease on a checkpoint directory of a non-local file system, run here on the local one
+ * through Hadoop's FileSystem API (as HDFS would be), renewals called by the test.
+ */
+class LeaseLockTest {
+  private static final long STALE = 120_000;
+  private static final String OPT = "--checkpoint-dir";
+  @TempDir java.nio.file.Path tmp;
+  private FileSystem fs;
+  private Path dir;
+  private java.nio.file.Path lockFile;
+
+  @BeforeEach
+  void setUp() throws IOException {
+    fs = new RawLocalFileSystem();
+    fs.initialize(URI.create("file:///"), new Configuration());
+    dir = new Path(tmp.resolve("ckpt").toString());
+    lockFile = tmp.resolve("ckpt").resolve(LeaseLock.NAME);
+  }
+
+  @AfterEach
+  void tearDown() {
+    FaultyFileSystem.reset();
+  }
+
+  private LeaseLock acquire(String host) throws IOException {
+    return LeaseLock.acquire(fs, dir, OPT, 0, STALE, host);
+  }
+
+  @Test
+  void aSecondRunIsRefusedWhileTheFirstHoldsTheLockAndMayTakeItAfterwards() throws Exception {
+    LeaseLock a = acquire("host-a");
+    BadInputException e = assertThrows(BadInputException.class, () -> acquire("host-b"));
+    long pid = ProcessHandle.current().pid();
+    assertTrue(e.getMessage().startsWith(OPT + " " + dir + ": another convspark run is writing"
+        + " it"), e.getMessage());
+    assertTrue(e.getMessage().contains("names host host-a, pid " + pid + ", renewed 0 s ago"),
+        e.getMessage());
+    assertTrue(e.getMessage().contains("delete " + new Path(dir, LeaseLock.NAME)),
+        e.getMessage());
+    a.check(); // the refused run did not disturb the holder
+    a.close();
+    assertFalse(Files.exists(lockFile), "the lock file goes with its holder");
+    try (LeaseLock b = acquire("host-b")) {
+      assertTrue(b.tookOver().isEmpty());
+      assertTrue(Files.readString(lockFile).contains("host=host-b"));
+    }
+  }
+
+  @Test
+  void aStaleLockIsTakenOverAndItsOldHolderStopsAtItsNextCheck() throws Exception {
+    LeaseLock a = acquire("host-a");
+    makeOld(600_000);
+    try (LeaseLock b = acquire("host-b")) {
+      String w = b.tookOver().orElseThrow();
+      assertTrue(w.contains("took over the lock of a run that is gone (host host-a, pid "
+          + ProcessHandle.current().pid() + ", not renewed for 6"), w);
+      a.renew(); // the old holder wakes up: the file is no longer its own
+      IOException lost = assertThrows(IOException.class, a::check);
+      assertTrue(lost.getMessage().contains("this run lost its lock")
+          && lost.getMessage().contains("now names host host-b"), lost.getMessage());
+      a.close(); // leaves the new holder's file alone
+      assertTrue(Files.readString(lockFile).contains("host=host-b"));
+      b.check();
+    }
+    assertFalse(Files.exists(lockFile));
+    try (var s = Files.list(tmp.resolve("ckpt"))) {
+      assertEquals(0, s.count(), "no clock probe or moved-aside lock is left behind");
+    }
+  }
+
+  @Test
+  void renewingKeepsALockFromGoingStale() throws Exception {
+    try (LeaseLock a = acquire("host-a")) {
+      makeOld(600_000);
+      a.renew();
+      BadInputException e = assertThrows(BadInputException.class, () -> acquire("host-b"));
+      assertTrue(e.getMessage().contains("renewed 0 s ago"), e.getMessage());
+      a.check();
+    }
+  }
+
+  @Test
+  void aLockOfAProcessThisHostNoLongerRunsIsTakenOverAtOnce() throws Exception {
+    Process p = new ProcessBuilder("true").start();
+    assertEquals(0, p.waitFor());
+    Files.createDirectories(lockFile.getParent());
+    Files.writeString(lockFile, "convspark-lock host=host-a pid=" + p.pid() + " token=t\n");
+    // another host cannot tell whether that pid runs there: a fresh lock of it is refused
+    BadInputException e = assertThrows(BadInputException.class, () -> acquire("host-c"));
+    assertTrue(e.getMessage().contains("names host host-a, pid " + p.pid()), e.getMessage());
+    try (LeaseLock a = acquire("host-a")) {
+      assertTrue(a.tookOver().orElseThrow().contains("a process this host no longer runs"),
+          a.tookOver().get());
+    }
+  }
+
+  @Test
+  void aFreshLockThisVersionCannotReadIsRefused() throws Exception {
+    Files.createDirectories(lockFile.getParent());
+    Files.writeString(lockFile, "");
+    BadInputException e = assertThrows(BadInputException.class, () -> acquire("host-a"));
+    assertTrue(e.getMessage().contains("names a holder it does not name in a form"),
+        e.getMessage());
+    assertEquals("", Files.readString(lockFile), "left as it was");
+  }
+
+  @Test
+  void aDeletedLockFileStopsItsHolder() throws Exception {
+    try (LeaseLock a = acquire("host-a")) {
+      Files.delete(lockFile);
+      a.renew();
+      IOException e = assertThrows(IOException.class, a::check);
+      assertTrue(e.getMessage().contains("was deleted"), e.getMessage());
+    }
+  }
+
+  @Test
+  void aDirectoryTheLockMadeGoesAgainAndOneThatExistedStays() throws Exception {
+    acquire("host-a").close();
+    assertFalse(Files.exists(tmp.resolve("ckpt")));
+    Files.createDirectories(tmp.resolve("ckpt"));
+    acquire("host-a").close();
+    assertTrue(Files.isDirectory(tmp.resolve("ckpt")));
+  }
+
+  @Test
+  void aHolderThatCannotRenewForTheStaleTimeStops() throws Exception {
+    FileSystem faulty = new FaultyFileSystem();
+    faulty.initialize(URI.create("faulty:///"), new Configuration());
+    try (LeaseLock a = LeaseLock.acquire(faulty, dir, OPT, 20, 200, "host-a")) {
+      FaultyFileSystem.failCreate = LeaseLock.NAME;
+      long deadline = System.nanoTime() + 30_000_000_000L;
+      IOException e = null;
+      while (e == null && System.nanoTime() < deadline) {
+        try {
+          a.check();
+          Thread.sleep(20);
+        } catch (IOException thrown) {
+          e = thrown;
+        }
+      }
+      assertTrue(e != null, "check() never failed");
+      assertTrue(e.getMessage().contains("could not renew its lock")
+          && e.getMessage().contains("injected fault"), e.getMessage());
+      FaultyFileSystem.reset();
+    }
+  }
+
+  /** Sets the lock file's modification time back by {@code millis}. */
+  private void makeOld(long millis) throws IOException {
+    Path f = new Path(dir, LeaseLock.NAME);
+    fs.setTimes(f, System.currentTimeMillis() - millis, -1);
+    assertTrue(new String(Files.readAllBytes(lockFile), StandardCharsets.UTF_8)
+        .startsWith("convspark-lock "));
+  }
+}
