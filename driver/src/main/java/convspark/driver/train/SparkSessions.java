@@ -26,7 +26,29 @@ public final class SparkSessions {
    * #awaitExecutors(SparkSession, int)}).
    */
   public static SparkSession start(RunConfig.Spark cfg, String master) {
+    SparkConf conf = conf(cfg, master);
+    // Spark would spend three registration tries of 20 s on a master that no one answers, and
+    // then blame authentication: say at once that it cannot be reached
+    checkReachable(conf.get("spark.master"), (int) Math.min(REACH_MILLIS,
+        cfg.executorWaitSeconds() * 1000L), masterSource(cfg, master));
+    SparkSession s = SparkSession.builder().config(conf).getOrCreate();
+    s.sparkContext().setLogLevel("WARN");
+    RunningTasks.attach(s.sparkContext());
+    awaitExecutors(s, cfg.executorWaitSeconds());
+    return s;
+  }
+
+  /**
+   * The session's properties: the config's {@code spark.conf} entries first (so that what
+   * depends on the master sees a {@code spark.master} set there), then the master ({@code
+   * --master} wins, else {@code spark.conf}'s or spark-submit's, else config key {@code
+   * spark.master}), then convspark's defaults where nothing set them.
+   */
+  static SparkConf conf(RunConfig.Spark cfg, String master) {
     SparkConf conf = new SparkConf().setAppName(cfg.appName());
+    for (Map.Entry<String, String> e : cfg.conf().entrySet()) {
+      conf.set(e.getKey(), e.getValue());
+    }
     if (master != null) {
       conf.setMaster(master);
     } else if (!conf.contains("spark.master")) {
@@ -60,19 +82,8 @@ public final class SparkSessions {
     }
     // the executors load the BLAS the driver was told to (bundled, system or java)
     conf.setIfMissing("spark.executorEnv." + Blas.ENV, Blas.requestedChoice());
-    for (Map.Entry<String, String> e : cfg.conf().entrySet()) {
-      conf.set(e.getKey(), e.getValue());
-    }
     barrierCheckDefaults(conf, cfg.executorWaitSeconds());
-    // Spark would spend three registration tries of 20 s on a master that no one answers, and
-    // then blame authentication: say at once that it cannot be reached
-    checkReachable(conf.get("spark.master"), (int) Math.min(REACH_MILLIS,
-        cfg.executorWaitSeconds() * 1000L), masterSource(cfg, master));
-    SparkSession s = SparkSession.builder().config(conf).getOrCreate();
-    s.sparkContext().setLogLevel("WARN");
-    RunningTasks.attach(s.sparkContext());
-    awaitExecutors(s, cfg.executorWaitSeconds());
-    return s;
+    return conf;
   }
 
   /**
@@ -100,12 +111,15 @@ public final class SparkSessions {
   }
 
   /**
-   * Where a command's master came from, for messages: {@code --master}, else spark-submit's
-   * (which passes it as the system property SparkConf reads), else the config key.
+   * Where a command's master came from, for messages: {@code --master}, else the config's
+   * {@code spark.conf}, else spark-submit's (which passes it as the system property SparkConf
+   * reads), else config key {@code spark.master}.
    */
   public static String masterSource(RunConfig.Spark cfg, String master) {
     String submitted = System.getProperty("spark.master");
+    String inConf = cfg.conf().get("spark.master");
     return master != null ? "--master " + master
+        : inConf != null ? "config key spark.conf.\"spark.master\" (" + inConf + ")"
         : submitted != null ? "spark-submit's --master (" + submitted + ")"
         : "config key spark.master (" + cfg.master() + ")";
   }
