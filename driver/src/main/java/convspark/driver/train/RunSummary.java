@@ -111,22 +111,33 @@ public record RunSummary(RunConfig cfg, List<EpochMetrics> history, Evaluation t
       Pattern.compile("(?i)secret|password|token|access[.]key");
   static final String REDACTED = "*********(redacted)";
 
-  /** {@code node} with the value of every key matching {@link #SECRET_KEY} replaced. */
-  static JsonNode redacted(
-      JsonNode node) {
+  /**
+   * {@code node} with every value whose dotted path matches {@link #SECRET_KEY} replaced, a
+   * whole object or list included: HOCON nests an unquoted key ({@code
+   * spark.conf.spark.hadoop.fs.s3a.secret.key = ...} is an object {@code secret} holding {@code
+   * key}), and Spark still receives it as one property.
+   */
+  static JsonNode redacted(JsonNode node) {
+    return redacted(node, "");
+  }
+
+  private static JsonNode redacted(JsonNode node, String path) {
     if (node instanceof ObjectNode o) {
       List<String> names = new ArrayList<>();
       o.fieldNames().forEachRemaining(names::add);
       for (String k : names) {
         JsonNode v = o.get(k);
-        if (SECRET_KEY.matcher(k).find() && v.isValueNode() && !v.isNull()) {
+        String p = path.isEmpty() ? k : path + "." + k;
+        if (SECRET_KEY.matcher(p).find() && !v.isNull()) {
           o.put(k, REDACTED);
         } else {
-          redacted(v);
+          redacted(v, p);
         }
       }
     } else if (node != null && node.isArray()) {
-      node.forEach(RunSummary::redacted);
+      for (JsonNode e : node) {
+        redacted(e, path);
+      }
     }
     return node;
   }
