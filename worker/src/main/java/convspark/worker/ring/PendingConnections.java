@@ -106,7 +106,7 @@ final class PendingConnections {
       return;
     }
     RingListener.LOG.log(Level.WARNING, format + (skipped > 0 ? " ({3} more such warnings "
-        + "in the last minute were not logged)" : ""), owner, from, why, skipped);
+        + "since the last one logged were not logged)" : ""), owner, from, why, skipped);
   }
 
   /** At most {@code perWindow} warnings in each window of {@code windowNanos}. */
