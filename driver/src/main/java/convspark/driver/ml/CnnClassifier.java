@@ -10,6 +10,7 @@ import com.typesafe.config.ConfigValueFactory;
 import convspark.common.BadInputException;
 import convspark.common.io.Checkpoint;
 import convspark.common.spec.Shape;
+import convspark.common.spec.StoredHocon;
 import convspark.driver.config.Preflight;
 import convspark.driver.config.RunConfig;
 import convspark.driver.config.Settings;
@@ -109,6 +110,25 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
 
   // ------------------------------------------------------------------------------ config
 
+  /**
+   * The values of modelSpec, modelSpecPath and extraConfig that {@link #read} took from a saved
+   * stage (a Pipeline or CrossValidator on disk), by param name. Such text is data, not the
+   * caller's own config: while a param still holds the value read, it is parsed as {@link
+   * StoredHocon} (no include, no environment), as stored specs of checkpoints are. A value the
+   * caller sets afterwards is their own, with full HOCON.
+   */
+  private Map<String, String> readValues = Map.of();
+
+  /** Whether param {@code p} still holds the value {@link #read} gave it. */
+  private boolean asRead(Param<String> p, String value) {
+    return value.equals(readValues.get(p.name()));
+  }
+
+  /** Parses and resolves {@code text}, as stored data where {@code stored}. */
+  private static Config hocon(String text, boolean stored) {
+    return stored ? StoredHocon.parse(text) : ConfigFactory.parseString(text).resolve();
+  }
+
   /** The model block from modelSpec, modelSpecPath or extraConfig's model key. */
   private Config modelBlock(Config extra, SparkContext sc) {
     String spec = getModelSpec();
@@ -118,9 +138,11 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
           + "both");
     }
     String where = "modelSpec";
+    boolean stored = asRead(modelSpec(), spec);
     if (!path.isEmpty()) {
       spec = readText(path, sc);
       where = "modelSpecPath " + path;
+      stored = asRead(modelSpecPath(), path); // a path a saved stage names: its file is data
     }
     if (spec.isEmpty()) {
       if (extra.hasPath("model")) {
@@ -131,7 +153,7 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
     }
     Config c;
     try {
-      c = ConfigFactory.parseString(spec).resolve();
+      c = hocon(spec, stored);
     } catch (ConfigException e) {
       throw new BadInputException(where + ": " + e.getMessage().replace('\n', ' '), e);
     }
@@ -174,7 +196,7 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
 
   private Config extra() {
     try {
-      return ConfigFactory.parseString(getExtraConfig()).resolve();
+      return hocon(getExtraConfig(), asRead(extraConfig(), getExtraConfig()));
     } catch (ConfigException e) {
       throw new BadInputException("CnnClassifier extraConfig: " + e.getMessage()
           .replace('\n', ' '), e);
@@ -408,7 +430,9 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
 
   @Override
   public CnnClassifier copy(ParamMap extra) {
-    return defaultCopy(extra);
+    CnnClassifier c = defaultCopy(extra);
+    c.readValues = readValues; // a CrossValidator fits copies of the stage it loaded
+    return c;
   }
 
   // ------------------------------------------------------------------------------ persistence
@@ -433,6 +457,11 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
         MlPersistence.checkFormat(meta, CnnClassificationModel.FORMAT, path);
         CnnClassifier c = new CnnClassifier(meta.get("uid").asText());
         MlPersistence.applyParams(c, meta, path);
+        Map<String, String> read = new LinkedHashMap<>();
+        for (Param<String> p : List.of(c.modelSpec(), c.modelSpecPath(), c.extraConfig())) {
+          read.put(p.name(), c.getOrDefault(p));
+        }
+        c.readValues = Map.copyOf(read);
         return c;
       }
     };

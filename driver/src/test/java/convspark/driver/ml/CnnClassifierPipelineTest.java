@@ -21,6 +21,7 @@ import org.apache.spark.ml.attribute.NominalAttribute;
 import org.apache.spark.ml.feature.StringIndexer;
 import org.apache.spark.ml.feature.VectorAssembler;
 import org.apache.spark.ml.feature.VectorSizeHint;
+import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.ml.linalg.Vector;
 import org.apache.spark.ml.linalg.VectorUDT;
 import org.apache.spark.sql.Dataset;
@@ -134,6 +135,33 @@ class CnnClassifierPipelineTest {
     assertEquals(a, score(loaded));
     System.out.printf("pipeline (fit if first), score, save, load, score: %.1f s; "
         + "held-out accuracy %.3f%n", (System.nanoTime() - t0) / 1e9, acc);
+  }
+
+  @Test
+  void aLoadedClassifierReadsItsSavedTextAsDataNotAsTheCallersConfig() throws Exception {
+    // a saved stage is a file anyone may have written: an include in it would have fit read
+    // another file (or fetch a URL), and a substitution would copy the environment
+    Path inc = Files.writeString(dir.resolve("extra-include.conf"), "train.schedule = cosine");
+    String extra = "include required(file(\"" + inc + "\"))";
+    CnnClassifier cnn = classifier().setExtraConfig(extra);
+    cnn.runConfig(); // the caller's own text: full HOCON
+    String path = dir.resolve("classifier-include").toString();
+    cnn.write().overwrite().save(path);
+    CnnClassifier back = CnnClassifier.load(path);
+    BadInputException e = assertThrows(BadInputException.class, back::runConfig);
+    assertTrue(e.getMessage().startsWith("CnnClassifier extraConfig: ")
+        && e.getMessage().contains("refused"), e.getMessage());
+    // so are the copies a CrossValidator fits
+    assertThrows(BadInputException.class, () -> back.copy(ParamMap.empty()).runConfig());
+    // a value the caller sets is theirs again
+    back.setExtraConfig(extra + "\n").runConfig();
+    // the same for a model spec
+    Path empty = Files.writeString(dir.resolve("empty-include.conf"), "");
+    String spec = MlTestData.MODEL + "\ninclude required(file(\"" + empty + "\"))";
+    classifier().setModelSpec(spec).runConfig();
+    classifier().setModelSpec(spec).write().overwrite().save(path);
+    e = assertThrows(BadInputException.class, () -> CnnClassifier.load(path).runConfig());
+    assertTrue(e.getMessage().startsWith("modelSpec: "), e.getMessage());
   }
 
   @Test
