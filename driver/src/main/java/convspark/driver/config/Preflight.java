@@ -30,29 +30,13 @@ public final class Preflight {
     }
   }
 
-  /**
-   * The data-parallel threads of each worker: the ring engine's tasks run {@code spark.task.cpus}
-   * (as the config sets it; a value Spark refuses is Spark's to report), the driver engine's one.
-   */
-  public static int threads(RunConfig cfg) {
-    if (cfg.train().engine() != RunConfig.Engine.RING) {
-      return 1;
-    }
-    try {
-      return Math.max(1, Integer.parseInt(cfg.spark().conf().getOrDefault("spark.task.cpus", "1")
-          .trim()));
-    } catch (NumberFormatException e) {
-      return 1;
-    }
-  }
-
   /** Checks the batch buffers and the driver's copies of the model against Java's limits. */
   public static void check(RunConfig cfg, long maxHeapBytes) {
     Network net = new Network(cfg.model());
     RunConfig.Train t = cfg.train();
     if (t.workers() > 0) {
       batch(net, t.globalBatch() / t.workers(), "config key train.global-batch", t.workers());
-      localBatch(cfg.model(), t.globalBatch() / t.workers(), t.workers(), threads(cfg));
+      localBatch(cfg.model(), t.globalBatch() / t.workers(), t.workers());
     }
     batch(net, t.evalBatch(), "config key train.eval-batch", 1);
     // the driver holds the parameters, the gradient, the copy it broadcasts and the optimizer
@@ -71,30 +55,28 @@ public final class Preflight {
 
   /**
    * A batch of one sample with a batch norm that sees one value per channel (after a dense or
-   * flatten layer, or on a 1x1 map): training normalises over the batch a worker thread computes
-   * (the local batch, split over the ring engine's {@code spark.task.cpus} threads), so the layer
-   * would output its beta alone and pass no gradient back, and the run would train on nothing
-   * without a word (PyTorch refuses it too: "Expected more than 1 value per channel"). The last,
-   * partial step of an epoch is arranged not to leave such a batch ({@code PartitionStep}).
+   * flatten layer, or on a 1x1 map): training normalises over the batch a worker thread computes,
+   * so the layer would output its beta alone and pass no gradient back, and the run would train
+   * on nothing without a word (PyTorch refuses it too: "Expected more than 1 value per
+   * channel"). Only a local batch of one gives such batches: the ring engine's {@code
+   * spark.task.cpus} threads cut a local batch into slices of at least two samples (a batch of 8
+   * over 8 threads runs as 4 slices of 2, on 4 of them), and the last, partial step of an epoch
+   * is arranged not to leave a lone sample ({@code PartitionStep}).
    *
-   * @param threads the data-parallel threads of each worker (1 for the driver engine)
-   * @throws BadInputException naming train.global-batch, the workers, threads and the layer
+   * @throws BadInputException naming train.global-batch, the workers and the layer
    */
-  public static void localBatch(ModelSpec model, int localBatch, int workers, int threads) {
-    if (localBatch / Math.max(1, threads) > 1) {
+  public static void localBatch(ModelSpec model, int localBatch, int workers) {
+    if (localBatch > 1) {
       return;
     }
     String bn = model.batchNormOverSamplesOnly();
     if (bn != null) {
-      String perThread = threads > 1 ? ", split over spark.task.cpus = " + threads
-          + " threads, batches of " + localBatch / threads : "";
       throw new BadInputException("config key train.global-batch: " + localBatch * workers
           + " over " + workers + (workers == 1 ? " worker" : " workers")
-          + " leaves a local batch of " + localBatch + perThread + ", and " + bn
+          + " leaves a local batch of " + localBatch + ", and " + bn
           + " normalises each channel over a thread's batch: with one value per channel it "
           + "outputs its beta alone and trains nothing; expected at least 2 samples per batch "
-          + "(a larger global batch, fewer workers" + (threads > 1 ? " or fewer spark.task.cpus"
-          : "") + ")");
+          + "(a larger global batch or fewer workers)");
     }
   }
 

@@ -139,8 +139,7 @@ public final class Trainer {
     int partitions = Partitions.forTraining(t.workers(), t.globalBatch(), jsc);
     int localBatch = Partitions.localBatch(t.globalBatch(), partitions, "train.global-batch",
         "train.workers");
-    Preflight.localBatch(cfg.model(), localBatch, partitions,
-        t.engine() == RunConfig.Engine.RING ? jsc.sc().conf().getInt("spark.task.cpus", 1) : 1);
+    Preflight.localBatch(cfg.model(), localBatch, partitions);
     Distributed.Blocks trainBlocks = data.train().toBlocks(jsc, partitions, "train");
     Distributed.Blocks valBlocks = null;
     // the cached blocks are freed however the run ends (a failed fit must not leave them cached
