@@ -35,19 +35,50 @@ final class RunDirectory implements AutoCloseable {
   private final Path out;
   private final DirLock lock;
   private final boolean replacing;
+  private final boolean resuming;
   /** Where this run set the old run aside, until it is deleted or moved back. */
   private Path aside;
   /** The names the old run had in {@code out} when it was set aside. */
   private Set<String> oldNames = Set.of();
 
-  private RunDirectory(Path out, DirLock lock, boolean replacing) {
+  private RunDirectory(Path out, DirLock lock, boolean replacing, boolean resuming) {
     this.out = out;
     this.lock = lock;
     this.replacing = replacing;
+    this.resuming = resuming;
   }
 
-  /** Creates (if needed) and locks {@code out}, then checks it against the flags. */
+  /**
+   * What {@code train} was asked to do with the run in {@code --out}.
+   *
+   * @param auto {@code --auto-resume}: resume where the checkpoint directory holds a usable
+   *     checkpoint, else start a new run (replacing, as {@code --overwrite}, a run in {@code
+   *     --out} that wrote none)
+   * @param checkpointsOutside the checkpoint directory is not under {@code --out} (a {@code
+   *     --checkpoint-dir} elsewhere, e.g. on HDFS): a run may resume from it into a new {@code
+   *     --out}, as a driver restarted on another node does
+   */
+  record Intent(boolean resume, boolean overwrite, boolean auto, boolean checkpointsOutside) {
+    static Intent of(boolean resume, boolean overwrite) {
+      return new Intent(resume, overwrite, false, false);
+    }
+  }
+
+  /** Whether the checkpoint directory holds a checkpoint a run can resume from. */
+  interface CheckpointProbe {
+    boolean usable() throws IOException;
+  }
+
+  /** {@link #open(Path, Intent, CheckpointProbe)} without {@code --auto-resume}. */
   static RunDirectory open(Path out, boolean resume, boolean overwrite) throws IOException {
+    return open(out, Intent.of(resume, overwrite), () -> false);
+  }
+
+  /**
+   * Creates (if needed) and locks {@code out}, then checks it against what was asked; {@code
+   * --auto-resume} decides here, under the lock, so that no run can change what it decided on.
+   */
+  static RunDirectory open(Path out, Intent want, CheckpointProbe probe) throws IOException {
     if (Files.exists(out) && !Files.isDirectory(out)) {
       throw new BadInputException("--out " + out + ": exists and is not a directory");
     }
@@ -62,22 +93,30 @@ final class RunDirectory implements AutoCloseable {
     RunDirectory d = null;
     try {
       boolean nonEmpty = !content(out).isEmpty();
+      boolean resume = want.resume();
+      boolean overwrite = want.overwrite();
+      String replace = "--overwrite";
+      if (want.auto()) {
+        resume = (nonEmpty || want.checkpointsOutside()) && probe.usable();
+        overwrite = !resume;
+        replace = "--auto-resume (no usable checkpoint: a new run)";
+      }
       if (nonEmpty && !resume && !overwrite) {
         throw new BadInputException("--out " + out + ": exists and is not empty; pass "
             + "--overwrite to replace it or --resume to continue its run");
       }
-      if (resume && !nonEmpty) {
+      if (resume && !nonEmpty && !want.checkpointsOutside()) {
         throw new BadInputException("--resume: " + out + " holds no earlier run");
       }
       if (overwrite && !resume && nonEmpty) {
         Optional<String> foreign = foreign(out);
         if (foreign.isPresent()) {
-          throw new BadInputException("--overwrite " + out + ": replaces only a convspark "
+          throw new BadInputException(replace + " " + out + ": replaces only a convspark "
               + "run's files, and this directory holds " + foreign.get() + ", which no run "
               + "writes; move it away or choose another --out");
         }
       }
-      d = new RunDirectory(out, l, nonEmpty && !resume);
+      d = new RunDirectory(out, l, nonEmpty && !resume, resume);
       return d;
     } finally {
       if (d == null) {
@@ -118,6 +157,11 @@ final class RunDirectory implements AutoCloseable {
 
   Path path() {
     return out;
+  }
+
+  /** True when the run continues from a checkpoint (--resume, or as --auto-resume decided). */
+  boolean resuming() {
+    return resuming;
   }
 
   /** True when an old run is to be replaced (--overwrite of a non-empty directory). */

@@ -91,6 +91,37 @@ final class RunIdentity implements AutoCloseable {
     return locked == null ? java.util.Optional.empty() : locked.writableByAll();
   }
 
+  /**
+   * Whether checkpoint directory {@code uri} lies outside {@code out} (on another file system,
+   * or a local directory not under it); false for a URI that does not parse (checked later).
+   */
+  static boolean outside(String uri, java.nio.file.Path out, Configuration conf) {
+    try {
+      FileSystem fs = CheckpointStore.raw(new Path(uri).getFileSystem(conf));
+      if (!"file".equals(fs.getUri().getScheme())) {
+        return true;
+      }
+      java.nio.file.Path local = java.nio.file.Path.of(fs.makeQualified(new Path(uri)).toUri());
+      return !local.normalize().startsWith(out.toAbsolutePath().normalize());
+    } catch (IOException | RuntimeException e) {
+      return false;
+    }
+  }
+
+  /**
+   * Whether checkpoint directory {@code uri} holds a checkpoint {@code --resume} can continue
+   * from (torn or corrupt files do not count), for {@code --auto-resume}'s choice.
+   */
+  static boolean usableCheckpoint(String uri, Configuration conf) throws IOException {
+    CheckpointStore store;
+    try {
+      store = new CheckpointStore(uri, 1, conf);
+    } catch (IOException | IllegalArgumentException e) {
+      throw new BadInputException("--checkpoint-dir " + uri + ": " + oneLine(e));
+    }
+    return store.fileSystem().exists(store.dir()) && store.latestPath(false).isPresent();
+  }
+
   /** Checks the checkpoint directory {@code uri} for the run in {@code out}. */
   static RunIdentity check(RunDirectory out, String uri, boolean resume, boolean overwrite,
       Configuration conf) throws IOException {

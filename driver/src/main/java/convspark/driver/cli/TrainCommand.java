@@ -43,6 +43,14 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--resume", description = "Continue from the newest good checkpoint.")
   boolean resume;
 
+  @Option(names = "--auto-resume", description = "Continue from the newest good checkpoint if "
+      + "the checkpoint directory holds one, else start a new run: one command for the first "
+      + "attempt and every retry of a scheduled job.")
+  boolean autoResume;
+
+  /** Whether this invocation continues a run (--resume, or as --auto-resume decided). */
+  private boolean resuming;
+
   @Option(names = "--stop-after", paramLabel = "EPOCHS",
       description = "Stop after this many epochs of this invocation (continue with --resume).")
   int stopAfter = Integer.MAX_VALUE;
@@ -61,6 +69,11 @@ public final class TrainCommand implements Callable<Integer> {
       throw new BadInputException("--resume with --overwrite: one continues the run in --out, "
           + "the other replaces it; give one of the two");
     }
+    if (autoResume && (resume || overwrite)) {
+      throw new BadInputException("--auto-resume with " + (resume ? "--resume" : "--overwrite")
+          + ": --auto-resume chooses between continuing and starting anew itself; give it "
+          + "alone");
+    }
     Preflight.stopAfter(stopAfter);
     RunConfig cfg = RunConfig.parse(Settings.load(common.config, common.set));
     Preflight.check(cfg, Runtime.getRuntime().maxMemory());
@@ -76,10 +89,20 @@ public final class TrainCommand implements Callable<Integer> {
     }
     boolean frames = cfg.data().format() == RunConfig.Format.DATAFRAME;
     TrainingData data = frames ? null : TrainingData.prepare(cfg, conf);
-    try (RunDirectory dir = RunDirectory.open(out, resume, overwrite)) {
-      String ckpt = checkpointDir != null ? checkpointDir : out.resolve(Trainer.CHECKPOINTS_DIR).toUri()
-          .toString();
-      try (RunIdentity id = RunIdentity.check(dir, ckpt, resume, overwrite, conf)) {
+    String ckpt = checkpointDir != null ? checkpointDir
+        : out.resolve(Trainer.CHECKPOINTS_DIR).toUri().toString();
+    RunDirectory.Intent want = new RunDirectory.Intent(resume, overwrite, autoResume,
+        checkpointDir != null && RunIdentity.outside(ckpt, out, conf));
+    try (RunDirectory dir = RunDirectory.open(out, want,
+        () -> RunIdentity.usableCheckpoint(ckpt, conf))) {
+      resuming = dir.resuming();
+      if (resuming && init != null) {
+        System.out.println("convspark: --auto-resume: continuing the run from its checkpoint; "
+            + "--init-from " + initFrom + " served its first attempt and is not read again");
+        init = null;
+      }
+      try (RunIdentity id = RunIdentity.check(dir, ckpt, resuming, overwrite || (autoResume
+          && !resuming), conf)) {
         TrainingListener log = TrainingListener.printing(System.out);
         dir.writableByAll().ifPresent(log::warning);
         id.writableByAll().ifPresent(log::warning);
@@ -106,7 +129,7 @@ public final class TrainCommand implements Callable<Integer> {
           if (init != null) {
             trainer.initialWeights(init.params(), init.state());
           }
-          trainer.run(data, resume, stopAfter);
+          trainer.run(data, resuming, stopAfter);
         } catch (Throwable e) {
           throw failed(e, started, dir, id);
         } finally {
@@ -128,7 +151,7 @@ public final class TrainCommand implements Callable<Integer> {
       RunIdentity id) {
     java.util.Optional<org.apache.hadoop.fs.Path> last = started ? id.lastGood()
         : java.util.Optional.empty();
-    if (started && !resume) {
+    if (started && !resuming) {
       // each step on its own: one that fails must not keep the other from running
       List<IoStep> steps = last.isEmpty() ? List.of(id::rollBack, dir::rollBack)
           : List.of(id::commit, dir::commit);
@@ -150,7 +173,7 @@ public final class TrainCommand implements Callable<Integer> {
         ? "the replaced run was restored"
         : "the replaced run could not be moved back from " + String.join(" and ", stuck);
     String where = last.map(p -> "; last good checkpoint: " + p + " (continue with --resume)")
-        .orElse(resume ? "" : "; no checkpoint was written, " + kept);
+        .orElse(resuming ? "" : "; no checkpoint was written, " + kept);
     return new TrainingFailedException(cause(e, shuttingDown()) + where, e);
   }
 

@@ -67,7 +67,7 @@ public final class CheckpointStore {
   }
 
   /** The local file system without its checksum layer; other file systems as they are. */
-  static FileSystem raw(FileSystem fs) {
+  public static FileSystem raw(FileSystem fs) {
     return fs instanceof LocalFileSystem l ? l.getRawFileSystem() : fs;
   }
 

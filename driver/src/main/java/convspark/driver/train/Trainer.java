@@ -239,6 +239,12 @@ public final class Trainer {
         }
       }
       history.addAll(metrics.truncateTo(startEpoch, log::warning));
+      if (history.isEmpty() && startEpoch > 0) {
+        log.warning(String.format("--resume: %s holds no metrics of the run's first %d epochs "
+            + "(a new --out, as for a driver restarted on another node): metrics.jsonl, the "
+            + "plot and summary.json's epochs start at epoch %d", out, startEpoch,
+            startEpoch + 1));
+      }
       log.info(String.format("convspark: resumed from %s at epoch %d, step %d", store.dir(),
           startEpoch, step));
       if (startEpoch >= t.epochs()) {
