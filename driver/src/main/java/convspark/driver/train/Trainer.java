@@ -535,9 +535,15 @@ public final class Trainer {
     }
     String recorded = c.meta().get("steps-per-epoch");
     if (recorded != null && !recorded.equals(Integer.toString(stepsPerEpoch))) {
+      // the batch and the workers were checked above: where both are recorded, they are the
+      // same, and the count changed with the version (since 2026-12-03 an epoch leaves out a
+      // partition's lone last sample before a batch norm over one value per channel)
       throw new BadInputException("--resume: the checkpoint in " + where + " ran " + recorded
-          + " steps per epoch, this config gives " + stepsPerEpoch + " (config keys "
-          + "train.global-batch and train.workers must stay as they were)");
+          + " steps per epoch, this config gives " + stepsPerEpoch + (batch != null
+          && workers != null ? " with the same global batch and workers: it was written by a "
+          + "convspark version that counted an epoch's steps otherwise, and cannot be "
+          + "continued exactly; start the run again (--overwrite)" : " (config keys "
+          + "train.global-batch and train.workers must stay as they were)"));
     }
   }
 

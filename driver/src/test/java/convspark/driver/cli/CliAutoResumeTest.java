@@ -126,6 +126,27 @@ class CliAutoResumeTest {
   }
 
   @Test
+  void aCheckpointThatCountedStepsOtherwiseIsRefusedNamingTheVersion() throws Exception {
+    // a checkpoint of an earlier version, whose epochs had another number of steps with the
+    // same global batch and workers
+    Path out = dir.resolve("old-steps");
+    assertEquals(0, train(out, "--set", "train.epochs=2", "--stop-after", "1").code());
+    Path ck;
+    try (var s = Files.list(out.resolve("checkpoints"))) {
+      ck = s.filter(p -> p.getFileName().toString().startsWith("ckpt-")).findFirst()
+          .orElseThrow();
+    }
+    var c = CliTrainTest.ckpt(ck);
+    int steps = Integer.parseInt(c.meta().get("steps-per-epoch"));
+    Files.write(ck, c.withMeta("steps-per-epoch", Integer.toString(steps + 1)).toBytes());
+    CliTrainTest.Run r = train(out, "--resume", "--set", "train.epochs=2");
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("ran " + (steps + 1) + " steps per epoch, this config gives "
+        + steps + " with the same global batch and workers: it was written by a convspark "
+        + "version that counted"), r.err());
+  }
+
+  @Test
   void autoResumeGoesAlone() {
     for (String other : new String[] {"--resume", "--overwrite"}) {
       CliTrainTest.Run r = train(dir.resolve("alone"), "--auto-resume", other);
