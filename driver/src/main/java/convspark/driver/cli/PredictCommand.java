@@ -9,6 +9,7 @@ import convspark.driver.data.Frames;
 import convspark.driver.data.ImageSet;
 import convspark.driver.data.Inputs;
 import convspark.driver.exec.ImageRows;
+import convspark.driver.exec.ExecutorBlas;
 import convspark.driver.exec.Partitions;
 import convspark.driver.ml.CnnClassificationModel;
 import convspark.driver.train.SparkSessions;
@@ -29,6 +30,8 @@ import org.apache.spark.sql.SaveMode;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
@@ -45,6 +48,8 @@ import picocli.CommandLine.Option;
     description = "Predict classes for the data set of config keys data.test.*")
 public final class PredictCommand implements Callable<Integer> {
   @Mixin CommonOptions common;
+
+  @Spec CommandSpec spec;
 
   @picocli.CommandLine.ArgGroup(exclusive = true, multiplicity = "1")
   Checkpoints.ModelSource model;
@@ -97,6 +102,9 @@ public final class PredictCommand implements Callable<Integer> {
     ImageSet set = frames ? null : Inputs.read(cfg, cfg.data().test(), "data.test", conf);
     SparkSession spark = Cli.startSpark(cfg, common.master);
     try {
+      // on standard error, as evaluate says it: which BLAS scores, on the driver and executors
+      ExecutorBlas.lines(ExecutorBlas.probe(SparkSessions.context(spark)))
+          .forEach(spec.commandLine().getErr()::println);
       List<Column> keep = new ArrayList<>();
       Dataset<Row> in;
       if (frames) {

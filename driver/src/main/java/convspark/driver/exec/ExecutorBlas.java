@@ -9,12 +9,14 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.api.java.function.FlatMapFunction;
 
 /**
  * Which BLAS each executor loaded: one tiny job over the cached training blocks (so its tasks run
- * where the training tasks will, one per partition), each task returning its JVM's {@link
- * BlasInfo}; deduplicated by host and process. A wrong or slow kernel on some node shows up in
+ * where the training tasks will, one per partition), or over empty slots where the input is read
+ * by the job itself, each task returning its JVM's {@link BlasInfo}; deduplicated by host and
+ * process. A wrong or slow kernel on some node shows up in
  * the start-up log and in summary.json.
  */
 public final class ExecutorBlas {
@@ -22,7 +24,24 @@ public final class ExecutorBlas {
 
   /** The distinct executors' reports, in partition order. */
   public static List<BlasInfo> probe(JavaRDD<SampleBlock> blocks) {
-    List<BlasInfo> all = blocks.mapPartitions(new Probe()).collect();
+    return distinct(blocks.mapPartitions(new Probe<>()).collect());
+  }
+
+  /**
+   * The distinct reports of the executors that run one empty task per slot of Spark's default
+   * parallelism: for a command whose input is read once, by the job itself (predict), so no
+   * partition of it can carry the probe.
+   */
+  public static List<BlasInfo> probe(JavaSparkContext jsc) {
+    int n = Math.max(1, jsc.defaultParallelism());
+    List<Integer> slots = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      slots.add(i);
+    }
+    return distinct(jsc.parallelize(slots, n).mapPartitions(new Probe<>()).collect());
+  }
+
+  private static List<BlasInfo> distinct(List<BlasInfo> all) {
     Map<String, BlasInfo> distinct = new LinkedHashMap<>();
     for (BlasInfo i : all) {
       distinct.putIfAbsent(i.host() + "/" + i.pid(), i);
@@ -42,11 +61,11 @@ public final class ExecutorBlas {
   }
 
   /** Executor side: this JVM's BLAS (loading it here, as the first step would). */
-  static final class Probe implements FlatMapFunction<Iterator<SampleBlock>, BlasInfo> {
+  static final class Probe<T> implements FlatMapFunction<Iterator<T>, BlasInfo> {
     private static final long serialVersionUID = 1L;
 
     @Override
-    public Iterator<BlasInfo> call(Iterator<SampleBlock> it) {
+    public Iterator<BlasInfo> call(Iterator<T> it) {
       return List.of(Blas.info()).iterator();
     }
   }

@@ -101,6 +101,9 @@ class CliResidualTest {
         "--config", config.toString(), "--output", csv.toString());
     assertEquals(0, p.code(), p.err());
     assertTrue(p.out().contains("predicted 200 rows"), p.out());
+    // which BLAS scores, on the driver and an executor (local: the same JVM), on standard error
+    assertTrue(p.err().lines().anyMatch(e -> e.startsWith("convspark: BLAS "))
+        && p.err().lines().anyMatch(e -> e.startsWith("convspark: BLAS on executor ")), p.err());
 
     // export with PyTorch's state-dict names, then evaluate from the exported file
     Path st = dir.resolve("resnet.safetensors");
