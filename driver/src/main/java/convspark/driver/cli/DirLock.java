@@ -171,9 +171,10 @@ final class DirLock implements AutoCloseable {
   }
 
   /**
-   * A warning when every user may write the directory: any of them could replace what the run
-   * reads back (checkpoints before a {@code --resume}). Not refused: a shared scratch directory
-   * may be what the user means. Empty where the file system has no POSIX permissions.
+   * A warning when every user may write the directory, or when it belongs to another user: they
+   * could replace what the run reads back (checkpoints before a {@code --resume}). Not refused:
+   * a shared scratch directory may be what the user means. Empty where the file system has no
+   * POSIX permissions.
    */
   Optional<String> writableByAll() {
     try {
@@ -183,8 +184,16 @@ final class DirLock implements AutoCloseable {
             + PosixFilePermissions.toString(p) + "): any of them can replace its checkpoints "
             + "before a --resume; a directory only you can write is safer");
       }
+      // a directory of another user: its owner may replace what the run reads back
+      String owner = Files.getOwner(dir, LinkOption.NOFOLLOW_LINKS).getName();
+      String me = System.getProperty("user.name");
+      if (me != null && !owner.equals(me)) {
+        return Optional.of(option + " " + dir + " belongs to user " + owner + ", not to " + me
+            + ", who runs this: user " + owner + " can replace its checkpoints before a "
+            + "--resume; a directory of your own is safer");
+      }
     } catch (UnsupportedOperationException | IOException e) {
-      // no POSIX permissions to read: nothing to say
+      // no POSIX permissions or owner to read: nothing to say
     }
     return Optional.empty();
   }

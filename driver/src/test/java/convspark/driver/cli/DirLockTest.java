@@ -120,4 +120,23 @@ class DirLockTest {
       assertTrue(l.writableByAll().isEmpty());
     }
   }
+
+  @Test
+  void aDirectoryOfAnotherUserIsSaidButNotRefused() throws IOException {
+    var users = tmp.getFileSystem().getUserPrincipalLookupService();
+    Path theirs = Files.createDirectory(tmp.resolve("theirs"));
+    try {
+      Files.setOwner(theirs, users.lookupPrincipalByName("nobody"));
+    } catch (IOException e) {
+      org.junit.jupiter.api.Assumptions.abort("cannot give a directory to user nobody here ("
+          + e + "): only root can");
+    }
+    String me = System.getProperty("user.name");
+    org.junit.jupiter.api.Assumptions.assumeFalse("nobody".equals(me));
+    try (DirLock l = DirLock.acquire(theirs, "--out", false)) {
+      assertEquals("--out " + theirs + " belongs to user nobody, not to " + me + ", who runs "
+          + "this: user nobody can replace its checkpoints before a --resume; a directory of "
+          + "your own is safer", l.writableByAll().orElseThrow());
+    }
+  }
 }
