@@ -184,15 +184,18 @@ final class DirLock implements AutoCloseable {
             + PosixFilePermissions.toString(p) + "): any of them can replace its checkpoints "
             + "before a --resume; a directory only you can write is safer");
       }
-      // a directory of another user: its owner may replace what the run reads back
-      String owner = Files.getOwner(dir, LinkOption.NOFOLLOW_LINKS).getName();
-      String me = System.getProperty("user.name");
-      if (me != null && !owner.equals(me)) {
+      // a directory of another user, who may replace what the run reads back; compared by uid
+      // (a container's user may have no name): /proc/self belongs to this process's
+      Object ownerUid = Files.getAttribute(dir, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+      Object myUid = Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+      if (!ownerUid.equals(myUid)) {
+        String owner = Files.getOwner(dir, LinkOption.NOFOLLOW_LINKS).getName();
+        String me = System.getProperty("user.name", "uid " + myUid);
         return Optional.of(option + " " + dir + " belongs to user " + owner + ", not to " + me
             + ", who runs this: user " + owner + " can replace its checkpoints before a "
             + "--resume; a directory of your own is safer");
       }
-    } catch (UnsupportedOperationException | IOException e) {
+    } catch (UnsupportedOperationException | IllegalArgumentException | IOException e) {
       // no POSIX permissions or owner to read: nothing to say
     }
     return Optional.empty();
