@@ -44,8 +44,10 @@ import org.apache.spark.ml.util.Identifiable;
 import org.apache.spark.ml.util.MLReader;
 import org.apache.spark.ml.util.MLWritable;
 import org.apache.spark.ml.util.MLWriter;
+import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.StructType;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -54,7 +56,8 @@ import org.slf4j.LoggerFactory;
  * Trains a convspark CNN as a Spark ML {@link Estimator}, in the style of Spark's {@code
  * MultilayerPerceptronClassifier}: data-parallel SGD/Adam over the dataset's rows with the same
  * {@link Trainer} as {@code convspark train} (linear-scaling rule, warmup, batch norm, early
- * stopping on a seeded validation split), giving a {@link CnnClassificationModel}.
+ * stopping on a seeded validation split, or on the rows {@link #validationIndicatorCol()}
+ * marks), giving a {@link CnnClassificationModel}.
  *
  * <p>The model is {@link #modelSpec()} (HOCON of the {@code model} block, see
  * conf/fashion-mnist.conf for an example) or the file {@link #modelSpecPath()}. The features column ({@code features})
@@ -283,7 +286,8 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
       return "fit trains on the DataFrame it is given";
     }
     if (key.startsWith("data.validation.")) {
-      return "fit holds out param validationFraction of the DataFrame it is given for validation";
+      return "fit validates on the rows of the DataFrame it is given that param "
+          + "validationIndicatorCol marks, else holds out param validationFraction of them";
     }
     if (key.startsWith("data.test.")) {
       return "fit runs no test; score a test DataFrame with the fitted model's transform";
@@ -305,8 +309,47 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
     FeatureColumns.featuresKind(schema, getFeaturesCol());
     FeatureColumns.checkSize(schema, getFeaturesCol(), cfg.model().input());
     FeatureColumns.checkLabel(schema, getLabelCol(), cfg.model().classes());
+    String indicator = getValidationIndicatorCol();
+    if (!indicator.isEmpty()) {
+      checkOneValidation(cfg, indicator);
+      FeatureColumns.checkIndicator(schema, indicator, validationIndicatorCol().name());
+    }
     return FeatureColumns.withOutputs(schema, getRawPredictionCol(), getProbabilityCol(),
         getPredictionCol(), cfg.model().classes());
+  }
+
+  /**
+   * Refuses a validation fraction beside validationIndicatorCol {@code col}: one of them gives
+   * the validation rows (validationFraction's default is ignored, not a set value).
+   */
+  private void checkOneValidation(RunConfig cfg, String col) {
+    String key = keyedParams().get(validationFraction());
+    if (isSet(validationFraction()) && getValidationFraction() > 0) {
+      throw new BadInputException("CnnClassifier: set param validationIndicatorCol (= " + col
+          + ") or validationFraction (= " + getValidationFraction() + "), not both");
+    }
+    if (!isSet(validationFraction()) && extra().hasPath(key)
+        && cfg.data().validationFraction() > 0) {
+      throw new BadInputException("CnnClassifier extraConfig: " + key + " = "
+          + cfg.data().validationFraction() + " would be ignored: param validationIndicatorCol "
+          + "(= " + col + ") gives the validation rows; set one of them");
+    }
+  }
+
+  /** The error of a null in validationIndicatorCol {@code col}. */
+  static String nullIndicator(String col) {
+    return "Column " + col + " (param validationIndicatorCol) holds null in a row; every row "
+        + "must be true (validation) or false (training)";
+  }
+
+  /** Whether {@code t} or a cause of it says {@code message} (Spark wraps executors' errors). */
+  private static boolean says(Throwable t, String message) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c.getMessage() != null && c.getMessage().contains(message)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   @Override
@@ -336,20 +379,37 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
     Dataset<Row> train = dataset.toDF().select(Frames.column(label), Frames.column(features));
     Dataset<Row> whole = train;
     Dataset<Row> val = null;
+    String trainSource = source;
+    String valSource = null;
+    String indicator = getValidationIndicatorCol();
     double fraction = cfg.data().validationFraction();
-    if (fraction > 0) {
+    if (!indicator.isEmpty()) {
+      // a null fails the job that reads the row (the normalisation or packing pass, no pass of
+      // its own); the catch below turns Spark's error back into this message
+      Column v = Frames.column(indicator);
+      Column isVal = functions.when(v.isNull(),
+          functions.raise_error(functions.lit(nullIndicator(indicator)))).otherwise(v);
+      Dataset<Row> all = dataset.toDF();
+      train = all.filter(functions.not(isVal))
+          .select(Frames.column(label), Frames.column(features));
+      val = all.filter(isVal).select(Frames.column(label), Frames.column(features));
+      String held = " (param validationIndicatorCol = " + indicator + ")";
+      trainSource = source + ", its rows where " + indicator + " is false" + held;
+      valSource = "the rows of the " + source + " where " + indicator + " is true" + held;
+    } else if (fraction > 0) {
       List<Dataset<Row>> parts = Frames.split(train, fraction, cfg.train().seed());
       train = parts.get(0);
       val = parts.get(1);
+      String held = " (param validationFraction = " + fraction + ")";
+      trainSource = source + ", what the validation split left" + held;
+      valSource = "validation split of the " + source + held;
     }
+    String nullIndicator = indicator.isEmpty() ? null : nullIndicator(indicator);
     boolean temp = getOutputDir().isEmpty();
     Path out = null;
     try {
-      String held = " (param validationFraction = " + fraction + ")";
-      TrainingData data = TrainingData.ofFrames(cfg, train, val, null, cols,
-          source + (val != null ? ", what the validation split left" + held : ""),
-          "validation split of the " + source + held, null,
-          val != null ? new TrainingData.CutFrom(whole, source) : null);
+      TrainingData data = TrainingData.ofFrames(cfg, train, val, null, cols, trainSource,
+          valSource, null, val != null ? new TrainingData.CutFrom(whole, source) : null);
       out = temp ? Files.createTempDirectory("convspark-fit-") : outputDir(getOutputDir());
       String ckptDir = out.resolve(Trainer.CHECKPOINTS_DIR).toUri().toString();
       Trainer.Result r;
@@ -372,6 +432,10 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     } catch (TrainingFailedException e) {
+      if (nullIndicator != null && says(e, nullIndicator)) {
+        // a lost cached block, computed again
+        throw new BadInputException(nullIndicator, e);
+      }
       if (!temp) {
         throw e;
       }
@@ -388,6 +452,9 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
     } catch (Exception e) {
       // Spark wraps what the executors threw (SparkException is checked, but Scala throws it
       // anyway): surface a bad row's message as is
+      if (nullIndicator != null && says(e, nullIndicator)) {
+        throw new BadInputException(nullIndicator, e);
+      }
       BadInputException bad = BadInputException.in(e.getCause());
       if (bad != null) {
         throw new BadInputException(bad.getMessage(), e);

@@ -12,6 +12,7 @@ import org.apache.spark.ml.linalg.Vector;
 import org.apache.spark.ml.linalg.VectorUDT;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.types.ArrayType;
+import org.apache.spark.sql.types.BooleanType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.NumericType;
 import org.apache.spark.sql.types.StructField;
@@ -72,6 +73,24 @@ final class FeatureColumns {
         throw new BadInputException("Column " + col + " has " + nv.get() + " classes (per its "
             + "metadata) but the model outputs " + classes + " class scores");
       }
+    }
+  }
+
+  /**
+   * Checks the column of param {@code param} that says which rows validate (true) and which
+   * train (false): it exists and is boolean.
+   */
+  static void checkIndicator(StructType schema, String col, String param) {
+    List<String> names = Arrays.asList(schema.fieldNames());
+    if (!names.contains(col)) {
+      throw new BadInputException("Column " + col + " (param " + param + ") does not exist;"
+          + " available columns: " + names);
+    }
+    DataType t = schema.apply(col).dataType();
+    if (!(t instanceof BooleanType)) {
+      throw new BadInputException("Column " + col + " (param " + param + ") must be of type "
+          + "boolean (true: validation, false: training) but was actually of type "
+          + t.simpleString());
     }
   }
 

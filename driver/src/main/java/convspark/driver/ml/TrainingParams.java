@@ -17,7 +17,8 @@ import org.apache.spark.ml.param.ParamValidators;
 /**
  * The training params of {@link CnnClassifier}, declared once, each with the convspark config
  * key it sets ({@link #configKeys()}) and its default taken from that key in
- * convspark-defaults.conf. As with {@link ScoringParams}, the stage holds the param objects in
+ * convspark-defaults.conf; {@link #validationIndicatorCol()} alone sets no config key (the CLI
+ * has no such setting) and is not in {@link #keyedParams()}. As with {@link ScoringParams}, the stage holds the param objects in
  * a {@link Declared} made in its constructor.
  *
  * @param <S> the stage type the setters return
@@ -30,6 +31,7 @@ public interface TrainingParams<S extends TrainingParams<S>> extends ScoringPara
     final Param<String> modelSpec;
     final Param<String> modelSpecPath;
     final DoubleParam validationFraction;
+    final Param<String> validationIndicatorCol;
     final IntParam epochs;
     final IntParam numWorkers;
     final IntParam globalBatch;
@@ -62,6 +64,10 @@ public interface TrainingParams<S extends TrainingParams<S>> extends ScoringPara
           "fraction of the rows held out "
           + "(seeded) for validation and early stopping, in [0, 1)",
           ParamValidators.inRange(0, 1, true, false));
+      validationIndicatorCol = new Param<>(owner, "validationIndicatorCol", "name of the "
+          + "column that indicates whether each row is for training or for validation: false = "
+          + "training, true = validation (empty: hold out validationFraction instead)",
+          ScoringParams.notNull());
       epochs = new IntParam(owner, "epochs", "training epochs (> 0)",
           ParamValidators.gt(0));
       numWorkers = new IntParam(owner, "numWorkers", "data partitions = Spark tasks per step "
@@ -106,6 +112,7 @@ public interface TrainingParams<S extends TrainingParams<S>> extends ScoringPara
       owner.setDefault(modelSpec, "");
       owner.setDefault(modelSpecPath, "");
       owner.setDefault(validationFraction, d.getDouble("data.validation-fraction"));
+      owner.setDefault(validationIndicatorCol, "");
       owner.setDefault(epochs, d.getInt("train.epochs"));
       owner.setDefault(numWorkers, d.getInt("train.workers"));
       owner.setDefault(globalBatch, d.getInt("train.global-batch"));
@@ -149,7 +156,10 @@ public interface TrainingParams<S extends TrainingParams<S>> extends ScoringPara
   /** This stage's training param objects (not a Param: Spark's reflection skips it). */
   Declared training();
 
-  /** The convspark config key each training param sets, in order, by param. */
+  /**
+   * The convspark config key each training param sets, in order, by param
+   * (validationIndicatorCol sets none and is not here).
+   */
   default Map<Param<?>, String> keyedParams() {
     return training().keys;
   }
@@ -178,6 +188,10 @@ public interface TrainingParams<S extends TrainingParams<S>> extends ScoringPara
 
   default DoubleParam validationFraction() {
     return training().validationFraction;
+  }
+
+  default Param<String> validationIndicatorCol() {
+    return training().validationIndicatorCol;
   }
 
   default IntParam epochs() {
@@ -260,6 +274,10 @@ public interface TrainingParams<S extends TrainingParams<S>> extends ScoringPara
     return (Double) getOrDefault(validationFraction());
   }
 
+  default String getValidationIndicatorCol() {
+    return getOrDefault(validationIndicatorCol());
+  }
+
   default int getEpochs() {
     return (Integer) getOrDefault(epochs());
   }
@@ -340,6 +358,11 @@ public interface TrainingParams<S extends TrainingParams<S>> extends ScoringPara
 
   default S setValidationFraction(double v) {
     set(validationFraction(), v);
+    return self();
+  }
+
+  default S setValidationIndicatorCol(String v) {
+    set(validationIndicatorCol(), ScoringParams.given(validationIndicatorCol(), v));
     return self();
   }
 
