@@ -102,9 +102,6 @@ public final class PredictCommand implements Callable<Integer> {
     ImageSet set = frames ? null : Inputs.read(cfg, cfg.data().test(), "data.test", conf);
     SparkSession spark = Cli.startSpark(cfg, common.master);
     try {
-      // on standard error, as evaluate says it: which BLAS scores, on the driver and executors
-      ExecutorBlas.lines(ExecutorBlas.probe(SparkSessions.context(spark)))
-          .forEach(spec.commandLine().getErr()::println);
       List<Column> keep = new ArrayList<>();
       Dataset<Row> in;
       if (frames) {
@@ -166,6 +163,10 @@ public final class PredictCommand implements Callable<Integer> {
         fs.delete(tmp, true);
       }
       double secs = (System.nanoTime() - t0) / 1e9;
+      // which BLAS scored, on the driver and the executors, on standard error as evaluate says
+      // it; once the output is written, so that a failure's error stays its one line
+      ExecutorBlas.lines(ExecutorBlas.probe(SparkSessions.context(spark)))
+          .forEach(spec.commandLine().getErr()::println);
       long rows = set != null ? set.count()
           : spark.read().option("header", "true").format(fmt.name()).load(output).count();
       System.out.printf("predicted %d rows in %.2f s (%.0f rows/s); written to %s (%s)%n",
