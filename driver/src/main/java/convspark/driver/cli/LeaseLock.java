@@ -177,9 +177,11 @@ final class LeaseLock implements AutoCloseable {
     if (!fs.rename(file, aside)) {
       return Optional.empty(); // another run moved it first
     }
+    // by its content (the holder's token), not its time: an object store's rename (S3A, GCS)
+    // copies, and the copy has a time of its own. A renewal between our look and our move
+    // writes the same bytes: its holder then finds the file not its own and stops
     String moved = read(fs, aside);
-    long movedTime = fs.getFileStatus(aside).getModificationTime();
-    if (!moved.equals(content) || movedTime != st.getModificationTime()) {
+    if (!moved.equals(content)) {
       // between our look and our move another run took it over: its lock goes back
       fs.rename(aside, file);
       throw held(option, dir, file, describe(moved), 0, staleMillis);

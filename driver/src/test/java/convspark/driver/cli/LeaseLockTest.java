@@ -168,6 +168,34 @@ class LeaseLockTest {
     }
   }
 
+  @Test
+  void aStaleLockIsTakenOverOnAnObjectStoreWhoseRenameCopies() throws Exception {
+    // S3A (and GCS) rename a file by copying it: the copy's modification time is the copy's,
+    // not the stale lease's, so the moved file's time says nothing about a renewal
+    FileSystem s3 = new CopyingRenameFileSystem();
+    s3.initialize(URI.create("file:///"), new Configuration());
+    Files.createDirectories(lockFile.getParent());
+    Files.writeString(lockFile, "convspark-lock host=elsewhere pid=1 token=t\n");
+    makeOld(600_000);
+    try (LeaseLock b = LeaseLock.acquire(s3, dir, OPT, 0, STALE, "host-b")) {
+      assertTrue(b.tookOver().orElseThrow().contains("host elsewhere, pid 1"),
+          b.tookOver().get());
+      assertTrue(Files.readString(lockFile).contains("host=host-b"));
+    }
+  }
+
+  /** The local file system with a rename that copies, as S3A's does: the target is new. */
+  static final class CopyingRenameFileSystem extends RawLocalFileSystem {
+    @Override
+    public boolean rename(Path src, Path dst) throws IOException {
+      boolean moved = super.rename(src, dst);
+      if (moved) {
+        setTimes(dst, System.currentTimeMillis(), -1);
+      }
+      return moved;
+    }
+  }
+
   /** Sets the lock file's modification time back by {@code millis}. */
   private void makeOld(long millis) throws IOException {
     Path f = new Path(dir, LeaseLock.NAME);
