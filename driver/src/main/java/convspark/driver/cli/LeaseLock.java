@@ -271,10 +271,16 @@ final class LeaseLock implements AutoCloseable {
   @Override
   public void close() throws IOException {
     if (timer != null) {
-      timer.shutdownNow();
+      // a renewal in flight may finish (interrupted, HDFS's write, which replaced the file when
+      // it was created, leaves it empty: a lease naming no holder, for the next run to wait
+      // out); only one that hangs is interrupted
+      timer.shutdown();
       try {
-        timer.awaitTermination(10, TimeUnit.SECONDS);
+        if (!timer.awaitTermination(10, TimeUnit.SECONDS)) {
+          timer.shutdownNow();
+        }
       } catch (InterruptedException e) {
+        timer.shutdownNow();
         Thread.currentThread().interrupt();
       }
     }

@@ -184,6 +184,60 @@ class LeaseLockTest {
     }
   }
 
+  @Test
+  void aRenewalInFlightWhenTheRunEndsFinishesAndTheLockGoes() throws Exception {
+    SlowCloseFileSystem slow = new SlowCloseFileSystem();
+    slow.initialize(URI.create("file:///"), new Configuration());
+    LeaseLock a = LeaseLock.acquire(slow, dir, OPT, 20, STALE, "host-a");
+    slow.slow = true; // the next lease write is slow to close, as HDFS's waits for its acks
+    assertTrue(slow.closing.await(30, java.util.concurrent.TimeUnit.SECONDS), "no renewal");
+    a.close();
+    assertFalse(Files.exists(lockFile), () -> "the lock file goes with its holder, not left "
+        + "holding '" + readOrGone(lockFile) + "' for the next run to wait out");
+  }
+
+  private static String readOrGone(java.nio.file.Path p) {
+    try {
+      return Files.readString(p);
+    } catch (IOException e) {
+      return "(gone)";
+    }
+  }
+
+  /**
+   * The local file system whose next lease write, once {@code slow} is set, takes a while to
+   * close; interrupted meanwhile, it gives up as HDFS's stream does: the file, replaced when it
+   * was created, stays empty.
+   */
+  static final class SlowCloseFileSystem extends RawLocalFileSystem {
+    volatile boolean slow;
+    final java.util.concurrent.CountDownLatch closing = new java.util.concurrent.CountDownLatch(1);
+
+    @Override
+    public org.apache.hadoop.fs.FSDataOutputStream create(Path f, boolean overwrite,
+        int bufferSize, short replication, long blockSize,
+        org.apache.hadoop.util.Progressable progress) throws IOException {
+      org.apache.hadoop.fs.FSDataOutputStream out = super.create(f, overwrite, bufferSize,
+          replication, blockSize, progress);
+      if (!slow || !f.getName().equals(LeaseLock.NAME)) {
+        return out;
+      }
+      slow = false;
+      return new org.apache.hadoop.fs.FSDataOutputStream(out, null) {
+        @Override
+        public void close() throws IOException {
+          closing.countDown();
+          try {
+            Thread.sleep(500);
+          } catch (InterruptedException e) {
+            throw new java.io.InterruptedIOException("interrupted while closing " + f);
+          }
+          super.close();
+        }
+      };
+    }
+  }
+
   /** The local file system with a rename that copies, as S3A's does: the target is new. */
   static final class CopyingRenameFileSystem extends RawLocalFileSystem {
     @Override
