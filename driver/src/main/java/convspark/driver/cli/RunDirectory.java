@@ -98,6 +98,13 @@ final class RunDirectory implements AutoCloseable {
       String replace = "--overwrite";
       if (want.auto()) {
         resume = (nonEmpty || want.checkpointsOutside()) && probe.usable();
+        if (!resume && Files.exists(out.resolve(Trainer.SUMMARY_FILE))) {
+          // written only at a run's end, after its last checkpoint: its results stay
+          throw new BadInputException("--auto-resume " + out + ": holds the "
+              + Trainer.SUMMARY_FILE + " of a run that ended, and its checkpoint directory no "
+              + "checkpoint to continue from; a run that wrote checkpoints is not replaced: "
+              + "give --overwrite to replace it, or another --out");
+        }
         overwrite = !resume;
         replace = "--auto-resume (no usable checkpoint: a new run)";
       }

@@ -110,7 +110,10 @@ final class RunIdentity implements AutoCloseable {
 
   /**
    * Whether checkpoint directory {@code uri} holds a checkpoint {@code --resume} can continue
-   * from (torn or corrupt files do not count), for {@code --auto-resume}'s choice.
+   * from, for {@code --auto-resume}'s choice.
+   *
+   * @throws BadInputException when it holds checkpoints but none usable (torn or corrupt, or
+   *     only {@code final.bin}): their run wrote checkpoints, so it is not one to replace
    */
   static boolean usableCheckpoint(String uri, Configuration conf) throws IOException {
     CheckpointStore store;
@@ -119,7 +122,20 @@ final class RunIdentity implements AutoCloseable {
     } catch (IOException | IllegalArgumentException e) {
       throw new BadInputException("--checkpoint-dir " + uri + ": " + oneLine(e));
     }
-    return store.fileSystem().exists(store.dir()) && store.latestPath(false).isPresent();
+    if (!store.fileSystem().exists(store.dir())) {
+      return false;
+    }
+    if (store.latestPath(false).isPresent()) {
+      return true;
+    }
+    if (!store.list().isEmpty()
+        || store.fileSystem().exists(new Path(store.dir(), "final.bin"))) {
+      store.latestPath(true); // names each unusable file
+      throw new BadInputException("--auto-resume: " + store.dir() + " holds checkpoints of a "
+          + "run but none it can continue from (torn or corrupt files are kept as evidence); "
+          + "a run that wrote checkpoints is not replaced: give --overwrite to replace it");
+    }
+    return false;
   }
 
   /** Checks the checkpoint directory {@code uri} for the run in {@code out}. */

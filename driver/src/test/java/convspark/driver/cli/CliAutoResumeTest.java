@@ -96,6 +96,37 @@ class CliAutoResumeTest {
   }
 
   @Test
+  void aRunThatWroteCheckpointsOrEndedIsNeverStartedAnewOverThem() throws Exception {
+    // a complete run whose checkpoints are all torn (evidence, never deleted): --auto-resume
+    // cannot continue it, and must not replace it as a run that wrote none
+    Path out = dir.resolve("torn-ckpts");
+    assertEquals(0, train(out, "--set", "train.epochs=1").code());
+    try (var s = Files.list(out.resolve("checkpoints"))) {
+      for (Path p : s.toList()) {
+        if (p.getFileName().toString().endsWith(".bin")) {
+          try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(p.toFile(), "rw")) {
+            f.setLength(f.length() / 2);
+          }
+        }
+      }
+    }
+    var before = ResultSafetyTest.tree(out);
+    CliTrainTest.Run r = train(out, "--auto-resume", "--set", "train.epochs=1");
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("--auto-resume") && r.err().contains("--overwrite"), r.err());
+    assertEquals(before, ResultSafetyTest.tree(out), "the run is left as it was");
+    // a complete run whose checkpoints went to save space: its results stay
+    Path kept = dir.resolve("results-only");
+    assertEquals(0, train(kept, "--set", "train.epochs=1").code());
+    RunDirectory.deleteTree(kept.resolve("checkpoints"));
+    before = ResultSafetyTest.tree(kept);
+    r = train(kept, "--auto-resume", "--set", "train.epochs=1");
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("--auto-resume") && r.err().contains("summary.json"), r.err());
+    assertEquals(before, ResultSafetyTest.tree(kept), "the run is left as it was");
+  }
+
+  @Test
   void aResumeGoesOnInANewOutFromACheckpointDirectoryElsewhere() throws Exception {
     Path ck = dir.resolve("shared-ckpt");
     Path out1 = dir.resolve("node-1");
