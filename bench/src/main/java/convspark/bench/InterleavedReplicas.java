@@ -30,7 +30,12 @@ import java.util.concurrent.atomic.AtomicReference;
  * {@link ReplicaRound} on its half of the real samples, a ring of one: no sums, no waiting), (3)
  * the ring's two replicas summing through {@link LocalRing} and sleeping at once when one waits
  * for the other, and (4) the same with a waiting replica spinning for up to {@code SPIN_MICROS}
- * first. Every mode runs within seconds of the others, again and again, so the host's drift
+ * first; then two modes that ask what the straggler wait of a synchronous step costs on the
+ * reference's own work (its random samples and fixed weights): (5) the reference with the two
+ * threads meeting at a spinning barrier after every step, and (6) the same with the step's 128
+ * samples split by the threads' speeds in the last step (multiples of 4, 32 to 96 each; a
+ * timing-dependent split, which would make runs non-deterministic). Every mode runs within
+ * seconds of the others, again and again, so the host's drift
  * (which moved one 10 s reading by up to 19% between runs here) falls on all of them alike; the
  * per-round ratios to the reference, and their medians, are what it prints.
  *
@@ -42,7 +47,8 @@ public final class InterleavedReplicas {
   private InterleavedReplicas() {}
 
   private static final String[] MODES = {"reference (kernel, 2 threads)",
-      "independent replicas", "ring, sleep at once", "ring, spin"};
+      "independent replicas", "ring, sleep at once", "ring, spin", "reference in lockstep",
+      "lockstep, split by speed"};
 
   public static void main(String[] args) throws Exception {
     String config = args[0];
@@ -82,10 +88,26 @@ public final class InterleavedReplicas {
         refWs[r].labels()[i] = rng.nextInt(net.classes());
       }
     }
+    // mode 6's workspaces hold up to 96 samples; its split follows the speeds it measured
+    Workspace[] splitWs = new Workspace[ranks];
+    for (int r = 0; r < ranks; r++) {
+      splitWs[r] = net.newWorkspace(localBatch * ranks - 32);
+      SplittableRandom rng = new SplittableRandom(r);
+      for (int i = 0; i < splitWs[r].input().length; i++) {
+        splitWs[r].input()[i] = (float) (rng.nextDouble() * 2 - 1);
+      }
+      for (int i = 0; i < splitWs[r].maxBatch(); i++) {
+        splitWs[r].labels()[i] = rng.nextInt(net.classes());
+      }
+    }
+    double[] speed = {1, 1};
     int modes = MODES.length;
     double[][] ips = new double[modes][rounds];
     double[][] computeMs = new double[modes][rounds];
     double[][] waitMs = new double[modes][rounds];
+    double[][] stragglerMs = new double[modes][rounds];
+    double[][] updateMs = new double[modes][rounds];
+    double[] firstShare = new double[rounds];
     long step = 0;
     long ringId = 0;
     for (int round = -3; round < rounds; round++) {
@@ -99,6 +121,11 @@ public final class InterleavedReplicas {
         long id = ringId++;
         double[] compute = new double[ranks];
         double[] wait = new double[ranks];
+        double[] straggler = new double[ranks];
+        double[] update = new double[ranks];
+        SpinBarrier barrier = new SpinBarrier(ranks);
+        long[] stepNanos = new long[ranks];
+        long[] firstSamples = new long[1];
         AtomicReference<Throwable> failed = new AtomicReference<>();
         Thread[] threads = new Thread[ranks];
         long t0 = System.nanoTime();
@@ -106,11 +133,38 @@ public final class InterleavedReplicas {
           final int rank = r;
           threads[r] = new Thread(() -> {
             try {
-              if (mode == 0) {
+              if (mode == 0 || mode >= 4) {
                 long c0 = System.nanoTime();
                 for (int s = 0; s < steps; s++) {
-                  refWs[rank].trainStep(new Pass(refParams, refGrads[rank], refState, true, s,
-                      refBn[rank]), localBatch, 0.1);
+                  int n = localBatch;
+                  Workspace ws = refWs[rank];
+                  if (mode == 5) {
+                    int n0 = Math.max(32, Math.min(localBatch * ranks - 32,
+                        (int) Math.round(localBatch * ranks * speed[0] / (speed[0] + speed[1])
+                            / 4) * 4));
+                    n = rank == 0 ? n0 : localBatch * ranks - n0;
+                    ws = splitWs[rank];
+                    if (rank == 0) {
+                      firstSamples[0] += n;
+                    }
+                  }
+                  long s0 = System.nanoTime();
+                  ws.trainStep(new Pass(refParams, refGrads[rank], refState, true, s,
+                      refBn[rank]), n, 0.1);
+                  stepNanos[rank] = System.nanoTime() - s0;
+                  if (mode >= 4) {
+                    barrier.await();
+                    if (mode == 5) {
+                      if (rank == 0) {
+                        // a moving average of each thread's samples per nanosecond
+                        for (int q = 0; q < ranks; q++) {
+                          int nq = q == rank ? n : localBatch * ranks - n;
+                          speed[q] = 0.5 * speed[q] + 0.5 * nq / (double) stepNanos[q];
+                        }
+                      }
+                      barrier.await();
+                    }
+                  }
                 }
                 compute[rank] = (System.nanoTime() - c0) / 1e9;
                 return;
@@ -123,6 +177,8 @@ public final class InterleavedReplicas {
                 states[rank] = out.state();
                 compute[rank] = out.computeSeconds();
                 wait[rank] = out.allreduceSeconds();
+                straggler[rank] = out.stragglerSeconds();
+                update[rank] = out.updateSeconds();
               }
             } catch (Throwable e) {
               failed.compareAndSet(null, e);
@@ -137,13 +193,18 @@ public final class InterleavedReplicas {
           throw new IllegalStateException("a replica failed: " + failed.get(), failed.get());
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
-        if (mode != 0) {
+        if (mode >= 1 && mode <= 3) {
           step += steps; // the replicas go on through the epochs; the reference stands still
         }
         if (round >= 0) {
           ips[m][round] = (double) steps * ranks * localBatch / seconds;
           computeMs[m][round] = (compute[0] + compute[1]) / ranks / steps * 1000;
           waitMs[m][round] = (wait[0] + wait[1]) / ranks / steps * 1000;
+          stragglerMs[m][round] = straggler[0] / steps * 1000; // the same on every rank
+          updateMs[m][round] = (update[0] + update[1]) / ranks / steps * 1000;
+          if (m == 5) {
+            firstShare[round] = (double) firstSamples[0] / steps;
+          }
         }
       }
     }
@@ -156,9 +217,38 @@ public final class InterleavedReplicas {
         ratio[i] = ips[m][i] / ips[0][i];
       }
       System.out.println(String.format(Locale.ROOT, "%-30s images/s %,8.0f  vs reference %.3f "
-          + "(quartiles %.3f-%.3f)  compute %.2f ms/step  allreduce %.2f ms/step", MODES[m],
-          median(ips[m]), median(ratio), quantile(ratio, 0.25), quantile(ratio, 0.75),
-          median(computeMs[m]), median(waitMs[m])));
+          + "(quartiles %.3f-%.3f)  compute %.2f ms/step  allreduce %.2f ms/step  of it "
+          + "straggler %.2f  update %.2f ms/step", MODES[m], median(ips[m]), median(ratio),
+          quantile(ratio, 0.25), quantile(ratio, 0.75), median(computeMs[m]),
+          median(waitMs[m]), median(stragglerMs[m]), median(updateMs[m])));
+    }
+    System.out.println(String.format(Locale.ROOT, "split by speed: thread 0's samples per step "
+        + "%.1f in the median round (10th-90th percentile %.1f-%.1f)", median(firstShare),
+        quantile(firstShare, 0.1), quantile(firstShare, 0.9)));
+  }
+
+  /** Two or more threads meeting after every step, spinning while they wait. */
+  private static final class SpinBarrier {
+    private final int parties;
+    private final java.util.concurrent.atomic.AtomicInteger arrived =
+        new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicInteger generation =
+        new java.util.concurrent.atomic.AtomicInteger();
+
+    SpinBarrier(int parties) {
+      this.parties = parties;
+    }
+
+    void await() {
+      int g = generation.get();
+      if (arrived.incrementAndGet() == parties) {
+        arrived.set(0);
+        generation.incrementAndGet();
+        return;
+      }
+      while (generation.get() == g) {
+        Thread.onSpinWait();
+      }
     }
   }
 

@@ -56,7 +56,7 @@ final class LeaseLock implements AutoCloseable {
   private static final String UNKNOWN_HOST = "unknown-host";
   private static final String RELEASED = "released";
   private static final Pattern LINE = Pattern.compile(
-      "convspark-lock host=(\\S+) pid=(\\d+) token=(\\S+)");
+      "convspark-lock host=(\\S+) pid=(\\d+)(?: ns=(\\S+))? token=(\\S+)");
 
   private final FileSystem fs;
   private final Path dir;
@@ -121,7 +121,7 @@ final class LeaseLock implements AutoCloseable {
     }
     Path file = new Path(dir, NAME);
     String line = "convspark-lock host=" + host + " pid=" + ProcessHandle.current().pid()
-        + " token=" + UUID.randomUUID() + "\n";
+        + " ns=" + PID_NAMESPACE + " token=" + UUID.randomUUID() + "\n";
     String tookOver = null;
     for (int attempt = 0; attempt < 3; attempt++) {
       try (FSDataOutputStream out = fs.create(file, false)) {
@@ -167,7 +167,10 @@ final class LeaseLock implements AutoCloseable {
     }
     long age = now(fs, dir) - st.getModificationTime();
     Matcher m = LINE.matcher(content.strip());
+    // a pid says something only in its own pid namespace: containers that share a host name
+    // (docker --net=host) do not share their pids
     boolean goneHere = m.matches() && m.group(1).equals(host) && !host.equals(UNKNOWN_HOST)
+        && PID_NAMESPACE.equals(m.group(3)) && !PID_NAMESPACE.equals(UNKNOWN_HOST)
         && !ProcessHandle.of(Long.parseLong(m.group(2))).map(ProcessHandle::isAlive)
             .orElse(false);
     if (age < staleMillis && !goneHere) {
@@ -200,15 +203,48 @@ final class LeaseLock implements AutoCloseable {
         + seconds(staleMillis) + " old, or delete " + file);
   }
 
+  /**
+   * How long after its last renewal a holder counts its lease as lost: the stale age less one
+   * renewal period, a margin for the checkpoint write that follows a check, and for the file
+   * system's time (set when a renewal began, in whole seconds on S3) running ahead of ours.
+   */
+  private long deadlineMillis() {
+    return staleMillis - renewMillis;
+  }
+
+  /**
+   * Whether the lease is still this run's, reading {@code cur} (the file's content now); records
+   * a loss. An empty file within the deadline is this run's own renewal torn by a failed write
+   * (no other run takes over a lease that young), which the next renewal writes again.
+   */
+  private boolean stillOurs(String cur) {
+    if (cur.equals(line) || (cur.isEmpty() && !pastDeadline())) {
+      return true;
+    }
+    lost = "its " + file + " now names " + describe(cur) + ", which took it over";
+    return false;
+  }
+
+  /** Whether the last renewal is older than the deadline; records a loss if so. */
+  private boolean pastDeadline() {
+    long since = (System.nanoTime() - lastRenewNanos) / 1_000_000;
+    if (timer == null || since <= deadlineMillis()) {
+      return false;
+    }
+    if (lost == null) {
+      lost = "it could not be renewed for " + seconds(since) + (lastError != null ? " ("
+          + lastError + ")" : "") + ", and another run may have taken it over";
+    }
+    return true;
+  }
+
   /** Rewrites the lock file if it is still this run's; records a loss. */
   synchronized void renew() {
-    if (lost != null) {
-      return;
+    if (lost != null || pastDeadline()) {
+      return; // a lease this late may be another's now: never written over
     }
     try {
-      String cur = read(fs, file);
-      if (!cur.equals(line)) {
-        lost = "its " + file + " now names " + describe(cur) + ", which took it over";
+      if (!stillOurs(read(fs, file))) {
         return;
       }
       try (FSDataOutputStream out = fs.create(file, true)) {
@@ -229,12 +265,9 @@ final class LeaseLock implements AutoCloseable {
    * write beside another. One small read: the run calls it before each checkpoint write.
    */
   synchronized void check() throws IOException {
-    if (lost == null) {
+    if (lost == null && !pastDeadline()) {
       try {
-        String cur = read(fs, file);
-        if (!cur.equals(line)) {
-          lost = "its " + file + " now names " + describe(cur) + ", which took it over";
-        }
+        stillOurs(read(fs, file));
       } catch (FileNotFoundException e) {
         lost = "its " + file + " was deleted";
       } catch (IOException e) {
@@ -244,12 +277,6 @@ final class LeaseLock implements AutoCloseable {
     if (lost != null) {
       throw new IOException(option + " " + dir + ": this run lost its lock (" + lost
           + "); it stops rather than write checkpoints beside another run");
-    }
-    long since = (System.nanoTime() - lastRenewNanos) / 1_000_000;
-    if (timer != null && since > staleMillis) {
-      throw new IOException(option + " " + dir + ": this run could not renew its lock for "
-          + seconds(since) + (lastError != null ? " (" + lastError + ")" : "") + "; another "
-          + "run may have taken it over, so this one stops rather than write beside it");
     }
   }
 
@@ -290,14 +317,21 @@ final class LeaseLock implements AutoCloseable {
       }
       lost = RELEASED;
       try {
-        if (line.equals(read(fs, file))) {
+        String cur = read(fs, file);
+        if (line.equals(cur) || cur.isEmpty()) {
           fs.delete(file, false);
+        }
+        if (madeDir && fs.exists(dir) && fs.listStatus(dir).length == 0) {
+          fs.delete(dir, false);
         }
       } catch (FileNotFoundException e) {
         // nothing to delete
-      }
-      if (madeDir && fs.exists(dir) && fs.listStatus(dir).length == 0) {
-        fs.delete(dir, false);
+      } catch (IOException e) {
+        // the run itself is done and its files kept: a lease left behind only delays the next
+        // run until it is stale, which this says
+        System.err.println("convspark: warning: " + option + " " + dir + ": could not remove "
+            + "this run's lease " + file + " (" + oneLine(e) + "); the next run takes it over "
+            + "once it is " + seconds(staleMillis) + " old");
       }
     }
   }
@@ -341,6 +375,23 @@ final class LeaseLock implements AutoCloseable {
     String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
     int nl = m.indexOf('\n');
     return nl < 0 ? m : m.substring(0, nl);
+  }
+
+  /** This process's pid namespace (Linux), as lock files give it. */
+  private static final String PID_NAMESPACE = pidNamespace();
+
+  private static String pidNamespace() {
+    try {
+      return java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/ns/pid"))
+          .toString().replaceAll("\\s", "_");
+    } catch (IOException | UnsupportedOperationException | SecurityException e) {
+      return UNKNOWN_HOST;
+    }
+  }
+
+  /** The pid namespace lock files of this process carry (tests write such lines). */
+  static String pidNamespaceForTests() {
+    return PID_NAMESPACE;
   }
 
   /** This host's name, as lock files give it. */

@@ -204,7 +204,12 @@ final class RunIdentity implements AutoCloseable {
     }
     boolean setAside = false;
     if (store.holdsARun() && !(inside && overwrite)) {
-      boolean replaced = overwrite && outId.isPresent() && outId.equals(dirId);
+      // a run id and no checkpoint: an attempt that died before its first checkpoint (a
+      // scheduler's retry into a new --out meets it), which --overwrite and --auto-resume replace
+      boolean wroteNothing = store.list().isEmpty()
+          && !fs(store).exists(new Path(store.dir(), Trainer.BEST))
+          && !fs(store).exists(new Path(store.dir(), "final.bin"));
+      boolean replaced = overwrite && (wroteNothing || outId.isPresent() && outId.equals(dirId));
       if (!replaced) {
         throw new BadInputException("--checkpoint-dir " + uri + ": holds the checkpoints of "
             + "another run" + dirId.map(s -> " (run " + s + ")").orElse("") + "; give an "
@@ -214,6 +219,10 @@ final class RunIdentity implements AutoCloseable {
     }
     return new RunIdentity(out, store, inside, setAside, UUID.randomUUID().toString(), locked,
         lease);
+  }
+
+  private static FileSystem fs(CheckpointStore store) {
+    return store.fileSystem();
   }
 
   /** Creates (if needed) and locks a local checkpoint directory. */

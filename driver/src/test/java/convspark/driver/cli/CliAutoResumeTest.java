@@ -178,6 +178,24 @@ class CliAutoResumeTest {
   }
 
   @Test
+  void aRetryIntoANewOutReplacesACheckpointDirectoryThatHoldsOnlyARunId() throws Exception {
+    // the first attempt, with its checkpoints on shared storage, died before its first
+    // checkpoint: its directory holds its run id alone, and the retry's driver has a new --out
+    Path ck = Files.createDirectories(dir.resolve("id-only-ckpt"));
+    Files.writeString(ck.resolve("run-id"), "the-first-attempt\n");
+    CliTrainTest.Run plain = train(dir.resolve("id-only-plain"), "--checkpoint-dir",
+        ck.toUri().toString(), "--set", "train.epochs=1");
+    assertEquals(2, plain.code(), plain.err());
+    assertTrue(plain.err().contains("holds the checkpoints of another run"), plain.err());
+    CliTrainTest.Run r = train(dir.resolve("id-only-retry"), "--auto-resume",
+        "--checkpoint-dir", ck.toUri().toString(), "--set", "train.epochs=1");
+    assertEquals(0, r.code(), r.err());
+    assertFalse(r.out().contains("resumed from"), r.out());
+    assertEquals(Files.readString(dir.resolve("id-only-retry/run-id")),
+        Files.readString(ck.resolve("run-id")), "the directory is the new run's");
+  }
+
+  @Test
   void autoResumeGoesAlone() {
     for (String other : new String[] {"--resume", "--overwrite"}) {
       CliTrainTest.Run r = train(dir.resolve("alone"), "--auto-resume", other);

@@ -106,7 +106,13 @@ class LeaseLockTest {
     Process p = new ProcessBuilder("true").start();
     assertEquals(0, p.waitFor());
     Files.createDirectories(lockFile.getParent());
-    Files.writeString(lockFile, "convspark-lock host=host-a pid=" + p.pid() + " token=t\n");
+    String ns = LeaseLock.pidNamespaceForTests();
+    // a container with this host's name but its own pids cannot tell either
+    Files.writeString(lockFile, "convspark-lock host=host-a pid=" + p.pid() + " ns=other"
+        + " token=t\n");
+    assertThrows(BadInputException.class, () -> acquire("host-a"));
+    Files.writeString(lockFile, "convspark-lock host=host-a pid=" + p.pid() + " ns=" + ns
+        + " token=t\n");
     // another host cannot tell whether that pid runs there: a fresh lock of it is refused
     BadInputException e = assertThrows(BadInputException.class, () -> acquire("host-c"));
     assertTrue(e.getMessage().contains("names host host-a, pid " + p.pid()), e.getMessage());
@@ -124,6 +130,19 @@ class LeaseLockTest {
     assertTrue(e.getMessage().contains("names a holder it does not name in a form"),
         e.getMessage());
     assertEquals("", Files.readString(lockFile), "left as it was");
+  }
+
+  @Test
+  void aRenewalTornByAFailedWriteIsWrittenAgainNotTakenForALoss() throws Exception {
+    // HDFS replaces the file when the rewrite is created: a write that then fails leaves it empty
+    try (LeaseLock a = acquire("host-a")) {
+      String mine = Files.readString(lockFile);
+      Files.writeString(lockFile, "");
+      a.check();
+      a.renew();
+      assertEquals(mine, Files.readString(lockFile));
+      a.check();
+    }
   }
 
   @Test
@@ -162,8 +181,12 @@ class LeaseLockTest {
         }
       }
       assertTrue(e != null, "check() never failed");
-      assertTrue(e.getMessage().contains("could not renew its lock")
+      assertTrue(e.getMessage().contains("this run lost its lock (it could not be renewed for")
           && e.getMessage().contains("injected fault"), e.getMessage());
+      // and it stays lost: the lease is never written over again, even once writes work
+      FaultyFileSystem.reset();
+      a.renew();
+      assertThrows(IOException.class, a::check);
       FaultyFileSystem.reset();
     }
   }
