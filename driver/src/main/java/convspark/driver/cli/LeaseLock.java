@@ -139,9 +139,15 @@ final class LeaseLock implements AutoCloseable {
         }
         continue;
       }
-      if (!line.equals(read(fs, file))) {
+      String back;
+      try {
+        back = read(fs, file);
+      } catch (FileNotFoundException e) {
+        continue; // another run taking over at the same moment moved it aside: try again
+      }
+      if (!line.equals(back)) {
         // a file system whose create-if-absent is not atomic let another run replace ours
-        throw held(option, dir, file, describe(read(fs, file)), -1, staleMillis);
+        throw held(option, dir, file, describe(back), -1, staleMillis);
       }
       return new LeaseLock(fs, dir, option, line, renewMillis, staleMillis, !existed, tookOver);
     }
