@@ -124,6 +124,18 @@ final class LeaseLock implements AutoCloseable {
         + " ns=" + PID_NAMESPACE + " token=" + UUID.randomUUID() + "\n";
     String tookOver = null;
     for (int attempt = 0; attempt < 3; attempt++) {
+      // looked at first, although the create below refuses an existing file where the file
+      // system can: S3A with fs.s3a.create.performance skips that check and would overwrite a
+      // live lease (its holder, not this run, would then stop)
+      if (exists(fs, file)) {
+        Optional<String> why = takeOver(fs, dir, file, option, staleMillis, host);
+        if (why.isPresent()) {
+          tookOver = why.get();
+        }
+        if (exists(fs, file)) {
+          continue; // it went and came back meanwhile: look again
+        }
+      }
       try (FSDataOutputStream out = fs.create(file, false)) {
         out.write(line.getBytes(StandardCharsets.UTF_8));
       } catch (IOException e) {

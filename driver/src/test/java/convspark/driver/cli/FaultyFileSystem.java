@@ -25,7 +25,11 @@ public class FaultyFileSystem extends RawLocalFileSystem {
   /** Runs before every create (null: nothing). */
   static volatile java.util.function.Consumer<Path> beforeCreate;
 
+  /** Create overwrites an existing file even when told not to (S3A's fs.s3a.create.performance). */
+  static volatile boolean createOverwrites;
+
   static void reset() {
+    createOverwrites = false;
     beforeCreate = null;
     failCreate = null;
     renamesBeforeFailure = -1;
@@ -40,7 +44,8 @@ public class FaultyFileSystem extends RawLocalFileSystem {
   public FSDataOutputStream create(Path f, boolean overwrite, int bufferSize, short replication,
       long blockSize, Progressable progress) throws IOException {
     check(f);
-    return super.create(f, overwrite, bufferSize, replication, blockSize, progress);
+    return super.create(f, overwrite || createOverwrites, bufferSize, replication, blockSize,
+        progress);
   }
 
   @Override
@@ -48,7 +53,8 @@ public class FaultyFileSystem extends RawLocalFileSystem {
       int bufferSize, short replication, long blockSize, Progressable progress)
       throws IOException {
     check(f);
-    return super.create(f, permission, overwrite, bufferSize, replication, blockSize, progress);
+    return super.create(f, permission, overwrite || createOverwrites, bufferSize, replication,
+        blockSize, progress);
   }
 
   private static void check(Path f) throws IOException {

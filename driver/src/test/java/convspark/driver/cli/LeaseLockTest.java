@@ -133,6 +133,19 @@ class LeaseLockTest {
   }
 
   @Test
+  void aFileSystemWhoseCreateOverwritesStillRefusesASecondRun() throws Exception {
+    // S3A with fs.s3a.create.performance: create(path, false) writes over what is there
+    FileSystem faulty = new FaultyFileSystem();
+    faulty.initialize(URI.create("faulty:///"), new Configuration());
+    try (LeaseLock a = acquire("host-a")) {
+      FaultyFileSystem.createOverwrites = true;
+      assertThrows(BadInputException.class,
+          () -> LeaseLock.acquire(faulty, dir, OPT, 0, STALE, "host-b"));
+      a.check(); // the holder keeps its lease
+    }
+  }
+
+  @Test
   void aRenewalTornByAFailedWriteIsWrittenAgainNotTakenForALoss() throws Exception {
     // HDFS replaces the file when the rewrite is created: a write that then fails leaves it empty
     try (LeaseLock a = acquire("host-a")) {
