@@ -93,7 +93,8 @@ final class RunIdentity implements AutoCloseable {
 
   /**
    * Whether checkpoint directory {@code uri} lies outside {@code out} (on another file system,
-   * or a local directory not under it); false for a URI that does not parse (checked later).
+   * or a local directory not under it); true for a URI whose file system cannot be made, so that
+   * the check of the directory names its problem ({@link #check}).
    */
   static boolean outside(String uri, java.nio.file.Path out, Configuration conf) {
     try {
@@ -104,7 +105,7 @@ final class RunIdentity implements AutoCloseable {
       java.nio.file.Path local = java.nio.file.Path.of(fs.makeQualified(new Path(uri)).toUri());
       return !local.normalize().startsWith(out.toAbsolutePath().normalize());
     } catch (IOException | RuntimeException e) {
-      return false;
+      return true;
     }
   }
 

@@ -84,7 +84,7 @@ public final class TrainCommand implements Callable<Integer> {
       throw new BadInputException("--init-from " + initFrom + " with --resume: a resumed run "
           + "continues from its own checkpoint; give one of the two");
     }
-    if (initFrom != null) {
+    if (initFrom != null && !autoResume) {
       init = Checkpoints.readInitFrom(initFrom, new Network(cfg.model()));
     }
     boolean frames = cfg.data().format() == RunConfig.Format.DATAFRAME;
@@ -96,10 +96,16 @@ public final class TrainCommand implements Callable<Integer> {
     try (RunDirectory dir = RunDirectory.open(out, want,
         () -> RunIdentity.usableCheckpoint(ckpt, conf))) {
       resuming = dir.resuming();
-      if (resuming && init != null) {
-        System.out.println("convspark: --auto-resume: continuing the run from its checkpoint; "
-            + "--init-from " + initFrom + " served its first attempt and is not read again");
-        init = null;
+      if (autoResume && initFrom != null) {
+        // read only where it is used: a retry that resumes needs no longer the file its first
+        // attempt started from (a temporary download, say)
+        if (resuming) {
+          System.out.println("convspark: --auto-resume: continuing the run from its "
+              + "checkpoint; --init-from " + initFrom + " served its first attempt and is not "
+              + "read again");
+        } else {
+          init = Checkpoints.readInitFrom(initFrom, new Network(cfg.model()));
+        }
       }
       try (RunIdentity id = RunIdentity.check(dir, ckpt, resuming, overwrite || (autoResume
           && !resuming), conf)) {

@@ -196,6 +196,39 @@ class CliAutoResumeTest {
   }
 
   @Test
+  void aRetryThatResumesNeedsNoLongerItsInitFromFile() throws Exception {
+    Path base = dir.resolve("init-base");
+    assertEquals(0, train(base, "--set", "train.epochs=1").code());
+    Path st = dir.resolve("init.safetensors");
+    assertEquals(0, CliTrainTest.run("export", "--checkpoint", base.toString(), "--out",
+        st.toString()).code());
+    Path out = dir.resolve("init-auto");
+    CliTrainTest.Run first = train(out, "--auto-resume", "--init-from", st.toString(), "--set",
+        "train.epochs=2", "--stop-after", "1");
+    assertEquals(0, first.code(), first.err());
+    Files.delete(st); // a temporary download, gone by the retry
+    CliTrainTest.Run retry = train(out, "--auto-resume", "--init-from", st.toString(), "--set",
+        "train.epochs=2");
+    assertEquals(0, retry.code(), retry.err());
+    assertTrue(retry.out().contains("served its first attempt and is not read again")
+        && retry.out().contains("resumed from"), retry.out());
+    // a first attempt needs it
+    CliTrainTest.Run fresh = train(dir.resolve("init-fresh"), "--auto-resume", "--init-from",
+        st.toString());
+    assertEquals(2, fresh.code(), fresh.err());
+    assertTrue(fresh.err().contains("--init-from " + st), fresh.err());
+    assertFalse(Files.exists(dir.resolve("init-fresh")), "nothing left behind");
+  }
+
+  @Test
+  void aCheckpointDirectoryWhoseFileSystemCannotBeMadeIsNamed() {
+    CliTrainTest.Run r = train(dir.resolve("no-fs"), "--resume", "--checkpoint-dir",
+        "nosuchscheme://host/ckpt");
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("--checkpoint-dir nosuchscheme://host/ckpt"), r.err());
+  }
+
+  @Test
   void autoResumeGoesAlone() {
     for (String other : new String[] {"--resume", "--overwrite"}) {
       CliTrainTest.Run r = train(dir.resolve("alone"), "--auto-resume", other);
