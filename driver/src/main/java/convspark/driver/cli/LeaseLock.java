@@ -1,5 +1,7 @@
 package convspark.driver.cli;
 
+import static convspark.driver.cli.RunIdentity.oneLine;
+
 import convspark.common.BadInputException;
 import java.io.FileNotFoundException;
 import java.io.IOException;
@@ -54,6 +56,7 @@ final class LeaseLock implements AutoCloseable {
   /** The age (by the file system's clock) after which a lock whose holder is gone is taken over. */
   static final long STALE = 120_000;
   private static final String UNKNOWN_HOST = "unknown-host";
+  private static final String UNKNOWN_NAMESPACE = "unknown";
   private static final String RELEASED = "released";
   private static final Pattern LINE = Pattern.compile(
       "convspark-lock host=(\\S+) pid=(\\d+)(?: ns=(\\S+))? token=(\\S+)");
@@ -188,7 +191,7 @@ final class LeaseLock implements AutoCloseable {
     // a pid says something only in its own pid namespace: containers that share a host name
     // (docker --net=host) do not share their pids
     boolean goneHere = m.matches() && m.group(1).equals(host) && !host.equals(UNKNOWN_HOST)
-        && PID_NAMESPACE.equals(m.group(3)) && !PID_NAMESPACE.equals(UNKNOWN_HOST)
+        && PID_NAMESPACE.equals(m.group(3)) && !PID_NAMESPACE.equals(UNKNOWN_NAMESPACE)
         && !ProcessHandle.of(Long.parseLong(m.group(2))).map(ProcessHandle::isAlive)
             .orElse(false);
     if (age < staleMillis && !goneHere) {
@@ -389,12 +392,6 @@ final class LeaseLock implements AutoCloseable {
     return String.format(Locale.ROOT, "%d s", Math.max(0, millis) / 1000);
   }
 
-  private static String oneLine(Throwable e) {
-    String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-    int nl = m.indexOf('\n');
-    return nl < 0 ? m : m.substring(0, nl);
-  }
-
   /** This process's pid namespace (Linux), as lock files give it. */
   private static final String PID_NAMESPACE = pidNamespace();
 
@@ -403,7 +400,7 @@ final class LeaseLock implements AutoCloseable {
       return java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/ns/pid"))
           .toString().replaceAll("\\s", "_");
     } catch (IOException | UnsupportedOperationException | SecurityException e) {
-      return UNKNOWN_HOST;
+      return UNKNOWN_NAMESPACE;
     }
   }
 

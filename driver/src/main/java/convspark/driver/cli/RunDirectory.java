@@ -36,16 +36,19 @@ final class RunDirectory implements AutoCloseable {
   private final DirLock lock;
   private final boolean replacing;
   private final boolean resuming;
+  private final boolean mayReplace;
   /** Where this run set the old run aside, until it is deleted or moved back. */
   private Path aside;
   /** The names the old run had in {@code out} when it was set aside. */
   private Set<String> oldNames = Set.of();
 
-  private RunDirectory(Path out, DirLock lock, boolean replacing, boolean resuming) {
+  private RunDirectory(Path out, DirLock lock, boolean replacing, boolean resuming,
+      boolean mayReplace) {
     this.out = out;
     this.lock = lock;
     this.replacing = replacing;
     this.resuming = resuming;
+    this.mayReplace = mayReplace;
   }
 
   /**
@@ -123,7 +126,7 @@ final class RunDirectory implements AutoCloseable {
               + "writes; move it away or choose another --out");
         }
       }
-      d = new RunDirectory(out, l, nonEmpty && !resume, resume);
+      d = new RunDirectory(out, l, nonEmpty && !resume, resume, overwrite);
       return d;
     } finally {
       if (d == null) {
@@ -169,6 +172,14 @@ final class RunDirectory implements AutoCloseable {
   /** True when the run continues from a checkpoint (--resume, or as --auto-resume decided). */
   boolean resuming() {
     return resuming;
+  }
+
+  /**
+   * True when the run may replace an earlier run (--overwrite, or a new run --auto-resume
+   * decided on): its checkpoint directory's too.
+   */
+  boolean mayReplace() {
+    return mayReplace;
   }
 
   /** True when an old run is to be replaced (--overwrite of a non-empty directory). */

@@ -98,15 +98,22 @@ final class RunIdentity implements AutoCloseable {
    */
   static boolean outside(String uri, java.nio.file.Path out, Configuration conf) {
     try {
-      FileSystem fs = CheckpointStore.raw(new Path(uri).getFileSystem(conf));
-      if (!"file".equals(fs.getUri().getScheme())) {
-        return true;
-      }
-      java.nio.file.Path local = java.nio.file.Path.of(fs.makeQualified(new Path(uri)).toUri());
-      return !local.normalize().startsWith(out.toAbsolutePath().normalize());
+      java.nio.file.Path local = local(CheckpointStore.raw(new Path(uri).getFileSystem(conf)),
+          new Path(uri));
+      return local == null || !under(local, out);
     } catch (IOException | RuntimeException e) {
       return true;
     }
+  }
+
+  /** {@code dir} as a local path, or null on a file system other than the local one. */
+  private static java.nio.file.Path local(FileSystem fs, Path dir) {
+    return "file".equals(fs.getUri().getScheme())
+        ? java.nio.file.Path.of(fs.makeQualified(dir).toUri()) : null;
+  }
+
+  private static boolean under(java.nio.file.Path local, java.nio.file.Path out) {
+    return local.normalize().startsWith(out.toAbsolutePath().normalize());
   }
 
   /**
@@ -114,7 +121,7 @@ final class RunIdentity implements AutoCloseable {
    * from, for {@code --auto-resume}'s choice.
    *
    * @throws BadInputException when it holds checkpoints but none usable (torn or corrupt, or
-   *     only {@code final.bin}): their run wrote checkpoints, so it is not one to replace
+   *     only {@code best.bin} or {@code final.bin}): their run wrote checkpoints, so it is not one to replace
    */
   static boolean usableCheckpoint(String uri, Configuration conf) throws IOException {
     CheckpointStore store;
@@ -129,8 +136,7 @@ final class RunIdentity implements AutoCloseable {
     if (store.latestPath(false).isPresent()) {
       return true;
     }
-    if (!store.list().isEmpty()
-        || store.fileSystem().exists(new Path(store.dir(), "final.bin"))) {
+    if (store.holdsCheckpoints()) {
       store.latestPath(true); // names each unusable file
       throw new BadInputException("--auto-resume: " + store.dir() + " holds checkpoints of a "
           + "run but none it can continue from (torn or corrupt files are kept as evidence); "
@@ -148,10 +154,8 @@ final class RunIdentity implements AutoCloseable {
     } catch (IOException | IllegalArgumentException e) {
       throw new BadInputException("--checkpoint-dir " + uri + ": " + oneLine(e));
     }
-    java.nio.file.Path local = "file".equals(store.fileSystem().getUri().getScheme())
-        ? java.nio.file.Path.of(store.fileSystem().makeQualified(store.dir()).toUri()) : null;
-    boolean inside = local != null
-        && local.normalize().startsWith(out.path().toAbsolutePath().normalize());
+    java.nio.file.Path local = local(store.fileSystem(), store.dir());
+    boolean inside = local != null && under(local, out.path());
     DirLock locked = local == null || inside ? null : lock(local, uri);
     LeaseLock lease = null;
     try {
@@ -207,10 +211,8 @@ final class RunIdentity implements AutoCloseable {
     if (store.holdsARun() && !(inside && overwrite)) {
       // a run id and no checkpoint: an attempt that died before its first checkpoint (a
       // scheduler's retry into a new --out meets it), which --overwrite and --auto-resume replace
-      boolean wroteNothing = store.list().isEmpty()
-          && !fs(store).exists(new Path(store.dir(), Trainer.BEST))
-          && !fs(store).exists(new Path(store.dir(), "final.bin"));
-      boolean replaced = overwrite && (wroteNothing || outId.isPresent() && outId.equals(dirId));
+      boolean replaced = overwrite && (!store.holdsCheckpoints()
+          || outId.isPresent() && outId.equals(dirId));
       if (!replaced) {
         throw new BadInputException("--checkpoint-dir " + uri + ": holds the checkpoints of "
             + "another run" + dirId.map(s -> " (run " + s + ")").orElse("") + "; give an "
@@ -220,10 +222,6 @@ final class RunIdentity implements AutoCloseable {
     }
     return new RunIdentity(out, store, inside, setAside, UUID.randomUUID().toString(), locked,
         lease);
-  }
-
-  private static FileSystem fs(CheckpointStore store) {
-    return store.fileSystem();
   }
 
   /** Creates (if needed) and locks a local checkpoint directory. */
@@ -312,7 +310,7 @@ final class RunIdentity implements AutoCloseable {
     }
   }
 
-  private static String oneLine(Throwable e) {
+  static String oneLine(Throwable e) {
     String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
     int nl = m.indexOf('\n');
     return nl < 0 ? m : m.substring(0, nl);

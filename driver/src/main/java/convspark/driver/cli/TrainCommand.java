@@ -107,8 +107,7 @@ public final class TrainCommand implements Callable<Integer> {
           init = Checkpoints.readInitFrom(initFrom, new Network(cfg.model()));
         }
       }
-      try (RunIdentity id = RunIdentity.check(dir, ckpt, resuming, overwrite || (autoResume
-          && !resuming), conf)) {
+      try (RunIdentity id = RunIdentity.check(dir, ckpt, resuming, dir.mayReplace(), conf)) {
         TrainingListener log = TrainingListener.printing(System.out);
         dir.writableByAll().ifPresent(log::warning);
         id.writableByAll().ifPresent(log::warning);

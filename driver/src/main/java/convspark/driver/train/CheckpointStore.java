@@ -110,8 +110,13 @@ public final class CheckpointStore {
 
   /** True when the directory holds any checkpoint (or a run's id). */
   public boolean holdsARun() throws IOException {
+    return holdsCheckpoints() || fs.exists(new Path(dir, RUN_FILE));
+  }
+
+  /** True when the directory holds any checkpoint file (usable or not), best or final. */
+  public boolean holdsCheckpoints() throws IOException {
     return !list().isEmpty() || fs.exists(new Path(dir, "best.bin"))
-        || fs.exists(new Path(dir, "final.bin")) || fs.exists(new Path(dir, RUN_FILE));
+        || fs.exists(new Path(dir, "final.bin"));
   }
 
   /** The run id stamped into {@code c}, if any. */
