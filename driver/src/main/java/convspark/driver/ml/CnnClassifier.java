@@ -250,6 +250,13 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
       }
     }
     for (Map.Entry<Param<?>, String> e : keys.entrySet()) {
+      if (e.getKey() == validationFraction() && !isSet(validationFraction())
+          && !extra.hasPath(e.getValue()) && !getValidationIndicatorCol().isEmpty()) {
+        // the column gives the validation rows: the unset fraction's default holds none out,
+        // and the run's summary.json says so rather than a fraction nobody used
+        sets.add(e.getValue() + "=0");
+        continue;
+      }
       if (isSet(e.getKey()) || !extra.hasPath(e.getValue())) {
         sets.add(e.getValue() + "=" + render(getOrDefault(e.getKey())));
       }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import convspark.common.BadInputException;
 import convspark.driver.SparkTestSession;
@@ -85,6 +86,10 @@ class ValidationIndicatorColTest {
       assertEquals((double) right / valRows, acc, 1e-12, "validation accuracy");
       assertEquals(logLoss, loss, 1e-4 * loss, "validation loss");
       assertTrue(acc > 0.3 && acc < 0.7, "validation accuracy " + acc);
+      // the summary's config holds no validation fraction, which nothing used
+      JsonNode config = (JsonNode) m.trainingSummary().get("config");
+      assertEquals(0.0, config.get("data").get("validation-fraction").asDouble(-1),
+          "summary.json's data.validation-fraction");
     }
   }
 
