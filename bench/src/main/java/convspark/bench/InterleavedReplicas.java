@@ -34,7 +34,12 @@ import java.util.concurrent.atomic.AtomicReference;
  * reference's own work (its random samples and fixed weights): (5) the reference with the two
  * threads meeting at a spinning barrier after every step, and (6) the same with the step's 128
  * samples split by the threads' speeds in the last step (multiples of 4, 32 to 96 each; a
- * timing-dependent split, which would make runs non-deterministic). Every mode runs within
+ * timing-dependent split, which would make runs non-deterministic); and five that each change
+ * one thing of the reference, to find where the replicas' slower compute comes from: (7) a copy
+ * of the weights per thread, (8) the real samples, gathered per step, (9) the replica's current
+ * (trained) weights, (10) a replica of its own per thread, updated by {@link Updater#apply}
+ * after every step (compute and update timed apart), (11) the same with the step's samples
+ * gathered and computed by {@link PartitionStep#computeSlice}. Every mode runs within
  * seconds of the others, again and again, so the host's drift
  * (which moved one 10 s reading by up to 19% between runs here) falls on all of them alike; the
  * per-round ratios to the reference, and their medians, are what it prints.
@@ -48,7 +53,9 @@ public final class InterleavedReplicas {
 
   private static final String[] MODES = {"reference (kernel, 2 threads)",
       "independent replicas", "ring, sleep at once", "ring, spin", "reference in lockstep",
-      "lockstep, split by speed"};
+      "lockstep, split by speed", "reference, own weights", "reference, real samples",
+      "reference, trained weights", "reference + own update",
+      "own update, computeSlice"};
 
   public static void main(String[] args) throws Exception {
     String config = args[0];
@@ -100,7 +107,21 @@ public final class InterleavedReplicas {
         splitWs[r].labels()[i] = rng.nextInt(net.classes());
       }
     }
+    // modes 7-9 change one thing of the reference each: a weight copy per thread, the real
+    // samples gathered as computeSlice does, the replica's current (trained) weights
+    float[][] ownParams = {refParams.clone(), refParams.clone()};
+    Workspace[] realWs = {net.newWorkspace(localBatch), net.newWorkspace(localBatch)};
+    float[][] trained = new float[1][];
+    // mode 10: the reference's steps on a replica of its own, updated after every step
+    ModelState[] own = {start.copy(), start.copy()};
+    Updater[] ownUpdater = {new Updater(rule, net, null), new Updater(rule, net, null)};
+    float[][] ownGrad = new float[ranks][net.paramCount()];
+    // mode 11: the same through PartitionStep.computeSlice on the real samples
+    ModelState[] own2 = {start.copy(), start.copy()};
+    Updater[] ownUpdater2 = {new Updater(rule, net, null), new Updater(rule, net, null)};
+    float[][] ownGrad2 = new float[ranks][net.paramCount() + net.stateCount()];
     double[] speed = {1, 1};
+    long[] stepCounter = new long[ranks];
     int modes = MODES.length;
     double[][] ips = new double[modes][rounds];
     double[][] computeMs = new double[modes][rounds];
@@ -119,6 +140,7 @@ public final class InterleavedReplicas {
         ReplicaRound.Spec spec = new ReplicaRound.Spec(net, rule, null, plan, epoch, step,
             inEpoch, steps, stepsPerEpoch, t.ring().shardUpdate());
         long id = ringId++;
+        trained[0] = states[0].params().clone();
         double[] compute = new double[ranks];
         double[] wait = new double[ranks];
         double[] straggler = new double[ranks];
@@ -135,9 +157,23 @@ public final class InterleavedReplicas {
             try {
               if (mode == 0 || mode >= 4) {
                 long c0 = System.nanoTime();
+                float[] weights = mode == 6 ? ownParams[rank] : mode == 8 ? trained[0]
+                    : refParams;
+                long stepsNanos = 0;
+                long updateNanos = 0;
                 for (int s = 0; s < steps; s++) {
                   int n = localBatch;
                   Workspace ws = refWs[rank];
+                  if (mode == 7) {
+                    ws = realWs[rank];
+                    int size = blocks[rank].sampleSize();
+                    int first = (int) ((inEpoch + s) % stepsPerEpoch) * localBatch;
+                    for (int i = 0; i < n; i++) {
+                      System.arraycopy(blocks[rank].features(), (first + i) * size, ws.input(),
+                          i * size, size);
+                      ws.labels()[i] = blocks[rank].labels()[first + i];
+                    }
+                  }
                   if (mode == 5) {
                     int n0 = Math.max(32, Math.min(localBatch * ranks - 32,
                         (int) Math.round(localBatch * ranks * speed[0] / (speed[0] + speed[1])
@@ -149,10 +185,34 @@ public final class InterleavedReplicas {
                     }
                   }
                   long s0 = System.nanoTime();
-                  ws.trainStep(new Pass(refParams, refGrads[rank], refState, true, s,
-                      refBn[rank]), n, 0.1);
+                  if (mode == 10) {
+                    Arrays.fill(refBn[rank], 0f);
+                    long g = stepCounter[rank]++;
+                    StepPlan p = plan.at((int) (g / stepsPerEpoch), (int) (g % stepsPerEpoch), g);
+                    PartitionStep.computeSlice(blocks[rank], rank, p, own2[rank].params(),
+                        own2[rank].state(), 0, 1, ownGrad2[rank], refBn[rank]);
+                    long s1 = System.nanoTime();
+                    ownUpdater2[rank].apply(ownGrad2[rank], n, 0, refBn[rank], own2[rank], g,
+                        0, stepsPerEpoch);
+                    Arrays.fill(ownGrad2[rank], 0f);
+                    updateNanos += System.nanoTime() - s1;
+                    stepsNanos += s1 - s0;
+                  } else if (mode == 9) {
+                    Arrays.fill(refBn[rank], 0f);
+                    ws.trainStep(new Pass(own[rank].params(), ownGrad[rank], own[rank].state(),
+                        true, s, refBn[rank]), n, 0.1);
+                    long s1 = System.nanoTime();
+                    ownUpdater[rank].apply(ownGrad[rank], n, 0, refBn[rank], own[rank], s, 0,
+                        stepsPerEpoch);
+                    Arrays.fill(ownGrad[rank], 0f);
+                    updateNanos += System.nanoTime() - s1;
+                    stepsNanos += s1 - s0;
+                  } else {
+                    ws.trainStep(new Pass(weights, refGrads[rank], refState, true, s,
+                        refBn[rank]), n, 0.1);
+                  }
                   stepNanos[rank] = System.nanoTime() - s0;
-                  if (mode >= 4) {
+                  if (mode == 4 || mode == 5) {
                     barrier.await();
                     if (mode == 5) {
                       if (rank == 0) {
@@ -166,7 +226,8 @@ public final class InterleavedReplicas {
                     }
                   }
                 }
-                compute[rank] = (System.nanoTime() - c0) / 1e9;
+                compute[rank] = (mode >= 9 ? stepsNanos : System.nanoTime() - c0) / 1e9;
+                update[rank] = updateNanos / 1e9;
                 return;
               }
               try (Allreduce ring = mode == 1
