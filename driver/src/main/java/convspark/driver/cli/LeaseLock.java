@@ -301,12 +301,6 @@ final class LeaseLock implements AutoCloseable {
     }
   }
 
-  /** Whether another run took the lock over (or its file went) while this run held it. */
-  boolean lostToAnother() {
-    String l = lost;
-    return l != null && !l.equals(RELEASED);
-  }
-
   /** The warning of a lock taken over from a run that is gone. */
   Optional<String> tookOver() {
     return Optional.ofNullable(tookOver);

@@ -403,15 +403,29 @@ final class RunIdentity implements AutoCloseable {
   }
 
   /**
+   * Whether this run still holds its lease, the lease file read now: another run may have
+   * taken the directory over since the last renewal, up to {@link LeaseLock#RENEW} ago.
+   */
+  private boolean stillHeld() {
+    try {
+      lease.check();
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  /**
    * A new run failed before its first checkpoint: its marks go, the replaced run returns. A file
-   * of the replaced run that was never moved (start failed partway) stays where it is.
+   * of the replaced run that was never moved (start failed partway) stays where it is,
+   * and nothing is touched once the lease is found lost.
    */
   void rollBack() throws IOException {
     if (inside || !began) {
       return; // under --out RunDirectory.rollBack does it all; before start nothing was done
     }
-    if (lease != null && lease.lostToAnother()) {
-      return; // the directory is another run's now: what is there may be its files
+    if (lease != null && !stillHeld()) {
+      return; // the directory may be another run's now: what is there may be its files
     }
     if (fs.exists(dir)) {
       for (FileStatus s : fs.listStatus(dir)) {

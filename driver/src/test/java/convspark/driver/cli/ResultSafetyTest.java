@@ -14,6 +14,7 @@ import convspark.driver.TestData;
 import convspark.driver.interop.SafeTensors;
 import convspark.driver.interop.TorchModel;
 import convspark.driver.metrics.Json;
+import convspark.driver.train.CheckpointStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -292,6 +293,40 @@ class ResultSafetyTest {
       assertFalse(s.anyMatch(p -> p.getFileName().toString().startsWith("ckpt-")),
           "no periodic checkpoint was written after the lease was lost");
     }
+  }
+
+  @Test
+  void aNewRunThatFailsAfterLosingItsLeaseLeavesTheOtherRunsFiles() throws Exception {
+    // another run took the directory over (its lease, its run id, a checkpoint of its own)
+    // since this run's last renewal, and this run's first checkpoint write then fails: the
+    // run's undoing must not take the other run's files for its own
+    Path out = dir.resolve("run-lost-then-failed");
+    Path ck = dir.resolve("lost-then-failed-ckpt");
+    String other = "convspark-lock host=elsewhere pid=1 token=t\n";
+    FaultyFileSystem.beforeCreate = f -> {
+      if (f.getName().equals(".best.bin.tmp")) {
+        try {
+          Files.writeString(ck.resolve(LeaseLock.NAME), other);
+          Files.writeString(ck.resolve(CheckpointStore.RUN_FILE), "the-other-run\n");
+          Files.writeString(ck.resolve("ckpt-000000000007.bin"), "the other run's checkpoint");
+        } catch (java.io.IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      }
+    };
+    FaultyFileSystem.failCreate = ".best.bin.tmp";
+    try {
+      String e = oneLine(train(out, "--checkpoint-dir", "faulty://" + ck.toAbsolutePath(),
+          "--set", "spark.conf.\"spark.hadoop.fs.faulty.impl\"="
+              + FaultyFileSystem.class.getName(), "--set", "train.epochs=1"), 3);
+      assertTrue(e.contains("injected fault"), e);
+    } finally {
+      FaultyFileSystem.reset();
+    }
+    assertEquals(other, Files.readString(ck.resolve(LeaseLock.NAME)), "the other's lease stays");
+    assertEquals("the-other-run\n", Files.readString(ck.resolve(CheckpointStore.RUN_FILE)),
+        "the other's run id stays");
+    assertTrue(Files.exists(ck.resolve("ckpt-000000000007.bin")), "the other's checkpoint stays");
   }
 
   @Test
