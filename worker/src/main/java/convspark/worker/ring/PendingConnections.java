@@ -95,6 +95,15 @@ final class PendingConnections {
   }
 
   /**
+   * An accept that failed on a socket still open (out of file descriptors, say), warned within
+   * the same budget: the caller accepts again.
+   */
+  void acceptFailed(IOException e) {
+    warn("{0}: accepting a connection failed{1}: {2}; accepting again", "",
+        RingListener.describe(e));
+  }
+
+  /**
    * A warning about a connection, within {@link #warnings}' budget: whoever can reach the port
    * can open connections without end, and must not flood the log with a line for each. Beyond
    * the budget the lines are counted, and the next line let through says how many were not.

@@ -475,7 +475,8 @@ public final class Ring implements Allreduce {
           + " of " + steps + ")", e);
     }
     return new RingException("ring rank " + rank + ": receiving from rank " + prevRank() + " ("
-        + prevAddress + ") failed: " + (closed ? "the ring was closed" : e.getMessage()), e);
+        + prevAddress + ") failed: " + (closed ? "the ring was closed"
+        : RingListener.describe(e)), e);
   }
 
   private float[] floatScratch(int n) {
@@ -530,7 +531,9 @@ public final class Ring implements Allreduce {
   private RingException silent(int step, int steps) {
     return new RingException("ring rank " + rank + ": rank " + prevRank() + " (" + prevAddress
         + ") sent nothing for " + options.ioTimeoutMillis() + " ms (allreduce operation "
-        + operation + ", step " + (step + 1) + " of " + steps + "): it stalled or died");
+        + operation + ", step " + (step + 1) + " of " + steps + "): " + (step == 0 || size == 2
+        ? "it stalled or died"
+        : "it, or a rank before it whose data it forwards, stalled or died"));
   }
 
   /** While waiting for shared memory from the previous peer: timeout, close, peer gone. */
@@ -736,7 +739,7 @@ public final class Ring implements Allreduce {
     IOException e = sender.failure;
     if (e != null) {
       throw new RingException("ring rank " + rank + ": sending to rank " + nextRank() + " ("
-          + nextAddress + ") failed: " + e.getMessage(), e);
+          + nextAddress + ") failed: " + RingListener.describe(e), e);
     }
   }
 

@@ -240,10 +240,10 @@ public final class RingListener implements AutoCloseable {
         t.setDaemon(true);
         t.start();
       }
-    } catch (SocketException e) {
-      // the listener was closed: the ring formed, or joining failed
     } catch (IOException e) {
-      inbound.completeExceptionally(e);
+      if (!server.isClosed()) { // closed: the ring formed, or joining failed
+        inbound.completeExceptionally(e); // the join fails at once, with the reason
+      }
     }
   }
 

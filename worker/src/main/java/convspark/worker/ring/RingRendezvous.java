@@ -59,6 +59,8 @@ public final class RingRendezvous {
    * one beyond that closes the oldest.
    */
   static final int MAX_PENDING = 64;
+  /** How long the rendezvous waits before accepting again after an accept failed. */
+  static final long ACCEPT_RETRY_MILLIS = 100;
 
   private RingRendezvous() {}
 
@@ -127,6 +129,10 @@ public final class RingRendezvous {
       int status = in.read();
       if (status == REFUSED) {
         throw new RingException(who + " refused this task: " + readString(in, 1024));
+      }
+      if (status < 0) {
+        // the driver dropped the ring: another attempt of the round began, or training ended
+        throw new RingException(who + " closed the connection before it sent the addresses");
       }
       if (status != OK) {
         throw new RingException(who + " answered " + status + " instead of the addresses");
@@ -217,11 +223,16 @@ public final class RingRendezvous {
      */
     public static Server start(InetAddress host, byte[] secret) throws IOException {
       RingSecret.check(secret);
+      return start(host, secret, new ServerSocket());
+    }
+
+    /** {@link #start(InetAddress, byte[])} on the unbound socket {@code s} (tests inject one). */
+    static Server start(InetAddress host, byte[] secret, ServerSocket s) throws IOException {
       if (host.isAnyLocalAddress()) {
+        s.close();
         throw new IllegalArgumentException("the ring rendezvous must bind to the driver's own "
             + "address, not to " + host.getHostAddress() + " (all interfaces)");
       }
-      ServerSocket s = new ServerSocket();
       try {
         s.bind(new InetSocketAddress(host, 0), 64);
       } catch (IOException e) {
@@ -278,13 +289,29 @@ public final class RingRendezvous {
       return current;
     }
 
+    /** How many tasks registered for the ring being formed (tests wait on it). */
+    synchronized int registered() {
+      return current == null ? 0 : current.registered;
+    }
+
     private void acceptLoop() {
       while (!socket.isClosed()) {
         Socket s;
         try {
           s = socket.accept();
         } catch (IOException e) {
-          return; // closed
+          if (socket.isClosed()) {
+            return;
+          }
+          // out of file descriptors, say: the socket still listens, so tasks would connect
+          // and wait for a challenge that never comes if this thread ended; warn, accept again
+          pending.acceptFailed(e);
+          try {
+            Thread.sleep(ACCEPT_RETRY_MILLIS);
+          } catch (InterruptedException stop) {
+            return;
+          }
+          continue;
         }
         if (!pending.add(s)) {
           return; // closed

@@ -231,6 +231,66 @@ class RingRendezvousTest {
   }
 
   /**
+   * A task registered for a ring the driver then drops (another attempt of the round begins)
+   * is told that the driver closed the connection, not that it "answered -1".
+   */
+  @Test
+  void aDroppedRingSaysTheConnectionWasClosed() throws Exception {
+    byte[] secret = RingSecret.generate();
+    InetSocketAddress mine = new InetSocketAddress(RingFixtures.loopback(), 4000);
+    ExecutorService ex = Executors.newSingleThreadExecutor();
+    try (RingRendezvous.Server server =
+        RingRendezvous.Server.start(RingFixtures.loopback(), secret)) {
+      server.expect(11, 2);
+      Future<List<InetSocketAddress>> got = ex.submit(() -> RingRendezvous.exchange(
+          server.address(), secret, 11, 0, 2, mine, 30_000));
+      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      while (server.registered() < 1 && System.nanoTime() < until) {
+        Thread.sleep(10);
+      }
+      assertEquals(1, server.registered(), "the task did not register");
+      server.expect(12, 2);
+      java.util.concurrent.ExecutionException e = assertThrows(
+          java.util.concurrent.ExecutionException.class, () -> got.get(30, TimeUnit.SECONDS));
+      assertTrue(e.getCause().getMessage().endsWith("closed the connection before it sent the "
+          + "addresses"), e.getCause().getMessage());
+    } finally {
+      ex.shutdownNow();
+    }
+  }
+
+  /**
+   * An accept that fails while the socket stays open (out of file descriptors on a busy driver)
+   * is warned and tried again: the rendezvous still forms the rings that follow. It used to end
+   * the accepting thread, silently, and every later task connected and then waited out its
+   * timeout for a challenge that never came.
+   */
+  @Test
+  void aFailedAcceptIsTriedAgain() throws Exception {
+    byte[] secret = RingSecret.generate();
+    java.util.concurrent.atomic.AtomicInteger failures =
+        new java.util.concurrent.atomic.AtomicInteger();
+    ServerSocket flaky = new ServerSocket() {
+      @Override
+      public Socket accept() throws java.io.IOException {
+        if (failures.getAndIncrement() < 3) {
+          throw new java.io.IOException("Too many open files (injected)");
+        }
+        return super.accept();
+      }
+    };
+    InetSocketAddress mine = new InetSocketAddress(RingFixtures.loopback(), 4000);
+    try (RingRendezvous.Server server =
+        RingRendezvous.Server.start(RingFixtures.loopback(), secret, flaky)) {
+      server.expect(5, 1);
+      assertEquals(List.of(mine),
+          RingRendezvous.exchange(server.address(), secret, 5, 0, 1, mine, 10_000));
+      assertTrue(failures.get() > 3, "accept was called " + failures.get() + " times");
+    }
+    assertTrue(flaky.isClosed());
+  }
+
+  /**
    * {@link RingRendezvous#MAX_PENDING} idle connections (every slot) reach the server before the
    * tasks do; both tasks still register, well within their timeout, and the idle connections are
    * closed. The timeout is below the 10 s an idle client may hold a slot, so the tasks get in

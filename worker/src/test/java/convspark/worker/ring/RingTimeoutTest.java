@@ -54,10 +54,53 @@ class RingTimeoutTest {
       assertTrue(m0.contains("ring rank 0") && m0.contains("rank 2 (") && m0.contains("1000 ms"), m0);
       assertTrue(m0.startsWith("ring rank 0: rank 2 (") && m0.contains("sent nothing for 1000 ms"),
           m0);
+      assertTrue(m0.endsWith("step 1 of 4): it stalled or died"), m0);
       assertTrue(e1.getCause() instanceof RingException, String.valueOf(e1.getCause()));
+      // rank 1 hears nothing from healthy rank 0 either, once rank 0 waits for rank 2; then
+      // rank 0 fails and closes: rank 1's message, whichever comes first, must not say that
+      // rank 0 stalled or died
+      String m1 = e1.getCause().getMessage();
+      assertTrue(m1.startsWith("ring rank 1: rank 0 (") && (m1.endsWith("it, or a rank before it "
+          + "whose data it forwards, stalled or died") || m1.contains("closed the connection")),
+          m1);
       assertTrue(secs >= 0.9 && secs < 15, "failed after " + secs + " s");
       // The failed rings are closed for good.
       assertThrows(RingException.class, () -> rings[0].allreduce(new float[1]));
+    } finally {
+      ex.shutdownNow();
+      RingFixtures.closeAll(rings);
+    }
+  }
+
+  /**
+   * Rank 2 of three never starts the operation: rank 0 hears nothing from it, and rank 1, from
+   * the second step on, nothing from healthy rank 0, which waits for rank 2. Rank 1's message
+   * (either side may reach the driver first) names rank 0 as the one it heard nothing from, but
+   * not as stalled or dead: it used to say "it stalled or died" of rank 0.
+   */
+  @Test
+  void aRankWaitingForAStalledRankIsNotNamedAsStalled() throws Exception {
+    RingOptions o = new RingOptions(20_000, 1_000, 4096, false);
+    Ring[] rings = RingFixtures.ringOfThreads(3, RingSecret.generate(), 1, o);
+    ExecutorService ex = Executors.newFixedThreadPool(2);
+    try {
+      Future<?> f0 = ex.submit(() -> {
+        rings[0].allreduce(new float[3000]);
+        return null;
+      });
+      Future<?> f1 = ex.submit(() -> {
+        rings[1].allreduce(new float[3000]);
+        return null;
+      });
+      String m0 = assertThrows(ExecutionException.class, () -> f0.get(30, TimeUnit.SECONDS))
+          .getCause().getMessage();
+      assertTrue(m0.startsWith("ring rank 0: rank 2 (") && m0.endsWith("): it stalled or died"),
+          m0);
+      String m1 = assertThrows(ExecutionException.class, () -> f1.get(30, TimeUnit.SECONDS))
+          .getCause().getMessage();
+      assertTrue(m1.startsWith("ring rank 1: rank 0 (") && (m1.endsWith("step 2 of 4): it, or a "
+          + "rank before it whose data it forwards, stalled or died")
+          || m1.contains("closed the connection")), m1);
     } finally {
       ex.shutdownNow();
       RingFixtures.closeAll(rings);
