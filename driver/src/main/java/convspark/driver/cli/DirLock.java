@@ -8,16 +8,20 @@ import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.stream.Stream;
 
 /**
@@ -145,18 +149,53 @@ final class DirLock implements AutoCloseable {
   }
 
   /**
-   * Whether {@code DIR/.lock} is the file this lock holds: it holds this process's pid line.
-   * While the lock is held no other run writes the locked file, and another file at the path
-   * is written (if at all) by another process, with its own pid.
+   * Whether {@code DIR/.lock} is the file this lock holds: the path's (device, inode) against
+   * those of the file the lock's channel has open. Never by opening the path: the OS's record
+   * locks are the process's, and closing any descriptor of the file drops them all (reading the
+   * file here once let every second run in, across processes). Without {@code /proc} a regular
+   * file at the path is taken to be it.
    */
   private boolean namedByPath() throws IOException {
     Path file = dir.resolve(NAME);
     try {
-      return Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)
-          && Files.readString(file, StandardCharsets.UTF_8).equals(pidLine());
+      BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class,
+          LinkOption.NOFOLLOW_LINKS);
+      Object mine = lockedFileKey();
+      return a.isRegularFile() && (mine == null || mine.equals(a.fileKey()));
     } catch (NoSuchFileException e) {
       return false;
     }
+  }
+
+  /**
+   * The file key of the file the channel has open (Linux): the channel's offset is set to a
+   * random mark (below 1 TiB: an offset past the file system's largest file is refused), which finds its descriptor in {@code /proc/self/fdinfo}, and the descriptor's
+   * entry in {@code /proc/self/fd} is stat'ed (following it reaches the open file, deleted or
+   * not, without opening it). Null where that cannot be read.
+   */
+  private Object lockedFileKey() {
+    try {
+      long mark = ThreadLocalRandom.current().nextLong(1L << 32, 1L << 40);
+      channel.position(mark);
+      String want = "pos:\t" + mark;
+      try (DirectoryStream<Path> infos = Files.newDirectoryStream(Path.of("/proc/self/fdinfo"))) {
+        for (Path info : infos) {
+          List<String> lines;
+          try {
+            lines = Files.readAllLines(info, StandardCharsets.UTF_8);
+          } catch (IOException closedMeanwhile) {
+            continue;
+          }
+          if (!lines.isEmpty() && lines.get(0).equals(want)) {
+            return Files.readAttributes(Path.of("/proc/self/fd").resolve(info.getFileName()),
+                BasicFileAttributes.class).fileKey();
+          }
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // no /proc here
+    }
+    return null;
   }
 
   /** Unlocks a lock that did not count, leaving the file at the path alone. */

@@ -9,11 +9,13 @@ import convspark.common.BadInputException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -67,6 +69,36 @@ class DirLockTest {
     } finally {
       third.get().close();
     }
+  }
+
+  /**
+   * The lock holds against another process, the case it is for: a second JVM is refused while
+   * this one holds the lock, and gets it once it is released. Checking which file the path names
+   * once read the lock file, and closing that descriptor dropped the process's lock: every
+   * second run got in (tests within one JVM, whose own lock table refuses overlaps, never saw
+   * it).
+   */
+  @Test
+  void anotherProcessIsRefusedWhileTheLockIsHeld() throws Exception {
+    Path dir = Files.createDirectory(tmp.resolve("held"));
+    try (DirLock l = DirLock.acquire(dir, "--out", false)) {
+      Process p = probe(dir);
+      String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the probe did not end");
+      assertEquals(2, p.exitValue(), err);
+      assertTrue(err.contains("another convspark run is writing it"), err);
+    }
+    Process p = probe(dir);
+    String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the probe did not end");
+    assertEquals(0, p.exitValue(), err);
+  }
+
+  private static Process probe(Path dir) throws IOException {
+    String java = ProcessHandle.current().info().command().orElse("java");
+    return new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+        DirLockProbe.class.getName(), dir.toString()).redirectOutput(
+            ProcessBuilder.Redirect.DISCARD).start();
   }
 
   @Test
