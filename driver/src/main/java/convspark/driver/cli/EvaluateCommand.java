@@ -41,9 +41,35 @@ public final class EvaluateCommand implements Callable<Integer> {
   Checkpoints.ModelSource model;
 
   @Option(names = "--out", paramLabel = "FILE",
-      description = "Also write the result as JSON (replaced atomically if it exists; a "
-          + "missing parent directory is created).")
+      description = "Also write the result as JSON (an earlier result there is replaced "
+          + "atomically, any other file refused; a missing parent directory is created).")
   Path out;
+
+  /**
+   * An existing {@code --out} is replaced only when it holds an earlier result of this command
+   * (a JSON object with its accuracy and confusion matrix): a checkpoint or data file named by
+   * mistake is refused, never overwritten.
+   */
+  static void checkReplaceable(Path out) {
+    if (!Files.exists(out, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+      return;
+    }
+    String refused = "--out " + out + ": exists and is not an earlier evaluate result (a JSON "
+        + "object with accuracy and confusion); evaluate replaces only such a file: choose "
+        + "another --out";
+    try {
+      if (!Files.isRegularFile(out, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+          || Files.size(out) > (1 << 24)) {
+        throw new BadInputException(refused);
+      }
+      com.fasterxml.jackson.databind.JsonNode n = Json.MAPPER.readTree(out.toFile());
+      if (n == null || !n.isObject() || !n.has("accuracy") || !n.has("confusion")) {
+        throw new BadInputException(refused);
+      }
+    } catch (java.io.IOException e) {
+      throw new BadInputException(refused, e);
+    }
+  }
 
   @Override
   public Integer call() throws Exception {
@@ -52,6 +78,7 @@ public final class EvaluateCommand implements Callable<Integer> {
         throw new BadInputException("--out " + out + ": is a directory; give the file to write");
       }
       OutputPaths.checkParent("--out " + out, out);
+      checkReplaceable(out);
     }
     Checkpoints.Loaded loaded = Checkpoints.load(model, common);
     Checkpoint c = loaded.checkpoint();

@@ -75,7 +75,8 @@ public final class PredictCommand implements Callable<Integer> {
           + "there is one).")
   String idCol;
 
-  @Option(names = "--overwrite", description = "Replace an existing --output.")
+  @Option(names = "--overwrite", description = "Replace an existing --output that holds an "
+      + "earlier prediction (a directory of part files; anything else is refused).")
   boolean overwrite;
 
   @Override
@@ -96,7 +97,7 @@ public final class PredictCommand implements Callable<Integer> {
             : Format.parquet;
     // before Spark starts: the file systems as spark.hadoop.* of the config sets them up
     Configuration conf = RunIdentity.hadoopConf(cfg);
-    checkOutput(conf);
+    checkOutput(conf, cfg);
     boolean frames = cfg.data().format() == RunConfig.Format.DATAFRAME;
     // idx and csv are read (and checked) on the driver before Spark starts
     ImageSet set = frames ? null : Inputs.read(cfg, cfg.data().test(), "data.test", conf);
@@ -177,6 +178,10 @@ public final class PredictCommand implements Callable<Integer> {
     return Main.OK;
   }
 
+  /** The files of a Spark write: part files, the success mark, commit marks, checksums. */
+  private static final java.util.regex.Pattern SPARK_WRITE = java.util.regex.Pattern.compile(
+      "part-.*|_SUCCESS|_committed_.*|_started_.*|\\..*\\.crc");
+
   /** Moves {@code fresh} to {@code target}, replacing what is there (--overwrite). */
   private void replace(FileSystem fs, Path fresh, Path target) throws IOException {
     Path old = null;
@@ -206,12 +211,55 @@ public final class PredictCommand implements Callable<Integer> {
    * An existing --output is replaced only with --overwrite; on the local file system its
    * directory must be writable, or creatable (other file systems are left to the write).
    */
-  private void checkOutput(Configuration conf) throws IOException {
+  private void checkOutput(Configuration conf, RunConfig cfg) throws IOException {
     Path p = new Path(output);
     FileSystem fs = p.getFileSystem(conf);
-    if (fs.exists(p) && !overwrite) {
-      throw new BadInputException("--output " + output + ": exists; pass --overwrite to "
-          + "replace it");
+    Path q = fs.makeQualified(p);
+    // what the command reads is never what it replaces
+    RunConfig.Input test = cfg.data().test();
+    String[][] inputs = {{"--checkpoint", model.checkpoint}, {"--init-from", model.initFrom},
+        {"data.test.path", test.path()},
+        {"data.test.images", test.images()}, {"data.test.labels", test.labels()}};
+    for (String[] in : inputs) {
+      if (in[1] == null || in[1].isEmpty()) {
+        continue;
+      }
+      Path i = new Path(in[1]);
+      if (!i.toUri().isAbsolute() && i.toUri().getScheme() == null) {
+        i = new Path(new java.io.File(in[1]).getAbsolutePath());
+      }
+      Path iq;
+      try {
+        iq = i.getFileSystem(conf).makeQualified(i);
+      } catch (IOException | IllegalArgumentException e) {
+        continue; // the read names it
+      }
+      for (Path a = iq; a != null; a = a.getParent()) {
+        if (a.equals(q)) {
+          throw new BadInputException("--output " + output + ": " + (a == iq ? "is" : "holds")
+              + " the input " + in[0] + " (" + in[1] + "); choose another --output");
+        }
+      }
+    }
+    if (fs.exists(p)) {
+      if (!overwrite) {
+        throw new BadInputException("--output " + output + ": exists; pass --overwrite to "
+            + "replace it");
+      }
+      // only an earlier prediction is replaced: a directory of a Spark write's files
+      if (!fs.getFileStatus(p).isDirectory()) {
+        throw new BadInputException("--output " + output + ": is a file, not an earlier "
+            + "prediction (a directory of part files), which --overwrite replaces; choose "
+            + "another --output");
+      }
+      for (org.apache.hadoop.fs.FileStatus f : fs.listStatus(p)) {
+        String n = f.getPath().getName();
+        if (f.isDirectory() || !SPARK_WRITE.matcher(n).matches()) {
+          throw new BadInputException("--output " + output + ": holds " + n + ", which a "
+              + "prediction does not write: --overwrite replaces only an earlier prediction; "
+              + "choose another --output");
+        }
+      }
     }
     if ("file".equals(fs.getUri().getScheme())) {
       OutputPaths.checkParent("--output " + output, java.nio.file.Path.of(

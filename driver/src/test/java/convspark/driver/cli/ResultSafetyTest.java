@@ -126,12 +126,13 @@ class ResultSafetyTest {
   @Test
   void evaluateOutIsReplacedAtomically() throws Exception {
     Path json = dir.resolve("eval.json");
-    Files.writeString(json, "old\n");
+    String earlier = "{\"count\": 1, \"accuracy\": 0.5, \"confusion\": [1]}\n";
+    Files.writeString(json, earlier);
     Path blocker = Files.createDirectory(AtomicFiles.temporary(json));
     CliTrainTest.Run r = CliTrainTest.run("evaluate", "--config", config.toString(),
         "--checkpoint", runA.toString(), "--out", json.toString());
     assertNotEquals(0, r.code(), r.out());
-    assertEquals("old\n", Files.readString(json));
+    assertEquals(earlier, Files.readString(json));
     Files.delete(blocker);
     r = CliTrainTest.run("evaluate", "--config", config.toString(), "--checkpoint",
         runA.toString(), "--out", json.toString());
@@ -141,6 +142,45 @@ class ResultSafetyTest {
     String e = oneLine(CliTrainTest.run("evaluate", "--config", config.toString(),
         "--checkpoint", runA.toString(), "--out", dir.toString()), 2);
     assertTrue(e.contains("--out") && e.contains("directory"), e);
+  }
+
+  @Test
+  void evaluateAndPredictNeverReplaceWhatIsNotTheirOwnOutput() throws Exception {
+    // a checkpoint named as evaluate's --out: refused, not overwritten with JSON
+    Path fin = runA.resolve("checkpoints/final.bin");
+    byte[] before = Files.readAllBytes(fin);
+    String e = oneLine(CliTrainTest.run("evaluate", "--config", config.toString(),
+        "--checkpoint", runA.toString(), "--out", fin.toString()), 2);
+    assertTrue(e.contains("--out " + fin + ": exists and is not an earlier evaluate result"),
+        e);
+    assertArrayEquals(before, Files.readAllBytes(fin));
+    Map<String, String> run = tree(runA);
+    // predict --overwrite onto the run it scores, another run, a data file, its own input
+    Path other = dir.resolve("other-run");
+    Files.createDirectories(other);
+    Files.writeString(other.resolve("summary.json"), "{}\n");
+    Path data = dir.resolve("some-data.csv");
+    Files.writeString(data, "0,1\n");
+    String[][] cases = {{runA.toString(), "is the input --checkpoint"},
+        {dir.toString(), "holds the input --checkpoint"},
+        {other.toString(), "holds summary.json, which a prediction does not write"},
+        {data.toString(), "is a file, not an earlier prediction"},
+        {config.toString(), "is a file, not an earlier prediction"}};
+    for (String[] c : cases) {
+      e = oneLine(CliTrainTest.run("predict", "--config", config.toString(), "--checkpoint",
+          runA.toString(), "--output", c[0], "--overwrite"), 2);
+      assertTrue(e.contains("error: --output " + c[0] + ": " + c[1]), e);
+    }
+    assertEquals(run, tree(runA), "the run is as it was");
+    assertEquals("{}\n", Files.readString(other.resolve("summary.json")));
+    assertEquals("0,1\n", Files.readString(data));
+    // an earlier prediction is replaced
+    Path pred = dir.resolve("replaced-pred");
+    for (int i = 0; i < 2; i++) {
+      CliTrainTest.Run r = CliTrainTest.run("predict", "--config", config.toString(),
+          "--checkpoint", runA.toString(), "--output", pred.toString(), "--overwrite");
+      assertEquals(0, r.code(), r.err());
+    }
   }
 
   // ---- the config's model must be the checkpoint's ----------------------------------------------
