@@ -33,11 +33,30 @@ public final class ExportCommand implements Callable<Integer> {
       description = "safetensors file (a missing parent directory is created).")
   Path out;
 
-  @Option(names = "--overwrite", description = "Replace an existing --out file.")
+  @Option(names = "--overwrite", description = "Replace an existing --out file that holds an "
+      + "earlier export (a safetensors file; anything else is refused).")
   boolean overwrite;
 
   @Option(names = "--verbose", description = "Print stack traces of errors.")
   boolean verbose;
+
+  /**
+   * Whether {@code f} starts as a safetensors file does: an 8-byte little-endian header length
+   * within the file, then the header's JSON object.
+   */
+  static boolean safetensors(Path f) {
+    try (java.io.InputStream in = Files.newInputStream(f)) {
+      byte[] head = in.readNBytes(9);
+      if (head.length < 9 || head[8] != '{') {
+        return false;
+      }
+      long n = java.nio.ByteBuffer.wrap(head, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+          .getLong();
+      return n > 1 && n <= Files.size(f) - 8;
+    } catch (java.io.IOException e) {
+      return false;
+    }
+  }
 
   @Override
   public Integer call() throws Exception {
@@ -46,6 +65,11 @@ public final class ExportCommand implements Callable<Integer> {
     }
     if (Files.exists(out) && !overwrite) {
       throw new BadInputException("--out " + out + ": exists; pass --overwrite to replace it");
+    }
+    if (Files.exists(out) && !safetensors(out)) {
+      throw new BadInputException("--out " + out + ": exists and is not a safetensors file; "
+          + "--overwrite replaces only an earlier export (a checkpoint or data file named by "
+          + "mistake is kept): choose another --out");
     }
     OutputPaths.checkParent("--out " + out, out);
     Checkpoint c = Checkpoints.load(checkpoint).checkpoint();

@@ -171,6 +171,12 @@ class ResultSafetyTest {
           runA.toString(), "--output", c[0], "--overwrite"), 2);
       assertTrue(e.contains("error: --output " + c[0] + ": " + c[1]), e);
     }
+    // export --overwrite onto a checkpoint or a config file
+    for (Path f : List.of(fin, config)) {
+      e = oneLine(CliTrainTest.run("export", "--checkpoint", runA.toString(), "--out",
+          f.toString(), "--overwrite"), 2);
+      assertTrue(e.contains("--out " + f + ": exists and is not a safetensors file"), e);
+    }
     assertEquals(run, tree(runA), "the run is as it was");
     assertEquals("{}\n", Files.readString(other.resolve("summary.json")));
     assertEquals("0,1\n", Files.readString(data));
@@ -230,10 +236,13 @@ class ResultSafetyTest {
     assertArrayEquals(old, Files.readAllBytes(best), "best.bin is intact");
 
     Path st = dir.resolve("export-twice.safetensors");
-    Files.writeString(st, "an older file");
+    // an earlier export (of the run's best weights)
+    assertEquals(0, CliTrainTest.run("export", "--checkpoint", best.toString(), "--out",
+        st.toString()).code());
+    byte[] earlier = Files.readAllBytes(st);
     oneLine(CliTrainTest.run("export", "--checkpoint", run.toString(), "--out", st.toString()),
         2);
-    assertEquals("an older file", Files.readString(st));
+    assertArrayEquals(earlier, Files.readAllBytes(st));
     CliTrainTest.Run r = CliTrainTest.run("export", "--checkpoint", run.toString(), "--out",
         st.toString(), "--overwrite");
     assertEquals(0, r.code(), r.err());
