@@ -190,8 +190,19 @@ final class RunIdentity implements AutoCloseable {
       Optional<Path> latest = store.latestPath(false);
       if (latest.isEmpty()) {
         store.latestPath(true);
+        Optional<String> elsewhere = summaryCheckpointDir(out.path())
+            .filter(d -> !sameDir(d, store.dir()));
+        if (elsewhere.isPresent()) {
+          throw new BadInputException("--resume: no usable checkpoint in " + store.dir()
+              + "; the run in " + out.path() + " wrote its checkpoints to " + elsewhere.get()
+              + " (its summary.json's checkpoint_dir): give --checkpoint-dir "
+              + elsewhere.get() + " again");
+        }
         throw new BadInputException("--resume: no usable checkpoint in " + store.dir()
-            + "; a run stopped before its first checkpoint has nothing to continue: start it "
+            + (outId.isPresent() && dirId.isEmpty() ? ", which holds no checkpoint of the run "
+                + "in " + out.path() + ": a run that wrote its checkpoints elsewhere "
+                + "continues with that --checkpoint-dir given again;" : ";")
+            + " a run stopped before its first checkpoint has nothing to continue: start it "
             + "again with --overwrite");
       }
       Checkpoint c = store.read(latest.get());
@@ -314,6 +325,27 @@ final class RunIdentity implements AutoCloseable {
     String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
     int nl = m.indexOf('\n');
     return nl < 0 ? m : m.substring(0, nl);
+  }
+
+  /** Whether URI {@code d} names {@code dir} (file:///x, file:/x and /x alike). */
+  private static boolean sameDir(String d, Path dir) {
+    java.net.URI a = new Path(d).toUri();
+    java.net.URI b = dir.toUri();
+    String sa = a.getScheme() == null ? "file" : a.getScheme();
+    String sb = b.getScheme() == null ? "file" : b.getScheme();
+    return sa.equals(sb) && java.util.Objects.equals(a.getHost(), b.getHost())
+        && new Path(a.getPath()).equals(new Path(b.getPath()));
+  }
+
+  /** The checkpoint directory the run in {@code out} recorded in its summary.json, if any. */
+  private static Optional<String> summaryCheckpointDir(java.nio.file.Path out) {
+    try {
+      com.fasterxml.jackson.databind.JsonNode d = convspark.driver.metrics.Json.MAPPER.readTree(
+          out.resolve(convspark.driver.train.Trainer.SUMMARY_FILE).toFile()).get("checkpoint_dir");
+      return d != null && d.isTextual() ? Optional.of(d.asText()) : Optional.empty();
+    } catch (IOException | RuntimeException e) {
+      return Optional.empty(); // no summary (yet), or a torn one: nothing to say
+    }
   }
 
   private static Optional<String> readOutId(java.nio.file.Path out) throws IOException {

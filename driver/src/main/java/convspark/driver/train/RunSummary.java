@@ -37,10 +37,13 @@ import java.util.regex.Pattern;
  *     counted; their epochs' times are in metrics.jsonl)
  * @param executorBlas the BLAS each executor loaded (summary.json's blas_detail)
  * @param ended why training ended: {@link #COMPLETED}, {@link #EARLY_STOPPED} or {@link #PAUSED}
+ * @param checkpointDir where the run's checkpoints are (summary.json's checkpoint_dir, without
+ *     any user info of the URI), the directory a {@code --resume} names
  */
 public record RunSummary(RunConfig cfg, List<EpochMetrics> history, Evaluation test,
     int testedEpoch, EarlyStop stop, int epochsRun, long steps, int partitions, int localBatch,
-    int params, double wallSeconds, List<BlasInfo> executorBlas, String ended) {
+    int params, double wallSeconds, List<BlasInfo> executorBlas, String ended,
+    String checkpointDir) {
 
   /** Every epoch of train.epochs ran. */
   public static final String COMPLETED = "completed";
@@ -97,6 +100,7 @@ public record RunSummary(RunConfig cfg, List<EpochMetrics> history, Evaluation t
     summary.put("seed", t.seed());
     summary.put("params", params);
     summary.put("engine", t.engine().name().toLowerCase());
+    summary.put("checkpoint_dir", withoutUserInfo(checkpointDir));
     summary.put("config", redacted(Json.MAPPER.readTree(Settings.renderJson(cfg.raw()))));
     return summary;
   }
@@ -146,6 +150,20 @@ public record RunSummary(RunConfig cfg, List<EpochMetrics> history, Evaluation t
    * Writes {@code summary.json} into {@code dir} atomically (a failed write leaves an older
    * summary as it was) and returns what it wrote.
    */
+  /** {@code uri} without the user info a URI may carry (credentials, in old S3 URIs). */
+  static String withoutUserInfo(String uri) {
+    try {
+      java.net.URI u = new java.net.URI(uri);
+      if (u.getRawUserInfo() == null) {
+        return uri;
+      }
+      return new java.net.URI(u.getScheme(), null, u.getHost(), u.getPort(), u.getPath(),
+          u.getQuery(), u.getFragment()).toString();
+    } catch (java.net.URISyntaxException e) {
+      return uri.replaceAll("//[^/@]*@", "//");
+    }
+  }
+
   public Map<String, Object> write(Path dir) throws IOException {
     Map<String, Object> m = toMap();
     AtomicFiles.writeString(dir.resolve(Trainer.SUMMARY_FILE), Json.pretty(m) + "\n");

@@ -374,8 +374,8 @@ public final class Trainer {
     }
     double wall = (System.nanoTime() - wallStart) / 1e9;
     Map<String, Object> summary = new RunSummary(cfg, history, test, resultEpoch, stop,
-        epochsRun, step, partitions, localBatch, net.paramCount(), wall, executorBlas, ended)
-        .write(out);
+        epochsRun, step, partitions, localBatch, net.paramCount(), wall, executorBlas, ended,
+        checkpointDir).write(out);
     try {
       Plots.trainingCurves(history, out.resolve(PLOT_FILE));
     } catch (IOException | RuntimeException e) {

@@ -145,6 +145,25 @@ class ResultSafetyTest {
   }
 
   @Test
+  void aResumeWithoutTheRunsCheckpointDirNamesIt() throws Exception {
+    // the run wrote its checkpoints outside --out; the retry forgot --checkpoint-dir
+    Path out = dir.resolve("run-ckpt-elsewhere");
+    Path ck = dir.resolve("ckpt-elsewhere");
+    assertEquals(0, train(out, "--checkpoint-dir", ck.toString(), "--set", "train.epochs=2",
+        "--stop-after", "1").code());
+    String recorded = CliTrainTest.summary(out).get("checkpoint_dir").asText();
+    assertTrue(new org.apache.hadoop.fs.Path(recorded).toUri().getPath().equals(
+        ck.toAbsolutePath().toString()), recorded);
+    Map<String, String> before = tree(out);
+    String e = oneLine(train(out, "--resume"), 2);
+    assertTrue(e.contains("wrote its checkpoints to " + recorded + " (its summary.json's "
+        + "checkpoint_dir): give --checkpoint-dir " + recorded + " again"), e);
+    assertEquals(before, tree(out), "--out is untouched");
+    assertEquals(0, train(out, "--resume", "--checkpoint-dir", recorded).code());
+    assertEquals("completed", CliTrainTest.summary(out).get("ended").asText());
+  }
+
+  @Test
   void evaluateAndPredictNeverReplaceWhatIsNotTheirOwnOutput() throws Exception {
     // a checkpoint named as evaluate's --out: refused, not overwritten with JSON
     Path fin = runA.resolve("checkpoints/final.bin");
