@@ -60,10 +60,14 @@ final class RunDirectory implements AutoCloseable {
    * @param checkpointsOutside the checkpoint directory is not under {@code --out} (a {@code
    *     --checkpoint-dir} elsewhere, e.g. on HDFS): a run may resume from it into a new {@code
    *     --out}, as a driver restarted on another node does
+   * @param checkpointsEntry the entry of {@code --out} that holds a {@code --checkpoint-dir}
+   *     inside it under another name than {@code checkpoints}: a run's own file, which {@code
+   *     --overwrite} replaces with the rest
    */
-  record Intent(boolean resume, boolean overwrite, boolean auto, boolean checkpointsOutside) {
+  record Intent(boolean resume, boolean overwrite, boolean auto, boolean checkpointsOutside,
+      Optional<String> checkpointsEntry) {
     static Intent of(boolean resume, boolean overwrite) {
-      return new Intent(resume, overwrite, false, false);
+      return new Intent(resume, overwrite, false, false, Optional.empty());
     }
   }
 
@@ -119,7 +123,7 @@ final class RunDirectory implements AutoCloseable {
         throw new BadInputException("--resume: " + out + " holds no earlier run");
       }
       if (overwrite && !resume && nonEmpty) {
-        Optional<String> foreign = foreign(out);
+        Optional<String> foreign = foreign(out, want.checkpointsEntry());
         if (foreign.isPresent()) {
           throw new BadInputException(replace + " " + out + ": replaces only a convspark "
               + "run's files, and this directory holds " + foreign.get() + ", which no run "
@@ -144,9 +148,11 @@ final class RunDirectory implements AutoCloseable {
       Trainer.METRICS_FILE, Trainer.SUMMARY_FILE, Trainer.PLOT_FILE);
 
   /** The first entry of {@code out} that no run writes, if any. */
-  private static Optional<String> foreign(Path out) throws IOException {
+  private static Optional<String> foreign(Path out, Optional<String> checkpoints)
+      throws IOException {
     return content(out).stream().map(p -> p.getFileName().toString())
-        .filter(n -> !RUN_FILES.contains(n) && !(n.startsWith(".") && n.endsWith(".tmp")))
+        .filter(n -> !RUN_FILES.contains(n) && !(n.startsWith(".") && n.endsWith(".tmp"))
+            && !checkpoints.filter(n::equals).isPresent())
         .sorted().findFirst();
   }
 

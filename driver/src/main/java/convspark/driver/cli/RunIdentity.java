@@ -106,6 +106,24 @@ final class RunIdentity implements AutoCloseable {
     }
   }
 
+  /**
+   * The entry of {@code out} that holds checkpoint directory {@code uri} when it lies inside it
+   * ({@code checkpoints} by default, another name when {@code --checkpoint-dir} gives one).
+   */
+  static Optional<String> entryUnder(String uri, java.nio.file.Path out, Configuration conf) {
+    try {
+      java.nio.file.Path local = local(CheckpointStore.raw(new Path(uri).getFileSystem(conf)),
+          new Path(uri));
+      java.nio.file.Path o = out.toAbsolutePath().normalize();
+      if (local == null || !under(local, out) || local.normalize().equals(o)) {
+        return Optional.empty();
+      }
+      return Optional.of(o.relativize(local.normalize()).getName(0).toString());
+    } catch (IOException | RuntimeException e) {
+      return Optional.empty();
+    }
+  }
+
   /** {@code dir} as a local path, or null on a file system other than the local one. */
   private static java.nio.file.Path local(FileSystem fs, Path dir) {
     return "file".equals(fs.getUri().getScheme())

@@ -92,7 +92,9 @@ public final class TrainCommand implements Callable<Integer> {
     String ckpt = checkpointDir != null ? checkpointDir
         : out.resolve(Trainer.CHECKPOINTS_DIR).toUri().toString();
     RunDirectory.Intent want = new RunDirectory.Intent(resume, overwrite, autoResume,
-        checkpointDir != null && RunIdentity.outside(ckpt, out, conf));
+        checkpointDir != null && RunIdentity.outside(ckpt, out, conf),
+        checkpointDir != null ? RunIdentity.entryUnder(ckpt, out, conf)
+            : java.util.Optional.empty());
     try (RunDirectory dir = RunDirectory.open(out, want,
         () -> RunIdentity.usableCheckpoint(ckpt, conf))) {
       resuming = dir.resuming();

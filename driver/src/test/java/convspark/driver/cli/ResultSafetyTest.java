@@ -145,6 +145,22 @@ class ResultSafetyTest {
   }
 
   @Test
+  void overwriteReplacesARunWhoseCheckpointsAreInsideItUnderAnotherName() throws Exception {
+    Path out = dir.resolve("run-ck-inside");
+    Path ck = out.resolve("ck");
+    assertEquals(0, train(out, "--checkpoint-dir", ck.toString(), "--set", "train.epochs=2",
+        "--stop-after", "1").code());
+    CliTrainTest.Run r = train(out, "--checkpoint-dir", ck.toString(), "--overwrite", "--set",
+        "train.epochs=1");
+    assertEquals(0, r.code(), r.err());
+    assertEquals("completed", CliTrainTest.summary(out).get("ended").asText());
+    // another name than the run's own stays a file no run writes
+    Files.createDirectories(out.resolve("notes"));
+    String e = oneLine(train(out, "--checkpoint-dir", ck.toString(), "--overwrite"), 2);
+    assertTrue(e.contains("holds notes, which no run writes"), e);
+  }
+
+  @Test
   void aResumeWithoutTheRunsCheckpointDirNamesIt() throws Exception {
     // the run wrote its checkpoints outside --out; the retry forgot --checkpoint-dir
     Path out = dir.resolve("run-ckpt-elsewhere");
