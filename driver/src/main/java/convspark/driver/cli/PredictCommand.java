@@ -99,6 +99,12 @@ public final class PredictCommand implements Callable<Integer> {
     Configuration conf = RunIdentity.hadoopConf(cfg);
     checkOutput(conf, cfg);
     boolean frames = cfg.data().format() == RunConfig.Format.DATAFRAME;
+    if (idCol != null && !frames) {
+      throw new BadInputException("--id-col " + idCol + ": names a DataFrame column, and "
+          + "data.format is " + cfg.data().format().name().toLowerCase(Locale.ROOT) + " (whose "
+          + "rows the output identifies by their index); leave it out or use data.format = "
+          + "dataframe");
+    }
     // idx and csv are read (and checked) on the driver before Spark starts
     ImageSet set = frames ? null : Inputs.read(cfg, cfg.data().test(), "data.test", conf);
     SparkSession spark = Cli.startSpark(cfg, common.master);

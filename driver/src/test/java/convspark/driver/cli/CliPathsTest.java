@@ -176,4 +176,12 @@ class CliPathsTest {
     assertTrue(e.contains("torn.bin") && e.contains("truncated"), e);
     assertFalse(e.contains("-4733131721682043617"), e);
   }
+
+  @Test
+  void anIdColumnForIdxInputIsRefusedNotIgnored() throws Exception {
+    Path out = dir.resolve("pred-id-col");
+    String e = oneLine(predict(out.toString(), "--id-col", "id"), 2);
+    assertTrue(e.contains("--id-col id: names a DataFrame column, and data.format is idx"), e);
+    assertFalse(Files.exists(out), "nothing written");
+  }
 }
