@@ -135,4 +135,29 @@ public final class TestData {
         spark { master = "local[2]" }
         """.formatted(train0, train1, test0, test1);
   }
+
+  /**
+   * {@code sets} after the --set values that empty the IDX files {@link #config} names: a run of
+   * another data.format (csv, dataframe) on that config, where they would be refused as keys
+   * the format does not read.
+   */
+  public static String[] noIdx(String... sets) {
+    String[] all = new String[4 + sets.length];
+    String[] blank = {"data.train.images=", "data.train.labels=", "data.test.images=",
+        "data.test.labels="};
+    System.arraycopy(blank, 0, all, 0, 4);
+    System.arraycopy(sets, 0, all, 4, sets.length);
+    return all;
+  }
+
+  /** {@code args} (a command line), then {@link #noIdx}'s values, each after "--set". */
+  public static String[] noIdxArgs(String... args) {
+    String[] blank = noIdx();
+    String[] all = java.util.Arrays.copyOf(args, args.length + 2 * blank.length);
+    for (int i = 0; i < blank.length; i++) {
+      all[args.length + 2 * i] = "--set";
+      all[args.length + 2 * i + 1] = blank[i];
+    }
+    return all;
+  }
 }

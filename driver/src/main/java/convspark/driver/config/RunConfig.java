@@ -1,6 +1,8 @@
 package convspark.driver.config;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigRenderOptions;
+import com.typesafe.config.ConfigValue;
 import convspark.common.BadInputException;
 import convspark.common.optim.LrSchedule;
 import convspark.common.optim.ScalingRule;
@@ -233,6 +235,8 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
           + data.normalize().name().toLowerCase(java.util.Locale.ROOT) + " does not use it; set "
           + "data.normalize.mode = given to normalise with it, or remove it");
     }
+    Config defaults = Settings.defaults();
+    unusedDataKeys(c, defaults, data);
     if (!c.hasPath("model") || c.getConfig("model").root().isEmpty()) {
       throw new BadInputException("config key model: missing; the config must describe the "
           + "network (model { input { ... }, layers = [ ... ] }), see conf/fashion-mnist.conf");
@@ -257,6 +261,7 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
       throw new BadInputException(
           "config key train.optimizer.nesterov: Nesterov needs train.optimizer.momentum > 0");
     }
+    unusedOptimizerKeys(c, defaults, opt.type());
     Train train = new Train(
         k.positiveInt("train.epochs"),
         k.nonNegativeInt("train.workers"),
@@ -313,6 +318,14 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
           + "train.schedule = " + train.decay().name().toLowerCase() + " does not use it (only "
           + "cosine decays to it); set train.schedule = cosine, or remove it");
     }
+    if (train.decay() != LrSchedule.Decay.STEP) {
+      // only step decays: with the others they would be ignored without a word
+      String but = "train.schedule = " + train.decay().name().toLowerCase(java.util.Locale.ROOT);
+      refuseIfSet(c, defaults, "train.step-every-epochs", but, "only step decays every that "
+          + "many epochs", "set train.schedule = step");
+      refuseIfSet(c, defaults, "train.step-gamma", but, "only step decays by it",
+          "set train.schedule = step");
+    }
     int side = Math.min(model.input().height(), model.input().width());
     if (train.translate() >= side) {
       // every shift of `side` pixels or more blanks the image, and the label stays
@@ -337,6 +350,106 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
           + "1000000 rows per forward pass, found " + predict.inferenceBatch());
     }
     return new RunConfig(data, model, train, predict, spark, c);
+  }
+
+  /**
+   * Whether {@code key} holds another value than its default in {@code defaults}: a value the
+   * user gave it. A key set to its default value counts as not set (as train.min-lr = 0 and an
+   * empty data.normalize.mean do): the run is the same either way, and it is how a key that a
+   * shared config file sets is put out of the way when a --set changes the mode. Called after
+   * the key's value was read and checked.
+   */
+  private static boolean changed(Config c, Config defaults, String key) {
+    return switch (defaults.getValue(key).valueType()) {
+      case NUMBER -> c.getDouble(key) != defaults.getDouble(key);
+      case BOOLEAN -> c.getBoolean(key) != defaults.getBoolean(key);
+      case STRING -> !c.getString(key).equals(defaults.getString(key));
+      default -> !c.getValue(key).unwrapped().equals(defaults.getValue(key).unwrapped());
+    };
+  }
+
+  /**
+   * Refuses {@code key} when the user set it ({@link #changed}) but the run does not read it,
+   * as {@code but} (the setting that makes it unused) says; {@code only} says what reads it and
+   * {@code fix} how to use it. A number or boolean is named with its value; a string or object
+   * (a path, DataFrame reader options that may hold credentials) is not.
+   */
+  private static void refuseIfSet(Config c, Config defaults, String key, String but, String only,
+      String fix) {
+    if (!changed(c, defaults, key)) {
+      return;
+    }
+    ConfigValue v = c.getValue(key);
+    String value = switch (v.valueType()) {
+      case NUMBER, BOOLEAN -> " to " + v.render(ConfigRenderOptions.concise());
+      default -> "";
+    };
+    // a key that does nothing: the user meant something else than what would happen
+    throw new BadInputException("config key " + key + ": set" + value + ", but " + but
+        + " does not use it (" + only + "); " + fix + ", or remove it");
+  }
+
+  /**
+   * The optimizer keys the chosen type does not read (OptimizerSettings, Updater): sgd reads
+   * momentum and nesterov, adam beta1, beta2, epsilon and weight-decay (AdamW when > 0).
+   */
+  private static void unusedOptimizerKeys(Config c, Config defaults,
+      OptimizerSettings.Type type) {
+    String but = "train.optimizer.type = " + type.name().toLowerCase(java.util.Locale.ROOT);
+    if (type == OptimizerSettings.Type.SGD) {
+      for (String key : new String[] {"beta1", "beta2", "epsilon"}) {
+        refuseIfSet(c, defaults, "train.optimizer." + key, but, "only adam reads it",
+            "set train.optimizer.type = adam");
+      }
+      refuseIfSet(c, defaults, "train.optimizer.weight-decay", but, "only adam reads it, as "
+          + "AdamW's decoupled decay; with sgd, train.l2 = d / 2 is PyTorch's weight_decay = d",
+          "set train.optimizer.type = adam");
+    } else {
+      for (String key : new String[] {"momentum", "nesterov"}) {
+        refuseIfSet(c, defaults, "train.optimizer." + key, but, "only sgd reads it",
+            "set train.optimizer.type = sgd");
+      }
+    }
+  }
+
+  /**
+   * The data keys of another format than data.format (data.*.images and labels: idx; path: csv
+   * and dataframe; data.csv: csv; data.dataframe: dataframe), and a validation fraction beside
+   * validation files (which replace the split: nothing is held out).
+   */
+  private static void unusedDataKeys(Config c, Config defaults, Data data) {
+    String format = data.format().name().toLowerCase(java.util.Locale.ROOT);
+    String but = "data.format = " + format;
+    for (String in : new String[] {"data.train", "data.test", "data.validation"}) {
+      if (data.format() == Format.IDX) {
+        refuseIfSet(c, defaults, in + ".path", but, "idx reads " + in + ".images and "
+            + in + ".labels", "set data.format = csv or dataframe");
+      } else {
+        for (String key : new String[] {".images", ".labels"}) {
+          refuseIfSet(c, defaults, in + key, but, format + " reads " + in + ".path",
+              "set data.format = idx");
+        }
+      }
+    }
+    if (data.format() != Format.CSV) {
+      refuseIfSet(c, defaults, "data.csv.header", but, "only csv reads it",
+          "set data.format = csv");
+    }
+    if (data.format() != Format.DATAFRAME) {
+      for (String key : new String[] {"source", "options", "label-col", "features-col"}) {
+        refuseIfSet(c, defaults, "data.dataframe." + key, but, "only dataframe reads it",
+            "set data.format = dataframe");
+      }
+    }
+    if (data.validation().present() && data.validationFraction() > 0
+        && changed(c, defaults, "data.validation-fraction")) {
+      String files = data.format() == Format.IDX ? "data.validation.images and labels"
+          : "data.validation.path";
+      throw new BadInputException("config keys data.validation-fraction and " + files + ": "
+          + "data.validation-fraction is set to " + data.validationFraction() + ", but " + files
+          + " give the validation data and nothing of data.train is held out; remove "
+          + "data.validation-fraction (or set it to 0), or remove " + files);
+    }
   }
 
   /** A map of string values under {@code key} (keys as written, dots kept). */

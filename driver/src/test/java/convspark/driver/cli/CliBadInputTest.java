@@ -120,7 +120,8 @@ class CliBadInputTest {
       csv.append('\n');
     }
     Path p = write("nan.csv", csv.toString().getBytes());
-    String e = fails("data.format=csv", "data.train.path=" + p, "data.test.path=" + p);
+    String e = fails(TestData.noIdx("data.format=csv", "data.train.path=" + p,
+        "data.test.path=" + p));
     assertTrue(e.contains("nan.csv") && e.contains("NaN"), e);
   }
 
@@ -422,14 +423,16 @@ class CliBadInputTest {
   @Test
   void csvWithANonNumericPixel() throws Exception {
     Path p = write("text.csv", csv("abc", 4, 17).getBytes());
-    String e = fails("data.format=csv", "data.train.path=" + p, "data.test.path=" + p);
+    String e = fails(TestData.noIdx("data.format=csv", "data.train.path=" + p,
+        "data.test.path=" + p));
     assertTrue(e.contains("text.csv") && e.contains("abc"), e);
   }
 
   @Test
   void negativeLabels() throws Exception {
     Path p = write("neg.csv", csv("-2", 6, 0).getBytes());
-    String e = fails("data.format=csv", "data.train.path=" + p, "data.test.path=" + p);
+    String e = fails(TestData.noIdx("data.format=csv", "data.train.path=" + p,
+        "data.test.path=" + p));
     assertTrue(e.contains("neg.csv") && e.contains("-2"), e);
   }
 
@@ -437,9 +440,28 @@ class CliBadInputTest {
   void csvHeaderFlagOnAFileWithoutAHeader() throws Exception {
     // the flag would drop the first sample: named, not skipped
     Path p = write("noheader.csv", csv("3", 0, 0).getBytes());
-    String e = fails("data.format=csv", "data.train.path=" + p, "data.test.path=" + p,
-        "data.csv.header=true");
+    String e = fails(TestData.noIdx("data.format=csv", "data.train.path=" + p,
+        "data.test.path=" + p, "data.csv.header=true"));
     assertTrue(e.contains("noheader.csv:1") && e.contains("data.csv.header")
         && e.contains("looks like data"), e);
+  }
+
+  @Test
+  void keysTheChosenModeDoesNotReadAreRefused() {
+    // the config: idx, sgd with nesterov, cosine, validation-fraction 0.2
+    assertEquals("convspark: error: config key train.optimizer.weight-decay: set to 0.01, but "
+        + "train.optimizer.type = sgd does not use it (only adam reads it, as AdamW's decoupled "
+        + "decay; with sgd, train.l2 = d / 2 is PyTorch's weight_decay = d); set "
+        + "train.optimizer.type = adam, or remove it",
+        fails("train.optimizer.weight-decay=0.01"));
+    assertEquals("convspark: error: config key train.step-gamma: set to 0.5, but train.schedule "
+        + "= cosine does not use it (only step decays by it); set train.schedule = step, or "
+        + "remove it", fails("train.step-gamma=0.5"));
+    assertEquals("convspark: error: config key data.train.path: set, but data.format = idx does "
+        + "not use it (idx reads data.train.images and data.train.labels); set data.format = csv "
+        + "or dataframe, or remove it", fails("data.train.path=" + train[0]));
+    assertTrue(fails("data.validation.images=" + train[0], "data.validation.labels=" + train[1])
+        .startsWith("convspark: error: config keys data.validation-fraction and "
+            + "data.validation.images and labels: data.validation-fraction is set to 0.2, but"));
   }
 }

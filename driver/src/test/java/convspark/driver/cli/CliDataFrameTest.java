@@ -66,8 +66,9 @@ class CliDataFrameTest {
       spark.stop();
     }
     conf = dir.resolve("df.conf");
-    Path[] unused = TestData.writeIdx(dir, "unused", 10, 9);
-    Files.writeString(conf, TestData.config(unused[0], unused[1], unused[0], unused[1])
+    // no IDX files: data.*.images and labels are keys data.format = dataframe does not read
+    Path none = Path.of("");
+    Files.writeString(conf, TestData.config(none, none, none, none)
         + "\ndata.format = dataframe\n");
   }
 

@@ -133,8 +133,8 @@ class CliRobustnessTest {
     e = oneLine(train(out, "--overwrite", "--init-from", dir.resolve("nope.safetensors")
         .toString()), 2);
     assertTrue(e.contains("nope.safetensors"), e);
-    e = oneLine(train(out, "--overwrite", "--set", "data.format=dataframe", "--set",
-        "data.train.path=" + nullLabel, "--set", "data.test.path=" + goodParquet), 2);
+    e = oneLine(train(out, TestData.noIdxArgs("--overwrite", "--set", "data.format=dataframe",
+        "--set", "data.train.path=" + nullLabel, "--set", "data.test.path=" + goodParquet)), 2);
     assertTrue(e.contains("label is null"), e);
     assertArrayEquals(fin, bytes(out.resolve("checkpoints/final.bin")));
     assertArrayEquals(summary, bytes(out.resolve("summary.json")));
@@ -159,9 +159,9 @@ class CliRobustnessTest {
     try (Stream<Path> s = Files.list(pred)) {
       before = s.map(p -> p.getFileName().toString()).sorted().toList();
     }
-    r = CliTrainTest.run("predict", "--config", config.toString(), "--checkpoint",
-        runA.toString(), "--output", pred.toString(), "--overwrite", "--set",
-        "data.format=dataframe", "--set", "data.test.path=" + nullFeatures);
+    r = CliTrainTest.run(TestData.noIdxArgs("predict", "--config", config.toString(),
+        "--checkpoint", runA.toString(), "--output", pred.toString(), "--overwrite", "--set",
+        "data.format=dataframe", "--set", "data.test.path=" + nullFeatures));
     String e = oneLine(r, 2);
     assertTrue(e.contains("null"), e);
     try (Stream<Path> s = Files.list(pred)) {
@@ -333,8 +333,8 @@ class CliRobustnessTest {
     }
     Path p = dir.resolve("huge.csv");
     Files.writeString(p, csv);
-    String e = oneLine(train(dir.resolve("run-huge"), "--set", "data.format=csv", "--set",
-        "data.train.path=" + p, "--set", "data.test.path=" + p), 2);
+    String e = oneLine(train(dir.resolve("run-huge"), TestData.noIdxArgs("--set",
+        "data.format=csv", "--set", "data.train.path=" + p, "--set", "data.test.path=" + p)), 2);
     assertTrue(e.contains("huge.csv") && e.contains("sample 31") && e.contains("1.0E30"), e);
   }
 
@@ -460,9 +460,9 @@ class CliRobustnessTest {
 
   @Test
   void evaluateReadsDataFrameSources() throws Exception {
-    CliTrainTest.Run r = CliTrainTest.run("evaluate", "--config", config.toString(),
-        "--checkpoint", runA.toString(), "--set", "data.format=dataframe", "--set",
-        "data.test.path=" + goodParquet);
+    CliTrainTest.Run r = CliTrainTest.run(TestData.noIdxArgs("evaluate", "--config",
+        config.toString(), "--checkpoint", runA.toString(), "--set", "data.format=dataframe",
+        "--set", "data.test.path=" + goodParquet));
     assertEquals(0, r.code(), r.err());
     assertTrue(r.out().contains("samples 60"), r.out());
   }
@@ -482,9 +482,9 @@ class CliRobustnessTest {
     ctx.getConfiguration().getRootLogger().addAppender(capture, Level.ALL, null);
     ctx.updateLoggers();
     try {
-      String e = oneLine(train(dir.resolve("run-badrows"), "--set", "data.format=dataframe",
-          "--set", "data.train.path=" + nullLabel, "--set", "data.test.path=" + goodParquet),
-          2);
+      String e = oneLine(train(dir.resolve("run-badrows"), TestData.noIdxArgs("--set",
+          "data.format=dataframe", "--set", "data.train.path=" + nullLabel, "--set",
+          "data.test.path=" + goodParquet)), 2);
       assertTrue(e.contains("label is null"), e);
     } finally {
       ctx.getConfiguration().getRootLogger().removeAppender("capture");

@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -18,6 +19,10 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * train.min-lr against the peak rate: cosine anneals from the scaled base rate down to min-lr, so
  * a min-lr above it is refused; other schedules do not use min-lr, which is refused with them.
+ * Likewise every key the chosen mode does not read, set to another value than its default: the
+ * step schedule's keys with another schedule, the optimizer keys of the other type, the data keys
+ * of another format, a validation fraction beside validation files. The shipped conf/*.conf
+ * parse.
  */
 class RunConfigScheduleTest {
   @TempDir static Path dir;
@@ -76,5 +81,160 @@ class RunConfigScheduleTest {
     assertEquals(0.05, c.train().lrSchedule().lr(0, 10), 1e-12);
     c = parse("train.schedule=constant");
     assertEquals(0.05, c.train().lrSchedule().lr(1000, 10), 1e-12);
+  }
+
+  /** The one-line message of the refusal {@code sets} cause. */
+  static String refused(String... sets) {
+    BadInputException e = assertThrows(BadInputException.class, () -> parse(sets));
+    assertEquals(1, e.getMessage().lines().count(), e.getMessage());
+    return e.getMessage();
+  }
+
+  @Test
+  void stepScheduleKeysWithAnotherScheduleAreRefused() {
+    // the test config: schedule = cosine
+    assertEquals("config key train.step-gamma: set to 0.5, but train.schedule = cosine does not "
+        + "use it (only step decays by it); set train.schedule = step, or remove it",
+        refused("train.step-gamma=0.5"));
+    assertEquals("config key train.step-every-epochs: set to 5, but train.schedule = constant "
+        + "does not use it (only step decays every that many epochs); set train.schedule = step, "
+        + "or remove it", refused("train.schedule=constant", "train.step-every-epochs=5"));
+    // with step they apply; at their defaults the others parse
+    RunConfig c = parse("train.schedule=step", "train.warmup-epochs=0",
+        "train.step-every-epochs=5", "train.step-gamma=0.5");
+    assertEquals(0.05, c.train().lrSchedule().lr(49, 10), 1e-12);
+    assertEquals(0.025, c.train().lrSchedule().lr(50, 10), 1e-12);
+    parse("train.schedule=constant", "train.step-gamma=0.1", "train.step-every-epochs=30");
+  }
+
+  @Test
+  void optimizerKeysTheTypeDoesNotReadAreRefused() {
+    // the test config: sgd, momentum 0.9, nesterov true
+    assertEquals("config key train.optimizer.weight-decay: set to 0.01, but "
+        + "train.optimizer.type = sgd does not use it (only adam reads it, as AdamW's decoupled "
+        + "decay; with sgd, train.l2 = d / 2 is PyTorch's weight_decay = d); set "
+        + "train.optimizer.type = adam, or remove it",
+        refused("train.optimizer.weight-decay=0.01"));
+    assertEquals("config key train.optimizer.beta1: set to 0.8, but train.optimizer.type = sgd "
+        + "does not use it (only adam reads it); set train.optimizer.type = adam, or remove it",
+        refused("train.optimizer.beta1=0.8"));
+    assertTrue(refused("train.optimizer.beta2=0.99").startsWith("config key "
+        + "train.optimizer.beta2: set to 0.99, but train.optimizer.type = sgd does not use it"));
+    String e = refused("train.optimizer.epsilon=1e-6");
+    assertTrue(e.startsWith("config key train.optimizer.epsilon: set to 1.0E-6, but "
+        + "train.optimizer.type = sgd does not use it"), e);
+    assertEquals("config key train.optimizer.nesterov: set to true, but train.optimizer.type = "
+        + "adam does not use it (only sgd reads it); set train.optimizer.type = sgd, or remove it",
+        refused("train.optimizer.type=adam"));
+    assertEquals("config key train.optimizer.momentum: set to 0.5, but train.optimizer.type = "
+        + "adam does not use it (only sgd reads it); set train.optimizer.type = sgd, or remove it",
+        refused("train.optimizer.type=adam", "train.optimizer.nesterov=false",
+            "train.optimizer.momentum=0.5"));
+    // AdamW is adam with weight-decay: it reads it
+    RunConfig c = parse("train.optimizer.type=adam", "train.optimizer.nesterov=false",
+        "train.optimizer.beta1=0.8", "train.optimizer.beta2=0.99",
+        "train.optimizer.epsilon=1e-6", "train.optimizer.weight-decay=0.01");
+    assertEquals(0.01, c.train().optimizer().weightDecay());
+    assertEquals(0.8, c.train().optimizer().beta1());
+    // a key at its default value counts as not set: momentum 0.9 is the default
+    parse("train.optimizer.type=adam", "train.optimizer.nesterov=false");
+    c = parse("train.optimizer.momentum=0.5", "train.optimizer.weight-decay=0",
+        "train.optimizer.beta1=0.9");
+    assertEquals(0.5, c.train().optimizer().momentum());
+  }
+
+  @Test
+  void dataKeysOfAnotherFormatAreRefused() {
+    // the test config: idx, with data.train and data.test images and labels
+    assertEquals("config key data.train.path: set, but data.format = idx does not use it (idx "
+        + "reads data.train.images and data.train.labels); set data.format = csv or dataframe, "
+        + "or remove it", refused("data.train.path=/data/train.csv"));
+    assertTrue(refused("data.test.path=/data/test.csv").startsWith("config key data.test.path: "
+        + "set, but data.format = idx does not use it (idx reads data.test.images and "
+        + "data.test.labels)"));
+    assertTrue(refused("data.validation.path=/v.csv").startsWith("config key "
+        + "data.validation.path: set, but data.format = idx does not use it"));
+    assertEquals("config key data.train.images: set, but data.format = csv does not use it (csv "
+        + "reads data.train.path); set data.format = idx, or remove it",
+        refused("data.format=csv", "data.train.path=/t.csv", "data.test.path=/t.csv"));
+    String[] blank = {"data.train.images=", "data.train.labels=", "data.test.images=",
+        "data.test.labels="};
+    assertEquals("config key data.validation.labels: set, but data.format = dataframe does not "
+        + "use it (dataframe reads data.validation.path); set data.format = idx, or remove it",
+        refused(with(blank, "data.format=dataframe", "data.train.path=/t.parquet",
+            "data.validation.labels=/v-labels.gz")));
+    assertEquals("config key data.csv.header: set to true, but data.format = idx does not use it "
+        + "(only csv reads it); set data.format = csv, or remove it",
+        refused("data.csv.header=true"));
+    assertEquals("config key data.dataframe.source: set, but data.format = idx does not use it "
+        + "(only dataframe reads it); set data.format = dataframe, or remove it",
+        refused("data.dataframe.source=orc"));
+    // the options may hold credentials: named, their values not
+    assertEquals("config key data.dataframe.options: set, but data.format = csv does not use it "
+        + "(only dataframe reads it); set data.format = dataframe, or remove it",
+        refused(with(blank, "data.format=csv", "data.train.path=/t.csv",
+            "data.dataframe.options.password=hunter2")));
+    assertTrue(refused("data.dataframe.label-col=y").startsWith("config key "
+        + "data.dataframe.label-col: set, but data.format = idx"));
+    assertTrue(refused("data.dataframe.features-col=pixels").startsWith("config key "
+        + "data.dataframe.features-col: set, but data.format = idx"));
+    // each format with its own keys, and the others empty or at their defaults, parses
+    RunConfig c = parse(with(blank, "data.format=csv", "data.train.path=/t.csv",
+        "data.test.path=/t.csv", "data.csv.header=true", "data.dataframe.source=parquet"));
+    assertTrue(c.data().csvHeader());
+    c = parse(with(blank, "data.format=dataframe", "data.train.path=/t.parquet",
+        "data.dataframe.source=orc", "data.dataframe.options.mergeSchema=true",
+        "data.dataframe.label-col=y", "data.dataframe.features-col=pixels",
+        "data.csv.header=false"));
+    assertEquals("y", c.data().frame().labelCol());
+    parse("data.train.path=", "data.csv.header=false", "data.dataframe.label-col=label");
+  }
+
+  @Test
+  void aValidationFractionBesideValidationFilesIsRefused() {
+    // the test config: validation-fraction = 0.2
+    assertEquals("config keys data.validation-fraction and data.validation.images and labels: "
+        + "data.validation-fraction is set to 0.2, but data.validation.images and labels give "
+        + "the validation data and nothing of data.train is held out; remove "
+        + "data.validation-fraction (or set it to 0), or remove data.validation.images and labels",
+        refused("data.validation.images=/v-images.gz", "data.validation.labels=/v-labels.gz"));
+    String[] blank = {"data.train.images=", "data.train.labels=", "data.test.images=",
+        "data.test.labels="};
+    assertTrue(refused(with(blank, "data.format=csv", "data.train.path=/t.csv",
+        "data.validation.path=/v.csv", "data.validation-fraction=0.3")).startsWith(
+            "config keys data.validation-fraction and data.validation.path: "
+            + "data.validation-fraction is set to 0.3, but data.validation.path give"));
+    RunConfig c = parse("data.validation.images=/v-images.gz",
+        "data.validation.labels=/v-labels.gz", "data.validation-fraction=0");
+    assertEquals(0, c.data().validationFraction());
+    // at its default, as in a config that does not set it, it parses
+    parse("data.validation.images=/v-images.gz", "data.validation.labels=/v-labels.gz",
+        "data.validation-fraction=0.1");
+  }
+
+  @Test
+  void theShippedConfigsParse() throws Exception {
+    List<Path> confs;
+    try (Stream<Path> s = Files.list(Path.of("..", "conf"))) {
+      confs = s.filter(p -> p.toString().endsWith(".conf")).sorted().toList();
+    }
+    assertTrue(confs.size() >= 5, confs.toString());
+    for (Path p : confs) {
+      RunConfig.parse(Settings.load(p.toString(), List.of()));
+      // adam in sgd's place: with nesterov, which adam does not read, put back to its default
+      RunConfig.parse(Settings.load(p.toString(), List.of("train.optimizer.type=adam",
+          "train.optimizer.nesterov=false")));
+    }
+    String fashion = Path.of("..", "conf", "fashion-mnist.conf").toString();
+    BadInputException e = assertThrows(BadInputException.class, () -> RunConfig.parse(
+        Settings.load(fashion, List.of("train.optimizer.type=adam"))));
+    assertTrue(e.getMessage().startsWith("config key train.optimizer.nesterov: set to true, "
+        + "but train.optimizer.type = adam does not use it"), e.getMessage());
+  }
+
+  static String[] with(String[] a, String... more) {
+    List<String> l = new ArrayList<>(List.of(a));
+    l.addAll(List.of(more));
+    return l.toArray(new String[0]);
   }
 }

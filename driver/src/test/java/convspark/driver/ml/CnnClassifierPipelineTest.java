@@ -166,7 +166,8 @@ class CnnClassifierPipelineTest {
 
   @Test
   void unfittedPipelineSavesAndLoadsWithItsParams() throws Exception {
-    CnnClassifier cnn = classifier().setL2(1e-4).setOptimizer("adam");
+    // nesterov back to its default: adam does not read it
+    CnnClassifier cnn = classifier().setL2(1e-4).setOptimizer("adam").setNesterov(false);
     String path = dir.resolve("pipeline").toString();
     pipeline(cnn).write().overwrite().save(path);
     CnnClassifier back = (CnnClassifier) Pipeline.load(path).getStages()[3];
@@ -179,8 +180,8 @@ class CnnClassifierPipelineTest {
 
   @Test
   void paramsMapToConfigKeysAndExplicitParamsWinOverExtraConfig() throws Exception {
-    CnnClassifier c = classifier().setExtraConfig("train.epochs = 9, train.l2 = 0.001, "
-        + "train.optimizer.type = adam");
+    CnnClassifier c = classifier().setNesterov(false).setExtraConfig("train.epochs = 9, "
+        + "train.l2 = 0.001, train.optimizer.type = adam");
     // epochs is set explicitly: the param wins; l2 and optimizer are defaults: extraConfig wins
     var cfg = c.runConfig();
     assertEquals(2, cfg.train().epochs());
@@ -400,6 +401,27 @@ class CnnClassifierPipelineTest {
     e = assertThrows(BadInputException.class, () -> classifier().setMomentum(0).runConfig());
     assertTrue(e.getMessage().contains("Nesterov needs train.optimizer.momentum > 0"),
         e.getMessage());
+
+    // a param the optimizer does not read is refused as its config key is; at their defaults
+    // (momentum 0.9, nesterov false) the sgd params do not stand in adam's way
+    e = assertThrows(BadInputException.class, () -> classifier().setOptimizer("adam")
+        .runConfig());
+    assertEquals("config key train.optimizer.nesterov (CnnClassifier param nesterov): set to "
+        + "true, but train.optimizer.type = adam does not use it (only sgd reads it); set "
+        + "train.optimizer.type = sgd, or remove it", e.getMessage());
+    e = assertThrows(BadInputException.class, () -> classifier().setOptimizer("adam")
+        .setNesterov(false).setMomentum(0.5).runConfig());
+    assertTrue(e.getMessage().startsWith("config key train.optimizer.momentum (CnnClassifier "
+        + "param momentum): set to 0.5, but"), e.getMessage());
+    e = assertThrows(BadInputException.class, () -> classifier().setExtraConfig(
+        "train.optimizer.weight-decay = 0.01").runConfig());
+    assertTrue(e.getMessage().startsWith("config key train.optimizer.weight-decay: set to "
+        + "0.01, but train.optimizer.type = sgd"), e.getMessage());
+    assertEquals("ADAM", new CnnClassifier().setModelSpec(MlTestData.MODEL).setOptimizer("adam")
+        .setExtraConfig("train.optimizer.weight-decay = 0.01").runConfig().train().optimizer()
+        .type().name());
+    assertEquals("SGD", new CnnClassifier().setModelSpec(MlTestData.MODEL).runConfig().train()
+        .optimizer().type().name());
 
     e = assertThrows(BadInputException.class, () -> classifier().setModelSpec(
         "input { channels = 1, height = 12, width = 12 }, layers = [ { type = conv } ]")

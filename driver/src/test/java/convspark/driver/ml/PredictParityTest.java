@@ -175,10 +175,10 @@ class PredictParityTest {
 
     // a DataFrame source (Parquet: id, y, arr) to CSV
     Path csvOut = dir.resolve("pred.csv");
-    r = cli("predict", "--checkpoint", ckpt.toString(), "--config", conf.toString(),
-        "--set", "data.format=dataframe", "--set", "data.test.path=" + testFrame,
+    r = cli(TestData.noIdxArgs("predict", "--checkpoint", ckpt.toString(), "--config",
+        conf.toString(), "--set", "data.format=dataframe", "--set", "data.test.path=" + testFrame,
         "--set", "data.dataframe.features-col=arr", "--set", "data.dataframe.label-col=y",
-        "--output", csvOut.toString());
+        "--output", csvOut.toString()));
     assertEquals(0, r.code(), r.err());
     List<String[]> csv = csv(csvOut);
     assertEquals(List.of("id", "y", "prediction", "p0", "p1", "p2", "p3"),
@@ -187,10 +187,10 @@ class PredictParityTest {
 
     // an image directory (source = image): the features column is found, the file is the id
     Path imageOut = dir.resolve("pred-images");
-    r = cli("predict", "--checkpoint", ckpt.toString(), "--config", conf.toString(),
-        "--set", "data.format=dataframe", "--set", "data.dataframe.source=image",
-        "--set", "data.test.path=" + images, "--output", imageOut.toString(), "--format",
-        "parquet");
+    r = cli(TestData.noIdxArgs("predict", "--checkpoint", ckpt.toString(), "--config",
+        conf.toString(), "--set", "data.format=dataframe", "--set",
+        "data.dataframe.source=image", "--set", "data.test.path=" + images, "--output",
+        imageOut.toString(), "--format", "parquet"));
     assertEquals(0, r.code(), r.err());
 
     // the existing output is not replaced without --overwrite
