@@ -89,7 +89,12 @@ public final class EvaluateCommand implements Callable<Integer> {
     }
     Network net = new Network(cfg.model());
     Preflight.inference(cfg, net);
-    Normalization norm = Normalization.fromMeta(c.meta(), net.inputShape().channels());
+    Normalization norm;
+    try {
+      norm = Normalization.fromMeta(c.meta(), net.inputShape().channels());
+    } catch (BadInputException e) {
+      throw new BadInputException(loaded.origin() + ": " + e.getMessage(), e);
+    }
     boolean frames = cfg.data().format() == RunConfig.Format.DATAFRAME;
     // idx and csv are read (and checked) on the driver before Spark starts
     TrainingData.Split split = frames ? null : new TrainingData.ArraySplit(norm.apply(

@@ -294,11 +294,23 @@ public record Normalization(float scale, float[] mean, float[] std) implements S
    * @throws BadInputException when the metadata has none, or an unusable one
    */
   public static Normalization fromMeta(Map<String, String> meta, int channels) {
+    String key = "norm.scale";
     try {
-      return of(Float.parseFloat(meta.get("norm.scale")), parseFloats(meta.get("norm.mean")),
-          parseFloats(meta.get("norm.std")), channels);
+      float scale = Float.parseFloat(meta.get(key));
+      key = "norm.mean";
+      float[] mean = parseFloats(meta.get(key));
+      key = "norm.std";
+      float[] std = parseFloats(meta.get(key));
+      return of(scale, mean, std, channels);
+    } catch (BadInputException e) {
+      throw new BadInputException("checkpoint has no usable normalisation metadata: "
+          + e.getMessage(), e);
     } catch (RuntimeException e) {
-      throw new BadInputException("checkpoint has no usable normalisation metadata: " + e);
+      String v = meta.get(key);
+      throw new BadInputException("checkpoint has no usable normalisation metadata: " + key
+          + (v == null ? " is missing" : " = \"" + (v.length() > 80 ? v.substring(0, 80) + "..."
+          : v) + "\" is not " + (key.equals("norm.scale") ? "a number" : "a list of numbers")),
+          e);
     }
   }
 

@@ -105,7 +105,11 @@ public final class CnnClassificationModel extends Model<CnnClassificationModel>
     }
     // a NaN weight would score every row as class 0, silently
     ModelValues.check(net, c.params(), c.state(), source);
-    this.norm = Normalization.fromMeta(c.meta(), net.inputShape().channels());
+    try {
+      this.norm = Normalization.fromMeta(c.meta(), net.inputShape().channels());
+    } catch (BadInputException e) {
+      throw new BadInputException(source + ": " + e.getMessage(), e);
+    }
     this.scoring = new ScoringParams.Declared(this);
   }
 

@@ -184,4 +184,22 @@ class CliPathsTest {
     assertTrue(e.contains("--id-col id: names a DataFrame column, and data.format is idx"), e);
     assertFalse(Files.exists(out), "nothing written");
   }
+
+  @Test
+  void unusableNormalisationMetadataIsNamedByKeyAndFile() throws Exception {
+    Path st = dir.resolve("norm.safetensors");
+    assertEquals(0, export(st).code());
+    var contents = convspark.driver.interop.SafeTensors.read(st);
+    for (String[] bad : new String[][] {{"abc", "norm.scale = \"abc\" is not a number"},
+        {"0", "data.normalize.std"}}) {
+      java.util.Map<String, String> meta = new java.util.LinkedHashMap<>(contents.metadata());
+      meta.put(bad[0].equals("abc") ? "convspark.norm.scale" : "convspark.norm.std", bad[0]);
+      Path broken = dir.resolve("norm-broken-" + bad[0] + ".safetensors");
+      convspark.driver.interop.SafeTensors.write(broken, contents.tensors(), meta);
+      String e = oneLine(CliTrainTest.run("evaluate", "--config", config.toString(),
+          "--init-from", broken.toString()), 2);
+      assertTrue(e.contains("--init-from " + broken + ": checkpoint has no usable "
+          + "normalisation metadata: ") && e.contains(bad[1]) && !e.contains("Exception"), e);
+    }
+  }
 }
