@@ -62,7 +62,8 @@ public record ImageSet(int count, int channels, int height, int width, float[] p
       int l = labels[i];
       if (l < 0 || l >= classes) {
         throw new BadInputException(
-            source + ": label " + l + " of sample " + i + " is outside [0, " + classes + ")"
+            source + ": label " + l + " of sample " + i + " (counting from 0) is outside [0, "
+                + classes + ")"
                 + " (the model has " + classes + " classes)");
       }
     }

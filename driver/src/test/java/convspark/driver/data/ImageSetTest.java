@@ -49,7 +49,7 @@ class ImageSetTest {
     s.validateLabels(11, "train.csv"); // all in [0, 11): no exception
     BadInputException e =
         assertThrows(BadInputException.class, () -> s.validateLabels(10, "train.csv"));
-    assertTrue(e.getMessage().startsWith("train.csv: label 10 of sample 2"), e.getMessage());
+    assertTrue(e.getMessage().startsWith("train.csv: label 10 of sample 2 (counting from 0)"), e.getMessage());
     assertTrue(e.getMessage().contains("[0, 10)"), e.getMessage());
     ImageSet neg = new ImageSet(2, 1, 1, 1, new float[2], new int[] {1, -1});
     BadInputException e2 =
