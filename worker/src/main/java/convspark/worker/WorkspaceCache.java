@@ -62,6 +62,17 @@ public final class WorkspaceCache {
     }
   }
 
+  /**
+   * Drops every idle workspace (borrowed ones stay with their tasks): after an out-of-memory
+   * error in a task, so that the workspaces of a batch size no longer in use (the training
+   * batch's, during an evaluation) do not keep the heap full.
+   */
+  public static void dropIdle() {
+    synchronized (POOLS) {
+      POOLS.clear();
+    }
+  }
+
   /** Keys that hold idle workspaces now (tests). */
   static int pooledKeys() {
     synchronized (POOLS) {

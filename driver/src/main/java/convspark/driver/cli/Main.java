@@ -147,6 +147,12 @@ public final class Main implements Runnable {
 
   /** A failure in one line: what it was, and for the usual environmental ones what to do. */
   static String describe(Throwable t) {
+    // convspark's tasks turn their OutOfMemoryError into this line (in the cause chain, or only
+    // in Spark's text of a failed barrier stage): it names the executor's heap, not the driver's
+    String taskOom = convspark.driver.exec.TaskOutOfMemoryException.in(t);
+    if (taskOom != null) {
+      return taskOom;
+    }
     for (Throwable c = t; c != null; c = c.getCause()) {
       if (c instanceof OutOfMemoryError) {
         return String.format("out of memory (Java heap %.1f GB): %s; raise the heap "

@@ -8,6 +8,7 @@ import org.apache.spark.SparkConf;
 
 import convspark.common.BadInputException;
 import convspark.driver.config.RunConfig;
+import convspark.driver.exec.TaskOutOfMemoryException;
 import convspark.worker.ModelState;
 import convspark.worker.SampleBlock;
 import convspark.worker.TrainingFailedException;
@@ -276,6 +277,11 @@ public final class RingEngine implements StepEngine {
         String diverged = divergence(e);
         if (diverged != null) {
           throw new TrainingFailedException(diverged, e);
+        }
+        String oom = TaskOutOfMemoryException.in(e);
+        if (oom != null) {
+          // the same round, batch and heap would run out of memory again
+          throw new TrainingFailedException(oom + " (" + describe(round) + ")", e);
         }
         if (slotsRefused(e)) {
           if (lastRound != null) {

@@ -1,5 +1,6 @@
 package convspark.driver.engine;
 
+import convspark.driver.exec.TaskOutOfMemoryException;
 import convspark.worker.ModelState;
 import convspark.worker.SampleBlock;
 import convspark.worker.ring.Allreduce;
@@ -104,6 +105,14 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
 
   @Override
   public Iterator<ReplicaRound.Output> apply(Iterator<SampleBlock> it) {
+    // an OutOfMemoryError would make Spark end the JVM (the driver's, in local mode), also one
+    // of a replica thread's, which ReplicaRound passes on as the cause of its exception
+    return TaskOutOfMemoryException.guard("a ring training round, rank "
+        + BarrierTaskContext.get().partitionId(), "a smaller train.global-batch ("
+        + spec.plan().localBatch() + " samples per worker now)", () -> run(it));
+  }
+
+  private Iterator<ReplicaRound.Output> run(Iterator<SampleBlock> it) {
     long t0 = System.nanoTime();
     BarrierTaskContext ctx = BarrierTaskContext.get();
     int rank = ctx.partitionId();

@@ -118,6 +118,13 @@ public final class Distributed {
 
     @Override
     public Iterator<StepResult> call(Integer partition, Iterator<SampleBlock> it) {
+      // an OutOfMemoryError would make Spark end the JVM (the driver's, in local mode)
+      return TaskOutOfMemoryException.guard("a training step, partition " + partition,
+          "a smaller train.global-batch (" + plan.localBatch() + " samples per worker now)",
+          () -> run(partition, it));
+    }
+
+    private Iterator<StepResult> run(Integer partition, Iterator<SampleBlock> it) {
       double start = StepResult.wallSeconds();
       long t0 = System.nanoTime();
       Weights w = weights.value();
@@ -153,6 +160,12 @@ public final class Distributed {
 
     @Override
     public Iterator<Evaluation> call(Integer partition, Iterator<SampleBlock> it) {
+      // an OutOfMemoryError would make Spark end the JVM (the driver's, in local mode)
+      return TaskOutOfMemoryException.guard("evaluation, partition " + partition,
+          "a smaller train.eval-batch (" + batch + " now)", () -> run(partition, it));
+    }
+
+    private Iterator<Evaluation> run(Integer partition, Iterator<SampleBlock> it) {
       Weights w = weights.value();
       Evaluation total = new Evaluation(net.classes());
       while (it.hasNext()) {

@@ -85,6 +85,12 @@ public final class RowBlocks {
 
     @Override
     public Iterator<SampleBlock> call(Iterator<Tuple2<Long, Row>> rows) {
+      // an OutOfMemoryError would make Spark end the JVM (the driver's, in local mode)
+      return TaskOutOfMemoryException.guard("packing the rows of " + source, null,
+          () -> run(rows));
+    }
+
+    private Iterator<SampleBlock> run(Iterator<Tuple2<Long, Row>> rows) {
       int size = shape.size();
       float[] f = new float[size * 256];
       int[] y = new int[256];

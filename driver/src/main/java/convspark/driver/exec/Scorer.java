@@ -66,7 +66,16 @@ public record Scorer(Network net, Normalization norm, Broadcast<Weights> weights
         release();
         return false;
       }
-      fill();
+      try {
+        fill();
+      } catch (OutOfMemoryError e) {
+        // an Error would make Spark end the JVM (the driver's, in local mode); the workspace,
+        // perhaps the cause, is dropped rather than given back to the cache
+        entry = null;
+        throw TaskOutOfMemoryException.of(e, "scoring, partition " + partition, "a smaller "
+            + "predict.inference-batch (CnnClassificationModel's inferenceBatch; " + batch
+            + " now)");
+      }
       return pos < n;
     }
 
