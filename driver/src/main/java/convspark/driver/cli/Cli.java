@@ -78,5 +78,70 @@ final class Cli {
         "org.apache.spark.util.SparkUncaughtExceptionHandler"}) {
       setLevel(logger, level);
     }
+    // loggers whose other lines users need (Utils: "Your hostname ... resolves to a loopback
+    // address"; BlockManager's other warnings): only their lines about a failed task go
+    for (String[] f : TASK_FAILURE_LINES) {
+      denyLines(f[0], f[1], !verbose);
+    }
+  }
+
+  /**
+   * What else Spark logs when a task fails on a bad row, before the command's one line (the
+   * same names in Spark 3.5 and 4): a task that fails while writing (predict's output) logs
+   * "Aborting task" with its stack trace (Utils.tryWithSafeFinallyAndFailureCallbacks), and the
+   * write "Aborting job ..." and "Job ... aborted." (FileFormatWriter), and sometimes, as the
+   * aborted task's attempt directory was never made, Hadoop's "Could not delete .../_temporary/
+   * .../attempt_..." (FileOutputCommitter.abortTask); a cached block whose
+   * computation fails (train's and evaluate's packed rows), "Putting block rdd_N_M failed due to
+   * exception ..." and, as the failed put cleans up, "Block rdd_N_M could not be removed as it
+   * was not found on disk or in memory" (harmless whenever it comes, as the "Asked to remove
+   * block" that log4j2.properties drops). Logger name, then the regular expression of the whole
+   * message.
+   */
+  static final String[][] TASK_FAILURE_LINES = {
+      {"org.apache.spark.util.Utils", "Aborting task"},
+      {"org.apache.spark.sql.execution.datasources.FileFormatWriter",
+          "Aborting job .*|Job .* aborted\\."},
+      {"org.apache.hadoop.mapreduce.lib.output.FileOutputCommitter", "Could not delete .*"},
+      {"org.apache.spark.storage.BlockManager", "Putting block .* failed due to exception .*"
+          + "|Block .* could not be removed as it was not found on disk or in memory"},
+  };
+
+  /** The filters {@link #denyLines} added, by logger, so that a second call adds none. */
+  private static final java.util.Map<String, org.apache.logging.log4j.core.Filter> DENIED =
+      new java.util.HashMap<>();
+
+  /**
+   * Drops (when {@code deny}) or lets through again the lines of {@code logger} whose whole
+   * message matches {@code regex}; its other lines, and their level, stay as configured.
+   */
+  private static synchronized void denyLines(String logger, String regex, boolean deny) {
+    try {
+      org.apache.logging.log4j.core.LoggerContext ctx =
+          (org.apache.logging.log4j.core.LoggerContext)
+              org.apache.logging.log4j.LogManager.getContext(false);
+      org.apache.logging.log4j.core.config.Configuration config = ctx.getConfiguration();
+      org.apache.logging.log4j.core.config.LoggerConfig lc = config.getLoggerConfig(logger);
+      org.apache.logging.log4j.core.Filter had = DENIED.remove(logger);
+      if (had != null && lc.getName().equals(logger)) {
+        lc.removeFilter(had);
+      }
+      if (deny) {
+        if (!lc.getName().equals(logger)) {
+          // a config of its own, with the level and appenders it inherited (null: the parent's)
+          lc = new org.apache.logging.log4j.core.config.LoggerConfig(logger, null, true);
+          config.addLogger(logger, lc);
+        }
+        org.apache.logging.log4j.core.Filter f =
+            org.apache.logging.log4j.core.filter.RegexFilter.createFilter(regex,
+                new String[] {"DOTALL"}, false, org.apache.logging.log4j.core.Filter.Result.DENY,
+                org.apache.logging.log4j.core.Filter.Result.NEUTRAL);
+        lc.addFilter(f);
+        DENIED.put(logger, f);
+      }
+      ctx.updateLoggers();
+    } catch (LinkageError | RuntimeException | IllegalAccessException e) {
+      // another logging backend (a cluster's own): its configuration decides
+    }
   }
 }

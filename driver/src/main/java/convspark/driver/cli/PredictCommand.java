@@ -160,11 +160,15 @@ public final class PredictCommand implements Callable<Integer> {
       Path tmp = new Path(target.getParent(), "." + target.getName() + ".new-"
           + java.util.UUID.randomUUID());
       try {
-        scored.select(keep.toArray(new Column[0])).write()
-            .mode(SaveMode.ErrorIfExists)
-            .option("header", "true")
-            .format(fmt.name())
-            .save(tmp.toString());
+        try {
+          scored.select(keep.toArray(new Column[0])).write()
+              .mode(SaveMode.ErrorIfExists)
+              .option("header", "true")
+              .format(fmt.name())
+              .save(tmp.toString());
+        } catch (Exception e) { // SparkException too, which Scala throws undeclared
+          throw inInput(e, frames ? cfg.data().test().path() : null);
+        }
         replace(fs, tmp, target);
       } finally {
         fs.delete(tmp, true);
@@ -187,6 +191,19 @@ public final class PredictCommand implements Callable<Integer> {
   /** The files of a Spark write: part files, the success mark, commit marks, checksums. */
   private static final java.util.regex.Pattern SPARK_WRITE = java.util.regex.Pattern.compile(
       "part-.*|_SUCCESS|_committed_.*|_started_.*|\\..*\\.crc");
+
+  /**
+   * {@code e}, or where it is a bad row found while scoring (the model's "Column features (row 7
+   * of partition 0): ...", which knows no file) the same error naming the input it was read
+   * from, {@code path} (data.test.path; null for idx and csv, checked on the driver).
+   */
+  static Exception inInput(Exception e, String path) {
+    BadInputException bad = BadInputException.in(e);
+    if (path == null || bad == null || !String.valueOf(bad.getMessage()).startsWith("Column ")) {
+      return e;
+    }
+    return new BadInputException("data.test.path " + path + ": " + bad.getMessage(), e);
+  }
 
   /** Moves {@code fresh} to {@code target}, replacing what is there (--overwrite). */
   private void replace(FileSystem fs, Path fresh, Path target) throws IOException {

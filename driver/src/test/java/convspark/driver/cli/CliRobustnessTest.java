@@ -498,6 +498,85 @@ class CliRobustnessTest {
     }
   }
 
+  /**
+   * A null features value: predict, evaluate and train print the one line naming the input and
+   * nothing else of Spark's, neither the write's "ERROR Utils: Aborting task" and "ERROR
+   * FileFormatWriter: Aborting job" with their stack traces (predict printed ~185 lines) nor
+   * "WARN BlockManager: Putting block ... failed due to exception" (evaluate, train); --verbose
+   * shows them.
+   */
+  @Test
+  void aBadRowPrintsOneLineAndNoSparkLogLines() throws Exception {
+    String[] frame = {"--set", "data.format=dataframe", "--set", "data.test.path=" + nullFeatures};
+    List<String> printed = new ArrayList<>();
+    String e = oneLine(consoleLines(printed, () -> CliTrainTest.run(concat(new String[] {"predict",
+        "--config", config.toString(), "--checkpoint", runA.toString(), "--output",
+        dir.resolve("bad-row.csv").toString()}, frame))), 2);
+    assertTrue(e.startsWith("convspark: error: data.test.path " + nullFeatures + ": Column "
+        + "features (row "), e);
+    assertTrue(e.endsWith("features are null"), e);
+    assertEquals(List.of(), printed, "predict");
+    e = oneLine(consoleLines(printed, () -> CliTrainTest.run(concat(new String[] {"evaluate",
+        "--config", config.toString(), "--checkpoint", runA.toString()}, frame))), 2);
+    assertTrue(e.contains(nullFeatures + " row ") && e.endsWith("features are null"), e);
+    assertEquals(List.of(), printed, "evaluate");
+    e = oneLine(consoleLines(printed, () -> train(dir.resolve("run-badfeatures"), "--set",
+        "data.format=dataframe", "--set", "data.train.path=" + nullFeatures, "--set",
+        "data.test.path=" + goodParquet)), 2);
+    assertTrue(e.contains(nullFeatures + " row ") && e.endsWith("features are null"), e);
+    assertEquals(List.of(), printed, "train");
+    // --verbose: Spark's lines about the failed task are shown
+    CliTrainTest.Run v = consoleLines(printed, () -> CliTrainTest.run(concat(new String[] {
+        "evaluate", "--verbose", "--config", config.toString(), "--checkpoint",
+        runA.toString()}, frame)));
+    assertEquals(2, v.code(), v.err());
+    assertTrue(printed.stream().anyMatch(l -> l.contains("BlockManager: Putting block")),
+        printed.toString());
+  }
+
+  static String[] concat(String[] a, String[] b) {
+    String[] c = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, c, a.length, b.length);
+    return c;
+  }
+
+  /**
+   * Runs {@code command}, putting in {@code printed} (cleared first) what the console would
+   * show of Spark's log lines at WARN and above ("WARN BlockManager: ...") except the start's
+   * own about this host's address (Utils: "Your hostname ... resolves to a loopback address").
+   */
+  static CliTrainTest.Run consoleLines(List<String> printed,
+      java.util.function.Supplier<CliTrainTest.Run> command) {
+    printed.clear();
+    List<LogEvent> events = new java.util.concurrent.CopyOnWriteArrayList<>();
+    LoggerContext ctx = (LoggerContext) LogManager.getContext(false);
+    AbstractAppender capture = new AbstractAppender("capture-console", null, null, true,
+        Property.EMPTY_ARRAY) {
+      @Override
+      public void append(LogEvent event) {
+        events.add(event.toImmutable());
+      }
+    };
+    capture.start();
+    ctx.getConfiguration().getRootLogger().addAppender(capture, Level.ALL, null);
+    ctx.updateLoggers();
+    try {
+      return command.get();
+    } finally {
+      ctx.getConfiguration().getRootLogger().removeAppender("capture-console");
+      ctx.updateLoggers();
+      for (LogEvent ev : events) {
+        String m = ev.getMessage().getFormattedMessage();
+        if (ev.getLevel().isMoreSpecificThan(Level.WARN) && !m.contains("hostname")
+            && !m.contains("SPARK_LOCAL_IP")) {
+          String name = ev.getLoggerName();
+          printed.add(ev.getLevel() + " " + name.substring(name.lastIndexOf('.') + 1) + ": "
+              + m);
+        }
+      }
+    }
+  }
+
   // ---- 7. what can be checked is checked before the first epoch --------------------------------
 
   @Test
