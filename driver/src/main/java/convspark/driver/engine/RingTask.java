@@ -107,8 +107,8 @@ final class RingTask extends AbstractFunction1<Iterator<SampleBlock>, Iterator<R
   public Iterator<ReplicaRound.Output> apply(Iterator<SampleBlock> it) {
     // an OutOfMemoryError would make Spark end the JVM (the driver's, in local mode), also one
     // of a replica thread's, which ReplicaRound passes on as the cause of its exception
-    return TaskOutOfMemoryException.guard("a ring training round, rank "
-        + BarrierTaskContext.get().partitionId(), "a smaller train.global-batch ("
+    return TaskOutOfMemoryException.guard(() -> "a ring training round, rank "
+        + BarrierTaskContext.get().partitionId(), () -> "a smaller train.global-batch ("
         + spec.plan().localBatch() + " samples per worker now)", () -> run(it));
   }
 

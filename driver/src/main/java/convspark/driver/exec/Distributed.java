@@ -119,8 +119,8 @@ public final class Distributed {
     @Override
     public Iterator<StepResult> call(Integer partition, Iterator<SampleBlock> it) {
       // an OutOfMemoryError would make Spark end the JVM (the driver's, in local mode)
-      return TaskOutOfMemoryException.guard("a training step, partition " + partition,
-          "a smaller train.global-batch (" + plan.localBatch() + " samples per worker now)",
+      return TaskOutOfMemoryException.guard(() -> "a training step, partition " + partition,
+          () -> "a smaller train.global-batch (" + plan.localBatch() + " samples per worker now)",
           () -> run(partition, it));
     }
 
@@ -161,8 +161,8 @@ public final class Distributed {
     @Override
     public Iterator<Evaluation> call(Integer partition, Iterator<SampleBlock> it) {
       // an OutOfMemoryError would make Spark end the JVM (the driver's, in local mode)
-      return TaskOutOfMemoryException.guard("evaluation, partition " + partition,
-          "a smaller train.eval-batch (" + batch + " now)", () -> run(partition, it));
+      return TaskOutOfMemoryException.guard(() -> "evaluation, partition " + partition,
+          () -> "a smaller train.eval-batch (" + batch + " now)", () -> run(partition, it));
     }
 
     private Iterator<Evaluation> run(Integer partition, Iterator<SampleBlock> it) {

@@ -86,7 +86,7 @@ public final class RowBlocks {
     @Override
     public Iterator<SampleBlock> call(Iterator<Tuple2<Long, Row>> rows) {
       // an OutOfMemoryError would make Spark end the JVM (the driver's, in local mode)
-      return TaskOutOfMemoryException.guard("packing the rows of " + source, null,
+      return TaskOutOfMemoryException.guard(() -> "packing the rows of " + source, () -> null,
           () -> run(rows));
     }
 

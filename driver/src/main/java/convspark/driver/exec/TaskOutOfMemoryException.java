@@ -1,6 +1,7 @@
 package convspark.driver.exec;
 
 import convspark.worker.WorkspaceCache;
+import java.util.function.Supplier;
 
 /**
  * An {@link OutOfMemoryError} in one of convspark's Spark tasks, rethrown as an ordinary
@@ -40,20 +41,21 @@ public final class TaskOutOfMemoryException extends RuntimeException {
    * Runs {@code body}, turning an OutOfMemoryError (thrown, or the cause of a RuntimeException
    * from a thread of the task's own) into a TaskOutOfMemoryException.
    *
-   * @param what the task, for the message ("a training step, partition 1")
+   * @param what the task, for the message ("a training step, partition 1"); asked for only
+   *     when memory ran out, as is {@code change}
    * @param change the settings that shrink what the task needs ("a smaller train.eval-batch"),
    *     or null where only a larger heap helps
    */
-  public static <T, E extends Exception> T guard(String what, String change, Body<T, E> body)
-      throws E {
+  public static <T, E extends Exception> T guard(Supplier<String> what, Supplier<String> change,
+      Body<T, E> body) throws E {
     try {
       return body.run();
     } catch (OutOfMemoryError e) {
-      throw of(e, what, change);
+      throw of(e, what.get(), change.get());
     } catch (RuntimeException e) {
       OutOfMemoryError oom = oomIn(e);
       if (oom != null && !(e instanceof TaskOutOfMemoryException)) {
-        throw of(oom, what, change);
+        throw of(oom, what.get(), change.get());
       }
       throw e;
     }

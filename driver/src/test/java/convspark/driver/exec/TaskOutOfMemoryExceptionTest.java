@@ -14,7 +14,8 @@ class TaskOutOfMemoryExceptionTest {
   void anOutOfMemoryErrorBecomesAnExceptionWithoutTheErrorAsItsCause() {
     OutOfMemoryError oom = new OutOfMemoryError("Java heap space");
     TaskOutOfMemoryException e = assertThrows(TaskOutOfMemoryException.class,
-        () -> TaskOutOfMemoryException.guard("evaluation, partition 1", "a smaller x", () -> {
+        () -> TaskOutOfMemoryException.guard(() -> "evaluation, partition 1", () -> "a smaller x",
+            () -> {
           throw oom;
         }));
     // Spark's executor ends the JVM for a fatal error anywhere in the first 5 causes
@@ -32,7 +33,7 @@ class TaskOutOfMemoryExceptionTest {
     RuntimeException wrapped = new IllegalStateException("a replica thread failed",
         new OutOfMemoryError("Java heap space"));
     TaskOutOfMemoryException e = assertThrows(TaskOutOfMemoryException.class,
-        () -> TaskOutOfMemoryException.guard("ring", null, () -> {
+        () -> TaskOutOfMemoryException.guard(() -> "ring", () -> null, () -> {
           throw wrapped;
         }));
     assertNull(e.getCause());
@@ -43,10 +44,10 @@ class TaskOutOfMemoryExceptionTest {
   void otherFailuresPassUnchanged() {
     IllegalStateException other = new IllegalStateException("no");
     assertSame(other, assertThrows(IllegalStateException.class,
-        () -> TaskOutOfMemoryException.guard("x", null, () -> {
+        () -> TaskOutOfMemoryException.guard(() -> "x", () -> null, () -> {
           throw other;
         })));
-    assertEquals(5, TaskOutOfMemoryException.guard("x", null, () -> 5));
+    assertEquals(5, TaskOutOfMemoryException.guard(() -> "x", () -> null, () -> 5));
   }
 
   @Test
