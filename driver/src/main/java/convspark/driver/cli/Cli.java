@@ -74,10 +74,13 @@ final class Cli {
     Cli.verbose = verbose;
     Level level = verbose ? Level.WARN : Level.OFF;
     for (String logger : new String[] {"org.apache.spark.executor.Executor",
-        "org.apache.spark.scheduler.TaskSetManager",
-        "org.apache.spark.util.SparkUncaughtExceptionHandler"}) {
+        "org.apache.spark.scheduler.TaskSetManager"}) {
       setLevel(logger, level);
     }
+    // Spark's executor ends the JVM for a fatal error in a task (exit 52 for out of memory),
+    // logging it here first: recorded, for the command's one line, and shown with --verbose
+    setLevel(FATAL_LOGGER, verbose ? Level.WARN : Level.ERROR);
+    recordFatalErrors();
     // loggers whose other lines users need (Utils: "Your hostname ... resolves to a loopback
     // address"; BlockManager's other warnings): only their lines about a failed task go
     for (String[] f : TASK_FAILURE_LINES) {
@@ -106,6 +109,63 @@ final class Cli {
       {"org.apache.spark.storage.BlockManager", "Putting block .* failed due to exception .*"
           + "|Block .* could not be removed as it was not found on disk or in memory"},
   };
+
+  private static final String FATAL_LOGGER = "org.apache.spark.util.SparkUncaughtExceptionHandler";
+
+  /** The error Spark's executor logged before it ended the JVM; null while none came. */
+  private static volatile Throwable fatal;
+
+  /**
+   * Where Spark's executor is ending the JVM for an out-of-memory error in a task (one outside
+   * convspark's task code, which turns its own into an exception), a line that says so, naming
+   * the heap and what to change; else null (a signal, say). The JVM exits with 52 then.
+   */
+  static String fatalOutOfMemory() {
+    Throwable t = fatal;
+    if (!(t instanceof OutOfMemoryError)) {
+      return null;
+    }
+    return String.format("Spark ended the JVM (exit 52) after an out-of-memory error in a task "
+        + "(heap %.1f GiB, %s): raise the heap (CONVSPARK_MEMORY for scripts/convspark, "
+        + "spark.executor.memory on a cluster) or use a smaller train.global-batch, "
+        + "train.eval-batch or predict.inference-batch", Runtime.getRuntime().maxMemory()
+        / (double) (1L << 30), t.getMessage());
+  }
+
+  /** Forgets a recorded fatal error (tests). */
+  static void forgetFatal() {
+    fatal = null;
+  }
+
+  /** Records what Spark logs before it ends the JVM, and drops the line unless --verbose. */
+  private static synchronized void recordFatalErrors() {
+    if (DENIED.containsKey(FATAL_LOGGER)) {
+      return;
+    }
+    try {
+      org.apache.logging.log4j.core.LoggerContext ctx =
+          (org.apache.logging.log4j.core.LoggerContext)
+              org.apache.logging.log4j.LogManager.getContext(false);
+      org.apache.logging.log4j.core.config.LoggerConfig lc =
+          ctx.getConfiguration().getLoggerConfig(FATAL_LOGGER);
+      org.apache.logging.log4j.core.Filter f =
+          new org.apache.logging.log4j.core.filter.AbstractFilter() {
+            @Override
+            public Result filter(org.apache.logging.log4j.core.LogEvent event) {
+              if (event.getThrown() != null) {
+                fatal = event.getThrown();
+              }
+              return verbose ? Result.NEUTRAL : Result.DENY;
+            }
+          };
+      f.start();
+      lc.addFilter(f); // the level set above gave the logger a config of its own
+      DENIED.put(FATAL_LOGGER, f);
+      ctx.updateLoggers();
+    } catch (LinkageError | RuntimeException e) {
+      // another logging backend (a cluster's own): its configuration decides
+    }
+  }
 
   /** The filters {@link #denyLines} added, by logger, so that a second call adds none. */
   private static final java.util.Map<String, org.apache.logging.log4j.core.Filter> DENIED =

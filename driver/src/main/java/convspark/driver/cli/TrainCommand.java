@@ -190,13 +190,13 @@ public final class TrainCommand implements Callable<Integer> {
    * shut down" or "Cannot call methods on a stopped SparkContext"), that, not Spark's message.
    * Spark's executor also ends the JVM itself for a fatal error in a task (exit 52 for out of
    * memory); convspark's tasks turn theirs into {@code TaskOutOfMemoryException}, so only one
-   * in Spark's own code comes here, and this line cannot tell it from a signal.
+   * in Spark's own code comes here, and the line then says so ({@link Cli#fatalOutOfMemory}).
    */
   static String cause(Throwable e, boolean shuttingDown) {
-    return shuttingDown
-        ? "stopped: the JVM is shutting down (a SIGINT or SIGTERM; or, where the exit code is "
-            + "52, Spark ended it after an out-of-memory error outside convspark's own task "
-            + "code), and Spark with it"
+    String fatal = shuttingDown ? Cli.fatalOutOfMemory() : null;
+    return fatal != null ? "stopped: " + fatal
+        : shuttingDown ? "stopped: the JVM is shutting down (a SIGINT or SIGTERM), and Spark "
+            + "with it"
         : Main.describe(e);
   }
 

@@ -432,6 +432,36 @@ class CliRobustnessTest {
     assertTrue(m.contains("SIGINT or SIGTERM") && !m.contains("SparkContext"), m);
   }
 
+  /**
+   * Out of memory in Spark's own task code (not convspark's, which fails the task instead):
+   * Spark's executor logs the error and ends the JVM (exit 52); the run's line says that, not
+   * a signal, and the console shows nothing of it without --verbose.
+   */
+  @Test
+  void aRunEndedBySparkForOutOfMemorySaysSo() {
+    Cli.quietTaskFailures(false);
+    List<String> printed = new ArrayList<>();
+    try {
+      consoleLines(printed, () -> {
+        LogManager.getLogger("org.apache.spark.util.SparkUncaughtExceptionHandler").error(
+            "Uncaught exception in thread Thread[Executor task launch worker for task 0.0]",
+            new OutOfMemoryError("Java heap space"));
+        return null;
+      });
+      assertEquals(List.of(), printed);
+      Exception spark = new IllegalStateException("SparkContext was shut down");
+      String m = TrainCommand.cause(spark, true);
+      assertTrue(m.startsWith("stopped: Spark ended the JVM (exit 52) after an out-of-memory "
+          + "error in a task (heap "), m);
+      assertTrue(m.contains("Java heap space): raise the heap (CONVSPARK_MEMORY"), m);
+      assertFalse(m.contains("SIGINT"), m);
+      assertEquals(Main.describe(spark), TrainCommand.cause(spark, false));
+    } finally {
+      Cli.forgetFatal();
+    }
+    assertTrue(TrainCommand.cause(new IllegalStateException("x"), true).contains("SIGINT"));
+  }
+
   @Test
   void aHugeFileIsNotReadAsACheckpoint() throws Exception {
     Path big = dir.resolve("big.bin");
