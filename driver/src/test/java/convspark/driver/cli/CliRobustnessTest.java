@@ -537,7 +537,8 @@ class CliRobustnessTest {
    */
   @Test
   void aBadRowPrintsOneLineAndNoSparkLogLines() throws Exception {
-    String[] frame = {"--set", "data.format=dataframe", "--set", "data.test.path=" + nullFeatures};
+    String[] frame = TestData.noIdxArgs("--set", "data.format=dataframe", "--set",
+        "data.test.path=" + nullFeatures);
     List<String> printed = new ArrayList<>();
     String e = oneLine(consoleLines(printed, () -> CliTrainTest.run(concat(new String[] {"predict",
         "--config", config.toString(), "--checkpoint", runA.toString(), "--output",
@@ -550,9 +551,9 @@ class CliRobustnessTest {
         "--config", config.toString(), "--checkpoint", runA.toString()}, frame))), 2);
     assertTrue(e.contains(nullFeatures + " row ") && e.endsWith("features are null"), e);
     assertEquals(List.of(), printed, "evaluate");
-    e = oneLine(consoleLines(printed, () -> train(dir.resolve("run-badfeatures"), "--set",
-        "data.format=dataframe", "--set", "data.train.path=" + nullFeatures, "--set",
-        "data.test.path=" + goodParquet)), 2);
+    e = oneLine(consoleLines(printed, () -> train(dir.resolve("run-badfeatures"),
+        TestData.noIdxArgs("--set", "data.format=dataframe", "--set", "data.train.path="
+            + nullFeatures, "--set", "data.test.path=" + goodParquet))), 2);
     assertTrue(e.contains(nullFeatures + " row ") && e.endsWith("features are null"), e);
     assertEquals(List.of(), printed, "train");
     // --verbose: Spark's lines about the failed task are shown

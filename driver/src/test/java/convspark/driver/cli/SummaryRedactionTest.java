@@ -25,15 +25,13 @@ class SummaryRedactionTest {
     CliTrainTest.Run r = CliTrainTest.train(conf, out, "--set", "train.epochs=1",
         "--set", "spark.conf.\"spark.hadoop.fs.s3a.secret.key\"=hunter2-s3",
         "--set", "spark.conf.\"spark.hadoop.fs.s3a.access.key\"=AKIAEXAMPLE",
-        "--set", "data.dataframe.options.password=hunter2-jdbc",
         "--set", "spark.conf.\"spark.ui.enabled\"=false",
         // unquoted, HOCON nests them: an object whose own key says nothing
-        "--set", "spark.conf.spark.hadoop.fs.s3a.session.token=nested-token",
-        "--set", "data.dataframe.options.jdbc.password.value=nested-jdbc");
+        "--set", "spark.conf.spark.hadoop.fs.s3a.session.token=nested-token");
+    // (DataFrame reader options of a run in this format are refused: RunSummaryTest redacts them)
     assertEquals(0, r.code(), r.out() + r.err());
     String text = Files.readString(out.resolve("summary.json"));
-    for (String secret : new String[] {"hunter2-s3", "AKIAEXAMPLE", "hunter2-jdbc",
-        "nested-token", "nested-jdbc"}) {
+    for (String secret : new String[] {"hunter2-s3", "AKIAEXAMPLE", "nested-token"}) {
       assertFalse(text.contains(secret), secret + " in summary.json");
     }
     JsonNode c = CliTrainTest.summary(out).get("config");
