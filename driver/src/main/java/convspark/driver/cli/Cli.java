@@ -92,7 +92,8 @@ final class Cli {
    * What else Spark logs when a task fails on a bad row, before the command's one line (the
    * same names in Spark 3.5 and 4): a task that fails while writing (predict's output) logs
    * "Aborting task" with its stack trace (Utils.tryWithSafeFinallyAndFailureCallbacks), and the
-   * write "Aborting job ..." and "Job ... aborted." (FileFormatWriter), and sometimes, as the
+   * write "Aborting job ..." and "Job ... aborted." (FileFormatWriter; Spark 4 also "Job: ...,
+   * Task: ..., Task attempt ... aborted." for each task), and sometimes, as the
    * aborted task's attempt directory was never made, Hadoop's "Could not delete .../_temporary/
    * .../attempt_..." (FileOutputCommitter.abortTask); a cached block whose
    * computation fails (train's and evaluate's packed rows), "Putting block rdd_N_M failed due to
@@ -104,7 +105,7 @@ final class Cli {
   static final String[][] TASK_FAILURE_LINES = {
       {"org.apache.spark.util.Utils", "Aborting task"},
       {"org.apache.spark.sql.execution.datasources.FileFormatWriter",
-          "Aborting job .*|Job .* aborted\\."},
+          "Aborting job .*|Job .* aborted\\.|Job: .*, Task: .*, Task attempt .* aborted\\."},
       {"org.apache.hadoop.mapreduce.lib.output.FileOutputCommitter", "Could not delete .*"},
       {"org.apache.spark.storage.BlockManager", "Putting block .* failed due to exception .*"
           + "|Block .* could not be removed as it was not found on disk or in memory"},
