@@ -95,7 +95,8 @@ final class Cli {
    * write "Aborting job ..." and "Job ... aborted." (FileFormatWriter; Spark 4 also "Job: ...,
    * Task: ..., Task attempt ... aborted." for each task), and sometimes, as the
    * aborted task's attempt directory was never made, Hadoop's "Could not delete .../_temporary/
-   * .../attempt_..." (FileOutputCommitter.abortTask); a cached block whose
+   * .../attempt_..." (FileOutputCommitter.abortTask), or, from a sibling task cancelled in a
+   * shell command, Hadoop's "Interrupted while joining on: Thread[...]"; a cached block whose
    * computation fails (train's and evaluate's packed rows), "Putting block rdd_N_M failed due to
    * exception ..." and, as the failed put cleans up, "Block rdd_N_M could not be removed as it
    * was not found on disk or in memory" (harmless whenever it comes, as the "Asked to remove
@@ -107,6 +108,8 @@ final class Cli {
       {"org.apache.spark.sql.execution.datasources.FileFormatWriter",
           "Aborting job .*|Job .* aborted\\.|Job: .*, Task: .*, Task attempt .* aborted\\."},
       {"org.apache.hadoop.mapreduce.lib.output.FileOutputCommitter", "Could not delete .*"},
+      // a sibling task Spark cancels while it sets a file's permissions through a shell
+      {"org.apache.hadoop.util.Shell", "Interrupted while joining on: .*"},
       {"org.apache.spark.storage.BlockManager", "Putting block .* failed due to exception .*"
           + "|Block .* could not be removed as it was not found on disk or in memory"},
   };
