@@ -326,6 +326,7 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
       refuseIfSet(c, defaults, "train.step-gamma", but, "only step decays by it",
           "set train.schedule = step");
     }
+    unusedTrainKeys(c, defaults, train);
     int side = Math.min(model.input().height(), model.input().width());
     if (train.translate() >= side) {
       // every shift of `side` pixels or more blanks the image, and the label stays
@@ -408,6 +409,27 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
       for (String key : new String[] {"momentum", "nesterov"}) {
         refuseIfSet(c, defaults, "train.optimizer." + key, but, "only sgd reads it",
             "set train.optimizer.type = sgd");
+      }
+    }
+  }
+
+  /**
+   * The train keys the run's other settings leave unread: train.ring.* under the driver engine
+   * (it has no rounds, replicas or links) and the shape of random erasing when its probability
+   * is 0. (train.base-batch stays allowed under scaling = none: summary.json's k is
+   * global-batch / base-batch, the axis of scripts/experiment-scaling.sh.)
+   */
+  private static void unusedTrainKeys(Config c, Config defaults, Train train) {
+    if (train.engine() == Engine.DRIVER) {
+      for (String key : defaults.getConfig("train.ring").root().keySet()) {
+        refuseIfSet(c, defaults, "train.ring." + key, "train.engine = driver", "only the ring "
+            + "engine reads it", "set train.engine = ring");
+      }
+    }
+    if (train.erase().probability() == 0) {
+      for (String key : new String[] {"min-area", "max-area", "max-aspect"}) {
+        refuseIfSet(c, defaults, "train.augment.erase." + key, "train.augment.erase.probability"
+            + " = 0", "nothing is erased", "set train.augment.erase.probability above 0");
       }
     }
   }

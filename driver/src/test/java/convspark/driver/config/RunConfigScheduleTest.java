@@ -21,8 +21,8 @@ import org.junit.jupiter.api.io.TempDir;
  * a min-lr above it is refused; other schedules do not use min-lr, which is refused with them.
  * Likewise every key the chosen mode does not read, set to another value than its default: the
  * step schedule's keys with another schedule, the optimizer keys of the other type, the data keys
- * of another format, a validation fraction beside validation files. The shipped conf/*.conf
- * parse.
+ * of another format, a validation fraction beside validation files, train.ring.* under the
+ * driver engine, the shape of random erasing without erasing. The shipped conf/*.conf parse.
  */
 class RunConfigScheduleTest {
   @TempDir static Path dir;
@@ -141,6 +141,40 @@ class RunConfigScheduleTest {
     c = parse("train.optimizer.momentum=0.5", "train.optimizer.weight-decay=0",
         "train.optimizer.beta1=0.9");
     assertEquals(0.5, c.train().optimizer().momentum());
+  }
+
+  @Test
+  void ringKeysUnderTheDriverEngineAndEraseShapesWithoutErasingAreRefused() {
+    assertEquals("config key train.ring.round-steps: set to 10, but train.engine = driver does "
+        + "not use it (only the ring engine reads it); set train.engine = ring, or remove it",
+        refused("train.engine=driver", "train.ring.round-steps=10"));
+    for (String set : new String[] {"train.ring.attempts=5", "train.ring.transport=tcp",
+        "train.ring.keep-links=false", "train.ring.spin-micros=0"}) {
+      String key = set.substring(0, set.indexOf('='));
+      assertTrue(refused(set).startsWith("config key " + key + ": set"), set);
+      parse("train.engine=ring", set); // the ring engine reads it
+    }
+    // the value of a string key is not repeated; a key at its default value counts as not set
+    assertEquals("config key train.ring.transport: set, but train.engine = driver does not use "
+        + "it (only the ring engine reads it); set train.engine = ring, or remove it",
+        refused("train.ring.transport=tcp"));
+    parse("train.ring.round-steps=0", "train.ring.attempts="
+        + Settings.defaults().getInt("train.ring.attempts"));
+    assertEquals(10, parse("train.engine=ring", "train.ring.round-steps=10").train().ring()
+        .roundSteps());
+
+    assertEquals("config key train.augment.erase.max-area: set to 0.5, but "
+        + "train.augment.erase.probability = 0 does not use it (nothing is erased); set "
+        + "train.augment.erase.probability above 0, or remove it",
+        refused("train.augment.erase.max-area=0.5"));
+    assertTrue(refused("train.augment.erase.min-area=0.1").startsWith("config key "
+        + "train.augment.erase.min-area: set to 0.1, but"));
+    assertTrue(refused("train.augment.erase.max-aspect=2").startsWith("config key "
+        + "train.augment.erase.max-aspect: set to 2, but"));
+    RunConfig c = parse("train.augment.erase.probability=0.25", "train.augment.erase.min-area=0.1",
+        "train.augment.erase.max-area=0.5", "train.augment.erase.max-aspect=2");
+    assertEquals(0.5, c.train().erase().maxArea());
+    assertEquals(2, c.train().erase().maxAspect());
   }
 
   @Test
