@@ -194,7 +194,52 @@ final class Checkpoints {
             + "use the checkpoint's");
       }
     }
+    checkNormalization(cfg, merged, model);
     return cfg;
+  }
+
+  /**
+   * Refuses a normalisation the config sets that is not the one the model was trained with:
+   * evaluate and predict normalise with the checkpoint's (the weights expect its inputs), so
+   * another would be ignored without a word. Mode none or given sets one (scale and values);
+   * with mode auto (the training data's statistics: the checkpoint's), only a data.scale set
+   * to another value than its default does.
+   */
+  static void checkNormalization(RunConfig cfg, Config merged, Loaded model) {
+    Map<String, String> meta = model.checkpoint().meta();
+    if (!Normalization.inMeta(meta)) {
+      return; // the command itself says the checkpoint has none
+    }
+    int ch = cfg.model().input().channels();
+    Normalization held;
+    try {
+      held = Normalization.fromMeta(meta, ch);
+    } catch (BadInputException e) {
+      return; // the same: the command reads it again and names the file
+    }
+    RunConfig.Data d = cfg.data();
+    String mode = d.normalize().name().toLowerCase(java.util.Locale.ROOT);
+    if (d.normalize() == RunConfig.NormalizeMode.AUTO) {
+      boolean scaleSet = merged.getDouble("data.scale")
+          != Settings.defaults().getDouble("data.scale");
+      if (scaleSet && Math.abs((double) d.scale() - held.scale())
+          > 1e-5 * Math.max(d.scale(), held.scale())) {
+        throw new BadInputException("config key data.scale: set to " + d.scale() + ", but "
+            + model.origin() + " was trained on inputs scaled by " + held.scale() + " (with "
+            + "data.normalize.mode = auto, the checkpoint's " + held.describe() + " is used); "
+            + "set data.scale = " + held.scale() + ", or remove it");
+      }
+      return;
+    }
+    Normalization asked = Normalization.resolve(d, ch, () -> {
+      throw new IllegalStateException("auto");
+    });
+    if (!asked.sameAs(held)) {
+      throw new BadInputException("config keys data.normalize.* and data.scale: mode " + mode
+          + " gives " + asked.describe() + ", but " + model.origin() + " was trained on inputs "
+          + "normalised with " + held.describe() + " (the weights expect those inputs); set "
+          + "data.normalize.mode = auto to use the checkpoint's, or remove the keys");
+    }
   }
 
   /** Where two different specs first differ, in words. */

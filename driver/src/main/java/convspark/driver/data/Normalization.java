@@ -283,6 +283,12 @@ public record Normalization(float scale, float[] mean, float[] std) implements S
     return Math.abs((double) a - b) <= 1e-5 * reference;
   }
 
+  /** In words, for messages: "scale 0.003921569, mean [0.2860], std [0.3530]". */
+  public String describe() {
+    return "scale " + scale + ", mean " + Arrays.toString(mean) + ", std "
+        + Arrays.toString(std);
+  }
+
   /** Whether {@code meta} holds every key {@link #toMeta} writes. */
   public static boolean inMeta(Map<String, String> meta) {
     return meta.keySet().containsAll(META_KEYS);

@@ -30,7 +30,6 @@ import convspark.worker.update.Updater;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -510,9 +509,9 @@ public final class Trainer {
       }
       if (!trained.sameAs(norm)) {
         throw new BadInputException("--resume: the checkpoint in " + where + " was trained on "
-            + "inputs normalised with " + normalization(trained) + ", config keys "
+            + "inputs normalised with " + trained.describe() + ", config keys "
             + "data.normalize.* (mode " + cfg.data().normalize().name().toLowerCase() + ") and "
-            + "data.scale give " + normalization(norm) + " (the trained weights expect the "
+            + "data.scale give " + norm.describe() + " (the trained weights expect the "
             + "checkpoint's inputs; set data.normalize.mode = given with its mean and std, or the "
             + "config the run had)");
       }
@@ -602,11 +601,6 @@ public final class Trainer {
           + "other labels or images: CRC-32C " + was + " then, " + Long.toHexString(
           crc.getAsLong()) + " now); resume with the data it was trained on");
     }
-  }
-
-  private static String normalization(Normalization n) {
-    return "scale " + n.scale() + ", mean " + Arrays.toString(n.mean()) + ", std "
-        + Arrays.toString(n.std());
   }
 
   /** Optimizer state arrays as their sizes: "[421834, 421834] values", "none". */

@@ -11,6 +11,7 @@ import convspark.common.io.Checkpoint;
 import convspark.common.nn.Network;
 import convspark.common.spec.ModelSpec;
 import convspark.driver.TestData;
+import convspark.driver.data.Normalization;
 import convspark.driver.interop.SafeTensors;
 import convspark.driver.interop.TorchModel;
 import convspark.driver.metrics.Json;
@@ -19,6 +20,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -31,8 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * What convspark writes never costs an earlier result: summary.json, metrics.jsonl and evaluate's
  * --out are replaced atomically (a failed write leaves the old bytes), export replaces a file
- * only with --overwrite, evaluate and predict refuse a config whose model is not the
- * checkpoint's, and a train --overwrite that fails while it starts puts the old run back.
+ * only with --overwrite, evaluate and predict refuse a config whose model or normalisation is
+ * not the checkpoint's, and a train --overwrite that fails while it starts puts the old run back.
  */
 class ResultSafetyTest {
   @TempDir static Path dir;
@@ -256,6 +258,39 @@ class ResultSafetyTest {
         "data.normalize.mode=none", "--init-from", pt.toString());
     assertEquals(0, r.code(), r.err());
     assertTrue(r.out().contains("samples 60"), r.out());
+  }
+
+  // ---- and its normalisation, where the config sets one -----------------------------------------
+
+  @Test
+  void evaluateAndPredictRefuseANormalisationOtherThanTheCheckpoints() throws Exception {
+    Checkpoint c = CliTrainTest.ckpt(runA.resolve("checkpoints/final.bin"));
+    Normalization held = Normalization.fromMeta(c.meta(), 1);
+    String e = oneLine(CliTrainTest.run("evaluate", "--config", config.toString(), "--set",
+        "data.normalize.mode=none", "--checkpoint", runA.toString()), 2);
+    assertTrue(e.contains("config keys data.normalize.* and data.scale: mode none gives scale ")
+        && e.contains("final.bin was trained on inputs normalised with " + held.describe()), e);
+    Path pred = dir.resolve("pred-norm.csv");
+    e = oneLine(CliTrainTest.run("predict", "--config", config.toString(), "--set",
+        "data.normalize.mode=given", "--set", "data.normalize.mean=[0.5]", "--set",
+        "data.normalize.std=[0.25]", "--checkpoint", runA.toString(), "--output",
+        pred.toString()), 2);
+    assertTrue(e.contains("mode given gives scale") && e.contains("mean [0.5], std [0.25]"), e);
+    assertFalse(Files.exists(pred));
+    // mode auto reads the checkpoint's statistics; a data.scale set to another value is refused
+    e = oneLine(CliTrainTest.run("evaluate", "--config", config.toString(), "--set",
+        "data.scale=0.5", "--checkpoint", runA.toString()), 2);
+    assertTrue(e.startsWith("convspark: error: config key data.scale: set to 0.5, but ")
+        && e.contains("inputs scaled by " + held.scale()), e);
+    // the checkpoint's own values, given: the same inputs, accepted
+    CliTrainTest.Run r = CliTrainTest.run("evaluate", "--config", config.toString(), "--set",
+        "data.normalize.mode=given", "--set", "data.normalize.mean=" + Arrays.toString(
+        held.mean()), "--set", "data.normalize.std=" + Arrays.toString(held.std()),
+        "--checkpoint", runA.toString());
+    assertEquals(0, r.code(), r.err());
+    CliTrainTest.Run plain = CliTrainTest.run("evaluate", "--config", config.toString(),
+        "--checkpoint", runA.toString());
+    assertEquals(plain.out(), r.out());
   }
 
   // ---- export never replaces a file unasked ------------------------------------------------------
