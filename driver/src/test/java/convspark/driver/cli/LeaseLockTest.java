@@ -55,8 +55,9 @@ class LeaseLockTest {
     long pid = ProcessHandle.current().pid();
     assertTrue(e.getMessage().startsWith(OPT + " " + dir + ": another convspark run is writing"
         + " it"), e.getMessage());
-    assertTrue(e.getMessage().contains("names host host-a, pid " + pid + ", renewed 0 s ago"),
-        e.getMessage());
+    // a few seconds at most: a slow machine, or a file-system clock in whole seconds
+    assertTrue(e.getMessage().matches(".*names host host-a, pid " + pid + ", renewed [0-9] s "
+        + "ago.*"), e.getMessage());
     assertTrue(e.getMessage().contains("delete " + new Path(dir, LeaseLock.NAME)),
         e.getMessage());
     a.check(); // the refused run did not disturb the holder
@@ -97,7 +98,7 @@ class LeaseLockTest {
       makeOld(600_000);
       a.renew();
       BadInputException e = assertThrows(BadInputException.class, () -> acquire("host-b"));
-      assertTrue(e.getMessage().contains("renewed 0 s ago"), e.getMessage());
+      assertTrue(e.getMessage().matches(".*renewed [0-9] s ago.*"), e.getMessage());
       a.check();
     }
   }
