@@ -269,7 +269,8 @@ class IdxReaderTest {
     long t0 = System.nanoTime();
     assertOneLine(bad(plain, lab), plain, "1000000000 images", "expected 784000000000 bytes of pixel data", "file ends after 784");
     assertOneLine(bad(gz, lab), gz, "1000000000 images", "784000000000 pixel values", "more than");
-    assertTrue(System.nanoTime() - t0 < 1_000_000_000L, "must be rejected quickly");
+    // reading or allocating 784 GB would take minutes or fail; 10 s leaves a loaded machine room
+    assertTrue(System.nanoTime() - t0 < 10_000_000_000L, "must be rejected without reading");
   }
 
   @Test
