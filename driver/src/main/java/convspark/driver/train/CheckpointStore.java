@@ -253,12 +253,21 @@ public final class CheckpointStore {
 
   /** Writes the checkpoint of step {@code c.step()} and prunes all but the newest keepLast. */
   public Path write(Checkpoint c) throws IOException {
-    Path p = writeNamed(c, String.format("ckpt-%012d.bin", c.step()));
+    Path p = writeNamed(c, fileOf(c.step()));
     List<Path> all = list();
     for (int i = 0; i + keepLast < all.size(); i++) {
       fs.delete(all.get(i), false);
     }
     return p;
+  }
+
+  private static String fileOf(long step) {
+    return String.format("ckpt-%012d.bin", step);
+  }
+
+  /** The checkpoint written at {@code step}, if kept and readable ({@link #readNamed}). */
+  public Optional<Checkpoint> readStep(long step) throws IOException {
+    return step < 0 ? Optional.empty() : readNamed(fileOf(step));
   }
 
   /** Checkpoint files, oldest first. */

@@ -237,6 +237,9 @@ public final class Trainer {
               stop.bestEpoch()));
         }
       }
+      if (best == null && stop.bestEpoch() > 0) {
+        best = bestFromCheckpoint(store, c, stop.bestEpoch(), stepsPerEpoch);
+      }
       history.addAll(metrics.truncateTo(startEpoch, log::warning));
       if (history.isEmpty() && startEpoch > 0) {
         log.warning(String.format("--resume: %s holds no metrics of the run's first %d epochs "
@@ -345,7 +348,7 @@ public final class Trainer {
       resultEpoch = stop.bestEpoch();
     } else if (stop.bestEpoch() > 0 && stop.bestEpoch() != epochsRun) {
       log.warning(String.format("the best weights (epoch %d) are not available (best.bin "
-          + "missing or unusable on --resume): the last weights (epoch %d) are kept and tested",
+          + "missing or unusable on --resume, and that epoch's checkpoint no longer kept): the last weights (epoch %d) are kept and tested",
           stop.bestEpoch(), epochsRun));
     }
     // final.bin is stamped with the epoch and step of the weights it holds (the best epoch's
@@ -601,6 +604,30 @@ public final class Trainer {
           + "other labels or images: CRC-32C " + was + " then, " + Long.toHexString(
           crc.getAsLong()) + " now); resume with the data it was trained on");
     }
+  }
+
+  /**
+   * The best epoch's weights from the checkpoint of that epoch, when best.bin could not give
+   * them on --resume (missing, torn, or of another epoch) and that checkpoint is the one resumed
+   * from or is still kept: a checkpoint holds the weights its epoch was validated with.
+   *
+   * @return null when no such checkpoint is readable
+   */
+  private ModelState bestFromCheckpoint(CheckpointStore store, Checkpoint resumed, int epoch,
+      int stepsPerEpoch) throws IOException {
+    Checkpoint e = resumed;
+    if (resumed.epoch() != epoch) {
+      long s = resumed.step() - (long) (resumed.epoch() - epoch) * stepsPerEpoch;
+      Optional<Checkpoint> at = store.readStep(s);
+      if (at.isEmpty() || at.get().epoch() != epoch) {
+        return null;
+      }
+      e = at.get();
+    }
+    log.info(String.format("convspark: the best weights (epoch %d) are taken from the "
+        + "checkpoint of that epoch (step %d), since best.bin did not hold them", epoch,
+        e.step()));
+    return new ModelState(e.params().clone(), e.state().clone(), new float[0][], 0);
   }
 
   /** Optimizer state arrays as their sizes: "[421834, 421834] values", "none". */

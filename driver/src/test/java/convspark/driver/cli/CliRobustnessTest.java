@@ -20,6 +20,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 import org.apache.logging.log4j.Level;
 import org.apache.logging.log4j.LogManager;
@@ -291,6 +292,54 @@ class CliRobustnessTest {
         new org.apache.hadoop.fs.Path(ck.resolve("best.bin").toUri()), conf);
     assertEquals(1, restored.epoch());
     assertArrayEquals(best.params(), restored.params());
+  }
+
+  @Test
+  void aTornBestBinIsReplacedByTheBestEpochsCheckpointOnResume() throws Exception {
+    Path out = dir.resolve("run-best-torn");
+    CliTrainTest.Run r = train(out, "--set", "train.epochs=2");
+    assertEquals(0, r.code(), r.err());
+    Path ck = out.resolve("checkpoints");
+    org.apache.hadoop.conf.Configuration conf = new org.apache.hadoop.conf.Configuration();
+    var store = new convspark.driver.train.CheckpointStore(ck.toUri().toString(), 3, conf);
+    List<Path> ckpts;
+    try (Stream<Path> s = Files.list(ck)) {
+      ckpts = s.filter(p -> p.getFileName().toString().matches("ckpt-\\d+\\.bin")).sorted()
+          .toList();
+    }
+    assertEquals(2, ckpts.size(), ckpts.toString());
+    Checkpoint first = Checkpoint.fromBytes(bytes(ckpts.get(0)), "epoch 1");
+    Checkpoint last = Checkpoint.fromBytes(bytes(ckpts.get(1)), "epoch 2");
+    assertEquals(1, first.epoch());
+    // epoch 2's checkpoint names epoch 1 the best (whatever validation said), and best.bin is
+    // torn: epoch 1's weights are still in its own checkpoint
+    Map<String, String> meta = new java.util.LinkedHashMap<>(last.meta());
+    meta.put("early.best-epoch", "1");
+    meta.put("early.bad-epochs", "1");
+    store.writeNamed(new Checkpoint(last.modelSpec(), last.epoch(), last.step(), last.params(),
+        last.state(), last.optimizer(), last.optimizerState(), last.optimizerSteps(), meta),
+        ckpts.get(1).getFileName().toString());
+    try (RandomAccessFile f = new RandomAccessFile(ck.resolve("best.bin").toFile(), "rw")) {
+      f.setLength(f.length() / 2);
+    }
+    r = train(out, "--resume", "--set", "train.epochs=2");
+    assertEquals(0, r.code(), r.err() + r.out());
+    assertTrue(r.out().contains("the best weights (epoch 1) are taken from the checkpoint of "
+        + "that epoch (step " + first.step() + ")"), r.out());
+    assertFalse(r.out().contains("not available"), r.out());
+    Checkpoint fin = Checkpoint.fromBytes(bytes(ck.resolve("final.bin")), "final.bin");
+    assertEquals(1, fin.epoch());
+    assertArrayEquals(first.params(), fin.params());
+    assertArrayEquals(first.state(), fin.state());
+
+    // once that checkpoint is gone too, the last weights are kept and it says so
+    Files.delete(ckpts.get(0));
+    r = train(out, "--resume", "--set", "train.epochs=2");
+    assertEquals(0, r.code(), r.err() + r.out());
+    assertTrue(r.out().contains("the best weights (epoch 1) are not available"), r.out());
+    fin = Checkpoint.fromBytes(bytes(ck.resolve("final.bin")), "final.bin");
+    assertEquals(2, fin.epoch());
+    assertArrayEquals(last.params(), fin.params());
   }
 
   @Test
