@@ -15,7 +15,8 @@ public final class CommonOptions {
   List<String> set = new ArrayList<>();
 
   @Option(names = "--master", paramLabel = "URL",
-      description = "Spark master (default: spark-submit's, else spark.master, local[*]).")
+      description = "Spark master (default: config key spark.conf.\"spark.master\", else "
+          + "spark-submit's, else config key spark.master, local[*]).")
   String master;
 
   @Option(names = "--verbose", description = "Print stack traces of errors.")
