@@ -67,7 +67,9 @@ final class MlPersistence {
     String line;
     try {
       line = JavaSparkContext.fromSparkContext(sc).textFile(path + "/metadata", 1).first();
-    } catch (RuntimeException e) {
+    } catch (Exception e) {
+      // Exception, not RuntimeException: Hadoop's "Input path does not exist" (a path with no
+      // metadata: none, a file, an empty directory) is a checked IOException Spark throws as is
       throw new BadInputException(path + ": not a saved Spark ML stage (no readable metadata: "
           + String.valueOf(e.getMessage()).lines().findFirst().orElse("") + ")", e);
     }

@@ -177,6 +177,32 @@ class MlInputChecksTest {
   }
 
   @Test
+  void loadingAPathThatHoldsNoSavedStageNamesThePath() throws Exception {
+    // Hadoop's "Input path does not exist" is a checked IOException that Spark throws
+    // unchecked: it escaped as is, without saying that the path is not a saved stage
+    Path file = Files.writeString(dir.resolve("not-a-model.txt"), "hello");
+    Path empty = Files.createDirectories(dir.resolve("empty-dir"));
+    for (String path : new String[] {dir.resolve("no-such-model").toString(), file.toString(),
+        empty.toString()}) {
+      BadInputException e = assertThrows(BadInputException.class,
+          () -> CnnClassificationModel.load(path), path);
+      assertTrue(e.getMessage().startsWith(path + ": not a saved Spark ML stage (no readable "
+          + "metadata: "), e.getMessage());
+      e = assertThrows(BadInputException.class, () -> CnnClassifier.load(path), path);
+      assertTrue(e.getMessage().startsWith(path + ": not a saved Spark ML stage"),
+          e.getMessage());
+    }
+    // a saved stage of another class names the class found
+    String model = dir.resolve("saved-model").toString();
+    CnnClassificationModel.fromCheckpoint(checkpoint(BINARY, null)).write().overwrite()
+        .save(model);
+    BadInputException e = assertThrows(BadInputException.class,
+        () -> CnnClassifier.load(model));
+    assertEquals(model + ": expected a saved convspark.driver.ml.CnnClassifier but found class "
+        + "name convspark.driver.ml.CnnClassificationModel", e.getMessage());
+  }
+
+  @Test
   void anImageOfTheWrongSizeIsNamedByItsFile() throws Exception {
     Path imgs = Files.createDirectories(dir.resolve("imgs"));
     for (int i = 0; i < 4; i++) {
