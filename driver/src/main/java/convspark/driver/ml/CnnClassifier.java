@@ -415,9 +415,11 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
     boolean temp = getOutputDir().isEmpty();
     Path out = null;
     try {
+      // before any pass over the data (the normalisation's): a directory fit cannot use fails
+      // now, not after that pass
+      out = temp ? Files.createTempDirectory("convspark-fit-") : outputDir(getOutputDir());
       TrainingData data = TrainingData.ofFrames(cfg, train, val, null, cols, trainSource,
           valSource, null, val != null ? new TrainingData.CutFrom(whole, source) : null);
-      out = temp ? Files.createTempDirectory("convspark-fit-") : outputDir(getOutputDir());
       String ckptDir = out.resolve(Trainer.CHECKPOINTS_DIR).toUri().toString();
       Trainer.Result r;
       // the caller's session has no executor watch (the CLI starts one with its session): a
@@ -479,17 +481,28 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
     throw (E) e;
   }
 
-  private static Path outputDir(String dir) throws IOException {
+  /**
+   * Param outputDir's directory, created if missing; refused, naming the param, when it is a
+   * file, holds anything, or cannot be created.
+   */
+  private static Path outputDir(String dir) {
+    String named = "CnnClassifier outputDir " + dir + ": ";
     Path p = Path.of(dir);
-    if (Files.isDirectory(p)) {
-      try (Stream<Path> s = Files.list(p)) {
-        if (s.findAny().isPresent()) {
-          throw new BadInputException("CnnClassifier outputDir " + dir + ": exists and is not "
-              + "empty");
+    if (Files.exists(p) && !Files.isDirectory(p)) {
+      throw new BadInputException(named + "exists and is not a directory");
+    }
+    try {
+      if (Files.isDirectory(p)) {
+        try (Stream<Path> s = Files.list(p)) {
+          if (s.findAny().isPresent()) {
+            throw new BadInputException(named + "exists and is not empty");
+          }
         }
       }
+      return Files.createDirectories(p);
+    } catch (IOException e) {
+      throw new BadInputException(named + "cannot create it: " + e, e);
     }
-    return Files.createDirectories(p);
   }
 
   private static void deleteQuietly(Path dir) {

@@ -203,6 +203,35 @@ class MlInputChecksTest {
   }
 
   @Test
+  void anOutputDirFitCannotUseIsRefusedNamingTheParamBeforeAnyPassOverTheData()
+      throws Exception {
+    // a NaN in the last row: any pass over the data fails on it, so the error shows which
+    // check came first (the normalisation pass ran before outputDir was looked at)
+    List<Row> rows = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      rows.add(RowFactory.create((double) (i % 2), Vectors.dense(i, 1, 2, i == 3 ? Double.NaN
+          : 3)));
+    }
+    Dataset<Row> df = spark.createDataFrame(rows, new StructType()
+        .add("label", DataTypes.DoubleType).add("features", new VectorUDT()));
+    Path file = Files.writeString(dir.resolve("out-file"), "x");
+    Path full = Files.createDirectories(dir.resolve("out-full"));
+    Files.writeString(full.resolve("summary.json"), "{}");
+    for (String[] c : new String[][] {
+        {file.toString(), "exists and is not a directory"},
+        {full.toString(), "exists and is not empty"},
+        {file.resolve("sub").toString(), "cannot create it: "}}) {
+      BadInputException e = assertThrows(BadInputException.class, () -> new CnnClassifier()
+          .setModelSpec(BINARY).setEpochs(1).setGlobalBatch(2).setNumWorkers(1)
+          .setValidationFraction(0).setOutputDir(c[0]).fit(df), c[0]);
+      assertTrue(e.getMessage().startsWith("CnnClassifier outputDir " + c[0] + ": " + c[1]),
+          e.getMessage());
+    }
+    assertEquals("x", Files.readString(file));
+    assertEquals(List.of(full.resolve("summary.json")), Files.list(full).toList());
+  }
+
+  @Test
   void anImageOfTheWrongSizeIsNamedByItsFile() throws Exception {
     Path imgs = Files.createDirectories(dir.resolve("imgs"));
     for (int i = 0; i < 4; i++) {
