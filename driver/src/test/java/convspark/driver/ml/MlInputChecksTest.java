@@ -232,6 +232,30 @@ class MlInputChecksTest {
   }
 
   @Test
+  void anOldMllibVectorColumnIsNamedAsSuchWithTheConversion() {
+    // its simpleString is "vector" too: the message said it must be a vector but was a vector
+    List<Row> rows = List.of(RowFactory.create(0.0,
+        org.apache.spark.mllib.linalg.Vectors.dense(1, 2, 3, 4)));
+    Dataset<Row> old = spark.createDataFrame(rows, new StructType()
+        .add("label", DataTypes.DoubleType)
+        .add("features", new org.apache.spark.mllib.linalg.VectorUDT()));
+    String expected = "Column features holds org.apache.spark.mllib.linalg vectors (the old "
+        + "RDD-based API); convert it to org.apache.spark.ml.linalg vectors with "
+        + "MLUtils.convertVectorColumnsToML(dataset, \"features\")";
+    BadInputException e = assertThrows(BadInputException.class, () -> CnnClassificationModel
+        .fromCheckpoint(checkpoint(BINARY, null)).transform(old));
+    assertEquals(expected, e.getMessage());
+    e = assertThrows(BadInputException.class, () -> new CnnClassifier().setModelSpec(BINARY)
+        .fit(old));
+    assertEquals(expected, e.getMessage());
+    // converted as the message says, it scores
+    assertEquals(1, CnnClassificationModel.fromCheckpoint(checkpoint(BINARY, null))
+        .transform(org.apache.spark.mllib.util.MLUtils.convertVectorColumnsToML(old,
+            "features"))
+        .count());
+  }
+
+  @Test
   void anImageOfTheWrongSizeIsNamedByItsFile() throws Exception {
     Path imgs = Files.createDirectories(dir.resolve("imgs"));
     for (int i = 0; i < 4; i++) {
