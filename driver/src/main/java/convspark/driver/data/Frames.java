@@ -85,6 +85,13 @@ public final class Frames {
     if (ft instanceof ArrayType a && a.elementType() instanceof NumericType) {
       return Kind.ARRAY;
     }
+    if (ft instanceof org.apache.spark.mllib.linalg.VectorUDT) {
+      // its simpleString is "vector" too: the general message would say it must be of type
+      // vector but was of type vector
+      throw new BadInputException("Column " + col + " holds org.apache.spark.mllib.linalg "
+          + "vectors (the old RDD-based API); convert it to org.apache.spark.ml.linalg vectors "
+          + "with MLUtils.convertVectorColumnsToML(dataset, \"" + col + "\")");
+    }
     if (ft instanceof StructType st && Arrays.asList(st.fieldNames()).containsAll(
         List.of("height", "width", "nChannels", "data"))) {
       for (String f : List.of("height", "width", "nChannels")) {

@@ -39,14 +39,7 @@ final class FeatureColumns {
 
   /** The kind of the features column: a Vector, an array of numbers or an image struct. */
   static Frames.Kind featuresKind(StructType schema, String col) {
-    if (field(schema, col, "features").dataType()
-        instanceof org.apache.spark.mllib.linalg.VectorUDT) {
-      // its simpleString is "vector" too: the general message would say it must be of type
-      // vector but was of type vector
-      throw new BadInputException("Column " + col + " holds org.apache.spark.mllib.linalg "
-          + "vectors (the old RDD-based API); convert it to org.apache.spark.ml.linalg vectors "
-          + "with MLUtils.convertVectorColumnsToML(dataset, \"" + col + "\")");
-    }
+    field(schema, col, "features");
     return Frames.featuresKind(schema, col);
   }
 

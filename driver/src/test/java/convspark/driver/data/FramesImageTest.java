@@ -75,4 +75,17 @@ class FramesImageTest {
         + "but was actually of type bigint", e);
     assertEquals(Frames.Kind.IMAGE, Frames.featuresKind(ROW, "image"));
   }
+
+  @Test
+  void oldMllibVectorsAreNamedWithTheirConversion() {
+    // both vector types print as "vector": the general message would contradict itself
+    StructType old = new StructType().add("features",
+        new org.apache.spark.mllib.linalg.VectorUDT());
+    assertEquals("Column features holds org.apache.spark.mllib.linalg vectors (the old "
+        + "RDD-based API); convert it to org.apache.spark.ml.linalg vectors with "
+        + "MLUtils.convertVectorColumnsToML(dataset, \"features\")", assertThrows(
+        BadInputException.class, () -> Frames.featuresKind(old, "features")).getMessage());
+    assertEquals(Frames.Kind.VECTOR, Frames.featuresKind(new StructType().add("features",
+        new org.apache.spark.ml.linalg.VectorUDT()), "features"));
+  }
 }
