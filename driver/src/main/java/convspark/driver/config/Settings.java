@@ -13,6 +13,8 @@ import convspark.common.BadInputException;
 import java.io.File;
 import java.io.PrintStream;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -56,6 +58,7 @@ public final class Settings {
       } catch (ConfigException e) {
         throw new BadInputException(file + ": " + oneLine(e.getMessage()));
       }
+      user = flattenPassThrough(user, file);
       source = file;
     }
     Config sets = ConfigFactory.empty();
@@ -75,7 +78,7 @@ public final class Settings {
         }
       }
       checkKnown(one, "--set");
-      sets = one.withFallback(sets);
+      sets = flattenPassThrough(one, "--set").withFallback(sets);
     }
     checkKnown(user, source);
     Config merged = sets.withFallback(user);
@@ -120,6 +123,68 @@ public final class Settings {
       v = o.get(k);
     }
     return one;
+  }
+
+  /** The objects whose properties are passed on as they are, by their full (dotted) names. */
+  static final List<String> PASS_THROUGH = List.of("spark.conf", "data.dataframe.options");
+
+  /**
+   * {@code layer} (the file, or one --set) with each {@link #PASS_THROUGH} object flattened to
+   * one level keyed by the properties' full names. {@code spark.conf { "spark.executor.memory" =
+   * 4g }} and {@code spark.conf.spark.executor.memory = 4g} (unquoted, HOCON nests it: {@code
+   * spark { executor { memory } }}) name the same Spark property, but merged as written they are
+   * two keys, and which of them reached Spark was a matter of hash order: a --set in the one form
+   * was lost to the file's value in the other. Flattened, the layers merge property by property.
+   * The same property given twice in one layer with different values is an error. An object that
+   * is not resolved yet (a substitution merged into it) is left as it is.
+   */
+  static Config flattenPassThrough(Config layer, String source) {
+    for (String path : PASS_THROUGH) {
+      ConfigValue v = layer.root();
+      for (String k : ConfigUtil.splitPath(path)) {
+        v = v instanceof ConfigObject o ? o.get(k) : null;
+      }
+      if (!(v instanceof ConfigObject o)) {
+        continue;
+      }
+      Map<String, ConfigValue> flat = new LinkedHashMap<>();
+      Map<String, String> written = new HashMap<>();
+      try {
+        flatten(o, List.of(), flat, written, path, source);
+      } catch (ConfigException.NotResolved e) {
+        continue;
+      }
+      layer = layer.withValue(path, ConfigValueFactory.fromMap(flat));
+    }
+    return layer;
+  }
+
+  private static void flatten(ConfigObject o, List<String> keys, Map<String, ConfigValue> flat,
+      Map<String, String> written, String path, String source) {
+    for (Map.Entry<String, ConfigValue> e : o.entrySet()) {
+      List<String> at = new ArrayList<>(keys);
+      at.add(e.getKey());
+      if (e.getValue() instanceof ConfigObject inner) {
+        flatten(inner, at, flat, written, path, source);
+        continue;
+      }
+      String name = String.join(".", at);
+      String as = path + "." + ConfigUtil.joinPath(at);
+      ConfigValue before = flat.put(name, e.getValue());
+      String asBefore = written.put(name, as);
+      if (before != null && !sameValue(before, e.getValue())) {
+        throw new BadInputException(source + ": " + asBefore + " and " + as + " both set '"
+            + name + "', to different values; set it once");
+      }
+    }
+  }
+
+  private static boolean sameValue(ConfigValue a, ConfigValue b) {
+    try {
+      return java.util.Objects.equals(a.unwrapped(), b.unwrapped());
+    } catch (ConfigException e) {
+      return false; // not resolved yet: cannot tell
+    }
   }
 
   /** Whether HOCON would read a comment in {@code s}: {@code //} or {@code #} outside quotes. */

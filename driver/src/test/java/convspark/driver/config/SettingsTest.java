@@ -167,4 +167,31 @@ class SettingsTest {
     assertFalse(e.getMessage().contains("\n"), e.getMessage());
     assertEquals("", out.toString(StandardCharsets.UTF_8));
   }
+
+  @Test
+  void aSetPropertyWinsOverTheFileWhetherItsKeyIsQuotedOrNested() throws Exception {
+    Path f = dir.resolve("props.conf");
+    Path x = dir.resolve("x.gz");
+    // quoted in the file, as convspark-defaults.conf shows it; nested (unquoted) on --set
+    Files.writeString(f, convspark.driver.TestData.config(x, x, x, x)
+        + "spark.conf { \"spark.executor.memory\" = 4g, \"spark.e\" = 1, \"spark.a.b\" = 1,"
+        + " spark.nested.key = file }\n"
+        + "data.dataframe.options { \"fs.opt\" = file, mergeSchema = false }\n");
+    RunConfig c = RunConfig.parse(Settings.load(f.toString(), List.of("data.format=dataframe",
+        "data.train.images=", "data.train.labels=", "data.test.images=", "data.test.labels=",
+        "data.train.path=t", "spark.conf.spark.executor.memory=8g", "spark.conf.spark.e=2",
+        "spark.conf.spark.a.b=2", "spark.conf.\"spark.nested.key\"=set",
+        "data.dataframe.options.fs.opt=set")));
+    assertEquals(java.util.Map.of("spark.executor.memory", "8g", "spark.e", "2", "spark.a.b", "2",
+        "spark.nested.key", "set"), c.spark().conf());
+    assertEquals(java.util.Map.of("fs.opt", "set", "mergeSchema", "false"),
+        c.data().frame().options());
+    // the one property twice in one file, with two values: which one is meant?
+    Path twice = dir.resolve("twice.conf");
+    Files.writeString(twice, "spark.conf { \"spark.a.b\" = 1, spark.a.b = 2 }\n" + MODEL);
+    BadInputException e = assertThrows(BadInputException.class,
+        () -> Settings.load(twice.toString(), List.of()));
+    assertTrue(e.getMessage().startsWith(twice + ": spark.conf."), e.getMessage());
+    assertTrue(e.getMessage().contains("both set 'spark.a.b'"), e.getMessage());
+  }
 }
