@@ -9,6 +9,7 @@ import com.typesafe.config.ConfigRenderOptions;
 import com.typesafe.config.ConfigUtil;
 import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueFactory;
+import com.typesafe.config.ConfigValueType;
 import convspark.common.BadInputException;
 import java.io.File;
 import java.io.PrintStream;
@@ -17,6 +18,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeSet;
 
 /**
  * Loads a run's configuration: the defaults ({@code convspark-defaults.conf}, the one place each
@@ -83,10 +85,49 @@ public final class Settings {
     checkKnown(user, source);
     Config merged = sets.withFallback(user);
     // a model given by the user replaces the (empty) default model wholesale
+    Config resolved;
     try {
-      return merged.withFallback(defaults()).resolve();
+      resolved = merged.withFallback(defaults()).resolve();
     } catch (ConfigException e) {
       throw new BadInputException(source + ": " + oneLine(e.getMessage()));
+    }
+    checkShape(resolved, defaults().root(), "");
+    return resolved;
+  }
+
+  /**
+   * Refuses a section that the file or a --set replaced by something else than an object
+   * ({@code data.normalize = given} for {@code data.normalize.mode = given}, {@code train.ring =
+   * 5}), and a key set to null: each would fail later as HOCON's own message about a key the user
+   * did not write (data.normalize.mode), without the key it was meant for.
+   */
+  private static void checkShape(Config c, ConfigObject defaults, String prefix) {
+    for (Map.Entry<String, ConfigValue> e : defaults.entrySet()) {
+      String path = prefix.isEmpty() ? quote(e.getKey()) : prefix + "." + quote(e.getKey());
+      boolean section = e.getValue() instanceof ConfigObject;
+      if (!c.hasPathOrNull(path) || c.getIsNull(path)) {
+        throw new BadInputException("config key " + path + ": expected "
+            + (section ? "an object { ... }" : "a value (default: "
+            + e.getValue().render(ConfigRenderOptions.concise()) + ")") + ", found null");
+      }
+      if (!section) {
+        continue;
+      }
+      ConfigValue v = c.getValue(path);
+      if (v.valueType() != ConfigValueType.OBJECT) {
+        java.util.Set<String> keys = ((ConfigObject) e.getValue()).keySet();
+        String found = switch (v.valueType()) {
+          case NUMBER, BOOLEAN -> v.render(ConfigRenderOptions.concise());
+          case LIST -> "a list";
+          default -> "a string"; // not named: it may hold a credential
+        };
+        throw new BadInputException("config key " + path + ": expected an object { ... }"
+            + (keys.isEmpty() ? "" : " of the keys " + String.join(", ", new TreeSet<>(keys))
+            + " (or one of them set as " + path + ".<key> = ...)") + ", found " + found);
+      }
+      if (!PASS_THROUGH.contains(path) && !path.equals("model")) {
+        checkShape(c, (ConfigObject) e.getValue(), path);
+      }
     }
   }
 

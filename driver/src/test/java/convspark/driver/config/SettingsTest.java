@@ -194,4 +194,33 @@ class SettingsTest {
     assertTrue(e.getMessage().startsWith(twice + ": spark.conf."), e.getMessage());
     assertTrue(e.getMessage().contains("both set 'spark.a.b'"), e.getMessage());
   }
+
+  @Test
+  void aSectionReplacedByAValueOrANullIsNamed() throws Exception {
+    BadInputException e = assertThrows(BadInputException.class,
+        () -> set("data.normalize=given"));
+    assertEquals("config key data.normalize: expected an object { ... } of the keys mean, mode, "
+        + "std (or one of them set as data.normalize.<key> = ...), found a string",
+        e.getMessage());
+    e = assertThrows(BadInputException.class, () -> set("train.ring=5"));
+    assertTrue(e.getMessage().startsWith("config key train.ring: expected an object { ... } of "
+        + "the keys attempts, "), e.getMessage());
+    assertTrue(e.getMessage().endsWith(", found 5"), e.getMessage());
+    e = assertThrows(BadInputException.class, () -> set("spark.conf=[a]"));
+    assertEquals("config key spark.conf: expected an object { ... }, found a list",
+        e.getMessage());
+    e = assertThrows(BadInputException.class, () -> set("train.augment.erase=null"));
+    assertEquals("config key train.augment.erase: expected an object { ... }, found null",
+        e.getMessage().replaceAll(" of the keys .*\\),", ","));
+    e = assertThrows(BadInputException.class, () -> set("train.epochs=null"));
+    assertEquals("config key train.epochs: expected a value (default: 10), found null",
+        e.getMessage());
+    Path f = dir.resolve("model.conf");
+    Files.writeString(f, "model = 5\n");
+    e = assertThrows(BadInputException.class, () -> Settings.load(f.toString(), List.of()));
+    assertEquals("config key model: expected an object { ... }, found 5", e.getMessage());
+    // objects set key by key, and values inside spark.conf, are as before
+    assertEquals("given", set("data.normalize={ mode = given }").getString("data.normalize.mode"));
+    assertFalse(set("spark.conf.\"spark.x\"=null").hasPath("spark.conf.\"spark.x\""));
+  }
 }
