@@ -2,7 +2,9 @@ package convspark.driver.config;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigRenderOptions;
+import com.typesafe.config.ConfigUtil;
 import com.typesafe.config.ConfigValue;
+import com.typesafe.config.ConfigValueType;
 import convspark.common.BadInputException;
 import convspark.common.optim.LrSchedule;
 import convspark.common.optim.ScalingRule;
@@ -474,11 +476,22 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
     }
   }
 
-  /** A map of string values under {@code key} (keys as written, dots kept). */
+  /**
+   * A map of string values under {@code key} (keys as written, dots kept). A list is refused:
+   * Spark properties and reader options are single strings, and Java's rendering of a list
+   * ({@code [a, b]}) would reach Spark as one (a jar named {@code [a}, JVM options in brackets).
+   */
   private static Map<String, String> strings(Config c, String key) {
     Map<String, String> m = new LinkedHashMap<>();
-    c.getConfig(key).entrySet().forEach(e -> m.put(e.getKey().replace("\"", ""),
-        String.valueOf(e.getValue().unwrapped())));
+    for (Map.Entry<String, ConfigValue> e : c.getConfig(key).entrySet()) {
+      if (e.getValue().valueType() == ConfigValueType.LIST) {
+        throw new BadInputException("config key " + key + "." + e.getKey() + ": expected a "
+            + "string, number or boolean (passed on as one string), found a list; write the "
+            + "one string the property takes (Spark's lists are comma-separated)");
+      }
+      m.put(String.join(".", ConfigUtil.splitPath(e.getKey())),
+          String.valueOf(e.getValue().unwrapped()));
+    }
     return m;
   }
 

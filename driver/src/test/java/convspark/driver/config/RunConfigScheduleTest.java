@@ -247,6 +247,24 @@ class RunConfigScheduleTest {
   }
 
   @Test
+  void aListWhereASparkPropertyOrReaderOptionTakesOneStringIsRefused() {
+    assertEquals("config key spark.conf.\"spark.jars\": expected a string, number or boolean "
+        + "(passed on as one string), found a list; write the one string the property takes "
+        + "(Spark's lists are comma-separated)",
+        refused("spark.conf.\"spark.jars\"=[a.jar, b.jar]"));
+    String[] frames = {"data.train.images=", "data.train.labels=", "data.test.images=",
+        "data.test.labels=", "data.format=dataframe", "data.train.path=/t"};
+    assertTrue(refused(with(frames, "data.dataframe.options.paths=[a, b]")).startsWith(
+        "config key data.dataframe.options.paths: expected a string, number or boolean"));
+    RunConfig c = parse(with(frames, "spark.conf.\"spark.jars\"=\"a.jar,b.jar\"",
+        "spark.conf.\"spark.ui.enabled\"=false", "spark.conf.\"spark.task.cpus\"=2",
+        "data.dataframe.options.mergeSchema=true"));
+    assertEquals(java.util.Map.of("spark.jars", "a.jar,b.jar", "spark.ui.enabled", "false",
+        "spark.task.cpus", "2"), c.spark().conf());
+    assertEquals(java.util.Map.of("mergeSchema", "true"), c.data().frame().options());
+  }
+
+  @Test
   void theShippedConfigsParse() throws Exception {
     List<Path> confs;
     try (Stream<Path> s = Files.list(Path.of("..", "conf"))) {
