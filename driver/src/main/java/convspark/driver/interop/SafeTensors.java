@@ -1,5 +1,6 @@
 package convspark.driver.interop;
 
+import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -132,9 +133,11 @@ public final class SafeTensors {
     try {
       root = JSON.readTree(text);
     } catch (JsonProcessingException e) {
+      // a parser limit (nesting depth, number or string length) is reported without a location
+      JsonLocation at = e.getLocation();
       throw new BadInputException(name + ": safetensors header is malformed JSON: "
-          + oneLine(e.getOriginalMessage()) + " (line " + e.getLocation().getLineNr()
-          + ", column " + e.getLocation().getColumnNr() + ")");
+          + oneLine(e.getOriginalMessage()) + (at == null ? "" : " (line " + at.getLineNr()
+          + ", column " + at.getColumnNr() + ")"));
     }
     if (root == null || !root.isObject()) {
       throw new BadInputException(name + ": safetensors header is not a JSON object");

@@ -177,6 +177,20 @@ class SafeTensorsTest {
     reject("utf.safetensors", badUtf8(), "not valid UTF-8");
   }
 
+  /**
+   * Headers beyond the JSON parser's limits (nesting depth, length of a number) are malformed
+   * headers too: the parser reports them without a location, which once made a
+   * NullPointerException of them (exit 3 and no file name in the CLI).
+   */
+  @Test
+  void rejectsHeadersBeyondTheParserLimits() throws IOException {
+    String deep = "[".repeat(5000) + "]".repeat(5000);
+    reject("deep.safetensors", raw("{\"__metadata__\":" + deep + "}", new byte[0]),
+        "malformed JSON");
+    reject("long-number.safetensors", raw("{\"w\":{\"dtype\":\"F32\",\"shape\":["
+        + "1".repeat(5000) + "],\"data_offsets\":[0,4]}}", new byte[4]), "malformed JSON");
+  }
+
   private static byte[] badUtf8() {
     byte[] b = raw("{\"\u00e9\":1}", new byte[0]);
     b[10] = (byte) 0xff;
