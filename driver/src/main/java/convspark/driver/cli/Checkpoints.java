@@ -69,7 +69,10 @@ final class Checkpoints {
         new float[0][], 0, meta);
   }
 
-  /** The weights of a safetensors file for {@code net}, checked (finite, variances >= 0). */
+  /**
+   * The weights of a safetensors file for {@code net}, checked (finite, variances >= 0, also in
+   * residual blocks).
+   */
   static TorchModel.Loaded readInitFrom(String file, Network net) {
     java.nio.file.Path p = java.nio.file.Path.of(file);
     if (!java.nio.file.Files.isRegularFile(p)) {
@@ -77,6 +80,7 @@ final class Checkpoints {
     }
     TorchModel.Loaded l = TorchModel.load(net, p);
     ModelValues.check(net, l.params(), l.state(), "--init-from " + file);
+    TorchModel.checkVariances(net, l.state(), "--init-from " + file); // also in residual blocks
     return l;
   }
 
@@ -141,6 +145,7 @@ final class Checkpoints {
           + net.paramCount() + " and " + net.stateCount());
     }
     ModelValues.check(net, c.params(), c.state(), "--checkpoint " + p);
+    TorchModel.checkVariances(net, c.state(), "--checkpoint " + p); // also in residual blocks
     return new Loaded(c, "--checkpoint " + p);
   }
 

@@ -80,4 +80,48 @@ class CliExportTest {
     assertEquals(2, r.code(), r.err());
     assertTrue(r.err().contains("other.safetensors"), r.err());
   }
+
+  /**
+   * A negative running variance is refused in a batch norm inside a residual block as at the top
+   * level (ModelValues.check sees only the top-level layers): evaluation takes its square root,
+   * so such a model would score NaN for every sample.
+   */
+  @Test
+  void aNegativeVarianceInAResidualBlockIsRejected() throws Exception {
+    Network net = new Network(ModelSpec.parse("""
+        input { channels = 2, height = 6, width = 6 }
+        layers = [
+          { type = conv, filters = 4, kernel = 3, padding = 1 }
+          { type = residual, layers = [
+              { type = conv, filters = 4, kernel = 3, padding = 1, bias = false }
+              { type = batchnorm } ] }
+          { type = flatten }
+          { type = dense, units = 3 } ]
+        """));
+    float[] params = net.initParams(1);
+    float[] state = net.initState();
+    // 1.body.1: running mean [4], then running variance [4]; channel 2 of the variance
+    TorchModel.Entry var = TorchModel.layout(net).stream()
+        .filter(e -> e.name().equals("1.body.1.running_var")).findFirst().orElseThrow();
+    state[var.offset() + 2] = -0.5f;
+
+    Path st = dir.resolve("negvar-residual.safetensors");
+    TorchModel.export(net, params, state, 1, st);
+    CliTrainTest.Run r = CliTrainTest.run("evaluate", "--set", "data.normalize.mode=none",
+        "--init-from", st.toString());
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("negvar-residual.safetensors")
+        && r.err().contains("layer 1.body.1 (batchnorm)")
+        && r.err().contains("running variance of channel 2 is -0.5"), r.err());
+
+    Path bin = dir.resolve("negvar-residual.bin");
+    Files.write(bin, new Checkpoint(net.spec().render(), 1, 1, params, state, "none",
+        new float[0][], 0, java.util.Map.of()).toBytes());
+    r = CliTrainTest.run("export", "--checkpoint", bin.toString(), "--out",
+        dir.resolve("negvar-export.safetensors").toString());
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("negvar-residual.bin")
+        && r.err().contains("running variance of channel 2 is -0.5"), r.err());
+    assertTrue(!Files.exists(dir.resolve("negvar-export.safetensors")));
+  }
 }
