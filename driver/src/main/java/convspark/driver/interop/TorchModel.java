@@ -228,8 +228,9 @@ public final class TorchModel {
           + (extra.size() > 1 ? " and " + (extra.size() - 1) + " more " + names(extra) : "")
           + "; the model " + describe(net) + " has no such tensor");
     }
-    float[] params = new float[net.paramCount()];
-    float[] state = new float[net.stateCount()];
+    // every shape and dtype is checked before the model's vectors are allocated: a small file
+    // that does not match a huge model (its metadata's, or the config's) is bad input, not an
+    // out-of-memory error
     long tracked = 0;
     for (Entry e : layout) {
       Tensor t = found.get(e.name());
@@ -253,9 +254,14 @@ public final class TorchModel {
         throw new BadInputException(at + ": dtype " + t.dtype() + ", expected F32 (or F16, BF16, "
             + "F64)");
       }
-      float[] v = t.toFloats();
-      float[] dst = e.source() == Source.PARAMS ? params : state;
-      System.arraycopy(v, 0, dst, e.offset(), e.numel());
+    }
+    float[] params = new float[net.paramCount()];
+    float[] state = new float[net.stateCount()];
+    for (Entry e : layout) {
+      if (e.source() != Source.COUNTER) {
+        float[] dst = e.source() == Source.PARAMS ? params : state;
+        System.arraycopy(found.get(e.name()).toFloats(), 0, dst, e.offset(), e.numel());
+      }
     }
     return new Loaded(params, state, tracked, c.metadata());
   }

@@ -294,4 +294,26 @@ class TorchModelTest {
     rejectEdited("neg.safetensors", t -> t.put("1.num_batches_tracked",
         Tensor.i64(new long[0], new long[] {-1})), "'1.num_batches_tracked'", "value -1");
   }
+
+  /**
+   * A small file that does not match a huge model (here one of 2e9 parameters, 8 GB) is refused
+   * for its shapes before the model's vectors are allocated: it used to run out of memory, which
+   * the CLI reports as a failure (exit 3) with the advice to raise the heap.
+   */
+  @Test
+  void rejectsAMismatchBeforeAllocatingTheModel() throws IOException {
+    Network huge = new Network(ModelSpec.parse("""
+        input { channels = 1, height = 100, width = 100 }
+        layers = [ { type = flatten }, { type = dense, units = 200000 } ]
+        """));
+    assertTrue(huge.paramCount() > 2_000_000_000, "" + huge.paramCount());
+    Map<String, Tensor> t = new LinkedHashMap<>();
+    t.put("1.weight", Tensor.f32(new long[] {1, 1}, new float[1]));
+    t.put("1.bias", Tensor.f32(new long[] {1}, new float[1]));
+    Path p = dir.resolve("tiny.safetensors");
+    SafeTensors.write(p, t, Map.of());
+    BadInputException e = assertThrows(BadInputException.class, () -> TorchModel.load(huge, p));
+    assertTrue(e.getMessage().contains(p + ": tensor '1.weight' (layer 1 (dense)): shape [1, 1], "
+        + "expected [200000, 10000]"), e.getMessage());
+  }
 }
