@@ -14,22 +14,31 @@ import org.apache.hadoop.conf.Configuration;
  * order; the label is a non-negative integer ({@code 3} or {@code 3.0}), pixels are numbers, kept
  * unscaled. Blank lines are skipped; with {@code header} the first non-blank line is skipped,
  * unless it looks like a data row (then it is an error: the flag would drop a sample). In
- * messages lines and columns are 1-based and the label is column 1.
+ * messages lines and columns are 1-based and the label is column 1; with a class count, a label
+ * outside it is reported at its line too (not as a sample index, which blank lines and a header
+ * shift away from the file's line numbers).
  */
 public final class CsvReader {
   private static final int MAX_SHOWN = 40;
 
   private CsvReader() {}
 
-  /**
-   * Reads {@code path}.
-   *
-   * @throws BadInputException (one line, naming path:line[:column]) for a wrong column count, a
-   *     non-numeric or non-finite pixel, a label that is not a non-negative integer, no data rows,
-   *     a header line that looks like data, or a missing or corrupted file
-   */
+  /** Reads {@code path} without checking the labels against a class count. */
   public static ImageSet read(
       String path, int channels, int height, int width, boolean header, Configuration conf) {
+    return read(path, channels, height, width, header, 0, conf);
+  }
+
+  /**
+   * Reads {@code path}; with {@code classes > 0} every label must be below it.
+   *
+   * @throws BadInputException (one line, naming path:line[:column]) for a wrong column count, a
+   *     non-numeric or non-finite pixel, a label that is not a non-negative integer (or not below
+   *     {@code classes}), no data rows, a header line that looks like data, or a missing or
+   *     corrupted file
+   */
+  public static ImageSet read(String path, int channels, int height, int width, boolean header,
+      int classes, Configuration conf) {
     if (channels <= 0 || height <= 0 || width <= 0) {
       throw new IllegalArgumentException(
           "image shape must be positive, found " + channels + "x" + height + "x" + width);
@@ -94,6 +103,11 @@ public final class CsvReader {
         }
         int comma = line.indexOf(',');
         labels[rows] = parseLabel(line, 0, comma, path, lineNo);
+        if (classes > 0 && labels[rows] >= classes) {
+          throw new BadInputException(
+              path + ":" + lineNo + ": label " + labels[rows] + " is outside [0, " + classes
+                  + ") (the model has " + classes + " classes)");
+        }
         int base = rows * sample;
         int start = comma + 1;
         for (int c = 0; c < sample; c++) {

@@ -33,7 +33,7 @@ public final class Inputs {
           throw new BadInputException("config key " + key + ".path: required for data.format = csv");
         }
         set = CsvReader.read(in.path(), shape.channels(), shape.height(), shape.width(),
-            cfg.data().csvHeader(), conf);
+            cfg.data().csvHeader(), cfg.model().classes(), conf);
         source = in.path();
         labelSource = in.path();
       }

@@ -437,6 +437,21 @@ class CliBadInputTest {
   }
 
   @Test
+  void csvLabelBeyondTheClassesIsNamedByItsLine() throws Exception {
+    // a header and a blank line: the bad label (row 6, the model has 4 classes) is on line 9,
+    // where an editor finds it, not "sample 6"
+    String rows = csv("4", 6, 0);
+    int third = rows.indexOf('\n', rows.indexOf('\n', rows.indexOf('\n') + 1) + 1);
+    String text = "label,pixels\n" + rows.substring(0, third + 1) + "\n"
+        + rows.substring(third + 1);
+    Path p = write("classes.csv", text.getBytes());
+    String e = fails(TestData.noIdx("data.format=csv", "data.train.path=" + p,
+        "data.test.path=" + p, "data.csv.header=true"));
+    assertTrue(e.contains("classes.csv:9: label 4 is outside [0, 4) (the model has 4 classes)"),
+        e);
+  }
+
+  @Test
   void csvHeaderFlagOnAFileWithoutAHeader() throws Exception {
     // the flag would drop the first sample: named, not skipped
     Path p = write("noheader.csv", csv("3", 0, 0).getBytes());

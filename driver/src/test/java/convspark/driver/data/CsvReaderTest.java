@@ -158,6 +158,17 @@ class CsvReaderTest {
   }
 
   @Test
+  void labelAtOrAboveTheClassCountIsNamedByItsLine() throws IOException {
+    String p = write("classes.csv", "label,p\n1,2\n\n\n0,5\n3,4\n");
+    // sample 2 is on line 6, after the header and two blank lines
+    assertOneLine(
+        assertThrows(BadInputException.class, () -> CsvReader.read(p, 1, 1, 1, true, 3, conf)),
+        p + ":6: label 3 is outside [0, 3) (the model has 3 classes)");
+    assertArrayEquals(new int[] {1, 0, 3}, CsvReader.read(p, 1, 1, 1, true, 4, conf).labels());
+    assertArrayEquals(new int[] {1, 0, 3}, CsvReader.read(p, 1, 1, 1, true, conf).labels());
+  }
+
+  @Test
   void headerWithoutHeaderFlagIsAnError() throws IOException {
     String p = write("h.csv", "label,p0\n1,2\n");
     assertOneLine(bad(p, 1, 1, 1, false), p + ":1: label 'label' is not a non-negative integer");
