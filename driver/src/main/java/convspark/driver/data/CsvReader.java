@@ -16,7 +16,8 @@ import org.apache.hadoop.conf.Configuration;
  * unless it looks like a data row (then it is an error: the flag would drop a sample). In
  * messages lines and columns are 1-based and the label is column 1; with a class count, a label
  * outside it is reported at its line too (not as a sample index, which blank lines and a header
- * shift away from the file's line numbers).
+ * shift away from the file's line numbers). Text is UTF-8: a line with NUL bytes (UTF-16, or a
+ * binary file) is an error.
  */
 public final class CsvReader {
   private static final int MAX_SHOWN = 40;
@@ -34,8 +35,8 @@ public final class CsvReader {
    *
    * @throws BadInputException (one line, naming path:line[:column]) for a wrong column count, a
    *     non-numeric or non-finite pixel, a label that is not a non-negative integer (or not below
-   *     {@code classes}), no data rows, a header line that looks like data, or a missing or
-   *     corrupted file
+   *     {@code classes}), no data rows, a header line that looks like data, a line with NUL
+   *     bytes (not UTF-8 text), or a missing or corrupted file
    */
   public static ImageSet read(String path, int channels, int height, int width, boolean header,
       int classes, Configuration conf) {
@@ -68,6 +69,14 @@ public final class CsvReader {
         }
         if (line.isBlank()) {
           continue;
+        }
+        if (line.indexOf('\0') >= 0) {
+          // UTF-16 read as UTF-8: a NUL beside each character, which number parsing would trim
+          // away as whitespace, and lone "\0" lines at the line ends
+          throw new BadInputException(
+              path + ":" + lineNo + ": NUL bytes in the line; expected UTF-8 (or ASCII) text: "
+                  + "is the file UTF-16, as Windows PowerShell's > and Out-File write (convert "
+                  + "it to UTF-8), or binary (an IDX file is data.format = idx)?");
         }
         if (skipHeader) {
           if (looksLikeData(line, expectedCols)) {

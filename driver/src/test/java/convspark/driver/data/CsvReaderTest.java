@@ -169,6 +169,27 @@ class CsvReaderTest {
   }
 
   @Test
+  void utf16AndBinaryFilesAreNotReadAsText() throws IOException {
+    // Windows PowerShell's > writes UTF-16LE with a byte order mark and CRLF
+    String text = "\uFEFFlabel,a,b\r\n3,1,2\r\n4,5,6";
+    for (java.nio.charset.Charset cs : new java.nio.charset.Charset[] {
+        StandardCharsets.UTF_16LE, StandardCharsets.UTF_16BE}) {
+      for (String end : new String[] {"", "\r\n"}) {
+        Path p = dir.resolve("u16.csv");
+        Files.write(p, (text + end).getBytes(cs));
+        for (boolean header : new boolean[] {true, false}) {
+          // the header too: a NUL beside each character
+          assertOneLine(bad(p.toString(), 1, 1, 2, header),
+              p + ":1: NUL bytes in the line; expected UTF-8", "UTF-16");
+        }
+      }
+    }
+    Path idx = dir.resolve("images.idx");
+    Files.write(idx, new byte[] {0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 10, 44});
+    assertOneLine(bad(idx.toString(), 1, 1, 2, false), idx + ":1: NUL bytes", "binary");
+  }
+
+  @Test
   void headerWithoutHeaderFlagIsAnError() throws IOException {
     String p = write("h.csv", "label,p0\n1,2\n");
     assertOneLine(bad(p, 1, 1, 1, false), p + ":1: label 'label' is not a non-negative integer");
