@@ -12,7 +12,8 @@ import org.apache.hadoop.conf.Configuration;
  * Reads labelled images from CSV, plain or gzip (detected by the magic bytes), from any Hadoop file
  * system. Each data row is {@code label,p0,p1,...} with channels*height*width pixel columns in NCHW
  * order; the label is a non-negative integer ({@code 3} or {@code 3.0}), pixels are numbers, kept
- * unscaled. Blank lines are skipped; with {@code header} the first non-blank line is skipped,
+ * unscaled; numbers are decimal, as every CSV writer writes them (not Java's {@code 1f}, {@code 3d}
+ * or hexadecimal {@code 0x1p3}). Blank lines are skipped; with {@code header} the first non-blank line is skipped,
  * unless it looks like a data row (then it is an error: the flag would drop a sample). In
  * messages lines and columns are 1-based and the label is column 1; with a class count, a label
  * outside it is reported at its line too (not as a sample index, which blank lines and a header
@@ -157,7 +158,7 @@ public final class CsvReader {
     double[] v = new double[cols];
     for (int i = 0; i < cols; i++) {
       try {
-        v[i] = Double.parseDouble(f[i].trim());
+        v[i] = parseDecimal(f[i].trim());
       } catch (NumberFormatException e) {
         return false;
       }
@@ -182,7 +183,7 @@ public final class CsvReader {
     }
     String s = line.substring(start, end).trim();
     try {
-      double d = Double.parseDouble(s);
+      double d = parseDecimal(s);
       if (d >= 0 && d <= Integer.MAX_VALUE && d == Math.rint(d)) {
         return (int) d;
       }
@@ -202,6 +203,9 @@ public final class CsvReader {
     String s = line.substring(start, end).trim();
     float x;
     try {
+      if (javaOnly(s)) {
+        throw new NumberFormatException(s);
+      }
       x = Float.parseFloat(s);
     } catch (NumberFormatException e) {
       throw new BadInputException(
@@ -213,6 +217,29 @@ public final class CsvReader {
               + "' is not a finite number");
     }
     return x;
+  }
+
+  /** {@link Double#parseDouble} of a trimmed field, but for the forms {@link #javaOnly} names. */
+  private static double parseDecimal(String s) {
+    if (javaOnly(s)) {
+      throw new NumberFormatException(s);
+    }
+    return Double.parseDouble(s);
+  }
+
+  /**
+   * Whether a trimmed field is a number only to Java's parser: a float or double suffix ({@code
+   * 1f}, {@code 3d}: a hex dump's {@code 1f} is 31, not 1) or a hexadecimal float ({@code 0x1p3}).
+   * CSV writers and readers elsewhere (Python, R, NumPy, pandas, Spark's CSV source) write and
+   * accept neither.
+   */
+  private static boolean javaOnly(String s) {
+    if (s.isEmpty()) {
+      return false;
+    }
+    char last = s.charAt(s.length() - 1);
+    return last == 'f' || last == 'F' || last == 'd' || last == 'D' || s.indexOf('x') >= 0
+        || s.indexOf('X') >= 0;
   }
 
   /** Fast path: 1 to 9 ASCII digits and nothing else; -1 if the field is anything else. */

@@ -138,6 +138,23 @@ class CsvReaderTest {
   }
 
   @Test
+  void numbersOnlyJavaReadsAreNotNumbers() throws IOException {
+    // Float.parseFloat reads "1f" as 1 (a hex dump's 31), "2d" as 2 and "0x1p3" as 8
+    for (String v : new String[] {"1f", "2d", "0x1p3", "1e2F", "3.5D", "0X10P0"}) {
+      String p = write("java.csv", "2,0," + v + ",0,0\n");
+      assertOneLine(bad(p, 1, 2, 2, false), p + ":1:3: pixel value '" + v + "' is not a number");
+      String l = write("java-label.csv", v + ",0,1,0,0\n");
+      assertOneLine(bad(l, 1, 2, 2, false),
+          l + ":1: label '" + v + "' is not a non-negative integer");
+    }
+    // decimal forms stay numbers
+    ImageSet s = CsvReader.read(write("dec.csv", "2.,+.5,1E+2,-3e-1,7.25\n"), 1, 2, 2, false,
+        conf);
+    assertArrayEquals(new int[] {2}, s.labels());
+    assertArrayEquals(new float[] {0.5f, 100, -0.3f, 7.25f}, s.pixels());
+  }
+
+  @Test
   void nonFinitePixel() throws IOException {
     String p = write("inf.csv", "2,0,0,0,NaN\n");
     assertOneLine(bad(p, 1, 2, 2, false), p + ":1:5: pixel value 'NaN' is not a finite number");
