@@ -211,6 +211,11 @@ public final class CsvReader {
       throw new BadInputException(
           path + ":" + lineNo + ":" + col + ": pixel value '" + shown(s) + "' is not a number");
     }
+    if (Float.isInfinite(x) && Double.isFinite(Double.parseDouble(s))) {
+      throw new BadInputException(
+          path + ":" + lineNo + ":" + col + ": pixel value '" + shown(s) + "' is beyond the "
+              + "range of a float (+-" + Float.MAX_VALUE + "), not an image value");
+    }
     if (!Float.isFinite(x)) {
       throw new BadInputException(
           path + ":" + lineNo + ":" + col + ": pixel value '" + shown(s)

@@ -132,7 +132,7 @@ public final class Frames {
         }
         double[] a = v.toArray();
         for (int i = 0; i < size; i++) {
-          dst[off + i] = (float) a[i];
+          dst[off + i] = toFloat(a[i], i, where);
         }
       }
       case ARRAY -> {
@@ -146,7 +146,8 @@ public final class Frames {
           if (o == null) {
             throw new BadInputException(where + ": feature " + i + " is null");
           }
-          dst[off + i] = ((Number) o).floatValue();
+          dst[off + i] = o instanceof Double || o instanceof java.math.BigDecimal
+              ? toFloat(((Number) o).doubleValue(), i, where) : ((Number) o).floatValue();
         }
       }
       case IMAGE -> {
@@ -195,6 +196,19 @@ public final class Frames {
         throw new BadInputException(where + ": feature " + (i - off) + " is " + dst[i]);
       }
     }
+  }
+
+  /**
+   * {@code x} as a float; a finite value beyond the float range is an error naming it (cast, it
+   * would be reported as Infinity, a value the data does not hold).
+   */
+  private static float toFloat(double x, int i, String where) {
+    float f = (float) x;
+    if (Float.isInfinite(f) && Double.isFinite(x)) {
+      throw new BadInputException(where + ": feature " + i + " is " + x + ", beyond the range "
+          + "of a float (+-" + Float.MAX_VALUE + "), not an image value");
+    }
+    return f;
   }
 
   /** One row's label, checked to be a class index; {@code where} names the row in errors. */

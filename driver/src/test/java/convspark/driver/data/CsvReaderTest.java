@@ -161,6 +161,16 @@ class CsvReaderTest {
   }
 
   @Test
+  void pixelBeyondTheFloatRangeIsNotCalledNonFinite() throws IOException {
+    String p = write("big.csv", "2,0,0,1e39,0\n");
+    assertOneLine(bad(p, 1, 2, 2, false), p + ":1:4: pixel value '1e39' is beyond the range of a "
+        + "float (+-3.4028235E38), not an image value");
+    String inf = write("inf2.csv", "2,0,0,-Infinity,0\n");
+    assertOneLine(bad(inf, 1, 2, 2, false),
+        inf + ":1:4: pixel value '-Infinity' is not a finite number");
+  }
+
+  @Test
   void negativeLabel() throws IOException {
     String p = write("neg.csv", "h\n1,2\n-1,3\n");
     assertOneLine(bad(p, 1, 1, 1, true), p + ":3: label '-1' is not a non-negative integer");
