@@ -80,7 +80,6 @@ final class Checkpoints {
     }
     TorchModel.Loaded l = TorchModel.load(net, p);
     ModelValues.check(net, l.params(), l.state(), "--init-from " + file);
-    TorchModel.checkVariances(net, l.state(), "--init-from " + file); // also in residual blocks
     return l;
   }
 
@@ -145,7 +144,6 @@ final class Checkpoints {
           + net.paramCount() + " and " + net.stateCount());
     }
     ModelValues.check(net, c.params(), c.state(), "--checkpoint " + p);
-    TorchModel.checkVariances(net, c.state(), "--checkpoint " + p); // also in residual blocks
     return new Loaded(c, "--checkpoint " + p);
   }
 

@@ -266,29 +266,6 @@ public final class TorchModel {
     return new Loaded(params, state, tracked, c.metadata());
   }
 
-  /**
-   * Refuses a negative running variance of any batch norm of {@code net}, also of one inside a
-   * residual block, which {@code ModelValues.check} (the top-level layers only) does not reach:
-   * evaluation would take the square root of it and score NaN. {@code source} starts the message
-   * (e.g. {@code --checkpoint FILE}). {@link #load} reads values as they are; this checks them.
-   *
-   * @throws BadInputException naming the layer and the channel
-   */
-  public static void checkVariances(Network net, float[] state, String source) {
-    for (Entry e : layout(net)) {
-      if (e.source() != Source.STATE || !e.name().endsWith(".running_var")) {
-        continue;
-      }
-      for (int ch = 0; ch < e.numel(); ch++) {
-        float v = state[e.offset() + ch];
-        if (v < 0) {
-          throw new BadInputException(source + ": " + e.where() + ": running variance of "
-              + "channel " + ch + " is " + v + "; a variance cannot be negative");
-        }
-      }
-    }
-  }
-
   private static String describe(Network net) {
     Shape s = net.inputShape();
     return "(input " + s + ", " + net.spec().layers().size() + " layers: "

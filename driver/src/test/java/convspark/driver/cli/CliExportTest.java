@@ -83,7 +83,7 @@ class CliExportTest {
 
   /**
    * A negative running variance is refused in a batch norm inside a residual block as at the top
-   * level (ModelValues.check sees only the top-level layers): evaluation takes its square root,
+   * level (ModelValues.check once saw only the top-level layers): evaluation takes its square root,
    * so such a model would score NaN for every sample.
    */
   @Test
@@ -111,7 +111,7 @@ class CliExportTest {
         "--init-from", st.toString());
     assertEquals(2, r.code(), r.err());
     assertTrue(r.err().contains("negvar-residual.safetensors")
-        && r.err().contains("layer 1.body.1 (batchnorm)")
+        && r.err().contains("model.layers[1] (residual): layers[1] (batchnorm)")
         && r.err().contains("running variance of channel 2 is -0.5"), r.err());
 
     Path bin = dir.resolve("negvar-residual.bin");
