@@ -120,8 +120,9 @@ final class Fields {
       return dflt;
     }
     double v = number(key);
-    if (!(v > 0)) {
-      throw new BadInputException(at + ": key '" + key + "' must be > 0, found " + v);
+    if (!(v > 0) || Double.isInfinite(v)) {
+      throw new BadInputException(at + ": key '" + key + "' must be a finite number > 0, found "
+          + v);
     }
     return v;
   }

@@ -200,11 +200,23 @@ public record ModelSpec(Shape input, List<LayerSpec> layers) implements Serializ
   private static Shape parseInput(Config c, String where) {
     ConfigValue v = c.getValue("input");
     if (v.valueType() == ConfigValueType.LIST) {
-      List<Integer> dims = c.getIntList("input");
-      if (dims.size() != 3) {
-        throw new BadInputException(where + ": expected [channels, height, width], found " + dims);
+      // each an integer: HOCON's getIntList would truncate 12.5 to 12, and say "has type
+      // STRING rather than NUMBER" of a word without naming the key as written here
+      List<? extends ConfigValue> dims = c.getList("input");
+      int[] d = new int[dims.size()];
+      for (int i = 0; i < d.length; i++) {
+        double x = dims.get(i).unwrapped() instanceof Number n ? n.doubleValue() : Double.NaN;
+        if (x != Math.rint(x) || Math.abs(x) > Integer.MAX_VALUE) {
+          d = null;
+          break;
+        }
+        d[i] = (int) x;
       }
-      return shape(where, dims.get(0), dims.get(1), dims.get(2));
+      if (d == null || d.length != 3) {
+        throw new BadInputException(where + ": expected [channels, height, width], three "
+            + "integers, found " + v.render(com.typesafe.config.ConfigRenderOptions.concise()));
+      }
+      return shape(where, d[0], d[1], d[2]);
     }
     Fields in = new Fields(c.getConfig("input"), where);
     for (String k : c.getConfig("input").root().keySet()) {

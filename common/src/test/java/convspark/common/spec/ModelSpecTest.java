@@ -126,6 +126,30 @@ class ModelSpecTest {
   }
 
   @Test
+  void inputListOfIntegersOnly() {
+    String list = GOOD.replace("input { channels = 1, height = 28, width = 28 }",
+        "input = [1, 28, 28]");
+    assertEquals(ModelSpec.parse(GOOD), ModelSpec.parse(list));
+    // 12.5 was truncated to 12 by HOCON's getIntList
+    assertEquals("model.input: expected [channels, height, width], three integers, found "
+        + "[1,28,28.5]", msg(list.replace("[1, 28, 28]", "[1, 28, 28.5]")));
+    assertEquals("model.input: expected [channels, height, width], three integers, found "
+        + "[1,28,\"x\"]", msg(list.replace("[1, 28, 28]", "[1, 28, \"x\"]")));
+    assertEquals("model.input: expected [channels, height, width], three integers, found "
+        + "[28,28]", msg(list.replace("[1, 28, 28]", "[28, 28]")));
+    assertTrue(msg(list.replace("[1, 28, 28]", "[1, 0, 28]")).contains("must be positive"));
+  }
+
+  @Test
+  void batchNormEpsilonMustBeFinite() {
+    String m = msg(GOOD.replace("{ type = batchnorm }", "{ type = batchnorm, epsilon = 1e400 }"));
+    assertEquals("model.layers[1] (batchnorm): key 'epsilon' must be a finite number > 0, found "
+        + "Infinity", m);
+    assertTrue(msg(GOOD.replace("{ type = batchnorm }", "{ type = batchnorm, epsilon = 0 }"))
+        .contains("must be a finite number > 0, found 0.0"));
+  }
+
+  @Test
   void dropoutRateOutOfRange() {
     String m = msg(GOOD.replace("rate = 0.25", "rate = 1.5"));
     assertTrue(m.contains("model.layers[4] (dropout)") && m.contains("'rate'"), m);
