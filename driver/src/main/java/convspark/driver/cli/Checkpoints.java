@@ -14,7 +14,9 @@ import convspark.common.nn.Network;
 import convspark.common.spec.ModelSpec;
 import convspark.driver.data.Normalization;
 import convspark.driver.interop.TorchModel;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.io.IOException;
 import convspark.driver.train.CheckpointStore;
@@ -34,9 +36,7 @@ final class Checkpoints {
    */
   static Checkpoint fromSafetensors(String file, CommonOptions common) {
     java.nio.file.Path p = java.nio.file.Path.of(file);
-    if (!java.nio.file.Files.isRegularFile(p)) {
-      throw new BadInputException("--init-from " + file + ": no such file");
-    }
+    checkFile(file, p);
     ModelSpec spec = TorchModel.readSpec(p);
     Config merged = Settings.load(common.config, common.set);
     if (spec == null) {
@@ -55,7 +55,19 @@ final class Checkpoints {
         meta.put(k, v);
       }
     }
-    if (meta.size() < 3) {
+    if (!meta.isEmpty() && meta.size() < Normalization.META_KEYS.size()) {
+      // part of what export writes: a damaged or hand-edited file, not one without any
+      List<String> missing = new ArrayList<>();
+      for (String k : Normalization.META_KEYS) {
+        if (!meta.containsKey(k)) {
+          missing.add("convspark." + k);
+        }
+      }
+      throw new BadInputException("--init-from " + file + ": its metadata holds part of an input "
+          + "normalisation, without " + String.join(" and ", missing) + "; expected all of "
+          + "convspark.norm.scale, mean and std (as export writes them) or none");
+    }
+    if (meta.isEmpty()) {
       RunConfig cfg = RunConfig.parse(merged.withValue("model",
           ConfigFactory.parseString(spec.render()).root()));
       int ch = spec.input().channels();
@@ -69,15 +81,23 @@ final class Checkpoints {
         new float[0][], 0, meta);
   }
 
+  private static void checkFile(String file, java.nio.file.Path p) {
+    if (java.nio.file.Files.isDirectory(p)) {
+      throw new BadInputException("--init-from " + file + ": is a directory; expected a "
+          + "safetensors file (convspark export writes one)");
+    }
+    if (!java.nio.file.Files.isRegularFile(p)) {
+      throw new BadInputException("--init-from " + file + ": no such file");
+    }
+  }
+
   /**
    * The weights of a safetensors file for {@code net}, checked (finite, variances >= 0, also in
    * residual blocks).
    */
   static TorchModel.Loaded readInitFrom(String file, Network net) {
     java.nio.file.Path p = java.nio.file.Path.of(file);
-    if (!java.nio.file.Files.isRegularFile(p)) {
-      throw new BadInputException("--init-from " + file + ": no such file");
-    }
+    checkFile(file, p);
     TorchModel.Loaded l = TorchModel.load(net, p);
     ModelValues.check(net, l.params(), l.state(), "--init-from " + file);
     return l;

@@ -58,7 +58,9 @@ public final class Settings {
         user = ConfigFactory.parseFile(f.getAbsoluteFile(), ConfigParseOptions.defaults()
             .setIncluder(new WarningIncluder(file, warnings, null)));
       } catch (ConfigException e) {
-        throw new BadInputException(file + ": " + oneLine(e.getMessage()));
+        // HOCON's message starts with the file (or the included file) and the line
+        throw new BadInputException(e.origin() != null && e.origin().filename() != null
+            ? oneLine(e.getMessage()) : file + ": " + oneLine(e.getMessage()));
       }
       user = flattenPassThrough(user, file);
       source = file;

@@ -96,8 +96,13 @@ public final class CsvReader {
           }
         }
         if (cols != expectedCols) {
+          // one column of a line with semicolons or tabs: another separator
+          String sep = cols > 1 ? null : line.indexOf(';') >= 0 ? "';'"
+              : line.indexOf('\t') >= 0 ? "a tab" : null;
           throw new BadInputException(
-              path + ":" + lineNo + ": expected 1+" + sample + " columns, found " + cols);
+              path + ":" + lineNo + ": expected 1+" + sample + " columns, found " + cols
+                  + (sep == null ? "" : " (the line holds " + sep + ": values must be "
+                  + "separated by commas)"));
         }
         long need = (long) (rows + 1) * sample;
         if (need > DataFiles.MAX_ARRAY) {

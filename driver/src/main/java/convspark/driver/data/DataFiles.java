@@ -91,10 +91,19 @@ final class DataFiles {
         raw = fs.open(p, BUFFER);
       }
       BufferedInputStream buf = new BufferedInputStream(raw, BUFFER);
-      buf.mark(2);
+      buf.mark(4);
       int b0 = buf.read();
       int b1 = buf.read();
+      int b2 = buf.read();
+      int b3 = buf.read();
       buf.reset();
+      if (b0 == 'P' && b1 == 'K' && b2 == 3 && b3 == 4) {
+        // a downloaded dataset is often mnist_train.csv.zip: read as text it would be
+        // "expected 1+784 columns, found 1", or a bad IDX magic number
+        buf.close();
+        throw new BadInputException(path + ": is a zip archive; unzip it and name the file "
+            + "inside (gzip files are read as they are)");
+      }
       if (b0 == 0x1f && b1 == 0x8b) {
         try {
           return new Opened(path, new GZIPInputStream(buf, BUFFER), true, length);

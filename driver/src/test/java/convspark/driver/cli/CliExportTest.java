@@ -65,6 +65,29 @@ class CliExportTest {
   }
 
   @Test
+  void initFromADirectoryOrAFileWithPartOfANormalisationIsRejected() throws Exception {
+    Path[] data = TestData.writeIdx(dir, "t4", 40, 1);
+    Path conf = dir.resolve("c4.conf");
+    Files.writeString(conf, TestData.config(data[0], data[1], data[0], data[1]));
+    CliTrainTest.Run r = CliTrainTest.run("evaluate", "--config", conf.toString(), "--init-from",
+        dir.toString());
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("--init-from " + dir + ": is a directory; expected a safetensors "
+        + "file"), r.err());
+
+    // a PyTorch-style file (no convspark.model) with one of the three normalisation keys
+    Network net = new Network(ModelSpec.fromConfig(com.typesafe.config.ConfigFactory
+        .parseFile(conf.toFile()).getConfig("model"), "model"));
+    Path pt = dir.resolve("partial.safetensors");
+    convspark.driver.interop.SafeTensors.write(pt, TorchModel.tensors(net, net.initParams(1),
+        net.initState(), 1), java.util.Map.of("format", "pt", "convspark.norm.scale", "0.5"));
+    r = CliTrainTest.run("evaluate", "--config", conf.toString(), "--init-from", pt.toString());
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("--init-from " + pt + ": its metadata holds part of an input "
+        + "normalisation, without convspark.norm.mean and convspark.norm.std"), r.err());
+  }
+
+  @Test
   void initFromAFileOfAnotherModelIsRejected() throws Exception {
     Path[] train = TestData.writeIdx(dir, "t2", 100, 1);
     Path conf = dir.resolve("c2.conf");

@@ -41,6 +41,16 @@ class SettingsTest {
   }
 
   @Test
+  void aSyntaxErrorNamesTheFileOnceWithItsLine() throws Exception {
+    Path f = dir.resolve("bad.conf");
+    Files.writeString(f, "train {\n  epochs = 3\n  seed = [1\n}\n");
+    String e = assertThrows(convspark.common.BadInputException.class,
+        () -> Settings.load(f.toString(), List.of())).getMessage();
+    assertTrue(e.startsWith(f.toAbsolutePath() + ": 4: "), e);
+    assertEquals(1, e.split("bad\\.conf", -1).length - 1, "the file once: " + e);
+  }
+
+  @Test
   void setValuesThatAreHoconKeepTheirType() {
     assertEquals("quoted // not # a comment",
         path("data.train.path=\"quoted // not # a comment\""));

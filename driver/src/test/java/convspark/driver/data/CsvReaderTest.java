@@ -116,6 +116,29 @@ class CsvReaderTest {
   }
 
   @Test
+  void anotherSeparatorIsNamed() throws IOException {
+    String semi = write("semi.csv", "1;2;3;4;5\n");
+    assertEquals(semi + ":1: expected 1+4 columns, found 1 (the line holds ';': values must be "
+        + "separated by commas)", bad(semi, 1, 2, 2, false).getMessage());
+    String tab = write("tab.csv", "1\t2\t3\t4\t5\n");
+    assertEquals(tab + ":1: expected 1+4 columns, found 1 (the line holds a tab: values must be "
+        + "separated by commas)", bad(tab, 1, 2, 2, false).getMessage());
+  }
+
+  @Test
+  void aZipArchiveIsNamedAsOne() throws IOException {
+    Path p = dir.resolve("train.csv.zip");
+    try (java.util.zip.ZipOutputStream z = new java.util.zip.ZipOutputStream(
+        Files.newOutputStream(p))) {
+      z.putNextEntry(new java.util.zip.ZipEntry("train.csv"));
+      z.write("1,2,3,4,5\n".getBytes(StandardCharsets.UTF_8));
+      z.closeEntry();
+    }
+    assertEquals(p + ": is a zip archive; unzip it and name the file inside (gzip files are "
+        + "read as they are)", bad(p.toString(), 1, 2, 2, false).getMessage());
+  }
+
+  @Test
   void wrongColumnCountMnistShape() throws IOException {
     StringBuilder sb = new StringBuilder("5");
     for (int i = 0; i < 699; i++) {
