@@ -96,13 +96,19 @@ final class Cli {
    * Task: ..., Task attempt ... aborted." for each task), and sometimes, as the
    * aborted task's attempt directory was never made, Hadoop's "Could not delete .../_temporary/
    * .../attempt_..." (FileOutputCommitter.abortTask), or, from a sibling task cancelled in a
-   * shell command, Hadoop's "Interrupted while joining on: Thread[...]"; a cached block whose
+   * shell command, Hadoop's "Interrupted while joining on: Thread[...]", or, in Spark 4, from
+   * one cancelled while an expression compiled, "Expr codegen error and falling back to
+   * interpreter mode" (the expression is interpreted instead, with the same result); a cached
+   * block whose
    * computation fails (train's and evaluate's packed rows), "Putting block rdd_N_M failed due to
    * exception ..." and, as the failed put cleans up, "Block rdd_N_M could not be removed as it
    * was not found on disk or in memory" (harmless whenever it comes, as the "Asked to remove
    * block" that log4j2.properties drops). Logger name, then the regular expression of the whole
    * message.
    */
+  private static final String CODEGEN_FALLBACK =
+      "Expr codegen error and falling back to interpreter mode";
+
   static final String[][] TASK_FAILURE_LINES = {
       {"org.apache.spark.util.Utils", "Aborting task"},
       {"org.apache.spark.sql.execution.datasources.FileFormatWriter",
@@ -112,6 +118,13 @@ final class Cli {
       {"org.apache.hadoop.util.Shell", "Interrupted while joining on: .*"},
       {"org.apache.spark.storage.BlockManager", "Putting block .* failed due to exception .*"
           + "|Block .* could not be removed as it was not found on disk or in memory"},
+      // Spark 4: a sibling task cancelled while Janino compiles an expression, its class lookup
+      // through the ExecutorClassLoader interrupted (ClosedByInterruptException); Spark falls
+      // back to interpreting the expression, with the same result
+      {"org.apache.spark.sql.catalyst.expressions.UnsafeProjection", CODEGEN_FALLBACK},
+      {"org.apache.spark.sql.catalyst.expressions.SafeProjection", CODEGEN_FALLBACK},
+      {"org.apache.spark.sql.catalyst.expressions.MutableProjection", CODEGEN_FALLBACK},
+      {"org.apache.spark.sql.catalyst.expressions.Predicate", CODEGEN_FALLBACK},
   };
 
   private static final String FATAL_LOGGER = "org.apache.spark.util.SparkUncaughtExceptionHandler";
