@@ -251,6 +251,21 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
           + model.input().channels() + " values each (one per input channel), found "
           + data.mean().length + " and " + data.std().length);
     }
+    // before Spark starts and the data is read (Normalization checks the same again)
+    for (int i = 0; i < data.mean().length; i++) {
+      if (!Float.isFinite(data.mean()[i])) {
+        throw new BadInputException("config key data.normalize.mean: value " + i + " is "
+            + c.getList("data.normalize.mean").get(i).render(ConfigRenderOptions.concise())
+            + ", expected a finite number (within a float's range)");
+      }
+    }
+    for (int i = 0; i < data.std().length; i++) {
+      if (!(Float.isFinite(data.std()[i]) && data.std()[i] > 0)) {
+        throw new BadInputException("config key data.normalize.std: value " + i + " is "
+            + c.getList("data.normalize.std").get(i).render(ConfigRenderOptions.concise())
+            + ", expected a finite number > 0 (within a float's range)");
+      }
+    }
     OptimizerSettings opt = new OptimizerSettings(
         k.choice("train.optimizer.type", OptimizerSettings.Type.class),
         k.fraction("train.optimizer.momentum"),

@@ -178,6 +178,30 @@ class RunConfigScheduleTest {
   }
 
   @Test
+  void givenMeansAndStdsAreCheckedBeforeTheDataIsRead() {
+    assertEquals("config key data.normalize.std: value 0 is 0, expected a finite number > 0 "
+        + "(within a float's range)", refused("data.normalize.mode=given",
+        "data.normalize.mean=[0.5]", "data.normalize.std=[0]"));
+    assertTrue(refused("data.normalize.mode=given", "data.normalize.mean=[0.5]",
+        "data.normalize.std=[-1]").startsWith("config key data.normalize.std: value 0 is -1,"));
+    // 1e-50 is 0 as a float, 1e300 infinite
+    String e = refused("data.normalize.mode=given", "data.normalize.mean=[0.5]",
+        "data.normalize.std=[1e-50]");
+    assertTrue(e.startsWith("config key data.normalize.std: value 0 is ")
+        && e.toLowerCase().contains("e-50, expected a finite number > 0"), e);
+    e = refused("data.normalize.mode=given", "data.normalize.mean=[1e300]",
+        "data.normalize.std=[1]");
+    assertTrue(e.startsWith("config key data.normalize.mean: value 0 is ")
+        && e.toLowerCase().contains("e300, expected a finite number (within a float's range)"),
+        e);
+    assertTrue(refused("data.normalize.mode=given", "data.normalize.mean=[NaN]",
+        "data.normalize.std=[1]").startsWith("config key data.normalize.mean: value 0 is "));
+    RunConfig c = parse("data.normalize.mode=given", "data.normalize.mean=[0.5]",
+        "data.normalize.std=[0.25]");
+    assertEquals(0.25f, c.data().std()[0]);
+  }
+
+  @Test
   void dataKeysOfAnotherFormatAreRefused() {
     // the test config: idx, with data.train and data.test images and labels
     assertEquals("config key data.train.path: set, but data.format = idx does not use it (idx "
