@@ -203,18 +203,19 @@ public record ModelSpec(Shape input, List<LayerSpec> layers) implements Serializ
       // each an integer: HOCON's getIntList would truncate 12.5 to 12, and say "has type
       // STRING rather than NUMBER" of a word without naming the key as written here
       List<? extends ConfigValue> dims = c.getList("input");
-      int[] d = new int[dims.size()];
-      for (int i = 0; i < d.length; i++) {
+      BadInputException bad = new BadInputException(where + ": expected [channels, height, "
+          + "width], three integers, found " + v.render(
+          com.typesafe.config.ConfigRenderOptions.concise()));
+      if (dims.size() != 3) {
+        throw bad;
+      }
+      int[] d = new int[3];
+      for (int i = 0; i < 3; i++) {
         double x = dims.get(i).unwrapped() instanceof Number n ? n.doubleValue() : Double.NaN;
         if (x != Math.rint(x) || Math.abs(x) > Integer.MAX_VALUE) {
-          d = null;
-          break;
+          throw bad;
         }
         d[i] = (int) x;
-      }
-      if (d == null || d.length != 3) {
-        throw new BadInputException(where + ": expected [channels, height, width], three "
-            + "integers, found " + v.render(com.typesafe.config.ConfigRenderOptions.concise()));
       }
       return shape(where, d[0], d[1], d[2]);
     }

@@ -217,7 +217,7 @@ final class Checkpoints {
             + "use the checkpoint's");
       }
     }
-    checkNormalization(cfg, merged, model);
+    checkNormalization(cfg, model);
     return cfg;
   }
 
@@ -228,7 +228,7 @@ final class Checkpoints {
    * with mode auto (the training data's statistics: the checkpoint's), only a data.scale set
    * to another value than its default does.
    */
-  static void checkNormalization(RunConfig cfg, Config merged, Loaded model) {
+  static void checkNormalization(RunConfig cfg, Loaded model) {
     Map<String, String> meta = model.checkpoint().meta();
     if (!Normalization.inMeta(meta)) {
       return; // the command itself says the checkpoint has none
@@ -243,10 +243,9 @@ final class Checkpoints {
     RunConfig.Data d = cfg.data();
     String mode = d.normalize().name().toLowerCase(java.util.Locale.ROOT);
     if (d.normalize() == RunConfig.NormalizeMode.AUTO) {
-      boolean scaleSet = merged.getDouble("data.scale")
-          != Settings.defaults().getDouble("data.scale");
-      if (scaleSet && Math.abs((double) d.scale() - held.scale())
-          > 1e-5 * Math.max(d.scale(), held.scale())) {
+      // the checkpoint's statistics at the config's scale: the same inputs or not
+      if (RunConfig.isSet(cfg.raw(), "data.scale")
+          && !Normalization.of(d.scale(), held.mean(), held.std(), ch).sameAs(held)) {
         throw new BadInputException("config key data.scale: set to " + d.scale() + ", but "
             + model.origin() + " was trained on inputs scaled by " + held.scale() + " (with "
             + "data.normalize.mode = auto, the checkpoint's " + held.describe() + " is used); "

@@ -386,6 +386,11 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
     };
   }
 
+  /** {@link #changed} against convspark's defaults: whether {@code key} was set in {@code c}. */
+  public static boolean isSet(Config c, String key) {
+    return changed(c, Settings.defaults(), key);
+  }
+
   /**
    * Refuses {@code key} when the user set it ({@link #changed}) but the run does not read it,
    * as {@code but} (the setting that makes it unused) says; {@code only} says what reads it and

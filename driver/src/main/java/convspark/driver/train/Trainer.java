@@ -348,7 +348,8 @@ public final class Trainer {
       resultEpoch = stop.bestEpoch();
     } else if (stop.bestEpoch() > 0 && stop.bestEpoch() != epochsRun) {
       log.warning(String.format("the best weights (epoch %d) are not available (best.bin "
-          + "missing or unusable on --resume, and that epoch's checkpoint no longer kept): the last weights (epoch %d) are kept and tested",
+          + "missing or unusable on --resume, and that epoch's checkpoint no longer kept): the "
+          + "last weights (epoch %d) are kept and tested",
           stop.bestEpoch(), epochsRun));
     }
     // final.bin is stamped with the epoch and step of the weights it holds (the best epoch's
