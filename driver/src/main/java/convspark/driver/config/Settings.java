@@ -12,6 +12,7 @@ import com.typesafe.config.ConfigValueFactory;
 import com.typesafe.config.ConfigValueType;
 import convspark.common.BadInputException;
 import java.io.File;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -52,6 +53,11 @@ public final class Settings {
       File f = new File(file);
       if (!f.isFile()) {
         throw new BadInputException(file + ": config file not found");
+      }
+      try {
+        Utf8Text.check(f.toPath(), file);
+      } catch (IOException e) {
+        throw new BadInputException(file + ": cannot read the config file: " + e.getMessage());
       }
       try {
         // by its absolute path: includes are found beside the file even for a bare file name

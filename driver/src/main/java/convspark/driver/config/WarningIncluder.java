@@ -9,6 +9,7 @@ import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigParseable;
 import java.io.File;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.util.ArrayDeque;
 import java.util.Deque;
@@ -56,15 +57,32 @@ final class WarningIncluder implements ConfigIncluder, ConfigIncluderFile {
     if (fallback == null) {
       return ConfigFactory.empty().root(); // not reached: the parser appends the default
     }
+    ConfigParseable p = context.relativeTo(what);
+    if (p != null && p.origin().filename() != null) {
+      File f = new File(p.origin().filename());
+      checkUtf8(f.isFile() ? f : new File(f.getPath() + ".conf")); // include "x" reads x.conf
+    }
     return warnIfMissing(context, "\"" + what + "\"", describe(context, what),
         c -> fallback.include(c, what));
   }
 
   @Override
   public ConfigObject includeFile(ConfigIncludeContext context, File what) {
+    checkUtf8(what);
     return warnIfMissing(context, "file(\"" + what + "\")", what.getPath(), c -> fallback instanceof
         ConfigIncluderFile f ? f.includeFile(c, what)
         : ConfigFactory.parseFileAnySyntax(what, c.parseOptions()).root());
+  }
+
+  /** An included file that exists must be UTF-8 (a missing one is the parser's to report). */
+  private static void checkUtf8(File f) {
+    if (f.isFile()) {
+      try {
+        Utf8Text.check(f.toPath(), f.getPath());
+      } catch (IOException e) {
+        // unreadable: the parser names it, or skips it with a warning, as for a missing include
+      }
+    }
   }
 
   private interface Include {

@@ -13,6 +13,7 @@ import convspark.common.spec.Shape;
 import convspark.common.spec.StoredHocon;
 import convspark.driver.config.Preflight;
 import convspark.driver.config.RunConfig;
+import convspark.driver.config.Utf8Text;
 import convspark.driver.config.Settings;
 import convspark.driver.data.Frames;
 import convspark.driver.exec.Partitions;
@@ -26,7 +27,6 @@ import convspark.worker.TrainingFailedException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -172,7 +172,7 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
         throw new BadInputException("modelSpecPath " + path + ": no such file");
       }
       try (InputStream in = fs.open(p)) {
-        return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        return Utf8Text.decode(in.readAllBytes(), "modelSpecPath " + path);
       }
     } catch (IOException e) {
       throw new UncheckedIOException("modelSpecPath " + path + ": " + e.getMessage(), e);

@@ -166,6 +166,44 @@ class SettingsTest {
   }
 
   @Test
+  void aConfigThatIsNotUtf8IsNamedWithItsLineNotReadWithAReplacedCharacter() throws Exception {
+    Path latin1 = dir.resolve("latin1.conf");
+    Files.write(latin1, ("train.epochs = 3\ndata.train.path = \"/data/caf\u00e9.csv\"\n")
+        .getBytes(StandardCharsets.ISO_8859_1));
+    String e = assertThrows(BadInputException.class,
+        () -> Settings.load(latin1.toString(), List.of())).getMessage();
+    assertEquals(latin1 + ": line 2: byte 0xE9 is not UTF-8 (a file saved as Latin-1 or "
+        + "Windows-1252?); save it as UTF-8", e);
+
+    Path utf16 = dir.resolve("utf16.conf");
+    Files.write(utf16, "train.epochs = 3\n".getBytes(StandardCharsets.UTF_16LE));
+    e = assertThrows(BadInputException.class,
+        () -> Settings.load(utf16.toString(), List.of())).getMessage();
+    assertTrue(e.startsWith(utf16 + ": line 1: a NUL byte"), e);
+    Files.write(utf16, "train.epochs = 3\n".getBytes(StandardCharsets.UTF_16)); // with a BOM
+    e = assertThrows(BadInputException.class,
+        () -> Settings.load(utf16.toString(), List.of())).getMessage();
+    assertTrue(e.startsWith(utf16 + ": the file is UTF-16"), e);
+
+    // an included file is checked too, and named
+    Files.write(dir.resolve("part.conf"), "train.seed = 7 # d\u00e9j\u00e0\n"
+        .getBytes(StandardCharsets.ISO_8859_1));
+    Path main = dir.resolve("main.conf");
+    Files.writeString(main, "include \"part.conf\"\n" + MODEL);
+    e = assertThrows(BadInputException.class,
+        () -> Settings.load(main.toString(), List.of())).getMessage();
+    assertTrue(e.startsWith(dir.resolve("part.conf") + ": line 1: byte 0xE9 is not UTF-8"), e);
+
+    // UTF-8, with or without a byte order mark, reads as written
+    Path utf8 = dir.resolve("utf8.conf");
+    Files.write(utf8, ("\ufefftrain.epochs = 3\ndata.train.path = \"/data/caf\u00e9.csv\"\n")
+        .getBytes(StandardCharsets.UTF_8));
+    Config c = Settings.load(utf8.toString(), List.of());
+    assertEquals("/data/caf\u00e9.csv", c.getString("data.train.path"));
+    assertEquals(3, c.getInt("train.epochs"));
+  }
+
+  @Test
   void aMissingRequiredIncludeIsAnError() throws Exception {
     Path inc = dir.resolve("req.conf");
     Files.writeString(inc, "include required(\"absent.conf\")\n" + MODEL);
