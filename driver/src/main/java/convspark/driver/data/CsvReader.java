@@ -1,9 +1,9 @@
 package convspark.driver.data;
 
 import convspark.common.BadInputException;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.Reader;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import org.apache.hadoop.conf.Configuration;
@@ -22,6 +22,8 @@ import org.apache.hadoop.conf.Configuration;
  */
 public final class CsvReader {
   private static final int MAX_SHOWN = 40;
+  /** Characters a column may take in a line: a number, or a header's name, is far shorter. */
+  private static final long MAX_CHARS_PER_COLUMN = 64;
 
   private CsvReader() {}
 
@@ -56,14 +58,15 @@ public final class CsvReader {
     float[] pixels = new float[(int) Math.min(DataFiles.MAX_ARRAY, sampleLong * 16)];
     int[] labels = new int[16];
     int rows = 0;
+    // a data row holds 1+sample numbers: far fewer characters than this, header or not
+    long maxChars = Math.min(Integer.MAX_VALUE - 64, 1024 + MAX_CHARS_PER_COLUMN * expectedCols);
     try (f;
-        BufferedReader r =
-            new BufferedReader(
-                new InputStreamReader(f.in(), StandardCharsets.UTF_8), DataFiles.BUFFER)) {
+        Reader in = new InputStreamReader(f.in(), StandardCharsets.UTF_8)) {
+      Lines r = new Lines(in, (int) maxChars);
       String line;
       int lineNo = 0;
       boolean skipHeader = header;
-      while ((line = r.readLine()) != null) {
+      while ((line = r.next(path, lineNo + 1, expectedCols)) != null) {
         lineNo++;
         if (lineNo == 1 && line.startsWith("\uFEFF")) {
           line = line.substring(1); // UTF-8 byte order mark
@@ -267,6 +270,69 @@ public final class CsvReader {
       v = v * 10 + d;
     }
     return v;
+  }
+
+  /**
+   * Lines as {@link java.io.BufferedReader#readLine} splits them (at {@code \\n}, {@code \\r} or
+   * {@code \\r\\n}), but a line longer than a bound is an error instead of a string that grows
+   * until the heap runs out (a file without line breaks, or not a CSV file at all).
+   */
+  static final class Lines {
+    private final Reader in;
+    private final int max;
+    private final char[] buf = new char[DataFiles.BUFFER];
+    private int pos;
+    private int end;
+    private boolean skipLf;
+
+    Lines(Reader in, int max) {
+      this.in = in;
+      this.max = max;
+    }
+
+    /** The next line without its terminator, or null at the end; {@code lineNo} is its number. */
+    String next(String path, int lineNo, int cols) throws IOException {
+      StringBuilder sb = null;
+      while (true) {
+        if (pos == end) {
+          int n = in.read(buf, 0, buf.length);
+          if (n <= 0) {
+            return sb == null ? null : sb.toString();
+          }
+          pos = 0;
+          end = n;
+        }
+        if (skipLf) {
+          skipLf = false;
+          if (buf[pos] == '\n') {
+            pos++;
+            continue;
+          }
+        }
+        int i = pos;
+        while (i < end && buf[i] != '\n' && buf[i] != '\r') {
+          i++;
+        }
+        int len = i - pos;
+        if ((sb == null ? 0 : sb.length()) + (long) len > max) {
+          throw new BadInputException(path + ":" + lineNo + ": a line longer than " + max
+              + " characters; expected lines of 1+" + (cols - 1) + " comma-separated numbers "
+              + "(a file without line breaks, or not a CSV file?)");
+        }
+        if (i < end) {
+          String line = sb == null ? new String(buf, pos, len) : sb.append(buf, pos, len)
+              .toString();
+          skipLf = buf[i] == '\r';
+          pos = i + 1;
+          return line;
+        }
+        if (sb == null) {
+          sb = new StringBuilder(2 * len + 16);
+        }
+        sb.append(buf, pos, len);
+        pos = end;
+      }
+    }
   }
 
   private static String shown(String s) {

@@ -110,6 +110,50 @@ class CsvReaderTest {
   }
 
   @Test
+  void linesSplitAsReadLineDoesAcrossReadBoundaries() throws IOException {
+    java.util.Random rnd = new java.util.Random(5);
+    char[] alphabet = {'a', '1', ',', '\r', '\n'};
+    for (int t = 0; t < 200; t++) {
+      StringBuilder sb = new StringBuilder();
+      for (int i = rnd.nextInt(40); i > 0; i--) {
+        sb.append(alphabet[rnd.nextInt(alphabet.length)]);
+      }
+      String text = sb.toString();
+      java.util.List<String> expected = new java.io.BufferedReader(
+          new java.io.StringReader(text)).lines().toList();
+      // a reader that returns one to three characters a call: terminators straddle the reads
+      java.io.Reader dribble = new java.io.FilterReader(new java.io.StringReader(text)) {
+        @Override
+        public int read(char[] cbuf, int off, int len) throws IOException {
+          return super.read(cbuf, off, Math.min(len, 1 + rnd.nextInt(3)));
+        }
+      };
+      CsvReader.Lines lines = new CsvReader.Lines(dribble, 100);
+      java.util.List<String> got = new java.util.ArrayList<>();
+      for (String l; (l = lines.next("x", got.size() + 1, 2)) != null; ) {
+        got.add(l);
+      }
+      assertEquals(expected, got, "text " + text.replace("\r", "\\r").replace("\n", "\\n"));
+    }
+  }
+
+  @Test
+  void aLineWithoutEndIsAnErrorBeforeTheHeapRunsOut() throws IOException {
+    StringBuilder sb = new StringBuilder("1,2,3,4,5\n");
+    for (int i = 0; i < 2000; i++) {
+      sb.append("1,2,3,4,5,"); // 20,000 characters and no line break: not 1+4 columns
+    }
+    String p = write("long.csv", sb.toString());
+    assertEquals(p + ":2: a line longer than 1344 characters; expected lines of 1+4 "
+        + "comma-separated numbers (a file without line breaks, or not a CSV file?)",
+        bad(p, 1, 2, 2, false).getMessage());
+    // a long but legal line: 1+4 columns of long numbers
+    String ok = write("ok.csv", "1," + "0.1234567890123456789012345678901234567890,".repeat(3)
+        + "1e-45\n");
+    assertEquals(1, CsvReader.read(ok, 1, 2, 2, false, conf).count());
+  }
+
+  @Test
   void wrongColumnCount() throws IOException {
     String p = write("cols.csv", "1,2,3,4,5\n1,2,3\n");
     assertOneLine(bad(p, 1, 2, 2, false), p + ":2: expected 1+4 columns, found 3");
