@@ -14,7 +14,9 @@ import org.apache.hadoop.conf.Configuration;
  * order; the label is a non-negative integer ({@code 3} or {@code 3.0}), pixels are numbers, kept
  * unscaled; numbers are decimal, as every CSV writer writes them (not Java's {@code 1f}, {@code 3d}
  * or hexadecimal {@code 0x1p3}). Blank lines are skipped; with {@code header} the first non-blank line is skipped,
- * unless it looks like a data row (then it is an error: the flag would drop a sample). In
+ * unless it looks like a data row (then it is an error: the flag would drop a sample); without
+ * it, a first line of column numbers ({@code 0,1,2,...}, images of 8 pixels or more) is an error
+ * (it would be a sample). In
  * messages lines and columns are 1-based and the label is column 1; with a class count, a label
  * outside it is reported at its line too (not as a sample index, which blank lines and a header
  * shift away from the file's line numbers). Text is UTF-8: a line with NUL bytes (UTF-16, or a
@@ -24,6 +26,12 @@ public final class CsvReader {
   private static final int MAX_SHOWN = 40;
   /** Characters a column may take in a line: a number, or a header's name, is far shorter. */
   private static final long MAX_CHARS_PER_COLUMN = 64;
+  /**
+   * Pixels from which a first row of column numbers is taken for a header without {@code
+   * data.csv.header}: a real image of this many pixels never counts 1, 2, 3, ... (a tiny test
+   * image of one or two pixels might).
+   */
+  private static final int MIN_COLUMN_NUMBERS = 8;
 
   private CsvReader() {}
 
@@ -136,6 +144,13 @@ public final class CsvReader {
           pixels[base + c] = parsePixel(line, start, end, path, lineNo, c + 2);
           start = end + 1;
         }
+        if (rows == 0 && !header && sample >= MIN_COLUMN_NUMBERS
+            && columnNumbers(labels[0], pixels, sample)) {
+          throw new BadInputException(path + ":" + lineNo + ": the first line holds the column "
+              + "numbers " + labels[0] + "," + (labels[0] + 1) + ",...," + (labels[0] + sample)
+              + ", a header (pandas writes one for unnamed columns), not an image; set "
+              + "data.csv.header = true");
+        }
         rows++;
       }
     } catch (IOException e) {
@@ -177,11 +192,27 @@ public final class CsvReader {
     if (v[0] < 0 || v[0] != Math.rint(v[0])) {
       return false;
     }
-    boolean columnNumbers = v[0] == 0 || v[0] == 1;
-    for (int i = 1; i < cols && columnNumbers; i++) {
-      columnNumbers = v[i] == v[0] + i;
+    float[] pixels = new float[cols - 1];
+    for (int i = 1; i < cols; i++) {
+      pixels[i - 1] = (float) v[i];
     }
-    return !columnNumbers;
+    return !columnNumbers((int) v[0], pixels, cols - 1);
+  }
+
+  /**
+   * Whether a row (label, then the first {@code sample} pixels) counts its columns: {@code
+   * 0,1,2,...} or {@code 1,2,3,...}, a header of column numbers rather than an image.
+   */
+  private static boolean columnNumbers(int label, float[] pixels, int sample) {
+    if (label != 0 && label != 1) {
+      return false;
+    }
+    for (int i = 0; i < sample; i++) {
+      if (pixels[i] != label + i + 1) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static int parseLabel(String line, int start, int end, String path, int lineNo) {

@@ -290,6 +290,21 @@ class CsvReaderTest {
   }
 
   @Test
+  void aHeaderOfColumnNumbersWithoutTheHeaderFlagIsAnError() throws IOException {
+    String p = write("numbers.csv", "\n0,1,2,3,4,5,6,7,8\n3,9,9,9,9,9,9,9,9\n");
+    assertEquals(p + ":2: the first line holds the column numbers 0,1,...,8, a header (pandas "
+        + "writes one for unnamed columns), not an image; set data.csv.header = true",
+        bad(p, 2, 2, 2, false).getMessage());
+    String q = write("numbers1.csv", "1,2,3,4,5,6,7,8,9\n3,9,9,9,9,9,9,9,9\n");
+    assertOneLine(bad(q, 2, 2, 2, false), q + ":1: the first line holds the column numbers "
+        + "1,2,...,9");
+    // with the flag it is skipped; the same values later in the file are a row like any other
+    assertEquals(1, CsvReader.read(p, 2, 2, 2, true, conf).count());
+    String r = write("later.csv", "3,9,9,9,9,9,9,9,9\n0,1,2,3,4,5,6,7,8\n");
+    assertEquals(2, CsvReader.read(r, 2, 2, 2, false, conf).count());
+  }
+
+  @Test
   void headerFlagOnAFileWithoutAHeaderIsAnError() throws IOException {
     String p = write("nh.csv", "3,0,255,1.5,-2\n0, 7 ,1e2,0.25,1\n");
     assertOneLine(bad(p, 2, 1, 2, true), p + ":1: data.csv.header = true, but the first line "
