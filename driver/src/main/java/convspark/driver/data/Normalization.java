@@ -23,7 +23,12 @@ public record Normalization(float scale, float[] mean, float[] std) implements S
   /** Configuration key of the per-channel standard deviations, used in error messages. */
   public static final String STD_KEY = "data.normalize.std";
 
-  /** Smallest standard deviation {@link #fit} returns (constant channels would divide by 0). */
+  /**
+   * A fitted standard deviation below this is a constant channel's (an alpha channel, a border),
+   * and {@link #fit} gives it std 1 instead, as scikit-learn's StandardScaler does: its values are
+   * only centred. Dividing by the tiny std (or a floor like it) would make a test value slightly
+   * off the training constant a million standard deviations away.
+   */
   public static final double STD_FLOOR = 1e-6;
 
   /**
@@ -118,7 +123,7 @@ public record Normalization(float scale, float[] mean, float[] std) implements S
 
   /**
    * Per-channel mean and population standard deviation of {@code x*scale} over all samples of
-   * {@code set} ({@link Moments}); std is at least {@link #STD_FLOOR}.
+   * {@code set} ({@link Moments}); a constant channel's std is 1 ({@link #STD_FLOOR}).
    *
    * @throws BadInputException if the set holds NaN or infinite pixels
    */
@@ -239,7 +244,8 @@ public record Normalization(float scale, float[] mean, float[] std) implements S
       float[] sf = new float[channels];
       for (int c = 0; c < channels; c++) {
         mf[c] = (float) mean[c];
-        sf[c] = (float) Math.max(Math.sqrt(sq[c] / per), STD_FLOOR);
+        double std = Math.sqrt(sq[c] / per);
+        sf[c] = std < STD_FLOOR ? 1f : (float) std;
         if (!Float.isFinite(sf[c])) {
           return null;
         }

@@ -21,11 +21,16 @@ class NormalizationTest {
     // Scaled channel 0: 0, 1, 2, 3 -> mean 1.5, population variance (2.25+0.25+0.25+2.25)/4 = 1.25.
     assertEquals(1.5f, n.mean()[0], 1e-7f);
     assertEquals((float) Math.sqrt(1.25), n.std()[0], 1e-7f);
-    // Scaled channel 1: constant 5 -> std 0, floored.
+    // Scaled channel 1: constant 5 -> std 0, taken as 1 (only centred, as StandardScaler does)
     assertEquals(5f, n.mean()[1], 1e-7f);
-    assertEquals(1e-6f, n.std()[1], 0f);
+    assertEquals(1f, n.std()[1], 0f);
     assertEquals(0.5f, n.scale());
     assertEquals(2, n.channels());
+    // a test value off the training constant stays near it (1e6 away with a floored std)
+    float[] test = {0, 2, 12, 8};
+    n.applyInPlace(test, 0, 1, 2, 2);
+    assertArrayEquals(new float[] {-1.5f / (float) Math.sqrt(1.25), -0.5f / (float) Math.sqrt(
+        1.25), 1f, -1f}, test, 1e-6f);
   }
 
   @Test
