@@ -194,6 +194,14 @@ class CnnClassifierPipelineTest {
     var fromFile = classifier().setModelSpec("").setModelSpecPath(conf.toString()).runConfig();
     assertEquals(cfg.model(), fromFile.model());
     assertEquals(2, fromFile.train().epochs());
+    // a modelSpecPath file that is not UTF-8 is named, not read with a replaced character
+    Path latin1 = dir.resolve("latin1.conf");
+    Files.write(latin1, ("# r\u00e9seau\nmodel {\n" + MlTestData.MODEL + "}\n")
+        .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+    BadInputException notUtf8 = assertThrows(BadInputException.class, () -> classifier()
+        .setModelSpec("").setModelSpecPath(latin1.toString()).runConfig());
+    assertEquals("modelSpecPath " + latin1 + ": line 1: byte 0xE9 is not UTF-8 (a file saved as "
+        + "Latin-1 or Windows-1252?); save it as UTF-8", notUtf8.getMessage());
     // defaults are convspark's
     assertEquals(128, new CnnClassifier().getGlobalBatch());
   }
