@@ -54,6 +54,16 @@ final class EarlyStop {
     return cfg.patience() > 0 && badEpochs >= cfg.patience();
   }
 
+  /** Epochs since the best one (or since the start, before any). */
+  int badEpochs() {
+    return badEpochs;
+  }
+
+  /** The metric's config value, for messages: "val-loss", "val-accuracy". */
+  String metricName() {
+    return cfg.metric().name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+  }
+
   double best() {
     return best;
   }

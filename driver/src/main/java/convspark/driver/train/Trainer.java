@@ -208,13 +208,16 @@ public final class Trainer {
           c.optimizerSteps());
       startEpoch = c.epoch();
       step = c.step();
-      warnIfTheScheduleMoved(c, schedule, step, stepsPerEpoch);
+      stop.restore(c.meta());
+      // nothing left to train: the schedule's move would not apply (the line below says why)
+      if (startEpoch < t.epochs() && !stop.shouldStop()) {
+        warnIfTheScheduleMoved(c, schedule, step, stepsPerEpoch);
+      }
       List<String> changed = ChangedSettings.since(c.meta().get(ChangedSettings.META), cfg);
       if (!changed.isEmpty()) {
         log.warning("--resume: settings changed since the checkpoint was written, the run goes "
             + "on with the new ones: " + String.join(", ", changed));
       }
-      stop.restore(c.meta());
       Optional<Checkpoint> b = store.readNamed(BEST);
       if (stop.bestEpoch() > 0 && (b.isEmpty() || b.get().epoch() != stop.bestEpoch())) {
         // a run stopped between a new best.bin and the checkpoint that names it: the best
@@ -249,7 +252,15 @@ public final class Trainer {
       }
       log.info(String.format("convspark: resumed from %s at epoch %d, step %d", store.dir(),
           startEpoch, step));
-      if (startEpoch >= t.epochs()) {
+      if (stop.shouldStop()) {
+        // the run early stopping ended (or a patience lowered below its count): a resume with
+        // more epochs would otherwise end at once without a word
+        log.warning(String.format("the checkpoint's early-stopping record: %s has not improved "
+            + "for %d epochs since its best epoch %d, and train.early-stopping.patience = %d: no "
+            + "epoch left to train; the weights are tested and the summary written again (raise "
+            + "train.early-stopping.patience, or set it to 0, to train on)", stop.metricName(),
+            stop.badEpochs(), stop.bestEpoch(), t.earlyStopping().patience()));
+      } else if (startEpoch >= t.epochs()) {
         log.warning(String.format("the checkpoint is at epoch %d and train.epochs = %d: no epoch "
             + "left to train; the weights are tested and the summary written again (raise "
             + "train.epochs to train on)", startEpoch, t.epochs()));
@@ -332,8 +343,8 @@ public final class Trainer {
         }
         if (stop.shouldStop()) {
           log.info(String.format("convspark: early stopping after epoch %d: %s has not improved "
-              + "for %d epochs (best %.4f at epoch %d)", epoch + 1, t.earlyStopping().metric()
-              .name().toLowerCase().replace('_', '-'), t.earlyStopping().patience(),
+              + "for %d epochs (best %.4f at epoch %d)", epoch + 1, stop.metricName(),
+              t.earlyStopping().patience(),
               stop.best(), stop.bestEpoch()));
         }
       }

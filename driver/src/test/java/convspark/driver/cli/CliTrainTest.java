@@ -286,6 +286,46 @@ class CliTrainTest {
     assertFalse(Arrays.equals(last.params(), fin.params()));
   }
 
+  /**
+   * A run that early stopping ended, resumed with more epochs (as a scheduled job extending it
+   * would): nothing is trained, and the line says why and what to change, instead of a resume
+   * that silently does nothing; a longer patience trains on.
+   */
+  @Test
+  void resumingAnEarlyStoppedRunSaysItStoppedEarlyInsteadOfTrainingNothingSilently()
+      throws Exception {
+    Path out = dir.resolve("run-early-resumed");
+    String[] es = {"--set", "train.early-stopping.min-delta=100", "--set",
+        "train.schedule=constant"};
+    Run r = train(out, concat(es, "--set", "train.early-stopping.patience=2", "--set",
+        "train.epochs=6"));
+    assertEquals(0, r.code(), r.err());
+    assertEquals(3, summary(out).get("epochs_run").asInt());
+    byte[] last = Files.readAllBytes(out.resolve("checkpoints/ckpt-000000000120.bin"));
+    r = train(out, concat(es, "--set", "train.early-stopping.patience=2", "--set",
+        "train.epochs=10", "--resume"));
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("convspark: WARNING: the checkpoint's early-stopping record: "
+        + "val-loss has not improved for 2 epochs since its best epoch 1, and "
+        + "train.early-stopping.patience = 2: no epoch left to train; the weights are tested and "
+        + "the summary written again (raise train.early-stopping.patience, or set it to 0, to "
+        + "train on)"), r.out());
+    assertFalse(r.out().contains("epoch 4/10"), r.out());
+    assertFalse(r.out().contains("no epoch left to train; the weights are tested and the summary "
+        + "written again (raise train.epochs"), r.out());
+    JsonNode s = summary(out);
+    assertEquals("early-stopped", s.get("ended").asText());
+    assertEquals(3, s.get("epochs_run").asInt());
+    assertArrayEquals(last, Files.readAllBytes(out.resolve("checkpoints/ckpt-000000000120.bin")));
+    // a longer patience continues the count where the run left it: one more epoch
+    r = train(out, concat(es, "--set", "train.early-stopping.patience=3", "--set",
+        "train.epochs=10", "--resume"));
+    assertEquals(0, r.code(), r.err());
+    assertFalse(r.out().contains("early-stopping record"), r.out());
+    assertTrue(r.out().contains("early stopping after epoch 4"), r.out());
+    assertEquals(4, summary(out).get("epochs_run").asInt());
+  }
+
   @Test
   void patienceWithoutValidationDataIsAWarningOfTheRun() throws Exception {
     // through the run's listener, which the Spark ML API's fit logs as well
