@@ -90,11 +90,18 @@ final class EarlyStop {
     return m;
   }
 
+  /**
+   * Continues the record of a checkpoint. The value to beat is the best epoch's value of this
+   * run's metric: the same as the record's own when the metric is unchanged, and under a metric
+   * changed on resume not the old metric's value (a loss of 1.5 kept as the accuracy to beat
+   * would stop the run after patience epochs, whatever it learned). The best epoch and the count
+   * since it stay the record's.
+   */
   void restore(Map<String, String> meta) {
     if (meta.containsKey("early.best")) {
-      best = Double.parseDouble(meta.get("early.best"));
       bestLoss = Double.parseDouble(meta.get("early.best-loss"));
       bestAccuracy = Double.parseDouble(meta.get("early.best-accuracy"));
+      best = cfg.metric() == RunConfig.StopMetric.VAL_LOSS ? bestLoss : bestAccuracy;
       bestEpoch = Integer.parseInt(meta.get("early.best-epoch"));
       badEpochs = Integer.parseInt(meta.get("early.bad-epochs"));
     }

@@ -90,4 +90,33 @@ class EarlyStopTest {
     assertTrue(resumed.shouldStop());
     assertEquals(1, resumed.bestEpoch());
   }
+
+  /**
+   * A resume that changes train.early-stopping.metric (warned as a changed setting) compares the
+   * new epochs with the best epoch's value of the new metric, not with the old metric's value: a
+   * validation loss of 1.5 kept as the best "accuracy" no accuracy could beat, and the run
+   * stopped after patience epochs with the old weights.
+   */
+  @Test
+  void aRestoredRecordUnderAnotherMetricComparesThatMetricsValues() {
+    EarlyStop s = stop(RunConfig.StopMetric.VAL_LOSS, 2, 0);
+    s.observe(1, 1.5, 0.6);
+    EarlyStop byAccuracy = stop(RunConfig.StopMetric.VAL_ACCURACY, 2, 0);
+    byAccuracy.restore(s.toMeta());
+    assertEquals(0.6, byAccuracy.best());
+    assertTrue(byAccuracy.observe(2, 1.6, 0.7), "accuracy 0.7 beats the best epoch's 0.6");
+    assertEquals(2, byAccuracy.bestEpoch());
+    assertFalse(byAccuracy.shouldStop());
+    // and back: the best epoch's loss (1.6), not its accuracy (0.7), is the one to beat
+    EarlyStop byLoss = stop(RunConfig.StopMetric.VAL_LOSS, 2, 0);
+    byLoss.restore(byAccuracy.toMeta());
+    assertEquals(1.6, byLoss.best());
+    assertTrue(byLoss.observe(3, 1.2, 0.7), "loss 1.2 is below the best epoch's 1.6");
+    // a record of a run without validation holds no best value under either metric
+    EarlyStop none = stop(RunConfig.StopMetric.VAL_LOSS, 2, 0);
+    none.observeWithoutValidation(1);
+    byAccuracy = stop(RunConfig.StopMetric.VAL_ACCURACY, 2, 0);
+    byAccuracy.restore(none.toMeta());
+    assertTrue(Double.isNaN(byAccuracy.best()));
+  }
 }
