@@ -169,6 +169,7 @@ public final class Trainer {
     LrSchedule schedule = t.lrSchedule();
     List<BlasInfo> executorBlas = describe(net, data, trainBlocks, partitions, localBatch,
         stepsPerEpoch, schedule);
+    warnIfWarmupOutlastsTheRun(schedule, stepsPerEpoch);
 
     UpdateRule rule = t.updateRule();
     String optimizerName = Updater.newOptimizer(rule.optimizer(), net).name();
@@ -461,6 +462,34 @@ public final class Trainer {
         t.baseLr(), t.baseBatch(), schedule.k(), t.scaling().name().toLowerCase(),
         schedule.scaledLr(), t.warmupEpochs(), t.decay().name().toLowerCase()));
     return executorBlas;
+  }
+
+  /**
+   * A warmup longer than train.epochs ends the run before the rate reaches its scaled value, and
+   * before the decay starts. Allowed (a short trial run of a config that warms up over more
+   * epochs, {@code --set train.epochs=1}, is a use; the rate of every epoch is in the log and
+   * metrics.jsonl), but said, through the listener (the Spark ML API's fit logs it too), when it
+   * changes the rates: not when warmup holds the scaled rate (k <= 1) and there is no decay.
+   */
+  private void warnIfWarmupOutlastsTheRun(LrSchedule schedule, int stepsPerEpoch) {
+    RunConfig.Train t = cfg.train();
+    if (!(t.warmupEpochs() > t.epochs()) || stepsPerEpoch <= 0) {
+      return;
+    }
+    double last = schedule.lr((long) t.epochs() * stepsPerEpoch - 1, stepsPerEpoch);
+    boolean belowTarget = last < schedule.scaledLr();
+    boolean decays = t.decay() != LrSchedule.Decay.CONSTANT;
+    if (!belowTarget && !decays) {
+      return;
+    }
+    String rate = belowTarget ? String.format("its learning rate rising only to %.4g of the "
+        + "scaled %.4f", last, schedule.scaledLr())
+        : String.format("its learning rate held at %.4g", last);
+    log.warning(String.format("train.warmup-epochs = %s is more than train.epochs = %d: the run "
+        + "ends during warmup, %s%s; set train.warmup-epochs to at most train.epochs for the "
+        + "schedule it describes", java.math.BigDecimal.valueOf(t.warmupEpochs())
+        .stripTrailingZeros().toPlainString(), t.epochs(), rate, decays ? ", and train.schedule "
+        + "= " + t.decay().name().toLowerCase(java.util.Locale.ROOT) + " never starts" : ""));
   }
 
   private static float[] initial(float[] given, float[] otherwise) {

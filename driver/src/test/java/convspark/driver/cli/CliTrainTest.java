@@ -130,6 +130,37 @@ class CliTrainTest {
     }
   }
 
+  /**
+   * A warmup longer than the run: allowed (a smoke run with --set train.epochs=1 on a config
+   * that warms up over 2 epochs is a use), but said in one line naming both keys, with the rate
+   * the run ends at; a warmup as long as the run, or one that changes nothing, says nothing.
+   */
+  @Test
+  void aWarmupLongerThanTheRunIsAWarningNamingBothKeysAndTheRateReached() throws Exception {
+    // k = 4: warmup from 0.05 to 0.2 over 2 epochs; 10 steps per epoch, the last at 0.9 epochs
+    String[] conf = {"--set", "train.global-batch=128", "--set", "train.epochs=1", "--set",
+        "train.schedule=cosine"};
+    Run r = train(dir.resolve("run-warmup-long"), concat(conf, "--set",
+        "train.warmup-epochs=2"));
+    assertEquals(0, r.code(), r.err());
+    List<String> said = r.out().lines().filter(l -> l.contains("train.warmup-epochs")).toList();
+    assertEquals(List.of("convspark: WARNING: train.warmup-epochs = 2 is more than train.epochs "
+        + "= 1: the run ends during warmup, its learning rate rising only to 0.1175 of the "
+        + "scaled 0.2000, and train.schedule = cosine never starts; set train.warmup-epochs to "
+        + "at most train.epochs for the schedule it describes"), said);
+    assertEquals(0.1175, Json.MAPPER.readTree(Files.readAllLines(dir.resolve("run-warmup-long")
+        .resolve("metrics.jsonl")).get(0)).get("lr").asDouble(), 1e-9);
+    r = train(dir.resolve("run-warmup-as-long"), concat(conf, "--set",
+        "train.warmup-epochs=1"));
+    assertEquals(0, r.code(), r.err());
+    assertFalse(r.out().contains("WARNING"), r.out());
+    // k = 1 and a constant rate: warmup holds the rate it ends at, nothing to say
+    r = train(dir.resolve("run-warmup-flat"), "--set", "train.epochs=1", "--set",
+        "train.schedule=constant", "--set", "train.warmup-epochs=3");
+    assertEquals(0, r.code(), r.err());
+    assertFalse(r.out().contains("WARNING"), r.out());
+  }
+
   @Test
   void resumedRunEndsWithTheSameParametersAsAnUninterruptedOne() throws Exception {
     Path a = dir.resolve("run-whole");
