@@ -104,6 +104,81 @@ final class Checkpoints {
   }
 
   /**
+   * What a {@code train --init-from} file says about itself that the run does otherwise, one
+   * warning line each: a model spec (export's metadata) with layers other than config key model
+   * describes (the tensors matched by name and shape, but a maxpool the config reads as avgpool,
+   * a relu as tanh, ...), and an input normalisation (export's metadata) that feeds the weights
+   * other inputs than the ones they were trained on. Warnings, not errors: fine-tuning with
+   * another dropout rate, or on other data with its own statistics, is a use. A file without
+   * the metadata (PyTorch's) says nothing; a normalisation equal up to float rounding once
+   * applied (data.scale 1 under auto fits statistics 255 times larger) is the same.
+   */
+  static List<String> initFromDifferences(String file, TorchModel.Loaded init, RunConfig cfg,
+      Normalization run) {
+    List<String> said = new ArrayList<>();
+    String spec = init.metadata().get(TorchModel.SPEC_KEY);
+    if (spec != null) {
+      try {
+        ModelSpec held = ModelSpec.parse(spec);
+        if (!held.render().equals(cfg.model().render())) {
+          said.add("--init-from " + file + ": the file's model is not the one config key model "
+              + "describes (" + difference(held, cfg.model()) + "): its weights are trained as "
+              + "the config's model");
+        }
+      } catch (RuntimeException e) {
+        // the tensors fit the config's model, which is the one trained; nothing to compare
+      }
+    }
+    Map<String, String> meta = new LinkedHashMap<>();
+    for (String k : Normalization.META_KEYS) {
+      String v = init.metadata().get("convspark." + k);
+      if (v != null) {
+        meta.put(k, v);
+      }
+    }
+    if (Normalization.inMeta(meta)) {
+      Normalization trained;
+      try {
+        trained = Normalization.fromMeta(meta, run.channels());
+      } catch (BadInputException e) {
+        return said; // another channel count: the tensors told already
+      }
+      if (!sameInputs(trained, run)) {
+        RunConfig.Data d = cfg.data();
+        said.add("--init-from " + file + ": its weights were trained on inputs normalised with "
+            + trained.describe() + ", this run normalises with " + run.describe() + " (config "
+            + "keys data.normalize.*, mode " + d.normalize().name().toLowerCase(
+            java.util.Locale.ROOT) + ", and data.scale): training starts from weights that "
+            + "expect other inputs (data.normalize.mode = given with the file's mean and std, and "
+            + "data.scale = " + trained.scale() + ", feeds them theirs)");
+      }
+    }
+    return said;
+  }
+
+  /**
+   * Whether two normalisations give the same inputs, (x * scale - mean) / std per channel: the
+   * factor scale / std and the offset mean / std, each within 1e-5 of its size (or of 1, for an
+   * offset near 0, in units of the normalised input).
+   */
+  static boolean sameInputs(Normalization a, Normalization b) {
+    if (a.channels() != b.channels()) {
+      return false;
+    }
+    for (int c = 0; c < a.channels(); c++) {
+      double fa = (double) a.scale() / a.std()[c];
+      double fb = (double) b.scale() / b.std()[c];
+      double oa = (double) a.mean()[c] / a.std()[c];
+      double ob = (double) b.mean()[c] / b.std()[c];
+      if (Math.abs(fa - fb) > 1e-5 * Math.max(Math.abs(fa), Math.abs(fb))
+          || Math.abs(oa - ob) > 1e-5 * Math.max(1, Math.max(Math.abs(oa), Math.abs(ob)))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
    * A model named on the command line: the checkpoint, and the option and file it came from
    * (e.g. {@code --checkpoint /runs/a/checkpoints/final.bin}), for messages.
    */

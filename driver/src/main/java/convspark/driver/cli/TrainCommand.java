@@ -135,6 +135,8 @@ public final class TrainCommand implements Callable<Integer> {
           });
           if (init != null) {
             trainer.initialWeights(init.params(), init.state());
+            Checkpoints.initFromDifferences(initFrom, init, cfg, data.normalization())
+                .forEach(log::warning);
           }
           trainer.run(data, resuming, stopAfter);
         } catch (Throwable e) {

@@ -64,6 +64,74 @@ class CliExportTest {
     assertTrue(!Arrays.equals(c.params(), c2.params()));
   }
 
+  static String layers(String pool, int classes) {
+    return "model.layers=[{type=conv,filters=6,kernel=3,padding=1},{type=batchnorm},{type=relu},"
+        + "{type=" + pool + ",kernel=2},{type=dropout,rate=0.1},{type=flatten},{type=dense,units="
+        + classes + "}]";
+  }
+
+  /**
+   * train --init-from an exported file whose model or normalisation is not the run's: another
+   * shape or class count is refused (the tensors do not fit); layers without weights of another
+   * kind (avgpool for the file's maxpool) and another input normalisation (mode none for the
+   * file's fitted statistics) were accepted without a word, and training started from weights
+   * that expect another network or other inputs: now one warning line each, naming the difference.
+   * Fine-tuning that way stays allowed (another dropout rate, other data with its own statistics).
+   */
+  @Test
+  void trainInitFromAFileOfOtherLayersOrAnotherNormalisationSaysSo() throws Exception {
+    Path conf = TestData.writeConfig(Files.createDirectories(dir.resolve("w")), "w.conf", 800,
+        100);
+    Path run = dir.resolve("w-run");
+    assertEquals(0, CliTrainTest.run("train", "--config", conf.toString(), "--out",
+        run.toString(), "--set", "train.epochs=1").code());
+    Path st = dir.resolve("w.safetensors");
+    assertEquals(0, CliTrainTest.run("export", "--checkpoint", run.toString(), "--out",
+        st.toString()).code());
+    java.util.function.Function<String[], CliTrainTest.Run> train = sets -> {
+      java.util.List<String> a = new java.util.ArrayList<>(java.util.List.of("train",
+          "--config", conf.toString(), "--out", dir.resolve("w-" + sets.length + "-"
+          + Math.abs(Arrays.hashCode(sets))).toString(), "--init-from", st.toString(), "--set",
+          "train.epochs=1"));
+      for (String set : sets) {
+        a.addAll(java.util.List.of("--set", set));
+      }
+      return CliTrainTest.run(a.toArray(new String[0]));
+    };
+    CliTrainTest.Run r = train.apply(new String[0]);
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().lines().noneMatch(l -> l.contains("WARNING")), r.out());
+    // auto at another scale fits statistics that give the same inputs: nothing to say
+    r = train.apply(new String[] {"data.scale=1"});
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().lines().noneMatch(l -> l.contains("WARNING")), r.out());
+
+    r = train.apply(new String[] {layers("maxpool", 5)});
+    assertEquals(2, r.code(), r.err());
+    assertEquals("convspark: error: " + st + ": tensor '6.weight' (layer 6 (dense)): shape [4, "
+        + "216], expected [5, 216]", r.err().strip());
+
+    r = train.apply(new String[] {layers("avgpool", 4)});
+    assertEquals(0, r.code(), r.err());
+    java.util.List<String> said = r.out().lines().filter(l -> l.contains("WARNING")).toList();
+    assertEquals(java.util.List.of("convspark: WARNING: --init-from " + st + ": the file's model "
+        + "is not the one config key model describes (model.layers[3] is {\"kernel\":2,"
+        + "\"padding\":0,\"stride\":2,\"type\":\"maxpool\"} in the file, {\"kernel\":2,"
+        + "\"stride\":2,\"type\":\"avgpool\"} in the config): its weights are trained as the "
+        + "config's model"), said);
+
+    r = train.apply(new String[] {"data.normalize.mode=none"});
+    assertEquals(0, r.code(), r.err());
+    said = r.out().lines().filter(l -> l.contains("WARNING")).toList();
+    assertEquals(1, said.size(), r.out());
+    Checkpoint c = CliTrainTest.ckpt(run.resolve("checkpoints/final.bin"));
+    assertTrue(said.get(0).startsWith("convspark: WARNING: --init-from " + st + ": its weights "
+        + "were trained on inputs normalised with scale 0.003921569, mean [" + c.meta().get(
+        "norm.mean") + "], std [" + c.meta().get("norm.std") + "], this run normalises with "
+        + "scale 0.003921569, mean [0.0], std [1.0] (config keys data.normalize.*, mode none, "
+        + "and data.scale)"), said.get(0));
+  }
+
   @Test
   void initFromADirectoryOrAFileWithPartOfANormalisationIsRejected() throws Exception {
     Path[] data = TestData.writeIdx(dir, "t4", 40, 1);
