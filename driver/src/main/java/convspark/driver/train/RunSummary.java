@@ -39,11 +39,14 @@ import java.util.regex.Pattern;
  * @param ended why training ended: {@link #COMPLETED}, {@link #EARLY_STOPPED} or {@link #PAUSED}
  * @param checkpointDir where the run's checkpoints are (summary.json's checkpoint_dir, without
  *     any user info of the URI), the directory a {@code --resume} names
+ * @param changedOnResume every resume of the run that changed a setting, oldest first: the
+ *     epoch it resumed at and the settings, {@code train.key old -> new} (summary.json's
+ *     changed_on_resume; its config is the last invocation's)
  */
 public record RunSummary(RunConfig cfg, List<EpochMetrics> history, Evaluation test,
     int testedEpoch, EarlyStop stop, int epochsRun, long steps, int partitions, int localBatch,
     int params, double wallSeconds, List<BlasInfo> executorBlas, String ended,
-    String checkpointDir) {
+    String checkpointDir, List<Map<String, Object>> changedOnResume) {
 
   /** Every epoch of train.epochs ran. */
   public static final String COMPLETED = "completed";
@@ -101,6 +104,7 @@ public record RunSummary(RunConfig cfg, List<EpochMetrics> history, Evaluation t
     summary.put("params", params);
     summary.put("engine", t.engine().name().toLowerCase());
     summary.put("checkpoint_dir", withoutUserInfo(checkpointDir));
+    summary.put("changed_on_resume", changedOnResume);
     summary.put("config", redacted(Json.MAPPER.readTree(Settings.renderJson(cfg.raw()))));
     return summary;
   }

@@ -19,6 +19,7 @@ import convspark.driver.exec.DriverResultBytes;
 import convspark.driver.exec.ExecutorBlas;
 import convspark.driver.exec.Partitions;
 import convspark.driver.metrics.EpochMetrics;
+import convspark.driver.metrics.Json;
 import convspark.driver.metrics.MetricsLog;
 import convspark.driver.metrics.Plots;
 import convspark.worker.Evaluation;
@@ -219,6 +220,7 @@ public final class Trainer {
         log.warning("--resume: settings changed since the checkpoint was written, the run goes "
             + "on with the new ones: " + String.join(", ", changed));
       }
+      recordChanges(c, startEpoch, changed);
       Optional<Checkpoint> b = store.readNamed(BEST);
       if (stop.bestEpoch() > 0 && (b.isEmpty() || b.get().epoch() != stop.bestEpoch())) {
         // a run stopped between a new best.bin and the checkpoint that names it: the best
@@ -390,7 +392,7 @@ public final class Trainer {
     double wall = (System.nanoTime() - wallStart) / 1e9;
     Map<String, Object> summary = new RunSummary(cfg, history, test, resultEpoch, stop,
         epochsRun, step, partitions, localBatch, net.paramCount(), wall, executorBlas, ended,
-        checkpointDir).write(out);
+        checkpointDir, changedOnResume).write(out);
     try {
       Plots.trainingCurves(history, out.resolve(PLOT_FILE));
     } catch (IOException | RuntimeException e) {
@@ -620,6 +622,57 @@ public final class Trainer {
         schedule.lr(step, stepsPerEpoch), before.lr(step, stepsPerEpoch), planned));
   }
 
+  /**
+   * Checkpoint metadata: what the run's resumes changed, carried from checkpoint to checkpoint
+   * (summary.json's {@code changed_on_resume}).
+   */
+  static final String CHANGED_ON_RESUME = "changed-on-resume";
+
+  /**
+   * Every resume of this run that changed a setting, oldest first: {@code {"epoch": the epoch
+   * it resumed at, "settings": ["train.key old -> new", ...]}}; the epochs whose summary.json
+   * config is not the one they ran with.
+   */
+  private final List<Map<String, Object>> changedOnResume = new ArrayList<>();
+
+  /**
+   * Takes the record of the checkpoint resumed from (an unreadable one, or none from an older
+   * version, starts empty) and adds this resume's changes: the settings {@code changed} names,
+   * and train.epochs, which the warnings leave aside unless the schedule moves, but which a
+   * summary of a run extended from 10 epochs to 20 should say.
+   */
+  private void recordChanges(Checkpoint c, int startEpoch, List<String> changed) {
+    String held = c.meta().get(CHANGED_ON_RESUME);
+    if (held != null) {
+      try {
+        for (com.fasterxml.jackson.databind.JsonNode e : Json.MAPPER.readTree(held)) {
+          List<String> settings = new ArrayList<>();
+          e.get("settings").forEach(v -> settings.add(v.asText()));
+          Map<String, Object> entry = new LinkedHashMap<>();
+          entry.put("epoch", e.get("epoch").asInt());
+          entry.put("settings", settings);
+          changedOnResume.add(entry);
+        }
+      } catch (IOException | RuntimeException e) {
+        changedOnResume.clear();
+        log.warning("the checkpoint's record of earlier resumes' changes is unreadable, "
+            + "summary.json's changed_on_resume starts again: " + e.getMessage());
+      }
+    }
+    List<String> now = new ArrayList<>();
+    String planned = c.meta().get(PLANNED_EPOCHS);
+    if (planned != null && !planned.equals(Integer.toString(cfg.train().epochs()))) {
+      now.add("train.epochs " + planned + " -> " + cfg.train().epochs());
+    }
+    now.addAll(changed);
+    if (!now.isEmpty()) {
+      Map<String, Object> entry = new LinkedHashMap<>();
+      entry.put("epoch", startEpoch);
+      entry.put("settings", now);
+      changedOnResume.add(entry);
+    }
+  }
+
   /** Checkpoint metadata: the training split's size, and its checksum where known. */
   static final String TRAIN_SAMPLES = "train-samples";
   static final String TRAIN_CRC = "train-crc32c";
@@ -694,6 +747,9 @@ public final class Trainer {
     meta.put("global-batch", Integer.toString(cfg.train().globalBatch()));
     meta.put(PLANNED_EPOCHS, Integer.toString(cfg.train().epochs()));
     meta.put(ChangedSettings.META, ChangedSettings.record(cfg));
+    if (!changedOnResume.isEmpty()) {
+      meta.put(CHANGED_ON_RESUME, Json.write(changedOnResume));
+    }
     meta.put(TRAIN_SAMPLES, Long.toString(trainSamples));
     trainChecksum.ifPresent(v -> meta.put(TRAIN_CRC, Long.toHexString(v)));
     return new Checkpoint(net.spec().render(), epoch, step, weights.params().clone(),

@@ -381,12 +381,22 @@ class CliTrainTest {
     r = train(out, "--set", "train.epochs=3", "--stop-after", "1", "--resume");
     assertEquals(0, r.code(), r.err());
     assertFalse(r.out().contains("the cosine schedule now decays"), r.out());
+    assertEquals("[]", summary(out).get("changed_on_resume").toString());
     // cosine decays over train.epochs: 4 instead of 3 puts the resumed step on another curve
-    r = train(out, "--set", "train.epochs=4", "--resume");
+    r = train(out, "--set", "train.epochs=4", "--resume", "--stop-after", "1");
     assertEquals(0, r.code(), r.err());
     assertTrue(r.out().contains("convspark: WARNING: the checkpoint was trained with "
         + "train.epochs = 3, this run has 4: the cosine schedule now decays over 4 epochs"),
         r.out());
+    // summary.json, whose config is the last invocation's, says what each resume changed, also
+    // after later resumes that changed nothing or something else
+    String extended = "{\"epoch\":2,\"settings\":[\"train.epochs 3 -> 4\"]}";
+    assertEquals("[" + extended + "]", summary(out).get("changed_on_resume").toString());
+    r = train(out, "--set", "train.epochs=4", "--resume", "--set", "train.base-lr=0.08");
+    assertEquals(0, r.code(), r.err());
+    assertEquals("completed", summary(out).get("ended").asText());
+    assertEquals("[" + extended + ",{\"epoch\":3,\"settings\":[\"train.base-lr 0.05 -> "
+        + "0.08\"]}]", summary(out).get("changed_on_resume").toString());
   }
 
   @Test
