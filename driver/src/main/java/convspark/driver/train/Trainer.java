@@ -689,7 +689,8 @@ public final class Trainer {
     if (n != null && !n.equals(Long.toString(samples))) {
       throw new BadInputException("--resume: the checkpoint in " + where + " was trained on "
           + n + " training samples, this run's training data (config keys data.train.*, after "
-          + "the validation split) has " + samples + "; resume with the data it was trained on");
+          + "the validation split that data.validation-fraction or data.validation.* makes) has "
+          + samples + "; resume with the data and the split it was trained on");
     }
     String was = c.meta().get(TRAIN_CRC);
     if (was != null && crc.isPresent() && !was.equals(Long.toHexString(crc.getAsLong()))) {

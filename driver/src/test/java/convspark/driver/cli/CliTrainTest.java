@@ -237,6 +237,12 @@ class CliTrainTest {
     assertEquals(2, r.code(), r.err());
     assertTrue(r.err().contains("was trained on 1280 training samples") && r.err()
         .contains("has 1200"), r.err());
+    // another validation split of the same data: the key that moved the samples is named
+    r = train(out, "--set", "train.epochs=3", "--resume", "--set",
+        "data.validation-fraction=0.1");
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("was trained on 1280 training samples") && r.err()
+        .contains("data.validation-fraction") && r.err().contains("has 1440"), r.err());
     assertArrayEquals(before, Files.readAllBytes(ckpt), "the checkpoint is untouched");
     // a new rate or label smoothing is allowed (fine-tuning), and said key by key; checkpoint,
     // logging and epochs settings are not changes of the computation
