@@ -55,6 +55,9 @@ public final class Trainer {
   /** The training split's size and checksum, recorded in every checkpoint. */
   private long trainSamples;
   private java.util.OptionalLong trainChecksum = java.util.OptionalLong.empty();
+  /** The validation split's size (-1 without one) and checksum, recorded likewise. */
+  private long validationSamples = -1;
+  private java.util.OptionalLong validationChecksum = java.util.OptionalLong.empty();
   /** {@link #afterFirstCheckpoint}'s hook, until it has run. */
   private CheckpointHook firstCheckpointHook;
   private CheckpointStore.Guard checkpointGuard = () -> { };
@@ -165,6 +168,9 @@ public final class Trainer {
     TrainingData.checkGlobalBatch(trainBlocks.count(), t.globalBatch());
     trainSamples = trainBlocks.count();
     trainChecksum = data.train().checksum();
+    validationSamples = valBlocks == null ? -1 : valBlocks.count();
+    validationChecksum = valBlocks == null ? java.util.OptionalLong.empty()
+        : data.validation().checksum();
     int stepsPerEpoch = PartitionStep.steps(trainBlocks.maxBlock(), localBatch,
         cfg.model().minTrainingBatch());
     LrSchedule schedule = t.lrSchedule();
@@ -221,6 +227,7 @@ public final class Trainer {
             + "on with the new ones: " + String.join(", ", changed));
       }
       recordChanges(c, startEpoch, changed);
+      warnIfOtherValidation(c, stop);
       Optional<Checkpoint> b = store.readNamed(BEST);
       if (stop.bestEpoch() > 0 && (b.isEmpty() || b.get().epoch() != stop.bestEpoch())) {
         // a run stopped between a new best.bin and the checkpoint that names it: the best
@@ -677,6 +684,37 @@ public final class Trainer {
   static final String TRAIN_SAMPLES = "train-samples";
   static final String TRAIN_CRC = "train-crc32c";
 
+  /** Checkpoint metadata: the validation split's size, and its checksum where known. */
+  static final String VALIDATION_SAMPLES = "validation-samples";
+  static final String VALIDATION_CRC = "validation-crc32c";
+
+  /**
+   * A resume validating on other data than the checkpoint's (other data.validation.* files; a
+   * changed data.validation-fraction moves training samples and is refused) is allowed, but
+   * said when the run has a best epoch: its value, which new epochs must beat for best.bin and
+   * early stopping, was measured on the old data. Checkpoints without the metadata (older
+   * versions, or no validation then) are not compared.
+   */
+  private void warnIfOtherValidation(Checkpoint c, EarlyStop stop) {
+    String n = c.meta().get(VALIDATION_SAMPLES);
+    if (n == null || validationSamples < 0 || stop.bestEpoch() <= 0) {
+      return;
+    }
+    String was = c.meta().get(VALIDATION_CRC);
+    String now = validationChecksum.isPresent()
+        ? Long.toHexString(validationChecksum.getAsLong()) : null;
+    if (n.equals(Long.toString(validationSamples)) && (was == null || now == null
+        || was.equals(now))) {
+      return;
+    }
+    log.warning("--resume: the validation data is not the checkpoint's (" + n + " samples"
+        + (was == null ? "" : ", CRC-32C " + was) + " then, " + validationSamples + " samples"
+        + (now == null ? "" : ", CRC-32C " + now) + " now): the best epoch " + stop.bestEpoch()
+        + "'s " + stop.metricName() + " " + String.format("%.4f", stop.best())
+        + ", which later epochs must beat for best.bin and early stopping, was measured on the "
+        + "old data (config keys data.validation.*)");
+  }
+
   /**
    * Resuming trains on the data the checkpoint was trained on: as many training samples (after
    * the validation split), and where the driver read them (IDX, CSV), the same ones. Another
@@ -753,6 +791,10 @@ public final class Trainer {
     }
     meta.put(TRAIN_SAMPLES, Long.toString(trainSamples));
     trainChecksum.ifPresent(v -> meta.put(TRAIN_CRC, Long.toHexString(v)));
+    if (validationSamples >= 0) {
+      meta.put(VALIDATION_SAMPLES, Long.toString(validationSamples));
+      validationChecksum.ifPresent(v -> meta.put(VALIDATION_CRC, Long.toHexString(v)));
+    }
     return new Checkpoint(net.spec().render(), epoch, step, weights.params().clone(),
         weights.state().clone(), optimizerName, copy(training.optimizerState()),
         training.optimizerSteps(), meta);

@@ -256,7 +256,8 @@ public record TrainingData(Split train, Split validation, Split test,
         () -> Normalization.fit(fitOn, d.scale()));
     return new TrainingData(new ArraySplit(norm.apply(train),
         java.util.OptionalLong.of(checksum(train))),
-        val == null ? null : new ArraySplit(norm.apply(val)),
+        val == null ? null : new ArraySplit(norm.apply(val), java.util.OptionalLong.of(
+            checksum(val))),
         test == null ? null : new ArraySplit(norm.apply(test)), norm);
   }
 

@@ -261,6 +261,37 @@ class CliTrainTest {
   }
 
   @Test
+  void aResumeOnOtherValidationDataSaysTheBestEpochWasMeasuredOnTheOld() throws Exception {
+    Path[] a = TestData.writeIdx(dir, "val-a", 200, 11);
+    Path[] b = TestData.writeIdx(dir, "val-b", 200, 12);
+    Path out = dir.resolve("run-resume-validation");
+    String[] onA = {"--set", "data.validation-fraction=0", "--set", "data.validation.images="
+        + a[0], "--set", "data.validation.labels=" + a[1], "--set", "train.epochs=3"};
+    Run r = train(out, cat(onA, "--stop-after", "1"));
+    assertEquals(0, r.code(), r.err());
+    r = train(out, cat(onA, "--resume", "--stop-after", "1"));
+    assertEquals(0, r.code(), r.err());
+    assertFalse(r.out().contains("validation data is not"), r.out());
+    String[] onB = onA.clone();
+    onB[3] = "data.validation.images=" + b[0];
+    onB[5] = "data.validation.labels=" + b[1];
+    r = train(out, cat(onB, "--resume"));
+    assertEquals(0, r.code(), r.err());
+    List<String> said = r.out().lines().filter(l -> l.contains("validation data is not"))
+        .toList();
+    assertEquals(1, said.size(), r.out());
+    assertTrue(said.get(0).contains("(200 samples, CRC-32C ") && said.get(0).contains(
+        "the best epoch ") && said.get(0).contains("was measured on the old data (config keys "
+        + "data.validation.*)"), said.get(0));
+  }
+
+  private static String[] cat(String[] a, String... b) {
+    String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, all, a.length, b.length);
+    return all;
+  }
+
+  @Test
   void resumeWithAnotherSeedOrNormalisationIsNamedUnlessTheCheckpointPredatesThem()
       throws Exception {
     Path out = dir.resolve("run-resume-seed-norm");
