@@ -255,4 +255,29 @@ public record ModelSpec(Shape input, List<LayerSpec> layers) implements Serializ
     m.put("layers", ls);
     return ConfigValueFactory.fromMap(m).render(ConfigRenderOptions.concise());
   }
+
+  /**
+   * Where this spec first differs from {@code other}, in words for an error message: "input ...
+   * in {@code mine}, ... in {@code theirs}", or the first differing {@code model.layers[i]} with
+   * both layers rendered, or the layer counts. For specs that differ.
+   */
+  public String difference(ModelSpec other, String mine, String theirs) {
+    if (!input.equals(other.input)) {
+      return "input " + input + " in " + mine + ", " + other.input + " in " + theirs;
+    }
+    int n = Math.min(layers.size(), other.layers.size());
+    for (int i = 0; i < n; i++) {
+      Map<String, Object> a = layers.get(i).toMap();
+      Map<String, Object> b = other.layers.get(i).toMap();
+      if (!a.equals(b)) {
+        return "model.layers[" + i + "] is " + concise(a) + " in " + mine + ", " + concise(b)
+            + " in " + theirs;
+      }
+    }
+    return layers.size() + " layers in " + mine + ", " + other.layers.size() + " in " + theirs;
+  }
+
+  private static String concise(Map<String, Object> layer) {
+    return ConfigValueFactory.fromMap(layer).render(ConfigRenderOptions.concise());
+  }
 }

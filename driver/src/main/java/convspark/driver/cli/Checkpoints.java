@@ -2,8 +2,6 @@ package convspark.driver.cli;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
-import com.typesafe.config.ConfigRenderOptions;
-import com.typesafe.config.ConfigValueFactory;
 import convspark.common.BadInputException;
 import convspark.common.io.Checkpoint;
 import convspark.common.io.CheckpointFormatException;
@@ -122,7 +120,8 @@ final class Checkpoints {
         ModelSpec held = ModelSpec.parse(spec);
         if (!held.render().equals(cfg.model().render())) {
           said.add("--init-from " + file + ": the file's model is not the one config key model "
-              + "describes (" + difference(held, cfg.model()) + "): its weights are trained as "
+              + "describes (" + held.difference(cfg.model(), "the file", "the config")
+              + "): its weights are trained as "
               + "the config's model");
         }
       } catch (RuntimeException e) {
@@ -288,7 +287,8 @@ final class Checkpoints {
       ModelSpec held = ModelSpec.parse(c.modelSpec());
       if (!held.render().equals(cfg.model().render())) {
         throw new BadInputException("config key model: not the model of " + model.origin()
-            + " (" + difference(held, cfg.model()) + "); remove key model from the config to "
+            + " (" + held.difference(cfg.model(), "the file", "the config")
+            + "); remove key model from the config to "
             + "use the checkpoint's");
       }
     }
@@ -337,27 +337,5 @@ final class Checkpoints {
           + "normalised with " + held.describe() + " (the weights expect those inputs); set "
           + "data.normalize.mode = auto to use the checkpoint's, or remove the keys");
     }
-  }
-
-  /** Where two different specs first differ, in words. */
-  static String difference(ModelSpec held, ModelSpec config) {
-    if (!held.input().equals(config.input())) {
-      return "input " + held.input() + " in the file, " + config.input() + " in the config";
-    }
-    int n = Math.min(held.layers().size(), config.layers().size());
-    for (int i = 0; i < n; i++) {
-      Map<String, Object> a = held.layers().get(i).toMap();
-      Map<String, Object> b = config.layers().get(i).toMap();
-      if (!a.equals(b)) {
-        return "model.layers[" + i + "] is " + render(a) + " in the file, " + render(b)
-            + " in the config";
-      }
-    }
-    return held.layers().size() + " layers in the file, " + config.layers().size()
-        + " in the config";
-  }
-
-  private static String render(Map<String, Object> layer) {
-    return ConfigValueFactory.fromMap(layer).render(ConfigRenderOptions.concise());
   }
 }

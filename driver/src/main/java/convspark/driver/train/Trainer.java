@@ -507,8 +507,15 @@ public final class Trainer {
 
   private static void checkSameModel(Checkpoint c, Network net, String where) {
     if (!c.modelSpec().equals(net.spec().render())) {
+      String how;
+      try {
+        how = " (" + convspark.common.spec.ModelSpec.parse(c.modelSpec()).difference(net.spec(),
+            "the checkpoint", "the config") + ")";
+      } catch (RuntimeException e) {
+        how = ""; // a spec of another version's syntax: the line says the models differ
+      }
       throw new BadInputException("--resume: the checkpoint in " + where
-          + " was trained with a different model than config key model describes");
+          + " was trained with a different model than config key model describes" + how);
     }
   }
 

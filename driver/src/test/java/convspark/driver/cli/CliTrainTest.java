@@ -243,6 +243,16 @@ class CliTrainTest {
     assertEquals(2, r.code(), r.err());
     assertTrue(r.err().contains("was trained on 1280 training samples") && r.err()
         .contains("data.validation-fraction") && r.err().contains("has 1440"), r.err());
+    // another model whose tensors would still fit: the refusal names the first layer that differs
+    Path avg = dir.resolve("avgpool.conf");
+    Files.writeString(avg, Files.readString(config).replace("type = maxpool", "type = avgpool"));
+    r = train(avg, out, "--set", "train.epochs=3", "--resume");
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("was trained with a different model than config key model "
+        + "describes (model.layers[3] is {\"kernel\":2,\"padding\":0,\"stride\":2,"
+        + "\"type\":\"maxpool\"} in the checkpoint, {\"kernel\":2,\"stride\":2,\"type\":"
+        + "\"avgpool\"} in the config)"),
+        r.err());
     assertArrayEquals(before, Files.readAllBytes(ckpt), "the checkpoint is untouched");
     // a new rate or label smoothing is allowed (fine-tuning), and said key by key; checkpoint,
     // logging and epochs settings are not changes of the computation
