@@ -90,7 +90,7 @@ public final class TrainCommand implements Callable<Integer> {
     boolean frames = cfg.data().format() == RunConfig.Format.DATAFRAME;
     TrainingData data = frames ? null : TrainingData.prepare(cfg, conf);
     String ckpt = checkpointDir != null ? checkpointDir
-        : out.resolve(Trainer.CHECKPOINTS_DIR).toUri().toString();
+        : Trainer.defaultCheckpointDir(out);
     RunDirectory.Intent want = new RunDirectory.Intent(resume, overwrite, autoResume,
         checkpointDir != null && RunIdentity.outside(ckpt, out, conf),
         checkpointDir != null ? RunIdentity.entryUnder(ckpt, out, conf)

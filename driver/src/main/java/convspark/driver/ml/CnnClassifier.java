@@ -420,7 +420,7 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
       out = temp ? Files.createTempDirectory("convspark-fit-") : outputDir(getOutputDir());
       TrainingData data = TrainingData.ofFrames(cfg, train, val, null, cols, trainSource,
           valSource, null, val != null ? new TrainingData.CutFrom(whole, source) : null);
-      String ckptDir = out.resolve(Trainer.CHECKPOINTS_DIR).toUri().toString();
+      String ckptDir = Trainer.defaultCheckpointDir(out);
       Trainer.Result r;
       // the caller's session has no executor watch (the CLI starts one with its session): a
       // cluster that loses every executor would leave fit waiting forever

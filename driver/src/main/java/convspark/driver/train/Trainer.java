@@ -67,6 +67,18 @@ public final class Trainer {
   public static final String PLOT_FILE = "training.png";
   /** The checkpoint directory's name inside the output directory, where none is given. */
   public static final String CHECKPOINTS_DIR = "checkpoints";
+
+  /**
+   * The checkpoint directory of a run in {@code out} where none is given: {@code
+   * out/checkpoints} as a {@code file:} path that Hadoop's {@code Path(String)} reads back as the
+   * same directory. The text of a {@code file:} URI does not do: Path(String) takes its escapes
+   * literally, so an {@code out} with a space or a '%' had its checkpoints written to a sibling
+   * tree named {@code run%20out/checkpoints}.
+   */
+  public static String defaultCheckpointDir(Path out) {
+    return new org.apache.hadoop.fs.Path(out.toAbsolutePath().resolve(CHECKPOINTS_DIR).toUri())
+        .toString();
+  }
   /** The best weights so far, in the checkpoint directory. */
   public static final String BEST = "best.bin";
   /**

@@ -137,6 +137,34 @@ class CliPathsTest {
     assertTrue(Files.isDirectory(fresh));
   }
 
+  // ---- 1b. a run directory whose path needs escaping in a URI ----------------------------------
+
+  /**
+   * --out with a space and a '%' in its path: the default checkpoint directory is --out's
+   * checkpoints/, not a sibling tree named with the URI's escapes ("run%20out/checkpoints",
+   * where Hadoop's Path(String) took the escaped URI text for the name), and evaluate and a
+   * resume find the checkpoints there.
+   */
+  @Test
+  void checkpointsOfAnOutWithASpaceLandInItsCheckpointsDirectory() throws Exception {
+    Path out = dir.resolve("run out 100%");
+    CliTrainTest.Run r = CliTrainTest.train(config, out, "--set", "train.epochs=1");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(Files.isRegularFile(out.resolve("checkpoints/final.bin")), r.err());
+    try (Stream<Path> s = Files.list(dir)) {
+      List<String> names = s.map(p -> p.getFileName().toString()).toList();
+      assertFalse(names.stream().anyMatch(n -> n.contains("%20")), names.toString());
+    }
+    assertTrue(Json.MAPPER.readTree(out.resolve("summary.json").toFile())
+        .get("checkpoint_dir").asText().endsWith("/run out 100%/checkpoints"), r.err());
+    CliTrainTest.Run e = CliTrainTest.run("evaluate", "--config", config.toString(),
+        "--checkpoint", out.toString());
+    assertEquals(0, e.code(), e.err());
+    r = CliTrainTest.train(config, out, "--set", "train.epochs=2", "--resume");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.err().contains("resum") || r.out().contains("resum"), r.err());
+  }
+
   // ---- 2. a run directory without final.bin -----------------------------------------------------
 
   @Test
