@@ -24,6 +24,15 @@
 #                     Xeons, so the script sets SkylakeX/Haswell and says so in the report;
 #                     BENCH_CORETYPE_FIX=0 disables that.
 set -euo pipefail
+# every setting is an environment variable: an argument (a mistyped --help, QUICK=1 after the
+# name) would otherwise be ignored and the whole run would start
+if [ $# -gt 0 ]; then
+  case "$1" in -h|--help) sed -n '2,/^set -e/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
+  echo "bench-kernel: unexpected argument '$1': this script takes none; its settings are" \
+    "environment variables, as in BENCH_QUICK=1 scripts/bench-kernel.sh" \
+    "(all of them: scripts/bench-kernel.sh --help)" >&2
+  exit 2
+fi
 cd "$(dirname "$0")/.."
 JAR=bench/target/benchmarks.jar
 OUT=bench/target/kernel-bench

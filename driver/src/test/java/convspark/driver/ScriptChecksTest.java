@@ -72,4 +72,39 @@ class ScriptChecksTest {
     refused("bench-scale.sh", Map.of("SCALE_CONFIGS", "2x1 4x"), "SCALE_CONFIGS: '4x' is not PxT");
     refused("bench-scale.sh", Map.of("SCALE_DDP", "yes"), "SCALE_DDP: 'yes' is not 0");
   }
+
+  /**
+   * The benchmarks take their settings from the environment only: an argument (--help, QUICK=1
+   * after the name) was ignored and the whole run started, rewriting docs/BENCHMARKS.md. They
+   * run here with an empty PATH, so that a script which ignores the argument fails at its first
+   * command instead of starting a benchmark.
+   */
+  @Test
+  void theBenchmarksRefuseArgumentsAndExplainThemselves() throws Exception {
+    Map<String, String> noPath = Map.of("PATH", "/nonexistent");
+    for (String script : List.of("bench.sh", "bench-train.sh", "bench-scale.sh",
+        "bench-kernel.sh", "bench-resnet.sh", "experiment-scaling.sh")) {
+      String name = script.replace(".sh", "");
+      refused(script, noPath, name + ": unexpected argument 'QUICK=1': this script takes none; "
+          + "its settings are environment variables", "QUICK=1");
+    }
+    // --help prints the header comment, which lists the variables (sed only on the PATH)
+    Path bin = Files.createTempDirectory("script-bin");
+    try {
+      Files.createSymbolicLink(bin.resolve("sed"), Path.of("/bin/sed").toRealPath());
+      List<String> cmd = List.of("bash", TestData.projectRoot().resolve("scripts")
+          .resolve("bench-train.sh").toString(), "--help");
+      ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+      pb.environment().put("PATH", bin.toString());
+      Process p = pb.start();
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertTrue(p.waitFor(60, TimeUnit.SECONDS), "bench-train.sh --help did not exit");
+      assertEquals(0, p.exitValue(), out);
+      assertTrue(out.startsWith("Distributed training throughput") && out.contains("BATCHES=")
+          && !out.contains("set -euo"), out);
+    } finally {
+      Files.deleteIfExists(bin.resolve("sed"));
+      Files.deleteIfExists(bin);
+    }
+  }
 }
