@@ -11,6 +11,9 @@
 #           (directory mode 700, file mode 600; spark.authenticate = true): master, workers,
 #           executors and the drivers scripts/submit.sh starts authenticate with it, so other
 #           users' processes cannot register applications or workers (nor run code as you).
+#           While this directory's cluster runs: exit 0 if it is fully up and offers what the
+#           variables set ask for, else 2 (another size or master port) or 1 (a daemon gone);
+#           never a restart. A CONVSPARK_MASTER_PORT in use: exit 2 (Spark would take the next).
 #   stop    stops the workers (they kill their executors), the master, and any executor left
 #           behind in this cluster's work directories.
 #   status  what runs; exit code 0 all running, 3 nothing running, 1 partly running.
@@ -249,11 +252,52 @@ wait_for() {
   done
 }
 
+# a size with unit m or g in MiB (sizes here passed check_settings, or were written by a start)
+mib() {
+  case "$1" in
+    *[mM]) echo "$((10#${1%?}))" ;;
+    *[gG]) echo "$((10#${1%?} * 1024))" ;;
+  esac
+}
+
+# CONVSPARK_MASTER_PORT as a number (0: any free port)
+master_port() { echo "$((10#${CONVSPARK_MASTER_PORT:-0}))"; }
+
+# A start while this directory's cluster runs: fine when it is fully up and offers what the
+# variables set ask for; otherwise stop it first (nothing is restarted behind a user's back)
+already_running() {
+  local conf="$cluster_dir/cluster.conf" rc=0 item var key have want url
+  status || rc=$?
+  [ "$rc" = 0 ] || die "already running, but not fully (above): scripts/local-cluster.sh stop, \
+then start again"
+  [ -r "$conf" ] || die "already running, but without $conf (an older start): \
+scripts/local-cluster.sh stop, then start again"
+  for item in CONVSPARK_CLUSTER_WORKERS:workers CONVSPARK_WORKER_CORES:worker_cores \
+      CONVSPARK_WORKER_MEMORY:worker_memory; do
+    var="${item%%:*}" key="${item#*:}"
+    [ -n "${!var:-}" ] || continue
+    have="$(sed -n "s/^$key=//p" "$conf")"
+    want="${!var}"
+    if [ "$key" = worker_memory ]; then
+      [ "$(mib "$have")" = "$(mib "$want")" ] && continue
+    elif [ "$have" = "$want" ]; then
+      continue
+    fi
+    bad "already running with $key=$have (cluster.conf), not the $var='$want' asked for: \
+scripts/local-cluster.sh stop, then start again"
+  done
+  url="$(cat "$cluster_dir/master-url")"
+  if [ "$(master_port)" != 0 ] && [ "${url##*:}" != "$(master_port)" ]; then
+    bad "already running at $url, not on the CONVSPARK_MASTER_PORT='$CONVSPARK_MASTER_PORT' \
+asked for: scripts/local-cluster.sh stop, then start again"
+  fi
+  echo "local-cluster: already running"
+}
+
 start() {
   check_settings
   if alive_pid "$cluster_dir/run/master.pid" > /dev/null; then
-    echo "local-cluster: already running"
-    status
+    already_running
     return
   fi
   stop_quiet > /dev/null
@@ -272,6 +316,12 @@ start() {
   wait_for master 'Starting Spark master at spark://' "$cluster_dir/logs/master.log"
   url="$(grep -o 'Starting Spark master at spark://[^ ]*' "$cluster_dir/logs/master.log" \
     | head -1 | sed 's/.* at //')"
+  # Spark moves on to the next port when the one asked for is taken: a master on another port
+  # than CONVSPARK_MASTER_PORT names would be one nobody looks for
+  if [ "$(master_port)" != 0 ] && [ "${url##*:}" != "$(master_port)" ]; then
+    bad "CONVSPARK_MASTER_PORT='$CONVSPARK_MASTER_PORT': port in use on 127.0.0.1 (the master \
+would have taken ${url##*:} instead; stopped): free it, or choose another (0: any free port)"
+  fi
   for i in $(seq "$workers"); do
     daemon "worker-$i" org.apache.spark.deploy.worker.Worker --host 127.0.0.1 --port 0 \
       --webui-port 0 --cores "$worker_cores" --memory "$worker_memory" \
@@ -365,7 +415,11 @@ still under way, or an older start): restart it"
   }
 }
 
-case "${1:-}" in
+if [ $# -ne 1 ]; then
+  echo "usage: $0 start|stop|status|home (one command, settings in CONVSPARK_* variables)" >&2
+  exit 2
+fi
+case "$1" in
   start) start ;;
   stop) stop ;;
   status) status ;;

@@ -13,8 +13,8 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
- * The scripts' checks of their variables: a bad value is exit 2 with one line naming the
- * variable, before the script installs, builds or runs anything (each case here would otherwise
+ * The scripts' checks of their variables and arguments: a bad value is exit 2 with one line
+ * naming the variable (or the argument), before the script installs, builds or runs anything (each case here would otherwise
  * start a build, a benchmark or a JVM that the kernel kills).
  */
 class ScriptChecksTest {
@@ -60,6 +60,17 @@ class ScriptChecksTest {
     // more than the machine has: the pre-touched heap would bring the OOM killer (exit 137)
     refused("convspark", Map.of("CONVSPARK_MEMORY", "99999g"), "CONVSPARK_MEMORY='99999g': "
         + "more than 7/8 of the", "--version");
+  }
+
+  @Test
+  void theClusterScriptTakesOneCommand() throws Exception {
+    // CONVSPARK_CLUSTER_WORKERS=0: a script that ignored the extra word would refuse that
+    // instead of starting a cluster
+    Map<String, String> env = Map.of("CONVSPARK_CLUSTER_WORKERS", "0", "CONVSPARK_CLUSTER_DIR",
+        TestData.projectRoot().resolve("driver/target/script-checks-cluster").toString());
+    refused("local-cluster.sh", env, "usage: ", "start", "extra");
+    refused("local-cluster.sh", env, "usage: ");
+    refused("local-cluster.sh", env, "usage: ", "restart");
   }
 
   @Test

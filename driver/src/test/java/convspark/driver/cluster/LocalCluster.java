@@ -75,12 +75,19 @@ final class LocalCluster implements AutoCloseable {
   record Script(int code, String output) {}
 
   Script script(String command) throws IOException, InterruptedException {
+    return script(command, Map.of());
+  }
+
+  /** {@code local-cluster.sh command} with these variables added to its environment. */
+  Script script(String command, Map<String, String> extraEnv)
+      throws IOException, InterruptedException {
     Path log = Files.createTempFile("local-cluster", ".log");
     try {
       ProcessBuilder pb = new ProcessBuilder("bash",
           root.resolve("scripts/local-cluster.sh").toString(), command)
           .redirectErrorStream(true).redirectOutput(log.toFile());
       env(pb.environment());
+      pb.environment().putAll(extraEnv);
       Process p = pb.start();
       if (!p.waitFor(SCRIPT_TIMEOUT_S, TimeUnit.SECONDS)) {
         p.destroyForcibly().waitFor();

@@ -1,0 +1,84 @@
+package convspark.driver.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import convspark.driver.cluster.LocalCluster.Script;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code scripts/local-cluster.sh start} where it cannot give what was asked for: a master port
+ * another process holds (Spark would quietly take the next one), and a start while a cluster of
+ * another size, or a cluster missing a worker, runs in the same directory (the start returned
+ * 0 with the cluster as it was). Each is refused with one line naming the variable, and nothing
+ * that ran is stopped or restarted. Its own cluster of one worker, in
+ * {@code driver/target/cluster-script-test}.
+ */
+@Tag("cluster")
+class LocalClusterScriptTest {
+  static LocalCluster cluster;
+
+  @BeforeAll
+  static void prepare() throws Exception {
+    cluster = new LocalCluster(LocalCluster.root().resolve("driver/target/cluster-script-test"));
+    cluster.script("stop");
+  }
+
+  @AfterAll
+  static void stop() {
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  static String lastLine(Script s) {
+    List<String> lines = s.output().lines().filter(l -> !l.isBlank()).toList();
+    return lines.isEmpty() ? "" : lines.get(lines.size() - 1);
+  }
+
+  @Test
+  void aMasterPortInUseIsRefusedNotMovedAndAStartOfAnotherSizeIsRefused() throws Exception {
+    try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+      String port = Integer.toString(taken.getLocalPort());
+      Script s = cluster.script("start", Map.of("CONVSPARK_MASTER_PORT", port));
+      assertEquals(2, s.code(), s.output());
+      assertTrue(lastLine(s).startsWith("local-cluster: CONVSPARK_MASTER_PORT='" + port
+          + "': port in use on 127.0.0.1"), s.output());
+      assertEquals(3, cluster.script("status").code(), "nothing left running");
+    }
+
+    Map<String, String> one = Map.of("CONVSPARK_CLUSTER_WORKERS", "1");
+    Script s = cluster.script("start", one);
+    assertEquals(0, s.code(), s.output());
+    String url = Files.readString(cluster.dir.resolve("master-url")).strip();
+
+    s = cluster.script("start", Map.of("CONVSPARK_CLUSTER_WORKERS", "2"));
+    assertEquals(2, s.code(), s.output());
+    assertTrue(lastLine(s).contains("already running with workers=1 (cluster.conf), not the "
+        + "CONVSPARK_CLUSTER_WORKERS='2' asked for"), s.output());
+    s = cluster.script("start", Map.of("CONVSPARK_WORKER_MEMORY", "1024m"));
+    assertEquals(0, s.code(), "1024m is the 1g running: " + s.output());
+    assertTrue(s.output().contains("local-cluster: already running"), s.output());
+    assertEquals(url, Files.readString(cluster.dir.resolve("master-url")).strip(),
+        "the running cluster is kept");
+
+    // a worker lost: start says so instead of "already running"
+    Path pid = cluster.dir.resolve("run/worker-1.pid");
+    ProcessHandle worker = ProcessHandle.of(Long.parseLong(Files.readString(pid).strip()))
+        .orElseThrow();
+    worker.destroyForcibly();
+    worker.onExit().get();
+    s = cluster.script("start", one);
+    assertEquals(1, s.code(), s.output());
+    assertTrue(lastLine(s).contains("already running, but not fully"), s.output());
+  }
+}
