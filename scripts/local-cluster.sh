@@ -119,6 +119,25 @@ logger.blockmanager.filter.gone.type = RegexFilter
 logger.blockmanager.filter.gone.regex = Asked to remove block .*, which does not exist
 logger.blockmanager.filter.gone.onMatch = DENY
 logger.blockmanager.filter.gone.onMismatch = NEUTRAL
+# A broadcast a step destroyed (without waiting) and Spark's ContextCleaner removed again once it
+# was garbage collected: the two removals can meet in an executor's BlockManager, which fails
+# one of them ("Block broadcast_N_piece0 does not exist"), and the driver logs that twice with
+# stack traces in a run that goes on unharmed (the driver engine on a cluster, a few times an
+# epoch). The cleaner's error names only the broadcast, so every failed cleaning of a broadcast
+# is dropped: it never changes a result (an executor's blocks go with the executor).
+logger.bmmaster.name = org.apache.spark.storage.BlockManagerMaster
+logger.bmmaster.level = warn
+logger.bmmaster.filter.gone.type = RegexFilter
+logger.bmmaster.filter.gone.regex = Failed to remove broadcast [0-9]+ with removeFromMaster = \
+  [a-z]+ - Block broadcast_[0-9]+(_piece[0-9]+)? does not exist
+logger.bmmaster.filter.gone.onMatch = DENY
+logger.bmmaster.filter.gone.onMismatch = NEUTRAL
+logger.cleaner.name = org.apache.spark.ContextCleaner
+logger.cleaner.level = warn
+logger.cleaner.filter.gone.type = RegexFilter
+logger.cleaner.filter.gone.regex = Error cleaning broadcast [0-9]+
+logger.cleaner.filter.gone.onMatch = DENY
+logger.cleaner.filter.gone.onMismatch = NEUTRAL
 EOF
   # master and workers: INFO (registrations, executor launches and exits) into their log files
   cat > "$conf/log4j2-daemons.properties" <<'EOF'
@@ -157,10 +176,18 @@ spark_jars() {
 # (Re)builds target/spark-home when its list of jars changed; replaced atomically.
 assemble_home() {
   ensure_built
-  local list tmp="$spark_home.tmp.$$" jar
+  local list tmp="$spark_home.tmp.$$" jar f
   local -a jars=()
   list="$(spark_jars)"
   if [ -f "$spark_home/jars/.list" ] && [ "$list" = "$(cat "$spark_home/jars/.list")" ]; then
+    # the configs are this script's: a changed one reaches a home assembled before the change
+    # (each file replaced by a rename, never seen half-written by a JVM starting now)
+    rm -rf "$tmp"
+    write_conf "$tmp"
+    for f in "$tmp"/conf/*; do
+      cmp -s "$f" "$spark_home/conf/${f##*/}" || mv "$f" "$spark_home/conf/${f##*/}"
+    done
+    rm -rf "$tmp"
     return
   fi
   mapfile -t jars <<< "$list"
