@@ -50,6 +50,13 @@ if [ "$seen_sep" = 0 ] || [ "${#app_args[@]}" -eq 0 ]; then
   exit 2
 fi
 
+# a jar that is not there would end in Spark's "Failed to load class convspark.driver.cli.Main"
+if [ -n "${CONVSPARK_SUBMIT_JAR:-}" ] && [ ! -f "$CONVSPARK_SUBMIT_JAR" ]; then
+  die "CONVSPARK_SUBMIT_JAR='$CONVSPARK_SUBMIT_JAR': no such file (expected the jar for \
+spark-submit, such as \
+driver/$CONVSPARK_BUILD_DIR/convspark-driver_$CONVSPARK_SCALA-<version>-submit.jar)"
+fi
+
 # local-cluster.sh home prints only the path on stdout (Maven's messages go to stderr)
 spark_home="$(bash "$here/local-cluster.sh" home)" \
   || { echo "submit: could not assemble target/spark-home (scripts/local-cluster.sh home failed; see above)" >&2; exit 1; }

@@ -74,6 +74,14 @@ class ScriptChecksTest {
   }
 
   @Test
+  void submitChecksItsJarBeforeSparkStarts() throws Exception {
+    // else Spark's "Failed to load class convspark.driver.cli.Main", exit 101
+    refused("submit.sh", Map.of("CONVSPARK_SUBMIT_JAR", "/nonexistent/convspark.jar",
+        "CONVSPARK_NO_BUILD", "1"), "submit: CONVSPARK_SUBMIT_JAR='/nonexistent/convspark.jar':"
+        + " no such file", "--master", "local[1]", "--", "--version");
+  }
+
+  @Test
   void theBenchmarksVariablesAreChecked() throws Exception {
     refused("bench-train.sh", Map.of("BATCHES", "09"), "BATCHES: '09' is not a positive even");
     refused("bench-train.sh", Map.of("EPOCHS", "1"), "EPOCHS: '1' is not a number >= 2");
