@@ -29,7 +29,8 @@
 # as their class path, exactly as in a Spark installation.
 #
 # Environment: CONVSPARK_CLUSTER_DIR (default target/cluster, target/spark-4/cluster: master-url,
-# cluster.conf, conf/, run/*.pid, logs/, work/), CONVSPARK_CLUSTER_WORKERS (2),
+# cluster.conf, conf/, run/*.pid, logs/, work/, the mark .local-cluster; a directory holding
+# anything else, unmarked, is refused), CONVSPARK_CLUSTER_WORKERS (2),
 # CONVSPARK_WORKER_CORES (1), CONVSPARK_WORKER_MEMORY (1g), SPARK_DAEMON_MEMORY (512m, heap of
 # master and workers), CONVSPARK_MASTER_PORT (0 = any free port), CONVSPARK_NO_BUILD=1 (do not
 # run Maven; fail if the build outputs are missing). Counts must be positive integers, memory
@@ -290,6 +291,30 @@ mib() {
 # CONVSPARK_MASTER_PORT as a number (0: any free port)
 master_port() { echo "$((10#${CONVSPARK_MASTER_PORT:-0}))"; }
 
+# start and stop delete conf/, run/, logs/ and work/ in the cluster directory: they refuse one
+# that is not a cluster directory of this script (CONVSPARK_CLUSTER_DIR=. in the repository
+# would take its conf/ with it, $HOME its work/). Ours: new, empty, marked by an earlier start
+# (.local-cluster), or holding only what a start writes (a directory of an older start, which
+# wrote no mark; the tests put the jar they submit there too).
+marker=.local-cluster
+check_cluster_dir() {
+  local e
+  [ -e "$cluster_dir" ] || return 0
+  [ -d "$cluster_dir" ] || bad "CONVSPARK_CLUSTER_DIR='$cluster_dir': not a directory"
+  [ -e "$cluster_dir/$marker" ] && return 0
+  for e in "$cluster_dir"/* "$cluster_dir"/.[!.]* "$cluster_dir"/conf/* "$cluster_dir"/conf/.[!.]*
+  do
+    [ -e "$e" ] || [ -L "$e" ] || continue
+    case "${e#"$cluster_dir"/}" in
+      master-url | cluster.conf | conf | run | logs | work | *-submit.jar) ;;
+      conf/spark-defaults.conf | conf/log4j2.properties) ;;
+      *) bad "CONVSPARK_CLUSTER_DIR='$cluster_dir' holds ${e#"$cluster_dir"/}, which no cluster \
+of this script writes: give a new or empty directory (start and stop delete its conf/, run/, \
+logs/ and work/)" ;;
+    esac
+  done
+}
+
 # A start while this directory's cluster runs: fine when it is fully up and offers what the
 # variables set ask for; otherwise stop it first (nothing is restarted behind a user's back)
 already_running() {
@@ -322,6 +347,7 @@ asked for: scripts/local-cluster.sh stop, then start again"
 }
 
 start() {
+  check_cluster_dir
   check_settings
   if alive_pid "$cluster_dir/run/master.pid" > /dev/null; then
     already_running
@@ -331,6 +357,8 @@ start() {
   assemble_home
   mkdir -p "$cluster_dir"
   cluster_dir="$(cd "$cluster_dir" && pwd -P)"
+  echo "a cluster directory of scripts/local-cluster.sh: start and stop delete conf/, run/, \
+logs/ and work/ here" > "$cluster_dir/$marker"
   # a start that fails half-way stops what it started (the logs stay for reading)
   trap 'rc=$?; [ "$rc" -eq 0 ] || stop_quiet > /dev/null; exit "$rc"' EXIT
   rm -rf "$cluster_dir/run" "$cluster_dir/logs" "$cluster_dir/work" "$cluster_dir/master-url" \
@@ -396,6 +424,7 @@ stop_quiet() {
 }
 
 stop() {
+  check_cluster_dir
   local n
   n="$(stop_quiet)"
   echo "local-cluster: stopped $n processes"

@@ -73,6 +73,37 @@ class ScriptChecksTest {
     refused("local-cluster.sh", env, "usage: ", "restart");
   }
 
+  /**
+   * start and stop delete conf/, run/, logs/ and work/ of the cluster directory: one that holds
+   * anything else is no cluster directory of the script (the repository's root, a home
+   * directory) and is refused, untouched. (CONVSPARK_CLUSTER_WORKERS=0: a start that did not
+   * check the directory refuses that before starting anything.)
+   */
+  @Test
+  void aClusterDirectoryThatIsNotTheScriptsIsRefusedUntouched() throws Exception {
+    Path d = Files.createTempDirectory("not-a-cluster");
+    try {
+      Path mine = Files.writeString(Files.createDirectories(d.resolve("conf")).resolve("my.conf"),
+          "train.epochs = 3\n");
+      Path notes = Files.writeString(Files.createDirectories(d.resolve("work")).resolve("notes"),
+          "x");
+      Map<String, String> env = Map.of("CONVSPARK_CLUSTER_DIR", d.toString(),
+          "CONVSPARK_CLUSTER_WORKERS", "0");
+      for (String command : List.of("stop", "start")) {
+        refused("local-cluster.sh", env, "local-cluster: CONVSPARK_CLUSTER_DIR='"
+            + d.toRealPath() + "' holds conf/my.conf, which no cluster of this script writes",
+            command);
+        assertTrue(Files.exists(mine) && Files.exists(notes), command + " deleted files");
+      }
+    } finally {
+      try (var s = Files.walk(d)) {
+        for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+          Files.deleteIfExists(p);
+        }
+      }
+    }
+  }
+
   @Test
   void submitChecksItsJarBeforeSparkStarts() throws Exception {
     // else Spark's "Failed to load class convspark.driver.cli.Main", exit 101
