@@ -226,13 +226,18 @@ write_cluster_conf() {
   cp "$spark_home/conf/log4j2.properties" "$conf/log4j2.properties"
 }
 
-# pid from a pid file if that process is alive and still the daemon we started
+# pid from a pid file if that process is alive and still the daemon we started: a Spark daemon
+# of this cluster directory (its SPARK_CONF_DIR), not one of another cluster that got the pid
+# of a daemon killed with its pid file left behind (pids come round again: pid_max is often
+# 32768), which stop would otherwise kill
 alive_pid() {
   local f="$1" pid
   [ -f "$f" ] || return 1
   pid="$(cat "$f")"
-  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
+  [[ $pid =~ ^[0-9]+$ ]] && [ -r "/proc/$pid/cmdline" ] || return 1
   tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q 'org\.apache\.spark\.deploy\.' || return 1
+  tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null \
+    | grep -qxF "SPARK_CONF_DIR=$cluster_dir/conf" || return 1
   echo "$pid"
 }
 

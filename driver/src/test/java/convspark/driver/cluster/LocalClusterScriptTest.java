@@ -20,7 +20,8 @@ import org.junit.jupiter.api.Test;
  * another process holds (Spark would quietly take the next one), and a start while a cluster of
  * another size, or a cluster missing a worker, runs in the same directory (the start returned
  * 0 with the cluster as it was). Each is refused with one line naming the variable, and nothing
- * that ran is stopped or restarted. Its own cluster of one worker, in
+ * that ran is stopped or restarted. A stale pid file naming another cluster's daemon makes no
+ * stop kill it. Its own cluster of one worker, in
  * {@code driver/target/cluster-script-test}.
  */
 @Tag("cluster")
@@ -40,13 +41,23 @@ class LocalClusterScriptTest {
     }
   }
 
+  static void deleteTree(Path p) throws java.io.IOException {
+    if (Files.exists(p)) {
+      try (var s = Files.walk(p)) {
+        for (Path f : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+          Files.delete(f);
+        }
+      }
+    }
+  }
+
   static String lastLine(Script s) {
     List<String> lines = s.output().lines().filter(l -> !l.isBlank()).toList();
     return lines.isEmpty() ? "" : lines.get(lines.size() - 1);
   }
 
   @Test
-  void aMasterPortInUseIsRefusedNotMovedAndAStartOfAnotherSizeIsRefused() throws Exception {
+  void startRefusesWhatItCannotGiveAndStopKillsOnlyItsOwnDaemons() throws Exception {
     try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
       String port = Integer.toString(taken.getLocalPort());
       Script s = cluster.script("start", Map.of("CONVSPARK_MASTER_PORT", port));
@@ -70,6 +81,22 @@ class LocalClusterScriptTest {
     assertTrue(s.output().contains("local-cluster: already running"), s.output());
     assertEquals(url, Files.readString(cluster.dir.resolve("master-url")).strip(),
         "the running cluster is kept");
+
+    // a stale pid file in another cluster directory naming this cluster's master (a killed
+    // daemon's pid, come round again to another cluster's): its stop leaves the master alone
+    Path other = LocalCluster.root().resolve("driver/target/cluster-script-test-other");
+    deleteTree(other);
+    Path masterPid = cluster.dir.resolve("run/master.pid");
+    Files.createDirectories(other.resolve("run"));
+    Files.copy(masterPid, other.resolve("run/master.pid"));
+    Map<String, String> there = Map.of("CONVSPARK_CLUSTER_DIR", other.toString());
+    assertEquals(3, cluster.script("status", there).code(), "not that cluster's master");
+    s = cluster.script("stop", there);
+    assertEquals(0, s.code(), s.output());
+    assertTrue(ProcessHandle.of(Long.parseLong(Files.readString(masterPid).strip()))
+        .map(ProcessHandle::isAlive).orElse(false), "another cluster's stop killed the master");
+    assertEquals(0, cluster.script("status").code());
+    deleteTree(other);
 
     // a worker lost: start says so instead of "already running"
     Path pid = cluster.dir.resolve("run/worker-1.pid");
