@@ -50,7 +50,9 @@ public final class Main implements Runnable {
     cl.setOut(new PrintWriter(out, true));
     cl.setErr(new PrintWriter(err, true));
     cl.setParameterExceptionHandler((ex, a) -> {
-      err.println("convspark: error: " + oneLine(ex.getMessage()));
+      // picocli starts some of its messages (a missing group of options) with "Error: "
+      err.println("convspark: error: "
+          + oneLine(ex.getMessage()).replaceFirst("^(?i)error: *", ""));
       return BAD_INPUT;
     });
     cl.setExecutionExceptionHandler((ex, commandLine, parsed) -> report(ex, verbose, err));

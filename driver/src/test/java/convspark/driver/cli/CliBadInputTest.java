@@ -363,6 +363,22 @@ class CliBadInputTest {
   }
 
   @Test
+  void aMissingCheckpointOrModelSaysErrorOnce() {
+    // picocli's message for a missing group of options starts with its own "Error: "
+    for (String[] extra : new String[][] {{"evaluate"},
+        {"predict", "--output", dir.resolve("out-missing.csv").toString()}}) {
+      String command = extra[0];
+      String[] args = java.util.stream.Stream.concat(java.util.stream.Stream.of(command,
+          "--config", config.toString()), java.util.Arrays.stream(extra).skip(1))
+          .toArray(String[]::new);
+      CliTrainTest.Run r = CliTrainTest.run(args);
+      assertEquals(2, r.code(), r.err());
+      assertEquals("convspark: error: Missing required argument (specify one of these): "
+          + "(--checkpoint=FILE|RUN_DIR | --init-from=FILE)", r.err().strip(), command);
+    }
+  }
+
+  @Test
   void anUnknownBlasChoiceIsBadInput() {
     String before = System.getProperty("convspark.blas");
     System.setProperty("convspark.blas", "bogus");
