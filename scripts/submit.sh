@@ -57,12 +57,6 @@ spark-submit, such as \
 driver/$CONVSPARK_BUILD_DIR/convspark-driver_$CONVSPARK_SCALA-<version>-submit.jar)"
 fi
 
-# local-cluster.sh home prints only the path on stdout (Maven's messages go to stderr)
-spark_home="$(bash "$here/local-cluster.sh" home)" \
-  || { echo "submit: could not assemble target/spark-home (scripts/local-cluster.sh home failed; see above)" >&2; exit 1; }
-spark_home="$(printf '%s\n' "$spark_home" | tail -1)"
-jar="${CONVSPARK_SUBMIT_JAR:-$(ls "$root/driver/$CONVSPARK_BUILD_DIR/convspark-driver_$CONVSPARK_SCALA"-*-submit.jar | head -1)}"
-
 # what spark-submit's launcher would take from these options for the driver JVM itself
 driver_memory="${CONVSPARK_DRIVER_MEMORY:-1g}"
 driver_opts=""
@@ -118,6 +112,30 @@ mib() {
   esac
   return 0
 }
+
+# a heap the machine cannot commit ends the JVM at start with a crash report (hs_err_pid*.log
+# in the current directory), naming neither the option nor the variable; the bound is
+# scripts/convspark's: 7/8 of MemTotal, or of the cgroup's memory.max when lower
+avail_kb="$(awk '/^MemTotal:/ {print $2}' /proc/meminfo 2>/dev/null || true)"
+limit="$(cat /sys/fs/cgroup/memory.max 2>/dev/null || true)"
+if [[ $limit =~ ^[0-9]+$ ]] && [[ $avail_kb =~ ^[0-9]+$ ]] && [ $((limit / 1024)) -lt "$avail_kb" ]
+then
+  avail_kb=$((limit / 1024))
+fi
+# (more than 9 characters, 100000000m: beyond any machine, and beyond bash's arithmetic)
+if [[ $avail_kb =~ ^[0-9]+$ ]] && { [ "${#driver_memory}" -gt 9 ] \
+    || [ "$(mib "$driver_memory")" -gt $((avail_kb * 7 / 8 / 1024)) ]; }; then
+  echo "submit: driver memory '$driver_memory' (--driver-memory, else CONVSPARK_DRIVER_MEMORY):" \
+    "more than 7/8 of the $((avail_kb / 1024)) MiB of memory here (the JVM needs some beside" \
+    "its heap); expected at most $((avail_kb * 7 / 8 / 1024))m" >&2
+  exit 2
+fi
+
+# local-cluster.sh home prints only the path on stdout (Maven's messages go to stderr)
+spark_home="$(bash "$here/local-cluster.sh" home)" \
+  || { echo "submit: could not assemble target/spark-home (scripts/local-cluster.sh home failed; see above)" >&2; exit 1; }
+spark_home="$(printf '%s\n' "$spark_home" | tail -1)"
+jar="${CONVSPARK_SUBMIT_JAR:-$(ls "$root/driver/$CONVSPARK_BUILD_DIR/convspark-driver_$CONVSPARK_SCALA"-*-submit.jar | head -1)}"
 
 # The cluster of scripts/local-cluster.sh: it must be fully up, and an executor must fit in
 # what one of its workers offers (else the driver would wait for executors that never come).

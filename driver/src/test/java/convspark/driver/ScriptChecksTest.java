@@ -113,6 +113,17 @@ class ScriptChecksTest {
   }
 
   @Test
+  void submitChecksTheDriversHeapBeforeSparkStarts() throws Exception {
+    // else the JVM's crash report (hs_err_pid*.log in the current directory), exit 1
+    refused("submit.sh", Map.of("CONVSPARK_DRIVER_MEMORY", "99999g", "CONVSPARK_NO_BUILD", "1"),
+        "submit: driver memory '99999g' (--driver-memory, else CONVSPARK_DRIVER_MEMORY): more "
+        + "than 7/8 of the", "--master", "local[1]", "--", "--version");
+    refused("submit.sh", Map.of("CONVSPARK_NO_BUILD", "1"), "submit: driver memory "
+        + "'99999999999g' (--driver-memory", "--driver-memory", "99999999999g", "--master",
+        "local[1]", "--", "--version");
+  }
+
+  @Test
   void theBenchmarksVariablesAreChecked() throws Exception {
     refused("bench-train.sh", Map.of("BATCHES", "09"), "BATCHES: '09' is not a positive even");
     refused("bench-train.sh", Map.of("EPOCHS", "1"), "EPOCHS: '1' is not a number >= 2");
