@@ -262,7 +262,7 @@ daemon() {
     java -Xms"$daemon_memory" -Xmx"$daemon_memory" $SPARK_JAVA17_FLAGS \
       -Dlog4j2.configurationFile="$spark_home/conf/log4j2-daemons.properties" \
       -cp "$spark_home/conf:$spark_home/jars/*" "$@" \
-    < /dev/null > "$cluster_dir/logs/$name.log" 2>&1 &
+    < /dev/null > "$cluster_dir/logs/$name.log" 2>&1 9>&- &
   local i
   for i in $(seq 50); do
     [ -s "$cluster_dir/run/$name.pid" ] && return 0
@@ -311,13 +311,24 @@ check_cluster_dir() {
   do
     [ -e "$e" ] || [ -L "$e" ] || continue
     case "${e#"$cluster_dir"/}" in
-      master-url | cluster.conf | conf | run | logs | work | *-submit.jar) ;;
+      master-url | cluster.conf | conf | run | logs | work | .lock | *-submit.jar) ;;
       conf/spark-defaults.conf | conf/log4j2.properties) ;;
       *) bad "CONVSPARK_CLUSTER_DIR='$cluster_dir' holds ${e#"$cluster_dir"/}, which no cluster \
 of this script writes: give a new or empty directory (start and stop delete its conf/, run/, \
 logs/ and work/)" ;;
     esac
   done
+}
+
+# One start or stop of a cluster directory at a time: two starts at once each started a master,
+# and the one that failed (conf/ taken) stopped the other's, deleting its secret. The lock is
+# fd 9 on .lock, which the daemons must not inherit (they would hold it while they run).
+lock_cluster_dir() {
+  mkdir -p "$cluster_dir"
+  command -v flock > /dev/null || return 0
+  exec 9> "$cluster_dir/.lock"
+  flock -w 300 9 || die "another start or stop of the cluster in $cluster_dir has held \
+$cluster_dir/.lock for 300 s: wait for it to end"
 }
 
 # A start while this directory's cluster runs: fine when it is fully up and offers what the
@@ -354,6 +365,7 @@ asked for: scripts/local-cluster.sh stop, then start again"
 start() {
   check_cluster_dir
   check_settings
+  lock_cluster_dir
   if alive_pid "$cluster_dir/run/master.pid" > /dev/null; then
     already_running
     return
@@ -430,6 +442,7 @@ stop_quiet() {
 
 stop() {
   check_cluster_dir
+  if [ -d "$cluster_dir" ]; then lock_cluster_dir; fi
   local n
   n="$(stop_quiet)"
   echo "local-cluster: stopped $n processes"

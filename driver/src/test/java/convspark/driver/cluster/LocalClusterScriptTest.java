@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
  * another process holds (Spark would quietly take the next one), and a start while a cluster of
  * another size, or a cluster missing a worker, runs in the same directory (the start returned
  * 0 with the cluster as it was). Each is refused with one line naming the variable, and nothing
- * that ran is stopped or restarted. A stale pid file naming another cluster's daemon makes no
+ * that ran is stopped or restarted. Two starts at once give one cluster. A stale pid file naming another cluster's daemon makes no
  * stop kill it. Its own cluster of one worker, in
  * {@code driver/target/cluster-script-test}.
  */
@@ -67,8 +67,26 @@ class LocalClusterScriptTest {
       assertEquals(3, cluster.script("status").code(), "nothing left running");
     }
 
+    // two starts at once: one starts the cluster, the other waits for it and finds it running
+    // (each started a master, and the one that failed stopped the other's, secret and all)
     Map<String, String> one = Map.of("CONVSPARK_CLUSTER_WORKERS", "1");
-    Script s = cluster.script("start", one);
+    java.util.concurrent.ExecutorService pool =
+        java.util.concurrent.Executors.newFixedThreadPool(2);
+    List<Script> both = new java.util.ArrayList<>();
+    try {
+      for (var f : pool.invokeAll(List.<java.util.concurrent.Callable<Script>>of(
+          () -> cluster.script("start", one), () -> cluster.script("start", one)))) {
+        both.add(f.get());
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    for (Script b : both) {
+      assertEquals(0, b.code(), b.output());
+    }
+    assertEquals(1, both.stream().filter(b -> b.output().contains("already running")).count(),
+        both.toString());
+    Script s = cluster.script("status");
     assertEquals(0, s.code(), s.output());
     String url = Files.readString(cluster.dir.resolve("master-url")).strip();
 
