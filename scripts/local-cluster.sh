@@ -39,6 +39,13 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 . "$here/java-flags.sh"
+# (any other value than 1 did build: a CONVSPARK_NO_BUILD=true meant to prevent one ran Maven)
+case "${CONVSPARK_NO_BUILD:-}" in
+  '' | 0 | 1) ;;
+  *) echo "local-cluster: CONVSPARK_NO_BUILD='$CONVSPARK_NO_BUILD': expected 1 (never run" \
+       "Maven) or 0 (build where a source is newer)" >&2
+     exit 2 ;;
+esac
 
 b="$CONVSPARK_BUILD_DIR"
 cluster_dir="${CONVSPARK_CLUSTER_DIR:-$root/$b/cluster}"

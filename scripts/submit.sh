@@ -132,8 +132,15 @@ if [[ $avail_kb =~ ^[0-9]+$ ]] && { [ "${#driver_memory}" -gt 9 ] \
 fi
 
 # local-cluster.sh home prints only the path on stdout (Maven's messages go to stderr)
-spark_home="$(bash "$here/local-cluster.sh" home)" \
-  || { echo "submit: could not assemble target/spark-home (scripts/local-cluster.sh home failed; see above)" >&2; exit 1; }
+# (exit 2: a setting it refused, in one line of its own)
+rc=0
+spark_home="$(bash "$here/local-cluster.sh" home)" || rc=$?
+[ "$rc" != 2 ] || exit 2
+if [ "$rc" != 0 ]; then
+  echo "submit: could not assemble target/spark-home (scripts/local-cluster.sh home failed;" \
+    "see above)" >&2
+  exit 1
+fi
 spark_home="$(printf '%s\n' "$spark_home" | tail -1)"
 jar="${CONVSPARK_SUBMIT_JAR:-$(ls "$root/driver/$CONVSPARK_BUILD_DIR/convspark-driver_$CONVSPARK_SCALA"-*-submit.jar | head -1)}"
 

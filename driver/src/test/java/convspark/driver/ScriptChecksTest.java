@@ -71,6 +71,12 @@ class ScriptChecksTest {
     refused("local-cluster.sh", env, "usage: ", "start", "extra");
     refused("local-cluster.sh", env, "usage: ");
     refused("local-cluster.sh", env, "usage: ", "restart");
+    // any value but 1 ran Maven; status, which never builds, checks it too
+    refused("local-cluster.sh", Map.of("CONVSPARK_NO_BUILD", "true", "CONVSPARK_CLUSTER_DIR",
+        TestData.projectRoot().resolve("driver/target/script-checks-cluster").toString()),
+        "local-cluster: CONVSPARK_NO_BUILD='true': expected 1 (never run Maven)", "status");
+    refused("submit.sh", Map.of("CONVSPARK_NO_BUILD", "true"), "local-cluster: "
+        + "CONVSPARK_NO_BUILD='true': expected 1", "--master", "local[1]", "--", "--version");
   }
 
   /**
