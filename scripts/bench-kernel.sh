@@ -24,15 +24,8 @@
 #                     Xeons, so the script sets SkylakeX/Haswell and says so in the report;
 #                     BENCH_CORETYPE_FIX=0 disables that.
 set -euo pipefail
-# every setting is an environment variable: an argument (a mistyped --help, QUICK=1 after the
-# name) would otherwise be ignored and the whole run would start
-if [ $# -gt 0 ]; then
-  case "$1" in -h|--help) sed -n '2,/^set -e/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
-  echo "bench-kernel: unexpected argument '$1': this script takes none; its settings are" \
-    "environment variables, as in BENCH_QUICK=1 scripts/bench-kernel.sh" \
-    "(all of them: scripts/bench-kernel.sh --help)" >&2
-  exit 2
-fi
+case $0 in */*) . "${0%/*}/bench-lib.sh" ;; *) . ./bench-lib.sh ;; esac # builtins only
+takes_no_arguments 'BENCH_QUICK=1' "$@"
 cd "$(dirname "$0")/.."
 JAR=bench/target/benchmarks.jar
 OUT=bench/target/kernel-bench
@@ -122,7 +115,6 @@ CMD2=(java -jar "$JAR" 'NetworkBench\.step1Thread' -t 1 "${JMH_OPTS[@]}"
 # Other processes' CPU use during the run, for the report: busy jiffies of the whole machine
 # minus the CPU time of this script's children.
 # (`times` runs in this shell: in a $( ) subshell it would not see this shell's children.)
-. scripts/bench-lib.sh
 wait_idle "${BENCH_WAIT_IDLE:-300}"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 mkdir -p "$OUT"

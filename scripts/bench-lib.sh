@@ -1,5 +1,22 @@
 # Shared by the benchmark scripts (sourced, not run): waiting for an idle machine and counting
-# how much CPU other processes used during a run. The caller defines log().
+# how much CPU other processes used during a run, refusing arguments. The caller defines log().
+
+# Every setting of a benchmark script is an environment variable: an argument (a mistyped
+# --help, QUICK=1 after the name) would otherwise be ignored and the whole run would start.
+# `takes_no_arguments EXAMPLE "$@"`: --help prints the script's header (its comment lines up to
+# `set -e`) and exits 0; any other argument exits 2 with one line naming it and EXAMPLE, a
+# setting such as QUICK=1.
+takes_no_arguments() {
+  local example=$1 name
+  shift
+  [ $# -gt 0 ] || return 0
+  name=${0##*/}; name=${name%.sh} # builtins: PATH may be empty
+  case "$1" in -h|--help) sed -n '2,/^set -e/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
+  echo "$name: unexpected argument '$1': this script takes none; its settings are" \
+    "environment variables, as in $example scripts/$name.sh" \
+    "(all of them: scripts/$name.sh --help)" >&2
+  exit 2
+}
 
 # Busy jiffies of the whole machine (user, nice, system, irq, softirq).
 busy_jiffies() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }

@@ -36,15 +36,8 @@
 #   CONVSPARK_BLAS, OPENBLAS_CORETYPE, OMP_WAIT_POLICY: passed through (see bench-kernel.sh
 #                        and bench.sh); the report names the BLAS library and kernel of each side
 set -euo pipefail
-# every setting is an environment variable: an argument (a mistyped --help, QUICK=1 after the
-# name) would otherwise be ignored and the whole run would start
-if [ $# -gt 0 ]; then
-  case "$1" in -h|--help) sed -n '2,/^set -e/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
-  echo "bench-resnet: unexpected argument '$1': this script takes none; its settings are" \
-    "environment variables, as in RESNET_REPS=1 scripts/bench-resnet.sh" \
-    "(all of them: scripts/bench-resnet.sh --help)" >&2
-  exit 2
-fi
+case $0 in */*) . "${0%/*}/bench-lib.sh" ;; *) . ./bench-lib.sh ;; esac # builtins only
+takes_no_arguments 'RESNET_REPS=1' "$@"
 cd "$(dirname "$0")/.."
 . scripts/openblas-coretype.sh   # CONVSPARK_OPENBLAS_CORETYPE, as for every convspark JVM
 ROOT=$(pwd)
@@ -102,7 +95,6 @@ PY
 )
 
 # --- machine load accounting (as bench-kernel.sh) ---------------------------------------------
-. scripts/bench-lib.sh
 wait_idle "${RESNET_WAIT_IDLE:-120}"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 times > "$OUT/times0"; BUSY0=$(busy_jiffies)

@@ -29,15 +29,8 @@
 #   SCALE_OUT=dir      where results go (default target/scale-results in the repository,
 #                      results/ in the bundle; writes scale.md and the raw *.json)
 set -euo pipefail
-# every setting is an environment variable: an argument (a mistyped --help, QUICK=1 after the
-# name) would otherwise be ignored and the whole run would start
-if [ $# -gt 0 ]; then
-  case "$1" in -h|--help) sed -n '2,/^set -e/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
-  echo "bench-scale: unexpected argument '$1': this script takes none; its settings are" \
-    "environment variables, as in SCALE_MAX=2 scripts/bench-scale.sh" \
-    "(all of them: scripts/bench-scale.sh --help)" >&2
-  exit 2
-fi
+case $0 in */*) . "${0%/*}/bench-lib.sh" ;; *) . ./bench-lib.sh ;; esac # builtins only
+takes_no_arguments 'SCALE_MAX=2' "$@"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 log() { echo "bench-scale: $*" >&2; }

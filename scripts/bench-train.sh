@@ -32,15 +32,8 @@
 #    stopped at the end), so gradients and weights cross process boundaries.
 # Needs python3 (the report; Debian package python3).
 set -euo pipefail
-# every setting is an environment variable: an argument (a mistyped --help, QUICK=1 after the
-# name) would otherwise be ignored and the whole run would start
-if [ $# -gt 0 ]; then
-  case "$1" in -h|--help) sed -n '2,/^set -e/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
-  echo "bench-train: unexpected argument '$1': this script takes none; its settings are" \
-    "environment variables, as in BATCHES=512 scripts/bench-train.sh" \
-    "(all of them: scripts/bench-train.sh --help)" >&2
-  exit 2
-fi
+case $0 in */*) . "${0%/*}/bench-lib.sh" ;; *) . ./bench-lib.sh ;; esac # builtins only
+takes_no_arguments 'BATCHES=512' "$@"
 cd "$(dirname "$0")/.."
 command -v python3 >/dev/null 2>&1 || {
   echo "bench-train: python3 not found: it writes the report (Debian: apt-get install python3)" >&2

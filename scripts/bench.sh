@@ -49,15 +49,8 @@
 #                            OpenBLAS 0.3.21 auto-detection falls back to Prescott); applied to
 #                            every peer, so all run the same OpenBLAS kernel
 set -euo pipefail
-# every setting is an environment variable: an argument (a mistyped --help, QUICK=1 after the
-# name) would otherwise be ignored and the whole run would start
-if [ $# -gt 0 ]; then
-  case "$1" in -h|--help) sed -n '2,/^set -e/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
-  echo "bench: unexpected argument '$1': this script takes none; its settings are" \
-    "environment variables, as in QUICK=1 scripts/bench.sh" \
-    "(all of them: scripts/bench.sh --help)" >&2
-  exit 2
-fi
+case $0 in */*) . "${0%/*}/bench-lib.sh" ;; *) . ./bench-lib.sh ;; esac # builtins only
+takes_no_arguments 'QUICK=1' "$@"
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 QUICK=${QUICK:-0}

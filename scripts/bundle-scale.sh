@@ -24,7 +24,7 @@ jlink --add-modules java.base,java.logging,jdk.incubator.vector,jdk.unsupported,
 cp bench/target/benchmarks.jar "$B/lib/"
 cp conf/fashion-mnist.conf "$B/conf/"
 cp bench/peers/torch_peer.py "$B/bench/peers/"
-cp scripts/bench-scale.sh "$B/scripts/"
+cp scripts/bench-scale.sh scripts/bench-lib.sh "$B/scripts/"
 log "smoke test of the bundled runtime (the BLAS it loads; a Java fallback fails the build)"
 SMOKE=$(mktemp -d)
 blas=$("$B/runtime/bin/java" --add-modules=jdk.incubator.vector -Dorg.bytedeco.javacpp.cachedir="$SMOKE" \

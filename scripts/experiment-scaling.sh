@@ -8,15 +8,8 @@
 # WORK (target/scaling: the run directories), ENGINE (driver, the engine docs/SCALING.md's runs
 # used; they were made before the ring engine, which conf/fashion-mnist.conf now chooses).
 set -euo pipefail
-# every setting is an environment variable: an argument (a mistyped --help, QUICK=1 after the
-# name) would otherwise be ignored and the whole run would start
-if [ $# -gt 0 ]; then
-  case "$1" in -h|--help) sed -n '2,/^set -e/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
-  echo "experiment-scaling: unexpected argument '$1': this script takes none; its settings are" \
-    "environment variables, as in KS=\"1 2\" scripts/experiment-scaling.sh" \
-    "(all of them: scripts/experiment-scaling.sh --help)" >&2
-  exit 2
-fi
+case $0 in */*) . "${0%/*}/bench-lib.sh" ;; *) . ./bench-lib.sh ;; esac # builtins only
+takes_no_arguments 'KS="1 2"' "$@"
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
