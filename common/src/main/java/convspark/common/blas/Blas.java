@@ -57,14 +57,14 @@ import org.bytedeco.javacpp.PointerPointer;
  * so we compute {@code C^T = op(B)^T op(A)^T}, which has the same memory layout.
  */
 public final class Blas {
-  /** System property choosing the library: bundled, system or java. */
-  public static final String PROPERTY = "convspark.blas";
+  /** System property choosing the library: bundled, system or java ({@link BlasChoice}). */
+  public static final String PROPERTY = BlasChoice.PROPERTY;
 
   /** Environment variable choosing the library when the property is not set. */
-  public static final String ENV = "CONVSPARK_BLAS";
+  public static final String ENV = BlasChoice.ENV;
 
   /** The choices, in fallback order. */
-  public static final List<String> CHOICES = List.of("bundled", "system", "java");
+  public static final List<String> CHOICES = BlasChoice.CHOICES;
 
   private static final String NETLIB_PATH = "dev.ludovic.netlib.blas.nativeLibPath";
   private static final String NETLIB_LIB = "dev.ludovic.netlib.blas.nativeLib";
@@ -99,7 +99,7 @@ public final class Blas {
     // the user's own netlib settings, before the bundled choice overwrites nativeLibPath
     String userPath = System.getProperty(NETLIB_PATH);
     String userLib = System.getProperty(NETLIB_LIB);
-    String requested = requested();
+    String requested = BlasChoice.requested();
     String warning = "";
     if (!CHOICES.contains(requested)) {
       warning = PROPERTY + "/" + ENV + " = '" + requested + "' is not one of " + CHOICES
@@ -175,23 +175,6 @@ public final class Blas {
   }
 
   private Blas() {}
-
-  /**
-   * The configured choice ({@value #PROPERTY}, else {@value #ENV}, else bundled), without loading
-   * anything: what the driver passes on to its executors.
-   */
-  public static String requestedChoice() {
-    return requested();
-  }
-
-  /** The configured choice, lower case: the property, else the environment, else bundled. */
-  static String requested() {
-    String v = System.getProperty(PROPERTY);
-    if (v == null || v.isBlank()) {
-      v = System.getenv(ENV);
-    }
-    return v == null || v.isBlank() ? "bundled" : v.trim().toLowerCase(Locale.ROOT);
-  }
 
   /** Extracts and loads the bundled OpenBLAS with its JNI binding; returns the file's path. */
   private static String loadBundled() {

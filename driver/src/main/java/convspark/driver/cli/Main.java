@@ -1,6 +1,7 @@
 package convspark.driver.cli;
 
 import convspark.common.BadInputException;
+import convspark.common.blas.BlasChoice;
 import convspark.worker.TrainingFailedException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
@@ -37,13 +38,12 @@ public final class Main implements Runnable {
   public static int run(String[] args, PrintStream out, PrintStream err) {
     boolean verbose = java.util.Arrays.asList(args).contains("--verbose");
     Cli.quietTaskFailures(verbose);
-    String blas = convspark.common.blas.Blas.requestedChoice();
-    if (!convspark.common.blas.Blas.CHOICES.contains(blas)) {
+    if (!BlasChoice.known()) {
       // the kernel would fall back to the bundled BLAS with a warning in its report line: the
-      // user asked for something else
-      err.println("convspark: error: " + convspark.common.blas.Blas.PROPERTY + " / "
-          + convspark.common.blas.Blas.ENV + " = '" + blas + "': expected one of "
-          + convspark.common.blas.Blas.CHOICES);
+      // user asked for something else. BlasChoice leaves the library unloaded, so its warning
+      // does not come before this line
+      err.println("convspark: error: " + BlasChoice.PROPERTY + " / " + BlasChoice.ENV + " = '"
+          + BlasChoice.requested() + "': expected one of " + BlasChoice.CHOICES);
       return BAD_INPUT;
     }
     CommandLine cl = new CommandLine(new Main());

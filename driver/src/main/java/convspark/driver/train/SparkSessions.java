@@ -1,7 +1,7 @@
 package convspark.driver.train;
 
 import convspark.common.BadInputException;
-import convspark.common.blas.Blas;
+import convspark.common.blas.BlasChoice;
 import convspark.common.blas.OpenBlasKernel;
 import convspark.driver.config.RunConfig;
 import java.util.Map;
@@ -81,7 +81,7 @@ public final class SparkSessions {
       conf.setIfMissing("spark.executorEnv." + OpenBlasKernel.ENV, kernelSetting.trim());
     }
     // the executors load the BLAS the driver was told to (bundled, system or java)
-    conf.setIfMissing("spark.executorEnv." + Blas.ENV, Blas.requestedChoice());
+    conf.setIfMissing("spark.executorEnv." + BlasChoice.ENV, BlasChoice.requested());
     barrierCheckDefaults(conf, cfg.executorWaitSeconds());
     return conf;
   }

@@ -6,10 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import convspark.driver.TestData;
 import java.io.DataOutputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -376,6 +378,26 @@ class CliBadInputTest {
       assertEquals("convspark: error: Missing required argument (specify one of these): "
           + "(--checkpoint=FILE|RUN_DIR | --init-from=FILE)", r.err().strip(), command);
     }
+  }
+
+  /**
+   * In a fresh JVM (where the BLAS is not loaded yet, as for a user) an unknown choice is the one
+   * line of the error: checking the choice loaded the library, whose own warning about the
+   * choice came first.
+   */
+  @Test
+  void anUnknownBlasChoiceIsOneLineInAFreshJvm() throws Exception {
+    String java = ProcessHandle.current().info().command().orElse("java");
+    Process p = new ProcessBuilder(java, "-Dconvspark.blas=bogus", "-cp",
+        System.getProperty("java.class.path"), Main.class.getName(), "train", "--config",
+        config.toString(), "--out", dir.resolve("out-blas-fresh").toString())
+        .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+    String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the child JVM did not end: " + err);
+    assertEquals(2, p.exitValue(), err);
+    assertEquals("convspark: error: convspark.blas / CONVSPARK_BLAS = 'bogus': expected one "
+        + "of [bundled, system, java]\n", err);
+    assertTrue(Files.notExists(dir.resolve("out-blas-fresh")), "no run directory was made");
   }
 
   @Test
