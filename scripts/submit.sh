@@ -96,6 +96,27 @@ for ((i = 0; i < ${#spark_args[@]}; i++)); do
   esac
 done
 
+# the --config files to ship with --files (unless the command line gives --files itself), which
+# takes a comma-separated list: a path with a comma in it would be read as two files that do not
+# exist and fail the application; such a file stays with the driver, which is what reads it
+ship=()
+if [ "$has_files" = 0 ]; then
+  for ((i = 0; i < ${#app_args[@]}; i++)); do
+    f=""
+    case "${app_args[$i]}" in
+      --config) f="${app_args[$((i + 1))]:-}" ;;
+      --config=*) f="${app_args[$i]#--config=}" ;;
+    esac
+    [ -n "$f" ] && [ -f "$f" ] || continue
+    case "$f" in
+      *,*) echo "submit: --config '$f' is not shipped to the executors with --files (Spark" \
+        "reads a comma there as a separator); the driver reads it, the executors do not need" \
+        "it" >&2 ;;
+      *) ship+=("$f") ;;
+    esac
+  done
+fi
+
 # the driver JVM is started here, with -Xms/-Xmx: a size it cannot read would end it with the
 # JVM's own words, naming neither the option nor the variable
 if ! [[ $driver_memory =~ ^[1-9][0-9]*[mMgG]$ ]]; then
@@ -218,12 +239,8 @@ if [ "$local_cluster" = 1 ]; then
   export SPARK_LOCAL_IP=127.0.0.1
   conf_dir="$cluster_dir/conf"
 fi
-if [ "$has_files" = 0 ]; then
-  for ((i = 0; i + 1 < ${#app_args[@]}; i++)); do
-    if [ "${app_args[$i]}" = --config ] && [ -f "${app_args[$((i + 1))]}" ]; then
-      defaults+=(--files "${app_args[$((i + 1))]}")
-    fi
-  done
+if [ ${#ship[@]} -gt 0 ]; then
+  defaults+=(--files "$(IFS=,; echo "${ship[*]}")")
 fi
 
 # SparkSubmit reads SPARK_CONF_DIR/spark-defaults.conf (the local cluster's secret: in a file of

@@ -129,6 +129,39 @@ class ScriptChecksTest {
         "local[1]", "--", "--version");
   }
 
+  /**
+   * A --config path with a comma is not passed to --files, which would read it as two files
+   * that do not exist and fail the application; it is said, in one line. (The driver's heap,
+   * refused after the choice, ends the script before Spark starts.)
+   */
+  @Test
+  void submitDoesNotShipAConfigWhosePathHasAComma() throws Exception {
+    Path d = Files.createTempDirectory("submit-comma");
+    try {
+      Path conf = Files.writeString(d.resolve("a,b.conf"), "train.epochs = 1\n");
+      for (List<String> app : List.of(List.of("train", "--config", conf.toString()),
+          List.of("train", "--config=" + conf))) {
+        List<String> args = new java.util.ArrayList<>(List.of("--master", "local[1]", "--"));
+        args.addAll(app);
+        Result r = run("submit.sh", Map.of("CONVSPARK_DRIVER_MEMORY", "99999g",
+            "CONVSPARK_NO_BUILD", "1"), args.toArray(String[]::new));
+        assertEquals(2, r.code(), r.err());
+        List<String> lines = r.err().lines().filter(l -> !l.isBlank()).toList();
+        assertEquals(2, lines.size(), lines.toString());
+        assertEquals("submit: --config '" + conf + "' is not shipped to the executors with "
+            + "--files (Spark reads a comma there as a separator); the driver reads it, the "
+            + "executors do not need it", lines.get(0));
+        assertTrue(lines.get(1).startsWith("submit: driver memory '99999g'"), lines.get(1));
+      }
+    } finally {
+      try (var s = Files.walk(d)) {
+        for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+          Files.deleteIfExists(p);
+        }
+      }
+    }
+  }
+
   @Test
   void theBenchmarksVariablesAreChecked() throws Exception {
     refused("bench-train.sh", Map.of("BATCHES", "09"), "BATCHES: '09' is not a positive even");
