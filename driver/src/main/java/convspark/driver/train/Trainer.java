@@ -229,16 +229,21 @@ public final class Trainer {
       startEpoch = c.epoch();
       step = c.step();
       stop.restore(c.meta());
-      // nothing left to train: the schedule's move would not apply (the line below says why)
-      if (startEpoch < t.epochs() && !stop.shouldStop()) {
+      // nothing left to train: the schedule's move would not apply, nor would changed
+      // settings (a line below says why nothing is left)
+      boolean trainsOn = startEpoch < t.epochs() && !stop.shouldStop();
+      if (trainsOn) {
         warnIfTheScheduleMoved(c, schedule, step, stepsPerEpoch);
       }
       List<String> changed = ChangedSettings.since(c.meta().get(ChangedSettings.META), cfg);
       if (!changed.isEmpty()) {
-        log.warning("--resume: settings changed since the checkpoint was written, the run goes "
-            + "on with the new ones: " + String.join(", ", changed));
+        log.warning(trainsOn
+            ? "--resume: settings changed since the checkpoint was written, the run goes on "
+                + "with the new ones: " + String.join(", ", changed)
+            : "--resume: settings changed since the checkpoint was written, but no epoch is "
+                + "left to train, so they change nothing: " + String.join(", ", changed));
       }
-      recordChanges(c, startEpoch, changed);
+      recordChanges(c, startEpoch, trainsOn ? changed : null);
       warnIfOtherValidation(c, stop);
       Optional<Checkpoint> b = store.readNamed(BEST);
       if (stop.bestEpoch() > 0 && (b.isEmpty() || b.get().epoch() != stop.bestEpoch())) {
@@ -665,7 +670,8 @@ public final class Trainer {
    * Takes the record of the checkpoint resumed from (an unreadable one, or none from an older
    * version, starts empty) and adds this resume's changes: the settings {@code changed} names,
    * and train.epochs, which the warnings leave aside unless the schedule moves, but which a
-   * summary of a run extended from 10 epochs to 20 should say.
+   * summary of a run extended from 10 epochs to 20 should say. {@code changed} is null when no
+   * epoch is left to train: then no change applies and none is added.
    */
   private void recordChanges(Checkpoint c, int startEpoch, List<String> changed) {
     String held = c.meta().get(CHANGED_ON_RESUME);
@@ -684,6 +690,9 @@ public final class Trainer {
         log.warning("the checkpoint's record of earlier resumes' changes is unreadable, "
             + "summary.json's changed_on_resume starts again: " + e.getMessage());
       }
+    }
+    if (changed == null) {
+      return; // nothing is trained: no change applies to any epoch
     }
     List<String> now = new ArrayList<>();
     String planned = c.meta().get(PLANNED_EPOCHS);
