@@ -16,7 +16,8 @@
 #           never a restart. A CONVSPARK_MASTER_PORT in use: exit 2 (Spark would take the next).
 #   stop    stops the workers (they kill their executors), the master, and any executor left
 #           behind in this cluster's work directories.
-#   status  what runs; exit code 0 all running, 3 nothing running, 1 partly running.
+#   status  what runs; exit code 0 all running, 3 nothing running (naming files an earlier start
+#           left, which stop removes), 1 partly running.
 #   home    assembles the SPARK_HOME the cluster and scripts/submit.sh use and prints its path.
 #
 # CONVSPARK_SPARK picks the Spark line (3.5, the default, or 4; scripts/java-flags.sh): its
@@ -456,32 +457,44 @@ stop() {
 }
 
 status() {
-  local f pid name up=0 total=0 want=0 cwd
-  if [ -f "$cluster_dir/master-url" ]; then
-    echo "master url: $(cat "$cluster_dir/master-url")"
-  fi
-  if [ -f "$cluster_dir/cluster.conf" ]; then
-    want="$(sed -n 's/^workers=//p' "$cluster_dir/cluster.conf")"
-    echo "workers: $want x $(sed -n 's/^worker_cores=//p' "$cluster_dir/cluster.conf") core(s), \
-$(sed -n 's/^worker_memory=//p' "$cluster_dir/cluster.conf")"
-  fi
+  local f pid name up=0 total=0 want=0 cwd daemons=""
   for f in "$cluster_dir/run/master.pid" "$cluster_dir"/run/worker-*.pid; do
     [ -e "$f" ] || continue
     name="$(basename "$f" .pid)"
     total=$((total + 1))
     if pid="$(alive_pid "$f")"; then
       up=$((up + 1))
-      echo "$name: running, pid $pid, log $cluster_dir/logs/$name.log"
+      daemons+="$name: running, pid $pid, log $cluster_dir/logs/$name.log"$'\n'
     else
-      echo "$name: not running"
+      daemons+="$name: not running"$'\n'
     fi
   done
+  if [ -f "$cluster_dir/cluster.conf" ]; then
+    want="$(sed -n 's/^workers=//p' "$cluster_dir/cluster.conf")"
+  fi
+  # the master's URL and the workers' size describe a cluster that runs: after a crash, a
+  # reboot or a kill they are what an earlier start left, and are not printed as if it ran
+  if [ "$up" -gt 0 ]; then
+    if [ -f "$cluster_dir/master-url" ]; then
+      echo "master url: $(cat "$cluster_dir/master-url")"
+    fi
+    if [ -f "$cluster_dir/cluster.conf" ]; then
+      echo "workers: $want x $(sed -n 's/^worker_cores=//p' "$cluster_dir/cluster.conf") \
+core(s), $(sed -n 's/^worker_memory=//p' "$cluster_dir/cluster.conf")"
+    fi
+  fi
+  printf '%s' "$daemons"
   for pid in $(executor_pids); do
     cwd="$(readlink "/proc/$pid/cwd" 2>/dev/null)" || continue
     echo "executor: pid $pid, ${cwd#"$cluster_dir/work/"}"
   done
   if [ "$total" -eq 0 ] || [ "$up" -eq 0 ]; then
-    echo "local-cluster: not running ($cluster_dir)"
+    if [ -e "$cluster_dir/master-url" ] || [ "$total" -gt 0 ]; then
+      echo "local-cluster: not running ($cluster_dir; files of an earlier start that was not" \
+        "stopped remain: scripts/local-cluster.sh stop removes them)"
+    else
+      echo "local-cluster: not running ($cluster_dir)"
+    fi
     return 3
   fi
   [ "$up" -eq "$total" ] || return 1

@@ -44,6 +44,14 @@ class ScriptChecksTest {
     }
   }
 
+  static void deleteTree(Path d) throws IOException {
+    try (var s = Files.walk(d)) {
+      for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+
   static void refused(String script, Map<String, String> env, String expected, String... args)
       throws Exception {
     Result r = run(script, env, args);
@@ -102,11 +110,40 @@ class ScriptChecksTest {
         assertTrue(Files.exists(mine) && Files.exists(notes), command + " deleted files");
       }
     } finally {
-      try (var s = Files.walk(d)) {
-        for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
-          Files.deleteIfExists(p);
-        }
-      }
+      deleteTree(d);
+    }
+  }
+
+  /**
+   * status after a cluster's daemons died without a stop (a crash, a reboot, kill -9): the
+   * master's URL and the workers' size that start left are not printed as a running cluster's,
+   * and the last line says what clears them.
+   */
+  @Test
+  void statusOfAClusterThatDiedWithoutAStopDoesNotDescribeItAsRunning() throws Exception {
+    Path d = Files.createTempDirectory("dead-cluster");
+    try {
+      Files.writeString(d.resolve(".local-cluster"), "");
+      Files.writeString(d.resolve("master-url"), "spark://127.0.0.1:7077\n");
+      Files.writeString(d.resolve("cluster.conf"), "workers=2\nworker_cores=1\n"
+          + "worker_memory=1g\n");
+      Process gone = new ProcessBuilder("true").start();
+      gone.waitFor();
+      Files.createDirectories(d.resolve("run"));
+      Files.writeString(d.resolve("run/master.pid"), gone.pid() + "\n");
+      Files.writeString(d.resolve("run/worker-1.pid"), gone.pid() + "\n");
+      ProcessBuilder pb = new ProcessBuilder("bash", TestData.projectRoot()
+          .resolve("scripts/local-cluster.sh").toString(), "status").redirectErrorStream(true);
+      pb.environment().put("CONVSPARK_CLUSTER_DIR", d.toString());
+      Process p = pb.start();
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertTrue(p.waitFor(60, TimeUnit.SECONDS), out);
+      assertEquals(3, p.exitValue(), out);
+      assertEquals(List.of("master: not running", "worker-1: not running", "local-cluster: not "
+          + "running (" + d + "; files of an earlier start that was not stopped remain: "
+          + "scripts/local-cluster.sh stop removes them)"), out.lines().toList());
+    } finally {
+      deleteTree(d);
     }
   }
 
@@ -154,11 +191,7 @@ class ScriptChecksTest {
         assertTrue(lines.get(1).startsWith("submit: driver memory '99999g'"), lines.get(1));
       }
     } finally {
-      try (var s = Files.walk(d)) {
-        for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
-          Files.deleteIfExists(p);
-        }
-      }
+      deleteTree(d);
     }
   }
 
