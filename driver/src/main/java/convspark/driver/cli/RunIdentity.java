@@ -59,6 +59,11 @@ final class RunIdentity implements AutoCloseable {
   /** The directory is this run's ({@link CheckpointStore#claim}): its checkpoints are ours. */
   private boolean claimed;
   /** The lock on a local checkpoint directory outside --out, or null. */
+  /**
+   * The checkpoint a resume continues from, read here under the directory's lock, until the
+   * trainer takes it ({@link #takeResumePoint}): read once, not again by the trainer.
+   */
+  private CheckpointStore.Found resumePoint;
   private final DirLock locked;
   private final LeaseLock lease;
 
@@ -151,11 +156,11 @@ final class RunIdentity implements AutoCloseable {
     if (!store.fileSystem().exists(store.dir())) {
       return false;
     }
-    if (store.latestPath(false).isPresent()) {
+    if (store.newest(false).isPresent()) {
       return true;
     }
     if (store.holdsCheckpoints()) {
-      store.latestPath(true); // names each unusable file
+      store.newest(true); // names each unusable file
       throw new BadInputException("--auto-resume: " + store.dir() + " holds checkpoints of a "
           + "run but none it can continue from (torn or corrupt files are kept as evidence); "
           + "a run that wrote checkpoints is not replaced: give --overwrite to replace it");
@@ -203,11 +208,11 @@ final class RunIdentity implements AutoCloseable {
     Optional<String> outId = readOutId(out.path());
     Optional<String> dirId = store.runId();
     if (resume) {
-      // quietly: the trainer reads the newest again and says what it skips; when nothing is
+      // quietly: the trainer, handed what is read here, says what was skipped; when nothing is
       // usable the run stops here, and the skipped files are said now
-      Optional<Path> latest = store.latestPath(false);
-      if (latest.isEmpty()) {
-        store.latestPath(true);
+      Optional<CheckpointStore.Found> newest = store.newest(false);
+      if (newest.isEmpty()) {
+        store.newest(true);
         Optional<String> elsewhere = summaryCheckpointDir(out.path())
             .filter(d -> !sameDir(d, store.dir()));
         if (elsewhere.isPresent()) {
@@ -223,18 +228,20 @@ final class RunIdentity implements AutoCloseable {
             + " a run stopped before its first checkpoint has nothing to continue: start it "
             + "again with --overwrite");
       }
-      Checkpoint c = store.read(latest.get());
+      Checkpoint c = newest.get().checkpoint();
       Optional<String> ckptId = CheckpointStore.runOf(c);
       for (Optional<String> other : java.util.List.of(ckptId, dirId)) {
         if (outId.isPresent() && other.isPresent() && !outId.get().equals(other.get())) {
-          throw new BadInputException("--resume: " + latest.get() + " belongs to run "
+          throw new BadInputException("--resume: " + newest.get().path() + " belongs to run "
               + other.get() + " but --out " + out.path() + " holds run " + outId.get()
               + "; give the --checkpoint-dir of that run");
         }
       }
-      return new RunIdentity(out, store, inside, false,
+      RunIdentity r = new RunIdentity(out, store, inside, false,
           outId.orElse(dirId.orElse(ckptId.orElse(UUID.randomUUID().toString()))), locked,
           lease);
+      r.resumePoint = newest.get();
+      return r;
     }
     boolean setAside = false;
     if (store.holdsARun() && !(inside && overwrite)) {
@@ -424,6 +431,16 @@ final class RunIdentity implements AutoCloseable {
   /** Where the replaced run's checkpoints are while this run has them set aside, if it does. */
   Optional<Path> aside() {
     return Optional.ofNullable(aside);
+  }
+
+  /**
+   * The checkpoint a resume continues from, as read by the identity check (empty for a new run,
+   * and after the first call: the caller holds it from then on).
+   */
+  Optional<CheckpointStore.Found> takeResumePoint() {
+    Optional<CheckpointStore.Found> f = Optional.ofNullable(resumePoint);
+    resumePoint = null;
+    return f;
   }
 
   /**

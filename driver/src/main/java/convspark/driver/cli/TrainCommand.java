@@ -127,6 +127,7 @@ public final class TrainCommand implements Callable<Integer> {
           id.start();
           Trainer trainer = new Trainer(cfg, SparkSessions.context(spark), out, ckpt, log);
           trainer.runId(id.id());
+          id.takeResumePoint().ifPresent(trainer::resumeFrom);
           trainer.checkpointGuard(id::checkLock);
           // the replaced run (--overwrite) goes once the new run has a checkpoint to resume from
           trainer.afterFirstCheckpoint(() -> {

@@ -307,53 +307,62 @@ public final class CheckpointStore {
   }
 
   /**
+   * The newest readable checkpoint, the file it was read from, and what was said of the newer
+   * files skipped (torn or corrupted: never deleted, they may be evidence). A check made before
+   * the trainer reads it once and hands it on ({@code --resume} on S3 read a large checkpoint
+   * three or four times), and whoever uses it says what was skipped ({@link #report}).
+   */
+  public record Found(Path path, Checkpoint checkpoint, List<String> skipped) {
+    /** Prints what was skipped, as {@link #latest()} does. */
+    public void report() {
+      skipped.forEach(System.out::println);
+    }
+  }
+
+  /**
    * The newest readable checkpoint; torn or corrupted newer files are reported on stdout and
    * skipped (never deleted: they may be evidence).
    */
   public Optional<Checkpoint> latest() throws IOException {
+    return newest(true).map(Found::checkpoint);
+  }
+
+  /**
+   * The newest readable checkpoint with its file; with {@code report} the skipped files are
+   * reported on stdout at once, else only listed in {@link Found#skipped}.
+   */
+  public Optional<Found> newest(boolean report) throws IOException {
     List<Path> all = list();
+    List<String> skipped = new ArrayList<>();
     for (int i = all.size() - 1; i >= 0; i--) {
-      Optional<Checkpoint> c = readOrSkip(all.get(i));
-      if (c.isPresent()) {
-        return c;
+      Path p = all.get(i);
+      try {
+        return Optional.of(new Found(p, read(p), List.copyOf(skipped)));
+      } catch (CheckpointFormatException | org.apache.hadoop.fs.ChecksumException e) {
+        // our own length/CRC check (or a .crc side file of an older version) caught a torn file
+        String line = "convspark: WARNING: skipping unusable checkpoint " + p + ": "
+            + e.getMessage();
+        if (report) {
+          System.out.println(line);
+        }
+        skipped.add(line);
       }
     }
     return Optional.empty();
   }
 
   private Optional<Checkpoint> readOrSkip(Path p) throws IOException {
-    return readOrSkip(p, true);
-  }
-
-  private Optional<Checkpoint> readOrSkip(Path p, boolean report) throws IOException {
     try {
       return Optional.of(read(p));
     } catch (CheckpointFormatException | org.apache.hadoop.fs.ChecksumException e) {
-      // our own length/CRC check (or a .crc side file of an older version) caught a torn file
-      if (report) {
-        System.out.println("convspark: WARNING: skipping unusable checkpoint " + p + ": "
-            + e.getMessage());
-      }
+      System.out.println("convspark: WARNING: skipping unusable checkpoint " + p + ": "
+          + e.getMessage());
       return Optional.empty();
     }
   }
 
   /** The newest readable checkpoint file, skipping (and reporting) torn or corrupted ones. */
   public Optional<Path> latestPath() throws IOException {
-    return latestPath(true);
-  }
-
-  /**
-   * {@link #latestPath()}; with {@code report} false the skipped files are not reported (for a
-   * check made before the trainer, which reads the newest again and reports them).
-   */
-  public Optional<Path> latestPath(boolean report) throws IOException {
-    List<Path> all = list();
-    for (int i = all.size() - 1; i >= 0; i--) {
-      if (readOrSkip(all.get(i), report).isPresent()) {
-        return Optional.of(all.get(i));
-      }
-    }
-    return Optional.empty();
+    return newest(true).map(Found::path);
   }
 }

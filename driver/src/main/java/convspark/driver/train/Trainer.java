@@ -52,6 +52,7 @@ public final class Trainer {
   private final String checkpointDir;
   /** The run's id, when the caller gave it ({@link #runId}). */
   private String runId;
+  private CheckpointStore.Found resumePoint;
   /** The training split's size and checksum, recorded in every checkpoint. */
   private long trainSamples;
   private java.util.OptionalLong trainChecksum = java.util.OptionalLong.empty();
@@ -107,6 +108,15 @@ public final class Trainer {
    */
   public void runId(String id) {
     this.runId = id;
+  }
+
+  /**
+   * The checkpoint a {@code --resume} continues from, already read from this run's checkpoint
+   * directory under its lock (the command line's identity check): the run does not read it
+   * again. Without it, a resume reads the newest good checkpoint itself.
+   */
+  public void resumeFrom(CheckpointStore.Found f) {
+    this.resumePoint = f;
   }
 
   /** Something to do once a checkpoint has been written. */
@@ -219,8 +229,15 @@ public final class Trainer {
     // best.bin was set aside as best-previous.bin since the last checkpoint
     boolean previousKept = false;
     if (resume) {
-      Checkpoint c = store.latest().orElseThrow(() -> new BadInputException(
-          "--resume: no usable checkpoint in " + checkpointDir));
+      Checkpoint c;
+      if (resumePoint != null) {
+        resumePoint.report();
+        c = resumePoint.checkpoint();
+        resumePoint = null; // its arrays are copied below: not held for the whole run
+      } else {
+        c = store.latest().orElseThrow(() -> new BadInputException(
+            "--resume: no usable checkpoint in " + checkpointDir));
+      }
       checkSameModel(c, net, store.dir().toString());
       checkSameTraining(c, model, optimizerName, stepsPerEpoch, partitions, cfg,
           data.normalization(), trainSamples, trainChecksum, store.dir().toString());

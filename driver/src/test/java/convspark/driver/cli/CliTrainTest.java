@@ -473,7 +473,7 @@ class CliTrainTest {
     assertTrue(r.out().contains("best weights from epoch 1"), r.out());
   }
 
-  private static String[] concat(String[] a, String... b) {
+  static String[] concat(String[] a, String... b) {
     String[] c = Arrays.copyOf(a, a.length + b.length);
     System.arraycopy(b, 0, c, a.length, b.length);
     return c;

@@ -11,7 +11,8 @@ import org.apache.hadoop.util.Progressable;
 /**
  * The local file system under the scheme {@code faulty:}, for a {@code --checkpoint-dir} that
  * fails where a test says: creating a file of a given name, or moving the n-th file into a
- * {@code .replaced-*} directory; or that runs a test's action before each file it creates. A run selects it with config key {@code
+ * {@code .replaced-*} directory; or that runs a test's action before each file it creates; it
+ * counts the files it opens for reading. A run selects it with config key {@code
  * spark.conf."spark.hadoop.fs.faulty.impl"} (convspark passes spark.hadoop.* to its Hadoop
  * configuration). Tests set the faults and reset them with {@link #reset}.
  */
@@ -28,7 +29,12 @@ public class FaultyFileSystem extends RawLocalFileSystem {
   /** Create overwrites an existing file even when told not to (S3A's fs.s3a.create.performance). */
   static volatile boolean createOverwrites;
 
+  /** Opens for reading, by file name, since the last {@link #reset}. */
+  static final java.util.concurrent.ConcurrentHashMap<String, Integer> opens =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
   static void reset() {
+    opens.clear();
     createOverwrites = false;
     beforeCreate = null;
     failCreate = null;
@@ -65,6 +71,12 @@ public class FaultyFileSystem extends RawLocalFileSystem {
     if (f.getName().equals(failCreate)) {
       throw new IOException("injected fault: cannot create " + f);
     }
+  }
+
+  @Override
+  public org.apache.hadoop.fs.FSDataInputStream open(Path f, int bufferSize) throws IOException {
+    opens.merge(f.getName(), 1, Integer::sum);
+    return super.open(f, bufferSize);
   }
 
   @Override

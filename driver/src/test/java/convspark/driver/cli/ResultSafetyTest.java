@@ -362,6 +362,49 @@ class ResultSafetyTest {
     }
   }
 
+  /**
+   * A resume reads the checkpoint it continues from once (the identity check hands it to the
+   * trainer), and --auto-resume once more for its choice: on S3 a large checkpoint was read
+   * three and four times. A torn newer file is still reported, once.
+   */
+  @Test
+  void aResumeReadsItsCheckpointOnceAndStillReportsATornNewerOne() throws Exception {
+    Path out = dir.resolve("run-read-once");
+    Path ck = dir.resolve("read-once-ckpt");
+    String[] fs = {"--checkpoint-dir", "faulty://" + ck.toAbsolutePath(), "--set",
+        "spark.conf.\"spark.hadoop.fs.faulty.impl\"=" + FaultyFileSystem.class.getName()};
+    try {
+      CliTrainTest.Run r = train(out, CliTrainTest.concat(fs, "--set", "train.epochs=1"));
+      assertEquals(0, r.code(), r.err());
+      String newest;
+      try (Stream<Path> s = Files.list(ck)) {
+        newest = s.map(p -> p.getFileName().toString()).filter(n -> n.matches("ckpt-\\d+\\.bin"))
+            .max(String::compareTo).orElseThrow();
+      }
+      // a torn file newer than it, as a kill during a write leaves (renamed, but short)
+      Files.write(ck.resolve("ckpt-999999999999.bin"), new byte[] {1, 2, 3});
+      FaultyFileSystem.opens.clear();
+      r = train(out, CliTrainTest.concat(fs, "--set", "train.epochs=2", "--resume"));
+      assertEquals(0, r.code(), r.err());
+      assertEquals(1, FaultyFileSystem.opens.getOrDefault(newest, 0), "--resume's reads of "
+          + newest + ": " + FaultyFileSystem.opens);
+      assertEquals(1, r.out().split("skipping unusable checkpoint ", -1).length - 1, r.out());
+      Files.delete(ck.resolve("ckpt-999999999999.bin"));
+      try (Stream<Path> s = Files.list(ck)) {
+        newest = s.map(p -> p.getFileName().toString()).filter(n -> n.matches("ckpt-\\d+\\.bin"))
+            .max(String::compareTo).orElseThrow();
+      }
+      FaultyFileSystem.opens.clear();
+      r = train(out, CliTrainTest.concat(fs, "--set", "train.epochs=3", "--auto-resume"));
+      assertEquals(0, r.code(), r.err());
+      assertEquals(2, FaultyFileSystem.opens.getOrDefault(newest, 0), "--auto-resume's reads "
+          + "of " + newest + ": " + FaultyFileSystem.opens);
+      assertEquals(3, CliTrainTest.summary(out).get("epochs_run").asInt());
+    } finally {
+      FaultyFileSystem.reset();
+    }
+  }
+
   @Test
   void aCheckpointDirectoryOnAnotherFileSystemThatALiveRunHoldsIsRefused() throws Exception {
     // what a scheduler's retry meets while the first attempt still writes hdfs://...: the
