@@ -273,6 +273,8 @@ public final class Settings {
     walk(user.root(), "", defaults, unknown);
     if (!unknown.isEmpty()) {
       throw new BadInputException(source + ": unknown config key '" + unknown.get(0) + "'"
+          + KeySuggestion.of(unknown.get(0), defaults).map(k -> " (did you mean '" + k + "'?)")
+              .orElse("")
           + (unknown.size() > 1 ? " (and " + (unknown.size() - 1) + " more)" : "")
           + "; see driver/src/main/resources/" + DEFAULTS + " for the known keys");
     }

@@ -14,6 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -82,6 +83,37 @@ class SettingsTest {
     BadInputException e = assertThrows(BadInputException.class,
         () -> Settings.load(g.toString(), List.of()));
     assertEquals(g + ": unknown config key 'train.nope'", e.getMessage().split(";")[0]);
+  }
+
+  /**
+   * An unknown key's error names the known key it was probably meant to be: a letter off, the
+   * camelCase a Spark ML user writes, the same name in another block; and none when no key is
+   * close, rather than a guess.
+   */
+  @Test
+  void anUnknownKeyNamesTheKeyItWasProbablyMeantToBe() {
+    Map<String, String> meant = new java.util.LinkedHashMap<>();
+    meant.put("train.epoch=3", "train.epochs");
+    meant.put("train.globalBatch=64", "train.global-batch");
+    meant.put("train.global_batch=64", "train.global-batch");
+    meant.put("train.global-batc=64", "train.global-batch");
+    meant.put("trian.epochs=3", "train");
+    meant.put("train.normalize.mode=auto", "data.normalize");
+    meant.forEach((set, key) -> {
+      BadInputException e = assertThrows(BadInputException.class, () -> set(set));
+      String unknown = set.substring(0, set.indexOf('='));
+      if (unknown.startsWith("trian")) {
+        unknown = "trian";
+      } else if (unknown.startsWith("train.normalize")) {
+        unknown = "train.normalize";
+      }
+      assertEquals("--set: unknown config key '" + unknown + "' (did you mean '" + key + "'?)",
+          e.getMessage().split(";")[0], set);
+    });
+    for (String far : List.of("train.nope=1", "train.x=1", "trainingg.epochs=1")) {
+      BadInputException e = assertThrows(BadInputException.class, () -> set(far));
+      assertFalse(e.getMessage().contains("did you mean"), e.getMessage());
+    }
   }
 
   @Test
