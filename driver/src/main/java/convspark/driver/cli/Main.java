@@ -51,8 +51,8 @@ public final class Main implements Runnable {
     cl.setErr(new PrintWriter(err, true));
     cl.setParameterExceptionHandler((ex, a) -> {
       // picocli starts some of its messages (a missing group of options) with "Error: "
-      err.println("convspark: error: "
-          + oneLine(ex.getMessage()).replaceFirst("^(?i)error: *", ""));
+      err.println("convspark: error: " + unknownCommand(ex).orElse(
+          oneLine(ex.getMessage()).replaceFirst("^(?i)error: *", "")) + suggestion(ex));
       return BAD_INPUT;
     });
     cl.setExecutionExceptionHandler((ex, commandLine, parsed) -> report(ex, verbose, err));
@@ -173,6 +173,35 @@ public final class Main implements Runnable {
   }
 
   /** The first line of a message (Spark's carry stack traces after it). */
+  /**
+   * What picocli would print under an unknown option or command on lines of its own ("Did you
+   * mean: --resume?"), appended to the one line: " (did you mean --resume?)"; else nothing.
+   */
+  static String suggestion(CommandLine.ParameterException ex) {
+    if (!(ex instanceof CommandLine.UnmatchedArgumentException u)) {
+      return "";
+    }
+    java.util.List<String> s = u.getSuggestions();
+    if (s == null || s.isEmpty()) {
+      return "";
+    }
+    return " (did you mean " + String.join(" or ", s.subList(0, Math.min(3, s.size()))) + "?)";
+  }
+
+  /**
+   * A first word that is no command ("trian"): picocli says "Unmatched arguments from index 0"
+   * and lists the whole command line; this names the word and the commands.
+   */
+  static java.util.Optional<String> unknownCommand(CommandLine.ParameterException ex) {
+    if (ex instanceof CommandLine.UnmatchedArgumentException u
+        && u.getCommandLine().getParent() == null && !u.getUnmatched().isEmpty()
+        && !u.getUnmatched().get(0).startsWith("-")) {
+      return java.util.Optional.of("unknown command '" + u.getUnmatched().get(0)
+          + "': expected train, evaluate, predict or export");
+    }
+    return java.util.Optional.empty();
+  }
+
   static String oneLine(String s) {
     if (s == null) {
       return "";

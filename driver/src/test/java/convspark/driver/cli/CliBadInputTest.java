@@ -381,6 +381,34 @@ class CliBadInputTest {
   }
 
   /**
+   * A mistyped command or option names what was probably meant, in the one line (picocli
+   * printed its "Did you mean" on lines of its own, which the one-line error dropped), and a
+   * first word that is no command is named with the commands, not as "unmatched arguments".
+   */
+  @Test
+  void aMistypedCommandOrOptionNamesWhatWasMeant() {
+    String[][] cases = {
+      {"trian", "--config", "x.conf"},
+      {"predcit"},
+      {"xyz"},
+      {"train", "--config", "x.conf", "--out", "o", "--resum"},
+    };
+    String[] expected = {
+      "convspark: error: unknown command 'trian': expected train, evaluate, predict or export "
+          + "(did you mean train?)",
+      "convspark: error: unknown command 'predcit': expected train, evaluate, predict or "
+          + "export (did you mean predict?)",
+      "convspark: error: unknown command 'xyz': expected train, evaluate, predict or export",
+      "convspark: error: Unknown option: '--resum' (did you mean --resume?)",
+    };
+    for (int i = 0; i < cases.length; i++) {
+      CliTrainTest.Run r = CliTrainTest.run(cases[i]);
+      assertEquals(2, r.code(), r.err());
+      assertEquals(expected[i], r.err().strip(), String.join(" ", cases[i]));
+    }
+  }
+
+  /**
    * In a fresh JVM (where the BLAS is not loaded yet, as for a user) an unknown choice is the one
    * line of the error: checking the choice loaded the library, whose own warning about the
    * choice came first.
