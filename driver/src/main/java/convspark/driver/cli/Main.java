@@ -15,7 +15,7 @@ import picocli.CommandLine.Command;
 @Command(name = "convspark", mixinStandardHelpOptions = true, version = Main.VERSION,
     description = "Data-parallel CNN training on Apache Spark.",
     subcommands = {TrainCommand.class, EvaluateCommand.class, PredictCommand.class,
-        ExportCommand.class})
+        ExportCommand.class, ConfigCommand.class})
 public final class Main implements Runnable {
   /** What {@code --version} prints, on the command line and on each command. */
   public static final String VERSION = "convspark 0.1.0";
@@ -26,7 +26,7 @@ public final class Main implements Runnable {
   @Override
   public void run() {
     throw new CommandLine.ParameterException(new CommandLine(this),
-        "missing command: train, evaluate, predict or export");
+        "missing command: train, evaluate, predict, export or config");
   }
 
   public static void main(String[] args) {
@@ -197,7 +197,7 @@ public final class Main implements Runnable {
         && u.getCommandLine().getParent() == null && !u.getUnmatched().isEmpty()
         && !u.getUnmatched().get(0).startsWith("-")) {
       return java.util.Optional.of("unknown command '" + u.getUnmatched().get(0)
-          + "': expected train, evaluate, predict or export");
+          + "': expected train, evaluate, predict, export or config");
     }
     return java.util.Optional.empty();
   }

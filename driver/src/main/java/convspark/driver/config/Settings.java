@@ -32,6 +32,18 @@ public final class Settings {
   private static final String DEFAULTS = "convspark-defaults.conf";
 
   /** The defaults alone. */
+  /** The defaults file as shipped, comments and all: every key, its default and meaning. */
+  public static String defaultsText() {
+    try (java.io.InputStream in = Settings.class.getClassLoader().getResourceAsStream(DEFAULTS)) {
+      if (in == null) {
+        throw new IllegalStateException(DEFAULTS + " is missing from the class path");
+      }
+      return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
   public static Config defaults() {
     return ConfigFactory.parseResources(Settings.class.getClassLoader(), DEFAULTS);
   }
@@ -276,7 +288,7 @@ public final class Settings {
           + KeySuggestion.of(unknown.get(0), defaults).map(k -> " (did you mean '" + k + "'?)")
               .orElse("")
           + (unknown.size() > 1 ? " (and " + (unknown.size() - 1) + " more)" : "")
-          + "; see driver/src/main/resources/" + DEFAULTS + " for the known keys");
+          + "; `convspark config --defaults` prints every known key, its default and meaning");
     }
   }
 

@@ -125,7 +125,7 @@ public record RunSummary(RunConfig cfg, List<EpochMetrics> history, Evaluation t
    * spark.conf.spark.hadoop.fs.s3a.secret.key = ...} is an object {@code secret} holding {@code
    * key}), and Spark still receives it as one property.
    */
-  static JsonNode redacted(JsonNode node) {
+  public static JsonNode redacted(JsonNode node) {
     return redacted(node, "");
   }
 

@@ -394,11 +394,12 @@ class CliBadInputTest {
       {"train", "--config", "x.conf", "--out", "o", "--resum"},
     };
     String[] expected = {
-      "convspark: error: unknown command 'trian': expected train, evaluate, predict or export "
-          + "(did you mean train?)",
-      "convspark: error: unknown command 'predcit': expected train, evaluate, predict or "
-          + "export (did you mean predict?)",
-      "convspark: error: unknown command 'xyz': expected train, evaluate, predict or export",
+      "convspark: error: unknown command 'trian': expected train, evaluate, predict, export or "
+          + "config (did you mean train?)",
+      "convspark: error: unknown command 'predcit': expected train, evaluate, predict, export or "
+          + "config (did you mean predict?)",
+      "convspark: error: unknown command 'xyz': expected train, evaluate, predict, export or "
+          + "config",
       "convspark: error: Unknown option: '--resum' (did you mean --resume?)",
     };
     for (int i = 0; i < cases.length; i++) {
