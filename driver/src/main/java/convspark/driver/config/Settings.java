@@ -288,7 +288,8 @@ public final class Settings {
           + KeySuggestion.of(unknown.get(0), defaults).map(k -> " (did you mean '" + k + "'?)")
               .orElse("")
           + (unknown.size() > 1 ? " (and " + (unknown.size() - 1) + " more)" : "")
-          + "; `convspark config --defaults` prints every known key, its default and meaning");
+          + "; `convspark config --defaults` prints every known key, its default and meaning "
+          + "(the jar's " + DEFAULTS + ")");
     }
   }
 

@@ -74,7 +74,7 @@ class ConfigCommandTest {
     assertEquals(2, r.code(), r.err());
     assertEquals("convspark: error: --set: unknown config key 'train.epoch' (did you mean "
         + "'train.epochs'?); `convspark config --defaults` prints every known key, its default "
-        + "and meaning", r.err().strip());
+        + "and meaning (the jar's convspark-defaults.conf)", r.err().strip());
     assertEquals("", r.out());
     r = CliRunner.run("config", "--config", config.toString(), "--set", "train.epochs=-1");
     assertEquals(2, r.code(), r.err());
