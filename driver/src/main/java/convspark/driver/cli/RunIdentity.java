@@ -58,12 +58,12 @@ final class RunIdentity implements AutoCloseable {
   private boolean began;
   /** The directory is this run's ({@link CheckpointStore#claim}): its checkpoints are ours. */
   private boolean claimed;
-  /** The lock on a local checkpoint directory outside --out, or null. */
   /**
    * The checkpoint a resume continues from, read here under the directory's lock, until the
    * trainer takes it ({@link #takeResumePoint}): read once, not again by the trainer.
    */
   private CheckpointStore.Found resumePoint;
+  /** The lock on a local checkpoint directory outside --out, or null. */
   private final DirLock locked;
   private final LeaseLock lease;
 
