@@ -17,9 +17,11 @@ import picocli.CommandLine.Spec;
 /**
  * {@code convspark config}: the config a command would run with (the defaults, the {@code
  * --config} file and its includes, the {@code --set} values, resolved and checked as {@code
- * train} checks them), printed as JSON, which HOCON reads, with credentials redacted as in
- * {@code summary.json}; or, with {@code --defaults}, the shipped defaults file with its comments:
- * what a user of the jar alone has for the list of keys. Nothing else is read or started.
+ * train} checks them before it reads data: all but the heap's preflight; a config without a
+ * model, as evaluate and predict take, has only its keys checked), printed
+ * as JSON, which HOCON reads, with credentials redacted as in {@code summary.json}; or, with
+ * {@code --defaults}, the shipped defaults file with its comments: what a user of the jar alone
+ * has for the list of keys. Nothing else is read or started.
  */
 @Command(name = "config", mixinStandardHelpOptions = true, version = Main.VERSION,
     description = "Print the effective config (defaults, --config, --set; checked, credentials "
@@ -52,8 +54,17 @@ public final class ConfigCommand implements Callable<Integer> {
       out.flush();
       return Main.OK;
     }
-    RunConfig cfg = RunConfig.parse(Settings.load(config, set));
-    JsonNode json = RunSummary.redacted(Json.MAPPER.readTree(Settings.renderJson(cfg.raw())));
+    com.typesafe.config.Config loaded = Settings.load(config, set);
+    if (loaded.getConfig("model").root().isEmpty()) {
+      // evaluate and predict take a checkpoint's model when the config has none; the values'
+      // checks need one (the input's channels, say)
+      spec.commandLine().getErr().println("convspark: WARNING: the config has no model: printed "
+          + "with its keys checked, not its values (train needs a model; evaluate and predict "
+          + "take their checkpoint's)");
+    } else {
+      loaded = RunConfig.parse(loaded).raw();
+    }
+    JsonNode json = RunSummary.redacted(Json.MAPPER.readTree(Settings.renderJson(loaded)));
     out.println(Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(json));
     out.flush();
     return Main.OK;

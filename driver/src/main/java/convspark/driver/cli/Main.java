@@ -172,7 +172,6 @@ public final class Main implements Runnable {
     return oneLine(t.toString());
   }
 
-  /** The first line of a message (Spark's carry stack traces after it). */
   /**
    * What picocli would print under an unknown option or command on lines of its own ("Did you
    * mean: --resume?"), appended to the one line: " (did you mean --resume?)"; else nothing.
@@ -181,11 +180,15 @@ public final class Main implements Runnable {
     if (!(ex instanceof CommandLine.UnmatchedArgumentException u)) {
       return "";
     }
-    java.util.List<String> s = u.getSuggestions();
-    if (s == null || s.isEmpty()) {
+    if (u.getUnmatched().isEmpty() || u.getSuggestions() == null) {
       return "";
     }
-    return " (did you mean " + String.join(" or ", s.subList(0, Math.min(3, s.size()))) + "?)";
+    // picocli suggests anything that shares two letters with the word (start: export); only
+    // near misses are kept, by the rule for config keys
+    String typed = u.getUnmatched().get(0).split("=", 2)[0];
+    java.util.List<String> s = u.getSuggestions().stream()
+        .filter(c -> convspark.driver.config.KeySuggestion.close(typed, c)).limit(3).toList();
+    return s.isEmpty() ? "" : " (did you mean " + String.join(" or ", s) + "?)";
   }
 
   /**
@@ -196,12 +199,13 @@ public final class Main implements Runnable {
     if (ex instanceof CommandLine.UnmatchedArgumentException u
         && u.getCommandLine().getParent() == null && !u.getUnmatched().isEmpty()
         && !u.getUnmatched().get(0).startsWith("-")) {
-      return java.util.Optional.of("unknown command '" + u.getUnmatched().get(0)
+      return java.util.Optional.of("unknown command '" + oneLine(u.getUnmatched().get(0))
           + "': expected train, evaluate, predict, export or config");
     }
     return java.util.Optional.empty();
   }
 
+  /** The first line of a message (Spark's carry stack traces after it). */
   static String oneLine(String s) {
     if (s == null) {
       return "";

@@ -452,7 +452,8 @@ final class RunIdentity implements AutoCloseable {
       return Optional.empty();
     }
     try {
-      return store.latestPath();
+      // quietly: the run's own lines have said what it skipped
+      return store.newest(false).map(CheckpointStore.Found::path);
     } catch (IOException | RuntimeException e) {
       return Optional.empty();
     }

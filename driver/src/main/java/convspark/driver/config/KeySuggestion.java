@@ -18,7 +18,7 @@ import java.util.Optional;
  * data.normalize}). None when nothing is that close: a guess far off would mislead more than
  * the list of known keys the error points to.
  */
-final class KeySuggestion {
+public final class KeySuggestion {
   private KeySuggestion() {}
 
   /** The suggestion for {@code unknown} (a config path) among the keys of {@code known}. */
@@ -81,8 +81,16 @@ final class KeySuggestion {
     return key.toLowerCase(Locale.ROOT).replace("-", "").replace("_", "");
   }
 
+  /**
+   * Whether {@code candidate} is close enough to {@code typed} to be suggested: one edit for
+   * words of up to 4 letters, two for longer ones (the rule for keys, also for command names).
+   */
+  public static boolean close(String typed, String candidate) {
+    return distance(typed, candidate) <= (typed.length() <= 4 ? 1 : 2);
+  }
+
   /** Levenshtein distance (insertions, deletions, substitutions) of two keys. */
-  static int distance(String a, String b) {
+  public static int distance(String a, String b) {
     int[] prev = new int[b.length() + 1];
     int[] cur = new int[b.length() + 1];
     for (int j = 0; j <= b.length(); j++) {

@@ -31,7 +31,6 @@ public final class Settings {
 
   private static final String DEFAULTS = "convspark-defaults.conf";
 
-  /** The defaults alone. */
   /** The defaults file as shipped, comments and all: every key, its default and meaning. */
   public static String defaultsText() {
     try (java.io.InputStream in = Settings.class.getClassLoader().getResourceAsStream(DEFAULTS)) {
@@ -44,6 +43,7 @@ public final class Settings {
     }
   }
 
+  /** The defaults alone. */
   public static Config defaults() {
     return ConfigFactory.parseResources(Settings.class.getClassLoader(), DEFAULTS);
   }

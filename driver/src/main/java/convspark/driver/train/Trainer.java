@@ -257,10 +257,12 @@ public final class Trainer {
         log.warning(trainsOn
             ? "--resume: settings changed since the checkpoint was written, the run goes on "
                 + "with the new ones: " + String.join(", ", changed)
-            : "--resume: settings changed since the checkpoint was written, but no epoch is "
-                + "left to train, so they change nothing: " + String.join(", ", changed));
+            : "--resume: settings changed since the checkpoint was written, and no epoch is "
+                + "left to train (a line below says why): " + String.join(", ", changed));
       }
-      recordChanges(c, startEpoch, trainsOn ? changed : null);
+      // recorded either way: summary.json's config is this invocation's, and the record says
+      // since when its settings hold
+      recordChanges(c, startEpoch, changed);
       warnIfOtherValidation(c, stop);
       Optional<Checkpoint> b = store.readNamed(BEST);
       if (stop.bestEpoch() > 0 && (b.isEmpty() || b.get().epoch() != stop.bestEpoch())) {
@@ -687,8 +689,7 @@ public final class Trainer {
    * Takes the record of the checkpoint resumed from (an unreadable one, or none from an older
    * version, starts empty) and adds this resume's changes: the settings {@code changed} names,
    * and train.epochs, which the warnings leave aside unless the schedule moves, but which a
-   * summary of a run extended from 10 epochs to 20 should say. {@code changed} is null when no
-   * epoch is left to train: then no change applies and none is added.
+   * summary of a run extended from 10 epochs to 20 should say.
    */
   private void recordChanges(Checkpoint c, int startEpoch, List<String> changed) {
     String held = c.meta().get(CHANGED_ON_RESUME);
@@ -707,9 +708,6 @@ public final class Trainer {
         log.warning("the checkpoint's record of earlier resumes' changes is unreadable, "
             + "summary.json's changed_on_resume starts again: " + e.getMessage());
       }
-    }
-    if (changed == null) {
-      return; // nothing is trained: no change applies to any epoch
     }
     List<String> now = new ArrayList<>();
     String planned = c.meta().get(PLANNED_EPOCHS);

@@ -392,6 +392,7 @@ class CliBadInputTest {
       {"predcit"},
       {"xyz"},
       {"train", "--config", "x.conf", "--out", "o", "--resum"},
+      {"start"},
     };
     String[] expected = {
       "convspark: error: unknown command 'trian': expected train, evaluate, predict, export or "
@@ -401,6 +402,9 @@ class CliBadInputTest {
       "convspark: error: unknown command 'xyz': expected train, evaluate, predict, export or "
           + "config",
       "convspark: error: Unknown option: '--resum' (did you mean --resume?)",
+      // picocli would suggest export (two letters in common): no near miss, no suggestion
+      "convspark: error: unknown command 'start': expected train, evaluate, predict, export or "
+          + "config",
     };
     for (int i = 0; i < cases.length; i++) {
       CliTrainTest.Run r = CliTrainTest.run(cases[i]);

@@ -51,6 +51,21 @@ class ConfigCommandTest {
         printed.getConfig("data").root().unwrapped());
   }
 
+  /**
+   * A config without a model (evaluate and predict take their checkpoint's) is printed, with a
+   * warning that its values were not checked; so is no config at all: the defaults.
+   */
+  @Test
+  void aConfigWithoutAModelIsPrintedWithAWarning() throws Exception {
+    CliRunner.Run r = CliRunner.run("config", "--set", "train.epochs=4");
+    assertEquals(0, r.code(), r.err());
+    assertEquals(4, Json.MAPPER.readTree(r.out()).path("train").path("epochs").asInt());
+    assertTrue(r.err().contains("convspark: WARNING: the config has no model: printed with its "
+        + "keys checked, not its values"), r.err());
+    r = CliRunner.run("config", "--set", "train.epoch=4");
+    assertEquals(2, r.code(), r.err());
+  }
+
   /** --defaults prints the shipped defaults file, comments and all; alone. */
   @Test
   void defaultsPrintsTheShippedFile() {
