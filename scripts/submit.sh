@@ -16,7 +16,8 @@
 # --executor-memory) and cores (--executor-cores) fit in what a worker offers, and gives the
 # driver the cluster's secret (SPARK_CONF_DIR=$CONVSPARK_CLUSTER_DIR/conf: the cluster only
 # accepts applications that authenticate with it) and SPARK_LOCAL_IP=127.0.0.1.
-# A --config file is also shipped to the executors with --files.
+# A --config file is also shipped to the executors with --files (by its absolute path; not one
+# whose path holds a comma or a '#', which --files would split or cut: the driver reads it).
 #
 # The driver is this JVM (client mode): its heap is --driver-memory (default
 # CONVSPARK_DRIVER_MEMORY, 1g) and --driver-java-options are added to it; it and the executors
@@ -46,7 +47,7 @@ for a in "$@"; do
   fi
 done
 if [ "$seen_sep" = 0 ] || [ "${#app_args[@]}" -eq 0 ]; then
-  echo "usage: $0 [spark-submit options] -- <train|evaluate|predict|export> [options]" >&2
+  echo "usage: $0 [spark-submit options] -- <train|evaluate|predict|export|config> [options]" >&2
   exit 2
 fi
 
@@ -112,7 +113,12 @@ if [ "$has_files" = 0 ]; then
       *,*) echo "submit: --config '$f' is not shipped to the executors with --files (Spark" \
         "reads a comma there as a separator); the driver reads it, the executors do not need" \
         "it" >&2 ;;
-      *) ship+=("$f") ;;
+      *'#'*) echo "submit: --config '$f' is not shipped to the executors with --files (Spark" \
+        "reads a '#' there as the start of a URI fragment); the driver reads it, the executors" \
+        "do not need it" >&2 ;;
+      # absolute: a relative name with a colon (v1:x.conf) would read as a URI scheme
+      /*) ship+=("$f") ;;
+      *) ship+=("$PWD/$f") ;;
     esac
   done
 fi

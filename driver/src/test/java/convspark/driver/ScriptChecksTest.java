@@ -167,28 +167,35 @@ class ScriptChecksTest {
   }
 
   /**
-   * A --config path with a comma is not passed to --files, which would read it as two files
-   * that do not exist and fail the application; it is said, in one line. (The driver's heap,
-   * refused after the choice, ends the script before Spark starts.)
+   * A --config path with a comma or a '#' is not passed to --files, which would read it as two
+   * files or cut it at the '#', and fail the application; it is said, in one line. (The
+   * driver's heap, refused after the choice, ends the script before Spark starts. That a file
+   * is shipped is checked on the cluster: ClusterTrainingTest finds it in the executors'
+   * directories.)
    */
   @Test
-  void submitDoesNotShipAConfigWhosePathHasAComma() throws Exception {
+  void submitDoesNotShipAConfigWhosePathHasACommaOrAHash() throws Exception {
     Path d = Files.createTempDirectory("submit-comma");
     try {
-      Path conf = Files.writeString(d.resolve("a,b.conf"), "train.epochs = 1\n");
-      for (List<String> app : List.of(List.of("train", "--config", conf.toString()),
-          List.of("train", "--config=" + conf))) {
-        List<String> args = new java.util.ArrayList<>(List.of("--master", "local[1]", "--"));
-        args.addAll(app);
-        Result r = run("submit.sh", Map.of("CONVSPARK_DRIVER_MEMORY", "99999g",
-            "CONVSPARK_NO_BUILD", "1"), args.toArray(String[]::new));
-        assertEquals(2, r.code(), r.err());
-        List<String> lines = r.err().lines().filter(l -> !l.isBlank()).toList();
-        assertEquals(2, lines.size(), lines.toString());
-        assertEquals("submit: --config '" + conf + "' is not shipped to the executors with "
-            + "--files (Spark reads a comma there as a separator); the driver reads it, the "
-            + "executors do not need it", lines.get(0));
-        assertTrue(lines.get(1).startsWith("submit: driver memory '99999g'"), lines.get(1));
+      Path comma = Files.writeString(d.resolve("a,b.conf"), "train.epochs = 1\n");
+      Path hash = Files.writeString(d.resolve("run#3.conf"), "train.epochs = 1\n");
+      Map<Path, String> why = Map.of(comma, "a comma there as a separator",
+          hash, "a '#' there as the start of a URI fragment");
+      for (Path conf : List.of(comma, hash)) {
+        for (List<String> app : List.of(List.of("train", "--config", conf.toString()),
+            List.of("train", "--config=" + conf))) {
+          List<String> args = new java.util.ArrayList<>(List.of("--master", "local[1]", "--"));
+          args.addAll(app);
+          Result r = run("submit.sh", Map.of("CONVSPARK_DRIVER_MEMORY", "99999g",
+              "CONVSPARK_NO_BUILD", "1"), args.toArray(String[]::new));
+          assertEquals(2, r.code(), r.err());
+          List<String> lines = r.err().lines().filter(l -> !l.isBlank()).toList();
+          assertEquals(2, lines.size(), lines.toString());
+          assertTrue(lines.get(0).startsWith("submit: --config '" + conf + "' is not shipped to "
+              + "the executors with --files (Spark reads " + why.get(conf) + "); the driver "
+              + "reads it"), lines.get(0));
+          assertTrue(lines.get(1).startsWith("submit: driver memory '99999g'"), lines.get(1));
+        }
       }
     } finally {
       deleteTree(d);

@@ -132,6 +132,12 @@ class ClusterTrainingTest {
         "local[2] and the cluster ended with different parameters");
     // and took the same path there: every epoch's validation loss is the same
     assertEquals(column(local, "valLoss"), column(onCluster, "valLoss"));
+    // submit.sh shipped the --config file with --files: it is in an executor's directory
+    try (Stream<Path> s = Files.walk(cluster.dir.resolve("work"), 4)) {
+      assertTrue(s.anyMatch(p -> p.getFileName().toString().equals(
+          config.getFileName().toString())), "no executor directory holds "
+          + config.getFileName() + ": submit.sh did not ship the --config file");
+    }
     // and ended quietly: no removal of cached blocks was still in flight when the context
     // stopped (Spark's "ERROR TransportResponseHandler: Still have 1 requests outstanding when
     // connection from ... is closed", once per executor, until Blocks.release waited for them)
