@@ -22,8 +22,8 @@ import org.bytedeco.javacpp.PointerPointer;
  *
  * <p>Every call goes through {@code dev.ludovic.netlib} (the maintained netlib-java that Spark
  * uses); what changes is the library behind it, chosen by the system property {@value
- * #PROPERTY} or else the environment variable {@value #ENV} (the driver passes its choice to the
- * executors as {@code spark.executorEnv.CONVSPARK_BLAS}):
+ * BlasChoice#PROPERTY} or else the environment variable {@value BlasChoice#ENV} (the driver
+ * passes its choice to the executors as {@code spark.executorEnv.CONVSPARK_BLAS}):
  *
  * <ul>
  *   <li>{@code bundled} (default): OpenBLAS 0.3.31 as shipped in the jar by {@code
@@ -57,15 +57,6 @@ import org.bytedeco.javacpp.PointerPointer;
  * so we compute {@code C^T = op(B)^T op(A)^T}, which has the same memory layout.
  */
 public final class Blas {
-  /** System property choosing the library: bundled, system or java ({@link BlasChoice}). */
-  public static final String PROPERTY = BlasChoice.PROPERTY;
-
-  /** Environment variable choosing the library when the property is not set. */
-  public static final String ENV = BlasChoice.ENV;
-
-  /** The choices, in fallback order. */
-  public static final List<String> CHOICES = BlasChoice.CHOICES;
-
   private static final String NETLIB_PATH = "dev.ludovic.netlib.blas.nativeLibPath";
   private static final String NETLIB_LIB = "dev.ludovic.netlib.blas.nativeLib";
 
@@ -101,8 +92,9 @@ public final class Blas {
     String userLib = System.getProperty(NETLIB_LIB);
     String requested = BlasChoice.requested();
     String warning = "";
-    if (!CHOICES.contains(requested)) {
-      warning = PROPERTY + "/" + ENV + " = '" + requested + "' is not one of " + CHOICES
+    if (!BlasChoice.CHOICES.contains(requested)) {
+      warning = BlasChoice.PROPERTY + "/" + BlasChoice.ENV + " = '" + requested
+          + "' is not one of " + BlasChoice.CHOICES
           + "; using bundled";
       requested = "bundled";
     }

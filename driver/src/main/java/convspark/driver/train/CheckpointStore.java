@@ -339,9 +339,7 @@ public final class CheckpointStore {
       try {
         return Optional.of(new Found(p, read(p), List.copyOf(skipped)));
       } catch (CheckpointFormatException | org.apache.hadoop.fs.ChecksumException e) {
-        // our own length/CRC check (or a .crc side file of an older version) caught a torn file
-        String line = "convspark: WARNING: skipping unusable checkpoint " + p + ": "
-            + e.getMessage();
+        String line = skipping(p, e);
         if (report) {
           System.out.println(line);
         }
@@ -355,10 +353,17 @@ public final class CheckpointStore {
     try {
       return Optional.of(read(p));
     } catch (CheckpointFormatException | org.apache.hadoop.fs.ChecksumException e) {
-      System.out.println("convspark: WARNING: skipping unusable checkpoint " + p + ": "
-          + e.getMessage());
+      System.out.println(skipping(p, e));
       return Optional.empty();
     }
+  }
+
+  /**
+   * The line for a checkpoint file skipped: our own length/CRC check (or a .crc side file of an
+   * older version) caught a torn or corrupted file.
+   */
+  private static String skipping(Path p, IOException e) {
+    return "convspark: WARNING: skipping unusable checkpoint " + p + ": " + e.getMessage();
   }
 
   /** The newest readable checkpoint file, skipping (and reporting) torn or corrupted ones. */
