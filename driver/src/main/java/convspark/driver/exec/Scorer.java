@@ -29,14 +29,25 @@ public record Scorer(Network net, Normalization norm, Broadcast<Weights> weights
     return new Batches(rows);
   }
 
+  /**
+   * The rows one forward pass takes when {@code n} rows are pending: the power of two at or
+   * above {@code n}, at most {@code batch}. A partition of a few rows borrows a small workspace,
+   * not one for the whole inference batch (10 rows under an inferenceBatch of 1,000,000 ran out
+   * of memory), and a partition's batches use at most two sizes: the full batch and its tail's.
+   */
+  static int passRows(int n, int batch) {
+    return n <= 1 ? 1 : (int) Math.min(batch, Long.highestOneBit((long) n - 1) << 1);
+  }
+
   /** Pulls up to {@code batch} rows, scores them with one forward pass, emits them. */
   private final class Batches implements Iterator<Row> {
     private final Iterator<Row> rows;
-    private final Row[] pending = new Row[batch];
+    private Row[] pending = new Row[Math.min(batch, 256)];
     private final int k = net.classes();
-    private final double[] logits = new double[batch * k];
+    private double[] logits = new double[0];
     private final int partition;
     private WorkspaceCache.Entry entry;
+    private int entryRows;
     private int n;
     private int pos;
     private long seen;
@@ -52,7 +63,7 @@ public record Scorer(Network net, Normalization norm, Broadcast<Weights> weights
 
     private void release() {
       if (entry != null) {
-        WorkspaceCache.giveBack(net, batch, entry);
+        WorkspaceCache.giveBack(net, entryRows, entry);
         entry = null;
       }
     }
@@ -80,23 +91,33 @@ public record Scorer(Network net, Normalization norm, Broadcast<Weights> weights
     }
 
     private void fill() {
-      if (entry == null) {
-        entry = WorkspaceCache.borrow(net, batch);
+      n = 0;
+      pos = 0;
+      while (n < batch && rows.hasNext()) {
+        if (n == pending.length) {
+          pending = java.util.Arrays.copyOf(pending, (int) Math.min(batch, 2L * n));
+        }
+        pending[n++] = rows.next();
+      }
+      int passRows = passRows(n, batch);
+      if (entry == null || entryRows != passRows) {
+        release();
+        entry = WorkspaceCache.borrow(net, passRows);
+        entryRows = passRows;
+      }
+      if (logits.length < n * k) {
+        logits = new double[passRows * k];
       }
       Workspace ws = entry.workspace;
       var shape = net.inputShape();
       int size = shape.size();
       float[] x = ws.input();
-      n = 0;
-      pos = 0;
-      while (n < batch && rows.hasNext()) {
-        Row r = rows.next();
+      for (int i = 0; i < n; i++) {
         String where = "Column " + featuresCol + " (row " + seen + " of partition " + partition
             + ")";
-        Frames.features(r, featuresIdx, kind, shape, x, n * size, where);
+        Frames.features(pending[i], featuresIdx, kind, shape, x, i * size, where);
         // the bound training applies: a row fit would refuse is not scored either
-        Frames.checkMagnitude(x, n * size, size, norm.scale(), where);
-        pending[n++] = r;
+        Frames.checkMagnitude(x, i * size, size, norm.scale(), where);
         seen++;
       }
       norm.applyInPlace(x, 0, n, shape.channels(), shape.spatial());

@@ -20,8 +20,10 @@ import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -165,21 +167,56 @@ public final class CnnClassificationModel extends Model<CnnClassificationModel>
   }
 
   /**
-   * What training reported (as its {@code summary.json}: best validation metrics, epochs run,
-   * learning rate, images/s, resolved config, ...).
+   * What training reported, as its {@code summary.json} (best validation metrics, epochs run,
+   * the master, learning rate, images/s, resolved config, ...) less the test block (fit runs no
+   * test), with {@code run_dir}, the fit's directory under param outputDir, where one was set
+   * (without it the checkpoint directory, deleted after fit, is left out too). A copy: changing
+   * it changes nothing of this model or of its copies.
    *
    * @throws IllegalStateException when the model was loaded rather than fitted
    */
+  @SuppressWarnings("unchecked")
   public Map<String, Object> trainingSummary() {
     if (summary == null) {
       throw new IllegalStateException("no training summary: the model was loaded, not fitted");
     }
-    return summary;
+    return (Map<String, Object>) deepCopy(summary);
   }
 
   CnnClassificationModel withSummary(Map<String, Object> s) {
     this.summary = Collections.unmodifiableMap(new LinkedHashMap<>(s));
     return this;
+  }
+
+  /** {@code v} with every map, list, array and JSON tree in it copied. */
+  private static Object deepCopy(Object v) {
+    if (v instanceof Map<?, ?> m) {
+      Map<Object, Object> c = new LinkedHashMap<>();
+      m.forEach((k, x) -> c.put(k, deepCopy(x)));
+      return c;
+    }
+    if (v instanceof List<?> l) {
+      List<Object> c = new ArrayList<>(l.size());
+      l.forEach(x -> c.add(deepCopy(x)));
+      return c;
+    }
+    if (v instanceof JsonNode j) {
+      return j.deepCopy();
+    }
+    if (v instanceof Object[] a) {
+      Object[] c = a.clone();
+      for (int i = 0; i < c.length; i++) {
+        c[i] = deepCopy(c[i]);
+      }
+      return c;
+    }
+    if (v != null && v.getClass().isArray()) { // an array of primitives
+      int n = java.lang.reflect.Array.getLength(v);
+      Object c = java.lang.reflect.Array.newInstance(v.getClass().getComponentType(), n);
+      System.arraycopy(v, 0, c, 0, n);
+      return c;
+    }
+    return v; // a String, number, boolean or null
   }
 
   @Override

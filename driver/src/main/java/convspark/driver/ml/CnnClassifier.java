@@ -27,6 +27,7 @@ import convspark.worker.TrainingFailedException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -134,7 +135,7 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
 
   /** The model block from modelSpec, modelSpecPath or extraConfig's model key. */
   private Config modelBlock(Config extra, SparkContext sc) {
-    String spec = getModelSpec();
+    String spec = getModelSpec().isBlank() ? "" : getModelSpec();
     String path = getModelSpecPath();
     if (!spec.isEmpty() && !path.isEmpty()) {
       throw new IllegalArgumentException("CnnClassifier: set modelSpec or modelSpecPath, not "
@@ -147,7 +148,7 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
       where = "modelSpecPath " + path;
       stored = asRead(modelSpecPath(), path); // a path a saved stage names: its file is data
     }
-    if (spec.isEmpty()) {
+    if (spec.isEmpty() && path.isEmpty()) {
       if (extra.hasPath("model")) {
         return extra.getConfig("model");
       }
@@ -161,7 +162,18 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
       throw new BadInputException(where + ": " + e.getMessage().replace('\n', ' '), e);
     }
     // a file with a model block (e.g. a convspark run config): that block; else the content
-    return c.hasPath("model") ? c.getConfig("model") : c;
+    Config block = c.hasPath("model") ? c.getConfig("model") : c;
+    if (!block.hasPath("input") && !block.hasPath("layers")) {
+      // else RunConfig's "config key model: missing" or "unknown key 'train'" would name
+      // neither the param nor the file
+      String found = c.isEmpty() ? "holds no model"
+          : c.hasPath("model") ? "its model block has neither input nor layers"
+          : "holds no model block (found " + String.join(", ", c.root().keySet()) + ")";
+      throw new BadInputException(where + ": " + found + "; expected the model block's HOCON "
+          + "(input { channels, height, width }, layers = [...]) or a convspark run config "
+          + "with a model block");
+    }
+    return block;
   }
 
   private static String readText(String path, SparkContext sc) {
@@ -272,11 +284,25 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
     }
   }
 
-  /** {@code msg} with each "config key K:" of a key a param sets naming that param too. */
+  /**
+   * {@code msg} with the first mention of each key a param sets ("config key K:", "K gives")
+   * naming where the value came from: the param, or extraConfig where the param is not set and
+   * extraConfig sets the key (a param's name there would send the caller to a param they never
+   * set, whose getter shows its default).
+   */
   private String withParamNames(String msg) {
+    Config extra;
+    try {
+      extra = extra();
+    } catch (BadInputException e) {
+      extra = ConfigFactory.empty();
+    }
     for (Map.Entry<Param<?>, String> k : keyedParams().entrySet()) {
-      msg = msg.replace("config key " + k.getValue() + ":", "config key " + k.getValue()
-          + " (CnnClassifier param " + k.getKey().name() + "):");
+      String from = !isSet(k.getKey()) && extra.hasPath(k.getValue()) ? "CnnClassifier extraConfig"
+          : "CnnClassifier param " + k.getKey().name();
+      msg = msg.replaceFirst("(?<![\\w.-])" + java.util.regex.Pattern.quote(k.getValue())
+          + "(?=:| gives )", java.util.regex.Matcher.quoteReplacement(k.getValue() + " (" + from
+          + ")"));
     }
     return msg;
   }
@@ -414,10 +440,14 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
     String nullIndicator = indicator.isEmpty() ? null : nullIndicator(indicator);
     boolean temp = getOutputDir().isEmpty();
     Path out = null;
+    boolean done = false;
     try {
       // before any pass over the data (the normalisation's): a directory fit cannot use fails
       // now, not after that pass
       out = temp ? Files.createTempDirectory("convspark-fit-") : outputDir(getOutputDir());
+      if (!temp) {
+        LOG.info("CnnClassifier.fit: run directory {}", out);
+      }
       TrainingData data = TrainingData.ofFrames(cfg, train, val, null, cols, trainSource,
           valSource, null, val != null ? new TrainingData.CutFrom(whole, source) : null);
       String ckptDir = Trainer.defaultCheckpointDir(out);
@@ -435,8 +465,16 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
       // the model scores; it does not resume training: drop the optimizer state
       Checkpoint slim = new Checkpoint(c.modelSpec(), c.epoch(), c.step(), c.params(),
           c.state(), c.optimizer(), new float[0][], c.optimizerSteps(), c.meta());
-      CnnClassificationModel m = new CnnClassificationModel(uid, slim).withSummary(r.summary());
+      Map<String, Object> summary = new LinkedHashMap<>(r.summary());
+      summary.remove("test"); // fit runs no test: summary.json's block of nulls says nothing
+      if (temp) {
+        summary.remove("checkpoint_dir"); // deleted below with fit's temporary directory
+      } else {
+        summary.put("run_dir", out.toString());
+      }
+      CnnClassificationModel m = new CnnClassificationModel(uid, slim).withSummary(summary);
       copyValues(m, ParamMap.empty());
+      done = true;
       return m.setParent(this);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
@@ -472,6 +510,8 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
     } finally {
       if (temp && out != null) {
         deleteQuietly(out);
+      } else if (out != null && !done) {
+        removeIfEmpty(out); // a fit that failed before writing leaves no empty fit-N behind
       }
     }
   }
@@ -482,26 +522,41 @@ public final class CnnClassifier extends Estimator<CnnClassificationModel>
   }
 
   /**
-   * Param outputDir's directory, created if missing; refused, naming the param, when it is a
-   * file, holds anything, or cannot be created.
+   * A new directory {@code fit-N} under param outputDir's directory (created if missing), N the
+   * first number free: every fit its own, so that a second fit of the same estimator, or the
+   * many fits of a CrossValidator (in parallel too), never meet in one run directory. Refused,
+   * naming the param, when the directory is a file or cannot be created.
    */
-  private static Path outputDir(String dir) {
+  static Path outputDir(String dir) {
     String named = "CnnClassifier outputDir " + dir + ": ";
     Path p = Path.of(dir);
     if (Files.exists(p) && !Files.isDirectory(p)) {
       throw new BadInputException(named + "exists and is not a directory");
     }
     try {
-      if (Files.isDirectory(p)) {
-        try (Stream<Path> s = Files.list(p)) {
-          if (s.findAny().isPresent()) {
-            throw new BadInputException(named + "exists and is not empty");
-          }
+      Files.createDirectories(p);
+      for (int n = 1; n <= MAX_FITS; n++) {
+        try {
+          return Files.createDirectory(p.resolve("fit-" + n));
+        } catch (FileAlreadyExistsException taken) {
+          // an earlier fit's, or a parallel one's that came first: the next number
         }
       }
-      return Files.createDirectories(p);
+      throw new BadInputException(named + "holds fit-1 to fit-" + MAX_FITS + " already; "
+          + "expected a directory with a free fit-N name (move or delete earlier fits)");
     } catch (IOException e) {
       throw new BadInputException(named + "cannot create it: " + e, e);
+    }
+  }
+
+  /** The most fit-N directories param outputDir may hold. */
+  static final int MAX_FITS = 100_000;
+
+  private static void removeIfEmpty(Path dir) {
+    try {
+      Files.delete(dir);
+    } catch (IOException notEmptyOrGone) {
+      // it holds what the failed run wrote (its checkpoints among them): kept
     }
   }
 

@@ -11,6 +11,7 @@ import org.apache.spark.ml.attribute.NominalAttribute;
 import org.apache.spark.ml.linalg.Vector;
 import org.apache.spark.ml.linalg.VectorUDT;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.internal.SQLConf;
 import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.BooleanType;
 import org.apache.spark.sql.types.DataType;
@@ -95,20 +96,36 @@ final class FeatureColumns {
   }
 
   /** Checks that an output column does not exist yet (empty name: column not wanted). */
-  static void checkOutput(StructType schema, String col) {
-    if (!col.isEmpty() && Arrays.asList(schema.fieldNames()).contains(col)) {
-      throw new BadInputException("Output column " + col + " already exists.");
+  static void checkOutput(StructType schema, String col, String param) {
+    if (col.isEmpty()) {
+      return;
     }
+    for (String f : schema.fieldNames()) {
+      if (sameName(f, col)) {
+        throw new BadInputException("Output column " + col + " (param " + param + ") already "
+            + "exists" + (f.equals(col) ? "" : " as " + f + " (Spark compares column names "
+            + "without case unless spark.sql.caseSensitive is true)") + ".");
+      }
+    }
+  }
+
+  /**
+   * Whether two column names name the same column, as Spark's analyzer resolves them: without
+   * case unless {@code spark.sql.caseSensitive} (a select of "prediction" beside an input column
+   * "Prediction" fails as ambiguous otherwise).
+   */
+  private static boolean sameName(String a, String b) {
+    return SQLConf.get().caseSensitiveAnalysis() ? a.equals(b) : a.equalsIgnoreCase(b);
   }
 
   /** The schema with the output columns (those with non-empty names) appended. */
   static StructType withOutputs(StructType schema, String raw, String prob, String pred,
       int classes) {
-    checkOutput(schema, raw);
-    checkOutput(schema, prob);
-    checkOutput(schema, pred);
-    if (!raw.isEmpty() && raw.equals(prob) || !raw.isEmpty() && raw.equals(pred)
-        || !prob.isEmpty() && prob.equals(pred)) {
+    checkOutput(schema, raw, "rawPredictionCol");
+    checkOutput(schema, prob, "probabilityCol");
+    checkOutput(schema, pred, "predictionCol");
+    if (!raw.isEmpty() && sameName(raw, prob) || !raw.isEmpty() && sameName(raw, pred)
+        || !prob.isEmpty() && sameName(prob, pred)) {
       throw new BadInputException("Output columns must have distinct names, found rawPrediction"
           + "Col " + raw + ", probabilityCol " + prob + ", predictionCol " + pred);
     }

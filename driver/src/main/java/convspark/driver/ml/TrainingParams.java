@@ -105,8 +105,10 @@ public interface TrainingParams<S extends TrainingParams<S>> extends ScoringPara
       extraConfig = new Param<>(owner, "extraConfig", "HOCON setting any other convspark "
           + "config key, e.g. \"data.normalize.mode = none, train.schedule = cosine\"",
           ScoringParams.notNull());
-      outputDir = new Param<>(owner, "outputDir", "local directory for summary.json, "
-          + "metrics, plot and checkpoints (empty: a temporary directory, deleted after fit)",
+      outputDir = new Param<>(owner, "outputDir", "local directory under which every fit "
+          + "writes its run (summary.json, metrics, plot and checkpoints) into a new "
+          + "subdirectory fit-N, N the first number free (empty: a temporary directory, deleted "
+          + "after fit)",
           ScoringParams.notNull());
       Config d = Settings.defaults();
       owner.setDefault(modelSpec, "");
@@ -392,7 +394,7 @@ public interface TrainingParams<S extends TrainingParams<S>> extends ScoringPara
   }
 
   default S setScaling(String v) {
-    set(scaling(), v);
+    set(scaling(), ScoringParams.given(scaling(), v));
     return self();
   }
 
@@ -402,7 +404,7 @@ public interface TrainingParams<S extends TrainingParams<S>> extends ScoringPara
   }
 
   default S setOptimizer(String v) {
-    set(optimizer(), v);
+    set(optimizer(), ScoringParams.given(optimizer(), v));
     return self();
   }
 

@@ -42,11 +42,13 @@ import java.util.regex.Pattern;
  * @param changedOnResume every resume of the run that changed a setting, oldest first: the
  *     epoch it resumed at and the settings, {@code train.key old -> new} (summary.json's
  *     changed_on_resume; its config is the last invocation's)
+ * @param master the Spark master the run used (summary.json's master: --master, spark-submit's
+ *     or the caller's session's, which the config's spark.master need not be)
  */
 public record RunSummary(RunConfig cfg, List<EpochMetrics> history, Evaluation test,
     int testedEpoch, EarlyStop stop, int epochsRun, long steps, int partitions, int localBatch,
     int params, double wallSeconds, List<BlasInfo> executorBlas, String ended,
-    String checkpointDir, List<Map<String, Object>> changedOnResume) {
+    String checkpointDir, List<Map<String, Object>> changedOnResume, String master) {
 
   /** Every epoch of train.epochs ran. */
   public static final String COMPLETED = "completed";
@@ -87,6 +89,7 @@ public record RunSummary(RunConfig cfg, List<EpochMetrics> history, Evaluation t
     summary.put("epochs_run", epochsRun);
     summary.put("steps", steps);
     summary.put("workers", partitions);
+    summary.put("master", masterWithoutUserInfo(master));
     summary.put("local_batch", localBatch);
     summary.put("global_batch", t.globalBatch());
     summary.put("k", schedule.k());
@@ -155,6 +158,14 @@ public record RunSummary(RunConfig cfg, List<EpochMetrics> history, Evaluation t
    * summary as it was) and returns what it wrote.
    */
   /** {@code uri} without the user info a URI may carry (credentials, in old S3 URIs). */
+  /**
+   * A Spark master URL without user info anywhere in it: {@code k8s://https://user:secret@host}
+   * nests a URI, whose user info {@link #withoutUserInfo} would not see.
+   */
+  static String masterWithoutUserInfo(String master) {
+    return master == null ? null : master.replaceAll("//[^/@]*@", "//");
+  }
+
   static String withoutUserInfo(String uri) {
     try {
       java.net.URI u = new java.net.URI(uri);

@@ -435,7 +435,7 @@ public final class Trainer {
     double wall = (System.nanoTime() - wallStart) / 1e9;
     Map<String, Object> summary = new RunSummary(cfg, history, test, resultEpoch, stop,
         epochsRun, step, partitions, localBatch, net.paramCount(), wall, executorBlas, ended,
-        checkpointDir, changedOnResume).write(out);
+        checkpointDir, changedOnResume, jsc.sc().master()).write(out);
     try {
       Plots.trainingCurves(history, out.resolve(PLOT_FILE));
     } catch (IOException | RuntimeException e) {

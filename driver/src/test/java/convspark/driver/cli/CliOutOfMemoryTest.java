@@ -113,14 +113,19 @@ class CliOutOfMemoryTest {
   }
 
   @Test
-  void scoringInPredict() {
-    assumeTooBig(455);
+  void scoringInPredict() throws Exception {
+    // scoring borrows a workspace for the pending rows (the power of two at or above their
+    // count, at most the inference batch): 600 rows in at most 4 partitions need 256 at least
+    assumeTooBig(256);
     Path run = dir.resolve("trained");
     CliTrainTest.Run t = CliTrainTest.train(small, run);
     assertEquals(0, t.code(), t.err());
+    Path[] te = TestData.writeIdx(dir, "score-test", 600, 3);
     String err = oomLine(CliTrainTest.run("predict", "--config", small.toString(),
         "--checkpoint", run.toString(), "--output",
-        dir.resolve("p.csv").toString(), "--set", "predict.inference-batch=455"),
+        dir.resolve("p.csv").toString(), "--set", "predict.inference-batch=455",
+        "--set", "data.test.images=\"" + te[0] + "\"", "--set",
+        "data.test.labels=\"" + te[1] + "\""),
         "convspark: failed: ");
     assertTrue(err.contains("(scoring, partition "), err);
     assertTrue(err.contains("a smaller predict.inference-batch"), err);

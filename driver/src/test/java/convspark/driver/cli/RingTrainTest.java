@@ -30,9 +30,11 @@ class RingTrainTest {
     config = TestData.writeConfig(dir, "test.conf", 1600, 400);
   }
 
-  static CliRunner.Run train(Path out) {
-    return CliRunner.run("train", "--config", config.toString(), "--out", out.toString(),
-        "--set", "train.engine=ring", "--set", "train.epochs=3");
+  static CliRunner.Run train(Path out, String... more) {
+    List<String> args = new java.util.ArrayList<>(List.of("train", "--config", config.toString(),
+        "--out", out.toString(), "--set", "train.engine=ring", "--set", "train.epochs=3"));
+    args.addAll(List.of(more));
+    return CliRunner.run(args.toArray(new String[0]));
   }
 
   @Test
@@ -52,9 +54,15 @@ class RingTrainTest {
       assertTrue(m.get("allreduceSeconds").asDouble() > 0, line);
       assertTrue(m.get("computeSeconds").asDouble() > 0, line);
     }
+    assertEquals("local[2]", s.get("master").asText());
+    // the same two task slots under another master URL (local[N,F]: F task attempts): the
+    // summary names the master the run used, which --master gave, not the config's
     Path b = dir.resolve("ring-b");
-    CliRunner.Run r2 = train(b);
+    CliRunner.Run r2 = train(b, "--master", "local[2,1]");
     assertEquals(0, r2.code(), r2.err());
+    JsonNode sb = Json.MAPPER.readTree(b.resolve("summary.json").toFile());
+    assertEquals("local[2,1]", sb.get("master").asText());
+    assertEquals("local[2]", sb.get("config").get("spark").get("master").asText());
     Checkpoint ca = read(a.resolve("checkpoints/final.bin"));
     Checkpoint cb = read(b.resolve("checkpoints/final.bin"));
     assertArrayEquals(ca.params(), cb.params(), 0f, "same seed, same P: same bits");

@@ -12,16 +12,21 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.ml.Pipeline;
 import org.apache.spark.ml.PipelineModel;
 import org.apache.spark.ml.PipelineStage;
 import org.apache.spark.ml.attribute.AttributeGroup;
 import org.apache.spark.ml.attribute.NominalAttribute;
+import org.apache.spark.ml.evaluation.MulticlassClassificationEvaluator;
 import org.apache.spark.ml.feature.StringIndexer;
 import org.apache.spark.ml.feature.VectorAssembler;
 import org.apache.spark.ml.feature.VectorSizeHint;
 import org.apache.spark.ml.param.ParamMap;
+import org.apache.spark.ml.tuning.CrossValidator;
+import org.apache.spark.ml.tuning.CrossValidatorModel;
+import org.apache.spark.ml.tuning.ParamGridBuilder;
 import org.apache.spark.ml.linalg.Vector;
 import org.apache.spark.ml.linalg.VectorUDT;
 import org.apache.spark.sql.Dataset;
@@ -135,6 +140,41 @@ class CnnClassifierPipelineTest {
     assertEquals(a, score(loaded));
     System.out.printf("pipeline (fit if first), score, save, load, score: %.1f s; "
         + "held-out accuracy %.3f%n", (System.nanoTime() - t0) / 1e9, acc);
+  }
+
+  @Test
+  @SuppressWarnings("unchecked")
+  void aCrossValidatorFitsEveryCopyIntoARunDirectoryOfItsOwnUnderOutputDir() throws Exception {
+    // outputDir refused a second fit ("exists and is not empty"), so a tuner, which fits copies
+    // of the estimator many times, failed with it set
+    Path out = Files.createDirectories(dir.resolve("cv-out"));
+    Files.writeString(out.resolve("notes.txt"), "the caller's"); // kept beside the fits
+    CnnClassifier cnn = classifier().setEpochs(1).setValidationFraction(0)
+        .setOutputDir(out.toString());
+    CrossValidatorModel cv = new CrossValidator().setEstimator(pipeline(cnn)).setNumFolds(2)
+        .setEvaluator(new MulticlassClassificationEvaluator())
+        .setEstimatorParamMaps(new ParamGridBuilder().addGrid(cnn.l2(), new double[] {0.0})
+            .build()).fit(train);
+    for (int n = 1; n <= 3; n++) { // two folds, then the best params on all rows
+      assertTrue(Files.isRegularFile(out.resolve("fit-" + n).resolve("summary.json")), "fit-" + n);
+    }
+    assertTrue(Files.notExists(out.resolve("fit-4")));
+    assertEquals("the caller's", Files.readString(out.resolve("notes.txt")));
+    CnnClassificationModel best = (CnnClassificationModel) ((PipelineModel) cv.bestModel())
+        .stages()[3];
+    Map<String, Object> s = best.trainingSummary();
+    assertEquals(out.resolve("fit-3").toString(), s.get("run_dir"));
+    assertEquals(spark.sparkContext().master(), s.get("master"));
+    // fit runs no test: no block of nulls
+    assertTrue(!s.containsKey("test"), s.keySet().toString());
+    // a copy: changing it changes nothing of the model
+    ((Map<String, Object>) s.get("best_val")).put("epoch", -1);
+    assertTrue(!Integer.valueOf(-1).equals(((Map<String, Object>) best.trainingSummary()
+        .get("best_val")).get("epoch")));
+    // a fit without outputDir names no checkpoint directory: its temporary one is deleted
+    Map<String, Object> temp = ((CnnClassificationModel) fitted().stages()[3]).trainingSummary();
+    assertTrue(!temp.containsKey("checkpoint_dir") && !temp.containsKey("run_dir"),
+        temp.keySet().toString());
   }
 
   @Test
@@ -271,7 +311,15 @@ class CnnClassifierPipelineTest {
     e = assertThrows(BadInputException.class, () -> cnn.copy(
         new org.apache.spark.ml.param.ParamMap()).setFeaturesCol("pixels")
         .setPredictionCol("letter").transform(heldOut));
-    assertTrue(e.getMessage().contains("Output column letter already exists"), e.getMessage());
+    assertEquals("Output column letter (param predictionCol) already exists.", e.getMessage());
+    // Spark's analyzer matches names without case: a select of LETTER beside letter would fail
+    // as ambiguous, not with a message naming the param
+    e = assertThrows(BadInputException.class, () -> cnn.copy(
+        new org.apache.spark.ml.param.ParamMap()).setFeaturesCol("pixels")
+        .setProbabilityCol("LETTER").transform(heldOut));
+    assertEquals("Output column LETTER (param probabilityCol) already exists as letter (Spark "
+        + "compares column names without case unless spark.sql.caseSensitive is true).",
+        e.getMessage());
   }
 
   @Test
@@ -374,17 +422,26 @@ class CnnClassifierPipelineTest {
     assertTrue(e.getMessage().contains("scaling given invalid value cubic"), e.getMessage());
     e = assertThrows(IllegalArgumentException.class,
         () -> new CnnClassifier().setLabelSmoothing(1.0));
-    // string params refuse null at set time rather than failing later with a bare NPE
-    e = assertThrows(IllegalArgumentException.class,
-        () -> new CnnClassifier().setModelSpec(null));
-    assertTrue(e.getMessage().contains("modelSpec given invalid value null"), e.getMessage());
-    e = assertThrows(IllegalArgumentException.class,
-        () -> new CnnClassifier().setExtraConfig(null));
-    assertTrue(e.getMessage().contains("extraConfig given invalid value null"), e.getMessage());
-    e = assertThrows(IllegalArgumentException.class,
-        () -> new CnnClassifier().setPredictionCol(null));
-    assertTrue(e.getMessage().contains("predictionCol given invalid value null"),
-        e.getMessage());
+    // every string param refuses null at set time rather than failing later with a bare NPE
+    // (setScaling and setOptimizer did not): each setter of one String, found by reflection
+    int setters = 0;
+    for (Object stage : List.of(new CnnClassifier(), fitted().stages()[3])) {
+      for (java.lang.reflect.Method m : stage.getClass().getMethods()) {
+        if (!m.getName().startsWith("set") || m.getParameterCount() != 1
+            || m.getParameterTypes()[0] != String.class) {
+          continue;
+        }
+        java.lang.reflect.InvocationTargetException t = assertThrows(
+            java.lang.reflect.InvocationTargetException.class,
+            () -> m.invoke(stage, (Object) null), m.getName());
+        String param = Character.toLowerCase(m.getName().charAt(3)) + m.getName().substring(4);
+        assertTrue(t.getCause() instanceof IllegalArgumentException
+            && t.getCause().getMessage().endsWith(" parameter " + param + " given invalid value "
+            + "null."), m.getName() + ": " + t.getCause());
+        setters++;
+      }
+    }
+    assertTrue(setters >= 17, "string setters found: " + setters);
     e = assertThrows(IllegalArgumentException.class,
         () -> new CnnClassifier().setInferenceBatch(2_000_000));
     assertTrue(e.getMessage().contains("inferenceBatch given invalid value 2000000"),

@@ -1,5 +1,6 @@
 package convspark.driver.ml;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -130,6 +131,84 @@ class MlInputChecksTest {
   }
 
   @Test
+  void aFewRowsScoreUnderTheLargestInferenceBatch() {
+    // scoring sizes its workspace by the rows pending, not by the param: 3 rows under an
+    // inferenceBatch of 1,000,000 allocated a million samples' activations (4 GB for the conv
+    // output alone: 256 filters of 2x2) and ran out of memory in the test JVM's 3 GB heap
+    String spec = """
+        input { channels = 1, height = 2, width = 2 }
+        layers = [
+          { type = conv, filters = 256, kernel = 3, padding = 1 }
+          { type = flatten }
+          { type = dense, units = 3 }
+        ]
+        """;
+    CnnClassificationModel m = CnnClassificationModel.fromCheckpoint(checkpoint(spec, null));
+    List<Row> whole = m.copy(ParamMap.empty()).setInferenceBatch(1_000_000)
+        .transform(randomRows(5)).select("id", "prediction", "probability").collectAsList();
+    // batches of 2: two full ones and a tail of 1 in each partition's rows
+    List<Row> inTwos = m.copy(ParamMap.empty()).setInferenceBatch(2)
+        .transform(randomRows(5)).select("id", "prediction", "probability").collectAsList();
+    assertEquals(5, whole.size());
+    for (int i = 0; i < 5; i++) {
+      assertEquals(inTwos.get(i).getLong(0), whole.get(i).getLong(0));
+      assertEquals(inTwos.get(i).getDouble(1), whole.get(i).getDouble(1));
+      assertArrayEquals(((Vector) inTwos.get(i).get(2)).toArray(),
+          ((Vector) whole.get(i).get(2)).toArray(), 1e-6);
+    }
+  }
+
+  @Test
+  void aModelSpecWithoutAModelNamesTheParamAndTheFile() throws Exception {
+    // these fell through to "no model; set modelSpec ... or modelSpecPath" with the path set,
+    // or to RunConfig's "config key model: missing" and "model: unknown key 'train'", which name
+    // neither
+    Path empty = Files.writeString(dir.resolve("empty-spec.conf"), "# nothing yet\n");
+    Path run = Files.writeString(dir.resolve("run-without-model.conf"), "train { epochs = 3 }");
+    String[][] cases = {
+        {null, empty.toString(), "modelSpecPath " + empty + ": holds no model; expected the "
+            + "model block's HOCON (input { channels, height, width }, layers = [...]) or a "
+            + "convspark run config with a model block"},
+        {null, run.toString(), "modelSpecPath " + run + ": holds no model block (found train); "},
+        {"model {}", null, "modelSpec: its model block has neither input nor layers; "},
+        {"# a comment", null, "modelSpec: holds no model; "},
+        {"  ", null, "CnnClassifier: no model; set modelSpec"}};
+    for (String[] c : cases) {
+      CnnClassifier cnn = new CnnClassifier();
+      if (c[0] != null) {
+        cnn.setModelSpec(c[0]);
+      } else {
+        cnn.setModelSpecPath(c[1]);
+      }
+      RuntimeException e = assertThrows(RuntimeException.class, cnn::runConfig);
+      assertTrue(e.getMessage().startsWith(c[2]), e.getMessage());
+    }
+  }
+
+  @Test
+  void aBadValueFromExtraConfigIsBlamedOnExtraConfigNotOnAParamNobodySet() {
+    BadInputException e = assertThrows(BadInputException.class, () -> new CnnClassifier()
+        .setModelSpec(BINARY).setExtraConfig("train.epochs = 0").runConfig());
+    assertTrue(e.getMessage().startsWith("config key train.epochs (CnnClassifier extraConfig): "),
+        e.getMessage());
+  }
+
+  @Test
+  void tooFewTaskSlotsForTheRingNameTheParamNumWorkers() {
+    List<Row> rows = new ArrayList<>();
+    for (int i = 0; i < 16; i++) {
+      rows.add(RowFactory.create((double) (i % 2), Vectors.dense(i, 1, 2, 3)));
+    }
+    Dataset<Row> df = spark.createDataFrame(rows, new StructType()
+        .add("label", DataTypes.DoubleType).add("features", new VectorUDT()));
+    BadInputException e = assertThrows(BadInputException.class, () -> new CnnClassifier()
+        .setModelSpec(BINARY).setEpochs(1).setGlobalBatch(4).setNumWorkers(4)
+        .setValidationFraction(0).setExtraConfig("train.engine = ring").fit(df));
+    assertTrue(e.getMessage().contains("train.workers (CnnClassifier param numWorkers) gives 4 "
+        + "partitions"), e.getMessage());
+  }
+
+  @Test
   void extraConfigKeysThatFitWouldIgnoreAreRefused() {
     for (String[] c : new String[][] {
         {"data.validation.path = \"/data/val.parquet\"", "validationFraction"},
@@ -215,11 +294,8 @@ class MlInputChecksTest {
     Dataset<Row> df = spark.createDataFrame(rows, new StructType()
         .add("label", DataTypes.DoubleType).add("features", new VectorUDT()));
     Path file = Files.writeString(dir.resolve("out-file"), "x");
-    Path full = Files.createDirectories(dir.resolve("out-full"));
-    Files.writeString(full.resolve("summary.json"), "{}");
     for (String[] c : new String[][] {
         {file.toString(), "exists and is not a directory"},
-        {full.toString(), "exists and is not empty"},
         {file.resolve("sub").toString(), "cannot create it: "}}) {
       BadInputException e = assertThrows(BadInputException.class, () -> new CnnClassifier()
           .setModelSpec(BINARY).setEpochs(1).setGlobalBatch(2).setNumWorkers(1)
@@ -228,6 +304,14 @@ class MlInputChecksTest {
           e.getMessage());
     }
     assertEquals("x", Files.readString(file));
+    // a directory that holds something takes the fit in a new fit-N beside it; this fit fails
+    // on the NaN, before it writes anything, and leaves no empty fit-1 behind
+    Path full = Files.createDirectories(dir.resolve("out-full"));
+    Files.writeString(full.resolve("summary.json"), "{}");
+    BadInputException e = assertThrows(BadInputException.class, () -> new CnnClassifier()
+        .setModelSpec(BINARY).setEpochs(1).setGlobalBatch(2).setNumWorkers(1)
+        .setValidationFraction(0).setOutputDir(full.toString()).fit(df));
+    assertTrue(e.getMessage().contains("NaN"), e.getMessage());
     assertEquals(List.of(full.resolve("summary.json")), Files.list(full).toList());
   }
 

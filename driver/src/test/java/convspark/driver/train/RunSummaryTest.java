@@ -17,6 +17,11 @@ class RunSummaryTest {
     assertEquals("hdfs://nn:8020/runs/ck",
         RunSummary.withoutUserInfo("hdfs://user@nn:8020/runs/ck"));
     assertEquals("file:/tmp/ck", RunSummary.withoutUserInfo("file:/tmp/ck"));
+    assertEquals("k8s://https://api.example:6443", RunSummary.masterWithoutUserInfo(
+        "k8s://https://admin:s3cret@api.example:6443"));
+    assertEquals("spark://h1:7077,h2:7077", RunSummary.masterWithoutUserInfo(
+        "spark://h1:7077,h2:7077"));
+    assertEquals("local[2]", RunSummary.masterWithoutUserInfo("local[2]"));
     assertEquals("/tmp/ck", RunSummary.withoutUserInfo("/tmp/ck"));
   }
 
