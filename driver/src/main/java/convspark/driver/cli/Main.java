@@ -132,8 +132,25 @@ public final class Main implements Runnable {
         return new BadInputException("config: " + c.getMessage(), c);
       }
     }
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      String m = String.valueOf(c.getMessage());
+      for (String corrupt : CORRUPT_DATA_FILE) {
+        if (m.contains(corrupt)) {
+          return new BadInputException("a data file Spark cannot read: " + oneLine(m), c);
+        }
+      }
+    }
     return null;
   }
+
+  /**
+   * What Spark's readers say of a data file whose content is broken (found on the executors,
+   * in a Spark job's failure): bad input, not an environment's failure. Read errors of the file
+   * system itself (FAILED_READ_FILE's other causes: a node or a network away) stay failures.
+   */
+  static final java.util.List<String> CORRUPT_DATA_FILE = java.util.List.of(
+      "CANNOT_READ_FILE_FOOTER", "is not a Parquet file", "MALFORMED_RECORD_IN_PARSING",
+      "Malformed records are detected in record parsing", "Malformed ORC file");
 
   /** {@code t} unchanged if unchecked, else wrapped (the handler above unwraps nothing). */
   static RuntimeException asRuntime(Throwable t) {
@@ -169,7 +186,9 @@ public final class Main implements Runnable {
     if (t instanceof TrainingFailedException) {
       return oneLine(t.getMessage());
     }
-    return oneLine(t.toString());
+    // Spark's job failures end their first line in a wrapper's words ("Exception thrown in
+    // awaitResult:"): the innermost cause with a message says what went wrong
+    return convspark.common.Causes.withInnermost(oneLine(t.toString()), t);
   }
 
   /**

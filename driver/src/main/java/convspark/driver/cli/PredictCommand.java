@@ -108,6 +108,10 @@ public final class PredictCommand implements Callable<Integer> {
     // idx and csv are read (and checked) on the driver before Spark starts
     ImageSet set = frames ? null : Inputs.read(cfg, cfg.data().test(), "data.test", conf);
     SparkSession spark = Cli.startSpark(cfg, common.master);
+    // the temporary output of a write that failed: deleted once the failed job's other tasks
+    // are gone (one still running makes its attempt directory again after a first delete)
+    Path failedWrite = null;
+    FileSystem failedFs = null;
     try {
       List<Column> keep = new ArrayList<>();
       Dataset<Row> in;
@@ -125,6 +129,17 @@ public final class PredictCommand implements Callable<Integer> {
           if (!names.contains(idCol)) {
             throw new BadInputException("--id-col: Column " + idCol + " does not exist; "
                 + "available columns: " + names);
+          }
+          org.apache.spark.sql.types.DataType t = in.schema().apply(idCol).dataType();
+          if (fmt == Format.csv && !(t instanceof org.apache.spark.sql.types.NumericType
+              || t instanceof org.apache.spark.sql.types.StringType
+              || t instanceof org.apache.spark.sql.types.BooleanType
+              || t instanceof org.apache.spark.sql.types.DateType
+              || t instanceof org.apache.spark.sql.types.TimestampType)) {
+            // else Spark's write fails after the scoring, exit 3 in its own words
+            throw new BadInputException("--id-col " + idCol + ": a column of type "
+                + t.simpleString() + ", which CSV cannot hold; expected a column of numbers, "
+                + "text, booleans, dates or timestamps, or write Parquet (--format parquet)");
           }
           keep.add(Frames.column(idCol));
         } else if (features.equals("image") && names.contains("image")) {
@@ -167,6 +182,8 @@ public final class PredictCommand implements Callable<Integer> {
               .format(fmt.name())
               .save(tmp.toString());
         } catch (Exception e) { // SparkException too, which Scala throws undeclared
+          failedWrite = tmp;
+          failedFs = fs;
           throw inInput(e, frames ? cfg.data().test().path() : null);
         }
         replace(fs, tmp, target);
@@ -184,6 +201,13 @@ public final class PredictCommand implements Callable<Integer> {
           rows, secs, rows / secs, output, fmt);
     } finally {
       SparkSessions.stop(spark);
+      if (failedWrite != null) {
+        try {
+          failedFs.delete(failedWrite, true);
+        } catch (IOException | RuntimeException e) {
+          System.err.println("convspark: warning: could not delete " + failedWrite + ": " + e);
+        }
+      }
     }
     return Main.OK;
   }

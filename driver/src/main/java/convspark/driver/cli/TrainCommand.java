@@ -184,7 +184,10 @@ public final class TrainCommand implements Callable<Integer> {
         : "the replaced run could not be moved back from " + String.join(" and ", stuck);
     String where = last.map(p -> "; last good checkpoint: " + p + " (continue with --resume)")
         .orElse(resuming ? "" : "; no checkpoint was written, " + kept);
-    return new TrainingFailedException(cause(e, shuttingDown()) + where, e);
+    // the updater's "the last good checkpoint in DIR is kept" knows no checkpoint: the line
+    // says which one there is, or that there is none, once
+    return new TrainingFailedException(cause(e, shuttingDown())
+        .replaceFirst("; the last good checkpoint in [^;]* is kept", "") + where, e);
   }
 
   /**

@@ -201,6 +201,9 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
    * @param executorWaitSeconds with a cluster master, how long the command waits at start for the
    *     first executor to register before it fails (convspark.driver.train.SparkSessions)
    */
+  /** The smallest data.normalize.std accepted. */
+  public static final float MIN_STD = 1e-6f;
+
   public record Spark(String master, String appName, Map<String, String> conf,
       int executorWaitSeconds) implements Serializable {}
 
@@ -260,10 +263,13 @@ public record RunConfig(Data data, ModelSpec model, Train train, Predict predict
       }
     }
     for (int i = 0; i < data.std().length; i++) {
-      if (!(Float.isFinite(data.std()[i]) && data.std()[i] > 0)) {
+      // a std of 1e-40 (a float, but subnormal) passed and multiplied the inputs into
+      // infinities: the run "diverged" at its first step with advice about the learning rate
+      if (!(Float.isFinite(data.std()[i]) && data.std()[i] >= MIN_STD)) {
         throw new BadInputException("config key data.normalize.std: value " + i + " is "
             + c.getList("data.normalize.std").get(i).render(ConfigRenderOptions.concise())
-            + ", expected a finite number > 0 (within a float's range)");
+            + ", expected a finite number of at least " + MIN_STD + " (a smaller one multiplies "
+            + "the inputs by more than a million)");
       }
     }
     OptimizerSettings opt = new OptimizerSettings(

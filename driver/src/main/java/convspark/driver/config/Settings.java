@@ -63,6 +63,9 @@ public final class Settings {
     String source = "--set";
     if (file != null) {
       File f = new File(file);
+      if (f.isDirectory()) {
+        throw new BadInputException(file + ": is a directory, expected a config file");
+      }
       if (!f.isFile()) {
         throw new BadInputException(file + ": config file not found");
       }

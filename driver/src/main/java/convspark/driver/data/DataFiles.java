@@ -18,7 +18,7 @@ import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.UnsupportedFileSystemException;
 
 /** Opening data files through Hadoop's FileSystem, with gzip detected by its magic bytes. */
-final class DataFiles {
+public final class DataFiles {
   /** Largest array length the JVM reliably allocates. */
   static final int MAX_ARRAY = Integer.MAX_VALUE - 8;
 
@@ -69,7 +69,7 @@ final class DataFiles {
       fs = p.getFileSystem(conf == null ? new Configuration() : conf);
       st = fs.getFileStatus(p);
     } catch (FileNotFoundException e) {
-      throw new BadInputException(path + ": no such file", e);
+      throw missing(path, p, e);
     } catch (UnsupportedFileSystemException e) {
       throw new BadInputException(path + ": unsupported file system (" + oneLine(e) + ")", e);
     } catch (IllegalArgumentException e) {
@@ -116,7 +116,7 @@ final class DataFiles {
       return new Opened(path, buf, false, length);
     } catch (FileNotFoundException e) {
       closeQuietly(raw);
-      throw new BadInputException(path + ": no such file", e);
+      throw missing(path, p, e);
     } catch (IOException e) {
       closeQuietly(raw);
       throw new UncheckedIOException(path + ": cannot open: " + oneLine(e), e);
@@ -132,6 +132,27 @@ final class DataFiles {
    * opening a named pipe blocks until a process opens it for writing, which may never happen.
    * Returns null for anything else (regular files, other file systems), which opens as usual.
    */
+  /**
+   * The error of a file that could not be opened: Hadoop's local file system raises
+   * FileNotFoundException for a file this user may not read, and for a symbolic link to
+   * nothing, too; both were reported as "no such file".
+   */
+  public static BadInputException missing(String path, Path p, FileNotFoundException e) {
+    if (String.valueOf(e.getMessage()).contains("Permission denied")) {
+      return new BadInputException(path + ": permission denied (the file is there, but this "
+          + "user may not read it)", e);
+    }
+    String scheme = p.toUri().getScheme();
+    if (scheme == null || scheme.equals("file")) {
+      java.nio.file.Path local = java.nio.file.Path.of(p.toUri().getPath());
+      if (java.nio.file.Files.isSymbolicLink(local) && !java.nio.file.Files.exists(local)) {
+        return new BadInputException(path + ": a symbolic link to nothing (its target is "
+            + "missing, or the links form a loop)", e);
+      }
+    }
+    return new BadInputException(path + ": no such file", e);
+  }
+
   private static InputStream openLocalPipe(String path, Path p, FileSystem fs)
       throws IOException {
     if (!"file".equals(fs.getUri().getScheme())) {

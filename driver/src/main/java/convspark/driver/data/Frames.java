@@ -42,13 +42,27 @@ public final class Frames {
     IMAGE
   }
 
-  /** Reads {@code path} with {@code spark.read().format(source).options(options)}. */
+  /**
+   * Reads {@code path} with {@code spark.read().format(source).options(options)}; the text
+   * sources (json, csv) fail on a malformed record ({@code mode = FAILFAST}) unless the options
+   * choose a mode, where Spark's default would turn it into a row of nulls, reported later as a
+   * null label with nothing said of the malformed record.
+   */
   public static Dataset<Row> read(SparkSession spark, String source, Map<String, String> options,
       String path, String key) {
+    Map<String, String> opts = options;
+    if ((source.equalsIgnoreCase("json") || source.equalsIgnoreCase("csv"))
+        && options.keySet().stream().noneMatch(k -> k.equalsIgnoreCase("mode"))) {
+      opts = new java.util.LinkedHashMap<>(options);
+      opts.put("mode", "FAILFAST");
+    }
     try {
-      return spark.read().format(source).options(options).load(path);
-    } catch (RuntimeException e) {
-      String msg = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
+      return spark.read().format(source).options(opts).load(path);
+    } catch (Exception e) { // AnalysisException too (a missing path), which Scala throws undeclared
+      // a file that is no Parquet fails schema inference's job, "... Exception thrown in
+      // awaitResult:", which says nothing of the file: its cause does
+      String msg = convspark.common.Causes.withInnermost(
+          convspark.common.Causes.firstLine(e.getMessage()), e);
       throw new BadInputException("config key " + key + ": cannot read " + path + " as "
           + source + ": " + msg, e);
     }
@@ -161,6 +175,11 @@ public final class Frames {
         int h = img.getInt(img.fieldIndex("height"));
         int w = img.getInt(img.fieldIndex("width"));
         int c = img.getInt(img.fieldIndex("nChannels"));
+        if (h < 0 || w < 0 || c < 0) {
+          // how the image source marks a file it could not decode (with dropInvalid = false)
+          throw new BadInputException(where + ": not an image the image source could decode "
+              + "(its option dropInvalid = true skips such files)");
+        }
         if (h != shape.height() || w != shape.width() || c != shape.channels()) {
           throw new BadInputException(where + ": image is " + c + "x" + h + "x" + w
               + " but the model input is " + shape);

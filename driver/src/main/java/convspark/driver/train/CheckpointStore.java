@@ -80,6 +80,9 @@ public final class CheckpointStore {
     Checkpoint.checkLength(fs.getFileStatus(p).getLen(), p.toString());
     try (InputStream in = fs.open(p)) {
       return Checkpoint.read(in, p.toString());
+    } catch (java.io.FileNotFoundException e) {
+      // there (its status was read): a file this user may not read
+      throw convspark.driver.data.DataFiles.missing(p.toString(), p, e);
     }
   }
 

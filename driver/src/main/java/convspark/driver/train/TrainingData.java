@@ -227,7 +227,14 @@ public record TrainingData(Split train, Split validation, Split test,
           + "dataframe");
     }
     Dataset<Row> df = Frames.read(spark, f.source(), f.options(), in.path(), key + ".path");
-    Frames.checkSchema(df.schema(), new Frames.Columns(f.labelCol(), f.featuresCol()));
+    try {
+      Frames.checkSchema(df.schema(), new Frames.Columns(f.labelCol(), f.featuresCol()));
+    } catch (BadInputException e) {
+      // which of the inputs, and the keys that name the columns
+      throw new BadInputException("config key " + key + ".path (" + in.path() + "): "
+          + e.getMessage() + " (config keys data.dataframe.label-col = \"" + f.labelCol()
+          + "\", data.dataframe.features-col = \"" + f.featuresCol() + "\")", e);
+    }
     return df;
   }
 

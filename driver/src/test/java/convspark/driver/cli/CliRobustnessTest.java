@@ -481,6 +481,26 @@ class CliRobustnessTest {
     assertTrue(m.contains("SIGINT or SIGTERM") && !m.contains("SparkContext"), m);
   }
 
+  @Test
+  void aDataFileSparkCannotParseIsBadInputAndAJobFailureNamesItsInnermostCause() {
+    // found on the executors, in a Spark job's failure: it was exit 3, "Exception thrown in
+    // awaitResult:", which named neither the file nor what was wrong with it
+    Exception job = new RuntimeException("Job aborted due to stage failure: Lost task 0.0: "
+        + "org.apache.spark.SparkException: Exception thrown in awaitResult:",
+        new RuntimeException("Exception thrown in awaitResult:", new RuntimeException(
+            "file:/d/part-0.parquet is not a Parquet file. Expected magic number at tail")));
+    Throwable bad = Main.badInput(job);
+    assertTrue(bad != null && bad.getMessage().equals("a data file Spark cannot read: "
+        + "file:/d/part-0.parquet is not a Parquet file. Expected magic number at tail"),
+        String.valueOf(bad));
+    // a read error of the file system itself stays a failure, its cause named
+    Exception io = new RuntimeException("Job aborted due to stage failure: Exception thrown in "
+        + "awaitResult:", new java.io.IOException("Connection reset by peer"));
+    assertEquals(null, Main.badInput(io));
+    assertTrue(Main.describe(io).endsWith("(cause: java.io.IOException: Connection reset by "
+        + "peer)"), Main.describe(io));
+  }
+
   /**
    * Out of memory in Spark's own task code (not convspark's, which fails the task instead):
    * Spark's executor logs the error and ends the JVM (exit 52); the run's line says that, not

@@ -179,16 +179,22 @@ class RunConfigScheduleTest {
 
   @Test
   void givenMeansAndStdsAreCheckedBeforeTheDataIsRead() {
-    assertEquals("config key data.normalize.std: value 0 is 0, expected a finite number > 0 "
-        + "(within a float's range)", refused("data.normalize.mode=given",
-        "data.normalize.mean=[0.5]", "data.normalize.std=[0]"));
+    assertEquals("config key data.normalize.std: value 0 is 0, expected a finite number of at "
+        + "least 1.0E-6 (a smaller one multiplies the inputs by more than a million)",
+        refused("data.normalize.mode=given", "data.normalize.mean=[0.5]",
+        "data.normalize.std=[0]"));
+    // a float, but one that multiplies the inputs into infinities
+    String tiny = refused("data.normalize.mode=given", "data.normalize.mean=[0.5]",
+        "data.normalize.std=[1e-40]");
+    assertTrue(tiny.startsWith("config key data.normalize.std: value 0 is ")
+        && tiny.toLowerCase().contains("e-40, expected a finite number of at least"), tiny);
     assertTrue(refused("data.normalize.mode=given", "data.normalize.mean=[0.5]",
         "data.normalize.std=[-1]").startsWith("config key data.normalize.std: value 0 is -1,"));
     // 1e-50 is 0 as a float, 1e300 infinite
     String e = refused("data.normalize.mode=given", "data.normalize.mean=[0.5]",
         "data.normalize.std=[1e-50]");
     assertTrue(e.startsWith("config key data.normalize.std: value 0 is ")
-        && e.toLowerCase().contains("e-50, expected a finite number > 0"), e);
+        && e.toLowerCase().contains("e-50, expected a finite number of at least"), e);
     e = refused("data.normalize.mode=given", "data.normalize.mean=[1e300]",
         "data.normalize.std=[1]");
     assertTrue(e.startsWith("config key data.normalize.mean: value 0 is ")
