@@ -229,8 +229,13 @@ public final class CsvReader {
     } catch (NumberFormatException e) {
       // reported below
     }
+    // a word where the first line's label should be: most likely a column name
+    boolean word = !s.isEmpty() && Character.isLetter(s.charAt(0))
+        && !s.equalsIgnoreCase("nan") && !s.toLowerCase().startsWith("inf");
     throw new BadInputException(
-        path + ":" + lineNo + ": label '" + shown(s) + "' is not a non-negative integer");
+        path + ":" + lineNo + ": label '" + shown(s) + "' is not a non-negative integer"
+            + (lineNo == 1 && word ? " (a header line? set data.csv.header = true to skip it)"
+                : ""));
   }
 
   private static float parsePixel(

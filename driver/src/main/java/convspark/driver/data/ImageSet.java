@@ -108,7 +108,8 @@ public record ImageSet(int count, int channels, int height, int width, float[] p
         int r = p % s;
         int hw = height * width;
         throw new BadInputException(
-            source + ": sample " + i + " has pixel value " + v + " at channel " + (r / hw)
+            source + ": sample " + i + " (counting from 0) has pixel value " + v + " at channel "
+                + (r / hw)
                 + ", row " + ((r % hw) / width) + ", column " + (r % width) + "; times data.scale ("
                 + (float) scale + ") that is beyond +-" + (float) limit + ", not an image value");
       }

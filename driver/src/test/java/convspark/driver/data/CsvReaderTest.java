@@ -248,7 +248,11 @@ class CsvReaderTest {
     String frac = write("frac.csv", "2.5,3\n");
     assertOneLine(bad(frac, 1, 1, 1, false), frac + ":1: label '2.5' is not a non-negative integer");
     String text = write("text.csv", "cat,3\n");
-    assertOneLine(bad(text, 1, 1, 1, false), text + ":1: label 'cat' is not a non-negative integer");
+    assertOneLine(bad(text, 1, 1, 1, false), text + ":1: label 'cat' is not a non-negative integer"
+        + " (a header line? set data.csv.header = true to skip it)");
+    String later = write("text2.csv", "1,3\ncat,3\n");
+    assertOneLine(bad(later, 1, 1, 1, false), later + ":2: label 'cat' is not a non-negative "
+        + "integer");
   }
 
   @Test
@@ -286,7 +290,8 @@ class CsvReaderTest {
   @Test
   void headerWithoutHeaderFlagIsAnError() throws IOException {
     String p = write("h.csv", "label,p0\n1,2\n");
-    assertOneLine(bad(p, 1, 1, 1, false), p + ":1: label 'label' is not a non-negative integer");
+    assertOneLine(bad(p, 1, 1, 1, false), p + ":1: label 'label' is not a non-negative integer"
+        + " (a header line? set data.csv.header = true to skip it)");
   }
 
   @Test

@@ -148,4 +148,14 @@ class ImageSetTest {
       assertEquals(s, in.readObject());
     }
   }
+
+  @Test
+  void anAbsurdPixelNamesItsSampleCountingFromZero() {
+    float[] px = new float[3 * 4];
+    px[2 * 4 + 3] = 1e9f; // sample 2, row 1, column 1
+    BadInputException e = assertThrows(BadInputException.class, () -> new ImageSet(3, 1, 2, 2,
+        px, new int[3]).validateMagnitude("x.csv", 1.0, 1e6));
+    assertTrue(e.getMessage().startsWith("x.csv: sample 2 (counting from 0) has pixel value "
+        + "1.0E9 at channel 0, row 1, column 1; "), e.getMessage());
+  }
 }
