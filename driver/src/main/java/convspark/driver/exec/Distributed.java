@@ -71,6 +71,29 @@ public final class Distributed {
     }
   }
 
+  /**
+   * The mean and standard deviation of every input value of the blocks, as the model sees them
+   * (normalised): {count, mean, std}. One pass over the cached blocks, in double precision.
+   */
+  public static double[] moments(JavaRDD<SampleBlock> blocks) {
+    double[] sums = blocks.map(b -> {
+      double s = 0;
+      double q = 0;
+      int n = b.count() * b.sampleSize();
+      for (int i = 0; i < n; i++) {
+        double v = b.features()[i];
+        s += v;
+        q += v * v;
+      }
+      return new double[] {n, s, q};
+    }).fold(new double[3], (a, b) -> new double[] {a[0] + b[0], a[1] + b[1], a[2] + b[2]});
+    if (sums[0] == 0) {
+      return new double[] {0, 0, 0};
+    }
+    double mean = sums[1] / sums[0];
+    return new double[] {sums[0], mean, Math.sqrt(Math.max(0, sums[2] / sums[0] - mean * mean))};
+  }
+
   /** How long {@link Blocks#release} waits for the executors to free the cached blocks. */
   public static final int RELEASE_WAIT_SECONDS = 10;
 

@@ -89,6 +89,24 @@ public final class Trainer {
   public static final String BEST_PREVIOUS = "best-previous.bin";
 
   private final TrainingListener log;
+  /**
+   * A warning when the inputs of {@code split} ({count, mean, std}, normalised as the training
+   * split's are) lie far from the training split's: another pixel range or encoding (0-1 floats
+   * beside 0-255 bytes), which trains and tests without an error but on garbage (a test loss in
+   * the hundreds). Far: means more than 3 training stds apart, or stds more than 5x apart.
+   */
+  static java.util.Optional<String> rangeMismatch(String split, double[] train, double[] other) {
+    if (train[0] == 0 || other[0] == 0 || !(train[2] > 0)) {
+      return java.util.Optional.empty();
+    }
+    boolean far = Math.abs(other[1] - train[1]) > 3 * train[2] || other[2] > 5 * train[2]
+        || other[2] < train[2] / 5;
+    return far ? java.util.Optional.of(String.format("the %s split's inputs, normalised as the "
+        + "training split's, have mean %.4g and std %.4g, the training split's mean %.4g and std "
+        + "%.4g: another pixel range or encoding (0-1 beside 0-255)? Its results will say "
+        + "little; check its files and data.scale", split, other[1], other[2], train[1],
+        train[2])) : java.util.Optional.empty();
+  }
   private float[] initialParams;
   private float[] initialState;
 
@@ -190,6 +208,11 @@ public final class Trainer {
     TrainingData.checkGlobalBatch(trainBlocks.count(), t.globalBatch());
     trainSamples = trainBlocks.count();
     trainChecksum = data.train().checksum();
+    double[] trainMoments = Distributed.moments(trainBlocks.rdd());
+    if (valBlocks != null) {
+      rangeMismatch("validation", trainMoments, Distributed.moments(valBlocks.rdd()))
+          .ifPresent(log::warning);
+    }
     validationSamples = valBlocks == null ? -1 : valBlocks.count();
     validationChecksum = valBlocks == null ? java.util.OptionalLong.empty()
         : data.validation().checksum();
@@ -420,6 +443,8 @@ public final class Trainer {
     if (data.test() != null) {
       Distributed.Blocks testBlocks = data.test().toBlocks(jsc, partitions, "test");
       try {
+        rangeMismatch("test", trainMoments, Distributed.moments(testBlocks.rdd()))
+            .ifPresent(log::warning);
         test = Distributed.evaluate(jsc, testBlocks.rdd(), net, result.params(),
             result.state(), t.evalBatch(), t.labelSmoothing());
       } finally {
