@@ -161,6 +161,11 @@ public record TrainingData(Split train, Split validation, Split test,
       }
       RowBlocks.locate(rows(from.df(), cols), Frames.checkSchema(from.df().schema(), cols),
           shape, classes, scale, from.source());
+      if (BadInputException.in(e).getMessage().endsWith(": no samples")
+          && from.df().isEmpty()) {
+        // the split of an empty input: the input is what holds none, not the split
+        throw new BadInputException(from.source() + ": no samples", e);
+      }
       throw e; // the whole frame passed: what failed was the split's own (no samples, ...)
     }
   }

@@ -194,6 +194,18 @@ class MlInputChecksTest {
   }
 
   @Test
+  void anEmptyInputIsNamedAsEmptyNotItsValidationSplit() {
+    // the split of an empty frame is empty too: the error blamed "what the validation split
+    // left (param validationFraction = 0.1)"
+    Dataset<Row> empty = spark.createDataFrame(new ArrayList<Row>(), new StructType()
+        .add("label", DataTypes.DoubleType).add("features", new VectorUDT()));
+    BadInputException e = assertThrows(BadInputException.class, () -> new CnnClassifier()
+        .setModelSpec(BINARY).setEpochs(1).setGlobalBatch(2).setNumWorkers(1).fit(empty));
+    assertEquals("CnnClassifier input (labelCol label, featuresCol features): no samples",
+        e.getMessage());
+  }
+
+  @Test
   void tooFewTaskSlotsForTheRingNameTheParamNumWorkers() {
     List<Row> rows = new ArrayList<>();
     for (int i = 0; i < 16; i++) {
