@@ -226,10 +226,6 @@ public final class Main implements Runnable {
 
   /** The first line of a message (Spark's carry stack traces after it). */
   static String oneLine(String s) {
-    if (s == null) {
-      return "";
-    }
-    int nl = s.indexOf('\n');
-    return (nl < 0 ? s : s.substring(0, nl)).strip();
+    return convspark.common.Causes.firstLine(s);
   }
 }

@@ -208,7 +208,9 @@ public final class Trainer {
     TrainingData.checkGlobalBatch(trainBlocks.count(), t.globalBatch());
     trainSamples = trainBlocks.count();
     trainChecksum = data.train().checksum();
-    double[] trainMoments = Distributed.moments(trainBlocks.rdd());
+    // a pass over the training blocks only where a split is compared with them
+    double[] trainMoments = valBlocks == null && data.test() == null ? null
+        : Distributed.moments(trainBlocks.rdd());
     if (valBlocks != null) {
       rangeMismatch("validation", trainMoments, Distributed.moments(valBlocks.rdd()))
           .ifPresent(log::warning);
